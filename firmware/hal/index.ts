@@ -1,0 +1,89 @@
+// The hardware abstraction: narrow interfaces the core needs (DESIGN.md "Layout" hal/); platforms implement them.
+
+/** The byte link to the host (USB CDC, UART, a pty in the simulator). */
+export interface Transport {
+  /** 'binary': COBS frames ending in 0x00. 'armor': the same packets as '*'base64 lines (Kaluma's REPL owns USB CDC). */
+  readonly mode: 'binary' | 'armor';
+  /** Queue bytes for the host. Must not throw; a platform drops what it cannot send. */
+  write(bytes: Uint8Array): void;
+  /** Register the one receiver of bytes from the host. */
+  onData(receiver: (bytes: Uint8Array) => void): void;
+}
+
+/** A cryptographically strong random source (hardware TRNG on boards; seeded only in the simulator's test mode). */
+export interface Rng {
+  fill(buf: Uint8Array): void;
+}
+
+export type TimerHandle = unknown;
+
+/** Time is timers and a monotonic millisecond count, never wall-clock dates. */
+export interface Clock {
+  /** Milliseconds since boot, monotonic. */
+  now(): number;
+  setTimer(ms: number, fn: () => void): TimerHandle;
+  clearTimer(h: TimerHandle): void;
+}
+
+/** The user-presence button. */
+export interface Presence {
+  isPressed(): boolean;
+}
+
+export interface Led {
+  set(on: boolean): void;
+}
+
+/**
+ * NOR flash as pages (DESIGN.md "Storage"): write may only clear bits (1→0) on aligned words;
+ * erase sets a whole page to 0xFF.
+ */
+export interface Flash {
+  readonly pageSize: number;
+  readonly pageCount: number;
+  readonly wordSize: number;
+  read(page: number, offset: number, length: number): Uint8Array;
+  write(page: number, offset: number, data: Uint8Array): void;
+  erase(page: number): void;
+}
+
+export type EcCurve = 'p256' | 'secp256k1';
+
+/**
+ * Crypto primitives. The default is noble (the same code on every target); a platform may install an
+ * accelerated one. Every function throws on invalid key material; the core turns that into INVALID_KEY.
+ */
+export interface Crypto {
+  readonly name: string;
+  sha256(data: Uint8Array): Uint8Array;
+  /** RFC 8032: public key from the 32-byte seed. */
+  ed25519PublicKey(seed: Uint8Array): Uint8Array;
+  ed25519Sign(message: Uint8Array, seed: Uint8Array): Uint8Array;
+  ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /** Uncompressed SEC1 (65 bytes). Throws if the scalar is 0 or ≥ n. */
+  ecdsaPublicKey(curve: EcCurve, privateKey: Uint8Array): Uint8Array;
+  /** Raw r‖s over a 32-byte digest, low-S. */
+  ecdsaSign(curve: EcCurve, digest: Uint8Array, privateKey: Uint8Array): Uint8Array;
+  ecdsaVerify(curve: EcCurve, signature: Uint8Array, digest: Uint8Array, publicKey: Uint8Array): boolean;
+  /** RFC 7748 X25519 public key (u-coordinate) of a 32-byte scalar. */
+  x25519PublicKey(privateKey: Uint8Array): Uint8Array;
+  /** RFC 7748 X25519; throws on an all-zero result (low-order peer point, RFC 7748 §6.1). */
+  x25519(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
+  /** P-256 ECDH: x-coordinate of priv·Peer; throws if the peer point is not on the curve. */
+  ecdhP256(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
+}
+
+/** Everything the core may touch, injected by the platform entry point (OpenSK `Env`, trussed `Platform`). */
+export interface Env {
+  /** Platform name reported by INFO: 'node-sim', 'kaluma', 'espruino', 'generic'. */
+  readonly platform: string;
+  readonly transport: Transport;
+  readonly rng: Rng;
+  readonly clock: Clock;
+  readonly crypto: Crypto;
+  readonly presence?: Presence;
+  readonly led?: Led;
+  readonly flash?: Flash;
+  /** Largest packet the device accepts (≥ 2048); defaults to 2048. */
+  readonly maxPacket?: number;
+}

@@ -1,0 +1,105 @@
+// The wire's code tables: frame types, command codes, status codes, algorithm ids. Add at the end; never renumber or reuse.
+
+/** Protocol version carried in every frame header (DESIGN.md "Wire protocol"). */
+export const PROTOCOL_VERSION = 1;
+
+/** Frame types (header byte 1). */
+export const FrameType = {
+  REQUEST: 0x01,
+  RESPONSE: 0x02,
+  KEEPALIVE: 0x03,
+  CANCEL: 0x04,
+  ERROR: 0x05,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Command codes (first byte of a request body). Add at the end. */
+export const Command = {
+  INFO: 0x01,
+  ECHO: 0x02,
+  RANDOM: 0x03,
+  KEY_GENERATE: 0x04,
+  KEY_IMPORT: 0x05,
+  KEY_LIST: 0x06,
+  KEY_PUBLIC: 0x07,
+  KEY_DELETE: 0x08,
+  SIGN: 0x09,
+  ECDH: 0x0a,
+} as const;
+export type Command = (typeof Command)[keyof typeof Command];
+export type CommandName = keyof typeof Command;
+
+/** Status codes (first byte of a response body, or of an ERROR frame's body). Add at the end. */
+export const Status = {
+  OK: 0x00,
+  INVALID_COMMAND: 0x01,
+  INVALID_CBOR: 0x02,
+  INVALID_PARAMETER: 0x03,
+  MISSING_PARAMETER: 0x04,
+  UNKNOWN_PARAMETER: 0x05,
+  UNSUPPORTED_ALGORITHM: 0x06,
+  KEY_NOT_FOUND: 0x07,
+  STORAGE_FULL: 0x08,
+  INVALID_KEY: 0x09,
+  OPERATION_NOT_PERMITTED: 0x0a,
+  PACKET_TOO_LARGE: 0x0b,
+  UNSUPPORTED_VERSION: 0x0c,
+  INVALID_FRAME: 0x0d,
+  INTERNAL_ERROR: 0x0e,
+} as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+export type StatusName = keyof typeof Status;
+
+/** What a person can do about each status: the host shows this after the device's own message. */
+export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
+  OK: 'success',
+  INVALID_COMMAND: 'the device does not know this command; update the firmware or the host so their protocol versions match',
+  INVALID_CBOR: 'the request body is not deterministic CBOR (RFC 8949 §4.2.1); this is a host bug, report it',
+  INVALID_PARAMETER: 'a parameter has the wrong type, length or range; check the value named in the message',
+  MISSING_PARAMETER: 'a required parameter is missing; supply the parameter named in the message',
+  UNKNOWN_PARAMETER: 'the request carries a parameter this command does not take; remove it or update the firmware',
+  UNSUPPORTED_ALGORITHM: 'the algorithm is unknown or failed its power-on self-test on this device; run `tinyhsm info` to see what is offered',
+  KEY_NOT_FOUND: 'no key has this id; run `tinyhsm list` to see the keys on the device',
+  STORAGE_FULL: 'every key slot is in use; delete a key you no longer need (`tinyhsm delete --key ID`)',
+  INVALID_KEY: 'the key material is not a valid key for this algorithm (wrong length, zero, out of range or not on the curve)',
+  OPERATION_NOT_PERMITTED: 'this key cannot do that operation; use a key of a suitable algorithm',
+  PACKET_TOO_LARGE: 'the request is larger than the device accepts; `tinyhsm info` gives the maximum packet size',
+  UNSUPPORTED_VERSION: 'the host and device speak different protocol versions; update one of them',
+  INVALID_FRAME: 'the device received a frame it cannot act on (wrong frame type); this is a host bug, report it',
+  INTERNAL_ERROR: 'the device hit an unexpected error and changed nothing; retry, and report it if it persists',
+};
+
+/** Key algorithms (wire ids). Add at the end. */
+export const Alg = {
+  ED25519: 1,
+  ECDSA_P256: 2,
+  ECDSA_SECP256K1: 3,
+  X25519: 4,
+} as const;
+export type AlgId = (typeof Alg)[keyof typeof Alg];
+
+/** Host-facing algorithm names, in wire-id order. */
+export const ALG_NAMES: { readonly [id: number]: string } = {
+  1: 'ed25519',
+  2: 'ecdsa-p256',
+  3: 'ecdsa-secp256k1',
+  4: 'x25519',
+};
+
+/** Where a key came from (KEY_LIST, later attestation). */
+export const Origin = {
+  GENERATED: 1,
+  IMPORTED: 2,
+} as const;
+export type Origin = (typeof Origin)[keyof typeof Origin];
+
+/** Reverse lookup: a code's name, or undefined. Works for any of the tables above. */
+export function nameOf<T extends { [k: string]: number }>(table: T, code: number): keyof T | undefined {
+  for (const k in table) if (table[k] === code) return k;
+  return undefined;
+}
+
+export function algId(name: string): AlgId | undefined {
+  for (const k in ALG_NAMES) if (ALG_NAMES[k] === name) return Number(k) as AlgId;
+  return undefined;
+}

@@ -1,0 +1,13 @@
+// ECHO: returns its data unchanged; a link check that needs no session.
+import type { Schema } from '../schema.ts';
+import { MAX_DATA } from './limits.ts';
+
+export interface EchoRequest {
+  data: Uint8Array;
+}
+export const EchoRequestSchema: Schema = [{ key: 1, name: 'data', type: { t: 'bytes', max: MAX_DATA } }];
+
+export interface EchoResponse {
+  data: Uint8Array;
+}
+export const EchoResponseSchema: Schema = EchoRequestSchema;

@@ -1,0 +1,43 @@
+// The message table: one request and one response schema per command code, the contract both sides share.
+import { Command } from '../codes.ts';
+import type { Schema } from '../schema.ts';
+import { InfoRequestSchema, InfoResponseSchema } from './info.ts';
+import { EchoRequestSchema, EchoResponseSchema } from './echo.ts';
+import { RandomRequestSchema, RandomResponseSchema } from './random.ts';
+import { KeyGenerateRequestSchema, KeyGenerateResponseSchema } from './key_generate.ts';
+import { KeyImportRequestSchema, KeyImportResponseSchema } from './key_import.ts';
+import { KeyListRequestSchema, KeyListResponseSchema } from './key_list.ts';
+import { KeyPublicRequestSchema, KeyPublicResponseSchema } from './key_public.ts';
+import { KeyDeleteRequestSchema, KeyDeleteResponseSchema } from './key_delete.ts';
+import { SignRequestSchema, SignResponseSchema } from './sign.ts';
+import { EcdhRequestSchema, EcdhResponseSchema } from './ecdh.ts';
+
+export interface MessagePair {
+  request: Schema;
+  response: Schema;
+}
+
+export const MESSAGES: { readonly [code: number]: MessagePair } = {
+  [Command.INFO]: { request: InfoRequestSchema, response: InfoResponseSchema },
+  [Command.ECHO]: { request: EchoRequestSchema, response: EchoResponseSchema },
+  [Command.RANDOM]: { request: RandomRequestSchema, response: RandomResponseSchema },
+  [Command.KEY_GENERATE]: { request: KeyGenerateRequestSchema, response: KeyGenerateResponseSchema },
+  [Command.KEY_IMPORT]: { request: KeyImportRequestSchema, response: KeyImportResponseSchema },
+  [Command.KEY_LIST]: { request: KeyListRequestSchema, response: KeyListResponseSchema },
+  [Command.KEY_PUBLIC]: { request: KeyPublicRequestSchema, response: KeyPublicResponseSchema },
+  [Command.KEY_DELETE]: { request: KeyDeleteRequestSchema, response: KeyDeleteResponseSchema },
+  [Command.SIGN]: { request: SignRequestSchema, response: SignResponseSchema },
+  [Command.ECDH]: { request: EcdhRequestSchema, response: EcdhResponseSchema },
+};
+
+export * from './info.ts';
+export * from './echo.ts';
+export * from './random.ts';
+export * from './key_generate.ts';
+export * from './key_import.ts';
+export * from './key_list.ts';
+export * from './key_public.ts';
+export * from './key_delete.ts';
+export * from './sign.ts';
+export * from './ecdh.ts';
+export * from './limits.ts';

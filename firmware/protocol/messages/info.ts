@@ -1,0 +1,31 @@
+// INFO: what the device is and can do; allowed without a session (DESIGN.md "Session").
+import type { Schema } from '../schema.ts';
+import { MAX_LIST } from './limits.ts';
+
+export interface InfoRequest {}
+export const InfoRequestSchema: Schema = [];
+
+export interface InfoResponse {
+  firmwareVersion: string;
+  protocolVersion: number;
+  deviceId: Uint8Array;
+  maxPacket: number;
+  /** Algorithm ids whose power-on self-test passed: the only ones the device offers. */
+  algorithms: number[];
+  /** Algorithm id → why its self-test failed; absent when all passed. */
+  selftestFailures?: { [alg: number]: string };
+  slotsUsed: number;
+  slotsFree: number;
+  platform: string;
+}
+export const InfoResponseSchema: Schema = [
+  { key: 1, name: 'firmwareVersion', type: { t: 'text', max: 32 } },
+  { key: 2, name: 'protocolVersion', type: { t: 'uint', max: 255 } },
+  { key: 3, name: 'deviceId', type: { t: 'bytes', min: 16, max: 16 } },
+  { key: 4, name: 'maxPacket', type: { t: 'uint', min: 2048, max: 65535 } },
+  { key: 5, name: 'algorithms', type: { t: 'uintList', max: MAX_LIST } },
+  { key: 6, name: 'selftestFailures', type: { t: 'uintTextMap', max: MAX_LIST }, optional: true },
+  { key: 7, name: 'slotsUsed', type: { t: 'uint' } },
+  { key: 8, name: 'slotsFree', type: { t: 'uint' } },
+  { key: 9, name: 'platform', type: { t: 'text', max: 32 } },
+];

@@ -1,0 +1,21 @@
+// KEY_GENERATE: create a key pair inside the device; only the public key leaves it.
+import type { Schema } from '../schema.ts';
+import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
+
+export interface KeyGenerateRequest {
+  alg: number;
+  label?: string;
+}
+export const KeyGenerateRequestSchema: Schema = [
+  { key: 1, name: 'alg', type: { t: 'uint', max: 255 } },
+  { key: 2, name: 'label', type: { t: 'text', max: MAX_LABEL }, optional: true },
+];
+
+export interface KeyGenerateResponse {
+  keyId: number;
+  publicKey: Uint8Array;
+}
+export const KeyGenerateResponseSchema: Schema = [
+  { key: 1, name: 'keyId', type: { t: 'uint', min: 1, max: MAX_KEY_ID } },
+  { key: 2, name: 'publicKey', type: { t: 'bytes', min: MIN_PUBLIC_KEY, max: MAX_PUBLIC_KEY } },
+];

@@ -1,0 +1,19 @@
+// KEY_IMPORT: store a private key made elsewhere; the key is marked imported (origin) for ever.
+import type { Schema } from '../schema.ts';
+import { MAX_LABEL } from './limits.ts';
+import { KeyGenerateResponseSchema, type KeyGenerateResponse } from './key_generate.ts';
+
+export interface KeyImportRequest {
+  alg: number;
+  label?: string;
+  /** Ed25519: the 32-byte seed (RFC 8032 §5.1.5); X25519: the 32-byte scalar; ECDSA: the 32-byte big-endian scalar. */
+  privateKey: Uint8Array;
+}
+export const KeyImportRequestSchema: Schema = [
+  { key: 1, name: 'alg', type: { t: 'uint', max: 255 } },
+  { key: 2, name: 'label', type: { t: 'text', max: MAX_LABEL }, optional: true },
+  { key: 3, name: 'privateKey', type: { t: 'bytes', min: 32, max: 32 } },
+];
+
+export type KeyImportResponse = KeyGenerateResponse;
+export const KeyImportResponseSchema: Schema = KeyGenerateResponseSchema;

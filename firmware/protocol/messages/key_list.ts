@@ -1,0 +1,26 @@
+// KEY_LIST: every key's id, algorithm, label, origin and public key (never private material).
+import type { Schema } from '../schema.ts';
+import { MAX_KEY_ID, MAX_LABEL, MAX_LIST, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
+
+export interface KeyListRequest {}
+export const KeyListRequestSchema: Schema = [];
+
+export interface KeyListEntry {
+  keyId: number;
+  alg: number;
+  label: string;
+  origin: number;
+  publicKey: Uint8Array;
+}
+export const KeyListEntrySchema: Schema = [
+  { key: 1, name: 'keyId', type: { t: 'uint', min: 1, max: MAX_KEY_ID } },
+  { key: 2, name: 'alg', type: { t: 'uint', max: 255 } },
+  { key: 3, name: 'label', type: { t: 'text', max: MAX_LABEL } },
+  { key: 4, name: 'origin', type: { t: 'uint', max: 255 } },
+  { key: 5, name: 'publicKey', type: { t: 'bytes', min: MIN_PUBLIC_KEY, max: MAX_PUBLIC_KEY } },
+];
+
+export interface KeyListResponse {
+  keys: KeyListEntry[];
+}
+export const KeyListResponseSchema: Schema = [{ key: 1, name: 'keys', type: { t: 'list', max: MAX_LIST, of: KeyListEntrySchema } }];

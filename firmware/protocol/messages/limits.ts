@@ -1,0 +1,15 @@
+// Size limits shared by the message schemas; they keep every request and response inside the smallest packet (2 KiB).
+
+/** Largest data a request may carry (ECHO data, SIGN message): fits a 2048-byte packet with headers and CBOR. */
+export const MAX_DATA = 1984;
+/** Labels are short names for people, measured in UTF-8 bytes. */
+export const MAX_LABEL = 32;
+/** RANDOM returns at most this many bytes per request. */
+export const MAX_RANDOM = 1024;
+/** Key ids are 16-bit (DESIGN.md "Keys"); 0 is never a key. */
+export const MAX_KEY_ID = 0xffff;
+/** Public keys: 32 bytes (Ed25519, X25519) up to 65 (uncompressed SEC1 P-256/secp256k1). */
+export const MIN_PUBLIC_KEY = 32;
+export const MAX_PUBLIC_KEY = 65;
+/** Upper bound on list lengths (more than any device has slots). */
+export const MAX_LIST = 64;
