@@ -1,0 +1,89 @@
+// Writes test/vectors/golden-frames.json: example frames for docs/protocol.md, frozen so any change to the bytes is seen.
+// Run from the repository root: npx esbuild tools/gen-golden.ts --bundle --platform=node --format=esm --packages=external | node --input-type=module
+import { writeFileSync } from 'node:fs';
+import {
+  Alg, Command, FrameType, MESSAGES, Status, cborEncode, encodeFrame, encodeMessage, encodePacket, fromHex, toHex,
+  type CborMap, type Schema,
+} from '../firmware/protocol/index.ts';
+
+const h = (s: string) => fromHex(s) as Uint8Array;
+// RFC 8032 §7.1 TEST 1 and RFC 7748 §6.1 values, so the examples are real keys and signatures.
+const ED_PUB = h('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+const ED_SEED = h('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
+const ED_SIG = h('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b');
+const BOB_PUB = h('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
+const SHARED = h('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
+
+type Example = { name: string; frameType: number; seq: number; code: number; fields: object; kind: 'request' | 'response' | 'error' | 'empty' };
+
+const examples: Example[] = [
+  { name: 'INFO request', kind: 'request', frameType: FrameType.REQUEST, seq: 1, code: Command.INFO, fields: {} },
+  {
+    name: 'INFO response', kind: 'response', frameType: FrameType.RESPONSE, seq: 1, code: Command.INFO,
+    fields: {
+      firmwareVersion: '0.1.0', protocolVersion: 1, deviceId: h('000102030405060708090a0b0c0d0e0f'), maxPacket: 2048,
+      algorithms: [1, 2, 3, 4], slotsUsed: 0, slotsFree: 16, platform: 'node-sim',
+    },
+  },
+  { name: 'ECHO request', kind: 'request', frameType: FrameType.REQUEST, seq: 2, code: Command.ECHO, fields: { data: h('00ff00') } },
+  { name: 'ECHO response', kind: 'response', frameType: FrameType.RESPONSE, seq: 2, code: Command.ECHO, fields: { data: h('00ff00') } },
+  { name: 'RANDOM request', kind: 'request', frameType: FrameType.REQUEST, seq: 3, code: Command.RANDOM, fields: { length: 16 } },
+  { name: 'KEY_GENERATE request', kind: 'request', frameType: FrameType.REQUEST, seq: 4, code: Command.KEY_GENERATE, fields: { alg: Alg.ED25519, label: 'ca' } },
+  { name: 'KEY_GENERATE response', kind: 'response', frameType: FrameType.RESPONSE, seq: 4, code: Command.KEY_GENERATE, fields: { keyId: 1, publicKey: ED_PUB } },
+  { name: 'KEY_IMPORT request', kind: 'request', frameType: FrameType.REQUEST, seq: 5, code: Command.KEY_IMPORT, fields: { alg: Alg.ED25519, privateKey: ED_SEED } },
+  { name: 'KEY_LIST request', kind: 'request', frameType: FrameType.REQUEST, seq: 6, code: Command.KEY_LIST, fields: {} },
+  {
+    name: 'KEY_LIST response', kind: 'response', frameType: FrameType.RESPONSE, seq: 6, code: Command.KEY_LIST,
+    fields: { keys: [{ keyId: 1, alg: Alg.ED25519, label: 'ca', origin: 1, publicKey: ED_PUB }] },
+  },
+  { name: 'KEY_PUBLIC request', kind: 'request', frameType: FrameType.REQUEST, seq: 7, code: Command.KEY_PUBLIC, fields: { keyId: 1 } },
+  { name: 'KEY_PUBLIC response', kind: 'response', frameType: FrameType.RESPONSE, seq: 7, code: Command.KEY_PUBLIC, fields: { alg: Alg.ED25519, publicKey: ED_PUB } },
+  { name: 'SIGN request (Ed25519, empty message)', kind: 'request', frameType: FrameType.REQUEST, seq: 8, code: Command.SIGN, fields: { keyId: 1, message: new Uint8Array(0) } },
+  { name: 'SIGN response', kind: 'response', frameType: FrameType.RESPONSE, seq: 8, code: Command.SIGN, fields: { signature: ED_SIG } },
+  {
+    name: 'SIGN request (ECDSA, given digest)', kind: 'request', frameType: FrameType.REQUEST, seq: 9, code: Command.SIGN,
+    fields: { keyId: 2, digest: h('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad') },
+  },
+  { name: 'ECDH request (X25519)', kind: 'request', frameType: FrameType.REQUEST, seq: 10, code: Command.ECDH, fields: { keyId: 3, publicKey: BOB_PUB } },
+  { name: 'ECDH response', kind: 'response', frameType: FrameType.RESPONSE, seq: 10, code: Command.ECDH, fields: { sharedSecret: SHARED } },
+  { name: 'KEY_DELETE request', kind: 'request', frameType: FrameType.REQUEST, seq: 11, code: Command.KEY_DELETE, fields: { keyId: 1 } },
+  { name: 'KEY_DELETE response', kind: 'response', frameType: FrameType.RESPONSE, seq: 11, code: Command.KEY_DELETE, fields: {} },
+  { name: 'Error response (KEY_NOT_FOUND)', kind: 'error', frameType: FrameType.RESPONSE, seq: 12, code: Status.KEY_NOT_FOUND, fields: { message: 'no key with id 7' } },
+  { name: 'ERROR frame (UNSUPPORTED_VERSION)', kind: 'error', frameType: FrameType.ERROR, seq: 13, code: Status.UNSUPPORTED_VERSION, fields: { message: 'protocol version 2 is not supported; this device speaks 1' } },
+  { name: 'KEEPALIVE frame', kind: 'empty', frameType: FrameType.KEEPALIVE, seq: 14, code: -1, fields: {} },
+  { name: 'CANCEL frame', kind: 'empty', frameType: FrameType.CANCEL, seq: 14, code: -1, fields: {} },
+];
+
+const ERROR_SCHEMA: Schema = [{ key: 1, name: 'message', type: { t: 'text', max: 160 } }];
+
+const out = examples.map((e) => {
+  let cbor = new Uint8Array(0);
+  let body = new Uint8Array(0);
+  if (e.kind !== 'empty') {
+    const schema = e.kind === 'error' ? ERROR_SCHEMA : e.kind === 'request' ? MESSAGES[e.code].request : MESSAGES[e.code].response;
+    cbor = cborEncode(encodeMessage(schema, e.fields) as CborMap);
+    body = new Uint8Array(1 + cbor.length);
+    body[0] = e.kind === 'response' ? Status.OK : e.code;
+    body.set(cbor, 1);
+  }
+  const jsonFields = JSON.parse(JSON.stringify(e.fields, (_k, v) => (v instanceof Uint8Array ? { hex: toHex(v) } : v)));
+  return {
+    name: e.name,
+    kind: e.kind,
+    frameType: e.frameType,
+    seq: e.seq,
+    ...(e.kind === 'request' || e.kind === 'response' ? { command: e.code } : {}),
+    ...(e.kind === 'response' ? { status: 0 } : e.kind === 'error' ? { status: e.code } : {}),
+    fields: jsonFields,
+    cbor: toHex(cbor),
+    body: toHex(body),
+    packet: toHex(encodePacket(e.frameType, e.seq, body)),
+    frame: toHex(encodeFrame(e.frameType, e.seq, body)),
+  };
+});
+
+writeFileSync(
+  'test/vectors/golden-frames.json',
+  JSON.stringify({ source: 'tinyhsm protocol v1 examples (docs/protocol.md); keys, signature and shared secret from RFC 8032 §7.1 TEST 1 and RFC 7748 §6.1', frames: out }, null, 1) + '\n',
+);
+for (const f of out) console.log(`${f.name}\n  cbor   ${f.cbor}\n  packet ${f.packet}\n  frame  ${f.frame}`);
