@@ -1,0 +1,9 @@
+// ECHO: returns its data unchanged, a link check (issue 2 §3).
+import { type Result, ok } from '../../protocol/result.ts';
+import type { EchoRequest, EchoResponse } from '../../protocol/messages/echo.ts';
+import type { DeviceContext } from '../context.ts';
+
+export function echo(_ctx: DeviceContext, req: EchoRequest): Result<EchoResponse> {
+  const { data } = req;
+  return ok({ data });
+}

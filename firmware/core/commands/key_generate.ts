@@ -1,0 +1,22 @@
+// KEY_GENERATE: a new key pair made inside the device from its RNG; only the public key leaves (DESIGN.md "Keys").
+import { Origin, Status } from '../../protocol/codes.ts';
+import { type Result, ok, err } from '../../protocol/result.ts';
+import type { KeyGenerateRequest, KeyGenerateResponse } from '../../protocol/messages/key_generate.ts';
+import type { DeviceContext } from '../context.ts';
+import { generateKeyPair, offeredAlg } from '../algorithms.ts';
+
+export function keyGenerate(ctx: DeviceContext, req: KeyGenerateRequest): Result<KeyGenerateResponse> {
+  const { env, keystore } = ctx;
+  const { alg, label } = req;
+  const a = offeredAlg(ctx, alg);
+  if (!a.ok) return a;
+  if (keystore.free === 0) return err(Status.STORAGE_FULL, 'all ' + keystore.capacity + ' key slots are in use; delete a key first');
+  const pair = generateKeyPair(env, a.value);
+  if (!pair.ok) return pair;
+  const stored = keystore.add(a.value, label === undefined ? '' : label, Origin.GENERATED, pair.value.privateKey, pair.value.publicKey);
+  if (!stored.ok) {
+    pair.value.privateKey.fill(0);
+    return stored;
+  }
+  return ok({ keyId: stored.value.id, publicKey: stored.value.publicKey });
+}

@@ -1,0 +1,33 @@
+// SIGN: Ed25519 over the whole message (RFC 8032); ECDSA over SHA-256(message) or a given 32-byte digest, raw r‖s, low-S.
+import { Alg, Status } from '../../protocol/codes.ts';
+import { type Result, ok, err } from '../../protocol/result.ts';
+import type { SignRequest, SignResponse } from '../../protocol/messages/sign.ts';
+import type { DeviceContext } from '../context.ts';
+import { algLabel, curveOf, offeredAlg } from '../algorithms.ts';
+
+export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse> {
+  const { env, keystore } = ctx;
+  const { keyId, message, digest } = req;
+  if (message !== undefined && digest !== undefined)
+    return err(Status.INVALID_PARAMETER, 'give either message (key 2) or digest (key 3), not both');
+  if (message === undefined && digest === undefined)
+    return err(Status.INVALID_PARAMETER, 'give exactly one of message (key 2) or digest (key 3); neither was sent');
+  const key = keystore.get(keyId);
+  if (key === undefined) return err(Status.KEY_NOT_FOUND, 'no key with id ' + keyId);
+  const a = offeredAlg(ctx, key.alg);
+  if (!a.ok) return a;
+  if (key.alg === Alg.X25519)
+    return err(Status.OPERATION_NOT_PERMITTED, 'key ' + keyId + ' is an x25519 key: it can do ECDH, not sign');
+  if (key.alg === Alg.ED25519) {
+    if (message === undefined)
+      return err(
+        Status.OPERATION_NOT_PERMITTED,
+        'key ' + keyId + ' is an ed25519 key: Ed25519 signs the whole message (RFC 8032), send message, not digest',
+      );
+    return ok({ signature: env.crypto.ed25519Sign(message, key.privateKey) });
+  }
+  // ECDSA (FIPS 186-5): the hash is SHA-256, computed here unless the host sent the digest
+  const h = digest !== undefined ? digest : env.crypto.sha256(message as Uint8Array);
+  if (h.length !== 32) return err(Status.INTERNAL_ERROR, 'SHA-256 gave ' + h.length + ' bytes for ' + algLabel(key.alg));
+  return ok({ signature: env.crypto.ecdsaSign(curveOf(key.alg), h, key.privateKey) });
+}

@@ -1,0 +1,216 @@
+// Device frame loop: answers, ERROR frames, reply cache, noise, armor mode and boot-time checks (issue 2 §3).
+import { describe, it, expect } from 'vitest';
+import { Alg, Command, FrameType, Status } from '../../firmware/protocol/codes.ts';
+import { cborEncode } from '../../firmware/protocol/cbor.ts';
+import { encodeFrame, encodePacket, encodeArmorLine } from '../../firmware/protocol/frame.ts';
+import { cobsEncode } from '../../firmware/protocol/cobs.ts';
+import { startDevice, maxSlotsFor } from '../../firmware/core/device.ts';
+import { createLoopbackEnv, decodeReplies, field, hex, seededRng, startTestDevice } from '../helpers/loopback.ts';
+
+const infoBody = new Uint8Array([Command.INFO, 0xa0]);
+
+describe('INFO', () => {
+  it('reports versions, id, packet size, algorithms, slots and platform', () => {
+    const t = startTestDevice({ seed: 'info' });
+    const r = t.call(Command.INFO, {});
+    expect(r.frame.type).toBe(FrameType.RESPONSE);
+    expect(r.status).toBe(Status.OK);
+    expect(field(r, 1)).toBe('0.1.0');
+    expect(field(r, 2)).toBe(1);
+    expect(hex(field<Uint8Array>(r, 3))).toBe(hex(t.device.deviceId));
+    // the device id comes from env.rng: the first 16 bytes of the seeded stream
+    const want = new Uint8Array(16);
+    seededRng('info').fill(want);
+    expect(hex(t.device.deviceId)).toBe(hex(want));
+    expect(field(r, 4)).toBe(2048);
+    expect(field(r, 5)).toEqual([Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519]);
+    expect(r.map.has(6)).toBe(false);
+    expect(field(r, 7)).toBe(0);
+    expect(field(r, 8)).toBe(16);
+    expect(field(r, 9)).toBe('test-loopback');
+  });
+
+  it('takes firmwareVersion, slots and maxPacket from the options and the Env', () => {
+    const t = startTestDevice({ firmwareVersion: '9.9.9-test', slots: 3, maxPacket: 4096, platform: 'node-sim' });
+    const r = t.call(Command.INFO);
+    expect([field(r, 1), field(r, 4), field(r, 7), field(r, 8), field(r, 9)]).toEqual(['9.9.9-test', 4096, 0, 3, 'node-sim']);
+  });
+
+  it('refuses a configuration outside the protocol bounds at boot', () => {
+    expect(() => startDevice(createLoopbackEnv().env, { slots: 0 })).toThrow(/slots/);
+    expect(() => startDevice(createLoopbackEnv().env, { slots: maxSlotsFor(2048) + 1 })).toThrow(/slots/);
+    expect(() => startDevice(createLoopbackEnv({ maxPacket: 1000 }).env)).toThrow(/maxPacket/);
+    expect(maxSlotsFor(2048)).toBeGreaterThanOrEqual(16);
+  });
+});
+
+describe('frames the device cannot answer normally get an ERROR frame with the same seq', () => {
+  const t = startTestDevice();
+
+  it('unsupported protocol version → UNSUPPORTED_VERSION', () => {
+    const packet = encodePacket(FrameType.REQUEST, 0x1234, infoBody, 2);
+    const [r, ...rest] = t.raw(new Uint8Array([...cobsEncode(packet), 0]));
+    expect(rest).toEqual([]);
+    expect(r.frame.type).toBe(FrameType.ERROR);
+    expect(r.frame.seq).toBe(0x1234);
+    expect(r.status).toBe(Status.UNSUPPORTED_VERSION);
+    expect(r.message).toMatch(/version 2.*version 1/);
+  });
+
+  it.each([
+    ['RESPONSE', FrameType.RESPONSE],
+    ['KEEPALIVE', FrameType.KEEPALIVE],
+    ['ERROR', FrameType.ERROR],
+    ['unknown 0x77', 0x77],
+  ])('a %s frame from the host → INVALID_FRAME', (_n, type) => {
+    const [r, ...rest] = t.raw(encodeFrame(type, 77, infoBody));
+    expect(rest).toEqual([]);
+    expect(r.frame.type).toBe(FrameType.ERROR);
+    expect(r.frame.seq).toBe(77);
+    expect(r.status).toBe(Status.INVALID_FRAME);
+    expect(r.message).toMatch(/REQUEST/);
+  });
+
+  it('an oversize frame → PACKET_TOO_LARGE, and the next frame is served', () => {
+    const big = new Uint8Array(3000).fill(0x41);
+    big[0] = Command.ECHO;
+    const [r, ...rest] = t.raw(encodeFrame(FrameType.REQUEST, 4242, big));
+    expect(rest).toEqual([]);
+    expect(r.frame.type).toBe(FrameType.ERROR);
+    expect(r.frame.seq).toBe(4242);
+    expect(r.status).toBe(Status.PACKET_TOO_LARGE);
+    expect(r.message).toContain('2048');
+    expect(t.call(Command.INFO).status).toBe(Status.OK);
+  });
+
+  it('a CANCEL gets no answer (nothing runs long yet)', () => {
+    expect(t.raw(encodeFrame(FrameType.CANCEL, 5, new Uint8Array(0)))).toEqual([]);
+  });
+
+  it('a bad CRC, console noise and empty frames are dropped silently', () => {
+    const f = encodeFrame(FrameType.REQUEST, 9, infoBody);
+    const bad = f.slice();
+    bad[3] ^= 0x10;
+    expect(t.raw(bad)).toEqual([]);
+    expect(t.raw(new Uint8Array(Buffer.from('Espruino banner v2.20\r\n>', 'ascii')))).toEqual([]);
+    expect(t.raw(new Uint8Array([0, 0, 0]))).toEqual([]);
+    // noise immediately followed by a frame: the frame still gets its answer
+    const noisy = new Uint8Array([0x01, 0x02, 0x03, 0x00, ...f]);
+    const rs = t.raw(noisy);
+    expect(rs.length).toBe(1);
+    expect(rs[0].frame.seq).toBe(9);
+    expect(rs[0].status).toBe(Status.OK);
+  });
+});
+
+describe('stream handling', () => {
+  it('a frame fed byte by byte is answered once; two frames in one chunk are answered in order', () => {
+    const t = startTestDevice();
+    const f = t.requestFrame(Command.ECHO, { 1: new Uint8Array([1, 2, 3]) }, 100);
+    const seen = [];
+    for (const b of f) seen.push(...t.raw(new Uint8Array([b])));
+    expect(seen.length).toBe(1);
+    expect(hex(field<Uint8Array>(seen[0], 1))).toBe('010203');
+    const two = new Uint8Array([...t.requestFrame(Command.ECHO, { 1: new Uint8Array([7]) }, 200), ...t.requestFrame(Command.INFO, {}, 201)]);
+    const rs = t.raw(two);
+    expect(rs.map((r) => r.frame.seq)).toEqual([200, 201]);
+  });
+});
+
+describe('one-entry reply cache', () => {
+  it('the same KEY_GENERATE frame fed twice makes one key and both answers are byte-identical', () => {
+    const t = startTestDevice();
+    const frame = t.requestFrame(Command.KEY_GENERATE, { 1: Alg.ED25519, 2: 'once' }, 500);
+    t.link.feed(frame);
+    const first = t.link.take();
+    t.link.feed(frame);
+    const second = t.link.take();
+    expect(first.length).toBeGreaterThan(0);
+    expect(hex(second)).toBe(hex(first));
+    const keys = field<Map<number, unknown>[]>(t.call(Command.KEY_LIST), 1);
+    expect(keys.length).toBe(1);
+  });
+
+  it('a new seq or a different body with the same seq is executed', () => {
+    const t = startTestDevice();
+    const a = t.call(Command.KEY_GENERATE, { 1: Alg.X25519 }, 600);
+    const b = t.call(Command.KEY_GENERATE, { 1: Alg.X25519 }, 601); // same body, new seq
+    const c = t.call(Command.KEY_GENERATE, { 1: Alg.ED25519 }, 601); // same seq, other body
+    expect(new Set([field(a, 1), field(b, 1), field(c, 1)]).size).toBe(3);
+    expect(field(t.call(Command.INFO), 7)).toBe(3);
+  });
+
+  it('an errored request is cached too (it is not re-executed)', () => {
+    const t = startTestDevice({ slots: 1 });
+    t.call(Command.KEY_GENERATE, { 1: Alg.ED25519 });
+    const full = t.requestFrame(Command.KEY_GENERATE, { 1: Alg.ED25519 }, 700);
+    const r1 = t.raw(full);
+    const r2 = t.raw(full);
+    expect(r1[0].status).toBe(Status.STORAGE_FULL);
+    expect(hex(r2[0].frame.body)).toBe(hex(r1[0].frame.body));
+  });
+});
+
+describe('armor mode', () => {
+  it('serves the same protocol as "*base64" lines and drops console noise', () => {
+    const t = startTestDevice({ mode: 'armor' });
+    t.link.feed(new Uint8Array(Buffer.from('Kaluma v1.2 >\r\n> some echo\n', 'ascii')));
+    expect(t.link.take().length).toBe(0);
+    const r = t.call(Command.INFO, {});
+    expect(r.status).toBe(Status.OK);
+    const g = t.call(Command.KEY_GENERATE, { 1: Alg.ED25519 });
+    expect(g.status).toBe(Status.OK);
+    const out = Buffer.concat(t.link.written).toString('latin1');
+    for (const line of out.split('\n').filter(Boolean)) expect(line).toMatch(/^\*[A-Za-z0-9+/=]+$/);
+    // a CRLF line ending from a terminal is accepted
+    const line = encodeArmorLine(FrameType.REQUEST, 31, new Uint8Array([Command.INFO])).replace('\n', '\r\n');
+    const rs = t.raw(new Uint8Array(Buffer.from(line, 'ascii')));
+    expect(rs.length).toBe(1);
+    expect(rs[0].frame.seq).toBe(31);
+    // every answer written so far is a well-formed armor frame
+    expect(decodeReplies(new Uint8Array(Buffer.from(out, 'latin1')), 'armor').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('an oversize armor line gets PACKET_TOO_LARGE with its seq, then the link works again', () => {
+    const t = startTestDevice({ mode: 'armor' });
+    const big = new Uint8Array(2100).fill(0x42);
+    big[0] = Command.ECHO;
+    const rs = t.raw(new Uint8Array(Buffer.from(encodeArmorLine(FrameType.REQUEST, 0xbadd, big), 'ascii')));
+    expect(rs.length).toBe(1);
+    expect(rs[0].frame.type).toBe(FrameType.ERROR);
+    expect(rs[0].frame.seq).toBe(0xbadd);
+    expect(rs[0].status).toBe(Status.PACKET_TOO_LARGE);
+    expect(t.call(Command.INFO).status).toBe(Status.OK);
+  });
+});
+
+describe('packet budget', () => {
+  it('a full store of 32-byte labels and 65-byte keys still lists in one 2048-byte packet', () => {
+    const t = startTestDevice({ slots: maxSlotsFor(2048) });
+    for (let i = 0; i < maxSlotsFor(2048); i++) {
+      const r = t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_SECP256K1, 2: 'é'.repeat(16) });
+      expect(r.status).toBe(Status.OK);
+    }
+    t.link.feed(t.requestFrame(Command.KEY_LIST, {}));
+    const bytes = t.link.take();
+    const rs = decodeReplies(bytes);
+    expect(rs[0].status).toBe(Status.OK);
+    expect(rs[0].frame.body.length + 8).toBeLessThanOrEqual(2048);
+    expect(field<unknown[]>(rs[0], 1).length).toBe(maxSlotsFor(2048));
+  });
+
+  it('the largest ECHO fits; the CBOR of the request is accepted as sent by cbor-x', async () => {
+    const { Encoder } = await import('cbor-x');
+    // plain CBOR: no tag on byte strings (tag 64) or maps (tag 259)
+    const enc = new Encoder({ mapsAsObjects: false, useRecords: false, variableMapSize: true, tagUint8Array: false });
+    const t = startTestDevice();
+    const data = new Uint8Array(1984).map((_, i) => i & 0xff);
+    const body = enc.encode(new Map([[1, data]]));
+    const f = encodeFrame(FrameType.REQUEST, 1, new Uint8Array([Command.ECHO, ...body]));
+    const rs = t.raw(f);
+    expect(rs[0].status).toBe(Status.OK);
+    expect(hex(field<Uint8Array>(rs[0], 1))).toBe(hex(data));
+    // the empty map from our encoder is 0xa0 like cbor-x's
+    expect(hex(cborEncode(new Map()))).toBe(hex(enc.encode(new Map())));
+  });
+});

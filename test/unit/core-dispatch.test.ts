@@ -1,0 +1,120 @@
+// Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely.
+import { describe, it, expect } from 'vitest';
+import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS } from '../../firmware/protocol/codes.ts';
+import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
+import { cborDecode } from '../../firmware/protocol/cbor.ts';
+import { utf8Encode } from '../../firmware/protocol/bytes.ts';
+import { HANDLERS, MAX_MESSAGE, dispatch, errorBody, truncateUtf8 } from '../../firmware/core/dispatch.ts';
+import type { DeviceContext } from '../../firmware/core/context.ts';
+import { KeyStore } from '../../firmware/core/keystore.ts';
+import { createLoopbackEnv } from '../helpers/loopback.ts';
+
+function values(t: Record<string, number>): number[] {
+  return Object.keys(t).map((k) => t[k]);
+}
+
+describe('code tables', () => {
+  it.each([
+    ['Command', Command],
+    ['Status', Status],
+    ['FrameType', FrameType],
+    ['Alg', Alg],
+    ['Origin', Origin],
+  ] as const)('%s codes are unique bytes', (_name, table) => {
+    const v = values(table as unknown as Record<string, number>);
+    expect(v.length).toBeGreaterThan(1);
+    expect(new Set(v).size).toBe(v.length);
+    for (const c of v) expect(Number.isInteger(c) && c >= 0 && c <= 255).toBe(true);
+  });
+
+  it('every status has a hint and every algorithm a name', () => {
+    for (const k of Object.keys(Status)) expect(STATUS_HINTS[k as keyof typeof Status]).toBeTruthy();
+    for (const v of values(Alg)) expect(ALG_NAMES[v]).toBeTruthy();
+  });
+
+  it('every Command has a handler and a MESSAGES entry, and nothing else does', () => {
+    const cmds = values(Command);
+    for (const c of cmds) {
+      expect(typeof HANDLERS[c], 'handler for ' + c).toBe('function');
+      expect(MESSAGES[c], 'MESSAGES entry for ' + c).toBeDefined();
+      expect(Array.isArray(MESSAGES[c].request) && Array.isArray(MESSAGES[c].response)).toBe(true);
+    }
+    expect(Object.keys(HANDLERS).map(Number).sort((a, b) => a - b)).toEqual(cmds.slice().sort((a, b) => a - b));
+    expect(Object.keys(MESSAGES).map(Number).sort((a, b) => a - b)).toEqual(cmds.slice().sort((a, b) => a - b));
+  });
+});
+
+function ctx(): DeviceContext {
+  const link = createLoopbackEnv();
+  return {
+    env: link.env,
+    keystore: new KeyStore(4),
+    selftest: { passed: [1, 2, 3, 4], failures: {}, sha256: true },
+    offered: [false, true, true, true, true],
+    deviceId: new Uint8Array(16),
+    firmwareVersion: 'test',
+    maxPacket: 2048,
+  };
+}
+
+function decode(body: Uint8Array): { status: number; map: Map<number, unknown> } {
+  const d = cborDecode(body.subarray(1));
+  if (!d.ok || !(d.value instanceof Map)) throw new Error('bad response body');
+  return { status: body[0], map: d.value };
+}
+
+describe('dispatch', () => {
+  it('unknown and missing command bytes give INVALID_COMMAND', () => {
+    const c = ctx();
+    for (const body of [new Uint8Array([0x00]), new Uint8Array([0x7f, 0xa0]), new Uint8Array([0xff]), new Uint8Array(0)]) {
+      const r = decode(dispatch(c, body));
+      expect(r.status).toBe(Status.INVALID_COMMAND);
+      expect(typeof r.map.get(1)).toBe('string');
+    }
+  });
+
+  it('a body with only the command byte means no parameters', () => {
+    const r = decode(dispatch(ctx(), new Uint8Array([Command.INFO])));
+    expect(r.status).toBe(Status.OK);
+    expect(r.map.get(1)).toBe('test');
+  });
+
+  it('parameters that are not a map give INVALID_CBOR', () => {
+    const r = decode(dispatch(ctx(), new Uint8Array([Command.INFO, 0x80]))); // empty array
+    expect(r.status).toBe(Status.INVALID_CBOR);
+    expect(r.map.get(1)).toMatch(/map/);
+  });
+
+  it('a handler that throws gives INTERNAL_ERROR with a generic message, never the exception text', () => {
+    const c = ctx();
+    const secret = 'deadbeefcafebabe0123456789abcdef';
+    const evil: DeviceContext = {
+      ...c,
+      env: {
+        ...c.env,
+        rng: {
+          fill() {
+            throw new Error('key material ' + secret);
+          },
+        },
+      },
+    };
+    const body = dispatch(evil, new Uint8Array([Command.RANDOM, 0xa1, 0x01, 0x10]));
+    const r = decode(body);
+    expect(r.status).toBe(Status.INTERNAL_ERROR);
+    expect(String(r.map.get(1))).not.toContain(secret);
+    expect(Buffer.from(body).toString('latin1')).not.toContain(secret);
+  });
+
+  it('error messages are cut to 160 bytes of UTF-8 without splitting a character', () => {
+    expect(MAX_MESSAGE).toBe(160);
+    const long = 'é'.repeat(100) + '😀'.repeat(50);
+    const t = truncateUtf8(long, 160);
+    expect(utf8Encode(t).length).toBeLessThanOrEqual(160);
+    expect(long.startsWith(t)).toBe(true);
+    expect(utf8Encode(truncateUtf8('a' + '😀'.repeat(40), 160)).length).toBe(157);
+    const r = decode(errorBody(Status.INVALID_PARAMETER, 'x'.repeat(1000)));
+    expect(r.status).toBe(Status.INVALID_PARAMETER);
+    expect((r.map.get(1) as string).length).toBe(160);
+  });
+});
