@@ -126,6 +126,8 @@ function readItem(r: Reader, depth: number): R<CborValue> {
     case 0:
       return ok(n);
     case 1:
+      // -1 - (2^53-1) = -2^53 is not a safe integer: the encoder refuses it, so the decoder must too
+      if (n === Number.MAX_SAFE_INTEGER) return bad('integer smaller than -(2^53-1)');
       return ok(-1 - n);
     case 2:
     case 3: {

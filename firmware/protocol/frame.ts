@@ -91,6 +91,8 @@ export class FrameReader {
       const c = chunk[i];
       if (c === delim) {
         this.finish(out);
+        // a request may carry a private key (KEY_IMPORT): do not keep its encoding after it is handled
+        this.buf.fill(0, 0, this.len);
         this.len = 0;
         this.overflow = false;
       } else if (this.len < this.limit) {
@@ -108,7 +110,11 @@ export class FrameReader {
       if (raw[0] !== ARMOR_PREFIX.charCodeAt(0)) return; // console noise
       if (raw[raw.length - 1] === 0x0d) raw = raw.subarray(0, raw.length - 1);
       if (this.overflow) {
-        out.push({ kind: 'oversize', seq: undefined, version: undefined });
+        // the first 8 base64 characters carry the 4-byte header: recover seq so the device can answer it
+        let h = '';
+        for (let i = 1; i < 9 && i < raw.length; i++) h += String.fromCharCode(raw[i]);
+        const head = base64Decode(h);
+        out.push(oversizeFromHeader(head ? head : new Uint8Array(0)));
         return;
       }
       let s = '';
@@ -125,8 +131,18 @@ export class FrameReader {
       packet = d.value;
     }
     const f = decodePacket(packet);
-    if (f.ok) out.push({ kind: 'frame', frame: f.value });
+    if (!f.ok) return;
+    // an encoding can fit the buffer while its packet exceeds maxPacket (zeros cost no COBS overhead,
+    // base64 rounds up to 3 bytes): the advertised maximum still applies
+    if (packet.length > this.maxPacket) out.push(oversizeFromHeader(packet));
+    else out.push({ kind: 'frame', frame: f.value });
   }
+}
+
+/** An oversize event; seq and version only when the header is that of a request (the one frame a device answers). */
+function oversizeFromHeader(head: ArrayLike<number>): ReaderEvent {
+  if (head.length < HEADER_LEN || head[1] !== FrameType.REQUEST) return { kind: 'oversize', seq: undefined, version: undefined };
+  return { kind: 'oversize', seq: (head[2] << 8) | head[3], version: head[0] };
 }
 
 /** Recover version and sequence number from the start of an oversized binary frame so the device can answer it. */
@@ -139,6 +155,5 @@ function oversizeFromPrefix(raw: Uint8Array): ReaderEvent {
     for (let k = 1; k < code && i < raw.length && head.length < HEADER_LEN; k++) head.push(raw[i++]);
     if (code !== 0xff && head.length < HEADER_LEN) head.push(0);
   }
-  if (head.length < HEADER_LEN || head[1] !== FrameType.REQUEST) return { kind: 'oversize', seq: undefined, version: undefined };
-  return { kind: 'oversize', seq: (head[2] << 8) | head[3], version: head[0] };
+  return oversizeFromHeader(head);
 }

@@ -37,16 +37,16 @@ function checkValue(f: Field, type: FieldType, v: CborValue, where: string): Res
   switch (type.t) {
     case 'uint': {
       if (typeof v !== 'number' || v < 0) return err(P, where + ': expected an unsigned integer');
-      const lo = type.min ?? 0;
+      const lo = type.min !== undefined ? type.min : 0;
       if (v < lo || (type.max !== undefined && v > type.max))
-        return err(P, where + ': ' + v + ' is outside ' + lo + '..' + (type.max ?? 'any'));
+        return err(P, where + ': ' + v + ' is outside ' + lo + '..' + (type.max !== undefined ? type.max : 'any'));
       return ok(v);
     }
     case 'bytes': {
       if (!(v instanceof Uint8Array)) return err(P, where + ': expected a byte string');
-      const lo = type.min ?? 0;
+      const lo = type.min !== undefined ? type.min : 0;
       if (v.length < lo || (type.max !== undefined && v.length > type.max)) {
-        const want = type.min === type.max ? 'exactly ' + lo : lo + '..' + (type.max ?? 'any');
+        const want = type.min === type.max ? 'exactly ' + lo : lo + '..' + (type.max !== undefined ? type.max : 'any');
         return err(P, where + ': expected ' + want + ' bytes, got ' + v.length);
       }
       return ok(v);
