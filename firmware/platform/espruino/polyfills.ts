@@ -1,0 +1,167 @@
+// The ES2015+ library pieces Espruino lacks that the protocol code, noble's sha256 and TypeScript's ES5 helpers use; installed only where missing.
+//
+// Espruino (espruino/Espruino src/jswrap_*.c) has no Map, Symbol, RangeError, Number.isSafeInteger/isInteger,
+// Array.from, TypedArray.from/of, ArrayBuffer.isView, Object.hasOwn or Object.freeze (noble's sha256 calls the
+// last two while its module loads, and throws RangeError on bad input). The bundle is downlevelled to ES5 by tools/build.mjs,
+// whose for-of and spread helpers look for `Symbol.iterator`: the minimal Symbol below gives them a string key,
+// and MapPolyfill implements iteration under it, so `for (const [k, v] of map)` works too.
+// Maps here are small (CBOR maps of a few integer keys, key slots), so linear search is fine.
+// Must be evaluated before any module that uses these (entry.ts imports it right after hal/global_crypto.ts).
+
+type AnyGlobal = { [name: string]: unknown };
+
+const G = globalThis as unknown as AnyGlobal;
+
+let symbolCount = 0;
+if (typeof G.Symbol === 'undefined') {
+  const SymbolPolyfill = function (description?: string): string {
+    symbolCount++;
+    return '@@' + (description === undefined ? '' : String(description)) + '@' + symbolCount;
+  } as unknown as { (d?: string): string; iterator: string; asyncIterator: string };
+  SymbolPolyfill.iterator = '@@iterator';
+  SymbolPolyfill.asyncIterator = '@@asyncIterator';
+  G.Symbol = SymbolPolyfill;
+}
+
+const ITERATOR = (G.Symbol as { iterator: string }).iterator;
+
+interface IterResult<T> {
+  value: T | undefined;
+  done: boolean;
+}
+
+function arrayIterator<T>(items: T[]): { next(): IterResult<T> } {
+  let i = 0;
+  const it = {
+    next(): IterResult<T> {
+      if (i < items.length) return { value: items[i++], done: false };
+      return { value: undefined, done: true };
+    },
+  };
+  (it as unknown as AnyGlobal)[ITERATOR] = function (this: unknown) {
+    return this;
+  };
+  return it;
+}
+
+function sameValueZero(a: unknown, b: unknown): boolean {
+  return a === b || (a !== a && b !== b);
+}
+
+/** Insertion-ordered Map with SameValueZero keys (ECMA-262 §24.1), enough of it for our code and noble's. */
+class MapPolyfill<K, V> {
+  private ks: K[] = [];
+  private vs: V[] = [];
+  constructor(entries?: ArrayLike<[K, V]> | null) {
+    if (entries) for (let i = 0; i < entries.length; i++) this.set(entries[i][0], entries[i][1]);
+  }
+  private indexOf(k: K): number {
+    for (let i = 0; i < this.ks.length; i++) if (sameValueZero(this.ks[i], k)) return i;
+    return -1;
+  }
+  get size(): number {
+    return this.ks.length;
+  }
+  get(k: K): V | undefined {
+    const i = this.indexOf(k);
+    return i < 0 ? undefined : this.vs[i];
+  }
+  set(k: K, v: V): this {
+    const i = this.indexOf(k);
+    if (i < 0) {
+      this.ks.push(k);
+      this.vs.push(v);
+    } else this.vs[i] = v;
+    return this;
+  }
+  has(k: K): boolean {
+    return this.indexOf(k) >= 0;
+  }
+  delete(k: K): boolean {
+    const i = this.indexOf(k);
+    if (i < 0) return false;
+    this.ks.splice(i, 1);
+    this.vs.splice(i, 1);
+    return true;
+  }
+  clear(): void {
+    this.ks = [];
+    this.vs = [];
+  }
+  forEach(fn: (v: V, k: K, m: MapPolyfill<K, V>) => void, thisArg?: unknown): void {
+    const ks = this.ks.slice();
+    const vs = this.vs.slice();
+    for (let i = 0; i < ks.length; i++) fn.call(thisArg, vs[i], ks[i], this);
+  }
+  keys(): { next(): IterResult<K> } {
+    return arrayIterator(this.ks.slice());
+  }
+  values(): { next(): IterResult<V> } {
+    return arrayIterator(this.vs.slice());
+  }
+  entries(): { next(): IterResult<[K, V]> } {
+    const out: [K, V][] = [];
+    for (let i = 0; i < this.ks.length; i++) out.push([this.ks[i], this.vs[i]]);
+    return arrayIterator(out);
+  }
+}
+(MapPolyfill.prototype as unknown as AnyGlobal)[ITERATOR] = MapPolyfill.prototype.entries;
+
+if (typeof G.Map === 'undefined') G.Map = MapPolyfill;
+
+const NumberCtor = Number as unknown as AnyGlobal;
+if (typeof NumberCtor.MAX_SAFE_INTEGER !== 'number') NumberCtor.MAX_SAFE_INTEGER = 9007199254740991;
+if (typeof NumberCtor.isInteger !== 'function')
+  NumberCtor.isInteger = (x: unknown): boolean => typeof x === 'number' && isFinite(x) && Math.floor(x) === x;
+if (typeof NumberCtor.isSafeInteger !== 'function')
+  NumberCtor.isSafeInteger = (x: unknown): boolean =>
+    typeof x === 'number' && isFinite(x) && Math.floor(x) === x && Math.abs(x) <= 9007199254740991;
+
+const ArrayCtor = Array as unknown as AnyGlobal;
+if (typeof ArrayCtor.from !== 'function')
+  ArrayCtor.from = (src: ArrayLike<unknown>, map?: (v: unknown, i: number) => unknown): unknown[] => {
+    const out: unknown[] = [];
+    const n = src && typeof src.length === 'number' ? src.length : 0;
+    for (let i = 0; i < n; i++) out.push(map ? map(src[i], i) : src[i]);
+    return out;
+  };
+
+const ArrayBufferCtor = ArrayBuffer as unknown as AnyGlobal;
+if (typeof ArrayBufferCtor.isView !== 'function')
+  ArrayBufferCtor.isView = (x: unknown): boolean =>
+    !!x && typeof x === 'object' && (x as { buffer?: unknown }).buffer instanceof ArrayBuffer && typeof (x as { byteLength?: unknown }).byteLength === 'number';
+
+const typedArrays = [Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array, Float32Array, Float64Array];
+for (let t = 0; t < typedArrays.length; t++) {
+  const C = typedArrays[t] as unknown as AnyGlobal & (new (n: ArrayLike<number> | number) => ArrayLike<number>);
+  if (typeof C !== 'function') continue;
+  if (typeof C.from !== 'function')
+    C.from = (src: ArrayLike<number>, map?: (v: number, i: number) => number) => {
+      const n = src && typeof src.length === 'number' ? src.length : 0;
+      const out = new C(n) as unknown as { [i: number]: number };
+      for (let i = 0; i < n; i++) out[i] = map ? map(src[i], i) : src[i];
+      return out;
+    };
+  if (typeof C.of !== 'function')
+    C.of = function () {
+      // eslint-disable-next-line prefer-rest-params
+      return new C(arguments as unknown as ArrayLike<number>);
+    };
+}
+
+const ObjectCtor = Object as unknown as AnyGlobal;
+if (typeof ObjectCtor.hasOwn !== 'function')
+  ObjectCtor.hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+// Espruino cannot freeze; noble freezes its hash constructors only as hygiene.
+if (typeof ObjectCtor.freeze !== 'function') ObjectCtor.freeze = <T>(o: T): T => o;
+
+if (typeof G.RangeError === 'undefined') {
+  const RangeErrorPolyfill = function (this: { message: string }, message?: string) {
+    this.message = message === undefined ? '' : String(message);
+  } as unknown as { prototype: { name: string } };
+  RangeErrorPolyfill.prototype = Object.create(Error.prototype);
+  RangeErrorPolyfill.prototype.name = 'RangeError';
+  G.RangeError = RangeErrorPolyfill;
+}
+
+export {};

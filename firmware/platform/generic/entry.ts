@@ -1,0 +1,14 @@
+// Entry point for XS/QuickJS-style embeddings: the host defines globalThis.board (BoardGlobals), the bundle does the rest.
+//
+// The embedding evaluates dist/tinyhsm-generic.js after setting globalThis.board; bytes from the host link go
+// to board.onSerialData's callback, answers leave through board.serialWrite (binary COBS frames, or the
+// armor if board.linkMode is 'armor'). Self-tests run during evaluation; timers go through board.setTimer.
+import '../../hal/global_crypto.ts';
+import { board } from './board_global.ts';
+import { createNobleCrypto, useDeviceProfile } from '../../hal/crypto_noble.ts';
+import { startDevice } from '../../core/device.ts';
+import { envFromBoard } from '../common/board.ts';
+
+// DESIGN.md "Runtime constraints": device profile, small base-point tables.
+useDeviceProfile();
+startDevice(envFromBoard(board, 'generic', createNobleCrypto()));

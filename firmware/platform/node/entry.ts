@@ -1,0 +1,9 @@
+// The simulator's firmware entry (dist/tinyhsm-node.js): wires the `board` global the simulator provides into the HAL and starts the device.
+// board_rng must stay the first import: it installs crypto.getRandomValues from the board before noble loads.
+import { board } from './board_rng.ts';
+import { createNobleCrypto } from '../../hal/crypto_noble.ts';
+import { startDevice } from '../../core/device.ts';
+import { envFromBoard } from '../common/board.ts';
+
+// The simulator keeps noble's default precomputation window (DESIGN.md: only device profiles call precompute(1)).
+startDevice(envFromBoard(board, 'node-sim', createNobleCrypto()));

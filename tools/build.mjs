@@ -1,0 +1,380 @@
+// Bundles the firmware per target and the host programs with esbuild, prints sizes, and fails on what must never reach a device (DESIGN.md "Layout", issue 2 §5).
+//
+// Usage: node tools/build.mjs            (npm run build)
+//
+// Firmware bundles (dist/tinyhsm-<target>.js) are IIFE scripts for an engine that has no module loader:
+//   node      the simulator's bundle (loaded by sim/ into an isolated vm context), es2020, noble's default window
+//   generic   XS / QuickJS-style embeddings that define globalThis.board, es2020
+//   kaluma    Kaluma 1.x on RP2040 (JerryScript): es2019 syntax (no `?.`, `??`, class fields) but BigInt literals
+//   espruino  Espruino (no BigInt, ES5-ish parser): no curve code at all, downlevelled to ES5 by TypeScript
+// Each firmware bundle also gets an unminified copy, dist/tinyhsm-<target>.debug.js, for readable stack traces
+// and for the source checks below (esbuild marks every module there with a `// path` comment).
+//
+// The build FAILS (exit 1) when, in any firmware bundle:
+//   - an input comes from sim/, host/, tools/, test/, or is a *.test.ts file, or a node builtin (node:*) is imported;
+// and in a device bundle (generic, kaluma, espruino):
+//   - the minified size is over 160 KiB;
+//   - @noble/ciphers' AES is included (noble builds ~640 KiB of AES tables on first use; DESIGN.md "Runtime constraints");
+//   - `Math.random`, `Date.now`, `performance.now` or `new Date` appear outside @noble's own code. Noble references
+//     `Date.now` only to time-slice its async KDF loops (hashes/utils.js asyncLoop), never for randomness, so that one
+//     is allowed there; `Math.random` is allowed nowhere (noble never uses it, and a device must not);
+// and in the espruino bundle:
+//   - any BigInt (literal or `BigInt(` call) or syntax newer than ES5 survives the downlevel pass.
+// Host programs (dist/cli.js, dist/bench.js) are ESM for Node with packages left external; an entry whose source
+// does not exist yet is skipped with a note.
+import * as esbuild from 'esbuild';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Largest minified device bundle (issue 2 §5). */
+export const DEVICE_BUDGET = 160 * 1024;
+
+/**
+ * The firmware targets. `device` bundles get the size budget and the source checks; `downlevel: 'es5'` runs the
+ * esbuild output through TypeScript's ES5 emitter because esbuild cannot lower default/rest parameters or
+ * destructuring, which Espruino's parser does not accept.
+ */
+export const FIRMWARE_TARGETS = [
+  { name: 'node', entry: 'firmware/platform/node/entry.ts', out: 'tinyhsm-node.js', target: 'es2022', device: false, minify: false },
+  { name: 'generic', entry: 'firmware/platform/generic/entry.ts', out: 'tinyhsm-generic.js', target: 'es2020', device: true, minify: true },
+  {
+    name: 'kaluma',
+    entry: 'firmware/platform/kaluma/entry.ts',
+    out: 'tinyhsm-kaluma.js',
+    target: 'es2019',
+    // esbuild refuses BigInt literals below es2020; JerryScript 2.4 parses them (DESIGN.md "Runtime constraints").
+    supported: { bigint: true },
+    device: true,
+    minify: true,
+  },
+  {
+    name: 'espruino',
+    entry: 'firmware/platform/espruino/entry.ts',
+    out: 'tinyhsm-espruino.js',
+    target: 'es2020',
+    // Espruino has no BigInt: esbuild rewrites any BigInt literal as a BigInt("…") call, which checkNoBigInt then rejects.
+    supported: { bigint: false },
+    downlevel: 'es5',
+    device: true,
+    minify: true,
+  },
+];
+
+/** Host-side programs for Node. */
+export const HOST_TARGETS = [
+  { name: 'cli', entry: 'tools/cli.ts', out: 'cli.js' },
+  { name: 'bench', entry: 'tools/bench.ts', out: 'bench.js' },
+];
+
+const FORBIDDEN_DIRS = ['sim', 'host', 'tools', 'test'];
+const NODE_BUILTINS = new Set(builtinModules.filter((m) => !m.startsWith('_')));
+const SOURCE_PATTERNS = [
+  { re: /\bMath\.random\b/g, what: 'Math.random', nobleMayUse: false },
+  { re: /\bDate\.now\b/g, what: 'Date.now', nobleMayUse: true },
+  { re: /\bperformance\.now\b/g, what: 'performance.now', nobleMayUse: false },
+  { re: /\bnew Date\b/g, what: 'new Date', nobleMayUse: false },
+];
+
+const toPosix = (p) => p.split(sep).join('/');
+
+/** Path of a metafile input relative to the repository root, with forward slashes. */
+function rootRelative(input, root) {
+  const abs = isAbsolute(input) ? input : resolve(root, input);
+  return toPosix(relative(root, abs));
+}
+
+function isNodeBuiltin(spec) {
+  if (spec.startsWith('node:')) return true;
+  return NODE_BUILTINS.has(spec.split('/')[0]);
+}
+
+/**
+ * esbuild plugin: keep node builtins out of the resolver so that a bad import shows up in the metafile (and is
+ * reported by checkMetafile with its importer) instead of as a bare "could not resolve" on platform 'neutral'.
+ */
+const nodeBuiltinsAsExternal = {
+  name: 'tinyhsm-node-builtins',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z_:][\w:/.-]*$/ }, (args) => (isNodeBuiltin(args.path) ? { path: args.path, external: true } : undefined));
+  },
+};
+
+/** Which inputs import `path` (for messages that say where a forbidden import came from). */
+function importersOf(metafile, path) {
+  const out = [];
+  for (const [file, info] of Object.entries(metafile.inputs)) {
+    for (const imp of info.imports || []) if (imp.path === path) out.push(file);
+  }
+  return out;
+}
+
+/**
+ * The layering rules over an esbuild metafile (DESIGN.md "Layout": firmware imports nothing from host/, sim/,
+ * tools/, test/ or node:*). Returns one message per violation; empty means clean.
+ */
+export function checkMetafile(metafile, { bundle, device, root = ROOT }) {
+  const problems = [];
+  for (const input of Object.keys(metafile.inputs)) {
+    const rel = rootRelative(input, root);
+    const top = rel.split('/')[0];
+    const by = importersOf(metafile, input);
+    const from = by.length ? ` (imported by ${by.map((b) => rootRelative(b, root)).join(', ')})` : ' (the entry point)';
+    if (input.startsWith('node:')) problems.push(`${bundle}: node builtin ${input}${from} reaches a firmware bundle; firmware must not import node:*`);
+    else if (FORBIDDEN_DIRS.includes(top))
+      problems.push(`${bundle}: ${rel}${from} reaches a firmware bundle; firmware must not import ${top}/ (DESIGN.md "Layout")`);
+    else if (/\.test\.[cm]?[jt]s$/.test(rel)) problems.push(`${bundle}: test file ${rel}${from} reaches a firmware bundle`);
+    if (device && rel.includes('@noble/ciphers/') && /aes/i.test(rel.split('/').pop()))
+      problems.push(
+        `${bundle}: ${rel}${from} puts @noble/ciphers' AES in a device bundle; its tables take ~640 KiB of heap (DESIGN.md "Runtime constraints": use ChaCha20-Poly1305)`,
+      );
+    for (const imp of metafile.inputs[input].imports || []) {
+      if (imp.external && isNodeBuiltin(imp.path))
+        problems.push(`${bundle}: node builtin '${imp.path}' imported by ${rel} reaches a firmware bundle; firmware must not import node:* (DESIGN.md "Layout")`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Split an unminified esbuild bundle into its modules using the `// path` comments esbuild writes before each one,
+ * then report forbidden time and randomness sources with the module they come from.
+ */
+export function checkDeviceSource(debugCode, { bundle }) {
+  const problems = [];
+  const notes = [];
+  let current = '(bundle prelude)';
+  const lines = debugCode.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    // esbuild strips ordinary comments, so a line that is only `// some/path.ts` is its module marker
+    const m = /^\s*\/\/ (\S+\.[cm]?[jt]sx?)$/.exec(lines[i]);
+    if (m) {
+      current = m[1];
+      continue;
+    }
+    const line = lines[i];
+    if (/^\s*(\/\/|\*|\/\*)/.test(line)) continue; // comments do not run
+    for (const p of SOURCE_PATTERNS) {
+      p.re.lastIndex = 0;
+      if (!p.re.test(line)) continue;
+      const noble = /(^|\/)node_modules\/@noble\//.test(current);
+      if (noble && p.nobleMayUse) notes.push(`${bundle}: ${p.what} in ${current} (noble's async loop time slicing; allowed)`);
+      else
+        problems.push(
+          `${bundle}: ${p.what} in ${current}: device code takes time and randomness only from the Env (board clock and TRNG), line ${i + 1} of the debug bundle`,
+        );
+    }
+  }
+  return { problems, notes };
+}
+
+/** Espruino cannot parse BigInt at all: no literal and no BigInt() call may survive (text in strings and comments does not count). */
+export function checkNoBigInt(code, { bundle }) {
+  const problems = [];
+  const stripped = code
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
+  if (/\bBigInt\b/.test(stripped)) problems.push(`${bundle}: the bundle references BigInt, which this engine does not have (curve code must stay out of it)`);
+  // a BigInt literal: digits followed by `n` and a non-identifier character
+  const lit = /(^|[^\w$.])(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|\d[\d_]*)n\b/.exec(stripped);
+  if (lit) problems.push(`${bundle}: BigInt literal ${lit[2]}n in the bundle; this engine cannot parse it`);
+  return problems;
+}
+
+/** TypeScript's ES5 emitter over the bundled JS (Espruino: no default/rest parameters, destructuring, spread, for-of). */
+async function downlevelToEs5(code, bundle) {
+  const ts = (await import('typescript')).default;
+  const out = ts.transpileModule(code, {
+    fileName: `${bundle}.js`,
+    reportDiagnostics: true,
+    compilerOptions: {
+      target: ts.ScriptTarget.ES5,
+      module: ts.ModuleKind.CommonJS,
+      allowJs: true,
+      downlevelIteration: true, // for-of over Map etc. goes through Symbol.iterator (the Espruino entry polyfills it)
+      removeComments: false,
+      noEmitHelpers: false,
+      importHelpers: false,
+      sourceMap: false,
+      alwaysStrict: false,
+      moduleDetection: ts.ModuleDetectionKind.Legacy, // the bundle is a script: no CommonJS exports preamble
+    },
+  });
+  const errs = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (errs.length) throw new Error(`${bundle}: ES5 downlevel failed: ${errs.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
+  return out.outputText;
+}
+
+const gz = (text) => gzipSync(Buffer.from(text), { level: 9 }).length;
+
+/**
+ * Bundle one firmware target and run every check. Never throws for a build or check failure: returns
+ * { ok, problems, notes, code, debugCode, metafile, minified, gzipped }. Writes files when `outdir` is given and the build succeeded.
+ */
+export async function buildFirmware(spec, { root = ROOT, outdir } = {}) {
+  const problems = [];
+  const notes = [];
+  const entry = isAbsolute(spec.entry) ? spec.entry : join(root, spec.entry);
+  if (!existsSync(entry)) return { ok: false, problems: [`${spec.name}: entry ${spec.entry} does not exist`], notes };
+  let result;
+  try {
+    result = await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      platform: 'neutral',
+      // platform 'neutral' resolves no package fields by default; noble and friends publish ESM under these
+      mainFields: ['module', 'main'],
+      conditions: ['import', 'default'],
+      target: spec.target,
+      supported: spec.supported,
+      minify: false,
+      metafile: true,
+      logLevel: 'silent',
+      legalComments: 'inline',
+      plugins: [nodeBuiltinsAsExternal],
+    });
+  } catch (e) {
+    const msgs = e && e.errors ? e.errors.map((m) => `${spec.name}: ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`) : [`${spec.name}: ${String(e)}`];
+    return { ok: false, problems: msgs, notes };
+  }
+  const metafile = result.metafile;
+  problems.push(...checkMetafile(metafile, { bundle: spec.name, device: spec.device, root }));
+  let debugCode = result.outputFiles[0].text;
+  if (spec.device) {
+    const r = checkDeviceSource(debugCode, { bundle: spec.name });
+    problems.push(...r.problems);
+    notes.push(...r.notes);
+  }
+  if (spec.downlevel === 'es5') {
+    try {
+      debugCode = await downlevelToEs5(debugCode, spec.name);
+    } catch (e) {
+      return { ok: false, problems: [...problems, String(e.message || e)], notes, metafile };
+    }
+  }
+  let code = debugCode;
+  if (spec.minify || spec.downlevel) {
+    try {
+      const t = await esbuild.transform(debugCode, {
+        loader: 'js',
+        minify: !!spec.minify,
+        // for the ES5 pass this is also the syntax check: esbuild fails on anything newer it cannot lower
+        target: spec.downlevel === 'es5' ? 'es5' : spec.target,
+        supported: spec.supported,
+        legalComments: 'eof',
+        logLevel: 'silent',
+      });
+      code = t.code;
+    } catch (e) {
+      const msgs = e && e.errors ? e.errors.map((m) => `${spec.name}: ${m.text}${m.location ? ` at ${m.location.line}:${m.location.column} «${m.location.lineText.trim().slice(0, 120)}»` : ''}`) : [String(e)];
+      return { ok: false, problems: [...problems, ...msgs], notes, metafile };
+    }
+  }
+  if (spec.supported && spec.supported.bigint === false) problems.push(...checkNoBigInt(code, { bundle: spec.name }));
+  const minified = Buffer.byteLength(code);
+  const gzipped = gz(code);
+  if (spec.device && minified > DEVICE_BUDGET)
+    problems.push(`${spec.name}: ${minified} bytes minified is over the ${DEVICE_BUDGET}-byte (160 KiB) device budget`);
+  const ok = problems.length === 0;
+  if (ok && outdir) {
+    mkdirSync(outdir, { recursive: true });
+    writeFileSync(join(outdir, spec.out), code);
+    if (code !== debugCode) writeFileSync(join(outdir, spec.out.replace(/\.js$/, '.debug.js')), debugCode);
+  }
+  return { ok, problems, notes, code, debugCode, metafile, minified, gzipped };
+}
+
+/** Bundle one host program for Node (ESM, packages external). */
+export async function buildHost(spec, { root = ROOT, outdir } = {}) {
+  const entry = join(root, spec.entry);
+  if (!existsSync(entry)) return { ok: true, skipped: true, problems: [], notes: [`${spec.name}: ${spec.entry} does not exist yet; skipped`] };
+  try {
+    const result = await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+    const code = result.outputFiles[0].text;
+    if (outdir) {
+      mkdirSync(outdir, { recursive: true });
+      writeFileSync(join(outdir, spec.out), code);
+    }
+    return { ok: true, problems: [], notes: [], code, minified: Buffer.byteLength(code), gzipped: gz(code) };
+  } catch (e) {
+    const msgs = e && e.errors ? e.errors.map((m) => `${spec.name}: ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`) : [`${spec.name}: ${String(e)}`];
+    return { ok: false, problems: msgs, notes: [] };
+  }
+}
+
+/** Build everything into `outdir`; returns { ok, rows, problems, notes, report }. */
+export async function buildAll({ root = ROOT, outdir = join(ROOT, 'dist'), targets = FIRMWARE_TARGETS, hosts = HOST_TARGETS } = {}) {
+  const started = performance.now();
+  const firmware = await Promise.all(targets.map((t) => buildFirmware(t, { root, outdir })));
+  const host = await Promise.all(hosts.map((h) => buildHost(h, { root, outdir })));
+  const rows = [];
+  const problems = [];
+  const notes = [];
+  targets.forEach((t, i) => {
+    const r = firmware[i];
+    problems.push(...r.problems);
+    notes.push(...r.notes);
+    rows.push({ bundle: t.name, file: t.out, kind: t.device ? 'device' : 'firmware', target: t.downlevel || t.target, ok: r.ok, minified: r.minified, gzipped: r.gzipped, budget: t.device ? DEVICE_BUDGET : undefined });
+  });
+  hosts.forEach((h, i) => {
+    const r = host[i];
+    problems.push(...r.problems);
+    notes.push(...r.notes);
+    if (!r.skipped) rows.push({ bundle: h.name, file: h.out, kind: 'host', target: 'node20', ok: r.ok, minified: r.minified, gzipped: r.gzipped });
+  });
+  const ok = problems.length === 0;
+  const report = { ok, ms: Math.round(performance.now() - started), deviceBudget: DEVICE_BUDGET, bundles: rows, problems, notes };
+  mkdirSync(outdir, { recursive: true });
+  writeFileSync(join(outdir, 'build-report.json'), JSON.stringify(report, null, 2) + '\n');
+  return { ok, rows, problems, notes, report };
+}
+
+export function formatTable(rows) {
+  const head = ['bundle', 'file', 'target', 'minified', 'gzipped', 'budget'];
+  const body = rows.map((r) => [
+    r.bundle,
+    r.file,
+    r.target,
+    r.minified === undefined ? '-' : String(r.minified),
+    r.gzipped === undefined ? '-' : String(r.gzipped),
+    r.budget ? `${((100 * (r.minified || 0)) / r.budget).toFixed(0)}% of ${r.budget}` : '',
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const fmt = (cells) => cells.map((c, i) => (i >= 3 && i <= 4 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+  return [fmt(head), fmt(w.map((n) => '-'.repeat(n))), ...body.map(fmt)].join('\n');
+}
+
+async function main() {
+  const { ok, rows, problems, notes, report } = await buildAll();
+  console.log(formatTable(rows));
+  for (const n of notes) console.log(`note: ${n}`);
+  console.log(`build ${ok ? 'ok' : 'FAILED'} in ${report.ms} ms; sizes in dist/build-report.json`);
+  if (!ok) {
+    for (const p of problems) console.error(`error: ${p}`);
+    process.exit(1);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
