@@ -1,0 +1,87 @@
+// HsmError: what went wrong talking to the device, with the device's status code and what a person can do about it (DESIGN.md "Host").
+import { STATUS_HINTS, Status, nameOf, type StatusName } from '../firmware/protocol/index.ts';
+
+/** Failures on the host side of the link, which have no device status code. */
+export type TransportErrorCode =
+  /** No answer within the timeout, after every retransmission. */
+  | 'TIMEOUT'
+  /** The port, socket or client was closed while a request was waiting. */
+  | 'CLOSED'
+  /** The caller's AbortSignal fired. */
+  | 'ABORTED'
+  /** The OS refused to open, read or write the link. */
+  | 'IO'
+  /** No device was found, or the path does not exist. */
+  | 'NO_DEVICE'
+  /** The device answered something this host cannot parse (wrong schema, bad CBOR). */
+  | 'BAD_RESPONSE'
+  /** The caller passed something the host can refuse before sending (unknown algorithm name, …). */
+  | 'BAD_ARGUMENT';
+
+export type HsmErrorCode = StatusName | TransportErrorCode;
+
+const TRANSPORT_HINTS: { readonly [K in TransportErrorCode]: string } = {
+  TIMEOUT: 'check the device path, the cable and that the board or `tinyhsm sim` is running; a board busy with another host does not answer',
+  CLOSED: 'the link went away; reconnect the board or restart the simulator and try again',
+  ABORTED: 'the request was cancelled by the caller',
+  IO: 'check that the path is right and that you may open it (on Linux: the dialout group)',
+  NO_DEVICE: 'plug in a board, or start a simulator with `tinyhsm sim --pty` and pass its path with --device or HSM_DEVICE',
+  BAD_RESPONSE: 'the device and this host disagree about the protocol; update one of them, and report it if they match',
+  BAD_ARGUMENT: 'fix the argument named in the message',
+};
+
+/**
+ * A failed request. Device errors carry `status` (the wire code), `statusName` and the device's own
+ * `deviceMessage`; host-side failures carry a `code` such as 'TIMEOUT' (and `statusName` equals `code`,
+ * `status` is undefined). `message` reads "KEY_NOT_FOUND: no key 7 (hint)" and never contains key bytes.
+ */
+export class HsmError extends Error {
+  override readonly name = 'HsmError';
+  /** statusName for device errors; a TransportErrorCode otherwise. */
+  readonly code: HsmErrorCode;
+  /** The wire status code (Status table); undefined for host-side failures. */
+  readonly status: number | undefined;
+  readonly statusName: HsmErrorCode;
+  /** The device's message text, as it sent it. */
+  readonly deviceMessage: string | undefined;
+  /** What a person can do about it (STATUS_HINTS for device errors). */
+  readonly hint: string;
+  /** The command that failed, when there was one. */
+  readonly command: string | undefined;
+
+  constructor(
+    code: HsmErrorCode,
+    detail: string,
+    extra: { status?: number; deviceMessage?: string; hint?: string; command?: string; cause?: unknown } = {},
+  ) {
+    const hint = extra.hint !== undefined ? extra.hint : hintFor(code);
+    super(`${code}: ${detail}${hint ? ` (${hint})` : ''}`);
+    // set by hand: the es2020 lib has no ErrorOptions; Node still shows it in stack traces
+    if (extra.cause !== undefined) Object.defineProperty(this, 'cause', { value: extra.cause, configurable: true, writable: true });
+    this.code = code;
+    this.statusName = code;
+    this.status = extra.status;
+    this.deviceMessage = extra.deviceMessage;
+    this.hint = hint;
+    this.command = extra.command;
+  }
+
+  /** An error status the device returned. */
+  static fromStatus(status: number, deviceMessage: string, command?: string): HsmError {
+    const name = nameOf(Status, status);
+    if (name === undefined)
+      return new HsmError('BAD_RESPONSE', `unknown status 0x${status.toString(16).padStart(2, '0')}: ${deviceMessage}`, { status, deviceMessage, command });
+    return new HsmError(name, deviceMessage || 'no message from the device', { status, deviceMessage, command });
+  }
+
+  /** True when the error came from the device (it has a wire status code). */
+  get fromDevice(): boolean {
+    return this.status !== undefined;
+  }
+}
+
+function hintFor(code: HsmErrorCode): string {
+  const t = TRANSPORT_HINTS as { [k: string]: string };
+  if (t[code] !== undefined) return t[code];
+  return (STATUS_HINTS as { [k: string]: string })[code] || '';
+}

@@ -1,0 +1,15 @@
+// The one interface every host link implements (serial, socket, in-process), so HsmClient does not care which it has (DESIGN.md "Host").
+
+export interface HostTransport {
+  /** Send bytes; resolves once the OS (or the simulator) has taken them. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Register the receiver of bytes from the device (one receiver; a second call replaces it). */
+  onData(cb: (b: Uint8Array) => void): void;
+  /** Called once if the link closes or fails by itself (port unplugged, socket reset, simulator closed). */
+  onClose?(cb: (reason?: Error) => void): void;
+  close(): Promise<void>;
+  /** 'binary': COBS frames; 'armor': '*'base64 lines (Kaluma). */
+  readonly mode: 'binary' | 'armor';
+  /** A short description for messages: the path, 'sim', … */
+  readonly description?: string;
+}

@@ -1,0 +1,168 @@
+// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX]`: a simulated token served until SIGINT/SIGTERM (issue 2 §7).
+import { spawn } from 'node:child_process';
+import { resolve as resolvePath } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Simulator } from './simulator.ts';
+import { parseSeed } from './rng.ts';
+import { servePty, serveSocket, type Exposure } from './expose.ts';
+import { locatePtyLauncher } from './locate.ts';
+
+export const SIM_USAGE = `usage: tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--armor] [--max-packet N] [--bundle FILE]
+
+Runs the firmware bundle (dist/tinyhsm-node.js) as a simulated token until Ctrl-C or SIGTERM.
+  --pty            serve on a raw pseudo-terminal that serialport, picocom or screen opens (default)
+  --socket PATH    serve on a unix socket instead (owner-only; one client at a time)
+  --json           print exactly one JSON line first: {"pty":"/dev/pts/N"} or {"socket":"PATH"}
+  --seed HEX       deterministic RNG (tests only: the keys are reproducible)
+  --armor          speak the text armor Kaluma uses instead of binary frames
+  --max-packet N   largest packet the device accepts (2048..65535)
+  --bundle FILE    firmware bundle to run (default dist/tinyhsm-node.js)`;
+
+const OPTIONS = {
+  pty: { type: 'boolean' },
+  socket: { type: 'string' },
+  json: { type: 'boolean' },
+  seed: { type: 'string' },
+  armor: { type: 'boolean' },
+  'max-packet': { type: 'string' },
+  bundle: { type: 'string' },
+  // internal: set by sim/pty-launch.py on the re-executed process, which has the pty master on fd 3
+  'pty-child': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The pty master and the kept-open slave, as sim/pty-launch.py arranges them. */
+const PTY_MASTER_FD = 3;
+const PTY_SLAVE_FD = 4;
+
+function fail(message: string, code = 2): number {
+  process.stderr.write(`tinyhsm sim: ${message}\n`);
+  process.exitCode = code;
+  return code;
+}
+
+/** Resolves with the first of SIGINT/SIGTERM/SIGHUP (or `extra`); handlers stay installed so a second signal cannot cut cleanup short. */
+function untilSignal(extra?: (stop: (why: string) => void) => void): Promise<string> {
+  return new Promise((resolve) => {
+    let done = false;
+    const stop = (why: string) => {
+      if (done) return;
+      done = true;
+      resolve(why);
+    };
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
+    if (extra) extra(stop);
+  });
+}
+
+/**
+ * Node cannot open a pseudo-terminal, so `--pty` re-executes this same command line under
+ * sim/pty-launch.py, which opens one and hands the master over as fd 3 with `--pty-child PATH`
+ * appended. This process waits for that child, forwards signals to it and returns its exit code.
+ */
+function launchPtyChild(): Promise<number> {
+  let launcher: string;
+  try {
+    launcher = locatePtyLauncher();
+  } catch (e) {
+    return Promise.resolve(fail((e as Error).message, 1));
+  }
+  const python = process.env.TINYHSM_PYTHON || 'python3';
+  const args = [launcher, process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+  return new Promise((resolve) => {
+    const child = spawn(python, args, { stdio: 'inherit' });
+    const forward = (sig: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    };
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
+      const h = () => forward(sig);
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+    const done = (code: number) => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+      process.exitCode = code;
+      resolve(code);
+    };
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'ENOENT' ? `${python} not found: --pty needs python3 to open a pseudo-terminal; install it or use --socket PATH` : e.message;
+      done(fail(why, 1));
+    });
+    child.once('exit', (code, signal) => done(code !== null ? code : signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1));
+  });
+}
+
+/**
+ * Run the simulator command. Resolves with the exit code once the simulator has stopped and cleaned up
+ * (socket file removed); it also sets process.exitCode. With --pty (the default) this process runs the
+ * simulator in a re-executed child (see launchPtyChild), so call it from a CLI whose process.argv is the
+ * command line to repeat (`node dist/cli.js sim --pty`, `node bin/tinyhsm.js sim --pty`).
+ */
+export async function runSimCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    return fail(`${(e as Error).message}\n\n${SIM_USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(SIM_USAGE + '\n');
+    return 0;
+  }
+  if (values.pty && values.socket !== undefined) return fail('choose one of --pty and --socket PATH');
+  if (values.socket === '') return fail('--socket needs a path, e.g. --socket /tmp/tinyhsm.sock');
+  if (values.seed !== undefined && !parseSeed(values.seed)) return fail(`--seed must be 1 to 64 bytes of hex, got "${values.seed}"`);
+  let maxPacket: number | undefined;
+  if (values['max-packet'] !== undefined) {
+    maxPacket = Number(values['max-packet']);
+    if (!Number.isInteger(maxPacket) || maxPacket < 2048 || maxPacket > 65535)
+      return fail(`--max-packet must be an integer from 2048 to 65535, got "${values['max-packet']}"`);
+  }
+  const socketPath = values.socket !== undefined ? resolvePath(values.socket) : undefined;
+  const ptyPath = values['pty-child'];
+  if (socketPath === undefined && ptyPath === undefined) return launchPtyChild();
+
+  // Signal handlers go in before anything is printed: a caller may signal as soon as it reads the address.
+  let watch: NodeJS.Timeout | undefined;
+  let stopNow: (why: string) => void = () => {};
+  const stopped = untilSignal((stop) => (stopNow = stop));
+  let sim: Simulator;
+  try {
+    sim = new Simulator({ seed: values.seed, maxPacket, linkMode: values.armor ? 'armor' : 'binary', bundlePath: values.bundle });
+  } catch (e) {
+    stopNow('failed');
+    return fail((e as Error).message, 1);
+  }
+  let exposure: Exposure;
+  try {
+    exposure = socketPath !== undefined ? await serveSocket(sim, socketPath) : servePty(sim, PTY_MASTER_FD, ptyPath as string, PTY_SLAVE_FD);
+  } catch (e) {
+    stopNow('failed');
+    sim.close();
+    return fail((e as Error).message, 1);
+  }
+  const key = exposure.kind === 'pty' ? 'pty' : 'socket';
+  if (values.json) process.stdout.write(JSON.stringify({ [key]: exposure.address }) + '\n');
+  else {
+    const what = exposure.kind === 'pty' ? 'a raw pseudo-terminal' : 'a unix socket';
+    process.stdout.write(
+      `tinyhsm simulator serving on ${exposure.address} (${what}${values.seed !== undefined ? ', seeded RNG: test keys only' : ''})\n` +
+        `  try: tinyhsm info --device ${exposure.address}\n` +
+        `  stop: Ctrl-C\n`,
+    );
+  }
+  if (exposure.kind === 'pty') {
+    // the launching CLI process forwards signals; if it dies without one (SIGKILL), do not linger as an orphan
+    const parent = process.ppid;
+    watch = setInterval(() => {
+      if (process.ppid !== parent) stopNow('parent exited');
+    }, 1000);
+    watch.unref();
+  }
+  await stopped;
+  if (watch) clearInterval(watch);
+  await exposure.close();
+  sim.close();
+  process.exitCode = 0;
+  return 0;
+}

@@ -1,0 +1,169 @@
+// Test helpers for the simulator: a fresh node firmware bundle, in-process clients, and `tinyhsm sim` child processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { Simulator, type SimulatorOptions } from '../../sim/simulator.ts';
+import { HsmClient, type ClientOptions } from '../../host/client.ts';
+import { InProcessTransport } from '../../host/transports/inprocess.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where these helpers build what `npm run build` has not (gitignored: /tmp/ at the repository root). */
+const BUILD_DIR = join(ROOT, 'tmp', 'sim-test-build');
+
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestMtime(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+function freshOutput(candidates: string[], sourceTime: number): string | undefined {
+  for (const c of candidates) if (existsSync(c) && statSync(c).mtimeMs >= sourceTime) return c;
+  return undefined;
+}
+
+/** Build with esbuild to a temporary name, then rename: parallel test workers never see half a file. */
+async function buildTo(out: string, options: esbuild.BuildOptions): Promise<string> {
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
+  await esbuild.build({ ...options, bundle: true, outfile: tmp, logLevel: 'silent', absWorkingDir: ROOT });
+  renameSync(tmp, out);
+  return out;
+}
+
+/**
+ * Path of a node firmware bundle built from the current firmware sources: dist/tinyhsm-node.js when
+ * `npm run build` made it after the last source change, otherwise one built here with the same settings
+ * as tools/build.mjs (iife, platform neutral, es2020).
+ */
+export async function nodeBundle(): Promise<string> {
+  const srcTime = newestMtime(join(ROOT, 'firmware'));
+  const hit = freshOutput([join(ROOT, 'dist', 'tinyhsm-node.js'), join(BUILD_DIR, 'tinyhsm-node.js')], srcTime);
+  if (hit) return hit;
+  return buildTo(join(BUILD_DIR, 'tinyhsm-node.js'), {
+    entryPoints: [join(ROOT, 'firmware/platform/node/entry.ts')],
+    format: 'iife',
+    platform: 'neutral',
+    target: 'es2020',
+    mainFields: ['module', 'main'],
+    conditions: ['import', 'default'],
+  });
+}
+
+/**
+ * The command that runs the real CLI (`tinyhsm`): bin/tinyhsm.js when dist/cli.js is newer than every
+ * source it bundles; otherwise tools/cli.ts bundled here (as tools/build.mjs does: ESM for Node, packages
+ * external). The output stays inside the repository so the CLI finds sim/pty-launch.py and dist/ by walking up.
+ */
+export async function cliCommand(): Promise<string[]> {
+  const srcTime = Math.max(...['tools', 'sim', 'host', 'firmware'].map((d) => newestMtime(join(ROOT, d))));
+  const dist = join(ROOT, 'dist', 'cli.js');
+  if (existsSync(join(ROOT, 'bin', 'tinyhsm.js')) && freshOutput([dist], srcTime)) return [join(ROOT, 'bin', 'tinyhsm.js')];
+  const out = join(BUILD_DIR, 'cli.js');
+  if (!freshOutput([out], srcTime)) {
+    await buildTo(out, { entryPoints: [join(ROOT, 'tools/cli.ts')], format: 'esm', platform: 'node', target: 'node20', packages: 'external' });
+  }
+  // the same contract as bin/tinyhsm.js: main(argv) resolves with the exit code
+  const runner = join(BUILD_DIR, 'tinyhsm.mjs');
+  if (!existsSync(runner)) {
+    const tmp = `${runner}.${process.pid}.tmp`;
+    writeFileSync(tmp, "import { main } from './cli.js';\nprocess.exitCode = await main(process.argv.slice(2));\n");
+    renameSync(tmp, runner);
+  }
+  return [runner];
+}
+
+export interface InProcessHandle {
+  sim: Simulator;
+  client: HsmClient;
+  close(): Promise<void>;
+}
+
+/** A simulator in this process and a client on it. */
+export async function startInProcess(simOpts: SimulatorOptions = {}, clientOpts: ClientOptions = {}): Promise<InProcessHandle> {
+  const sim = new Simulator({ bundlePath: await nodeBundle(), log: () => {}, ...simOpts });
+  const client = new HsmClient(new InProcessTransport(sim, true), clientOpts);
+  return { sim, client, close: () => client.close() };
+}
+
+export interface SimProcess {
+  child: ChildProcess;
+  /** The first line the simulator printed, parsed ({"pty": …} or {"socket": …}). */
+  json: { pty?: string; socket?: string };
+  /** stderr so far (for failure messages). */
+  stderr(): string;
+  /** Resolves with how the process ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Send a signal (default SIGTERM) and wait for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Spawn `tinyhsm sim <args> --json` and wait for its first JSON line. `cli` overrides the CLI script
+ * (e.g. dist/cli.js run directly); by default cliCommand() picks it.
+ */
+export async function spawnSim(args: string[], opts: { env?: NodeJS.ProcessEnv; cli?: string } = {}): Promise<SimProcess> {
+  const bundle = await nodeBundle();
+  const cmd = opts.cli ? [opts.cli] : await cliCommand();
+  const env = opts.env || {};
+  const child = spawn(process.execPath, [...cmd, 'sim', ...args, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TINYHSM_BUNDLE: bundle, ...env },
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const rl = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((res, rej) => {
+    rl.once('line', res);
+    exited.then(({ code, signal }) => rej(new Error(`tinyhsm sim exited (${code ?? signal}) before printing its address: ${err}`)));
+  });
+  return {
+    child,
+    json: JSON.parse(first),
+    stderr: () => err,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Run the CLI to completion: exit code, stdout, stderr. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const bundle = await nodeBundle();
+  const cmd = await cliCommand();
+  const child = spawn(process.execPath, [...cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TINYHSM_BUNDLE: bundle, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((res) => child.once('close', (c) => res(c)));
+  return { code, stdout, stderr };
+}
+
+/** An independent verifier (node:crypto / OpenSSL) for a device public key. */
+export function nodePublicKey(alg: 'ed25519' | 'ecdsa-p256' | 'ecdsa-secp256k1', raw: Uint8Array): KeyObject {
+  if (alg === 'ed25519') return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  if (raw.length !== 65 || raw[0] !== 4) throw new Error('expected an uncompressed SEC1 point');
+  const crv = alg === 'ecdsa-p256' ? 'P-256' : 'secp256k1';
+  return createPublicKey({
+    key: { kty: 'EC', crv, x: Buffer.from(raw.subarray(1, 33)).toString('base64url'), y: Buffer.from(raw.subarray(33)).toString('base64url') },
+    format: 'jwk',
+  });
+}
+
+/** Verify a device signature with node:crypto: Ed25519 over the message, ECDSA (raw r‖s) over SHA-256 of it. */
+export function verifyWithNode(alg: 'ed25519' | 'ecdsa-p256' | 'ecdsa-secp256k1', publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const key = nodePublicKey(alg, publicKey);
+  if (alg === 'ed25519') return nodeVerify(null, message, key, signature);
+  return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+}

@@ -1,0 +1,323 @@
+// HsmClient against a scripted link (no firmware): queueing, seq matching, keepalive, retransmit, abort, close and error mapping.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  Command,
+  FrameReader,
+  FrameType,
+  STATUS_HINTS,
+  Status,
+  cborEncode,
+  encodeArmorLine,
+  encodeFrame,
+  encodePacket,
+  cobsEncode,
+  type Frame,
+} from '../../firmware/protocol/index.ts';
+import { HsmClient, HsmError, resolveAlg, type HostTransport } from '../../host/index.ts';
+
+/** A link whose far end is the test: it records frames the client sends and lets the test answer. */
+class ScriptedLink implements HostTransport {
+  readonly written: Uint8Array[] = [];
+  readonly frames: Frame[] = [];
+  private rx: (b: Uint8Array) => void = () => {};
+  private closeCb: ((e?: Error) => void) | undefined;
+  private reader: FrameReader;
+  closed = false;
+  failWrites = false;
+  constructor(readonly mode: 'binary' | 'armor' = 'binary') {
+    this.reader = new FrameReader(65535, mode);
+  }
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.failWrites) throw new Error('EIO: the cable is gone');
+    this.written.push(bytes.slice());
+    for (const ev of this.reader.push(bytes)) if (ev.kind === 'frame') this.frames.push(ev.frame);
+  }
+  onData(cb: (b: Uint8Array) => void): void {
+    this.rx = cb;
+  }
+  onClose(cb: (e?: Error) => void): void {
+    this.closeCb = cb;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+  /** Device → host. */
+  send(type: number, seq: number, status: number, map: Map<number, unknown> | Uint8Array = new Map()): void {
+    const payload = map instanceof Uint8Array ? map : cborEncode(map as never);
+    const body = new Uint8Array(1 + payload.length);
+    body[0] = status;
+    body.set(payload, 1);
+    if (this.mode === 'binary') this.rx(encodeFrame(type, seq, body));
+    else this.rx(Uint8Array.from(encodeArmorLine(type, seq, body), (c) => c.charCodeAt(0)));
+  }
+  /** Raw bytes from the device side (banners, noise, hand-made frames). */
+  raw(b: Uint8Array): void {
+    this.rx(b);
+  }
+  ok(seq: number, map: Map<number, unknown> = new Map()): void {
+    this.send(FrameType.RESPONSE, seq, Status.OK, map);
+  }
+  drop(reason: string): void {
+    if (this.closeCb) this.closeCb(new Error(reason));
+  }
+  get last(): Frame {
+    return this.frames[this.frames.length - 1];
+  }
+}
+
+/** Let promise callbacks and the client's writes run. */
+const settle = () => vi.advanceTimersByTimeAsync(0);
+
+async function rejection(p: Promise<unknown>): Promise<HsmError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(HsmError);
+  return e as HsmError;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('HsmClient over a scripted link', () => {
+  it('frames a request with the command byte and deterministic CBOR, preceded by a resync delimiter', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    const p = c.random(16);
+    await settle();
+    expect(link.written[0][0]).toBe(0x00);
+    expect(link.last.type).toBe(FrameType.REQUEST);
+    expect([...link.last.body]).toEqual([Command.RANDOM, 0xa1, 0x01, 0x10]);
+    link.ok(link.last.seq, new Map([[1, new Uint8Array(16).fill(4)]]));
+    expect(await p).toEqual(new Uint8Array(16).fill(4));
+  });
+
+  it('keeps one request in flight and sends the next only after the answer', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    const a = c.echo(new Uint8Array([1]));
+    const b = c.echo(new Uint8Array([2]));
+    const d = c.echo(new Uint8Array([3]));
+    await settle();
+    expect(link.frames.length).toBe(1);
+    const s1 = link.last.seq;
+    link.ok(s1, new Map([[1, new Uint8Array([1])]]));
+    await settle();
+    expect(link.frames.length).toBe(2);
+    expect(link.last.seq).toBe((s1 + 1) & 0xffff);
+    link.ok(link.last.seq, new Map([[1, new Uint8Array([2])]]));
+    await settle();
+    link.ok(link.last.seq, new Map([[1, new Uint8Array([3])]]));
+    expect(await Promise.all([a, b, d])).toEqual([new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])]);
+  });
+
+  it('ignores answers with another seq or protocol version, and stray frame types', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    const p = c.echo(new Uint8Array([7]));
+    await settle();
+    const seq = link.last.seq;
+    let done = false;
+    p.then(() => (done = true));
+    link.ok((seq + 1) & 0xffff, new Map([[1, new Uint8Array([0xee])]]));
+    link.send(FrameType.REQUEST, seq, 0, new Map());
+    link.raw(new TextEncoder().encode('Kaluma v1.2 booting...\r\n'));
+    // a frame of protocol version 2 with the right seq
+    const v2 = encodePacket(FrameType.RESPONSE, seq, Uint8Array.of(0, 0xa1, 1, 0x41, 7), 2);
+    link.raw(Uint8Array.from([...cobsEncode(v2), 0]));
+    await settle();
+    expect(done).toBe(false);
+    link.ok(seq, new Map([[1, new Uint8Array([7])]]));
+    expect(await p).toEqual(new Uint8Array([7]));
+  });
+
+  it('retransmits the same bytes on timeout, then gives up with TIMEOUT', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link, { timeoutMs: 1000, retries: 2 });
+    const p = rejection(c.info());
+    await settle();
+    expect(link.written.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(link.written.length).toBe(2);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(link.written.length).toBe(3);
+    await vi.advanceTimersByTimeAsync(1000);
+    const e = await p;
+    expect(link.written.length).toBe(3);
+    expect(new Set(link.written.map((w) => Buffer.from(w).toString('hex'))).size).toBe(1);
+    expect(e.code).toBe('TIMEOUT');
+    expect(e.statusName).toBe('TIMEOUT');
+    expect(e.status).toBeUndefined();
+    expect(e.message).toMatch(/^TIMEOUT: no answer to INFO .* after 3 tries of 1000 ms \(check the device path/);
+  });
+
+  it('a keepalive with the awaited seq restarts the timeout instead of retransmitting', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link, { timeoutMs: 1000, retries: 0 });
+    const p = c.echo(new Uint8Array([1]));
+    await settle();
+    const seq = link.last.seq;
+    for (let i = 0; i < 10; i++) {
+      await vi.advanceTimersByTimeAsync(800);
+      link.send(FrameType.KEEPALIVE, seq, 0, new Uint8Array(0));
+    }
+    // 8 s passed with retries 0 and a 1 s timeout: only keepalives kept it alive
+    link.ok(seq, new Map([[1, new Uint8Array([1])]]));
+    expect(await p).toEqual(new Uint8Array([1]));
+    expect(link.written.length).toBe(1);
+  });
+
+  it('maps an error status to HsmError with the device message and the hint', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    const p = rejection(c.publicKey(7));
+    await settle();
+    link.send(FrameType.RESPONSE, link.last.seq, Status.KEY_NOT_FOUND, new Map([[1, 'no key 7']]));
+    const e = await p;
+    expect(e.status).toBe(Status.KEY_NOT_FOUND);
+    expect(e.statusName).toBe('KEY_NOT_FOUND');
+    expect(e.deviceMessage).toBe('no key 7');
+    expect(e.hint).toBe(STATUS_HINTS.KEY_NOT_FOUND);
+    expect(e.message).toBe(`KEY_NOT_FOUND: no key 7 (${STATUS_HINTS.KEY_NOT_FOUND})`);
+    expect(e.command).toBe('KEY_PUBLIC');
+    expect(e.fromDevice).toBe(true);
+  });
+
+  it('maps ERROR frames, and rejects answers it cannot parse with BAD_RESPONSE', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    let p = rejection(c.info());
+    await settle();
+    link.send(FrameType.ERROR, link.last.seq, Status.PACKET_TOO_LARGE, new Map([[1, 'frame of 9000 bytes']]));
+    expect((await p).statusName).toBe('PACKET_TOO_LARGE');
+
+    p = rejection(c.info());
+    await settle();
+    link.send(FrameType.RESPONSE, link.last.seq, Status.OK, Uint8Array.of(0xa2, 0x02, 0x00, 0x01, 0x00)); // keys out of order
+    let e = await p;
+    expect(e.code).toBe('BAD_RESPONSE');
+    expect(e.message).toMatch(/not deterministic CBOR/);
+
+    p = rejection(c.random(4));
+    await settle();
+    link.ok(link.last.seq, new Map([[1, 'not bytes']]));
+    e = await p;
+    expect(e.code).toBe('BAD_RESPONSE');
+    expect(e.message).toMatch(/RANDOM schema.*bytes/);
+
+    p = rejection(c.info());
+    await settle();
+    link.send(FrameType.RESPONSE, link.last.seq, 0xfe, new Map([[1, 'from the future']]));
+    e = await p;
+    expect(e.code).toBe('BAD_RESPONSE');
+    expect(e.status).toBe(0xfe);
+  });
+
+  it('abort: a queued request leaves the queue, an active one rejects at once and sends CANCEL', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link, { timeoutMs: 60_000 });
+    const ac1 = new AbortController();
+    const ac2 = new AbortController();
+    const first = rejection(c.echo(new Uint8Array([1]), { signal: ac1.signal }));
+    const second = rejection(c.echo(new Uint8Array([2]), { signal: ac2.signal }));
+    const third = c.echo(new Uint8Array([3]));
+    await settle();
+    const seq1 = link.last.seq;
+    ac2.abort();
+    expect((await second).code).toBe('ABORTED');
+    ac1.abort();
+    const e = await first;
+    expect(e.code).toBe('ABORTED');
+    expect(e.message).toMatch(/^ABORTED: ECHO was aborted/);
+    await settle();
+    const kinds = link.frames.map((f) => [f.type, f.body[0]]);
+    expect(kinds).toEqual([
+      [FrameType.REQUEST, Command.ECHO],
+      [FrameType.CANCEL, undefined],
+      [FrameType.REQUEST, Command.ECHO],
+    ]);
+    expect(link.frames[1].seq).toBe(seq1);
+    // a late answer to the aborted request is ignored; the third gets its own
+    link.ok(seq1, new Map([[1, new Uint8Array([1])]]));
+    link.ok(link.last.seq, new Map([[1, new Uint8Array([3])]]));
+    expect(await third).toEqual(new Uint8Array([3]));
+  });
+
+  it('an already aborted signal rejects without sending anything', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    const e = await rejection(c.info({ signal: AbortSignal.abort() }));
+    expect(e.code).toBe('ABORTED');
+    await settle();
+    expect(link.written.length).toBe(0);
+  });
+
+  it('a link that closes fails the active and queued requests with CLOSED, and every later one', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    const a = rejection(c.info());
+    const b = rejection(c.info());
+    await settle();
+    link.drop('USB unplugged');
+    expect((await a).code).toBe('CLOSED');
+    expect((await a).message).toMatch(/USB unplugged/);
+    expect((await b).code).toBe('CLOSED');
+    expect((await rejection(c.info())).code).toBe('CLOSED');
+  });
+
+  it('close() fails pending requests and closes the transport', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    const a = rejection(c.info());
+    await settle();
+    await c.close();
+    expect((await a).code).toBe('CLOSED');
+    expect(link.closed).toBe(true);
+  });
+
+  it('a failing write rejects with IO', async () => {
+    const link = new ScriptedLink();
+    link.failWrites = true;
+    const c = new HsmClient(link);
+    const e = await rejection(c.info());
+    expect(e.code).toBe('IO');
+    expect(e.message).toMatch(/EIO: the cable is gone/);
+  });
+
+  it('refuses what it cannot send before touching the link', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link);
+    expect(() => resolveAlg('rsa-4096')).toThrow(/unknown algorithm "rsa-4096": use one of ed25519, ecdsa-p256, ecdsa-secp256k1, x25519/);
+    expect(resolveAlg('Ed25519')).toBe(1);
+    await expect(c.generateKey('dsa')).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(c.call(0x1ff)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(c.call(Command.RANDOM, { length: 1.5 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await settle();
+    expect(link.written.length).toBe(0);
+  });
+
+  it('speaks the armor on an armor link: one "*"base64 line per frame', async () => {
+    const link = new ScriptedLink('armor');
+    const c = new HsmClient(link);
+    const p = c.echo(new Uint8Array([0x03, 0x00, 0x0a])); // Ctrl-C, NUL and LF never appear raw on the wire
+    await settle();
+    const text = Buffer.from(link.written[0]).toString('latin1');
+    expect(text).toMatch(/^\n\*[A-Za-z0-9+/]+=*\n$/);
+    link.ok(link.last.seq, new Map([[1, new Uint8Array([0x03, 0x00, 0x0a])]]));
+    expect(await p).toEqual(new Uint8Array([0x03, 0x00, 0x0a]));
+  });
+
+  it('HsmError.fromStatus names every status of the table and its hint', () => {
+    for (const [name, code] of Object.entries(Status)) {
+      if (code === Status.OK) continue;
+      const e = HsmError.fromStatus(code, 'detail');
+      expect(e.statusName).toBe(name);
+      expect(e.message).toBe(`${name}: detail (${(STATUS_HINTS as Record<string, string>)[name]})`);
+    }
+  });
+});
