@@ -57,7 +57,7 @@ const examples: Example[] = [
 const ERROR_SCHEMA: Schema = [{ key: 1, name: 'message', type: { t: 'text', max: 160 } }];
 
 const out = examples.map((e) => {
-  let cbor = new Uint8Array(0);
+  let cbor: Uint8Array = new Uint8Array(0);
   let body = new Uint8Array(0);
   if (e.kind !== 'empty') {
     const schema = e.kind === 'error' ? ERROR_SCHEMA : e.kind === 'request' ? MESSAGES[e.code].request : MESSAGES[e.code].response;
