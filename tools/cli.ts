@@ -1,8 +1,12 @@
 // The tinyhsm command-line interface: one subcommand per device operation, `--json` for machines, errors a person can act on.
 import { parseArgs } from 'node:util';
-import { readFileSync, realpathSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { ALG_NAMES, Alg, STATUS_HINTS, algId, fromHex, toHex, nameOf, Origin } from '../firmware/protocol/index.ts';
 import { HsmClient, HsmError } from '../host/index.ts';
 import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubkey-format.ts';
@@ -12,7 +16,7 @@ const USAGE = `usage: tinyhsm <command> [options]
 
 commands:
   sim [--pty | --socket PATH] [--json] [--seed HEX]   run a simulated token
-  demo                                                start a simulator, make keys, sign and verify
+  demo                                                start a simulator on a pty, make keys, sign, verify with OpenSSL
   info                                                firmware, device id, algorithms, slots
   keygen --alg ALG [--label L]                        generate a key pair on the device
   import --alg ALG --private HEX [--label L]          store a private key made elsewhere
@@ -197,32 +201,92 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
   }
 }
 
-/** The README's end-to-end demo: keys made on the (simulated) device, signatures checked by node:crypto (OpenSSL). */
-async function demo(opts: Opts): Promise<{ json: object; text: string }> {
-  const device = opts.device || process.env.HSM_DEVICE || 'sim';
-  const lines: string[] = [`device: ${device}`];
-  const results: object[] = [];
-  const client = await HsmClient.open(device);
+/** Start `tinyhsm sim --pty --json` as a child process and return the pty path it prints first. */
+async function startPtySimulator(): Promise<{ path: string; stop: () => Promise<void> }> {
+  const self = process.argv[1];
+  const child = spawn(process.execPath, [self, 'sim', '--pty', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the simulator exited (${code}) before printing its pty`)));
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { path: JSON.parse(first).pty, stop };
+}
+
+/** Verify with the real OpenSSL program when it is installed (Ed25519: pkeyutl -rawin; ECDSA: dgst on a DER signature). */
+function opensslVerify(alg: number, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'tinyhsm-demo-'));
   try {
-    const info = await client.info();
-    lines.push(`device id ${toHex(info.deviceId)}, algorithms: ${info.algorithms.map(algName).join(', ')}`);
-    const message = new TextEncoder().encode('tinyhsm demo: signed inside the token');
-    for (const alg of [Alg.ED25519, Alg.ECDSA_P256]) {
-      const { keyId, publicKey } = await client.generateKey(algName(alg), 'demo');
-      const signature = await client.sign(keyId, { message });
-      const spki = createPublicKey({ key: Buffer.from(publicKeyToSpkiDer(alg, publicKey)), format: 'der', type: 'spki' });
-      const ok =
-        alg === Alg.ED25519
-          ? nodeVerify(null, message, spki, signature)
-          : nodeVerify('sha256', message, { key: spki, dsaEncoding: 'ieee-p1363' }, signature);
-      lines.push(`${algName(alg).padEnd(11)} key ${keyId}: signature ${toHex(signature).slice(0, 32)}… verified by node:crypto: ${ok ? 'yes' : 'NO'}`);
-      results.push({ alg: algName(alg), id: keyId, publicKey: toHex(publicKey), signature: toHex(signature), verified: ok });
-      if (!ok) throw new Error(`the ${algName(alg)} signature did not verify`);
-    }
-    lines.push(`message sha256 ${createHash('sha256').update(message).digest('hex')}`);
+    const file = (name: string, data: string | Uint8Array) => (writeFileSync(join(dir, name), data), join(dir, name));
+    const pem = file('key.pem', publicKeyToPem(alg, publicKey));
+    const msg = file('msg', message);
+    const args =
+      alg === Alg.ED25519
+        ? ['pkeyutl', '-verify', '-pubin', '-inkey', pem, '-rawin', '-in', msg, '-sigfile', file('sig', signature)]
+        : ['dgst', '-sha256', '-verify', pem, '-signature', file('sig', rawSignatureToDer(signature)), msg];
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.error) return undefined; // no openssl on this machine
+    return r.status === 0;
   } finally {
-    await client.close();
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Raw r‖s to the DER ECDSA-Sig-Value OpenSSL reads (RFC 3279 §2.2.3). */
+function rawSignatureToDer(sig: Uint8Array): Uint8Array {
+  const int = (b: Uint8Array) => {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    const v = b[i] & 0x80 ? Buffer.concat([Buffer.of(0), b.subarray(i)]) : Buffer.from(b.subarray(i));
+    return Buffer.concat([Buffer.of(0x02, v.length), v]);
+  };
+  const body = Buffer.concat([int(sig.subarray(0, 32)), int(sig.subarray(32))]);
+  return Buffer.concat([Buffer.of(0x30, body.length), body]);
+}
+
+/**
+ * The README's end-to-end demo: a simulated token on a real pty (unless --device names one), keys made on
+ * it, signatures checked by node:crypto and by the openssl program.
+ */
+async function demo(opts: Opts): Promise<{ json: object; text: string }> {
+  const named = opts.device || process.env.HSM_DEVICE;
+  const sim = named ? undefined : await startPtySimulator();
+  const device = named || (sim as { path: string }).path;
+  const lines: string[] = [sim ? `started a simulated token on ${device} (tinyhsm sim --pty)` : `device: ${device}`];
+  const results: object[] = [];
+  try {
+    const client = await HsmClient.open(device);
+    try {
+      const info = await client.info();
+      lines.push(`device id ${toHex(info.deviceId)}; algorithms that passed self-test: ${info.algorithms.map(algName).join(', ')}`);
+      const message = new TextEncoder().encode('tinyhsm demo: signed inside the token');
+      for (const alg of [Alg.ED25519, Alg.ECDSA_P256]) {
+        const { keyId, publicKey } = await client.generateKey(algName(alg), 'demo');
+        const signature = await client.sign(keyId, { message });
+        const spki = createPublicKey({ key: Buffer.from(publicKeyToSpkiDer(alg, publicKey)), format: 'der', type: 'spki' });
+        const byNode =
+          alg === Alg.ED25519
+            ? nodeVerify(null, message, spki, signature)
+            : nodeVerify('sha256', message, { key: spki, dsaEncoding: 'ieee-p1363' }, signature);
+        const byOpenssl = opensslVerify(alg, publicKey, message, signature);
+        const said = (v: boolean | undefined) => (v === undefined ? 'not installed' : v ? 'verified' : 'REJECTED');
+        lines.push(`${algName(alg).padEnd(11)} key ${keyId}: signature ${toHex(signature).slice(0, 24)}…  node:crypto ${said(byNode)}, openssl ${said(byOpenssl)}`);
+        results.push({ alg: algName(alg), id: keyId, publicKey: toHex(publicKey), signature: toHex(signature), verifiedByNode: byNode, verifiedByOpenssl: byOpenssl });
+        if (!byNode || byOpenssl === false) throw new Error(`the ${algName(alg)} signature did not verify`);
+        await client.deleteKey(keyId);
+      }
+    } finally {
+      await client.close();
+    }
+  } finally {
+    if (sim) await sim.stop();
+  }
+  lines.push('private keys never left the token; the demo keys were deleted again');
   return { json: { device, results }, text: lines.join('\n') };
 }
 

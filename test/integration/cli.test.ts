@@ -154,4 +154,13 @@ describe('tinyhsm CLI over a pty', () => {
     const s = cli(['sign', '--key', String(x.id), '--data', '00']);
     expect(s.stderr).toContain('OPERATION_NOT_PERMITTED');
   });
+
+  it('demo starts its own pty simulator and both node:crypto and OpenSSL verify its signatures', () => {
+    const r = spawnSync(process.execPath, [BIN, 'demo', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.device).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(out.results.map((x: { alg: string }) => x.alg)).toEqual(['ed25519', 'ecdsa-p256']);
+    for (const x of out.results) expect([x.verifiedByNode, x.verifiedByOpenssl]).toEqual([true, true]);
+  });
 });
