@@ -42,6 +42,7 @@ export interface Flash {
   readonly pageSize: number;
   readonly pageCount: number;
   readonly wordSize: number;
+  /** A fresh copy the caller owns (the store zeroes what it read from secret records). */
   read(page: number, offset: number, length: number): Uint8Array;
   write(page: number, offset: number, data: Uint8Array): void;
   erase(page: number): void;
@@ -71,6 +72,23 @@ export interface Crypto {
   x25519(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
   /** P-256 ECDH: x-coordinate of priv·Peer; throws if the peer point is not on the curve. */
   ecdhP256(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
+  /** RFC 2104 HMAC-SHA-256 (32 bytes). */
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** RFC 5869 HKDF-SHA-256 (extract then expand); throws if length is not 1..8160 (255 · 32). */
+  hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  /** RFC 8018 PBKDF2 with HMAC-SHA-256; throws if iterations or length is not a positive integer. */
+  pbkdf2Sha256(password: Uint8Array, salt: Uint8Array, iterations: number, length: number): Uint8Array;
+  /**
+   * RFC 8439 ChaCha20-Poly1305: ciphertext ‖ 16-byte tag. Throws unless the key is 32 bytes and the nonce 12.
+   * The caller owns nonce uniqueness per key (a repeated nonce reveals the XOR of two plaintexts and the MAC key).
+   */
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /**
+   * RFC 8439 ChaCha20-Poly1305 open: the plaintext, or undefined when the tag does not verify (tampered data, wrong
+   * key, nonce or AAD) or the input is shorter than a tag. The tag is checked before anything is decrypted.
+   * Throws unless the key is 32 bytes and the nonce 12.
+   */
+  aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
 }
 
 /** Everything the core may touch, injected by the platform entry point (OpenSK `Env`, trussed `Platform`). */

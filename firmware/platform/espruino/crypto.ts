@@ -1,12 +1,24 @@
-// The Crypto HAL for engines without BigInt (Espruino): SHA-256 from @noble/hashes (32-bit arithmetic only); every curve operation throws.
+// The Crypto HAL for engines without BigInt (Espruino): hashes, KDFs and ChaCha20-Poly1305 from noble (32-bit arithmetic only); every curve operation throws.
 //
 // @noble/curves needs BigInt, and a BigInt literal would not even parse on Espruino, so no curve code may reach
 // this bundle (tools/build.mjs fails the build if one does). The power-on self-tests call these functions,
 // fail with the message below, and INFO lists the reason per algorithm (DESIGN.md "Runtime constraints").
+//
+// HMAC, HKDF, PBKDF2 (@noble/hashes) and ChaCha20-Poly1305 (noble's ChaCha20 and Poly1305 composed without BigInt in
+// hal/chacha20poly1305.ts) need no BigInt, so they work here. Note that a session still cannot open on this engine:
+// its handshake needs X25519 and Ed25519 (docs/session.md).
 import { sha256 } from '@noble/hashes/sha2.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
+import { chachaPolyOpen, chachaPolySeal } from '../../hal/chacha20poly1305.ts';
 import type { Crypto } from '../../hal/index.ts';
 
 export const NO_BIGINT = 'this engine has no BigInt, so elliptic-curve code cannot run here (Espruino); use a Kaluma, XS or QuickJS board for keys';
+
+function isPositiveInt(n: number): boolean {
+  return typeof n === 'number' && n >= 1 && Math.floor(n) === n && n <= 0xffffffff;
+}
 
 function unavailable(): never {
   throw new Error(NO_BIGINT);
@@ -25,5 +37,14 @@ export function createNoBigIntCrypto(): Crypto {
     x25519PublicKey: unavailable,
     x25519: unavailable,
     ecdhP256: unavailable,
+    hmacSha256: (key, data) => hmac(sha256, key, data),
+    hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
+    pbkdf2Sha256(password, salt, iterations, length) {
+      if (!isPositiveInt(iterations)) throw new Error('pbkdf2Sha256: iterations must be a positive integer');
+      if (!isPositiveInt(length)) throw new Error('pbkdf2Sha256: length must be a positive integer');
+      return pbkdf2(sha256, password, salt, { c: iterations, dkLen: length });
+    },
+    aeadSeal: chachaPolySeal,
+    aeadOpen: chachaPolyOpen,
   };
 }

@@ -1,0 +1,233 @@
+// The device side of one secure session (docs/session.md, DESIGN.md "Security model"): handshake, directional keys, envelopes.
+//
+// Everything here is a function of its arguments and the Crypto HAL: no clock (callers pass `now`, milliseconds from
+// Env.clock), no I/O. A refused envelope changes nothing in the session: counters, message count and idle time are
+// advanced only by an envelope that authenticated (docs/session.md §5).
+import type { Crypto, Rng } from '../../hal/index.ts';
+import { utf8Encode, wipe } from '../../protocol/bytes.ts';
+import {
+  DEVICE_ID_LENGTH,
+  DIRECTION_DEVICE_TO_HOST,
+  DIRECTION_HOST_TO_DEVICE,
+  EPHEMERAL_LENGTH,
+  INFO_DEVICE_TO_HOST,
+  INFO_HOST_TO_DEVICE,
+  TAG_LENGTH,
+  envelopeAad,
+  envelopeNonce,
+  isValidCounter,
+  transcript,
+} from './layout.ts';
+
+/** Why a session operation was refused. Each has its own reason so that the host can say what happened. */
+export type SessionRefusal =
+  /** SESSION_OPEN's host key is not 32 bytes, or is a low-order point (all-zero X25519 result, RFC 7748 §6.1). */
+  | 'bad-host-ephemeral'
+  /** This engine cannot run X25519 or Ed25519 (Espruino: no BigInt), or the identity key is unusable. */
+  | 'unavailable'
+  /** Every session slot holds a live session; nothing is evicted. */
+  | 'table-full'
+  /** No session has this id (never opened, or its slot was reused). */
+  | 'unknown-session'
+  /** The session was closed (SESSION_CLOSE). */
+  | 'closed'
+  /** No request authenticated for longer than the idle timeout. */
+  | 'idle-timeout'
+  /** The session carried its maximum number of requests. */
+  | 'message-cap'
+  /** The counter is not an integer in 1..2^53 − 1. */
+  | 'bad-counter'
+  /** The counter equals the last accepted one: the same request again. */
+  | 'counter-replayed'
+  /** The counter is below the last accepted one: an old request replayed, or requests reordered. */
+  | 'counter-behind'
+  /** The envelope is shorter than its tag. */
+  | 'malformed'
+  /** The tag does not verify: tampered bytes, or sealed for another session, counter, direction or key. */
+  | 'auth-failed'
+  /** sealResponse for a counter that is not the request just accepted, or that was already answered. */
+  | 'not-pending';
+
+export type SessionRefused = { ok: false; reason: SessionRefusal; message: string };
+export type SessionResult<T> = { ok: true; value: T } | SessionRefused;
+
+function refuse(reason: SessionRefusal, message: string): SessionRefused {
+  return { ok: false, reason, message };
+}
+
+export interface SessionLimits {
+  /** Concurrent sessions (DESIGN.md: "few sessions (e.g. 4)"). */
+  readonly maxSessions: number;
+  /** A session with no authenticated request for longer than this (ms) is over. */
+  readonly idleTimeoutMs: number;
+  /** Requests one session may carry; then the host opens a new one (fresh keys). */
+  readonly maxMessages: number;
+}
+
+/**
+ * Defaults: 4 sessions; 60 s idle (YubiHSM 2 uses 30 s; a CLI call or an agent's burst fits easily, and a crashed
+ * host's slot frees itself within a minute); 2^20 requests per session, far below any ChaCha20-Poly1305 usage limit.
+ */
+export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxSessions: 4, idleTimeoutMs: 60000, maxMessages: 1048576 };
+
+/** What SESSION_OPEN returns to the host. */
+export interface OpenReply {
+  readonly sessionId: number;
+  readonly deviceEphemeral: Uint8Array;
+  /** Ed25519 signature by the device identity over the transcript (docs/session.md §2). */
+  readonly signature: Uint8Array;
+}
+
+/** One session's state on the device. Mutated only by openEnvelope/sealResponse on success, and by endSession. */
+export interface SessionState {
+  readonly id: number;
+  readonly crypto: Crypto;
+  readonly limits: SessionLimits;
+  /** host→device key (opens requests) and device→host key (seals responses); zeroed when the session ends. */
+  readonly keyIn: Uint8Array;
+  readonly keyOut: Uint8Array;
+  /** Last request counter accepted (0: none yet). */
+  lastRequest: number;
+  /** Last response counter sealed (0: none yet). */
+  lastResponse: number;
+  /** Requests accepted so far (the message cap counts these). */
+  accepted: number;
+  /** `now` of the handshake or of the last accepted request. */
+  lastActivity: number;
+  /** Why the session is over, once it is: 'closed', 'idle-timeout' or 'message-cap'. */
+  ended: SessionRefusal | undefined;
+}
+
+function isAllZero(b: Uint8Array): boolean {
+  let d = 0;
+  for (let i = 0; i < b.length; i++) d |= b[i];
+  return d === 0;
+}
+
+/**
+ * The handshake (docs/session.md §2–§3): a fresh X25519 key pair from `rng`, the identity signature over the
+ * transcript, and the two directional keys. The ephemeral secret and the shared secret are wiped before returning.
+ */
+export function openSession(
+  crypto: Crypto,
+  rng: Rng,
+  identitySeed: Uint8Array,
+  deviceId: Uint8Array,
+  hostEphemeral: Uint8Array,
+  sessionId: number,
+  now: number,
+  limits?: SessionLimits,
+): SessionResult<{ reply: OpenReply; state: SessionState }> {
+  if (!hostEphemeral || hostEphemeral.length !== EPHEMERAL_LENGTH)
+    return refuse('bad-host-ephemeral', 'the host ephemeral key must be a 32-byte X25519 public key; got ' + (hostEphemeral ? hostEphemeral.length : 0) + ' bytes');
+  if (deviceId.length !== DEVICE_ID_LENGTH) throw new Error('openSession: the device id must be 16 bytes');
+  if (!(sessionId >= 1 && sessionId <= 255 && Math.floor(sessionId) === sessionId)) throw new Error('openSession: session id must be 1..255');
+  const secret = new Uint8Array(32);
+  let shared: Uint8Array | undefined;
+  try {
+    rng.fill(secret);
+    let deviceEphemeral: Uint8Array;
+    try {
+      deviceEphemeral = crypto.x25519PublicKey(secret);
+    } catch (e) {
+      return refuse('unavailable', 'this device cannot compute X25519 (sessions need elliptic-curve support; see `tinyhsm info`)');
+    }
+    try {
+      shared = crypto.x25519(secret, hostEphemeral);
+    } catch (e) {
+      // the HAL throws on an all-zero result (RFC 7748 §6.1); any other failure is also the host key's fault
+      return refuse('bad-host-ephemeral', 'the host ephemeral key is a low-order point (the X25519 shared secret is all zero); use a fresh key pair');
+    }
+    // checked here too, so that a platform HAL that forgot RFC 7748 §6.1 cannot make a session with a known key
+    if (isAllZero(shared)) return refuse('bad-host-ephemeral', 'the host ephemeral key is a low-order point (the X25519 shared secret is all zero); use a fresh key pair');
+    const t = transcript(deviceId, hostEphemeral, deviceEphemeral, sessionId);
+    let signature: Uint8Array;
+    try {
+      signature = crypto.ed25519Sign(t, identitySeed);
+    } catch (e) {
+      // never echo the error text: it could describe the identity key
+      return refuse('unavailable', 'the device identity key could not sign the session transcript (Ed25519 unavailable on this engine)');
+    }
+    const salt = crypto.sha256(t);
+    const keyIn = crypto.hkdfSha256(shared, salt, utf8Encode(INFO_HOST_TO_DEVICE), 32);
+    const keyOut = crypto.hkdfSha256(shared, salt, utf8Encode(INFO_DEVICE_TO_HOST), 32);
+    const state: SessionState = {
+      id: sessionId,
+      crypto,
+      limits: limits || DEFAULT_SESSION_LIMITS,
+      keyIn,
+      keyOut,
+      lastRequest: 0,
+      lastResponse: 0,
+      accepted: 0,
+      lastActivity: now,
+      ended: undefined,
+    };
+    return { ok: true, value: { reply: { sessionId, deviceEphemeral, signature }, state } };
+  } finally {
+    wipe(secret, shared);
+  }
+}
+
+/** Why the session cannot carry a request at `now`, or undefined if it can (closed, idle, cap: in that order). */
+export function sessionUnusable(state: SessionState, now: number): SessionRefused | undefined {
+  const id = state.id;
+  if (state.ended === 'closed') return refuse('closed', 'session ' + id + ' was closed; open a new session');
+  if (state.ended === 'idle-timeout' || now - state.lastActivity > state.limits.idleTimeoutMs)
+    return refuse('idle-timeout', 'session ' + id + ' expired: no request for more than ' + state.limits.idleTimeoutMs + ' ms; open a new session');
+  if (state.ended === 'message-cap' || state.accepted >= state.limits.maxMessages)
+    return refuse('message-cap', 'session ' + id + ' has carried its maximum of ' + state.limits.maxMessages + ' requests; open a new session');
+  if (state.ended !== undefined) return refuse('closed', 'session ' + id + ' is over; open a new session');
+  return undefined;
+}
+
+/**
+ * Open a request envelope (docs/session.md §4–§5). On success the counter becomes the last accepted one, the
+ * message count and the idle clock advance, and the plaintext is returned. On any refusal nothing changes.
+ */
+export function openEnvelope(state: SessionState, counter: number, sealed: Uint8Array, now: number): SessionResult<Uint8Array> {
+  const bad = sessionUnusable(state, now);
+  if (bad) return bad;
+  const id = state.id;
+  if (!isValidCounter(counter)) return refuse('bad-counter', 'the request counter must be an integer from 1 to 2^53-1; got ' + counter);
+  if (counter === state.lastRequest)
+    return refuse('counter-replayed', 'request counter ' + counter + ' was already used in session ' + id + ' (a replayed request); it was not executed');
+  if (counter < state.lastRequest)
+    return refuse(
+      'counter-behind',
+      'request counter ' + counter + ' is below the last accepted counter ' + state.lastRequest + ' of session ' + id + ' (a replayed or reordered request); it was not executed',
+    );
+  if (sealed.length < TAG_LENGTH) return refuse('malformed', 'the envelope has ' + sealed.length + ' bytes, fewer than its 16-byte tag');
+  const plain = state.crypto.aeadOpen(state.keyIn, envelopeNonce(counter), sealed, envelopeAad(id, counter, DIRECTION_HOST_TO_DEVICE));
+  if (!plain)
+    return refuse('auth-failed', 'the envelope does not authenticate in session ' + id + ' (tampered, or sealed for another session or counter); it was not executed');
+  state.lastRequest = counter;
+  state.accepted++;
+  state.lastActivity = now;
+  return { ok: true, value: plain };
+}
+
+/**
+ * Seal the response to the request just accepted: response counter = request counter (docs/session.md §5). Each
+ * counter is sealed at most once, so a nonce is never reused under the device→host key.
+ */
+export function sealResponse(state: SessionState, counter: number, plaintext: Uint8Array): SessionResult<Uint8Array> {
+  // an ended session's keys are zeroed: never seal with them
+  if (state.ended !== undefined) return refuse(state.ended, 'session ' + state.id + ' is over (' + state.ended + '); open a new session');
+  if (counter !== state.lastRequest || counter <= state.lastResponse)
+    return refuse('not-pending', 'no request with counter ' + counter + ' awaits a response in session ' + state.id);
+  const sealed = state.crypto.aeadSeal(state.keyOut, envelopeNonce(counter), plaintext, envelopeAad(state.id, counter, DIRECTION_DEVICE_TO_HOST));
+  state.lastResponse = counter;
+  return { ok: true, value: sealed };
+}
+
+/** End a session: wipe both keys and remember why ('closed' for SESSION_CLOSE). Idempotent. */
+export function endSession(state: SessionState, why: SessionRefusal): void {
+  wipe(state.keyIn, state.keyOut);
+  if (state.ended === undefined) state.ended = why;
+}
+
+/** SESSION_CLOSE. */
+export function closeSession(state: SessionState): void {
+  endSession(state, 'closed');
+}

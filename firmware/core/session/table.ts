@@ -1,0 +1,145 @@
+// The device's session table (docs/session.md §6): a few slots, ids 1..255, idle expiry from the caller's clock, no eviction of live sessions.
+import type { Crypto, Rng } from '../../hal/index.ts';
+import {
+  DEFAULT_SESSION_LIMITS,
+  closeSession,
+  endSession,
+  openEnvelope,
+  openSession,
+  sealResponse,
+  sessionUnusable,
+  type OpenReply,
+  type SessionLimits,
+  type SessionResult,
+  type SessionState,
+} from './session.ts';
+
+/**
+ * At most `limits.maxSessions` sessions. A slot is free when empty or when its session is over (closed, idle
+ * past the timeout, or at its message cap). Opening a session when every slot holds a live one is refused: a
+ * new host never pushes out a working one (docs/session.md §6).
+ */
+export class SessionTable {
+  readonly limits: SessionLimits;
+  private readonly slots: (SessionState | undefined)[] = [];
+  /** Ids roll 1..255 so that a just-closed id is not handed out again at once (a late envelope then finds no session). */
+  private nextId = 1;
+
+  constructor(limits?: Partial<SessionLimits>) {
+    const d = DEFAULT_SESSION_LIMITS;
+    const l = limits || {};
+    this.limits = {
+      maxSessions: l.maxSessions !== undefined ? l.maxSessions : d.maxSessions,
+      idleTimeoutMs: l.idleTimeoutMs !== undefined ? l.idleTimeoutMs : d.idleTimeoutMs,
+      maxMessages: l.maxMessages !== undefined ? l.maxMessages : d.maxMessages,
+    };
+    if (!(this.limits.maxSessions >= 1 && this.limits.maxSessions <= 255)) throw new Error('SessionTable: maxSessions must be 1..255');
+    for (let i = 0; i < this.limits.maxSessions; i++) this.slots.push(undefined);
+  }
+
+  /** End (and wipe) every session that is unusable at `now`; returns how many are still live. */
+  sweep(now: number): number {
+    let live = 0;
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (!s) continue;
+      const bad = sessionUnusable(s, now);
+      if (bad) endSession(s, bad.reason);
+      else live++;
+    }
+    return live;
+  }
+
+  /** SESSION_OPEN: the handshake in a free slot, with a fresh id. */
+  open(crypto: Crypto, rng: Rng, identitySeed: Uint8Array, deviceId: Uint8Array, hostEphemeral: Uint8Array, now: number): SessionResult<OpenReply> {
+    this.sweep(now);
+    let slot = -1;
+    for (let i = 0; i < this.slots.length && slot < 0; i++) {
+      const s = this.slots[i];
+      if (!s || s.ended !== undefined) slot = i;
+    }
+    if (slot < 0)
+      return {
+        ok: false,
+        reason: 'table-full',
+        message:
+          'all ' + this.limits.maxSessions + ' sessions are in use; close one (SESSION_CLOSE) or wait until one has been idle for ' + this.limits.idleTimeoutMs + ' ms',
+      };
+    const id = this.freshId();
+    const r = openSession(crypto, rng, identitySeed, deviceId, hostEphemeral, id, now, this.limits);
+    if (!r.ok) return r;
+    this.slots[slot] = r.value.state;
+    this.nextId = (id % 255) + 1;
+    return { ok: true, value: r.value.reply };
+  }
+
+  private freshId(): number {
+    let id = this.nextId;
+    for (let n = 0; n < 255; n++) {
+      let used = false;
+      for (let i = 0; i < this.slots.length; i++) {
+        const s = this.slots[i];
+        if (s && s.id === id) used = true;
+      }
+      if (!used) return id;
+      id = (id % 255) + 1;
+    }
+    throw new Error('SessionTable: no free session id'); // unreachable: at most 255 slots, one is free
+  }
+
+  /** The session with this id, live or over (undefined once its slot holds another session). */
+  get(sessionId: number): SessionState | undefined {
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (s && s.id === sessionId) return s;
+    }
+    return undefined;
+  }
+
+  private unknown<T>(sessionId: number): SessionResult<T> {
+    return { ok: false, reason: 'unknown-session', message: 'no session ' + sessionId + ' on this device (it restarted, or the id is wrong); open one with SESSION_OPEN' };
+  }
+
+  /** Open a request envelope of session `sessionId`. A session found idle or at its cap is ended (keys wiped). */
+  openEnvelope(sessionId: number, counter: number, sealed: Uint8Array, now: number): SessionResult<Uint8Array> {
+    const s = this.get(sessionId);
+    if (!s) return this.unknown(sessionId);
+    const r = openEnvelope(s, counter, sealed, now);
+    if (!r.ok && (r.reason === 'idle-timeout' || r.reason === 'message-cap')) endSession(s, r.reason);
+    return r;
+  }
+
+  /** Seal the response to the request `counter` of session `sessionId` just accepted. */
+  sealResponse(sessionId: number, counter: number, plaintext: Uint8Array): SessionResult<Uint8Array> {
+    const s = this.get(sessionId);
+    if (!s) return this.unknown(sessionId);
+    return sealResponse(s, counter, plaintext);
+  }
+
+  /** SESSION_CLOSE: end the session and wipe its keys. Seal the response to the close request first. */
+  close(sessionId: number): SessionResult<true> {
+    const s = this.get(sessionId);
+    if (!s) return this.unknown(sessionId);
+    if (s.ended === 'closed') return { ok: false, reason: 'closed', message: 'session ' + sessionId + ' is already closed' };
+    closeSession(s);
+    return { ok: true, value: true };
+  }
+
+  /** End every session (reset, reinitialisation, or a PIN change that must log everyone out). */
+  closeAll(): void {
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (s) closeSession(s);
+    }
+  }
+
+  /** Live sessions at `now` (INFO can report it). */
+  live(now: number): number {
+    let n = 0;
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (s && !sessionUnusable(s, now)) n++;
+    }
+    return n;
+  }
+}
