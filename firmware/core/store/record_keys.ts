@@ -1,0 +1,53 @@
+// The one table of persistent record keys (DESIGN.md "Storage", docs/storage.md §10; as OpenSK storage/key.rs): add at the end, never reuse a number.
+
+/**
+ * A record key is a 32-bit number: kind (high 16 bits) | index (low 16 bits). A kind, once shipped, keeps its
+ * meaning forever: a retired kind stays listed (commented as retired) so that its number is never given to
+ * something else, because an old device may still hold records of it.
+ */
+export const RecordKind = {
+  /** index 0: 16 random bytes, made at first boot. */
+  DEVICE_ID: 0x0001,
+  /** index 0: Ed25519 identity seed (secret). */
+  IDENTITY: 0x0002,
+  /** index 0: CBOR settings map. */
+  SETTINGS: 0x0003,
+  /** index n: counters (e.g. next key id = index 0). */
+  COUNTERS: 0x0004,
+  /** index = key id: a key record (secret). */
+  KEY: 0x0010,
+} as const;
+
+/**
+ * Kinds from here up belong to the store itself (0xfffe: transaction commit markers, docs/storage.md §5); 0xffff
+ * would make the erased word 0xffffffff a key. Store.commit refuses them with INVALID_PARAMETER.
+ */
+export const FIRST_RESERVED_KIND = 0xfffe;
+/** The store's own commit-marker record key (kind 0xfffe, index 0). */
+export const COMMIT_MARKER_KEY = 0xfffe0000;
+
+/** kind * 0x10000 + index (both 16-bit unsigned). */
+export function recordKey(kind: number, index: number): number {
+  return kind * 0x10000 + index;
+}
+
+export function kindOf(key: number): number {
+  return Math.floor(key / 0x10000);
+}
+
+export function indexOf(key: number): number {
+  return key % 0x10000;
+}
+
+/** A key callers may store under: an integer 0..0xfffdffff (kinds 0xfffe and 0xffff are the store's). */
+export function isUserKey(key: number): boolean {
+  return typeof key === 'number' && key === Math.floor(key) && key >= 0 && key < FIRST_RESERVED_KIND * 0x10000;
+}
+
+/**
+ * Kinds whose values are secret (IDENTITY, KEY): when such a record is superseded or deleted, or was written by a
+ * transaction that never committed, its value bytes are overwritten with zeros in flash (docs/storage.md §6).
+ */
+export function isSecretKind(kind: number): boolean {
+  return kind === RecordKind.IDENTITY || kind === RecordKind.KEY;
+}
