@@ -1,4 +1,4 @@
-// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX]`: a simulated token served until SIGINT/SIGTERM (issue 2 §7).
+// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE [--power-cut-after N]]`: a simulated token served until SIGINT/SIGTERM or a power cut (issue 2 §7, issue 3 §2).
 import { spawn } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -6,17 +6,29 @@ import { Simulator } from './simulator.ts';
 import { parseSeed } from './rng.ts';
 import { servePty, serveSocket, type Exposure } from './expose.ts';
 import { locatePtyLauncher } from './locate.ts';
+import { MAX_FLASH_PAGES, MIN_FLASH_PAGES } from './flash.ts';
 
 export const SIM_USAGE = `usage: tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--armor] [--max-packet N] [--bundle FILE]
+                  [--flash FILE [--flash-pages N] [--power-cut-after N]]
 
 Runs the firmware bundle (dist/tinyhsm-node.js) as a simulated token until Ctrl-C or SIGTERM.
   --pty            serve on a raw pseudo-terminal that serialport, picocom or screen opens (default)
   --socket PATH    serve on a unix socket instead (owner-only; one client at a time)
   --json           print exactly one JSON line first: {"pty":"/dev/pts/N"} or {"socket":"PATH"}
-  --seed HEX       deterministic RNG (tests only: the keys are reproducible)
+  --seed HEX       deterministic RNG (tests only: the keys are reproducible; also seeds torn writes)
   --armor          speak the text armor Kaluma uses instead of binary frames
   --max-packet N   largest packet the device accepts (2048..65535)
-  --bundle FILE    firmware bundle to run (default dist/tinyhsm-node.js)`;
+  --bundle FILE    firmware bundle to run (default dist/tinyhsm-node.js)
+  --flash FILE     the device's NOR flash, kept in FILE (a raw image of 4096-byte pages; erase counts in
+                   FILE.wear). A missing or empty FILE is a factory-new device. Without --flash the device
+                   has no flash and forgets everything when it stops.
+  --flash-pages N  pages of a new FILE (${MIN_FLASH_PAGES}..${MAX_FLASH_PAGES}, default 32); an existing FILE of another size is refused
+  --power-cut-after N
+                   lose power at the N-th word written to flash since start (boot included): that word
+                   lands torn, the device stops answering, and this command exits with status 3`;
+
+/** Exit status after a power cut (--power-cut-after): not 0, which a stop by signal gives, nor 1/2 (errors). */
+export const POWER_CUT_EXIT = 3;
 
 const OPTIONS = {
   pty: { type: 'boolean' },
@@ -26,6 +38,9 @@ const OPTIONS = {
   armor: { type: 'boolean' },
   'max-packet': { type: 'string' },
   bundle: { type: 'string' },
+  flash: { type: 'string' },
+  'flash-pages': { type: 'string' },
+  'power-cut-after': { type: 'string' },
   // internal: set by sim/pty-launch.py on the re-executed process, which has the pty master on fd 3
   'pty-child': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -118,6 +133,22 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     if (!Number.isInteger(maxPacket) || maxPacket < 2048 || maxPacket > 65535)
       return fail(`--max-packet must be an integer from 2048 to 65535, got "${values['max-packet']}"`);
   }
+  if (values.flash === '') return fail('--flash needs a file path, e.g. --flash dev.img');
+  let flashPages: number | undefined;
+  if (values['flash-pages'] !== undefined) {
+    if (values.flash === undefined) return fail('--flash-pages only applies with --flash FILE');
+    flashPages = Number(values['flash-pages']);
+    if (!/^\d+$/.test(values['flash-pages']) || flashPages < MIN_FLASH_PAGES || flashPages > MAX_FLASH_PAGES)
+      return fail(`--flash-pages must be an integer from ${MIN_FLASH_PAGES} to ${MAX_FLASH_PAGES}, got "${values['flash-pages']}"`);
+  }
+  let powerCutAfter: number | undefined;
+  if (values['power-cut-after'] !== undefined) {
+    if (values.flash === undefined) return fail('--power-cut-after needs --flash FILE: a power cut only matters to what the device keeps in flash');
+    powerCutAfter = Number(values['power-cut-after']);
+    if (!/^\d+$/.test(values['power-cut-after']) || !Number.isSafeInteger(powerCutAfter) || powerCutAfter < 1)
+      return fail(`--power-cut-after must be a positive integer (a word write count), got "${values['power-cut-after']}"`);
+  }
+  const flashPath = values.flash !== undefined ? resolvePath(values.flash) : undefined;
   const socketPath = values.socket !== undefined ? resolvePath(values.socket) : undefined;
   const ptyPath = values['pty-child'];
   if (socketPath === undefined && ptyPath === undefined) return launchPtyChild();
@@ -128,11 +159,21 @@ export async function runSimCommand(argv: string[]): Promise<number> {
   const stopped = untilSignal((stop) => (stopNow = stop));
   let sim: Simulator;
   try {
-    sim = new Simulator({ seed: values.seed, maxPacket, linkMode: values.armor ? 'armor' : 'binary', bundlePath: values.bundle });
+    sim = new Simulator({
+      seed: values.seed,
+      maxPacket,
+      linkMode: values.armor ? 'armor' : 'binary',
+      bundlePath: values.bundle,
+      flash: flashPath,
+      flashPages,
+      powerCutAfterWords: powerCutAfter,
+    });
   } catch (e) {
     stopNow('failed');
     return fail((e as Error).message, 1);
   }
+  // the board loses power: stop serving at once (the simulator already sends nothing) and exit with POWER_CUT_EXIT
+  sim.onPowerCut(() => stopNow('power cut'));
   let exposure: Exposure;
   try {
     exposure = socketPath !== undefined ? await serveSocket(sim, socketPath) : servePty(sim, PTY_MASTER_FD, ptyPath as string, PTY_SLAVE_FD);
@@ -147,6 +188,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     const what = exposure.kind === 'pty' ? 'a raw pseudo-terminal' : 'a unix socket';
     process.stdout.write(
       `tinyhsm simulator serving on ${exposure.address} (${what}${values.seed !== undefined ? ', seeded RNG: test keys only' : ''})\n` +
+        (flashPath !== undefined ? `  flash: ${flashPath} (${sim.flash ? sim.flash.pageCount : 0} pages of 4096 bytes)\n` : `  no --flash: the device forgets its keys when it stops\n`) +
         `  try: tinyhsm info --device ${exposure.address}\n` +
         `  stop: Ctrl-C\n`,
     );
@@ -159,10 +201,22 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     }, 1000);
     watch.unref();
   }
-  await stopped;
+  // a cut during boot (a small N) happened in the constructor, before anyone could listen
+  if (sim.isPoweredOff) stopNow('power cut');
+  const why = await stopped;
   if (watch) clearInterval(watch);
   await exposure.close();
+  const cut = why === 'power cut' ? sim.lastPowerCut : undefined;
   sim.close();
+  if (cut) {
+    const what =
+      cut.kind === 'write'
+        ? `power cut after word write ${cut.wordWrite} (page ${cut.page}, offset ${cut.offset} landed torn)`
+        : `power cut during erase ${cut.erase} (page ${cut.page} left partly erased)`;
+    process.stderr.write(`tinyhsm sim: ${what}; ${flashPath} keeps what was written: start the simulator again on it to power the device back on\n`);
+    process.exitCode = POWER_CUT_EXIT;
+    return POWER_CUT_EXIT;
+  }
   process.exitCode = 0;
   return 0;
 }

@@ -1,12 +1,15 @@
 // The simulator: boots the BUILT firmware bundle in an isolated vm context whose only contact with Node is a `board` global (DESIGN.md "Simulator").
 import { readFileSync, statSync } from 'node:fs';
 import vm from 'node:vm';
-import type { BoardGlobals } from '../firmware/platform/common/board.ts';
+import type { BoardFlash, BoardGlobals } from '../firmware/platform/common/board.ts';
+import type { Flash } from '../firmware/hal/index.ts';
 import { createRandomSource, type RandomFill } from './rng.ts';
 import { LinkFaults, type Direction } from './link.ts';
 import { locateNodeBundle } from './locate.ts';
+import { FlashBugError, PowerCutError, PowerCutFlash, SimFlash, type PowerCutInfo } from './flash.ts';
 
 export type { Direction } from './link.ts';
+export type { PowerCutInfo } from './flash.ts';
 
 export interface SimulatorOptions {
   /** Hex seed: a deterministic RNG for tests (device id, keys, nonces). Default: the OS CSPRNG. */
@@ -19,16 +22,32 @@ export interface SimulatorOptions {
   bundlePath?: string;
   /** Where the device's console output goes; default stderr with a "[device]" prefix. */
   log?: (line: string) => void;
+  /**
+   * The board's flash (issue 3): a SimFlash (SimFlash.open(path) or SimFlash.memory()), any other HAL Flash
+   * (checked against the same NOR rules), or the path of an image file, which the simulator opens and closes.
+   * Without one the board has no flash and the firmware keeps its store in RAM. The flash outlives reboots.
+   */
+  flash?: Flash | string;
+  /** Pages of a new image file when `flash` is a path (default 32; an existing file keeps its own). */
+  flashPages?: number;
+  /**
+   * Cut power at this word write, counted from the simulator's start, boot included (1 = the first word the
+   * firmware ever writes). That word lands torn; the device then stops: no byte out, no timer, no flash access,
+   * until reboot(). Needs `flash`. See also schedulePowerCut().
+   */
+  powerCutAfterWords?: number;
 }
 
 /** Something the device did that a real board would show as a crash: an exception out of its receive handler or a timer. */
 export interface DeviceFault {
-  where: 'boot' | 'receive' | 'timer';
+  /** 'flash': the firmware broke a NOR rule (FlashBugError), even if it caught the exception itself. */
+  where: 'boot' | 'receive' | 'timer' | 'flash';
   error: unknown;
 }
 
 type Listener = (bytes: Uint8Array) => void;
 type WireListener = (dir: Direction, bytes: Uint8Array) => void;
+type CutListener = (info: PowerCutInfo) => void;
 
 const scripts = new Map<string, { mtimeMs: number; size: number; script: vm.Script }>();
 
@@ -60,6 +79,15 @@ function loadScript(path: string): vm.Script {
   const script = new vm.Script(source, { filename: path });
   scripts.set(path, { mtimeMs: st.mtimeMs, size: st.size, script });
   return script;
+}
+
+/** A byte array from the device's realm, copied into this one (the device may reuse its buffer). */
+function copyBytesIn(data: unknown): Uint8Array {
+  if (!ArrayBuffer.isView(data) || (data as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT !== 1)
+    throw new FlashBugError('firmware bug: board.flash.write expects a Uint8Array');
+  const out = new Uint8Array(data.byteLength);
+  out.set(data as Uint8Array);
+  return out;
 }
 
 function formatArgs(args: unknown[]): string {
@@ -104,6 +132,11 @@ export class Simulator {
   private buttonTimer: NodeJS.Timeout | undefined;
   private ledOn = false;
   private boots = 0;
+  private readonly flashDev: PowerCutFlash | undefined;
+  private readonly ownedFlash: SimFlash | undefined;
+  private poweredOff = false;
+  private cutInfo: PowerCutInfo | undefined;
+  private cutListeners: CutListener[] = [];
 
   constructor(opts: SimulatorOptions = {}) {
     this.opts = opts;
@@ -112,7 +145,26 @@ export class Simulator {
     this.bundlePath = locateNodeBundle(opts.bundlePath);
     this.rng = createRandomSource(opts.seed);
     this.log = opts.log || ((line) => process.stderr.write('[device] ' + line + '\n'));
-    this.boot();
+    if (opts.flash === undefined) {
+      if (opts.powerCutAfterWords !== undefined)
+        throw new Error('powerCutAfterWords needs a flash (the flash option): a power cut only matters to what the device keeps in flash');
+    } else {
+      const inner = typeof opts.flash === 'string' ? SimFlash.open(opts.flash, { pages: opts.flashPages }) : opts.flash;
+      if (typeof opts.flash === 'string') this.ownedFlash = inner as SimFlash;
+      try {
+        this.flashDev = new PowerCutFlash(inner, (info) => this.powerCut(info), opts.seed);
+        if (opts.powerCutAfterWords !== undefined) this.flashDev.setCutAt(opts.powerCutAfterWords);
+      } catch (e) {
+        if (this.ownedFlash) this.ownedFlash.close();
+        throw e;
+      }
+    }
+    try {
+      this.boot();
+    } catch (e) {
+      if (this.ownedFlash) this.ownedFlash.close();
+      throw e;
+    }
   }
 
   /** How many times the firmware has booted (1 after construction). */
@@ -129,11 +181,96 @@ export class Simulator {
     return this.closed;
   }
 
-  /** Host → device: bytes as the host wrote them on the link (faults on 'toDevice' apply). */
+  /** The board's flash as given (a SimFlash when the simulator opened a path), or undefined. */
+  get flash(): Flash | undefined {
+    return this.flashDev ? this.flashDev.inner : undefined;
+  }
+
+  /** Word writes the firmware has made since the simulator started (boot included); a torn word counts. */
+  get wordWrites(): number {
+    return this.flashDev ? this.flashDev.wordWrites : 0;
+  }
+
+  /**
+   * Erase count per page: the flash's lifetime counts for a SimFlash (persisted in FILE.wear for a file),
+   * else the erases seen since the simulator started. Empty without a flash.
+   */
+  eraseCounts(): number[] {
+    if (!this.flashDev) return [];
+    const inner = this.flashDev.inner;
+    return inner instanceof SimFlash ? inner.eraseCounts() : this.flashDev.erasesSinceStart;
+  }
+
+  /** True from a power cut until reboot(). */
+  get isPoweredOff(): boolean {
+    return this.poweredOff;
+  }
+
+  /** The most recent power cut, if any. */
+  get lastPowerCut(): PowerCutInfo | undefined {
+    return this.cutInfo;
+  }
+
+  /**
+   * Cut power after `afterWords` more word writes (1 = the next word). Resolves when the cut happens.
+   * Replaces a cut scheduled before.
+   */
+  schedulePowerCut(afterWords: number): Promise<PowerCutInfo> {
+    if (!this.flashDev) throw new Error('schedulePowerCut needs a flash (the flash option)');
+    if (!Number.isInteger(afterWords) || afterWords < 1) throw new RangeError(`afterWords must be a positive integer, got ${afterWords}`);
+    this.flashDev.setCutAt(this.flashDev.wordWrites + afterWords);
+    return this.nextPowerCut();
+  }
+
+  /**
+   * Cut power during the `afterErases`-th page erase from now (1 = the next one): the page is left partly erased
+   * (none, all or a random subset of its bits back at 1). Resolves when the cut happens.
+   */
+  schedulePowerCutInErase(afterErases: number): Promise<PowerCutInfo> {
+    if (!this.flashDev) throw new Error('schedulePowerCutInErase needs a flash (the flash option)');
+    if (!Number.isInteger(afterErases) || afterErases < 1) throw new RangeError(`afterErases must be a positive integer, got ${afterErases}`);
+    this.flashDev.setEraseCutAt(this.flashDev.eraseCount + afterErases);
+    return this.nextPowerCut();
+  }
+
+  /** Page erases the firmware has made since the simulator started. */
+  get erases(): number {
+    return this.flashDev ? this.flashDev.eraseCount : 0;
+  }
+
+  /** Cancel scheduled power cuts (word write and erase). */
+  cancelPowerCut(): void {
+    if (this.flashDev) {
+      this.flashDev.setCutAt(undefined);
+      this.flashDev.setEraseCutAt(undefined);
+    }
+  }
+
+  /** The absolute word write a scheduled cut will tear, if one is scheduled. */
+  get pendingPowerCut(): number | undefined {
+    return this.flashDev ? this.flashDev.pendingCutAt : undefined;
+  }
+
+  /** Resolves at the next power cut, or at once if the device is off after one (e.g. a cut during boot in the constructor). */
+  whenPowerCut(): Promise<PowerCutInfo> {
+    if (this.poweredOff && this.cutInfo) return Promise.resolve(this.cutInfo);
+    return this.nextPowerCut();
+  }
+
+  /** Called after every power cut (outside the firmware's stack). Returns a function that removes it. */
+  onPowerCut(cb: CutListener): () => void {
+    this.cutListeners.push(cb);
+    return () => {
+      this.cutListeners = this.cutListeners.filter((l) => l !== cb);
+    };
+  }
+
+  /** Host → device: bytes as the host wrote them on the link (faults on 'toDevice' apply). A board without power drops them. */
   write(bytes: Uint8Array): void {
     if (this.closed) throw new Error('the simulator is closed');
     const copy = new Uint8Array(bytes); // the caller may reuse its buffer once write returns
     this.tap('toDevice', copy);
+    if (this.poweredOff) return;
     const through = this.faults.toDevice.apply(copy);
     if (through.length === 0) return;
     const gen = this.generation;
@@ -183,13 +320,18 @@ export class Simulator {
     return (vm.runInContext('Object.getOwnPropertyNames(globalThis)', this.ctx) as string[]).slice().sort();
   }
 
-  /** Power-cycle: the bundle is evaluated again in a fresh context; RAM (keys, reply cache) is lost. */
+  /**
+   * Power-cycle: the bundle is evaluated again in a fresh context on the same flash; RAM (session, reply
+   * cache, anything not in flash) is lost. After a power cut this is the power coming back.
+   */
   reboot(): void {
     if (this.closed) throw new Error('the simulator is closed');
+    this.poweredOff = false;
+    if (this.flashDev) this.flashDev.powerOn();
     this.boot();
   }
 
-  /** Power off for good: timers stop, nothing more is delivered. */
+  /** Power off for good: timers stop, nothing more is delivered; a flash the simulator opened is closed. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -197,6 +339,9 @@ export class Simulator {
     this.setButton(false);
     this.listeners = [];
     this.wireListeners = [];
+    this.cutListeners = [];
+    if (this.flashDev) this.flashDev.powerOff();
+    if (this.ownedFlash) this.ownedFlash.close();
   }
 
   // ------------------------------------------------------------------ internals
@@ -206,6 +351,66 @@ export class Simulator {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.deviceRx = undefined;
+  }
+
+  private nextPowerCut(): Promise<PowerCutInfo> {
+    return new Promise((resolve) => {
+      const off = this.onPowerCut((info) => {
+        off();
+        resolve(info);
+      });
+    });
+  }
+
+  /** Called by the flash inside the firmware's write: the board is off from here on. */
+  private powerCut(info: PowerCutInfo): void {
+    this.poweredOff = true;
+    this.cutInfo = info;
+    this.halt();
+    // listeners run once the firmware's stack has unwound, so one may reboot() at once
+    queueMicrotask(() => {
+      for (const l of this.cutListeners.slice()) {
+        try {
+          l(info);
+        } catch (error) {
+          this.log('a power-cut listener threw: ' + formatArgs([error]));
+        }
+      }
+    });
+  }
+
+  /** The board.flash the firmware sees: bytes are copied across the realm boundary both ways. */
+  private boardFlash(gen: number, dev: PowerCutFlash): BoardFlash {
+    const live = () => {
+      if (gen !== this.generation) throw new PowerCutError('this boot of the device has ended');
+    };
+    const guard = <T>(fn: () => T): T => {
+      live();
+      try {
+        return fn();
+      } catch (error) {
+        if (error instanceof FlashBugError) {
+          // loud even if the firmware catches it: a test sees it in deviceFaults
+          this.deviceFaults.push({ where: 'flash', error });
+          this.log(error.message);
+        }
+        throw error;
+      }
+    };
+    return {
+      pageSize: dev.pageSize,
+      pageCount: dev.pageCount,
+      wordSize: dev.wordSize,
+      read: (page, offset, length) =>
+        guard(() => {
+          const bytes = dev.read(page, offset, length);
+          const out = new this.ctxUint8Array(bytes.length);
+          out.set(bytes);
+          return out;
+        }),
+      write: (page, offset, data) => guard(() => dev.write(page, offset, copyBytesIn(data))),
+      erase: (page) => guard(() => dev.erase(page)),
+    };
   }
 
   private boot(): void {
@@ -235,6 +440,7 @@ export class Simulator {
       },
     };
     if (this.opts.maxPacket !== undefined) board.maxPacket = this.opts.maxPacket;
+    if (this.flashDev) board.flash = this.boardFlash(gen, this.flashDev);
     const log = this.log;
     const sandbox = {
       board,
@@ -255,10 +461,12 @@ export class Simulator {
     try {
       script.runInContext(ctx);
     } catch (error) {
+      if (this.poweredOff) return; // the power went during boot: the device stays off until reboot()
       this.deviceFaults.push({ where: 'boot', error });
       this.halt();
       throw new Error(`the firmware bundle ${this.bundlePath} failed to boot: ${error instanceof Error ? error.message : String(error)}`);
     }
+    if (this.poweredOff) return;
     if (!this.deviceRx) this.log('warning: the firmware registered no serial receiver (board.onSerialData) at boot');
   }
 
@@ -272,7 +480,7 @@ export class Simulator {
         try {
           fn();
         } catch (error) {
-          this.deviceFault('timer', error);
+          if (!this.poweredOff && !(error instanceof PowerCutError)) this.deviceFault('timer', error);
         }
       },
       Math.max(0, Number(ms) || 0),
@@ -289,7 +497,8 @@ export class Simulator {
     try {
       rx(new this.ctxUint8Array(bytes)); // the device's `instanceof Uint8Array` is its own realm's
     } catch (error) {
-      this.deviceFault('receive', error);
+      // a power cut unwinds the firmware with PowerCutError: the board is off, not crashed
+      if (!this.poweredOff && !(error instanceof PowerCutError)) this.deviceFault('receive', error);
     }
   }
 

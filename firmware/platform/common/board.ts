@@ -1,5 +1,20 @@
 // The `board` global that an embedding host (the simulator, an XS or QuickJS runtime) gives the node and generic bundles.
-import type { Clock, Crypto, Env, Transport } from '../../hal/index.ts';
+import type { Clock, Crypto, Env, Flash, Transport } from '../../hal/index.ts';
+
+/**
+ * The board's NOR flash, as the host hands it over (DESIGN.md "Storage"): pages of `pageSize` bytes, writes of
+ * whole aligned words that only clear bits, erase sets a page to 0xFF. The host enforces those rules (the
+ * simulator throws "firmware bug: …" on a violation, as the emulations of the boards do) and copies bytes across
+ * its realm boundary; read returns a new array of exactly `length` bytes.
+ */
+export interface BoardFlash {
+  readonly pageSize: number;
+  readonly pageCount: number;
+  readonly wordSize: number;
+  read(page: number, offset: number, length: number): Uint8Array;
+  write(page: number, offset: number, data: Uint8Array): void;
+  erase(page: number): void;
+}
 
 /**
  * What a host program puts on globalThis.board before it evaluates the bundle. It is the whole of the
@@ -22,6 +37,88 @@ export interface BoardGlobals {
   led?(on: boolean): void;
   /** Largest packet to accept (default 2048). */
   maxPacket?: number;
+  /** The flash for the store; without it the core keeps its store in RAM (lost at power-off). */
+  flash?: BoardFlash;
+}
+
+function isCount(n: unknown): boolean {
+  return typeof n === 'number' && n > 0 && n === Math.floor(n);
+}
+
+/**
+ * The Flash HAL over board.flash. Checks the geometry once (a platform configuration error throws at boot, as a
+ * bad maxPacket does) and copies every read into this realm, so the core's `instanceof Uint8Array` holds whatever
+ * realm the host allocated in.
+ */
+export function flashFromBoard(f: BoardFlash): Flash {
+  const pageSize = f.pageSize;
+  const pageCount = f.pageCount;
+  const wordSize = f.wordSize;
+  if (typeof f.read !== 'function' || typeof f.write !== 'function' || typeof f.erase !== 'function')
+    throw new Error('tinyhsm: board.flash needs read, write and erase functions (firmware/platform/common/board.ts)');
+  if (!isCount(pageSize) || !isCount(pageCount) || !isCount(wordSize) || pageSize % wordSize !== 0)
+    throw new Error(
+      'tinyhsm: board.flash has an unusable geometry (pageSize ' + pageSize + ', pageCount ' + pageCount + ', wordSize ' + wordSize +
+        '): the page size must be a whole number of words (firmware/platform/common/board.ts)',
+    );
+  return {
+    pageSize,
+    pageCount,
+    wordSize,
+    read(page, offset, length) {
+      const got = f.read(page, offset, length);
+      if (!got || got.length !== length)
+        throw new Error('tinyhsm: board.flash.read(' + page + ', ' + offset + ', ' + length + ') returned ' + (got ? got.length + ' bytes' : String(got)));
+      const out = new Uint8Array(length);
+      out.set(got);
+      return out;
+    },
+    write(page, offset, data) {
+      f.write(page, offset, data);
+    },
+    erase(page) {
+      f.erase(page);
+    },
+  };
+}
+
+/** NOR programming only clears bits: the offset of the first byte where `data` has a 1 over a 0 of `current`, or -1. */
+export function firstBitSet(current: Uint8Array, data: Uint8Array): number {
+  for (let i = 0; i < data.length; i++) if ((data[i] & ~current[i] & 0xff) !== 0) return i;
+  return -1;
+}
+
+function hex2(b: number): string {
+  return '0x' + (b < 16 ? '0' : '') + b.toString(16);
+}
+
+/**
+ * The Flash HAL rules for adapters over raw chips that do not enforce them (a real NOR chip silently ANDs a 0→1
+ * write; Kaluma ignores a misaligned one): range, whole aligned words, and no bit set. Throws with the same
+ * "firmware bug: …" message as the simulator; `current` is read only for a write.
+ */
+export function checkFlashCall(
+  geometry: { pageSize: number; pageCount: number; wordSize: number },
+  op: string,
+  page: number,
+  offset: number,
+  length: number,
+): void {
+  if (!(page >= 0 && page < geometry.pageCount && page === Math.floor(page)) || !(offset >= 0 && length >= 0 && offset + length <= geometry.pageSize) || offset !== Math.floor(offset) || length !== Math.floor(length))
+    throw new Error(
+      'firmware bug: flash ' + op + ' out of range at page ' + page + ' offset ' + offset + ' length ' + length + ' (' + geometry.pageCount + ' pages of ' + geometry.pageSize + ' bytes)',
+    );
+  if (op === 'write' && (offset % geometry.wordSize !== 0 || length % geometry.wordSize !== 0))
+    throw new Error('firmware bug: flash write at page ' + page + ' offset ' + offset + ' length ' + length + ' is not whole aligned ' + geometry.wordSize + '-byte words');
+}
+
+/** Throws the simulator's message if writing `data` over `current` would set a bit. */
+export function checkNorWrite(page: number, offset: number, current: Uint8Array, data: Uint8Array): void {
+  const i = firstBitSet(current, data);
+  if (i >= 0)
+    throw new Error(
+      'firmware bug: flash write would set bits at page ' + page + ' offset ' + (offset + i) + ' (' + hex2(current[i]) + ' -> ' + hex2(data[i]) + '); erase the page first',
+    );
 }
 
 /** Wrap the board globals into the HAL Env. */
@@ -46,6 +143,7 @@ export function envFromBoard(board: BoardGlobals, platform: string, crypto: Cryp
     crypto,
     presence: buttonPressed ? { isPressed: () => buttonPressed() } : undefined,
     led: led ? { set: (on) => led(on) } : undefined,
+    flash: board.flash ? flashFromBoard(board.flash) : undefined,
     maxPacket: board.maxPacket,
   };
 }

@@ -16,9 +16,16 @@
 // * Crypto: no BigInt, so no curves: see crypto.ts. ECHO, INFO and RANDOM work; INFO says why no algorithm is offered.
 // * Clock: `getTime()` (seconds, float), made monotonic because setTime() can move it. Timers: setTimeout/clearTimeout.
 // * LED: `LED1` with digitalWrite; presence: `BTN1` (or `BTN`), which reads 1 while pressed on official boards.
-// * Flash: `require('Flash').getFree()` lists areas Espruino itself does not use; the first one with room for two
-//   pages becomes the HAL flash (erase page, 4-byte aligned writes).
+// * Flash: `require('Flash')` (jswrap_flash.c). `getFree()` lists page-aligned areas Espruino itself does not use
+//   (not its firmware, saved code or the Storage library's area), so erasing them is safe; `getPage(addr)` gives
+//   the page holding an address, `erasePage(addr)` erases it, `read(length, addr)` returns a Uint8Array (undefined
+//   for length 0), and `write(data, addr)` programs through jshFlashWriteAligned, which would pad a misaligned
+//   write by re-writing the neighbouring bytes and, as the chip does, ANDs into what is there. The store takes the
+//   first free area whose pages are all the same size (STM32F4 sectors are not) and at least 2 of them, up to
+//   ESPRUINO_STORE_MAX_PAGES pages from its start. The HAL rules are checked here (the chip would silently AND a
+//   0→1 write) and every write is read back.
 import type { Clock, Crypto, Env, Flash, Led, Presence, Rng, TimerHandle, Transport } from '../../hal/index.ts';
+import { checkFlashCall, checkNorWrite } from '../common/board.ts';
 
 /** An Espruino Serial device (USB, Serial1, LoopbackA). */
 export interface EspruinoSerial {
@@ -33,7 +40,7 @@ export interface EspruinoFlashModule {
   getPage(addr: number): { addr: number; length: number } | undefined;
   erasePage(addr: number): void;
   write(data: Uint8Array, addr: number): void;
-  read(length: number, addr: number): Uint8Array;
+  read(length: number, addr: number): Uint8Array | undefined;
 }
 
 /** The Espruino globals this adapter touches. */
@@ -60,7 +67,12 @@ export interface EspruinoOptions {
   maxPacket?: number;
   /** Use the free flash area for the store (default true). */
   useFlash?: boolean;
+  /** Most pages the store takes (default ESPRUINO_STORE_MAX_PAGES). */
+  flashPages?: number;
 }
+
+/** Pages the store takes at most from a free area (INFO reports up to 256; the store needs far fewer). */
+export const ESPRUINO_STORE_MAX_PAGES = 32;
 
 /** The global object: `globalThis` (Espruino 2v2x) or the older `global`. */
 export function espruinoGlobals(): EspruinoGlobals {
@@ -121,38 +133,60 @@ function monotonicMs(getTime: () => number): () => number {
   };
 }
 
-/** The HAL flash over one free area of Espruino's flash. */
-export function createEspruinoFlash(mod: EspruinoFlashModule): Flash | undefined {
+/** How many pages of one size follow `addr` in an area of `length` bytes (stops at the first page of another size). */
+function uniformPages(mod: EspruinoFlashModule, addr: number, length: number, pageSize: number, max: number): number {
+  let n = 0;
+  while (n < max && (n + 1) * pageSize <= length) {
+    const p = mod.getPage(addr + n * pageSize);
+    if (!p || p.addr !== addr + n * pageSize || p.length !== pageSize) break;
+    n++;
+  }
+  return n;
+}
+
+/** The HAL flash over the first usable free area of Espruino's flash (see the header), or undefined if none. */
+export function createEspruinoFlash(mod: EspruinoFlashModule, maxPages?: number): Flash | undefined {
+  const max = maxPages === undefined ? ESPRUINO_STORE_MAX_PAGES : maxPages;
   const areas = mod.getFree();
   if (!areas) return undefined;
   for (let a = 0; a < areas.length; a++) {
     const area = areas[a];
     const first = mod.getPage(area.addr);
-    if (!first || first.addr !== area.addr) continue;
+    if (!first || first.addr !== area.addr || !(first.length > 0) || first.length % 4 !== 0) continue;
     const pageSize = first.length;
-    const pageCount = Math.floor(area.length / pageSize);
+    const pageCount = uniformPages(mod, area.addr, area.length, pageSize, max);
     if (pageCount < 2) continue;
     const base = area.addr;
-    const check = (page: number, offset: number, length: number): void => {
-      if (page < 0 || page >= pageCount || page !== Math.floor(page)) throw new Error('flash: page ' + page + ' out of range');
-      if (offset < 0 || length < 0 || offset + length > pageSize) throw new Error('flash: range outside the page');
+    const geometry = { pageSize, pageCount, wordSize: 4 };
+    const readRaw = (addr: number, length: number): Uint8Array => {
+      const got = mod.read(length, addr);
+      const out = new Uint8Array(length);
+      if (got) out.set(got);
+      return out;
     };
     return {
       pageSize,
       pageCount,
       wordSize: 4,
       read(page, offset, length) {
-        check(page, offset, length);
+        checkFlashCall(geometry, 'read', page, offset, length);
         if (length === 0) return new Uint8Array(0);
-        return new Uint8Array(mod.read(length, base + page * pageSize + offset));
+        return readRaw(base + page * pageSize + offset, length);
       },
       write(page, offset, data) {
-        check(page, offset, data.length);
-        if (offset % 4 !== 0 || data.length % 4 !== 0) throw new Error('flash: writes must be whole aligned 4-byte words');
-        if (data.length > 0) mod.write(data, base + page * pageSize + offset);
+        checkFlashCall(geometry, 'write', page, offset, data.length);
+        if (data.length === 0) return;
+        const addr = base + page * pageSize + offset;
+        checkNorWrite(page, offset, readRaw(addr, data.length), data);
+        mod.write(data, addr);
+        const back = readRaw(addr, data.length);
+        for (let i = 0; i < data.length; i++) {
+          if (back[i] !== data[i])
+            throw new Error('flash: the write at page ' + page + ' offset ' + (offset + i) + ' did not take (the chip refused it or the cell is worn)');
+        }
       },
       erase(page) {
-        check(page, 0, 0);
+        checkFlashCall(geometry, 'erase', page, 0, 0);
         mod.erasePage(base + page * pageSize);
       },
     };
@@ -202,7 +236,7 @@ export function createEspruinoEnv(g: EspruinoGlobals, rng: Rng, crypto: Crypto, 
   let flash: Flash | undefined;
   if (o.useFlash !== false && typeof g.require === 'function') {
     try {
-      flash = createEspruinoFlash(g.require('Flash') as EspruinoFlashModule);
+      flash = createEspruinoFlash(g.require('Flash') as EspruinoFlashModule, o.flashPages);
     } catch (e) {
       flash = undefined;
     }

@@ -25,10 +25,21 @@
 // * Clock: `millis()`; made monotonic here because it follows the RTC once one is set.
 // * LED: `board.LED` (25 on the Pico) with pinMode/digitalWrite. Button: the Pico has no user button, so presence
 //   is an optional GPIO (to ground, pulled up) given by the entry point.
-// * Flash: the `flash` module's block device (`new Flash(base, count)`, 4 KiB blocks, ioctl 6 erases). Kaluma
-//   formats the 512 KiB after the program as littlefs (board.js: new Flash(132, 128)), so the entry does not
-//   claim flash by default; createKalumaFlash is here for a build that reserves blocks for the store.
+// * Flash: `require('flash').Flash`, the block device of src/modules/flash/module_flash.c: `new Flash(base, count)`
+//   addresses 4 KiB sectors counted from KALUMA_FLASH_OFFSET (1008 KiB into the chip on rp2 boards);
+//   `read(block, buffer, offset)` copies from the memory-mapped flash; `write(block, buffer, offset)` programs
+//   through km_flash_program, which refuses (and the module silently ignores the refusal) unless the address and
+//   size are multiples of the 256-byte program page; `ioctl(6, block)` erases a sector, `ioctl(4)`/`ioctl(5)`/
+//   `ioctl(7)` give the count, the sector size and the program size. The chip ANDs a program into what is there.
+//   The region used is Kaluma's "storage" area, sectors 0..3 (16 KiB; targets/rp2/boards/pico/board.h
+//   KALUMA_STORAGE_SECTOR_BASE/COUNT): uploading a program (`kaluma flash`, `.flash -e`) erases only the program
+//   sectors 4..131 (src/prog.c km_prog_clear), and sectors 132..259 are the littlefs that board.js mounts, so the
+//   store survives firmware updates and never meets the file system. The cost: Kaluma's own `storage` module
+//   (localStorage-like) shares those sectors and must not be used alongside tinyhsm.
+//   This adapter checks the HAL rules itself (the chip would silently AND a 0→1 write, and Kaluma ignores a
+//   misaligned one) and reads every write back, so a refused or failing program is an error, not silent loss.
 import type { Clock, Env, Flash, Led, Presence, Rng, TimerHandle, Transport, Crypto } from '../../hal/index.ts';
+import { checkFlashCall, checkNorWrite } from '../common/board.ts';
 
 /** `process.stdin` / `process.stdout` of Kaluma's stream module. */
 export interface KalumaStdin {
@@ -49,6 +60,17 @@ export interface KalumaBlockDevice {
   write(block: number, buffer: Uint8Array, offset?: number): void;
   ioctl(op: number, arg?: number): number;
 }
+
+/** `require('flash')`. */
+export interface KalumaFlashModule {
+  Flash: new (base?: number, count?: number) => KalumaBlockDevice;
+}
+
+/** Kaluma's "storage" sectors on rp2 boards (board.h KALUMA_STORAGE_SECTOR_BASE/COUNT): see the header. */
+export const KALUMA_STORE_BASE = 0;
+export const KALUMA_STORE_SECTORS = 4;
+const KALUMA_SECTOR = 4096;
+const KALUMA_PROGRAM_PAGE = 256;
 
 /** The Kaluma globals this adapter touches (docs/api/global.md, process.md, timers.md, board.md, digital-io.md). */
 export interface KalumaGlobals {
@@ -71,7 +93,7 @@ export interface KalumaOptions {
   buttonPin?: number;
   /** Largest packet to accept (default 2048). */
   maxPacket?: number;
-  /** Flash for the store, e.g. createKalumaFlash(...); none by default (see the header). */
+  /** Flash for the store, e.g. openKalumaFlash(k); none if absent (the core then keeps its store in RAM). */
   flash?: Flash;
 }
 
@@ -204,40 +226,67 @@ export class TimerQueue {
   }
 }
 
-/** The HAL flash over a Kaluma block device: 4 KiB erase pages; RP2040 programs 256-byte pages, so writes are padded with 0xFF (which leaves bits as they are). */
+/**
+ * The HAL flash over a Kaluma block device: 4 KiB erase pages of 4-byte words. The RP2040 programs whole 256-byte
+ * pages, so a write programs the program pages it touches with 0xFF everywhere but the words asked for (0xFF
+ * programs nothing: the other words keep what they hold). The HAL rules are checked first and the write is read
+ * back (see the header).
+ */
 export function createKalumaFlash(dev: KalumaBlockDevice, pageCount: number): Flash {
-  const pageSize = 4096;
-  const program = 256;
-  const check = (page: number, offset: number, length: number): void => {
-    if (page < 0 || page >= pageCount || page !== Math.floor(page)) throw new Error('flash: page ' + page + ' out of range');
-    if (offset < 0 || length < 0 || offset + length > pageSize) throw new Error('flash: range outside the page');
-  };
+  const geometry = { pageSize: KALUMA_SECTOR, pageCount, wordSize: 4 };
   return {
-    pageSize,
+    pageSize: KALUMA_SECTOR,
     pageCount,
     wordSize: 4,
     read(page, offset, length) {
-      check(page, offset, length);
+      checkFlashCall(geometry, 'read', page, offset, length);
       const buf = new Uint8Array(length);
       if (length > 0) dev.read(page, buf, offset);
       return buf;
     },
     write(page, offset, data) {
-      check(page, offset, data.length);
-      if (offset % 4 !== 0 || data.length % 4 !== 0) throw new Error('flash: writes must be whole aligned 4-byte words');
+      checkFlashCall(geometry, 'write', page, offset, data.length);
       if (data.length === 0) return;
-      const start = offset - (offset % program);
-      const end = Math.ceil((offset + data.length) / program) * program;
+      const start = offset - (offset % KALUMA_PROGRAM_PAGE);
+      const end = Math.ceil((offset + data.length) / KALUMA_PROGRAM_PAGE) * KALUMA_PROGRAM_PAGE;
+      const current = new Uint8Array(data.length);
+      dev.read(page, current, offset);
+      checkNorWrite(page, offset, current, data);
       const buf = new Uint8Array(end - start);
       buf.fill(0xff);
       buf.set(data, offset - start);
       dev.write(page, buf, start);
+      dev.read(page, current, offset);
+      for (let i = 0; i < data.length; i++) {
+        if (current[i] !== data[i])
+          throw new Error('flash: the write at page ' + page + ' offset ' + (offset + i) + ' did not take (the chip refused it or the cell is worn)');
+      }
     },
     erase(page) {
-      check(page, 0, 0);
+      checkFlashCall(geometry, 'erase', page, 0, 0);
       dev.ioctl(6, page);
     },
   };
+}
+
+/**
+ * The store's flash on Kaluma: `count` sectors from `base` through require('flash'), KALUMA_STORE_BASE/SECTORS by
+ * default. Undefined when this Kaluma has no flash module or its geometry is not 4 KiB sectors programmed in
+ * 256-byte pages (then the core keeps its store in RAM and INFO says so).
+ */
+export function openKalumaFlash(k: KalumaGlobals, base?: number, count?: number): Flash | undefined {
+  const b = base === undefined ? KALUMA_STORE_BASE : base;
+  const n = count === undefined ? KALUMA_STORE_SECTORS : count;
+  let mod: KalumaFlashModule | undefined;
+  try {
+    mod = k.require('flash') as KalumaFlashModule;
+  } catch (e) {
+    return undefined;
+  }
+  if (!mod || typeof mod.Flash !== 'function') return undefined;
+  const dev = new mod.Flash(b, n);
+  if (dev.ioctl(5) !== KALUMA_SECTOR || dev.ioctl(7) !== KALUMA_PROGRAM_PAGE || dev.ioctl(4) !== n) return undefined;
+  return createKalumaFlash(dev, n);
 }
 
 export interface KalumaLink {

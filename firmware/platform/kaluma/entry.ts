@@ -2,24 +2,29 @@
 //
 // Flash dist/tinyhsm-kaluma.js with `kaluma flash dist/tinyhsm-kaluma.js` and talk to it with the host's
 // armor transport. What Kaluma gives and why the loop owns stdin: see adapter.ts. Ctrl-C (0x03) stops the
-// device and returns the REPL; the keys (RAM only, for now) are gone at the next reset.
+// device and returns the REPL. The store lives in Kaluma's 16 KiB "storage" sectors (adapter.ts "Flash"), which a
+// program upload does not erase; do not use Kaluma's `storage` module on the same board.
 import '../../hal/global_crypto.ts';
 import { kaluma, rng } from './random_source.ts';
 import { createNobleCrypto, useDeviceProfile } from '../../hal/crypto_noble.ts';
 import { startDevice } from '../../core/device.ts';
-import { createKalumaEnv } from './adapter.ts';
+import { createKalumaEnv, openKalumaFlash, KALUMA_STORE_BASE, KALUMA_STORE_SECTORS } from './adapter.ts';
 
 /**
  * Board settings. The Pico has no user button: set BUTTON_PIN to a GPIO wired to a push button to ground to
- * enable presence checks. Flash stays unclaimed: Kaluma's littlefs owns the space after the program.
+ * enable presence checks. FLASH_BASE/FLASH_SECTORS: the sectors (4 KiB, counted from Kaluma's flash offset)
+ * the store owns; the default is Kaluma's storage area (a Pico 2 has 16 sectors there).
  */
 const BUTTON_PIN: number | undefined = undefined;
+const FLASH_BASE = KALUMA_STORE_BASE;
+const FLASH_SECTORS = KALUMA_STORE_SECTORS;
 
 // Boot once Kaluma's own start-up has finished, then never return (see adapter.ts "Link").
 kaluma.setTimeout(() => {
   // DESIGN.md "Runtime constraints": small base-point tables on a device (180 KB JS heap).
   useDeviceProfile();
-  const { env, link } = createKalumaEnv(kaluma, rng, createNobleCrypto(), { buttonPin: BUTTON_PIN });
+  const flash = openKalumaFlash(kaluma, FLASH_BASE, FLASH_SECTORS);
+  const { env, link } = createKalumaEnv(kaluma, rng, createNobleCrypto(), { buttonPin: BUTTON_PIN, flash });
   startDevice(env);
   link.run();
 }, 0);

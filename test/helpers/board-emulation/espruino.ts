@@ -49,32 +49,88 @@ export interface EspruinoEvent {
   detail: string;
 }
 
-/** Espruino's Flash module over one emulated area, with NOR rules and 4-byte alignment. */
+/**
+ * Espruino's `require('Flash')` (src/jswrap_flash.c) over one emulated free area. As on a board: erasePage(addr)
+ * erases the page holding addr; write(data, addr) goes through jshFlashWriteAligned, which pads a misaligned start
+ * or end by re-programming the neighbouring bytes with what they hold, and the chip ANDs the data into the page
+ * (a 0→1 request is silently dropped); read(length, addr) returns a Uint8Array of the program's realm, or
+ * undefined for length ≤ 0. Pages may differ in size (`layout`), as STM32F4 sectors do. What a correct adapter
+ * never does is recorded (violations, unaligned, outside) so tests can assert those lists stay empty.
+ */
 export class EmulatedEspruinoFlash {
   readonly base = 0x70000;
-  readonly pageSize = 4096;
+  /** Size of every page of the area, in order. */
+  readonly layout: number[];
   readonly mem: Uint8Array;
-  constructor(readonly pages: number) {
-    this.mem = new Uint8Array(pages * this.pageSize).fill(0xff);
+  /** Writes that asked for a 1 over a 0 (real NOR keeps the 0 and says nothing). */
+  readonly violations: string[] = [];
+  /** Writes whose address or length was not a multiple of 4 (Espruino pads them; the HAL never asks for one). */
+  readonly unaligned: string[] = [];
+  /** Accesses beyond the free area (on a board: Espruino's own firmware or saved code). */
+  readonly outside: string[] = [];
+  readonly erases: number[];
+
+  /** `pages` pages of 4096 bytes, or the given page sizes. */
+  constructor(pages: number | number[]) {
+    this.layout = typeof pages === 'number' ? new Array<number>(pages).fill(4096) : pages.slice();
+    this.mem = new Uint8Array(this.layout.reduce((a, b) => a + b, 0)).fill(0xff);
+    this.erases = new Array<number>(this.layout.length).fill(0);
   }
+
+  /** The page size when all pages are equal (the common case). */
+  get pageSize(): number {
+    return this.layout[0];
+  }
+
+  /** [index, start offset, length] of the page holding area offset `off`, or undefined outside the area. */
+  private pageAt(off: number): [number, number, number] | undefined {
+    let start = 0;
+    for (let i = 0; i < this.layout.length; i++) {
+      if (off >= start && off < start + this.layout[i]) return [i, start, this.layout[i]];
+      start += this.layout[i];
+    }
+    return undefined;
+  }
+
+  private inside(addr: number, length: number, what: string): boolean {
+    const off = addr - this.base;
+    if (off >= 0 && off + length <= this.mem.length) return true;
+    this.outside.push(`${what} at 0x${addr.toString(16)} (${length} bytes)`);
+    return false;
+  }
+
   module(ctxUint8Array: Uint8ArrayConstructor): object {
     return {
       getFree: () => [{ addr: this.base, length: this.mem.length }],
       getPage: (addr: number) => {
-        const off = addr - this.base;
-        if (off < 0 || off >= this.mem.length) return undefined;
-        return { addr: this.base + off - (off % this.pageSize), length: this.pageSize };
+        const p = this.pageAt(addr - this.base);
+        return p ? { addr: this.base + p[1], length: p[2] } : undefined;
       },
-      erasePage: (addr: number) => {
-        const off = addr - this.base - ((addr - this.base) % this.pageSize);
-        this.mem.fill(0xff, off, off + this.pageSize);
+      erasePage: (addr: unknown) => {
+        if (typeof addr !== 'number' || !Number.isInteger(addr)) throw new Error('Address should be an integer');
+        const p = this.pageAt(addr - this.base);
+        if (!p) {
+          this.outside.push(`erasePage(0x${addr.toString(16)})`);
+          return;
+        }
+        this.mem.fill(0xff, p[1], p[1] + p[2]);
+        this.erases[p[0]]++;
       },
       write: (data: ArrayLike<number>, addr: number) => {
-        if (addr % 4 !== 0 || data.length % 4 !== 0) throw new Error('Flash write must be 4-byte aligned');
+        if (data === undefined) throw new Error('Data is not defined');
+        if (addr % 4 !== 0 || data.length % 4 !== 0) this.unaligned.push(`write(${data.length} bytes, 0x${addr.toString(16)})`);
+        if (!this.inside(addr, data.length, 'write')) return;
         const off = addr - this.base;
-        for (let i = 0; i < data.length; i++) this.mem[off + i] &= data[i];
+        for (let i = 0; i < data.length; i++) {
+          const cur = this.mem[off + i];
+          const want = data[i] & 0xff;
+          if ((want & ~cur & 0xff) !== 0) this.violations.push(`0x${(addr + i).toString(16)}: 0x${cur.toString(16)} -> 0x${want.toString(16)}`);
+          this.mem[off + i] = cur & want;
+        }
       },
       read: (length: number, addr: number) => {
+        if (!(length > 0)) return undefined;
+        if (!this.inside(addr, length, 'read')) return new ctxUint8Array(length);
         const off = addr - this.base;
         const out = new ctxUint8Array(length);
         out.set(this.mem.subarray(off, off + length));
@@ -89,6 +145,8 @@ export interface EspruinoBoardOptions {
   /** Bytes per USB packet delivered to on('data') (full-speed CDC: 64). */
   packet?: number;
   hwRand?: () => number;
+  /** The board's free flash area; pass the one of an earlier board to model a reset. Default: 8 erased 4 KiB pages. */
+  flash?: EmulatedEspruinoFlash;
 }
 
 export class EspruinoBoard {
@@ -101,7 +159,7 @@ export class EspruinoBoard {
   readonly usbOut: number[] = [];
   /** Text that went to the REPL instead of the program. */
   replInput = '';
-  readonly flash = new EmulatedEspruinoFlash(4);
+  readonly flash: EmulatedEspruinoFlash;
   readonly gpio: string[] = [];
   private handlers: ((s: string) => void)[] = [];
   private listeners: ((bytes: Uint8Array) => void)[] = [];
@@ -113,6 +171,7 @@ export class EspruinoBoard {
 
   constructor(private readonly opts: EspruinoBoardOptions) {
     this.packet = opts.packet ?? 64;
+    this.flash = opts.flash ?? new EmulatedEspruinoFlash(8);
     const self = this;
     const toBytes = (x: unknown): number[] => {
       if (typeof x === 'string') return Array.from(Buffer.from(x, 'latin1'));

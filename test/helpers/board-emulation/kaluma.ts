@@ -1,4 +1,4 @@
-// Emulation of the Kaluma 1.x globals the kaluma bundle touches (process.stdin/stdout over the REPL's USB CDC, rp2, millis, GPIO), in a bare vm context.
+// Emulation of the Kaluma 1.x globals the kaluma bundle touches (process.stdin/stdout over the REPL's USB CDC, rp2, flash, millis, GPIO), in a bare vm context.
 //
 // Modelled on kaluma-project/kaluma 1.2.1: process.stdin.read() returns everything buffered as a Uint8Array or
 // null (src/modules/stream/module_stream.c); process.stdout.write(Uint8Array) puts bytes on USB unchanged
@@ -31,35 +31,95 @@ export interface KalumaBoardOptions {
   idleLimit?: number;
   /** Bytes per USB packet the host side delivers (full-speed CDC: 64). */
   packet?: number;
+  /** The board's flash chip; pass the one of an earlier board to model a reset of the same Pico. Default: erased. */
+  chip?: EmulatedKalumaChip;
 }
 
-/** A flash block device like Kaluma's `flash` module: 4 KiB blocks, writes only in whole 256-byte pages, NOR rules. */
-export class EmulatedKalumaFlash {
-  readonly mem: Uint8Array;
+/** Sectors of Kaluma's flash region on a Pico (targets/rp2/boards/pico/board.h): storage 0..3, program 4..131, littlefs 132..259. */
+export const KALUMA_SECTORS = 260;
+const SECTOR = 4096;
+const PROGRAM_PAGE = 256;
+
+/**
+ * The flash region of an RP2040 running Kaluma, as km_flash_program/km_flash_erase treat it (targets/rp2/src/flash.c):
+ * programming ANDs into what is there (a real NOR chip cannot set a bit and says nothing), a program whose address or
+ * size is not a multiple of 256 is refused with -EINVAL (which module_flash.c ignores), erase sets a 4 KiB sector
+ * to 0xFF. It records what a correct adapter never does, so tests can assert those lists stay empty.
+ */
+export class EmulatedKalumaChip {
+  readonly mem = new Uint8Array(KALUMA_SECTORS * SECTOR).fill(0xff);
+  /** Programs km_flash_program refused (misaligned); the data never reached the chip. */
   readonly rejected: string[] = [];
-  constructor(readonly count: number) {
-    this.mem = new Uint8Array(count * 4096).fill(0xff);
-  }
-  read(block: number, buffer: Uint8Array, offset = 0): void {
-    buffer.set(this.mem.subarray(block * 4096 + offset, block * 4096 + offset + buffer.length));
-  }
-  write(block: number, buffer: Uint8Array, offset = 0): void {
-    // km_flash_program refuses (and the module ignores the error) unless offset and size are multiples of 256
-    if (offset % 256 !== 0 || buffer.length % 256 !== 0) {
-      this.rejected.push(`write(${block}, ${buffer.length} bytes, ${offset})`);
+  /** Programs that asked for a 1 over a 0 (bytes other than the 0xFF padding): real NOR silently keeps the 0. */
+  readonly violations: string[] = [];
+  /** Sectors ever programmed or erased, to check an adapter stays inside its region. */
+  readonly touched = new Set<number>();
+  /** Every `new Flash(base, count)` made over this chip, as "base,count". */
+  readonly opened: string[] = [];
+  readonly erases = new Array<number>(KALUMA_SECTORS).fill(0);
+
+  program(sector: number, offset: number, data: ArrayLike<number>): void {
+    const at = sector * SECTOR + offset;
+    if (at % PROGRAM_PAGE !== 0 || data.length % PROGRAM_PAGE !== 0) {
+      this.rejected.push(`program(sector ${sector}, offset ${offset}, ${data.length} bytes)`);
       return;
     }
-    const base = block * 4096 + offset;
-    for (let i = 0; i < buffer.length; i++) this.mem[base + i] &= buffer[i]; // programming only clears bits
+    if (at < 0 || at + data.length > this.mem.length) throw new RangeError(`program beyond Kaluma's flash region: sector ${sector} offset ${offset}`);
+    for (let i = 0; i < data.length; i++) {
+      const cur = this.mem[at + i];
+      const want = data[i] & 0xff;
+      if (want !== 0xff && (want & ~cur & 0xff) !== 0) this.violations.push(`sector ${sector} offset ${offset + i}: 0x${cur.toString(16)} -> 0x${want.toString(16)}`);
+      this.mem[at + i] = cur & want; // programming only clears bits
+    }
+    for (let s = Math.floor(at / SECTOR); s <= Math.floor((at + data.length - 1) / SECTOR); s++) this.touched.add(s);
+  }
+
+  erase(sector: number): void {
+    if (sector < 0 || sector >= KALUMA_SECTORS) throw new RangeError(`erase beyond Kaluma's flash region: sector ${sector}`);
+    this.mem.fill(0xff, sector * SECTOR, (sector + 1) * SECTOR);
+    this.erases[sector]++;
+    this.touched.add(sector);
+  }
+
+  read(sector: number, offset: number, into: { length: number; [i: number]: number }): void {
+    const at = sector * SECTOR + offset;
+    // the board reads memory-mapped flash with no check; past the region it would read whatever follows
+    if (at < 0 || at + into.length > this.mem.length) throw new RangeError(`read beyond Kaluma's flash region: sector ${sector} offset ${offset}`);
+    for (let i = 0; i < into.length; i++) into[i] = this.mem[at + i];
+  }
+}
+
+/**
+ * `new (require('flash').Flash)(base, count)` of src/modules/flash/module_flash.c over an emulated chip: block
+ * numbers are relative to `base`, nothing checks them against `count` (as on the board), ioctl 4/5/6/7 are the
+ * block count, block size, erase and program size.
+ */
+export class EmulatedKalumaFlash {
+  readonly size = SECTOR;
+  constructor(
+    readonly count = KALUMA_SECTORS,
+    readonly chip = new EmulatedKalumaChip(),
+    readonly base = 0,
+  ) {}
+  /** Programs the chip refused (see EmulatedKalumaChip). */
+  get rejected(): string[] {
+    return this.chip.rejected;
+  }
+  read(block: number, buffer: Uint8Array, offset = 0): void {
+    this.chip.read(this.base + block, offset, buffer);
+  }
+  write(block: number, buffer: Uint8Array, offset = 0): void {
+    this.chip.program(this.base + block, offset, buffer);
   }
   ioctl(op: number, arg = 0): number {
+    if (op === 1 || op === 2 || op === 3) return 0;
     if (op === 4) return this.count;
-    if (op === 5) return 4096;
+    if (op === 5) return SECTOR;
     if (op === 6) {
-      this.mem.fill(0xff, arg * 4096, (arg + 1) * 4096);
+      this.chip.erase(this.base + arg);
       return 0;
     }
-    if (op === 7) return 256;
+    if (op === 7) return PROGRAM_PAGE;
     return -1;
   }
 }
@@ -72,6 +132,8 @@ export class KalumaBoard {
   readonly gpio: string[] = [];
   /** Set when the device loop stopped (abort or a thrown error), with the reason. */
   stopped: unknown;
+  /** The flash chip behind require('flash'); it outlives the board (pass it to the next one). */
+  readonly chip: EmulatedKalumaChip;
   millis = 1000;
   stdinReads = 0;
   private rx: Uint8Array[] = [];
@@ -92,6 +154,15 @@ export class KalumaBoard {
   constructor(private readonly opts: KalumaBoardOptions) {
     this.idleLimit = opts.idleLimit ?? 200_000;
     this.packet = opts.packet ?? 64;
+    this.chip = opts.chip ?? new EmulatedKalumaChip();
+    const chip = this.chip;
+    // module_flash.c: exports { Flash }, a constructor with base and count (defaults: 0 and the whole region)
+    const flashModule = {
+      Flash: function Flash(this: unknown, base?: number, count?: number) {
+        chip.opened.push(`${base ?? 0},${count ?? KALUMA_SECTORS}`);
+        return new EmulatedKalumaFlash(count ?? KALUMA_SECTORS, chip, base ?? 0);
+      },
+    };
     const self = this;
     const out = (bytes: ArrayLike<number>): void => {
       for (let i = 0; i < bytes.length; i++) this.usbOut.push(bytes[i] & 0xff);
@@ -114,6 +185,7 @@ export class KalumaBoard {
       },
       require(name: string): unknown {
         if (name === 'rp2') return { randomBigInt: () => BigInt('0x' + randomBytes(16).toString('hex')) };
+        if (name === 'flash') return flashModule;
         throw new Error(`Module "${name}" not found`);
       },
       millis: () => this.millis,

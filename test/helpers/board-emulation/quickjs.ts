@@ -4,8 +4,11 @@
 // functions are plain JavaScript evaluated in QuickJS; only two host functions cross the boundary:
 // __host_write(ArrayBuffer) for bytes the device sends and __host_random(n) → ArrayBuffer of n random bytes
 // from node:crypto. Time is virtual: the board's clock moves only when the host calls advance(ms).
+// With a `flash` option the board also has board.flash (BoardGlobals), whose three calls cross to that host-side
+// HAL Flash (e.g. sim/flash.ts SimFlash, which enforces the NOR rules and throws "firmware bug: …" into QuickJS).
 import { randomBytes } from 'node:crypto';
 import { getQuickJS, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from 'quickjs-emscripten';
+import type { Flash } from '../../../firmware/hal/index.ts';
 
 const BOARD_JS = `
 (function () {
@@ -36,6 +39,20 @@ export interface QuickJSBoardOptions {
   memoryLimit?: number;
   /** Interpreter stack limit in bytes. */
   stackSize?: number;
+  /** The board's flash, kept on the host: it outlives the QuickJS context (a new board on it is a reboot). */
+  flash?: Flash;
+}
+
+/** board.flash inside QuickJS: bytes cross as ArrayBuffers, copied both ways. */
+function boardFlashJs(f: Flash): string {
+  return `
+globalThis.board.flash = {
+  pageSize: ${f.pageSize}, pageCount: ${f.pageCount}, wordSize: ${f.wordSize},
+  read: function (page, offset, length) { return new Uint8Array(__host_flash_read(page, offset, length)); },
+  write: function (page, offset, data) { __host_flash_write(page, offset, data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)); },
+  erase: function (page) { __host_flash_erase(page); }
+};
+`;
 }
 
 export class QuickJSBoard {
@@ -66,6 +83,30 @@ export class QuickJSBoard {
     write.dispose();
     random.dispose();
     board.unwrap(vm.evalCode(BOARD_JS, 'board.js')).dispose();
+    const flash = opts?.flash;
+    if (flash) {
+      const num = (h: QuickJSHandle) => vm.getNumber(h);
+      const fns = {
+        __host_flash_read: vm.newFunction('__host_flash_read', (p, o, l) => {
+          const bytes = flash.read(num(p), num(o), num(l));
+          return vm.newArrayBuffer(new Uint8Array(bytes).buffer);
+        }),
+        __host_flash_write: vm.newFunction('__host_flash_write', (p, o, ab) => {
+          const view = vm.getArrayBuffer(ab);
+          const data = new Uint8Array(view.value); // copied out of QuickJS memory
+          view.dispose();
+          flash.write(num(p), num(o), data); // a NOR violation throws into QuickJS with its message
+        }),
+        __host_flash_erase: vm.newFunction('__host_flash_erase', (p) => {
+          flash.erase(num(p));
+        }),
+      };
+      for (const [name, fn] of Object.entries(fns)) {
+        vm.setProp(vm.global, name, fn);
+        fn.dispose();
+      }
+      board.unwrap(vm.evalCode(boardFlashJs(flash), 'board-flash.js')).dispose();
+    }
     board.feed = vm.getProp(vm.global, '__feed');
     board.advanceFn = vm.getProp(vm.global, '__advance');
     return board;
