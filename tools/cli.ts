@@ -15,7 +15,8 @@ import { runSimCommand } from '../sim/main.ts';
 const USAGE = `usage: tinyhsm <command> [options]
 
 commands:
-  sim [--pty | --socket PATH] [--json] [--seed HEX]   run a simulated token
+  sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE] [--power-cut-after N]
+                                                      run a simulated token (keys persist in FILE)
   demo                                                start a simulator on a pty, make keys, sign, verify with OpenSSL
   info                                                firmware, device id, algorithms, slots
   keygen --alg ALG [--label L]                        generate a key pair on the device
@@ -106,13 +107,24 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           selftestFailures: failures,
           slotsUsed: i.slotsUsed,
           slotsFree: i.slotsFree,
+          identityPublicKey: i.identityPublicKey ? toHex(i.identityPublicKey) : null,
+          flash: {
+            pageSize: i.flashPageSize,
+            pages: i.flashPages,
+            bytesUsed: i.flashBytesUsed,
+            bytesFree: i.flashBytesFree,
+            eraseCounts: i.flashEraseCounts,
+            volatile: i.flashVolatile === true,
+          },
         };
         const lines = [
           `device id     ${json.deviceId}`,
           `firmware      ${json.firmwareVersion} (protocol ${json.protocolVersion}, ${json.platform})`,
           `algorithms    ${json.algorithms.join(', ') || '(none passed self-test)'}`,
           ...Object.entries(failures).map(([a, why]) => `not offered   ${a}: ${why}`),
+          `identity      ${json.identityPublicKey || '(none yet: Ed25519 is not offered)'}`,
           `key slots     ${json.slotsUsed} used, ${json.slotsFree} free`,
+          `flash         ${json.flash.pages} pages of ${json.flash.pageSize} bytes, ${json.flash.bytesUsed} used, about ${json.flash.bytesFree} free, erases ${Math.min(...json.flash.eraseCounts)}..${Math.max(...json.flash.eraseCounts)} per page${json.flash.volatile ? ' (RAM only: lost at power-off)' : ''}`,
           `max packet    ${json.maxPacket} bytes`,
         ];
         return { json, text: lines.join('\n') };

@@ -22,7 +22,8 @@ const examples: Example[] = [
     name: 'INFO response', kind: 'response', frameType: FrameType.RESPONSE, seq: 1, code: Command.INFO,
     fields: {
       firmwareVersion: '0.1.0', protocolVersion: 1, deviceId: h('000102030405060708090a0b0c0d0e0f'), maxPacket: 2048,
-      algorithms: [1, 2, 3, 4], slotsUsed: 0, slotsFree: 16, platform: 'node-sim',
+      algorithms: [1, 2, 3, 4], slotsUsed: 0, slotsFree: 16, platform: 'node-sim', identityPublicKey: ED_PUB,
+      flashPageSize: 4096, flashPages: 32, flashBytesUsed: 116, flashBytesFree: 122728, flashEraseCounts: new Array(32).fill(1),
     },
   },
   { name: 'ECHO request', kind: 'request', frameType: FrameType.REQUEST, seq: 2, code: Command.ECHO, fields: { data: h('00ff00') } },

@@ -1,11 +1,14 @@
-// The device: power-on self-tests, RAM keystore, and the frame loop on the transport (DESIGN.md "Wire protocol", issue 2 §3).
+// The device: power-on self-tests, the flash store, its name and keys, and the frame loop on the transport (DESIGN.md "Wire protocol", "Storage"; issues 2 §3, 3 §4).
 import type { Env } from '../hal/index.ts';
-import { FrameType, PROTOCOL_VERSION, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
+import { Alg, FrameType, PROTOCOL_VERSION, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
 import { crc32 } from '../protocol/crc32.ts';
 import { DEFAULT_MAX_PACKET, FrameReader, encodeArmorLine, encodeFrame, type Frame, type ReaderEvent } from '../protocol/frame.ts';
 import { MAX_LIST, MAX_LABEL, MAX_PUBLIC_KEY, MAX_KEY_ID } from '../protocol/messages/limits.ts';
 import type { DeviceContext } from './context.ts';
 import { KeyStore } from './keystore.ts';
+import { Store } from './store/index.ts';
+import { RamFlash } from './ram_flash.ts';
+import { loadOrCreateName } from './identity.ts';
 import { runSelftests, type SelftestReport } from './selftest.ts';
 import { dispatch, errorBody } from './dispatch.ts';
 
@@ -20,8 +23,16 @@ export interface DeviceOptions {
 
 /** The running device, as the platform entry point and tests see it. */
 export interface Device {
-  /** Random 16-byte id made at boot (RAM only until the flash store exists). */
+  /** Random 16-byte id made at first boot and kept in flash (DESIGN.md "Identity"). */
   readonly deviceId: Uint8Array;
+  /** The Ed25519 identity public key, the device's name; undefined where Ed25519 is not offered. */
+  readonly identityPublicKey: Uint8Array | undefined;
+  /** True when env.flash was absent and the store lives in RAM: nothing survives power-off. */
+  readonly flashVolatile: boolean;
+  /** Key records on flash that did not load (corrupt, unknown, or beyond the slots); left untouched. */
+  readonly skippedRecords: number;
+  /** Why the device id or identity is incomplete this boot, if it is; undefined normally. */
+  readonly bootProblem: string | undefined;
   readonly selftest: SelftestReport;
   readonly maxPacket: number;
   readonly slots: number;
@@ -46,8 +57,10 @@ function frameTypeName(t: number): string {
 }
 
 /**
- * Boot the device on an Env: self-tests, device id, keystore, then serve frames from env.transport.
- * Throws only on a platform configuration error (a maxPacket or slot count outside the protocol's bounds).
+ * Boot the device on an Env: self-tests first, then open the store on env.flash (a RAM flash when the
+ * platform has none), load or make the device id and identity, load the keys, then serve frames from
+ * env.transport. Throws on a platform configuration error (a maxPacket or slot count outside the
+ * protocol's bounds), and when the flash itself throws (a power cut during boot: the board is off).
  */
 export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const maxPacket = env.maxPacket || DEFAULT_MAX_PACKET;
@@ -62,9 +75,27 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const selftest = runSelftests(env.crypto);
   const offered: boolean[] = [];
   for (let i = 0; i < selftest.passed.length; i++) offered[selftest.passed[i]] = true;
-  const deviceId = new Uint8Array(16);
-  env.rng.fill(deviceId);
-  const ctx: DeviceContext = { env, keystore: new KeyStore(slots), selftest, offered, deviceId, firmwareVersion, maxPacket };
+
+  // DESIGN.md "Storage": the store scans and recovers at open (a blank flash is formatted). Without a
+  // flash HAL the same store runs on RAM, and INFO says so (flashVolatile).
+  const flashVolatile = env.flash === undefined;
+  const flash = env.flash !== undefined ? env.flash : new RamFlash();
+  const store = Store.open(flash);
+  const name = loadOrCreateName(env, store, offered[Alg.ED25519] === true);
+  const keystore = KeyStore.load(slots, store);
+  const deviceId = name.deviceId;
+  const ctx: DeviceContext = {
+    env,
+    keystore,
+    store,
+    flashVolatile,
+    selftest,
+    offered,
+    deviceId,
+    identity: name.identity,
+    firmwareVersion,
+    maxPacket,
+  };
 
   const transport = env.transport;
   const armor = transport.mode === 'armor';
@@ -158,5 +189,15 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
   });
 
-  return { deviceId, selftest, maxPacket, slots, firmwareVersion };
+  return {
+    deviceId,
+    identityPublicKey: name.identity === undefined ? undefined : name.identity.publicKey,
+    flashVolatile,
+    skippedRecords: keystore.skipped,
+    bootProblem: name.problem,
+    selftest,
+    maxPacket,
+    slots,
+    firmwareVersion,
+  };
 }

@@ -1,7 +1,8 @@
 // Dispatcher: command byte → schema-checked request → pure handler → schema-encoded response (DESIGN.md "Wire protocol").
 //
 // The only place that turns handler results and exceptions into wire bytes. A handler that throws
-// yields INTERNAL_ERROR with a generic message: the exception text could quote key material.
+// yields INTERNAL_ERROR with a generic message: the exception text could quote key material. A change is
+// committed to flash before any RAM state claims it (keystore.ts), so an exception never answers OK.
 import { Command, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import type { Result } from '../protocol/result.ts';
@@ -120,6 +121,10 @@ export function dispatch(ctx: DeviceContext, body: Uint8Array): Uint8Array {
   try {
     res = entry.handler(ctx, req.value);
   } catch (e) {
+    // A flash that throws mid-commit (a failing part; on a power cut nothing is answered anyway) is the one
+    // exception with a known remedy: the boot scan restores the state before or after this command.
+    if (ctx.keystore.storageFault)
+      return errorBody(Status.INTERNAL_ERROR, entry.name + ': the flash failed while writing; power-cycle the device, it restarts with the state before or after this command');
     return errorBody(Status.INTERNAL_ERROR, entry.name + ' failed with an unexpected internal error');
   }
   if (!res.ok) return errorBody(res.status, res.message);

@@ -60,7 +60,7 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
   UNKNOWN_PARAMETER: 'the request carries a parameter this command does not take; remove it or update the firmware',
   UNSUPPORTED_ALGORITHM: 'the algorithm is unknown or failed its power-on self-test on this device; run `tinyhsm info` to see what is offered',
   KEY_NOT_FOUND: 'no key has this id; run `tinyhsm list` to see the keys on the device',
-  STORAGE_FULL: 'every key slot is in use; delete a key you no longer need (`tinyhsm delete --key ID`)',
+  STORAGE_FULL: 'every key slot or the flash store is full; delete a key you no longer need (`tinyhsm delete --key ID`)',
   INVALID_KEY: 'the key material is not a valid key for this algorithm (wrong length, zero, out of range or not on the curve)',
   OPERATION_NOT_PERMITTED: 'this key cannot do that operation; use a key of a suitable algorithm',
   PACKET_TOO_LARGE: 'the request is larger than the device accepts; `tinyhsm info` gives the maximum packet size',

@@ -1,11 +1,12 @@
-// Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, and call().
-import { createHash } from 'node:crypto';
-import type { Crypto, Env, Rng, Transport } from '../../firmware/hal/index.ts';
+// Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, an optional flash, and call().
+import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
+import type { Crypto, Env, Flash, Rng, Transport } from '../../firmware/hal/index.ts';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
 import { startDevice, type Device, type DeviceOptions } from '../../firmware/core/device.ts';
 import { FrameType, Status, nameOf } from '../../firmware/protocol/codes.ts';
 import { type CborMap, type CborValue, cborDecode, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { FrameReader, encodeArmorLine, encodeFrame, type Frame } from '../../firmware/protocol/frame.ts';
+import { NorFlash, leftover } from './nor-flash.ts';
 
 /** Deterministic RNG for tests: SHA-256(seed ‖ counter) blocks. Never for a real device. */
 export function seededRng(seed: string | Uint8Array = 'tinyhsm test seed'): Rng & { readonly calls: number } {
@@ -42,6 +43,8 @@ export interface LoopbackOptions {
   seed?: string;
   maxPacket?: number;
   platform?: string;
+  /** The device's flash (e.g. test/helpers/nor-flash.ts); without one the device runs its store on a RAM flash. */
+  flash?: Flash;
 }
 
 export interface Loopback {
@@ -80,6 +83,7 @@ export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
     },
     crypto: opts.crypto || nobleCrypto(),
     maxPacket: opts.maxPacket,
+    flash: opts.flash,
   };
   allLinks.push(written);
   return {
@@ -228,3 +232,202 @@ export function field<T = CborValue>(r: Reply, key: number): T {
 
 export const hex = (b: Uint8Array | undefined): string => (b === undefined ? 'undefined' : Buffer.from(b).toString('hex'));
 export const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+
+// ---------------------------------------------------------------- persistence and power-cut checks (issue 3 §6)
+
+/** A key as KEY_LIST shows it (public key in hex), for comparing key sets across reboots. */
+export interface ListedKey {
+  keyId: number;
+  alg: number;
+  label: string;
+  origin: number;
+  publicKey: string;
+}
+
+/** KEY_LIST as plain data, in id order. Throws unless the device answers OK. */
+export function listKeys(t: TestDevice): ListedKey[] {
+  const r = t.call(0x06);
+  if (r.status !== 0) throw new Error('KEY_LIST failed: ' + r.statusName + ' ' + r.message);
+  return (r.map.get(1) as Map<number, unknown>[]).map((e) => ({
+    keyId: e.get(1) as number,
+    alg: e.get(2) as number,
+    label: e.get(3) as string,
+    origin: e.get(4) as number,
+    publicKey: hex(e.get(5) as Uint8Array),
+  }));
+}
+
+function ecJwkKey(crv: 'P-256' | 'secp256k1', pub: Buffer) {
+  return createPublicKey({ key: { kty: 'EC', crv, x: pub.subarray(1, 33).toString('base64url'), y: pub.subarray(33).toString('base64url') }, format: 'jwk' });
+}
+
+/**
+ * Prove every listed key's private half matches its public key, with OpenSSL as the judge: signing keys sign
+ * a fresh message and node:crypto verifies; x25519 keys agree on a shared secret with a node:crypto peer.
+ * Returns the problems found (empty when all is well).
+ */
+export function checkKeysWork(t: TestDevice, keys: ListedKey[], tag = 'check'): string[] {
+  const problems: string[] = [];
+  for (const k of keys) {
+    const pub = Buffer.from(k.publicKey, 'hex');
+    const msg = new Uint8Array(Buffer.from(tag + ' key ' + k.keyId));
+    if (k.alg === 4) {
+      const peer = generateKeyPairSync('x25519');
+      const peerPub = peer.publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+      const r = t.call(0x0a, { 1: k.keyId, 2: new Uint8Array(peerPub) });
+      const mine = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), pub]), format: 'der', type: 'spki' });
+      const want = diffieHellman({ privateKey: peer.privateKey, publicKey: mine }).toString('hex');
+      if (r.status !== 0 || hex(r.map.get(1) as Uint8Array) !== want) problems.push('x25519 key ' + k.keyId + ': ECDH does not match OpenSSL (' + r.statusName + ')');
+      continue;
+    }
+    const r = t.call(0x09, { 1: k.keyId, 2: msg });
+    if (r.status !== 0) {
+      problems.push('key ' + k.keyId + ' cannot sign: ' + r.statusName + ' ' + r.message);
+      continue;
+    }
+    const sig = r.map.get(1) as Uint8Array;
+    let good: boolean;
+    if (k.alg === 1) good = nodeVerify(null, msg, createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' }), sig);
+    else good = nodeVerify('sha256', msg, { key: ecJwkKey(k.alg === 2 ? 'P-256' : 'secp256k1', pub), dsaEncoding: 'ieee-p1363' }, sig);
+    if (!good) problems.push('key ' + k.keyId + ' (alg ' + k.alg + '): OpenSSL rejects its signature');
+  }
+  return problems;
+}
+
+/** The word writes a sweep cuts at: 1, every `stride`-th, and the last (stride 1: every one). */
+export function sweepPoints(words: number, stride: number): number[] {
+  const out: number[] = [];
+  for (let n = 1; n <= words; n += stride) out.push(n);
+  if (out[out.length - 1] !== words && words > 0) out.push(words);
+  return out;
+}
+
+/** Stride for a sweep: 1 when POWERCUT_FULL=1 (`npm run test:powercut`), else the CI subset's. */
+export function sweepStride(ci: number): number {
+  return process.env.POWERCUT_FULL === '1' ? 1 : ci;
+}
+
+export interface CommandSweep {
+  /** The flash image of the device before the command, and its page size. */
+  image: Uint8Array;
+  pageSize: number;
+  /** RNG seed of the boot that runs the command (the same in every run, so the command does the same writes). */
+  seed: string;
+  command: number;
+  params: unknown;
+  /** Cut at every `stride`-th word write (and the first and last). */
+  stride: number;
+  /** Also cut during the n-th erase of the command, for each fraction of bits set (compaction). */
+  eraseCuts?: number[];
+  /** Private keys whose bytes must not be found anywhere in flash after recovery, per outcome. */
+  goneIn?: { before?: Uint8Array[]; after?: Uint8Array[] };
+}
+
+export interface SweepReport {
+  /** Word writes and erases the uninterrupted command makes. */
+  words: number;
+  erases: number;
+  /** How many cuts were tried, and how many recovered to the old and to the new key set. */
+  cuts: number;
+  before: number;
+  after: number;
+  /** Everything that went wrong, one line per cut ("N=17: …"); empty when the device passed. */
+  problems: string[];
+  keysBefore: ListedKey[];
+  keysAfter: ListedKey[];
+  /** Status of a KEY_GENERATE (ed25519) right after the uncut command: what a recovered 'after' state must match. */
+  nextGenerate: number;
+}
+
+const same = (a: ListedKey[], b: ListedKey[]) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Issue 3 §6 for one mutating command: run it once whole to learn its word writes (W) and the key sets
+ * before and after, then for each cut point N restore the image, boot, cut power at the N-th word write of
+ * the command, power on, reboot, and check that the device boots and answers INFO with the same device id and
+ * identity, that no record was skipped, that the key set is exactly the old or the new one, that every listed
+ * key works (OpenSSL judges), that the device answered no OK for the cut command, that deleted or uncommitted
+ * secrets are gone from flash, and that the device goes on: with the old state the host's retry of the command
+ * succeeds; with the new one a KEY_GENERATE does what it did after the uncut command, with an id never used.
+ */
+export function sweepCommand(c: CommandSweep): SweepReport {
+  const flash = NorFlash.fromBytes(c.image, { pageSize: c.pageSize });
+  const t0 = startTestDevice({ flash, seed: c.seed });
+  const id0 = hex(t0.device.deviceId);
+  const ident0 = hex(t0.device.identityPublicKey);
+  const keysBefore = listKeys(t0);
+  const w0 = flash.wordWrites;
+  const e0 = flash.erases;
+  const whole = t0.call(c.command, c.params);
+  if (whole.status !== 0) throw new Error('the command fails even without a power cut: ' + whole.statusName + ' ' + whole.message);
+  const words = flash.wordWrites - w0;
+  const erases = flash.erases - e0;
+  const keysAfter = listKeys(t0);
+  const maxIdEver = Math.max(0, ...keysBefore.map((k) => k.keyId), ...keysAfter.map((k) => k.keyId));
+  const nextGenerate = t0.call(0x04, { 1: 1, 2: 'after the cut' }).status;
+  const report: SweepReport = { words, erases, cuts: 0, before: 0, after: 0, problems: [], keysBefore, keysAfter, nextGenerate };
+
+  const runs: { name: string; arm: () => void }[] = [];
+  for (const n of sweepPoints(words, c.stride)) runs.push({ name: 'N=' + n, arm: () => flash.cutAfterWords(n) });
+  for (const f of c.eraseCuts || []) for (let e = 1; e <= erases; e++) runs.push({ name: 'erase ' + e + ' (' + f + ')', arm: () => flash.cutDuringErase(e, f) });
+
+  for (const run of runs) {
+    const bad = (m: string) => report.problems.push(run.name + ': ' + m);
+    flash.restore(c.image);
+    flash.powerOn();
+    const t = startTestDevice({ flash, seed: c.seed });
+    run.arm();
+    let answer: Reply | undefined;
+    try {
+      answer = t.call(c.command, c.params);
+    } catch (e) {
+      // the device may go quiet when its flash dies; what matters is that it never says OK
+    }
+    report.cuts++;
+    if (!flash.isCut) {
+      bad('the command finished without reaching the cut point');
+      continue;
+    }
+    if (answer && answer.status === 0) bad('the device answered OK although power was cut during the command');
+    flash.powerOn();
+    let t2: TestDevice;
+    try {
+      t2 = startTestDevice({ flash, seed: c.seed + ' after the cut' });
+    } catch (e) {
+      bad('the device does not boot: ' + String(e));
+      continue;
+    }
+    const info = t2.call(0x01);
+    if (info.status !== 0) bad('INFO fails: ' + info.statusName);
+    if (hex(t2.device.deviceId) !== id0) bad('the device id changed');
+    if (hex(t2.device.identityPublicKey) !== ident0) bad('the identity changed');
+    if (t2.device.skippedRecords !== 0) bad(t2.device.skippedRecords + ' key records did not load');
+    const now = listKeys(t2);
+    let outcome: 'before' | 'after' | undefined;
+    if (same(now, keysBefore)) outcome = 'before';
+    else if (same(now, keysAfter)) outcome = 'after';
+    if (outcome === undefined) {
+      bad('the key set is neither the old nor the new one: ' + JSON.stringify(now.map((k) => k.keyId)));
+      continue;
+    }
+    report[outcome]++;
+    for (const p of checkKeysWork(t2, now, run.name)) bad(p);
+    const gone = c.goneIn ? c.goneIn[outcome] : undefined;
+    for (const s of gone || []) if (leftover(flash.bytes, s) >= 0) bad('a private key that should be wiped is still in flash (' + outcome + ')');
+    if (outcome === 'before') {
+      // the host saw no OK and retries: the command must now succeed, as it did uncut
+      const again = t2.call(c.command, c.params);
+      if (again.status !== 0) bad('retrying the command after recovery fails: ' + again.statusName + ' ' + again.message);
+      else if (c.command === 0x04 || c.command === 0x05) {
+        const id = again.map.get(1) as number;
+        if (id <= Math.max(0, ...keysBefore.map((k) => k.keyId))) bad('the retried command reused id ' + id);
+      }
+    } else {
+      // the change stands: the device must be as able as after the uncut command, and never reuse an id
+      const g = t2.call(0x04, { 1: 1, 2: 'after the cut' });
+      if (g.status !== nextGenerate) bad('KEY_GENERATE after recovery gives ' + g.statusName + ' (' + g.message + '), uncut it gave status ' + nextGenerate);
+      else if (g.status === 0 && (g.map.get(1) as number) <= maxIdEver) bad('KEY_GENERATE after recovery reused id ' + String(g.map.get(1)));
+    }
+  }
+  return report;
+}

@@ -83,6 +83,11 @@ describe('round trip of random valid messages through both codecs', () => {
       slotsUsed: 0,
       slotsFree: 16,
       platform: 'kaluma',
+      flashPageSize: 4096,
+      flashPages: 4,
+      flashBytesUsed: 120,
+      flashBytesFree: 12000,
+      flashEraseCounts: [1, 1, 2, 0],
     };
     const r = cborDecode(cborEncode(encodeMessage(schema, info)));
     if (!r.ok) throw new Error(r.message);

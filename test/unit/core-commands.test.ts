@@ -5,6 +5,7 @@ import { Alg, Command, FrameType, Origin, Status } from '../../firmware/protocol
 import { encodeFrame } from '../../firmware/protocol/frame.ts';
 import { decodeMessage } from '../../firmware/protocol/schema.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
+import { NorFlash } from '../helpers/nor-flash.ts';
 import { field, findLeakedKeys, hex, seededRng, startTestDevice, unhex, type Reply, type TestDevice } from '../helpers/loopback.ts';
 
 const N_P256 = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
@@ -108,6 +109,31 @@ describe('full store', () => {
     expect([field(info, 7), field(info, 8)]).toEqual([3, 0]);
     okValue(t.call(Command.KEY_DELETE, { 1: 1 }), Command.KEY_DELETE);
     expect(generate(t, Alg.ED25519).keyId).toBe(4);
+  });
+});
+
+describe('full flash', () => {
+  it('STORAGE_FULL when the flash has no room though slots are free: the message names the flash, nothing changes, a delete makes room', () => {
+    const flash = new NorFlash({ pageSize: 512, pageCount: 2 });
+    const t = startTestDevice({ flash, slots: 16 });
+    const made: number[] = [];
+    let full: Reply | undefined;
+    for (let i = 0; i < 16 && !full; i++) {
+      const r = t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_P256, 2: 'label ' + i });
+      if (r.status === Status.OK) made.push(field<number>(r, 1));
+      else full = r;
+    }
+    expect(made.length).toBeGreaterThan(0);
+    expectError(full!, Status.STORAGE_FULL, /flash store has no room.*delete a key/);
+    const info = t.call(Command.INFO);
+    expect(field<number>(info, 8)).toBeGreaterThan(0); // slots were free
+    const before = t.call(Command.KEY_LIST);
+    const image = flash.snapshot();
+    expectError(t.call(Command.KEY_IMPORT, { 1: Alg.ECDSA_P256, 3: new Uint8Array(32).fill(5) }), Status.STORAGE_FULL, /flash/);
+    expect(hex(t.call(Command.KEY_LIST).frame.body)).toBe(hex(before.frame.body));
+    expect(Buffer.from(flash.snapshot()).equals(Buffer.from(image))).toBe(true);
+    okValue(t.call(Command.KEY_DELETE, { 1: made[0] }), Command.KEY_DELETE);
+    expect(generate(t, Alg.ECDSA_P256).keyId).toBe(made[made.length - 1] + 1); // the refused tries used no id
   });
 });
 
@@ -251,11 +277,11 @@ describe('ECDH', () => {
 });
 
 describe('RANDOM and ECHO', () => {
-  it('RANDOM returns bytes from env.rng (the seeded stream after the 16-byte device id)', () => {
+  it('RANDOM returns bytes from env.rng (the seeded stream after the 16-byte device id and the 32-byte identity seed)', () => {
     const t = startTestDevice({ seed: 'random-test' });
     const a = okValue(t.call(Command.RANDOM, { 1: 48 }), Command.RANDOM).bytes as Uint8Array;
     const ref = seededRng('random-test');
-    ref.fill(new Uint8Array(16));
+    ref.fill(new Uint8Array(16 + 32));
     const want = new Uint8Array(48);
     ref.fill(want);
     expect(hex(a)).toBe(hex(want));

@@ -1,5 +1,11 @@
-// Device frame loop: answers, ERROR frames, reply cache, noise, armor mode and boot-time checks (issue 2 §3).
+// Device frame loop and boot: answers, ERROR frames, reply cache, noise, armor mode, boot-time checks, and the name and keys kept in flash (issues 2 §3, 3 §4).
 import { describe, it, expect } from 'vitest';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import type { Crypto } from '../../firmware/hal/index.ts';
+import { Store } from '../../firmware/core/store/index.ts';
+import { DEVICE_ID_RECORD, IDENTITY_RECORD } from '../../firmware/core/records.ts';
+import { NorFlash } from '../helpers/nor-flash.ts';
+import { nobleCrypto } from '../helpers/loopback.ts';
 import { Alg, Command, FrameType, Status } from '../../firmware/protocol/codes.ts';
 import { cborEncode } from '../../firmware/protocol/cbor.ts';
 import { encodeFrame, encodePacket, encodeArmorLine } from '../../firmware/protocol/frame.ts';
@@ -8,6 +14,12 @@ import { startDevice, maxSlotsFor } from '../../firmware/core/device.ts';
 import { createLoopbackEnv, decodeReplies, field, hex, seededRng, startTestDevice } from '../helpers/loopback.ts';
 
 const infoBody = new Uint8Array([Command.INFO, 0xa0]);
+
+/** RFC 8032 public key of a seed, by OpenSSL. */
+function ed25519Public(seed: Uint8Array): string {
+  const k = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+  return createPublicKey(k).export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
+}
 
 describe('INFO', () => {
   it('reports versions, id, packet size, algorithms, slots and platform', () => {
@@ -28,6 +40,34 @@ describe('INFO', () => {
     expect(field(r, 7)).toBe(0);
     expect(field(r, 8)).toBe(16);
     expect(field(r, 9)).toBe('test-loopback');
+    // issue 3: the identity key is made from the next 32 bytes of the stream, right after the device id
+    const stream = new Uint8Array(48);
+    seededRng('info').fill(stream);
+    expect(hex(field<Uint8Array>(r, 10))).toBe(ed25519Public(stream.subarray(16)));
+    expect(hex(t.device.identityPublicKey)).toBe(hex(field<Uint8Array>(r, 10)));
+    // no flash in the Env: the store runs on the RAM flash, and INFO says the keys do not survive power-off
+    expect([field(r, 11), field(r, 12), field(r, 16)]).toEqual([2048, 4, true]);
+    expect(field<number[]>(r, 15)).toEqual([0, 0, 0, 0]);
+    expect(field<number>(r, 13)).toBeGreaterThan(0); // the device id and identity records
+    expect(field<number>(r, 14)).toBeGreaterThan(field<number>(r, 13));
+  });
+
+  it('flash fields follow the store: bytes used grow with a key and shrink with its deletion; the total stays', () => {
+    const flash = new NorFlash({ pageSize: 4096, pageCount: 8 });
+    const t = startTestDevice({ flash });
+    const a = t.call(Command.INFO);
+    expect([field(a, 11), field(a, 12), a.map.has(16)]).toEqual([4096, 8, false]);
+    expect(field<number[]>(a, 15)).toHaveLength(8);
+    const used0 = field<number>(a, 13);
+    const total = used0 + field<number>(a, 14);
+    const g = t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_P256, 2: 'x' });
+    const b = t.call(Command.INFO);
+    expect(field<number>(b, 13)).toBeGreaterThan(used0 + 32 + 65);
+    expect(field<number>(b, 13) + field<number>(b, 14)).toBe(total);
+    expect(t.call(Command.KEY_DELETE, { 1: field(g, 1) }).status).toBe(Status.OK);
+    const c = t.call(Command.INFO);
+    expect(field<number>(c, 13)).toBeLessThan(field<number>(b, 13));
+    expect(field<number>(c, 13) + field<number>(c, 14)).toBe(total);
   });
 
   it('takes firmwareVersion, slots and maxPacket from the options and the Env', () => {
@@ -212,5 +252,86 @@ describe('packet budget', () => {
     expect(hex(field<Uint8Array>(rs[0], 1))).toBe(hex(data));
     // the empty map from our encoder is 0xa0 like cbor-x's
     expect(hex(cborEncode(new Map()))).toBe(hex(enc.encode(new Map())));
+  });
+});
+
+/** A Crypto whose Ed25519 gives wrong signatures: its self-test fails, as on an engine with broken BigInt. */
+function brokenEd25519(): Crypto {
+  const c = nobleCrypto();
+  return {
+    ...c,
+    ed25519Sign: (m: Uint8Array, s: Uint8Array) => {
+      const sig = c.ed25519Sign(m, s);
+      sig[0] ^= 1;
+      return sig;
+    },
+  };
+}
+
+describe('boot: the device id, identity and keys live in flash (DESIGN.md "Identity", issue 3 §4)', () => {
+  it('a reboot on the same flash keeps the device id, the identity and the keys, whatever the RNG says', () => {
+    const flash = new NorFlash();
+    const a = startTestDevice({ flash, seed: 'first boot' });
+    const k = a.call(Command.KEY_GENERATE, { 1: Alg.ED25519, 2: 'kept' });
+    expect(k.status).toBe(Status.OK);
+    const b = startTestDevice({ flash, seed: 'second boot' });
+    expect(hex(b.device.deviceId)).toBe(hex(a.device.deviceId));
+    expect(hex(b.device.identityPublicKey)).toBe(hex(a.device.identityPublicKey));
+    expect(b.device.flashVolatile).toBe(false);
+    const info = b.call(Command.INFO);
+    expect(hex(field<Uint8Array>(info, 3))).toBe(hex(a.device.deviceId));
+    expect(hex(field<Uint8Array>(info, 10))).toBe(hex(a.device.identityPublicKey));
+    const list = field<Map<number, unknown>[]>(b.call(Command.KEY_LIST), 1);
+    expect(list.map((e) => [e.get(1), e.get(3), hex(e.get(5) as Uint8Array)])).toEqual([[field(k, 1), 'kept', hex(field<Uint8Array>(k, 2))]]);
+  });
+
+  it('without a flash every boot is a first boot (a new id), and flashVolatile says so', () => {
+    const a = startTestDevice({ seed: 'one' });
+    const b = startTestDevice({ seed: 'two' });
+    expect(hex(a.device.deviceId)).not.toBe(hex(b.device.deviceId));
+    expect(a.device.flashVolatile).toBe(true);
+  });
+
+  it('where Ed25519 fails its self-test the id is stored alone; the first boot that offers Ed25519 makes the identity, once', () => {
+    const flash = new NorFlash();
+    const a = startTestDevice({ flash, seed: 'no ed25519', crypto: brokenEd25519() });
+    expect(a.device.selftest.passed).not.toContain(Alg.ED25519);
+    expect(a.device.identityPublicKey).toBeUndefined();
+    expect(a.call(Command.INFO).map.has(10)).toBe(false);
+    const b = startTestDevice({ flash, seed: 'ed25519 now' });
+    expect(hex(b.device.deviceId)).toBe(hex(a.device.deviceId));
+    expect(b.device.identityPublicKey).toBeDefined();
+    // the RNG's first 32 bytes of this boot made it: the id was not drawn again
+    const seed = new Uint8Array(32);
+    seededRng('ed25519 now').fill(seed);
+    expect(hex(b.device.identityPublicKey)).toBe(ed25519Public(seed));
+    const c = startTestDevice({ flash, seed: 'third' });
+    expect(hex(c.device.identityPublicKey)).toBe(hex(b.device.identityPublicKey));
+    // a boot where Ed25519 fails again keeps the record but does not use it
+    const d = startTestDevice({ flash, seed: 'broken again', crypto: brokenEd25519() });
+    expect(d.device.identityPublicKey).toBeUndefined();
+    expect(hex(startTestDevice({ flash }).device.identityPublicKey)).toBe(hex(b.device.identityPublicKey));
+  });
+
+  it('an identity or device id record that does not decode is kept, never replaced; the device still boots and answers', () => {
+    const flash = new NorFlash();
+    const store = Store.open(flash);
+    expect(
+      store.commit([
+        { key: DEVICE_ID_RECORD, value: new Uint8Array(15) },
+        { key: IDENTITY_RECORD, value: new Uint8Array([0xa0]) },
+      ]).ok,
+    ).toBe(true);
+    const a = startTestDevice({ flash, seed: 'x' });
+    expect(a.device.identityPublicKey).toBeUndefined();
+    expect(a.device.bootProblem).toMatch(/does not decode/);
+    expect(a.call(Command.INFO).status).toBe(Status.OK);
+    expect(a.call(Command.KEY_GENERATE, { 1: Alg.ED25519 }).status).toBe(Status.OK);
+    const again = Store.open(flash);
+    expect(hex(again.get(DEVICE_ID_RECORD)!)).toBe(hex(new Uint8Array(15)));
+    expect(hex(again.get(IDENTITY_RECORD)!)).toBe('a0');
+    const b = startTestDevice({ flash, seed: 'y' });
+    expect(hex(b.device.deviceId)).not.toBe(hex(a.device.deviceId)); // RAM-only ids, as the problem says
+    expect(field<unknown[]>(b.call(Command.KEY_LIST), 1)).toHaveLength(1);
   });
 });

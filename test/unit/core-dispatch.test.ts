@@ -6,8 +6,12 @@ import { cborDecode } from '../../firmware/protocol/cbor.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
 import { HANDLERS, MAX_MESSAGE, dispatch, errorBody, truncateUtf8 } from '../../firmware/core/dispatch.ts';
 import type { DeviceContext } from '../../firmware/core/context.ts';
+import type { Flash } from '../../firmware/hal/index.ts';
 import { KeyStore } from '../../firmware/core/keystore.ts';
+import { RamFlash } from '../../firmware/core/ram_flash.ts';
+import { Store } from '../../firmware/core/store/index.ts';
 import { createLoopbackEnv } from '../helpers/loopback.ts';
+import { NorFlash } from '../helpers/nor-flash.ts';
 
 function values(t: Record<string, number>): number[] {
   return Object.keys(t).map((k) => t[k]);
@@ -44,14 +48,18 @@ describe('code tables', () => {
   });
 });
 
-function ctx(): DeviceContext {
+function ctx(flash: Flash = new RamFlash()): DeviceContext {
   const link = createLoopbackEnv();
+  const store = Store.open(flash);
   return {
     env: link.env,
-    keystore: new KeyStore(4),
+    keystore: KeyStore.load(4, store),
+    store,
+    flashVolatile: true,
     selftest: { passed: [1, 2, 3, 4], failures: {}, sha256: true },
     offered: [false, true, true, true, true],
     deviceId: new Uint8Array(16),
+    identity: undefined,
     firmwareVersion: 'test',
     maxPacket: 2048,
   };
@@ -104,6 +112,22 @@ describe('dispatch', () => {
     expect(r.status).toBe(Status.INTERNAL_ERROR);
     expect(String(r.map.get(1))).not.toContain(secret);
     expect(Buffer.from(body).toString('latin1')).not.toContain(secret);
+  });
+
+  it('a flash that throws during a commit gives INTERNAL_ERROR saying to power-cycle, never OK, and later changes are refused', () => {
+    const flash = new NorFlash({ pageSize: 1024, pageCount: 4 });
+    const c = ctx(flash);
+    flash.cutAfterWords(2);
+    const r = decode(dispatch(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519])));
+    expect(r.status).toBe(Status.INTERNAL_ERROR);
+    expect(r.map.get(1)).toMatch(/^KEY_GENERATE: the flash failed.*power-cycle/);
+    expect(c.keystore.used).toBe(0);
+    flash.powerOn();
+    const again = decode(dispatch(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519])));
+    expect(again.status).toBe(Status.INTERNAL_ERROR);
+    expect(again.map.get(1)).toMatch(/power-cycle/);
+    // reads still work from RAM
+    expect(decode(dispatch(c, new Uint8Array([Command.KEY_LIST]))).status).toBe(Status.OK);
   });
 
   it('error messages are cut to 160 bytes of UTF-8 without splitting a character', () => {

@@ -1,16 +1,20 @@
-// INFO: what the device is and offers (issue 2 §3): versions, id, packet size, algorithms that passed self-test, slots, platform.
+// INFO: what the device is and offers (issues 2 §3, 3 §4): versions, id, identity, packet size, algorithms that passed self-test, slots, flash.
 import { PROTOCOL_VERSION } from '../../protocol/codes.ts';
 import { type Result, ok } from '../../protocol/result.ts';
+import { MAX_PAGES } from '../../protocol/messages/limits.ts';
 import type { InfoRequest, InfoResponse } from '../../protocol/messages/info.ts';
 import type { DeviceContext } from '../context.ts';
 
 export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse> {
-  const { env, keystore, selftest, deviceId, firmwareVersion, maxPacket } = ctx;
+  const { env, keystore, store, selftest, deviceId, identity, firmwareVersion, maxPacket, flashVolatile } = ctx;
   let anyFailure = false;
   for (const _alg in selftest.failures) {
     anyFailure = true;
     break;
   }
+  const st = store.stats();
+  // the schema caps the list (messages/limits.ts MAX_PAGES); a bigger flash reports its first pages
+  const erase = st.eraseCounts.length > MAX_PAGES ? st.eraseCounts.slice(0, MAX_PAGES) : st.eraseCounts.slice();
   return ok({
     firmwareVersion,
     protocolVersion: PROTOCOL_VERSION,
@@ -22,5 +26,13 @@ export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse
     slotsUsed: keystore.used,
     slotsFree: keystore.free,
     platform: env.platform,
+    identityPublicKey: identity === undefined ? undefined : identity.publicKey,
+    flashPageSize: st.pageSize,
+    flashPages: st.pages,
+    flashBytesUsed: st.bytesUsed,
+    flashBytesFree: st.bytesFree,
+    flashEraseCounts: erase,
+    // present only on a RAM store, like selftestFailures: absence means the keys survive power-off
+    flashVolatile: flashVolatile ? true : undefined,
   });
 }

@@ -1,12 +1,12 @@
-// KEY_DELETE: remove a key and wipe its private bytes from memory (fill(0)).
-import { Status } from '../../protocol/codes.ts';
-import { type Result, ok, err } from '../../protocol/result.ts';
+// KEY_DELETE: commit the deletion to flash (the store wipes the record's bytes), then drop the key from RAM and wipe it (issue 3 §3).
+import { type Result, ok } from '../../protocol/result.ts';
 import type { KeyDeleteRequest, KeyDeleteResponse } from '../../protocol/messages/key_delete.ts';
 import type { DeviceContext } from '../context.ts';
 
 export function keyDelete(ctx: DeviceContext, req: KeyDeleteRequest): Result<KeyDeleteResponse> {
   const { keystore } = ctx;
   const { keyId } = req;
-  if (!keystore.remove(keyId)) return err(Status.KEY_NOT_FOUND, 'no key with id ' + keyId);
+  const r = keystore.remove(keyId);
+  if (!r.ok) return r;
   return ok({});
 }

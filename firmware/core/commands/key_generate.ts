@@ -1,4 +1,4 @@
-// KEY_GENERATE: a new key pair made inside the device from its RNG; only the public key leaves (DESIGN.md "Keys").
+// KEY_GENERATE: a new key pair made inside the device from its RNG, committed to flash before the answer; only the public key leaves (DESIGN.md "Keys").
 import { Origin, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import type { KeyGenerateRequest, KeyGenerateResponse } from '../../protocol/messages/key_generate.ts';
@@ -10,6 +10,7 @@ export function keyGenerate(ctx: DeviceContext, req: KeyGenerateRequest): Result
   const { alg, label } = req;
   const a = offeredAlg(ctx, alg);
   if (!a.ok) return a;
+  // a cheap early answer before any key work; keystore.add checks slots and flash room again
   if (keystore.free === 0) return err(Status.STORAGE_FULL, 'all ' + keystore.capacity + ' key slots are in use; delete a key first');
   const pair = generateKeyPair(env, a.value);
   if (!pair.ok) return pair;

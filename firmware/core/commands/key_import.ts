@@ -1,4 +1,4 @@
-// KEY_IMPORT: store a private key made elsewhere, validated first and marked IMPORTED for ever (DESIGN.md "Keys").
+// KEY_IMPORT: store a private key made elsewhere, validated first, committed to flash before the answer, marked IMPORTED for ever (DESIGN.md "Keys").
 import { Origin, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import type { KeyImportRequest, KeyImportResponse } from '../../protocol/messages/key_import.ts';
@@ -10,6 +10,7 @@ export function keyImport(ctx: DeviceContext, req: KeyImportRequest): Result<Key
   const { alg, label, privateKey } = req;
   const a = offeredAlg(ctx, alg);
   if (!a.ok) return a;
+  // a cheap early answer before any key work; keystore.add checks slots and flash room again
   if (keystore.free === 0) return err(Status.STORAGE_FULL, 'all ' + keystore.capacity + ' key slots are in use; delete a key first');
   // The decoded byte string is a fresh buffer (cborDecode slices) that only this request holds: the
   // store takes it over without another copy, and wipes it on delete or when the import fails.

@@ -1,6 +1,6 @@
 // INFO: what the device is and can do; allowed without a session (DESIGN.md "Session").
 import type { Schema } from '../schema.ts';
-import { MAX_LIST } from './limits.ts';
+import { MAX_LIST, MAX_PAGES } from './limits.ts';
 
 export interface InfoRequest {}
 export const InfoRequestSchema: Schema = [];
@@ -17,6 +17,16 @@ export interface InfoResponse {
   slotsUsed: number;
   slotsFree: number;
   platform: string;
+  /** Ed25519 identity public key, made at first boot (absent where Ed25519 is not offered). */
+  identityPublicKey?: Uint8Array;
+  /** Flash store (DESIGN.md "Storage"): geometry, use, and erase count per page. */
+  flashPageSize: number;
+  flashPages: number;
+  flashBytesUsed: number;
+  flashBytesFree: number;
+  flashEraseCounts: number[];
+  /** True when the platform has no flash and the store lives in RAM (everything is lost at power-off). */
+  flashVolatile?: boolean;
 }
 export const InfoResponseSchema: Schema = [
   { key: 1, name: 'firmwareVersion', type: { t: 'text', max: 32 } },
@@ -28,4 +38,11 @@ export const InfoResponseSchema: Schema = [
   { key: 7, name: 'slotsUsed', type: { t: 'uint' } },
   { key: 8, name: 'slotsFree', type: { t: 'uint' } },
   { key: 9, name: 'platform', type: { t: 'text', max: 32 } },
+  { key: 10, name: 'identityPublicKey', type: { t: 'bytes', min: 32, max: 32 }, optional: true },
+  { key: 11, name: 'flashPageSize', type: { t: 'uint' } },
+  { key: 12, name: 'flashPages', type: { t: 'uint' } },
+  { key: 13, name: 'flashBytesUsed', type: { t: 'uint' } },
+  { key: 14, name: 'flashBytesFree', type: { t: 'uint' } },
+  { key: 15, name: 'flashEraseCounts', type: { t: 'uintList', max: MAX_PAGES } },
+  { key: 16, name: 'flashVolatile', type: { t: 'bool' }, optional: true },
 ];

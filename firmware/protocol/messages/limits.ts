@@ -13,3 +13,5 @@ export const MIN_PUBLIC_KEY = 32;
 export const MAX_PUBLIC_KEY = 65;
 /** Upper bound on list lengths (more than any device has slots). */
 export const MAX_LIST = 64;
+/** Most flash pages INFO reports erase counts for. */
+export const MAX_PAGES = 256;

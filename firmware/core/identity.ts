@@ -1,0 +1,99 @@
+// The device's name: a random device id and an Ed25519 identity key, made once at first boot and never changed (DESIGN.md "Identity").
+//
+// First boot (no DEVICE_ID record): the id (16 random bytes) and, when Ed25519 passed its self-test,
+// the identity seed (32 random bytes) are committed in ONE transaction, so a power cut leaves either
+// nothing (the next boot starts over) or both. Where Ed25519 is not offered (Espruino has no BigInt) the
+// id is committed alone and the identity is made at the first boot that offers Ed25519. An existing
+// record is never replaced: if one does not decode (a firmware bug or a newer format), the device runs
+// without it rather than overwrite its name.
+import type { Env } from '../hal/index.ts';
+import type { Result } from '../protocol/result.ts';
+import type { Store } from './store/index.ts';
+import {
+  DEVICE_ID_LENGTH,
+  DEVICE_ID_RECORD,
+  IDENTITY_RECORD,
+  PRIVATE_KEY_LENGTH,
+  decodeDeviceId,
+  decodeIdentity,
+  encodeIdentity,
+} from './records.ts';
+
+export interface Identity {
+  /** Secret: the Ed25519 seed; used later to sign session transcripts and attestations. */
+  readonly seed: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+export interface DeviceName {
+  readonly deviceId: Uint8Array;
+  /** Absent where Ed25519 is not offered yet, or the record could not be made or read. */
+  readonly identity: Identity | undefined;
+  /** False when the id lives in RAM only this boot (its record did not decode, or could not be committed). */
+  readonly deviceIdPersisted: boolean;
+  /** Why the name is incomplete, for the boot report; undefined when all is well. */
+  readonly problem: string | undefined;
+}
+
+/**
+ * Read the device id and identity from the store, making what is missing. A commit that throws (power
+ * cut) propagates: the device has not booted. Self-tests must have run: `ed25519` says whether to make
+ * an identity.
+ */
+export function loadOrCreateName(env: Env, store: Store, ed25519: boolean): DeviceName {
+  let problem: string | undefined;
+  const idRec = store.get(DEVICE_ID_RECORD);
+  let deviceId = idRec === undefined ? undefined : decodeDeviceId(idRec);
+  const identRec = store.get(IDENTITY_RECORD);
+  let seed = identRec === undefined ? undefined : decodeIdentity(identRec);
+  if (identRec !== undefined) identRec.fill(0); // it holds the seed; decodeIdentity made its own copy
+  if (identRec !== undefined && seed === undefined) problem = 'the identity record does not decode; it is kept, and the device runs without an identity';
+
+  const entries: { key: number; value: Uint8Array }[] = [];
+  let newId: Uint8Array | undefined;
+  let newSeed: Uint8Array | undefined;
+  if (idRec === undefined) {
+    newId = new Uint8Array(DEVICE_ID_LENGTH);
+    env.rng.fill(newId);
+    entries.push({ key: DEVICE_ID_RECORD, value: newId.slice() });
+  }
+  if (identRec === undefined && ed25519) {
+    newSeed = new Uint8Array(PRIVATE_KEY_LENGTH);
+    env.rng.fill(newSeed);
+    entries.push({ key: IDENTITY_RECORD, value: encodeIdentity(newSeed) });
+  }
+  let committed: Result<void> | undefined;
+  if (entries.length > 0) {
+    try {
+      committed = store.commit(entries);
+    } finally {
+      // the encoded identity record holds the seed
+      for (let i = 0; i < entries.length; i++) if (entries[i].key === IDENTITY_RECORD) entries[i].value.fill(0);
+    }
+    if (committed.ok) {
+      if (newId) deviceId = newId;
+      if (newSeed) seed = newSeed;
+    } else {
+      const what = newId && newSeed ? 'the device id and identity' : newId ? 'the device id' : 'the identity';
+      problem = what + ' could not be stored (' + committed.message + ')' + (newId ? '; the id lives in RAM only until the next boot' : '; the device runs without an identity');
+      if (newSeed) newSeed.fill(0);
+    }
+  }
+
+  let deviceIdPersisted = true;
+  if (deviceId === undefined) {
+    // never persisted this boot: a RAM-only id (the record on flash, if any, is left alone)
+    deviceIdPersisted = false;
+    if (newId) deviceId = newId;
+    else {
+      deviceId = new Uint8Array(DEVICE_ID_LENGTH);
+      env.rng.fill(deviceId);
+      problem = 'the device id record does not decode; it is kept, and this boot uses a RAM-only id';
+    }
+  }
+  // A stored identity is only used while Ed25519 passes its self-test: a wrong engine would give a wrong name.
+  let identity: Identity | undefined;
+  if (seed !== undefined && ed25519) identity = { seed, publicKey: env.crypto.ed25519PublicKey(seed) };
+  else if (seed !== undefined) seed.fill(0);
+  return { deviceId, identity, deviceIdPersisted, problem };
+}
