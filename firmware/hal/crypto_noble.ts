@@ -5,11 +5,7 @@
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
-import { chachaPolyOpen, chachaPolySeal } from './chacha20poly1305.ts';
+import { symmetricCrypto } from './symmetric.ts';
 import type { Crypto, EcCurve } from './index.ts';
 
 type Ecdsa = typeof p256;
@@ -18,10 +14,6 @@ function curveOf(curve: EcCurve): Ecdsa {
   if (curve === 'p256') return p256;
   if (curve === 'secp256k1') return secp256k1 as unknown as Ecdsa;
   throw new Error('unknown curve');
-}
-
-function isPositiveInt(n: number): boolean {
-  return typeof n === 'number' && n >= 1 && Math.floor(n) === n && n <= 0xffffffff;
 }
 
 function isAllZero(b: Uint8Array): boolean {
@@ -48,7 +40,7 @@ export function createNobleCrypto(opts?: NobleCryptoOptions): Crypto {
   const verifyOpts = { prehash: false, lowS: false, format: 'compact' as const };
   return {
     name: 'noble',
-    sha256: (data) => sha256(data),
+    sha256: symmetricCrypto.sha256,
     ed25519PublicKey: (seed) => ed25519.getPublicKey(seed),
     ed25519Sign: (message, seed) => ed25519.sign(message, seed),
     ed25519Verify(signature, message, publicKey) {
@@ -83,17 +75,11 @@ export function createNobleCrypto(opts?: NobleCryptoOptions): Crypto {
       // compressed form: 0x02/0x03 ‖ x; the shared secret is x (SEC 1 §3.3.1)
       return p256.getSharedSecret(privateKey, peerPublicKey, true).slice(1);
     },
-    hmacSha256: (key, data) => hmac(sha256, key, data),
-    hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
-    pbkdf2Sha256(password, salt, iterations, length) {
-      // noble accepts any c ≥ 1 and dkLen ≥ 1; a fractional count would silently run ceil(c) rounds, so refuse it here
-      if (!isPositiveInt(iterations)) throw new Error('pbkdf2Sha256: iterations must be a positive integer');
-      if (!isPositiveInt(length)) throw new Error('pbkdf2Sha256: length must be a positive integer');
-      return pbkdf2(sha256, password, salt, { c: iterations, dkLen: length });
-    },
-    // BigInt-free RFC 8439 composition over noble's ChaCha20 and Poly1305 (see chacha20poly1305.ts for why)
-    aeadSeal: chachaPolySeal,
-    aeadOpen: chachaPolyOpen,
+    hmacSha256: symmetricCrypto.hmacSha256,
+    hkdfSha256: symmetricCrypto.hkdfSha256,
+    pbkdf2Sha256: symmetricCrypto.pbkdf2Sha256,
+    aeadSeal: symmetricCrypto.aeadSeal,
+    aeadOpen: symmetricCrypto.aeadOpen,
   };
 }
 

@@ -7,7 +7,7 @@ import ts from 'typescript';
 
 const FIRMWARE = fileURLToPath(new URL('../../firmware/', import.meta.url));
 const CORE = join(FIRMWARE, 'core');
-const HAL_FILES = [join(FIRMWARE, 'hal', 'crypto_noble.ts'), join(FIRMWARE, 'hal', 'global_crypto.ts')];
+const HAL_FILES = ['crypto_noble.ts', 'global_crypto.ts', 'symmetric.ts', 'chacha20poly1305.ts'].map((f) => join(FIRMWARE, 'hal', f));
 
 function tsFiles(dir: string): string[] {
   const out: string[] = [];

@@ -7,18 +7,10 @@
 // HMAC, HKDF, PBKDF2 (@noble/hashes) and ChaCha20-Poly1305 (noble's ChaCha20 and Poly1305 composed without BigInt in
 // hal/chacha20poly1305.ts) need no BigInt, so they work here. Note that a session still cannot open on this engine:
 // its handshake needs X25519 and Ed25519 (docs/session.md).
-import { sha256 } from '@noble/hashes/sha2.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
-import { chachaPolyOpen, chachaPolySeal } from '../../hal/chacha20poly1305.ts';
+import { symmetricCrypto } from '../../hal/symmetric.ts';
 import type { Crypto } from '../../hal/index.ts';
 
 export const NO_BIGINT = 'this engine has no BigInt, so elliptic-curve code cannot run here (Espruino); use a Kaluma, XS or QuickJS board for keys';
-
-function isPositiveInt(n: number): boolean {
-  return typeof n === 'number' && n >= 1 && Math.floor(n) === n && n <= 0xffffffff;
-}
 
 function unavailable(): never {
   throw new Error(NO_BIGINT);
@@ -27,7 +19,7 @@ function unavailable(): never {
 export function createNoBigIntCrypto(): Crypto {
   return {
     name: 'noble-hashes (no BigInt)',
-    sha256: (data) => sha256(data),
+    sha256: symmetricCrypto.sha256,
     ed25519PublicKey: unavailable,
     ed25519Sign: unavailable,
     ed25519Verify: unavailable,
@@ -37,14 +29,10 @@ export function createNoBigIntCrypto(): Crypto {
     x25519PublicKey: unavailable,
     x25519: unavailable,
     ecdhP256: unavailable,
-    hmacSha256: (key, data) => hmac(sha256, key, data),
-    hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
-    pbkdf2Sha256(password, salt, iterations, length) {
-      if (!isPositiveInt(iterations)) throw new Error('pbkdf2Sha256: iterations must be a positive integer');
-      if (!isPositiveInt(length)) throw new Error('pbkdf2Sha256: length must be a positive integer');
-      return pbkdf2(sha256, password, salt, { c: iterations, dkLen: length });
-    },
-    aeadSeal: chachaPolySeal,
-    aeadOpen: chachaPolyOpen,
+    hmacSha256: symmetricCrypto.hmacSha256,
+    hkdfSha256: symmetricCrypto.hkdfSha256,
+    pbkdf2Sha256: symmetricCrypto.pbkdf2Sha256,
+    aeadSeal: symmetricCrypto.aeadSeal,
+    aeadOpen: symmetricCrypto.aeadOpen,
   };
 }
