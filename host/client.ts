@@ -1,4 +1,4 @@
-// HsmClient: one typed async method per command over any HostTransport; one request in flight, timeouts, retransmit with the same seq (DESIGN.md "Host").
+// HsmClient: one typed async method per command over any HostTransport; one request in flight, timeouts, retransmit with the same seq, secure sessions opened by itself (DESIGN.md "Host", docs/session.md).
 import { randomInt } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import {
@@ -26,6 +26,8 @@ import {
   type Schema,
 } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
+import { HostSession, SessionError, SessionHandshake } from './session.ts';
+import { KnownDevices, TrustError, defaultKnownDevicesPath, type KnownDevice } from './known-devices.ts';
 import type { HostTransport } from './transports/types.ts';
 import { SerialTransport } from './transports/serial.ts';
 import { SocketTransport } from './transports/socket.ts';
@@ -39,6 +41,26 @@ export interface ClientOptions {
   retries?: number;
   /** Largest packet this host accepts from the device. Default 65535 (INFO's maximum). */
   maxPacket?: number;
+  /**
+   * Pin a device that is not in the known-devices file yet (the CLI's --trust). Never accepts a device whose
+   * identity changed. Default false: an unknown device is refused with UNKNOWN_DEVICE.
+   */
+  trust?: boolean;
+  /**
+   * The known-devices file (docs/session.md §9). Default: $HSM_KNOWN_DEVICES, else the user's config directory.
+   * null pins in memory for this client only (the default for a simulator this process created itself).
+   */
+  knownDevices?: string | null;
+}
+
+/** Whether a device's identity is pinned on this host (`tinyhsm info`). */
+export interface PinState {
+  /** 'pinned': in the file with this key; 'not-pinned': not in the file; 'changed': in the file with another key; 'in-memory': a simulator this process made. */
+  state: 'pinned' | 'not-pinned' | 'changed' | 'in-memory';
+  /** The known-devices file consulted (absent for 'in-memory'). */
+  path?: string;
+  /** The pinned entry, for 'pinned' and 'changed'. */
+  entry?: KnownDevice;
 }
 
 export interface CallOptions {
@@ -88,6 +110,8 @@ interface Job {
   resolve: (m: Message) => void;
   reject: (e: HsmError) => void;
   onAbort?: () => void;
+  /** Set for a command carried in a session envelope: the outer answer is opened with this session and counter. */
+  envelope?: { session: HostSession; counter: number };
   // while in flight
   seq: number;
   frame: Uint8Array;
@@ -96,6 +120,11 @@ interface Job {
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
+/** SESSION_CLOSE on close() is best effort: a device that does not answer quickly drops the session at its idle timeout anyway. */
+const CLOSE_TIMEOUT_MS = 1000;
+/** Commands that run without a session (issue 4 §1); SESSION_* are the session's own plumbing. */
+const CLEAR_COMMANDS: ReadonlySet<number> = new Set([Command.INFO, Command.ECHO, Command.SESSION_OPEN, Command.SESSION_MESSAGE, Command.SESSION_CLOSE]);
+const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const DEFAULT_RETRIES = 2;
 const ASCII = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -107,11 +136,25 @@ export class HsmClient {
   private active: Job | undefined;
   private seq: number;
   private closed: HsmError | undefined;
+  /** Set by close(): no new calls, while the last SESSION_CLOSE may still travel. */
+  private closing: HsmError | undefined;
+  private readonly trust: boolean;
+  /** undefined: pin in memory only (self-hosted simulator, or knownDevices: null). */
+  private readonly knownDevices: KnownDevices | undefined;
+  /** The identity this client accepted at its first handshake; every later handshake must match it. */
+  private pinned: { deviceId: string; identityKey: string } | undefined;
+  private session: HostSession | undefined;
+  private sessionOpening: { promise: Promise<HostSession>; waiters: number; ac: AbortController } | undefined;
+  /** Errors that the device gave for the envelope itself (not the inner command): only these may be retried. */
+  private readonly outerErrors = new WeakSet<HsmError>();
 
   constructor(transport: HostTransport, opts: ClientOptions = {}) {
     this.transport = transport;
     this.opts = { timeoutMs: opts.timeoutMs || DEFAULT_TIMEOUT_MS, retries: opts.retries !== undefined ? opts.retries : DEFAULT_RETRIES };
     this.reader = new FrameReader(opts.maxPacket || 65535, transport.mode);
+    this.trust = opts.trust === true;
+    const file = opts.knownDevices !== undefined ? opts.knownDevices : transport.selfHosted ? null : defaultKnownDevicesPath();
+    this.knownDevices = file === null ? undefined : new KnownDevices(file);
     // A random first sequence number: the device's one-entry reply cache must not take a new
     // client's first request for a retransmission of the previous client's last one.
     this.seq = randomInt(0, 0x10000);
@@ -133,12 +176,13 @@ export class HsmClient {
 
   // ---------------------------------------------------------------- commands
 
+  /** INFO travels in the clear (issue 4 §1): it works before a device is pinned. */
   info(opts?: CallOptions): Promise<InfoResponse> {
-    return this.call(Command.INFO, {}, opts) as Promise<unknown> as Promise<InfoResponse>;
+    return this.callClear(Command.INFO, {}, opts) as Promise<unknown> as Promise<InfoResponse>;
   }
 
   async echo(data: Uint8Array, opts?: CallOptions): Promise<Uint8Array> {
-    return (await this.call(Command.ECHO, { data }, opts)).data as Uint8Array;
+    return (await this.callClear(Command.ECHO, { data }, opts)).data as Uint8Array;
   }
 
   async random(length: number, opts?: CallOptions): Promise<Uint8Array> {
@@ -185,37 +229,231 @@ export class HsmClient {
   /**
    * Any command. `request` holds the fields by name and is encoded with the command's schema from
    * firmware/protocol/messages (a Map is sent as the raw CBOR map instead). Resolves with the decoded
-   * response; rejects with an HsmError.
+   * response; rejects with an HsmError. Every command but INFO and ECHO travels inside a secure session,
+   * which this opens (and verifies against the pinned identity) by itself; SESSION_OPEN, SESSION_MESSAGE and
+   * SESSION_CLOSE given here are sent in the clear, as written.
    */
-  call(command: number | keyof typeof Command, request: object = {}, opts: CallOptions = {}): Promise<Message> {
-    return new Promise<Message>((resolve, reject) => {
-      const code = typeof command === 'number' ? command : Command[command];
-      if (code === undefined || !Number.isInteger(code) || code < 0 || code > 255)
-        return reject(new HsmError('BAD_ARGUMENT', `unknown command ${String(command)}`));
-      const name = String(nameOf(Command, code) || `command 0x${code.toString(16)}`);
-      if (this.closed) return reject(this.closed);
-      const pair = MESSAGES[code];
-      let map: CborValue;
-      let payload: Uint8Array;
+  async call(command: number | keyof typeof Command, request: object = {}, opts: CallOptions = {}): Promise<Message> {
+    const r = this.encodeRequest(command, request);
+    if (r instanceof HsmError) throw r;
+    if (this.closing) throw this.closing;
+    if (CLEAR_COMMANDS.has(r.code)) return this.enqueue(r.code, r.name, r.body, r.schema, opts);
+    return this.callInSession(r.code, r.name, r.body, r.schema, opts);
+  }
+
+  /**
+   * Any command in the clear, without a session, as call() encodes it. For INFO and ECHO, and for tests and
+   * tools that must see what the device does with a bare request (a gated one is refused with SESSION_REQUIRED).
+   */
+  async callClear(command: number | keyof typeof Command, request: object = {}, opts: CallOptions = {}): Promise<Message> {
+    const r = this.encodeRequest(command, request);
+    if (r instanceof HsmError) throw r;
+    if (this.closing) throw this.closing;
+    return this.enqueue(r.code, r.name, r.body, r.schema, opts);
+  }
+
+  /** The session the next gated command will use, if one is open (tests, diagnostics). */
+  get sessionId(): number | undefined {
+    return this.session && !this.session.closed ? this.session.sessionId : undefined;
+  }
+
+  /** Whether a device (as INFO reports it) is pinned on this host; reads the known-devices file. */
+  pinState(deviceId: Uint8Array, identityKey: Uint8Array): PinState {
+    if (!this.knownDevices) return { state: 'in-memory' };
+    const path = this.knownDevices.path;
+    let entry: KnownDevice | undefined;
+    try {
+      entry = this.knownDevices.get(deviceId);
+    } catch (e) {
+      throw trustToHsm(e);
+    }
+    if (!entry) return { state: 'not-pinned', path };
+    return { state: entry.identityKey === toHexString(identityKey) ? 'pinned' : 'changed', path, entry };
+  }
+
+  private encodeRequest(command: number | keyof typeof Command, request: object): { code: number; name: string; body: Uint8Array; schema: Schema | undefined } | HsmError {
+    const code = typeof command === 'number' ? command : Command[command];
+    if (code === undefined || !Number.isInteger(code) || code < 0 || code > 255) return new HsmError('BAD_ARGUMENT', `unknown command ${String(command)}`);
+    const name = String(nameOf(Command, code) || `command 0x${code.toString(16)}`);
+    const pair = MESSAGES[code];
+    let map: CborValue;
+    let payload: Uint8Array;
+    try {
+      map = request instanceof Map ? (request as CborMap) : pair ? encodeMessage(pair.request, request) : new Map();
+      payload = cborEncode(map);
+    } catch (e) {
+      return new HsmError('BAD_ARGUMENT', `${name}: the request cannot be encoded: ${(e as Error).message}`, { command: name });
+    }
+    const body = new Uint8Array(1 + payload.length);
+    body[0] = code;
+    body.set(payload, 1);
+    return { code, name, body, schema: pair ? pair.response : undefined };
+  }
+
+  // ---------------------------------------------------------------- the session (docs/session.md)
+
+  /**
+   * A gated command: sealed in the current session (opened first if there is none or it is spent). When the
+   * device answers SESSION_INVALID for the envelope (it did not execute it: idle timeout, cap, device restarted),
+   * a new session is opened and the command sent once more. Any other failure is final: a command whose envelope
+   * may have executed is never sent again (only retransmitted as the same bytes, which the reply cache answers).
+   */
+  private async callInSession(code: number, name: string, inner: Uint8Array, schema: Schema | undefined, opts: CallOptions): Promise<Message> {
+    let reopened = false;
+    for (let round = 0; ; round++) {
+      const s = await this.ensureSession(opts, name);
+      if (this.closing) throw this.closing;
+      let p: Promise<Message>;
       try {
-        map = request instanceof Map ? (request as CborMap) : pair ? encodeMessage(pair.request, request) : new Map();
-        payload = cborEncode(map);
+        p = this.sendEnvelope(s, code, name, inner, schema, opts);
       } catch (e) {
-        return reject(new HsmError('BAD_ARGUMENT', `${name}: the request cannot be encoded: ${(e as Error).message}`, { command: name }));
+        // the host's mirror of the idle timeout or cap ran out between ensureSession and seal: nothing was sent
+        if (!(e instanceof SessionError) || round >= 2) throw e instanceof SessionError ? sessionToHsm(e, name) : e;
+        this.dropSession(s);
+        continue;
       }
-      const body = new Uint8Array(1 + payload.length);
-      body[0] = code;
-      body.set(payload, 1);
+      try {
+        return await p;
+      } catch (e) {
+        if (e instanceof HsmError && e.code === 'SESSION_INVALID' && this.outerErrors.has(e) && !reopened) {
+          reopened = true;
+          this.dropSession(s);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Seal `inner` with the next counter of `s` and queue it; synchronous up to the queue, so counters follow queue order. */
+  private sendEnvelope(s: HostSession, code: number, name: string, inner: Uint8Array, schema: Schema | undefined, opts: CallOptions): Promise<Message> {
+    const env = s.seal(inner);
+    const outer = this.encodeRequest(Command.SESSION_MESSAGE, { sessionId: env.sessionId, counter: env.counter, ciphertext: env.ciphertext });
+    if (outer instanceof HsmError) return Promise.reject(outer); // an inner request too large for one envelope
+    return this.enqueue(code, name, outer.body, schema, opts, { session: s, counter: env.counter });
+  }
+
+  /**
+   * The current session, or the one being opened. Calls waiting for the same handshake share it; a caller whose
+   * signal fires leaves at once, and when every waiter has left the handshake itself is aborted (CANCEL), so the
+   * link is free for the next request.
+   */
+  private ensureSession(opts: CallOptions, name: string): Promise<HostSession> {
+    const s = this.session;
+    if (s && !s.isSpent()) return Promise.resolve(s);
+    if (s) this.dropSession(s); // the device ends it by itself (idle, cap); no SESSION_CLOSE needed
+    let op = this.sessionOpening;
+    if (!op) {
+      const ac = new AbortController();
+      const created: { promise: Promise<HostSession>; waiters: number; ac: AbortController } = { promise: this.openSession(opts, ac.signal), waiters: 0, ac };
+      this.sessionOpening = op = created;
+      const clear = () => {
+        if (this.sessionOpening === created) this.sessionOpening = undefined;
+      };
+      created.promise.then(clear, clear);
+    }
+    const shared = op;
+    shared.waiters++;
+    return abortable(shared.promise, opts.signal, name, () => {
+      if (--shared.waiters === 0) shared.ac.abort();
+    });
+  }
+
+  /** SESSION_OPEN: fresh X25519 key, identity checked against the pin, signature over the transcript verified (docs/session.md §2). */
+  private async openSession(opts: CallOptions, signal: AbortSignal): Promise<HostSession> {
+    const hs = SessionHandshake.create();
+    // its own signal: the handshake is shared by every call waiting for it, and ends only when all of them gave up
+    const r = await this.callClear(Command.SESSION_OPEN, { hostEphemeral: hs.hostEphemeral }, { timeoutMs: opts.timeoutMs, retries: opts.retries, signal });
+    const deviceId = r.deviceId as Uint8Array;
+    const identityKey = r.identityPublicKey as Uint8Array;
+    const answer = { sessionId: r.sessionId as number, deviceEphemeral: r.deviceEphemeral as Uint8Array, signature: r.signature as Uint8Array };
+    try {
+      this.checkIdentity(deviceId, identityKey);
+    } catch (e) {
+      await this.abandon(hs, deviceId, identityKey, answer);
+      throw e;
+    }
+    let session: HostSession;
+    try {
+      // verified against the key just checked against the pin (equal to it, or the check threw)
+      session = hs.finish(deviceId, identityKey, answer);
+    } catch (e) {
+      throw e instanceof SessionError ? sessionToHsm(e, 'SESSION_OPEN') : e;
+    }
+    if (this.closing) {
+      session.close();
+      throw this.closing;
+    }
+    this.session = session;
+    return session;
+  }
+
+  /**
+   * The device opened a session this host refuses to use (identity not pinned, or changed). It would hold one of
+   * the device's few slots until the idle timeout, so close it: SESSION_CLOSE carries no secret, and nothing the
+   * device answers is used. Best effort, never throws.
+   */
+  private async abandon(hs: SessionHandshake, deviceId: Uint8Array, identityKey: Uint8Array, answer: { sessionId: number; deviceEphemeral: Uint8Array; signature: Uint8Array }): Promise<void> {
+    let s: HostSession | undefined;
+    try {
+      s = hs.finish(deviceId, identityKey, answer);
+      await this.sendEnvelope(s, Command.SESSION_CLOSE, 'SESSION_CLOSE', Uint8Array.of(Command.SESSION_CLOSE), MESSAGES[Command.SESSION_CLOSE].response, {
+        timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.opts.timeoutMs),
+        retries: 0,
+      });
+    } catch (e) {
+      /* a bad signature or no answer: the device drops the slot at its idle timeout */
+    } finally {
+      if (s) s.close();
+    }
+  }
+
+  /** Trust on first use (docs/session.md §9): the file, or this client's memory for a self-hosted simulator. */
+  private checkIdentity(deviceId: Uint8Array, identityKey: Uint8Array): void {
+    const id = toHexString(deviceId);
+    const key = toHexString(identityKey);
+    const p = this.pinned;
+    if (p) {
+      if (p.deviceId === id && p.identityKey === key) return;
+      throw new HsmError(
+        'IDENTITY_CHANGED',
+        p.deviceId !== id
+          ? `another device answers on ${this.where()}: device ${id} instead of ${p.deviceId}, which this client opened a session with`
+          : `the identity key of device ${id} changed while this client was connected (was ${p.identityKey}, now ${key}): the device was reset, or something is impersonating it`,
+      );
+    }
+    if (this.knownDevices) {
+      try {
+        this.knownDevices.check(id, key, { trust: this.trust });
+      } catch (e) {
+        throw trustToHsm(e);
+      }
+    }
+    this.pinned = { deviceId: id, identityKey: key };
+  }
+
+  /** Forget a session and wipe its keys. */
+  private dropSession(s: HostSession): void {
+    s.close();
+    if (this.session === s) this.session = undefined;
+  }
+
+
+  /** Queue one request body (a clear command, or an envelope when `envelope` is given). */
+  private enqueue(code: number, name: string, body: Uint8Array, schema: Schema | undefined, opts: CallOptions, envelope?: Job['envelope']): Promise<Message> {
+    return new Promise<Message>((resolve, reject) => {
+      if (this.closed) return reject(this.closed);
       const job: Job = {
         command: code,
         name,
         body,
-        schema: pair ? pair.response : undefined,
+        schema,
         timeoutMs: opts.timeoutMs || this.opts.timeoutMs,
         retries: opts.retries !== undefined ? opts.retries : this.opts.retries,
         signal: opts.signal,
         resolve,
         reject,
+        envelope,
         seq: 0,
         frame: new Uint8Array(0),
         attempts: 0,
@@ -230,9 +468,33 @@ export class HsmClient {
     });
   }
 
-  /** Fail whatever is waiting and close the link. */
+  /**
+   * Close the session (SESSION_CLOSE, best effort: the device also drops it at its idle timeout), wipe the
+   * session keys, fail whatever is still waiting, and close the link.
+   */
   async close(): Promise<void> {
-    this.shutdown(new HsmError('CLOSED', 'the client was closed', { hint: 'open a new HsmClient' }));
+    if (this.closed) return this.transport.close();
+    const reason = new HsmError('CLOSED', 'the client was closed', { hint: 'open a new HsmClient' });
+    this.closing = reason;
+    // whatever waits is failed now, as before sessions; the link stays open for one last SESSION_CLOSE
+    for (const job of this.queue.splice(0)) {
+      if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
+      job.reject(reason);
+    }
+    if (this.active) this.settle(this.active, reason);
+    const s = this.session;
+    if (s && !s.isSpent()) {
+      try {
+        await this.sendEnvelope(s, Command.SESSION_CLOSE, 'SESSION_CLOSE', Uint8Array.of(Command.SESSION_CLOSE), MESSAGES[Command.SESSION_CLOSE].response, {
+          timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.opts.timeoutMs),
+          retries: 0,
+        });
+      } catch (e) {
+        /* best effort: the device forgets the session at its idle timeout */
+      }
+    }
+    if (this.session) this.dropSession(this.session);
+    this.shutdown(reason);
     await this.transport.close();
   }
 
@@ -314,6 +576,7 @@ export class HsmClient {
   private shutdown(reason: HsmError): void {
     if (this.closed) return;
     this.closed = reason;
+    if (this.session) this.dropSession(this.session);
     const pending = this.queue.splice(0);
     if (this.active) this.settle(this.active, reason);
     for (const job of pending) {
@@ -340,26 +603,102 @@ export class HsmClient {
   }
 
   private parseResponse(job: Job, f: Frame): Message | HsmError {
-    const bad = (why: string) => new HsmError('BAD_RESPONSE', `${job.name}: ${why}`, { command: job.name });
-    if (f.body.length < 1) return bad('empty response body');
-    const status = f.body[0];
-    const decoded = f.body.length > 1 ? cborDecode(f.body.subarray(1)) : { ok: true as const, value: new Map() as CborValue };
-    if (!decoded.ok) return bad(`the response is not deterministic CBOR: ${decoded.message}`);
-    const map = decoded.value;
-    if (!(map instanceof Map)) return bad('the response is not a CBOR map');
-    if (f.type === FrameType.ERROR || status !== Status.OK) {
-      if (status === Status.OK) return bad('an ERROR frame with status OK');
-      const m = map.get(1);
-      return HsmError.fromStatus(status, typeof m === 'string' ? m : '', job.name);
+    const env = job.envelope;
+    if (!env) return parseBody(job.name, job.schema, f.body, f.type === FrameType.ERROR);
+    // the outer answer: an error about the envelope itself (never executed), or {counter, ciphertext}
+    const outer = parseBody(job.name, MESSAGES[Command.SESSION_MESSAGE].response, f.body, f.type === FrameType.ERROR);
+    if (outer instanceof HsmError) {
+      if (outer.fromDevice) this.outerErrors.add(outer);
+      return outer;
     }
-    if (!job.schema) {
-      const out: Message = {};
-      map.forEach((v, k) => (out[String(k)] = v));
-      return out;
+    const counter = outer.counter as number;
+    if (counter !== env.counter) {
+      this.dropSession(env.session);
+      return new HsmError('SESSION_REFUSED', `${job.name}: the device answered session counter ${counter} to request counter ${env.counter}`, { command: job.name });
     }
-    const r = decodeMessage<Message>(job.schema, map);
-    return r.ok ? r.value : bad(`the response does not match the ${job.name} schema: ${r.message}`);
+    let plain: Uint8Array;
+    try {
+      plain = env.session.open(counter, outer.ciphertext as Uint8Array);
+    } catch (e) {
+      // a response we cannot trust: the command may have run, so it is not retried; a new session comes next time
+      this.dropSession(env.session);
+      return e instanceof SessionError ? sessionToHsm(e, job.name) : new HsmError('SESSION_REFUSED', `${job.name}: ${(e as Error).message}`, { command: job.name });
+    }
+    const inner = parseBody(job.name, job.schema, plain, false);
+    plain.fill(0);
+    // the device forgot the session when it answered SESSION_CLOSE
+    if (job.command === Command.SESSION_CLOSE && !(inner instanceof HsmError)) this.dropSession(env.session);
+    return inner;
   }
+}
+
+/** A response body (status byte + CBOR map) to a decoded message or the HsmError it carries. */
+function parseBody(name: string, schema: Schema | undefined, body: Uint8Array, errorFrame: boolean): Message | HsmError {
+  const bad = (why: string) => new HsmError('BAD_RESPONSE', `${name}: ${why}`, { command: name });
+  if (body.length < 1) return bad('empty response body');
+  const status = body[0];
+  const decoded = body.length > 1 ? cborDecode(body.subarray(1)) : { ok: true as const, value: new Map() as CborValue };
+  if (!decoded.ok) return bad(`the response is not deterministic CBOR: ${decoded.message}`);
+  const map = decoded.value;
+  if (!(map instanceof Map)) return bad('the response is not a CBOR map');
+  if (errorFrame || status !== Status.OK) {
+    if (status === Status.OK) return bad('an ERROR frame with status OK');
+    const m = map.get(1);
+    return HsmError.fromStatus(status, typeof m === 'string' ? m : '', name);
+  }
+  if (!schema) {
+    const out: Message = {};
+    map.forEach((v, k) => (out[String(k)] = v));
+    return out;
+  }
+  const r = decodeMessage<Message>(schema, map);
+  return r.ok ? r.value : bad(`the response does not match the ${name} schema: ${r.message}`);
+}
+
+/** A known-devices refusal as an HsmError (the message already says what to do). */
+function trustToHsm(e: unknown): unknown {
+  if (!(e instanceof TrustError)) return e;
+  const code = e.code === 'BAD_FILE' ? 'KNOWN_DEVICES_FILE' : e.code;
+  // the TrustError text already tells the user what to do; no second hint
+  return new HsmError(code, e.message, { hint: '', cause: e });
+}
+
+/** A host-side session refusal (docs/session.md §5) as an HsmError; its text never contains key bytes. */
+function sessionToHsm(e: SessionError, command: string): HsmError {
+  return new HsmError('SESSION_REFUSED', `${command}: ${e.message} [${e.reason}]`, { command, cause: e });
+}
+
+/**
+ * `p`, or an ABORTED HsmError as soon as `signal` fires: a caller waiting for the shared session handshake can give
+ * up at once while the handshake goes on for the others.
+ */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, name: string, onAbort: () => void): Promise<T> {
+  if (!signal) return p;
+  const err = () => {
+    const reason = signal.reason;
+    return new HsmError('ABORTED', `${name} was aborted${reason instanceof Error && reason.name !== 'AbortError' ? ': ' + reason.message : ''}`, { command: name, cause: reason });
+  };
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(err());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const leave = () => {
+      reject(err());
+      onAbort();
+    };
+    signal.addEventListener('abort', leave, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', leave);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', leave);
+        reject(e);
+      },
+    );
+  });
 }
 
 function aborted(job: Job): HsmError {

@@ -16,7 +16,15 @@ export type TransportErrorCode =
   /** The device answered something this host cannot parse (wrong schema, bad CBOR). */
   | 'BAD_RESPONSE'
   /** The caller passed something the host can refuse before sending (unknown algorithm name, …). */
-  | 'BAD_ARGUMENT';
+  | 'BAD_ARGUMENT'
+  /** The device is not in the known-devices file and the caller did not pass trust (--trust). */
+  | 'UNKNOWN_DEVICE'
+  /** The device's identity key differs from the pinned one (reset, replaced, or impersonated). */
+  | 'IDENTITY_CHANGED'
+  /** The known-devices file cannot be read or written, or is damaged. */
+  | 'KNOWN_DEVICES_FILE'
+  /** The host refused the session: a handshake or response envelope that does not verify (docs/session.md §2, §5). */
+  | 'SESSION_REFUSED';
 
 export type HsmErrorCode = StatusName | TransportErrorCode;
 
@@ -28,6 +36,10 @@ const TRANSPORT_HINTS: { readonly [K in TransportErrorCode]: string } = {
   NO_DEVICE: 'plug in a board, or start a simulator with `tinyhsm sim --pty` and pass its path with --device or HSM_DEVICE',
   BAD_RESPONSE: 'the device and this host disagree about the protocol; update one of them, and report it if they match',
   BAD_ARGUMENT: 'fix the argument named in the message',
+  UNKNOWN_DEVICE: 'if this is your device, pin it: pass --trust to the CLI, or { trust: true } to HsmClient.open',
+  IDENTITY_CHANGED: 'do not use this device until you know why its identity changed; see docs/session.md §9',
+  KNOWN_DEVICES_FILE: 'fix or move the file named in the message, or point HSM_KNOWN_DEVICES at another one',
+  SESSION_REFUSED: 'the device or something on the link answered with bytes that do not authenticate; nothing was trusted; check the link and retry',
 };
 
 /**

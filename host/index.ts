@@ -1,6 +1,9 @@
 // The host driver's public API: HsmClient, its errors, transports and discovery (DESIGN.md "Host").
 export { HsmClient, algName, resolveAlg, openTransport } from './client.ts';
-export type { ClientOptions, CallOptions, OpenOptions, KeyPair, SignInput } from './client.ts';
+export type { ClientOptions, CallOptions, OpenOptions, KeyPair, SignInput, PinState } from './client.ts';
+export { KnownDevices, TrustError, defaultKnownDevicesPath } from './known-devices.ts';
+export type { KnownDevice } from './known-devices.ts';
+export { SessionError } from './session.ts';
 export { HsmError } from './errors.ts';
 export type { HsmErrorCode, TransportErrorCode } from './errors.ts';
 export type { HostTransport } from './transports/types.ts';

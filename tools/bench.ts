@@ -70,7 +70,8 @@ async function main() {
   const { child, path } = await startPtySim();
   let overPty: HsmClient | undefined;
   try {
-    overPty = await HsmClient.open(path);
+    // the simulator this bench started: pinned in memory only (no entry in the user's known-devices file), still verified
+    overPty = await HsmClient.open(path, { knownDevices: null });
     const keys = async (c: HsmClient) => ({
       ed: (await c.importKey('ed25519', edSeed, 'bench')).keyId,
       ec: (await c.importKey('ecdsa-p256', p256Key, 'bench')).keyId,

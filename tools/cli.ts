@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { ALG_NAMES, Alg, STATUS_HINTS, algId, fromHex, toHex, nameOf, Origin } from '../firmware/protocol/index.ts';
-import { HsmClient, HsmError } from '../host/index.ts';
+import { HsmClient, HsmError, type PinState } from '../host/index.ts';
 import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubkey-format.ts';
 import { runSimCommand } from '../sim/main.ts';
 
@@ -31,7 +31,11 @@ commands:
 
 options:
   --device PATH   a serial port or pty path, a unix socket path, or "sim" (in-process); default $HSM_DEVICE, else discovery
+  --trust         pin a device this host has not seen yet (trust on first use); never accepts a changed identity
   --json          print exactly one JSON object on stdout (bytes as hex)
+
+Every command but info opens a secure session that the device signs with its identity key; the key is pinned
+in $HSM_KNOWN_DEVICES, else $XDG_CONFIG_HOME/tinyhsm/known-devices.json, else ~/.config/tinyhsm/known-devices.json.
 algorithms: ${Object.values(ALG_NAMES).join(', ')}`;
 
 /** A usage mistake: exit code 2 with a message that says what to type instead. */
@@ -40,6 +44,7 @@ class UsageError extends Error {}
 const OPTIONS = {
   device: { type: 'string' },
   json: { type: 'boolean' },
+  trust: { type: 'boolean' },
   alg: { type: 'string' },
   label: { type: 'string' },
   private: { type: 'string' },
@@ -81,12 +86,21 @@ function algName(id: number): string {
 }
 
 async function withClient<T>(opts: Opts, fn: (c: HsmClient) => Promise<T>): Promise<T> {
-  const client = await HsmClient.open(opts.device);
+  const client = await HsmClient.open(opts.device, { trust: opts.trust === true });
   try {
     return await fn(client);
   } finally {
     await client.close();
   }
+}
+
+/** The `info` line on identity pinning (docs/session.md §9). */
+function pinText(pin: PinState | undefined): string {
+  if (!pin) return 'no (the device has no identity key, so no secure session)';
+  if (pin.state === 'in-memory') return 'not needed: an in-process simulator this command started';
+  if (pin.state === 'pinned') return `yes, since ${pin.entry!.firstSeen} (${pin.path})`;
+  if (pin.state === 'not-pinned') return `no: run a command with --trust to pin it (saved in ${pin.path})`;
+  return `IDENTITY CHANGED: ${pin.path} has ${pin.entry!.identityKey} since ${pin.entry!.firstSeen}; commands are refused (see docs/session.md §9)`;
 }
 
 /** Run one subcommand; returns the JSON object to print and the human text. */
@@ -95,6 +109,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     case 'info':
       return withClient(opts, async (c) => {
         const i = await c.info();
+        // INFO travels in the clear: show whether this host would accept the device, without pinning it
+        const pin = i.identityPublicKey ? c.pinState(i.deviceId, i.identityPublicKey) : undefined;
         const failures: { [name: string]: string } = {};
         for (const k in i.selftestFailures || {}) failures[algName(Number(k))] = (i.selftestFailures as { [k: number]: string })[Number(k)];
         const json = {
@@ -108,6 +124,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           slotsUsed: i.slotsUsed,
           slotsFree: i.slotsFree,
           identityPublicKey: i.identityPublicKey ? toHex(i.identityPublicKey) : null,
+          pinned: pin ? pin.state : null,
+          knownDevices: pin && pin.path ? pin.path : null,
           flash: {
             pageSize: i.flashPageSize,
             pages: i.flashPages,
@@ -123,6 +141,7 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           `algorithms    ${json.algorithms.join(', ') || '(none passed self-test)'}`,
           ...Object.entries(failures).map(([a, why]) => `not offered   ${a}: ${why}`),
           `identity      ${json.identityPublicKey || '(none yet: Ed25519 is not offered)'}`,
+          `pinned        ${pinText(pin)}`,
           `key slots     ${json.slotsUsed} used, ${json.slotsFree} free`,
           `flash         ${json.flash.pages} pages of ${json.flash.pageSize} bytes, ${json.flash.bytesUsed} used, about ${json.flash.bytesFree} free, erases ${Math.min(...json.flash.eraseCounts)}..${Math.max(...json.flash.eraseCounts)} per page${json.flash.volatile ? ' (RAM only: lost at power-off)' : ''}`,
           `max packet    ${json.maxPacket} bytes`,
@@ -272,7 +291,9 @@ async function demo(opts: Opts): Promise<{ json: object; text: string }> {
   const lines: string[] = [sim ? `started a simulated token on ${device} (tinyhsm sim --pty)` : `device: ${device}`];
   const results: object[] = [];
   try {
-    const client = await HsmClient.open(device);
+    // The simulator this demo started is pinned in memory only (it is thrown away at the end, so a file entry
+    // would be litter); the handshake is still verified. A device named with --device goes through the file.
+    const client = await HsmClient.open(device, sim ? { knownDevices: null } : { trust: opts.trust === true });
     try {
       const info = await client.info();
       lines.push(`device id ${toHex(info.deviceId)}; algorithms that passed self-test: ${info.algorithms.map(algName).join(', ')}`);
@@ -307,7 +328,7 @@ function explain(e: unknown): { json: object; text: string; code: number } {
   if (e instanceof HsmError) {
     const he = e as HsmError & { statusName?: string; status?: number | string };
     const name = he.statusName || String(he.status);
-    const hint = (STATUS_HINTS as { [k: string]: string })[name];
+    const hint = e.hint || (STATUS_HINTS as { [k: string]: string })[name] || undefined;
     return { json: { error: { status: name, message: e.message, hint } }, text: e.message, code: 1 };
   }
   const msg = e instanceof Error ? e.message : String(e);

@@ -14,6 +14,14 @@ const ED_SIG = h('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901
 const BOB_PUB = h('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
 const SHARED = h('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
 
+// The secure-session worked example (docs/session.md §7, test/vectors/session-example.json): fixed ephemeral keys,
+// so SESSION_OPEN and the first SESSION_MESSAGE (an ECHO "hello" inside) are reproducible.
+const S_DEVICE_ID = h('00112233445566778899aabbccddeeff');
+const S_HOST_EPH = h('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+const S_SIG = h('bae3cc3cc6adce0d3f00ec8615daba8acdc854c642814979ae35126ab41d5270717267bcd6650f1d947dca6e588c7acdf2134bcc20461c09e7b97c0f72bbf508');
+const S_REQ_ENVELOPE = h('c020e85b1ca05445d8f39b8ae8c6a2a308a8b580e0240493de');
+const S_RES_ENVELOPE = h('8b2b9a45e3332b1224b2ad21a4dec924b16049220cf8d5ebc6');
+
 type Example = { name: string; frameType: number; seq: number; code: number; fields: object; kind: 'request' | 'response' | 'error' | 'empty' };
 
 const examples: Example[] = [
@@ -51,6 +59,24 @@ const examples: Example[] = [
   { name: 'KEY_DELETE response', kind: 'response', frameType: FrameType.RESPONSE, seq: 11, code: Command.KEY_DELETE, fields: {} },
   { name: 'Error response (KEY_NOT_FOUND)', kind: 'error', frameType: FrameType.RESPONSE, seq: 12, code: Status.KEY_NOT_FOUND, fields: { message: 'no key with id 7' } },
   { name: 'ERROR frame (UNSUPPORTED_VERSION)', kind: 'error', frameType: FrameType.ERROR, seq: 13, code: Status.UNSUPPORTED_VERSION, fields: { message: 'protocol version 2 is not supported; this device speaks 1' } },
+  { name: 'SESSION_OPEN request', kind: 'request', frameType: FrameType.REQUEST, seq: 15, code: Command.SESSION_OPEN, fields: { hostEphemeral: S_HOST_EPH } },
+  {
+    name: 'SESSION_OPEN response', kind: 'response', frameType: FrameType.RESPONSE, seq: 15, code: Command.SESSION_OPEN,
+    fields: { sessionId: 1, deviceEphemeral: BOB_PUB, signature: S_SIG, deviceId: S_DEVICE_ID, identityPublicKey: ED_PUB },
+  },
+  {
+    name: 'SESSION_MESSAGE request (ECHO "hello" inside, counter 1)', kind: 'request', frameType: FrameType.REQUEST, seq: 16, code: Command.SESSION_MESSAGE,
+    fields: { sessionId: 1, counter: 1, ciphertext: S_REQ_ENVELOPE },
+  },
+  {
+    name: 'SESSION_MESSAGE response (ECHO answer inside, counter 1)', kind: 'response', frameType: FrameType.RESPONSE, seq: 16, code: Command.SESSION_MESSAGE,
+    fields: { counter: 1, ciphertext: S_RES_ENVELOPE },
+  },
+  { name: 'SESSION_CLOSE inner request body, as a clear frame (the device answers SESSION_REQUIRED)', kind: 'request', frameType: FrameType.REQUEST, seq: 17, code: Command.SESSION_CLOSE, fields: {} },
+  {
+    name: 'Error response (SESSION_REQUIRED)', kind: 'error', frameType: FrameType.RESPONSE, seq: 17, code: Status.SESSION_REQUIRED,
+    fields: { message: 'SESSION_CLOSE needs a secure session: send SESSION_OPEN, then this command inside SESSION_MESSAGE (docs/session.md)' },
+  },
   { name: 'KEEPALIVE frame', kind: 'empty', frameType: FrameType.KEEPALIVE, seq: 14, code: -1, fields: {} },
   { name: 'CANCEL frame', kind: 'empty', frameType: FrameType.CANCEL, seq: 14, code: -1, fields: {} },
 ];

@@ -4,6 +4,7 @@ import type { KeyStore } from './keystore.ts';
 import type { SelftestReport } from './selftest.ts';
 import type { Store } from './store/index.ts';
 import type { Identity } from './identity.ts';
+import type { SessionTable } from './session/index.ts';
 
 export interface DeviceContext {
   readonly env: Env;
@@ -21,4 +22,6 @@ export interface DeviceContext {
   readonly identity: Identity | undefined;
   readonly firmwareVersion: string;
   readonly maxPacket: number;
+  /** Secure sessions (docs/session.md §6): RAM only, so a restart ends every session. */
+  readonly sessions: SessionTable;
 }

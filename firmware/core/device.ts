@@ -11,6 +11,7 @@ import { RamFlash } from './ram_flash.ts';
 import { loadOrCreateName } from './identity.ts';
 import { runSelftests, type SelftestReport } from './selftest.ts';
 import { dispatch, errorBody } from './dispatch.ts';
+import { SessionTable, type SessionLimits } from './session/index.ts';
 
 export const DEFAULT_SLOTS = 16;
 export const DEFAULT_FIRMWARE_VERSION = '0.1.0';
@@ -19,6 +20,8 @@ export interface DeviceOptions {
   /** Number of key slots (default 16). Bounded so that a full KEY_LIST still fits in one packet. */
   slots?: number;
   firmwareVersion?: string;
+  /** Session table limits (docs/session.md §6); tests lower them to reach the cap and the timeout quickly. */
+  sessionLimits?: Partial<SessionLimits>;
 }
 
 /** The running device, as the platform entry point and tests see it. */
@@ -42,8 +45,9 @@ export interface Device {
 // Worst-case encoded size of one KEY_LIST entry: map head, five keys, a 16-bit id, alg, a full label,
 // origin and a 65-byte public key, each with its CBOR head.
 const LIST_ENTRY_MAX = 1 + 5 + 3 + 2 + (2 + MAX_LABEL) + 2 + (2 + MAX_PUBLIC_KEY);
-// header + CRC + status byte + {1: [ … ]} heads
-const LIST_OVERHEAD = 4 + 4 + 1 + 1 + 1 + 3;
+// header + CRC + status byte + {1: [ … ]} heads, plus the session envelope around the answer (issue 4 §1):
+// outer status, map head, {1: counter ≤ 2^53} (1 + 9), {2: bytes} head (1 + 3) and the 16-byte tag
+const LIST_OVERHEAD = 4 + 4 + 1 + 1 + 1 + 3 + (1 + 1 + 10 + 4 + 16);
 
 /** The most slots whose full KEY_LIST answer still fits in one packet of this size. */
 export function maxSlotsFor(maxPacket: number): number {
@@ -95,6 +99,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     identity: name.identity,
     firmwareVersion,
     maxPacket,
+    sessions: new SessionTable(opts ? opts.sessionLimits : undefined),
   };
 
   const transport = env.transport;

@@ -1,4 +1,8 @@
-// Dispatcher: command byte → schema-checked request → pure handler → schema-encoded response (DESIGN.md "Wire protocol").
+// Dispatcher: command byte → session gate → schema-checked request → pure handler → schema-encoded response (DESIGN.md "Wire protocol", issue 4 §1).
+//
+// Gate (issue 4 §1, docs/protocol.md "Sessions"): in the clear only INFO, ECHO, SESSION_OPEN and SESSION_MESSAGE
+// run; every other command answers SESSION_REQUIRED without decoding its parameters. Inside a SESSION_MESSAGE
+// every command runs except SESSION_OPEN and SESSION_MESSAGE (no nesting → INVALID_COMMAND).
 //
 // The only place that turns handler results and exceptions into wire bytes. A handler that throws
 // yields INTERNAL_ERROR with a generic message: the exception text could quote key material. A change is
@@ -19,6 +23,9 @@ import { keyPublic } from './commands/key_public.ts';
 import { keyDelete } from './commands/key_delete.ts';
 import { sign } from './commands/sign.ts';
 import { ecdh } from './commands/ecdh.ts';
+import { sessionOpen } from './commands/session_open.ts';
+import { sessionMessage } from './commands/session_message.ts';
+import { sessionClose } from './commands/session_close.ts';
 
 /** A pure command handler: it validates with guard clauses, then acts; it never writes to the wire. */
 export type Handler = (ctx: DeviceContext, request: any) => Result<object>;
@@ -35,7 +42,23 @@ export const HANDLERS: { readonly [code: number]: Handler } = {
   [Command.KEY_DELETE]: keyDelete,
   [Command.SIGN]: sign,
   [Command.ECDH]: ecdh,
+  [Command.SESSION_OPEN]: sessionOpen,
+  // the envelope handler runs the inner body through this dispatcher, in session mode
+  [Command.SESSION_MESSAGE]: (ctx: DeviceContext, req: any) => sessionMessage(ctx, req, dispatchInSession),
+  [Command.SESSION_CLOSE]: sessionClose,
 };
+
+/** Commands that run without a session (issue 4 §1); SESSION_MESSAGE is how everything else gets in. */
+const CLEAR: boolean[] = [];
+CLEAR[Command.INFO] = true;
+CLEAR[Command.ECHO] = true;
+CLEAR[Command.SESSION_OPEN] = true;
+CLEAR[Command.SESSION_MESSAGE] = true;
+
+/** Commands that never run inside a session: a session cannot open or carry another one. */
+const NOT_INNER: boolean[] = [];
+NOT_INNER[Command.SESSION_OPEN] = true;
+NOT_INNER[Command.SESSION_MESSAGE] = true;
 
 interface Entry {
   name: string;
@@ -100,14 +123,33 @@ function hex2(n: number): string {
 const EMPTY_MAP: CborValue = new Map<number, CborValue>();
 
 /**
- * Execute one request body (command byte + CBOR map) and return the response body
+ * Execute one request body received in the clear (command byte + CBOR map) and return the response body
  * (status byte + CBOR map). Never throws.
  */
 export function dispatch(ctx: DeviceContext, body: Uint8Array): Uint8Array {
+  return run(ctx, body, false);
+}
+
+/** Execute an inner request body, opened from an authenticated SESSION_MESSAGE envelope. Never throws. */
+export function dispatchInSession(ctx: DeviceContext, body: Uint8Array): Uint8Array {
+  return run(ctx, body, true);
+}
+
+function run(ctx: DeviceContext, body: Uint8Array, inSession: boolean): Uint8Array {
   if (body.length === 0) return errorBody(Status.INVALID_COMMAND, 'empty request: the body must start with a command byte');
   const code = body[0];
   const entry = TABLE[code];
   if (entry === undefined) return errorBody(Status.INVALID_COMMAND, 'unknown command ' + hex2(code));
+  if (inSession) {
+    if (NOT_INNER[code] === true)
+      return errorBody(Status.INVALID_COMMAND, entry.name + ' cannot be sent inside a session (no nesting); send it in the clear');
+  } else if (CLEAR[code] !== true) {
+    // checked before the parameters are even decoded: nothing of a gated request is looked at
+    return errorBody(
+      Status.SESSION_REQUIRED,
+      entry.name + ' needs a secure session: send SESSION_OPEN, then this command inside SESSION_MESSAGE (docs/session.md)',
+    );
+  }
   let params: CborValue = EMPTY_MAP;
   if (body.length > 1) {
     const d = cborDecode(body.subarray(1));

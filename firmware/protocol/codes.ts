@@ -25,6 +25,9 @@ export const Command = {
   KEY_DELETE: 0x08,
   SIGN: 0x09,
   ECDH: 0x0a,
+  SESSION_OPEN: 0x0b,
+  SESSION_MESSAGE: 0x0c,
+  SESSION_CLOSE: 0x0d,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export type CommandName = keyof typeof Command;
@@ -46,6 +49,10 @@ export const Status = {
   UNSUPPORTED_VERSION: 0x0c,
   INVALID_FRAME: 0x0d,
   INTERNAL_ERROR: 0x0e,
+  SESSION_REQUIRED: 0x0f,
+  SESSION_INVALID: 0x10,
+  SESSION_AUTH_FAILED: 0x11,
+  SESSION_LIMIT: 0x12,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 export type StatusName = keyof typeof Status;
@@ -67,6 +74,10 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
   UNSUPPORTED_VERSION: 'the host and device speak different protocol versions; update one of them',
   INVALID_FRAME: 'the device received a frame it cannot act on (wrong frame type); this is a host bug, report it',
   INTERNAL_ERROR: 'the device hit an unexpected error and changed nothing; retry, and report it if it persists',
+  SESSION_REQUIRED: 'this command only runs inside a secure session; HsmClient opens one by itself, a raw host must send SESSION_OPEN first (docs/session.md)',
+  SESSION_INVALID: 'the session is unknown, closed, idle for too long or at its message cap; open a new session',
+  SESSION_AUTH_FAILED: 'the envelope was tampered with, replayed or reordered, and was not executed; if nobody is interfering with the link, this is a host bug',
+  SESSION_LIMIT: 'the device has as many sessions open as it allows; close one (or wait for its idle timeout) and retry',
 };
 
 /** Key algorithms (wire ids). Add at the end. */

@@ -6,6 +6,8 @@ import type { HostTransport } from './types.ts';
 export class InProcessTransport implements HostTransport {
   readonly mode: 'binary' | 'armor';
   readonly description = 'sim';
+  /** This process made the device (see HostTransport.selfHosted). */
+  readonly selfHosted = true;
   private receiver: (b: Uint8Array) => void = () => {};
   private readonly off: () => void;
   private closed = false;

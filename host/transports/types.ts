@@ -12,4 +12,9 @@ export interface HostTransport {
   readonly mode: 'binary' | 'armor';
   /** A short description for messages: the path, 'sim', … */
   readonly description?: string;
+  /**
+   * True when the device behind this link was created by this very process (the in-process simulator): the
+   * client then pins its identity in memory instead of the known-devices file, and still verifies every handshake.
+   */
+  readonly selfHosted?: boolean;
 }

@@ -1,4 +1,4 @@
-// Property test: 100,000 random and mutated frames at one device; nothing escapes, nothing hangs, INFO still answers right.
+// Property test: 100,000 random and mutated frames and session envelopes at one device; nothing escapes, nothing hangs, a refused envelope never runs, INFO still answers right.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Alg, Command, FrameType, Status } from '../../firmware/protocol/codes.ts';
@@ -6,7 +6,8 @@ import { type CborValue, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { encodeFrame, encodePacket } from '../../firmware/protocol/frame.ts';
 import { cobsEncode } from '../../firmware/protocol/cobs.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
-import { decodeReplies, field, hex, startTestDevice } from '../helpers/loopback.ts';
+import { decodeReplies, field, hex, startTestDevice, type Reply } from '../helpers/loopback.ts';
+import type { HostSession } from '../../host/session.ts';
 
 const RUNS = 100_000;
 // fixed so a failure reproduces; FUZZ_SEED=<n> explores other inputs
@@ -99,13 +100,43 @@ function flipBits(b: Uint8Array, positions: number[]): Uint8Array {
   return c;
 }
 
+/**
+ * Session envelopes (issue 4 §1), sealed when the property runs so that counters rise in order: a genuine
+ * envelope around a random inner body, the last genuine one replayed under a new seq, a genuine one with its
+ * ciphertext, counter or session id mutated, or random envelope fields.
+ */
+type EnvelopeInput =
+  | { kind: 'genuine'; seq: number; body: Uint8Array }
+  | { kind: 'replay'; seq: number }
+  | { kind: 'mutated'; seq: number; body: Uint8Array; field: 1 | 2 | 3; flips: number[] }
+  | { kind: 'random'; seq: number; sessionId: number; counter: number; ciphertext: Uint8Array };
+
 /** An input, and the seq of the one answer it must get when it is a whole frame the device must answer. */
 interface Input {
   bytes: Uint8Array;
   answerSeq?: number;
+  envelope?: EnvelopeInput;
 }
 const raw = (bytes: Uint8Array): Input => ({ bytes });
 const answered = (seq: number, frame: Uint8Array): Input => ({ bytes: frame, answerSeq: seq });
+const envelope = (e: EnvelopeInput): Input => ({ bytes: new Uint8Array(0), answerSeq: e.seq, envelope: e });
+
+const envelopeArb: fc.Arbitrary<Input> = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(seqArb, requestBodyArb).map(([seq, body]) => envelope({ kind: 'genuine', seq, body })) },
+  { weight: 1, arbitrary: seqArb.map((seq) => envelope({ kind: 'replay', seq })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(seqArb, requestBodyArb, fc.constantFrom(1 as const, 2 as const, 3 as const), fc.array(fc.nat(), { minLength: 1, maxLength: 3 }))
+      .map(([seq, body, f, flips]) => envelope({ kind: 'mutated', seq, body, field: f, flips })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(seqArb, fc.integer({ min: 1, max: 255 }), fc.oneof(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), fc.uint8Array({ minLength: 16, maxLength: 80 }))
+      .map(([seq, sessionId, counter, ciphertext]) => envelope({ kind: 'random', seq, sessionId, counter, ciphertext })),
+  },
+);
 const FLUSH = new Uint8Array([0]);
 
 const frameArb: fc.Arbitrary<Input> = fc.oneof(
@@ -150,6 +181,10 @@ const frameArb: fc.Arbitrary<Input> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 120 }).map((b) => raw(new Uint8Array([...b.map((x) => x || 1), 0]))) },
   // now and then an oversize frame, or one long run without a delimiter
   { weight: 1, arbitrary: fc.integer({ min: 2050, max: 2400 }).map((n) => answered(n, encodeFrame(FrameType.REQUEST, n, new Uint8Array(n).fill(Command.ECHO)))) },
+  // session envelopes: genuine, replayed, mutated, random
+  { weight: 11, arbitrary: envelopeArb },
+  // a SESSION_OPEN with a random key now and then (fills the session table: SESSION_LIMIT, idle expiry)
+  { weight: 1, arbitrary: fc.tuple(seqArb, fc.uint8Array({ minLength: 32, maxLength: 32 })).map(([s, k]) => answered(s, encodeFrame(FrameType.REQUEST, s, new Uint8Array([Command.SESSION_OPEN, ...cborEncode(new Map([[1, k]]))])))) },
 );
 
 // ---- the run ------------------------------------------------------------------------------
@@ -158,25 +193,104 @@ describe('fuzz: random and mutated frames at one device', () => {
   it(
     RUNS + ' inputs: no exception escapes, every answer is well-formed, and INFO still answers correctly',
     () => {
-      const t = startTestDevice({ seed: 'fuzz' });
+      // a device clock that moves 10 ms per input, so that sessions opened by random SESSION_OPENs expire
+      let now = 0;
+      const t = startTestDevice({ seed: 'fuzz', now: () => now });
       // fixture keys 1..4 so that typed SIGN/ECDH/KEY_PUBLIC frames reach real keys
       for (const alg of [Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519]) expect(t.call(Command.KEY_GENERATE, { 1: alg }).status).toBe(Status.OK);
       const statuses = new Map<string, number>();
       let answers = 0;
+      let lastGenuine: Uint8Array | undefined; // the CBOR map of the last genuine envelope, for replays
+      let lastGenuineSeq = -1;
+
+      /** The test host's session, reopened when the device ended it (inner SESSION_CLOSE, expiry); waits out a full table. */
+      const live = (): HostSession => {
+        if (t.session && !t.session.closed) return t.session;
+        let r = t.openSession();
+        if (r.status === Status.SESSION_LIMIT) {
+          now += 61_000; // random SESSION_OPENs filled the table: their sessions idle out
+          r = t.openSession();
+        }
+        if (r.status !== Status.OK) throw new Error('cannot open a session: ' + r.statusName + ' ' + r.message);
+        return t.session as HostSession;
+      };
+      const sessionFrame = (seq: number, m: Map<number, CborValue>) => encodeFrame(FrameType.REQUEST, seq, new Uint8Array([Command.SESSION_MESSAGE, ...cborEncode(m)]));
+
+      /** Send an envelope input; check what only a session can promise (a refused envelope is not OK, a genuine one is answered in kind). */
+      const runEnvelope = (e: EnvelopeInput): Reply[] => {
+        if (e.kind === 'replay' && lastGenuine === undefined) return [];
+        t.link.feed(FLUSH);
+        const before = decodeReplies(t.link.take());
+        let frame: Uint8Array;
+        let body: Uint8Array | undefined;
+        // a replay comes under a new seq (the same seq and bytes would be a retransmission: the reply cache answers)
+        const seq = e.kind === 'replay' && e.seq === lastGenuineSeq ? (e.seq + 1) & 0xffff : e.seq;
+        if (e.kind === 'genuine' || e.kind === 'mutated') {
+          const hs = live();
+          body = e.body;
+          const sealed = hs.seal(e.body, 0);
+          const m = new Map<number, CborValue>([
+            [1, sealed.sessionId],
+            [2, sealed.counter],
+            [3, sealed.ciphertext],
+          ]);
+          if (e.kind === 'mutated') {
+            if (e.field === 3) {
+              const c = flipBits(sealed.ciphertext, e.flips);
+              if (hex(c) === hex(sealed.ciphertext)) c[0] ^= 1; // two flips of one bit cancel: keep it mutated
+              m.set(3, c);
+            }
+            else {
+              // a changed session id or counter, kept in its schema's range so the session layer judges it
+              const v = m.get(e.field) as number;
+              let w = v ^ (1 << e.flips[0] % (e.field === 1 ? 8 : 20));
+              if (e.field === 1 && (w < 1 || w > 255)) w = v === 255 ? 254 : v + 1;
+              if (w < 1) w = v + 1;
+              m.set(e.field, w);
+            }
+          } else {
+            lastGenuine = cborEncode(m);
+            lastGenuineSeq = seq;
+          }
+          frame = sessionFrame(seq, m);
+        } else if (e.kind === 'replay') frame = encodeFrame(FrameType.REQUEST, seq, new Uint8Array([Command.SESSION_MESSAGE, ...(lastGenuine as Uint8Array)]));
+        else frame = sessionFrame(seq, new Map<number, CborValue>([[1, e.sessionId], [2, e.counter], [3, e.ciphertext]]));
+        t.link.feed(frame);
+        const own = decodeReplies(t.link.take());
+        if (own.length !== 1 || own[0].frame.seq !== seq) throw new Error('expected one answer with seq ' + seq);
+        const r = own[0];
+        if (e.kind === 'genuine') {
+          if (r.status !== Status.OK && r.status !== Status.SESSION_INVALID) throw new Error('a genuine envelope was refused: ' + r.statusName + ' ' + r.message);
+          const inner = t.openReply(r); // throws unless the answer authenticates under the host's key (node:crypto)
+          if (r.status === Status.OK) {
+            statuses.set('inner:' + inner.statusName, (statuses.get('inner:' + inner.statusName) || 0) + 1);
+            if (inner.statusName === 'undefined') throw new Error('unknown inner status ' + inner.status);
+            if (inner.status === Status.INTERNAL_ERROR) throw new Error('handler crashed inside a session: ' + inner.message);
+            if (inner.status !== Status.OK && (typeof inner.message !== 'string' || utf8Encode(inner.message).length > 160)) throw new Error('bad inner error message');
+            if (body && body[0] === Command.SESSION_CLOSE && inner.status === Status.OK) (t.session as HostSession).close();
+          }
+        } else if (r.status === Status.OK) throw new Error('a ' + e.kind + ' envelope was accepted: ' + hex(frame));
+        return [...before, r];
+      };
+
       fc.assert(
         fc.property(frameArb, (input) => {
+          now += 10;
           const replies = [];
-          if (input.answerSeq !== undefined) {
-            // a lone 0x00 ends whatever half-frame earlier inputs left behind, as a host does before a
-            // request; its answer (e.g. PACKET_TOO_LARGE for a run that never ended) is checked below too
-            t.link.feed(FLUSH);
-            replies.push(...decodeReplies(t.link.take()));
+          if (input.envelope) replies.push(...runEnvelope(input.envelope));
+          else {
+            if (input.answerSeq !== undefined) {
+              // a lone 0x00 ends whatever half-frame earlier inputs left behind, as a host does before a
+              // request; its answer (e.g. PACKET_TOO_LARGE for a run that never ended) is checked below too
+              t.link.feed(FLUSH);
+              replies.push(...decodeReplies(t.link.take()));
+            }
+            t.link.feed(input.bytes); // throws → the property fails: nothing may escape the device
+            const own = decodeReplies(t.link.take()); // throws on a malformed answer
+            replies.push(...own);
+            if (input.answerSeq !== undefined && (own.length !== 1 || own[0].frame.seq !== input.answerSeq))
+              throw new Error('expected one answer with seq ' + input.answerSeq + ', got ' + own.map((r) => r.frame.seq).join(','));
           }
-          t.link.feed(input.bytes); // throws → the property fails: nothing may escape the device
-          const own = decodeReplies(t.link.take()); // throws on a malformed answer
-          replies.push(...own);
-          if (input.answerSeq !== undefined && (own.length !== 1 || own[0].frame.seq !== input.answerSeq))
-            throw new Error('expected one answer with seq ' + input.answerSeq + ', got ' + own.map((r) => r.frame.seq).join(','));
           for (const r of replies) {
             answers++;
             const key = (r.frame.type === FrameType.ERROR ? 'ERROR:' : '') + r.statusName;
@@ -202,8 +316,13 @@ describe('fuzz: random and mutated frames at one device', () => {
       expect(field<number>(info, 7) + field<number>(info, 8)).toBe(16);
       expect(field(info, 9)).toBe('test-loopback');
       // the inputs reached every layer, not just the CRC check
-      for (const s of ['OK', 'INVALID_COMMAND', 'INVALID_CBOR', 'INVALID_PARAMETER', 'MISSING_PARAMETER', 'UNKNOWN_PARAMETER', 'KEY_NOT_FOUND', 'UNSUPPORTED_ALGORITHM', 'ERROR:INVALID_FRAME', 'ERROR:UNSUPPORTED_VERSION', 'ERROR:PACKET_TOO_LARGE'])
+      for (const s of ['OK', 'INVALID_COMMAND', 'INVALID_CBOR', 'INVALID_PARAMETER', 'MISSING_PARAMETER', 'UNKNOWN_PARAMETER', 'ERROR:INVALID_FRAME', 'ERROR:UNSUPPORTED_VERSION', 'ERROR:PACKET_TOO_LARGE'])
         expect(statuses.get(s) || 0, s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);
+      // the session layer refused what it must, and genuine envelopes reached every handler's guard clauses
+      for (const s of ['SESSION_REQUIRED', 'SESSION_AUTH_FAILED', 'SESSION_INVALID', 'SESSION_LIMIT'])
+        expect(statuses.get(s) || 0, s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);
+      for (const s of ['OK', 'INVALID_COMMAND', 'INVALID_CBOR', 'INVALID_PARAMETER', 'MISSING_PARAMETER', 'UNKNOWN_PARAMETER', 'KEY_NOT_FOUND', 'UNSUPPORTED_ALGORITHM'])
+        expect(statuses.get('inner:' + s) || 0, 'inner ' + s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);
       expect(answers).toBeGreaterThan(RUNS / 3);
     },
     240_000,

@@ -1,4 +1,4 @@
-// Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, an optional flash, and call().
+// Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, an optional flash, and call() (auto-session).
 import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import type { Crypto, Env, Flash, Rng, Transport } from '../../firmware/hal/index.ts';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
@@ -7,6 +7,7 @@ import { FrameType, Status, nameOf } from '../../firmware/protocol/codes.ts';
 import { type CborMap, type CborValue, cborDecode, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { FrameReader, encodeArmorLine, encodeFrame, type Frame } from '../../firmware/protocol/frame.ts';
 import { NorFlash, leftover } from './nor-flash.ts';
+import { HostSession, SessionHandshake } from '../../host/session.ts';
 
 /** Deterministic RNG for tests: SHA-256(seed ‖ counter) blocks. Never for a real device. */
 export function seededRng(seed: string | Uint8Array = 'tinyhsm test seed'): Rng & { readonly calls: number } {
@@ -45,6 +46,8 @@ export interface LoopbackOptions {
   platform?: string;
   /** The device's flash (e.g. test/helpers/nor-flash.ts); without one the device runs its store on a RAM flash. */
   flash?: Flash;
+  /** The device's monotonic clock in ms (default: process.hrtime); tests drive it to reach the session idle timeout. */
+  now?: () => number;
 }
 
 export interface Loopback {
@@ -77,7 +80,7 @@ export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
     transport,
     rng: seededRng(opts.seed),
     clock: {
-      now: () => Number(process.hrtime.bigint() / 1000000n),
+      now: opts.now || (() => Number(process.hrtime.bigint() / 1000000n)),
       setTimer: (ms, fn) => setTimeout(fn, ms),
       clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     },
@@ -174,52 +177,159 @@ export function findLeakedKeys(): string[] {
   return leaked;
 }
 
+/**
+ * A decoded session answer: the inner response as a Reply whose frame has the outer frame's type and seq but
+ * the inner body (status byte + map), and the outer SESSION_MESSAGE answer it came in.
+ */
+export interface SessionReply extends Reply {
+  outer: Reply;
+}
+
 export interface TestDevice {
   readonly device: Device;
   readonly link: Loopback;
-  /** Send one REQUEST (command + params map) and return the one answer. Records KEY_IMPORT private keys. */
+  /**
+   * Send one request and return the one answer. INFO, ECHO, SESSION_OPEN and SESSION_MESSAGE go in the clear;
+   * every other command goes inside a session, opened on first use with host/session.ts (node:crypto, the
+   * independent implementation) and pinned to device.identityPublicKey; the inner answer is returned (its
+   * `outer` is the envelope), or the outer answer when the envelope was refused. A device without an identity
+   * gets the command in the clear (and answers SESSION_REQUIRED). Records KEY_IMPORT private keys.
+   */
   call(command: number, params?: unknown, seq?: number): Reply;
+  /** Send one REQUEST in the clear, whatever the command (for tests of the session gate). */
+  callClear(command: number, params?: unknown, seq?: number): Reply;
   /** Feed raw bytes and decode whatever the device answered (possibly nothing). */
   raw(bytes: Uint8Array): Reply[];
-  /** Encode a request frame the way call() does (binary or armor, per the link mode). */
+  /** Encode a clear request frame (binary or armor, per the link mode). */
   requestFrame(command: number, params?: unknown, seq?: number): Uint8Array;
+  /** Encode a SESSION_MESSAGE frame carrying this request, sealed in the test's session (opened if needed). */
+  sealedFrame(command: number, params?: unknown, seq?: number): Uint8Array;
+  /** The same for an inner request body given as bytes (for malformed-CBOR tests inside a session). */
+  sealBody(body: Uint8Array, seq?: number): Uint8Array;
+  /** Open the answer to a sealedFrame() request: the inner Reply, or the outer one if it is not OK. */
+  openReply(outer: Reply): Reply;
+  /** The test host's session (undefined until a gated call() or openSession()). */
+  readonly session: HostSession | undefined;
+  /** Open a fresh session now (the previous one is forgotten, not closed) and return the SESSION_OPEN answer. */
+  openSession(): Reply;
   nextSeq(): number;
+}
+
+/** Commands that run in the clear (issue 4 §1); everything else needs a session. */
+const CLEAR_COMMANDS = new Set([0x01, 0x02, 0x0b, 0x0c]);
+
+export function requestBodyOf(command: number, params?: unknown): Uint8Array {
+  const map = params === undefined ? new Uint8Array(0) : cborEncode(toCbor(params));
+  const body = new Uint8Array(1 + map.length);
+  body[0] = command;
+  body.set(map, 1);
+  return body;
+}
+
+/** Decode a response body (status byte + CBOR map) as a Reply with the given frame. */
+export function replyOfBody(frame: Frame, body: Uint8Array): Reply {
+  const d = cborDecode(body.subarray(1));
+  if (!d.ok) throw new Error('device sent bad CBOR: ' + d.message);
+  if (!(d.value instanceof Map)) throw new Error('device sent a non-map body');
+  const status = body[0];
+  const m = d.value.get(1);
+  return { frame, status, statusName: String(nameOf(Status, status)), map: d.value, message: status !== Status.OK && typeof m === 'string' ? m : undefined };
 }
 
 export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): TestDevice {
   const link = createLoopbackEnv(opts);
-  const device = startDevice(link.env, { slots: opts.slots, firmwareVersion: opts.firmwareVersion });
+  const device = startDevice(link.env, { slots: opts.slots, firmwareVersion: opts.firmwareVersion, sessionLimits: opts.sessionLimits });
   const mode = link.env.transport.mode;
   let seq = 0;
+  let session: HostSession | undefined;
   const nextSeq = () => (seq = (seq + 1) & 0xffff);
-  const requestFrame = (command: number, params?: unknown, s?: number): Uint8Array => {
-    const map = params === undefined ? new Uint8Array(0) : cborEncode(toCbor(params));
-    const body = new Uint8Array(1 + map.length);
-    body[0] = command;
-    body.set(map, 1);
-    const q = s === undefined ? nextSeq() : s;
-    return mode === 'armor' ? new Uint8Array(Buffer.from(encodeArmorLine(FrameType.REQUEST, q, body), 'ascii')) : encodeFrame(FrameType.REQUEST, q, body);
-  };
+  const frameOf = (body: Uint8Array, q: number): Uint8Array =>
+    mode === 'armor' ? new Uint8Array(Buffer.from(encodeArmorLine(FrameType.REQUEST, q, body), 'ascii')) : encodeFrame(FrameType.REQUEST, q, body);
+  const requestFrame = (command: number, params?: unknown, s?: number): Uint8Array => frameOf(requestBodyOf(command, params), s === undefined ? nextSeq() : s);
   const raw = (bytes: Uint8Array): Reply[] => {
     link.feed(bytes);
     return decodeReplies(link.take(), mode);
+  };
+  const one = (bytes: Uint8Array, q: number): Reply => {
+    const replies = raw(bytes);
+    if (replies.length !== 1) throw new Error('expected one answer, got ' + replies.length);
+    const r = replies[0];
+    if (r.frame.seq !== q) throw new Error('answer seq ' + r.frame.seq + ' does not match request seq ' + q);
+    return r;
+  };
+  const callClear = (command: number, params?: unknown, s?: number): Reply => {
+    const q = s === undefined ? nextSeq() : s;
+    return one(requestFrame(command, params, q), q);
+  };
+  const openSession = (): Reply => {
+    const hs = SessionHandshake.create();
+    const r = callClear(0x0b, { 1: hs.hostEphemeral });
+    session = undefined;
+    if (r.status !== Status.OK) return r;
+    if (device.identityPublicKey === undefined) throw new Error('SESSION_OPEN answered OK on a device without an identity');
+    // the test host never refuses on its own clock or count: the device's limits are what the tests check
+    session = hs.finish(
+      device.deviceId,
+      device.identityPublicKey,
+      { sessionId: r.map.get(1) as number, deviceEphemeral: r.map.get(2) as Uint8Array, signature: r.map.get(3) as Uint8Array },
+      { limits: { maxMessages: Number.MAX_SAFE_INTEGER, idleTimeoutMs: Number.MAX_SAFE_INTEGER }, now: 0 },
+    );
+    return r;
+  };
+  const ensureSession = (): HostSession => {
+    if (session === undefined || session.closed) {
+      const r = openSession();
+      if (r.status !== Status.OK) throw new Error('SESSION_OPEN failed: ' + r.statusName + ' ' + r.message);
+    }
+    return session as HostSession;
+  };
+  const sealBody = (body: Uint8Array, s?: number): Uint8Array => {
+    const env = ensureSession().seal(body, 0);
+    return requestFrame(0x0c, { 1: env.sessionId, 2: env.counter, 3: env.ciphertext }, s);
+  };
+  const sealedFrame = (command: number, params?: unknown, s?: number): Uint8Array => {
+    const body = requestBodyOf(command, params);
+    const f = sealBody(body, s);
+    body.fill(0);
+    return f;
+  };
+  const openReply = (outer: Reply): Reply => {
+    if (outer.status !== Status.OK) {
+      if (outer.status === Status.SESSION_INVALID && session) session = undefined; // the device forgot it: reopen next time
+      return outer;
+    }
+    if (!session) throw new Error('a session answer arrived but the test host has no session');
+    const plain = session.open(outer.map.get(1) as number, outer.map.get(2) as Uint8Array);
+    const inner = replyOfBody({ ...outer.frame, body: plain }, plain) as SessionReply;
+    inner.outer = outer;
+    return inner;
   };
   return {
     device,
     link,
     nextSeq,
     requestFrame,
+    sealedFrame,
+    sealBody,
+    openReply,
     raw,
+    callClear,
+    openSession,
+    get session() {
+      return session;
+    },
     call(command, params, s) {
       if (command === 0x05 && params && typeof params === 'object' && !(params instanceof Map)) {
         const pk = (params as Record<number, unknown>)[3];
         if (pk instanceof Uint8Array && pk.length === 32) importedPrivateKeys.push(pk.slice());
       }
+      if (CLEAR_COMMANDS.has(command) || device.identityPublicKey === undefined) return callClear(command, params, s);
       const q = s === undefined ? nextSeq() : s;
-      const replies = raw(requestFrame(command, params, q));
-      if (replies.length !== 1) throw new Error('expected one answer, got ' + replies.length);
-      const r = replies[0];
-      if (r.frame.seq !== q) throw new Error('answer seq ' + r.frame.seq + ' does not match request seq ' + q);
+      const r = openReply(one(sealedFrame(command, params, q), q));
+      if (command === 0x0d && r.status === Status.OK && session) {
+        session.close();
+        session = undefined;
+      }
       return r;
     },
   };

@@ -1,16 +1,37 @@
 // Test helpers for the simulator: a fresh node firmware bundle, in-process clients, and `tinyhsm sim` child processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { afterAll } from 'vitest';
 import { Simulator, type SimulatorOptions } from '../../sim/simulator.ts';
 import { HsmClient, type ClientOptions } from '../../host/client.ts';
 import { InProcessTransport } from '../../host/transports/inprocess.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * Tests never touch the user's real known-devices file (docs/session.md §9): every test process that imports these
+ * helpers pins devices in a file of its own, and the CLI and simulators it spawns inherit it through the environment.
+ * A test that needs a clean file makes one with freshKnownDevices().
+ */
+const knownDirs = [mkdtempSync(join(tmpdir(), 'tinyhsm-known-'))];
+process.env.HSM_KNOWN_DEVICES = join(knownDirs[0], 'known-devices.json');
+// registered while the importing test file is collected, so it runs after that file's tests
+afterAll(() => {
+  for (const d of knownDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A new, empty known-devices path (its directory exists, the file does not yet); removed after the test file. */
+export function freshKnownDevices(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tinyhsm-known-'));
+  knownDirs.push(d);
+  return join(d, 'known-devices.json');
+}
+
 /** Where these helpers build what `npm run build` has not (gitignored: /tmp/ at the repository root). */
 const BUILD_DIR = join(ROOT, 'tmp', 'sim-test-build');
 

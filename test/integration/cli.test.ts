@@ -1,8 +1,8 @@
-// The CLI end to end over a real pty: keys made on the simulated token, signatures and PEM checked by the real OpenSSL.
+// The CLI end to end over a real pty: pinning with --trust, keys made on the simulated token, signatures and PEM checked by the real OpenSSL.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,9 +10,15 @@ const BIN = 'bin/tinyhsm.js';
 let sim: ChildProcess;
 let pty: string;
 let dir: string;
+/** This file's own known-devices file: the CLI never touches the user's real one here (docs/session.md §9). */
+let known: string;
 
 function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args, '--device', pty], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args, '--device', pty], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, HSM_KNOWN_DEVICES: known },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -45,6 +51,7 @@ function rawToDer(sig: Buffer): Buffer {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tinyhsm-cli-'));
+  known = join(dir, 'config', 'known-devices.json');
   sim = spawn(process.execPath, [BIN, 'sim', '--pty', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const first = await new Promise<string>((resolve, reject) => {
     createInterface({ input: sim.stdout! }).once('line', resolve);
@@ -64,11 +71,79 @@ afterAll(async () => {
 });
 
 describe('tinyhsm CLI over a pty', () => {
-  it('info lists the four algorithms', () => {
+  it('info lists the four algorithms, needs no session and no pin, and says the device is not pinned', () => {
     const info = cliJson(['info']);
     expect(info.algorithms).toEqual(expect.arrayContaining(['ed25519', 'ecdsa-p256', 'ecdsa-secp256k1', 'x25519']));
     expect(info.deviceId).toMatch(/^[0-9a-f]{32}$/);
     expect(info.platform).toBe('node-sim');
+    expect(info.pinned).toBe('not-pinned');
+    expect(info.knownDevices).toBe(known);
+    expect(existsSync(known)).toBe(false); // INFO pins nothing
+    expect(cli(['info']).stdout).toMatch(/pinned\s+no: run a command with --trust/);
+  });
+
+  it('an unpinned device is refused without --trust; --trust pins it; later commands need no --trust', () => {
+    const r = cli(['list']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('UNKNOWN_DEVICE');
+    expect(r.stderr).toContain('--trust');
+    expect(r.stderr).toContain(known);
+    expect(existsSync(known)).toBe(false);
+    const j = cli(['keygen', '--alg', 'ed25519', '--json']);
+    expect(j.code).toBe(1);
+    expect(JSON.parse(j.stderr.trim()).error.status).toBe('UNKNOWN_DEVICE');
+
+    const info = cliJson(['info']);
+    expect(cliJson(['list', '--trust'])).toEqual({ keys: [] }); // the refused keygen made no key
+    const file = JSON.parse(readFileSync(known, 'utf8'));
+    expect(file.version).toBe(1);
+    expect(file.devices[info.deviceId as string].identityKey).toBe(info.identityPublicKey);
+    expect(cliJson(['list'])).toEqual({ keys: [] });
+    const after = cliJson(['info']);
+    expect(after.pinned).toBe('pinned');
+    expect(cli(['info']).stdout).toMatch(/pinned\s+yes, since \d{4}-/);
+  });
+
+  it('a device whose identity no longer matches its pin is refused, even with --trust, with what to do', () => {
+    const info = cliJson(['info']);
+    const original = readFileSync(known, 'utf8');
+    // the file now claims this device id had another identity key: what a replaced or reset board, or an impostor, looks like
+    const file = JSON.parse(original);
+    const other = 'ab'.repeat(32);
+    file.devices[info.deviceId as string].identityKey = other;
+    writeFileSync(known, JSON.stringify(file));
+    try {
+      for (const extra of [[], ['--trust']]) {
+        const r = cli(['list', ...extra]);
+        expect(r.code).toBe(1);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toContain('IDENTITY_CHANGED');
+        expect(r.stderr).toContain(`the identity key of device ${info.deviceId} changed since`);
+        expect(r.stderr).toContain('impersonating');
+        expect(r.stderr).toContain(`remove its entry ("${info.deviceId}")`);
+      }
+      expect(JSON.parse(readFileSync(known, 'utf8')).devices[info.deviceId as string].identityKey).toBe(other); // --trust did not overwrite it
+      expect(cliJson(['info']).pinned).toBe('changed');
+      expect(cli(['info']).stdout).toMatch(/IDENTITY CHANGED/);
+    } finally {
+      writeFileSync(known, original);
+    }
+    expect(cliJson(['list'])).toEqual({ keys: [] });
+  });
+
+  it('a damaged known-devices file is reported and left alone', () => {
+    const original = readFileSync(known, 'utf8');
+    writeFileSync(known, '{ not json');
+    try {
+      const r = cli(['list', '--trust']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('KNOWN_DEVICES_FILE');
+      expect(r.stderr).toContain('not valid');
+      expect(readFileSync(known, 'utf8')).toBe('{ not json');
+    } finally {
+      writeFileSync(known, original);
+    }
   });
 
   it('Ed25519: keygen, pubkey --format pem, sign; OpenSSL accepts the key and verifies the signature', () => {
@@ -156,11 +231,13 @@ describe('tinyhsm CLI over a pty', () => {
   });
 
   it('demo starts its own pty simulator and both node:crypto and OpenSSL verify its signatures', () => {
-    const r = spawnSync(process.execPath, [BIN, 'demo', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const demoKnown = join(dir, 'demo-known.json');
+    const r = spawnSync(process.execPath, [BIN, 'demo', '--json'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HSM_KNOWN_DEVICES: demoKnown } });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim());
     expect(out.device).toMatch(/^\/dev\/pts\/\d+$/);
     expect(out.results.map((x: { alg: string }) => x.alg)).toEqual(['ed25519', 'ecdsa-p256']);
     for (const x of out.results) expect([x.verifiedByNode, x.verifiedByOpenssl]).toEqual([true, true]);
+    expect(existsSync(demoKnown)).toBe(false); // the demo's own throwaway simulator is pinned in memory only
   });
 });

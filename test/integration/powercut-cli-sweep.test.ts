@@ -24,7 +24,7 @@ type KeyView = { keyId: number; alg: number; label: string; origin: number; publ
 /** Open the simulator's pty, run `fn`, close. */
 async function withDevice<T>(flash: string, extra: string[], fn: (c: HsmClient) => Promise<T>): Promise<{ result?: T; error?: unknown; exit: Promise<{ code: number | null }> }> {
   const sim = await spawnSim(['--pty', '--flash', flash, ...extra]);
-  const client = await HsmClient.open(sim.json.pty as string, { timeoutMs: 1500, retries: 0 });
+  const client = await HsmClient.open(sim.json.pty as string, { trust: true, timeoutMs: 1500, retries: 0 });
   try {
     // a power cut ends the process: race the command against the exit so a cut never waits for a timeout
     const result = await Promise.race([fn(client), sim.exited.then(() => Promise.reject(new Error('power cut')))]);

@@ -26,7 +26,7 @@ describe('tinyhsm sim --pty', () => {
   });
 
   it('HsmClient opens the pty with serialport; INFO lists the four algorithms', async () => {
-    const client = await HsmClient.open(pty);
+    const client = await HsmClient.open(pty, { trust: true });
     try {
       expect(client.transport).toBeInstanceOf(SerialTransport);
       const info = await client.info();
@@ -40,7 +40,7 @@ describe('tinyhsm sim --pty', () => {
   it('generates Ed25519 and P-256 keys and signs; node:crypto verifies; keys outlive the connection', async () => {
     const message = new TextEncoder().encode('signed over a real pty');
     const made: { alg: 'ed25519' | 'ecdsa-p256'; keyId: number; publicKey: Uint8Array }[] = [];
-    let client = await HsmClient.open(pty);
+    let client = await HsmClient.open(pty, { trust: true });
     try {
       for (const alg of ['ed25519', 'ecdsa-p256'] as const) {
         const k = await client.generateKey(alg, 'pty');
@@ -52,7 +52,7 @@ describe('tinyhsm sim --pty', () => {
       await client.close();
     }
     // a second connection (another process would do the same) sees the same device and keys
-    client = await HsmClient.open(pty);
+    client = await HsmClient.open(pty, { trust: true });
     try {
       const listed = await client.listKeys();
       for (const m of made) expect(listed.some((k) => k.keyId === m.keyId && toHex(k.publicKey) === toHex(m.publicKey))).toBe(true);
@@ -92,7 +92,7 @@ describe('tinyhsm sim --pty', () => {
     expect(found[0].path).toBe(pty);
     expect(found[0].linkMode).toBe('binary');
     expect(found[0].platform).toBe('node-sim');
-    const client = await HsmClient.open(pty);
+    const client = await HsmClient.open(pty, { trust: true });
     try {
       expect(found[0].deviceId).toBe(toHex((await client.info()).deviceId));
     } finally {
@@ -112,7 +112,7 @@ describe('tinyhsm sim --pty --armor (the Kaluma link)', () => {
     const p = await spawnSim(['--pty', '--armor']);
     try {
       const path = p.json.pty as string;
-      const client = await HsmClient.open('armor:' + path);
+      const client = await HsmClient.open('armor:' + path, { trust: true });
       expect(client.transport.mode).toBe('armor');
       const k = await client.generateKey('ed25519');
       const message = new Uint8Array([0x03, 0x0a, 0x00]);
@@ -135,7 +135,7 @@ describe('tinyhsm sim --pty through each entry point', () => {
         throw new Error(`${entry} did not start the simulator (does it run main() when executed directly?): ${e.message}`);
       });
       try {
-        const client = await HsmClient.open(p.json.pty as string);
+        const client = await HsmClient.open(p.json.pty as string, { trust: true });
         const info = await client.info();
         await client.close();
         expect(info.deviceId).toHaveLength(16);

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Alg, Command, Status } from '../../firmware/protocol/index.ts';
 import { QuickJSBoard } from '../helpers/board-emulation/quickjs.ts';
-import { AnswerCollector, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
+import { AnswerCollector, WireSession, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BUNDLE = join(ROOT, 'dist', 'tinyhsm-generic.js');
@@ -15,8 +15,25 @@ const collector = new AnswerCollector('binary');
 let delivered = 0;
 let seq = 100;
 
-/** Send one request frame and decode the one answer it produces (the device answers synchronously inside send). */
+let ws: WireSession | undefined;
+
+/**
+ * Send one request and decode its answer. INFO and ECHO go in the clear; every other command goes inside a
+ * session (issue 4 §1) opened on first use with host/session.ts (node:crypto), pinned to INFO's identity key.
+ */
 function ask(code: number, fields: object = {}): Answer {
+  if (code === Command.INFO || code === Command.ECHO || code === Command.SESSION_OPEN) return askClear(code, fields);
+  if (!ws) {
+    const info = askClear(Command.INFO);
+    const w = new WireSession();
+    w.finish(askClear(Command.SESSION_OPEN, w.openFields()), info); // throws unless the identity signature verifies
+    ws = w;
+  }
+  return ws.unwrap(code, askClear(Command.SESSION_MESSAGE, ws.wrap(code, fields)));
+}
+
+/** Send one request frame in the clear and decode the one answer it produces (the device answers synchronously inside send). */
+function askClear(code: number, fields: object = {}): Answer {
   const s = ++seq;
   board.send(binaryRequest(s, code, fields));
   while (delivered < board.out.length) collector.push(board.out[delivered++]);
@@ -86,6 +103,12 @@ describe('generic bundle in QuickJS', () => {
     const sig2 = ask(Command.SIGN, { keyId: gen.fields.keyId, digest });
     expect(sig2.status).toBe(Status.OK);
     expect(nodeVerify('sha256', Buffer.from('a digest made by the host'), { key, dsaEncoding: 'ieee-p1363' }, sig2.fields.signature as Uint8Array)).toBe(true);
+  });
+
+  it('gates key commands: in the clear KEY_GENERATE answers SESSION_REQUIRED and makes no key', () => {
+    const before = askClear(Command.INFO).fields.slotsUsed;
+    expect(askClear(Command.KEY_GENERATE, { alg: Alg.ED25519 }).statusName).toBe('SESSION_REQUIRED');
+    expect(askClear(Command.INFO).fields.slotsUsed).toBe(before);
   });
 
   it('keeps answering after timers run and bad input arrives', () => {

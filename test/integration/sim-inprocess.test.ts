@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createECDH, createHash, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { ALG_NAMES, Command, FrameReader, FrameType, Origin, STATUS_HINTS, Status, cborDecode, toHex } from '../../firmware/protocol/index.ts';
-import { HsmError, algName } from '../../host/index.ts';
+import { HsmClient, HsmError, InProcessTransport, algName } from '../../host/index.ts';
 import { startInProcess, verifyWithNode, type InProcessHandle } from '../helpers/sim.ts';
 
 // the group order n of P-256 and secp256k1, for the low-S check (SEC 2 §2.4.1 and §2.4.2)
@@ -185,8 +185,15 @@ describe('simulator, in-process', () => {
     expect(sim.bootCount).toBe(2);
     const after = await client.info();
     expect(after.slotsUsed).toBe(0);
-    expect(await client.listKeys()).toEqual([]);
-    expect(toHex(after.deviceId)).not.toBe(toHex(before.deviceId)); // a RAM-only id until the flash store exists
+    expect(toHex(after.deviceId)).not.toBe(toHex(before.deviceId)); // without flash, every boot is a new device
+    // so the client that opened a session with the old identity refuses the new one (docs/session.md §9)
+    await expect(client.listKeys()).rejects.toMatchObject({ code: 'IDENTITY_CHANGED', message: expect.stringMatching(/another device answers/) });
+    const fresh = new HsmClient(new InProcessTransport(sim, false));
+    try {
+      expect(await fresh.listKeys()).toEqual([]);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('speaks the text armor when the board does (Kaluma mode)', async () => {
@@ -288,8 +295,11 @@ describe('simulator, in-process', () => {
             : v;
     const requests = frames.filter((f) => f.dir === 'toDevice' && f.type === FrameType.REQUEST);
     const responses = frames.filter((f) => f.dir === 'toHost' && f.type === FrameType.RESPONSE);
-    expect(requests.length).toBe(13);
-    expect(responses.length).toBe(13);
+    // 13 commands and the SESSION_OPEN before the first gated one; the gated ones travel as SESSION_MESSAGE
+    // envelopes, so here the outer maps are checked (inner bodies are sealed; the device tests check those)
+    expect(requests.length).toBe(14);
+    expect(responses.length).toBe(14);
+    expect(requests.filter((f) => f.body[0] === Command.SESSION_MESSAGE).length).toBe(11);
     for (const f of requests) {
       const payload = f.body.subarray(1);
       const ours = cborDecode(payload);

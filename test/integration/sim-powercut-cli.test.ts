@@ -175,7 +175,7 @@ describe('tinyhsm sim --flash FILE with the real firmware', () => {
     const env = { TINYHSM_BUNDLE: bundle };
     const message = new TextEncoder().encode('signed before and after a restart');
     let run = await sim(['--pty', '--json', '--flash', img], env);
-    let client = await HsmClient.open(run.json!.pty!);
+    let client = await HsmClient.open(run.json!.pty!, { trust: true });
     const info1 = await client.info();
     const made = await client.generateKey('ed25519', 'persisted');
     await client.close();
@@ -183,7 +183,7 @@ describe('tinyhsm sim --flash FILE with the real firmware', () => {
     expect((await run.exited).code).toBe(0);
 
     run = await sim(['--pty', '--json', '--flash', img], env);
-    client = await HsmClient.open(run.json!.pty!);
+    client = await HsmClient.open(run.json!.pty!, { trust: true });
     try {
       const info2 = await client.info();
       expect(toHex(info2.deviceId)).toBe(toHex(info1.deviceId));

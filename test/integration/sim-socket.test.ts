@@ -35,7 +35,7 @@ describe('tinyhsm sim --socket', () => {
     expect(st.isSocket()).toBe(true);
     expect(st.mode & 0o077).toBe(0); // owner only: whoever connects can use the keys
 
-    const client = await HsmClient.open(path); // a socket path is recognised as one
+    const client = await HsmClient.open(path, { trust: true }); // a socket path is recognised as one
     expect(client.transport).toBeInstanceOf(SocketTransport);
     const info = await client.info();
     expect(info.algorithms.map(algName).sort()).toEqual(['ecdsa-p256', 'ecdsa-secp256k1', 'ed25519', 'x25519']);
@@ -47,7 +47,7 @@ describe('tinyhsm sim --socket', () => {
     await client.close();
 
     // 'unix:PATH' names it explicitly; the keys are still there for the next client
-    const again = await HsmClient.open('unix:' + path);
+    const again = await HsmClient.open('unix:' + path, { trust: true });
     expect((await again.listKeys()).length).toBe(3);
     await again.close();
 
@@ -65,9 +65,9 @@ describe('tinyhsm sim --socket', () => {
   it('serves one client at a time: a second connection is refused while the first works on', async () => {
     const path = socketPath();
     await serve(path);
-    const first = await HsmClient.open(path);
+    const first = await HsmClient.open(path, { trust: true });
     await first.info();
-    const second = await HsmClient.open(path, { timeoutMs: 3000, retries: 0 });
+    const second = await HsmClient.open(path, { trust: true, timeoutMs: 3000, retries: 0 });
     const e = await second.info().then(
       () => undefined,
       (x: unknown) => x,
@@ -83,7 +83,7 @@ describe('tinyhsm sim --socket', () => {
     const path = socketPath();
     await serve(path);
     for (let i = 0; i < 15; i++) {
-      const c = await HsmClient.open(path, { timeoutMs: 3000, retries: 0 });
+      const c = await HsmClient.open(path, { trust: true, timeoutMs: 3000, retries: 0 });
       expect(await c.echo(Uint8Array.of(i))).toEqual(Uint8Array.of(i));
       await c.close();
     }
@@ -94,7 +94,7 @@ describe('tinyhsm sim --socket', () => {
     await Promise.all([serve(a, ['--seed', '5eed']), serve(b, ['--seed', '5eed'])]);
     const ids: string[] = [];
     for (const path of [a, b]) {
-      const c = await HsmClient.open(path);
+      const c = await HsmClient.open(path, { trust: true });
       ids.push(toHex((await c.info()).deviceId));
       await c.close();
     }
@@ -112,7 +112,7 @@ describe('tinyhsm sim --socket', () => {
     await live.stop('SIGKILL');
     expect(existsSync(path)).toBe(true);
     const next = await serve(path);
-    const c = await HsmClient.open(path);
+    const c = await HsmClient.open(path, { trust: true });
     expect((await c.info()).platform).toBe('node-sim');
     await c.close();
     await next.stop('SIGTERM');

@@ -277,11 +277,12 @@ describe('ECDH', () => {
 });
 
 describe('RANDOM and ECHO', () => {
-  it('RANDOM returns bytes from env.rng (the seeded stream after the 16-byte device id and the 32-byte identity seed)', () => {
+  it('RANDOM returns bytes from env.rng (the seeded stream after the 16-byte device id, the 32-byte identity seed and the 32-byte session ephemeral secret)', () => {
     const t = startTestDevice({ seed: 'random-test' });
     const a = okValue(t.call(Command.RANDOM, { 1: 48 }), Command.RANDOM).bytes as Uint8Array;
     const ref = seededRng('random-test');
     ref.fill(new Uint8Array(16 + 32));
+    ref.fill(new Uint8Array(32)); // SESSION_OPEN's X25519 secret (docs/session.md §2), drawn before RANDOM runs
     const want = new Uint8Array(48);
     ref.fill(want);
     expect(hex(a)).toBe(hex(want));
@@ -304,7 +305,7 @@ describe('request validation (every command)', () => {
 
   it('unknown command → INVALID_COMMAND', () => {
     expectError(t.call(0x00, {}), Status.INVALID_COMMAND, /0x00/);
-    expectError(t.call(0x0b, {}), Status.INVALID_COMMAND, /0x0b/);
+    expectError(t.call(0x7f, {}), Status.INVALID_COMMAND, /0x7f/);
     expectError(t.call(0xee), Status.INVALID_COMMAND, /0xee/);
   });
 
@@ -354,10 +355,12 @@ describe('request validation (every command)', () => {
   });
 
   const rawBody = (cmd: number, cbor: string) => {
-    const f = encodeFrame(FrameType.REQUEST, t.nextSeq(), new Uint8Array([cmd, ...unhex(cbor)]));
+    // gated commands travel in a session (issue 4 §1): the malformed CBOR is the inner body
+    const body = new Uint8Array([cmd, ...unhex(cbor)]);
+    const f = cmd === Command.INFO || cmd === Command.ECHO ? encodeFrame(FrameType.REQUEST, t.nextSeq(), body) : t.sealBody(body);
     const rs = t.raw(f);
     expect(rs.length).toBe(1);
-    return rs[0];
+    return cmd === Command.INFO || cmd === Command.ECHO ? rs[0] : t.openReply(rs[0]);
   };
 
   it.each([

@@ -160,13 +160,15 @@ describe('stream handling', () => {
 describe('one-entry reply cache', () => {
   it('the same KEY_GENERATE frame fed twice makes one key and both answers are byte-identical', () => {
     const t = startTestDevice();
-    const frame = t.requestFrame(Command.KEY_GENERATE, { 1: Alg.ED25519, 2: 'once' }, 500);
+    // a retransmitted envelope (same seq, same bytes) gets the cached answer, not SESSION_AUTH_FAILED (issue 4 §1)
+    const frame = t.sealedFrame(Command.KEY_GENERATE, { 1: Alg.ED25519, 2: 'once' }, 500);
     t.link.feed(frame);
     const first = t.link.take();
     t.link.feed(frame);
     const second = t.link.take();
     expect(first.length).toBeGreaterThan(0);
     expect(hex(second)).toBe(hex(first));
+    expect(t.openReply(decodeReplies(first)[0]).status).toBe(Status.OK);
     const keys = field<Map<number, unknown>[]>(t.call(Command.KEY_LIST), 1);
     expect(keys.length).toBe(1);
   });
@@ -183,10 +185,10 @@ describe('one-entry reply cache', () => {
   it('an errored request is cached too (it is not re-executed)', () => {
     const t = startTestDevice({ slots: 1 });
     t.call(Command.KEY_GENERATE, { 1: Alg.ED25519 });
-    const full = t.requestFrame(Command.KEY_GENERATE, { 1: Alg.ED25519 }, 700);
+    const full = t.sealedFrame(Command.KEY_GENERATE, { 1: Alg.ED25519 }, 700);
     const r1 = t.raw(full);
     const r2 = t.raw(full);
-    expect(r1[0].status).toBe(Status.STORAGE_FULL);
+    expect(t.openReply(r1[0]).status).toBe(Status.STORAGE_FULL);
     expect(hex(r2[0].frame.body)).toBe(hex(r1[0].frame.body));
   });
 });
@@ -231,12 +233,15 @@ describe('packet budget', () => {
       const r = t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_SECP256K1, 2: 'é'.repeat(16) });
       expect(r.status).toBe(Status.OK);
     }
-    t.link.feed(t.requestFrame(Command.KEY_LIST, {}));
+    // the answer travels in a session envelope (16-byte tag and the outer map): the whole packet must fit
+    t.link.feed(t.sealedFrame(Command.KEY_LIST, {}));
     const bytes = t.link.take();
     const rs = decodeReplies(bytes);
     expect(rs[0].status).toBe(Status.OK);
     expect(rs[0].frame.body.length + 8).toBeLessThanOrEqual(2048);
-    expect(field<unknown[]>(rs[0], 1).length).toBe(maxSlotsFor(2048));
+    const inner = t.openReply(rs[0]);
+    expect(inner.status).toBe(Status.OK);
+    expect(field<unknown[]>(inner, 1).length).toBe(maxSlotsFor(2048));
   });
 
   it('the largest ECHO fits; the CBOR of the request is accepted as sent by cbor-x', async () => {
@@ -326,12 +331,16 @@ describe('boot: the device id, identity and keys live in flash (DESIGN.md "Ident
     expect(a.device.identityPublicKey).toBeUndefined();
     expect(a.device.bootProblem).toMatch(/does not decode/);
     expect(a.call(Command.INFO).status).toBe(Status.OK);
-    expect(a.call(Command.KEY_GENERATE, { 1: Alg.ED25519 }).status).toBe(Status.OK);
+    // without an identity no session can be opened, so gated commands stay refused (issue 4 §1)
+    const open = a.callClear(Command.SESSION_OPEN, { 1: new Uint8Array(32).fill(9) });
+    expect(open.statusName).toBe('OPERATION_NOT_PERMITTED');
+    expect(open.message).toMatch(/no identity key/);
+    expect(a.call(Command.KEY_GENERATE, { 1: Alg.ED25519 }).status).toBe(Status.SESSION_REQUIRED);
     const again = Store.open(flash);
     expect(hex(again.get(DEVICE_ID_RECORD)!)).toBe(hex(new Uint8Array(15)));
     expect(hex(again.get(IDENTITY_RECORD)!)).toBe('a0');
     const b = startTestDevice({ flash, seed: 'y' });
     expect(hex(b.device.deviceId)).not.toBe(hex(a.device.deviceId)); // RAM-only ids, as the problem says
-    expect(field<unknown[]>(b.call(Command.KEY_LIST), 1)).toHaveLength(1);
+    expect(field<number>(b.call(Command.INFO), 7)).toBe(0); // slotsUsed: the refused KEY_GENERATE made nothing
   });
 });

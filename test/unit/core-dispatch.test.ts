@@ -1,10 +1,11 @@
 // Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely.
+import { SessionTable } from '../../firmware/core/session/index.ts';
 import { describe, it, expect } from 'vitest';
 import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS } from '../../firmware/protocol/codes.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
 import { cborDecode } from '../../firmware/protocol/cbor.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
-import { HANDLERS, MAX_MESSAGE, dispatch, errorBody, truncateUtf8 } from '../../firmware/core/dispatch.ts';
+import { HANDLERS, MAX_MESSAGE, dispatch, dispatchInSession, errorBody, truncateUtf8 } from '../../firmware/core/dispatch.ts';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
 import { KeyStore } from '../../firmware/core/keystore.ts';
@@ -62,6 +63,7 @@ function ctx(flash: Flash = new RamFlash()): DeviceContext {
     identity: undefined,
     firmwareVersion: 'test',
     maxPacket: 2048,
+    sessions: new SessionTable(),
   };
 }
 
@@ -107,7 +109,7 @@ describe('dispatch', () => {
         },
       },
     };
-    const body = dispatch(evil, new Uint8Array([Command.RANDOM, 0xa1, 0x01, 0x10]));
+    const body = dispatchInSession(evil, new Uint8Array([Command.RANDOM, 0xa1, 0x01, 0x10]));
     const r = decode(body);
     expect(r.status).toBe(Status.INTERNAL_ERROR);
     expect(String(r.map.get(1))).not.toContain(secret);
@@ -118,16 +120,16 @@ describe('dispatch', () => {
     const flash = new NorFlash({ pageSize: 1024, pageCount: 4 });
     const c = ctx(flash);
     flash.cutAfterWords(2);
-    const r = decode(dispatch(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519])));
+    const r = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519])));
     expect(r.status).toBe(Status.INTERNAL_ERROR);
     expect(r.map.get(1)).toMatch(/^KEY_GENERATE: the flash failed.*power-cycle/);
     expect(c.keystore.used).toBe(0);
     flash.powerOn();
-    const again = decode(dispatch(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519])));
+    const again = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519])));
     expect(again.status).toBe(Status.INTERNAL_ERROR);
     expect(again.map.get(1)).toMatch(/power-cycle/);
     // reads still work from RAM
-    expect(decode(dispatch(c, new Uint8Array([Command.KEY_LIST]))).status).toBe(Status.OK);
+    expect(decode(dispatchInSession(c, new Uint8Array([Command.KEY_LIST]))).status).toBe(Status.OK);
   });
 
   it('error messages are cut to 160 bytes of UTF-8 without splitting a character', () => {

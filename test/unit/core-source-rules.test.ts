@@ -62,7 +62,7 @@ describe('firmware/core and the noble HAL follow the device rules', () => {
 
   it('finds the sources, one file per command', () => {
     const cmds = tsFiles(join(CORE, 'commands')).map((f) => f.slice(f.lastIndexOf('/') + 1)).sort();
-    expect(cmds).toEqual(['ecdh.ts', 'echo.ts', 'info.ts', 'key_delete.ts', 'key_generate.ts', 'key_import.ts', 'key_list.ts', 'key_public.ts', 'random.ts', 'sign.ts']);
+    expect(cmds).toEqual(['ecdh.ts', 'echo.ts', 'info.ts', 'key_delete.ts', 'key_generate.ts', 'key_import.ts', 'key_list.ts', 'key_public.ts', 'random.ts', 'session_close.ts', 'session_message.ts', 'session_open.ts', 'sign.ts']);
   });
 
   it('no forbidden imports, I/O, clock, randomness, globals, ?. ?? #private or Object.hasOwn', () => {

@@ -78,3 +78,45 @@ describe('golden frames', () => {
     });
   }
 });
+
+describe('golden session frames come from a real device', () => {
+  it('a device with the worked-example identity and device id answers the golden SESSION_OPEN and SESSION_MESSAGE frames byte for byte', async () => {
+    const { NorFlash } = await import('../helpers/nor-flash.ts');
+    const { Store } = await import('../../firmware/core/store/index.ts');
+    const { DEVICE_ID_RECORD, IDENTITY_RECORD, encodeIdentity } = await import('../../firmware/core/records.ts');
+    const { startDevice } = await import('../../firmware/core/device.ts');
+    const { createLoopbackEnv } = await import('../helpers/loopback.ts');
+    const ex = JSON.parse(readFileSync('test/vectors/session-example.json', 'utf8'));
+    const flash = new NorFlash();
+    const store = Store.open(flash);
+    expect(
+      store.commit([
+        { key: DEVICE_ID_RECORD, value: fromHex(ex.deviceId) as Uint8Array },
+        { key: IDENTITY_RECORD, value: encodeIdentity(fromHex(ex.identitySeed) as Uint8Array) },
+      ]).ok,
+    ).toBe(true);
+    const link = createLoopbackEnv({ flash });
+    // the device's RNG gives RFC 7748 Bob's secret as the session ephemeral key (fixed inputs: tests only)
+    let fixed: Uint8Array | undefined;
+    const seeded = link.env.rng;
+    (link.env as { rng: unknown }).rng = {
+      fill(buf: Uint8Array) {
+        if (fixed && buf.length === 32) {
+          buf.set(fixed);
+          fixed = undefined;
+        } else seeded.fill(buf);
+      },
+    };
+    const device = startDevice(link.env);
+    expect(toHex(device.identityPublicKey as Uint8Array)).toBe(ex.identityPublicKey);
+    const frame = (name: string) => golden.frames.find((g) => g.name.startsWith(name)) as Golden;
+    fixed = fromHex(ex.deviceEphemeralSecret) as Uint8Array;
+    link.feed(fromHex(frame('SESSION_OPEN request').frame) as Uint8Array);
+    expect(toHex(link.take())).toBe(frame('SESSION_OPEN response').frame);
+    link.feed(fromHex(frame('SESSION_MESSAGE request').frame) as Uint8Array);
+    expect(toHex(link.take())).toBe(frame('SESSION_MESSAGE response').frame);
+    // and the inner SESSION_CLOSE body in the clear is refused as documented
+    link.feed(fromHex(frame('SESSION_CLOSE').frame) as Uint8Array);
+    expect(toHex(link.take())).toBe(frame('Error response (SESSION_REQUIRED)').frame);
+  });
+});

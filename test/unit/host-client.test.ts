@@ -88,7 +88,8 @@ describe('HsmClient over a scripted link', () => {
   it('frames a request with the command byte and deterministic CBOR, preceded by a resync delimiter', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
-    const p = c.random(16);
+    // in the clear (no session: this link has no firmware); sessions are covered by host-client-session.test.ts
+    const p = c.callClear(Command.RANDOM, { length: 16 }).then((r) => r.bytes);
     await settle();
     expect(link.written[0][0]).toBe(0x00);
     expect(link.last.type).toBe(FrameType.REQUEST);
@@ -175,7 +176,7 @@ describe('HsmClient over a scripted link', () => {
   it('maps an error status to HsmError with the device message and the hint', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
-    const p = rejection(c.publicKey(7));
+    const p = rejection(c.callClear(Command.KEY_PUBLIC, { keyId: 7 }));
     await settle();
     link.send(FrameType.RESPONSE, link.last.seq, Status.KEY_NOT_FOUND, new Map([[1, 'no key 7']]));
     const e = await p;
@@ -203,7 +204,7 @@ describe('HsmClient over a scripted link', () => {
     expect(e.code).toBe('BAD_RESPONSE');
     expect(e.message).toMatch(/not deterministic CBOR/);
 
-    p = rejection(c.random(4));
+    p = rejection(c.callClear(Command.RANDOM, { length: 4 }));
     await settle();
     link.ok(link.last.seq, new Map([[1, 'not bytes']]));
     e = await p;

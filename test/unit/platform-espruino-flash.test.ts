@@ -134,7 +134,9 @@ describe('espruino bundle on an emulated Espruino with a free flash area', () =>
     const ask = boot(area);
     const info = await ask(Command.INFO);
     expect(info.status).toBe(Status.OK);
-    expect((await ask(Command.RANDOM, { length: 16 })).status).toBe(Status.OK);
+    // no identity on Espruino, so no session: ECHO is what runs (issue 4 §1); the boot itself wrote the device id
+    expect((await ask(Command.ECHO, { data: new Uint8Array([1, 2, 3]) })).status).toBe(Status.OK);
+    expect((await ask(Command.RANDOM, { length: 16 })).statusName).toBe('SESSION_REQUIRED');
     clean(area);
   });
 

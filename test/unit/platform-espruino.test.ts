@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Alg, Command, Status, type Frame } from '../../firmware/protocol/index.ts';
 import { EspruinoBoard } from '../helpers/board-emulation/espruino.ts';
-import { AnswerCollector, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
+import { AnswerCollector, WireSession, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
 import { createEspruinoFlash, createEspruinoRng, stringToBytes } from '../../firmware/platform/espruino/adapter.ts';
 import { EmulatedEspruinoFlash } from '../helpers/board-emulation/espruino.ts';
 
@@ -86,19 +86,20 @@ describe('espruino bundle on an emulated Espruino board', () => {
     for (const alg of [Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519]) expect(failures[alg]).toMatch(/BigInt/);
   });
 
-  it('ECHO and RANDOM work; KEY_GENERATE is refused with UNSUPPORTED_ALGORITHM', async () => {
+  it('ECHO works; SESSION_OPEN is refused (no Ed25519, so no identity); every gated command answers SESSION_REQUIRED', async () => {
     const { ask } = setup();
     const data = new Uint8Array(500).map((_, i) => (i * 13 + 1) & 0xff); // spans many USB packets, contains 0x00
     const echo = decodeAnswer(Command.ECHO, await ask(binaryRequest(2, Command.ECHO, { data })));
     expect(echo.status).toBe(Status.OK);
     expect(Array.from(echo.fields.data as Uint8Array)).toEqual(Array.from(data));
-    const rnd = decodeAnswer(Command.RANDOM, await ask(binaryRequest(3, Command.RANDOM, { length: 64 })));
-    expect(rnd.status).toBe(Status.OK);
-    const bytes = rnd.fields.bytes as Uint8Array;
-    expect(bytes.length).toBe(64);
-    expect(new Set(bytes).size).toBeGreaterThan(20);
-    const gen = decodeAnswer(Command.KEY_GENERATE, await ask(binaryRequest(4, Command.KEY_GENERATE, { alg: Alg.ED25519 })));
-    expect(gen.status).toBe(Status.UNSUPPORTED_ALGORITHM);
+    // issue 4 §1: a session needs the Ed25519 identity, which an engine without BigInt cannot have
+    const open = decodeAnswer(Command.SESSION_OPEN, await ask(binaryRequest(3, Command.SESSION_OPEN, new WireSession().openFields())));
+    expect(open.statusName).toBe('UNSUPPORTED_ALGORITHM');
+    expect(String(open.fields.message)).toMatch(/Ed25519 is not offered.*only INFO and ECHO/);
+    const rnd = decodeAnswer(Command.RANDOM, await ask(binaryRequest(4, Command.RANDOM, { length: 64 })));
+    expect(rnd.statusName).toBe('SESSION_REQUIRED');
+    const gen = decodeAnswer(Command.KEY_GENERATE, await ask(binaryRequest(5, Command.KEY_GENERATE, { alg: Alg.ED25519 })));
+    expect(gen.statusName).toBe('SESSION_REQUIRED');
   });
 
   it('drops bytes outside frames (e.g. a banner) and still answers', async () => {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { Alg, Command, Status, toHex, type Frame } from '../../firmware/protocol/index.ts';
 import { createKalumaFlash, openKalumaFlash, KALUMA_STORE_BASE, KALUMA_STORE_SECTORS, type KalumaGlobals } from '../../firmware/platform/kaluma/adapter.ts';
 import { EmulatedKalumaChip, EmulatedKalumaFlash, KalumaBoard, type Conversation } from '../helpers/board-emulation/kaluma.ts';
-import { armorRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
+import { WireSession, armorRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
 import { flashOps, runAgainstModel } from '../helpers/board-emulation/flash-model.ts';
 
 const SECTOR = 4096;
@@ -131,15 +131,32 @@ function answer(code: number, f: Frame | undefined): Answer {
   return decodeAnswer(code, f);
 }
 
+/** Open a session (issue 4 §1) on the board: yields INFO and SESSION_OPEN with seqs from `seq`, returns the session. */
+function* openSession(seq: number): Generator<string, WireSession, Frame | undefined> {
+  const info = answer(Command.INFO, yield armorRequest(seq, Command.INFO));
+  const ws = new WireSession();
+  ws.finish(answer(Command.SESSION_OPEN, yield armorRequest(seq + 1, Command.SESSION_OPEN, ws.openFields())), info);
+  return ws;
+}
+
+/** A gated command inside the session: the request line to yield, and how to read its answer frame. */
+function sealed(ws: WireSession, seq: number, code: number, fields: object = {}): { line: string; read: (f: Frame | undefined) => Answer } {
+  return { line: armorRequest(seq, Command.SESSION_MESSAGE, ws.wrap(code, fields)), read: (f) => ws.unwrap(code, answer(Command.SESSION_MESSAGE, f)) };
+}
+
 describe('kaluma bundle on an emulated Pico with flash', () => {
   it('opens exactly its store sectors, stays inside them, and never breaks a NOR rule', () => {
     const chip = new EmulatedKalumaChip();
     let info: Answer | undefined;
+    let gen: Answer | undefined;
     session(chip, function* () {
       info = answer(Command.INFO, yield armorRequest(1, Command.INFO));
-      answer(Command.KEY_GENERATE, yield armorRequest(2, Command.KEY_GENERATE, { alg: Alg.ED25519, label: 'stays' }));
+      const ws = yield* openSession(10);
+      const g = sealed(ws, 2, Command.KEY_GENERATE, { alg: Alg.ED25519, label: 'stays' });
+      gen = g.read(yield g.line);
     });
     expect(info!.status).toBe(Status.OK);
+    expect(gen!.status).toBe(Status.OK); // the key was written, so the checks below saw real flash traffic
     expect(chip.opened).toEqual([`${KALUMA_STORE_BASE},${KALUMA_STORE_SECTORS}`]);
     expect([...chip.touched].every((s) => s >= KALUMA_STORE_BASE && s < KALUMA_STORE_BASE + KALUMA_STORE_SECTORS)).toBe(true);
     expect(chip.rejected).toEqual([]);
@@ -152,7 +169,9 @@ describe('kaluma bundle on an emulated Pico with flash', () => {
     let info1: Answer | undefined;
     session(chip, function* () {
       info1 = answer(Command.INFO, yield armorRequest(1, Command.INFO));
-      gen = answer(Command.KEY_GENERATE, yield armorRequest(2, Command.KEY_GENERATE, { alg: Alg.ED25519, label: 'survivor' }));
+      const ws = yield* openSession(10);
+      const g = sealed(ws, 2, Command.KEY_GENERATE, { alg: Alg.ED25519, label: 'survivor' });
+      gen = g.read(yield g.line);
     });
     expect(gen!.status).toBe(Status.OK);
     const message = new Uint8Array(Buffer.from('signed after a reset'));
@@ -161,8 +180,13 @@ describe('kaluma bundle on an emulated Pico with flash', () => {
     let sig: Answer | undefined;
     session(chip, function* () {
       info2 = answer(Command.INFO, yield armorRequest(3, Command.INFO));
-      list = answer(Command.KEY_LIST, yield armorRequest(4, Command.KEY_LIST));
-      sig = answer(Command.SIGN, yield armorRequest(5, Command.SIGN, { keyId: gen!.fields.keyId, message }));
+      // a reset ended the old session: a new one, and the identity is the same key as before (pinned from info1)
+      const ws = new WireSession();
+      ws.finish(answer(Command.SESSION_OPEN, yield armorRequest(20, Command.SESSION_OPEN, ws.openFields())), info1!);
+      const l = sealed(ws, 4, Command.KEY_LIST);
+      list = l.read(yield l.line);
+      const sg = sealed(ws, 5, Command.SIGN, { keyId: gen!.fields.keyId, message });
+      sig = sg.read(yield sg.line);
     });
     expect(toHex(info2!.fields.deviceId as Uint8Array)).toBe(toHex(info1!.fields.deviceId as Uint8Array));
     const keys = list!.fields.keys as { keyId: number; publicKey: Uint8Array }[];

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Alg, Command, Status, type Frame } from '../../firmware/protocol/index.ts';
 import { KalumaBoard, EmulatedKalumaFlash, type Conversation } from '../helpers/board-emulation/kaluma.ts';
-import { armorRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
+import { WireSession, armorRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
 import { TimerQueue, createKalumaFlash, createKalumaRng, monotonicMillis } from '../../firmware/platform/kaluma/adapter.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -53,10 +53,18 @@ describe('kaluma bundle on an emulated Kaluma board', () => {
     const message = new Uint8Array(Buffer.from('signed on an emulated RP2040'));
     let gen: Answer | undefined;
     let sig: Answer | undefined;
+    let refused: Answer | undefined;
     session(function* () {
-      gen = answer(Command.KEY_GENERATE, yield armorRequest(7, Command.KEY_GENERATE, { alg: Alg.ED25519, label: 'kaluma' }));
-      sig = answer(Command.SIGN, yield armorRequest(8, Command.SIGN, { keyId: gen.fields.keyId, message }));
+      // in the clear the key commands are gated (issue 4 §1); inside a session (host/session.ts) they run
+      refused = answer(Command.KEY_GENERATE, yield armorRequest(5, Command.KEY_GENERATE, { alg: Alg.ED25519 }));
+      const info = answer(Command.INFO, yield armorRequest(6, Command.INFO));
+      const ws = new WireSession();
+      ws.finish(answer(Command.SESSION_OPEN, yield armorRequest(7, Command.SESSION_OPEN, ws.openFields())), info);
+      const sealed = (seq: number, code: number, fields: object) => armorRequest(seq, Command.SESSION_MESSAGE, ws.wrap(code, fields));
+      gen = ws.unwrap(Command.KEY_GENERATE, answer(Command.SESSION_MESSAGE, yield sealed(8, Command.KEY_GENERATE, { alg: Alg.ED25519, label: 'kaluma' })));
+      sig = ws.unwrap(Command.SIGN, answer(Command.SESSION_MESSAGE, yield sealed(9, Command.SIGN, { keyId: gen.fields.keyId, message })));
     });
+    expect(refused!.statusName).toBe('SESSION_REQUIRED');
     expect(gen!.status).toBe(Status.OK);
     expect(sig!.status).toBe(Status.OK);
     const pub = gen!.fields.publicKey as Uint8Array;

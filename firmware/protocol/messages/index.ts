@@ -11,6 +11,9 @@ import { KeyPublicRequestSchema, KeyPublicResponseSchema } from './key_public.ts
 import { KeyDeleteRequestSchema, KeyDeleteResponseSchema } from './key_delete.ts';
 import { SignRequestSchema, SignResponseSchema } from './sign.ts';
 import { EcdhRequestSchema, EcdhResponseSchema } from './ecdh.ts';
+import { SessionOpenRequestSchema, SessionOpenResponseSchema } from './session_open.ts';
+import { SessionMessageRequestSchema, SessionMessageResponseSchema } from './session_message.ts';
+import { SessionCloseRequestSchema, SessionCloseResponseSchema } from './session_close.ts';
 
 export interface MessagePair {
   request: Schema;
@@ -28,6 +31,9 @@ export const MESSAGES: { readonly [code: number]: MessagePair } = {
   [Command.KEY_DELETE]: { request: KeyDeleteRequestSchema, response: KeyDeleteResponseSchema },
   [Command.SIGN]: { request: SignRequestSchema, response: SignResponseSchema },
   [Command.ECDH]: { request: EcdhRequestSchema, response: EcdhResponseSchema },
+  [Command.SESSION_OPEN]: { request: SessionOpenRequestSchema, response: SessionOpenResponseSchema },
+  [Command.SESSION_MESSAGE]: { request: SessionMessageRequestSchema, response: SessionMessageResponseSchema },
+  [Command.SESSION_CLOSE]: { request: SessionCloseRequestSchema, response: SessionCloseResponseSchema },
 };
 
 export * from './info.ts';
@@ -40,4 +46,7 @@ export * from './key_public.ts';
 export * from './key_delete.ts';
 export * from './sign.ts';
 export * from './ecdh.ts';
+export * from './session_open.ts';
+export * from './session_message.ts';
+export * from './session_close.ts';
 export * from './limits.ts';

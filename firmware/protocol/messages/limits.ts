@@ -15,3 +15,8 @@ export const MAX_PUBLIC_KEY = 65;
 export const MAX_LIST = 64;
 /** Most flash pages INFO reports erase counts for. */
 export const MAX_PAGES = 256;
+/**
+ * Largest SESSION_MESSAGE ciphertext: a 2048-byte packet holds header and CRC (8), the command byte and the
+ * envelope map's heads (19 at most), leaving 2021 bytes; an inner request of up to 2005 bytes plus the 16-byte tag.
+ */
+export const MAX_ENVELOPE = 2021;

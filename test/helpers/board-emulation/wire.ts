@@ -1,4 +1,4 @@
-// Host side of the wire for board emulations: request bodies and frames from the protocol tables, and response decoding.
+// Host side of the wire for board emulations: request bodies and frames from the protocol tables, response decoding, and a session (host/session.ts) for gated commands.
 import {
   FrameReader,
   FrameType,
@@ -13,6 +13,7 @@ import {
   nameOf,
   type Frame,
 } from '../../../firmware/protocol/index.ts';
+import { SessionHandshake, type HostSession } from '../../../host/session.ts';
 
 /** A request body: command code + deterministic CBOR map of the request schema. */
 export function requestBody(code: number, fields: object): Uint8Array {
@@ -67,5 +68,46 @@ export class AnswerCollector {
       if (ev.kind !== 'frame') continue;
       if (ev.frame.type === FrameType.RESPONSE || ev.frame.type === FrameType.ERROR) this.frames.push(ev.frame);
     }
+  }
+}
+
+/**
+ * A test host's secure session over a board's wire (issue 4 §1), with host/session.ts (node:crypto): an
+ * implementation independent of the firmware's. Use: send `openFields()` as SESSION_OPEN, `finish()` with the
+ * answer and the INFO answer (whose deviceId and identityPublicKey are pinned), then send `wrap(code, fields)` as
+ * SESSION_MESSAGE and read the answer with `unwrap(code, answer)`.
+ */
+export class WireSession {
+  private readonly handshake = SessionHandshake.create();
+  private session: HostSession | undefined;
+
+  /** SESSION_OPEN request fields. */
+  openFields(): object {
+    return { hostEphemeral: this.handshake.hostEphemeral };
+  }
+
+  /** Check the SESSION_OPEN answer against INFO's identity (throws SessionError if the signature is wrong) and derive the keys. */
+  finish(open: Answer, info: Answer): void {
+    if (open.status !== Status.OK) throw new Error(`SESSION_OPEN failed: ${open.statusName} ${String(open.fields.message)}`);
+    const f = open.fields as { sessionId: number; deviceEphemeral: Uint8Array; signature: Uint8Array };
+    this.session = this.handshake.finish(info.fields.deviceId as Uint8Array, info.fields.identityPublicKey as Uint8Array, f, {
+      limits: { maxMessages: Number.MAX_SAFE_INTEGER, idleTimeoutMs: Number.MAX_SAFE_INTEGER },
+      now: 0,
+    });
+  }
+
+  /** SESSION_MESSAGE request fields carrying `code` + `fields` sealed with the next counter. */
+  wrap(code: number, fields: object = {}): object {
+    if (!this.session) throw new Error('WireSession: finish() the handshake first');
+    const e = this.session.seal(requestBody(code, fields), 0);
+    return { sessionId: e.sessionId, counter: e.counter, ciphertext: e.ciphertext };
+  }
+
+  /** The inner answer of a SESSION_MESSAGE answer (decoded with `code`'s response schema), or the outer one if it was refused. */
+  unwrap(code: number, outer: Answer): Answer {
+    if (outer.status !== Status.OK) return outer;
+    if (!this.session) throw new Error('WireSession: no session');
+    const plain = this.session.open(outer.fields.counter as number, outer.fields.ciphertext as Uint8Array);
+    return decodeAnswer(code, { ...outer.frame, body: plain });
   }
 }

@@ -1,0 +1,56 @@
+// SESSION_OPEN: X25519 handshake signed by the device identity, in a free slot of the session table (docs/session.md §2–§3, §6; issue 4 §1).
+import { Alg, Status, type StatusCode } from '../../protocol/codes.ts';
+import { type Result, ok, err } from '../../protocol/result.ts';
+import type { SessionOpenRequest, SessionOpenResponse } from '../../protocol/messages/session_open.ts';
+import type { SessionRefusal } from '../session/index.ts';
+import type { DeviceContext } from '../context.ts';
+
+/** The one place a session refusal (docs/session.md §5) becomes a wire status. */
+export function refusalStatus(reason: SessionRefusal): StatusCode {
+  switch (reason) {
+    case 'bad-host-ephemeral':
+      return Status.INVALID_PARAMETER;
+    case 'unavailable':
+      return Status.UNSUPPORTED_ALGORITHM;
+    case 'table-full':
+      return Status.SESSION_LIMIT;
+    case 'unknown-session':
+    case 'closed':
+    case 'idle-timeout':
+    case 'message-cap':
+      return Status.SESSION_INVALID;
+    case 'bad-counter':
+    case 'counter-replayed':
+    case 'counter-behind':
+    case 'malformed':
+    case 'auth-failed':
+      return Status.SESSION_AUTH_FAILED;
+    default:
+      return Status.INTERNAL_ERROR; // 'not-pending': a dispatcher bug, never a host's fault
+  }
+}
+
+export function sessionOpen(ctx: DeviceContext, req: SessionOpenRequest): Result<SessionOpenResponse> {
+  const { env, identity, deviceId, sessions, offered } = ctx;
+  // issue 4 §1: no identity → no session can be authenticated, and every gated command stays refused
+  if (identity === undefined) {
+    if (offered[Alg.ED25519] !== true)
+      return err(
+        Status.UNSUPPORTED_ALGORITHM,
+        'this device cannot open a secure session: Ed25519 is not offered on this engine, so it has no identity key; only INFO and ECHO work here',
+      );
+    return err(
+      Status.OPERATION_NOT_PERMITTED,
+      'this device has no identity key this boot (its identity record could not be read or stored; see INFO), so it cannot open a secure session',
+    );
+  }
+  const r = sessions.open(env.crypto, env.rng, identity.seed, deviceId, req.hostEphemeral, env.clock.now());
+  if (!r.ok) return err(refusalStatus(r.reason), r.message);
+  return ok({
+    sessionId: r.value.sessionId,
+    deviceEphemeral: r.value.deviceEphemeral,
+    signature: r.value.signature,
+    deviceId,
+    identityPublicKey: identity.publicKey,
+  });
+}

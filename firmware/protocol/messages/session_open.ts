@@ -1,0 +1,23 @@
+// SESSION_OPEN: X25519 key agreement bound to the device's Ed25519 identity (docs/session.md, DESIGN.md "Session").
+import type { Schema } from '../schema.ts';
+
+export interface SessionOpenRequest {
+  hostEphemeral: Uint8Array;
+}
+export const SessionOpenRequestSchema: Schema = [{ key: 1, name: 'hostEphemeral', type: { t: 'bytes', min: 32, max: 32 } }];
+
+export interface SessionOpenResponse {
+  sessionId: number;
+  deviceEphemeral: Uint8Array;
+  /** Ed25519 identity signature over the transcript (docs/session.md §2). */
+  signature: Uint8Array;
+  deviceId: Uint8Array;
+  identityPublicKey: Uint8Array;
+}
+export const SessionOpenResponseSchema: Schema = [
+  { key: 1, name: 'sessionId', type: { t: 'uint', min: 1, max: 255 } },
+  { key: 2, name: 'deviceEphemeral', type: { t: 'bytes', min: 32, max: 32 } },
+  { key: 3, name: 'signature', type: { t: 'bytes', min: 64, max: 64 } },
+  { key: 4, name: 'deviceId', type: { t: 'bytes', min: 16, max: 16 } },
+  { key: 5, name: 'identityPublicKey', type: { t: 'bytes', min: 32, max: 32 } },
+];

@@ -1,0 +1,313 @@
+// HsmClient's secure session against the real firmware in-process: opened by itself, pinned (file or memory), verified, sealed with rising counters, reopened once on SESSION_INVALID, closed and wiped (issue 4 §1–§2, docs/session.md).
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Command, FrameReader, FrameType, cborDecode, encodeFrame, toHex, type Frame } from '../../firmware/protocol/index.ts';
+import { HsmClient, HsmError, InProcessTransport, type HostTransport } from '../../host/index.ts';
+import { Simulator, SimFlash } from '../../sim/index.ts';
+import { freshKnownDevices, nodeBundle, verifyWithNode } from '../helpers/sim.ts';
+
+const sims: Simulator[] = [];
+const clients: HsmClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  for (const s of sims.splice(0)) {
+    expect(s.deviceFaults).toEqual([]);
+    s.close();
+  }
+});
+
+async function boot(opts: { seed?: string; flash?: SimFlash } = {}): Promise<Simulator> {
+  const sim = new Simulator({ bundlePath: await nodeBundle(), log: () => {}, ...opts });
+  sims.push(sim);
+  return sim;
+}
+
+function track(c: HsmClient): HsmClient {
+  clients.push(c);
+  return c;
+}
+
+interface WireFrame {
+  dir: 'toDevice' | 'toHost';
+  type: number;
+  seq: number;
+  body: Uint8Array;
+}
+
+/** Every frame on the simulator's link, decoded. */
+function record(sim: Simulator): WireFrame[] {
+  const seen: WireFrame[] = [];
+  const readers = { toDevice: new FrameReader(65535), toHost: new FrameReader(65535) };
+  sim.onWire((dir, bytes) => {
+    for (const ev of readers[dir].push(bytes)) if (ev.kind === 'frame') seen.push({ dir, type: ev.frame.type, seq: ev.frame.seq, body: ev.frame.body });
+  });
+  return seen;
+}
+
+const requests = (seen: WireFrame[], command: number) => seen.filter((f) => f.dir === 'toDevice' && f.type === FrameType.REQUEST && f.body[0] === command);
+
+/** The outer CBOR map of a request or response body (after the command or status byte). */
+function outerMap(body: Uint8Array): Map<number, unknown> {
+  const d = cborDecode(body.subarray(1));
+  if (!d.ok || !(d.value instanceof Map)) throw new Error('not a CBOR map');
+  return d.value as Map<number, unknown>;
+}
+
+/**
+ * A man in the middle on the device → host direction: `mutate` may rewrite a response body (then the frame is
+ * re-encoded with a valid CRC, as an active attacker would). Requests pass unchanged.
+ */
+class MitmTransport implements HostTransport {
+  readonly mode = 'binary' as const;
+  readonly description = 'mitm';
+  mutate: ((f: Frame) => Uint8Array | undefined) | undefined;
+  private rx: (b: Uint8Array) => void = () => {};
+  private readonly reader = new FrameReader(65535);
+  private readonly inner: InProcessTransport;
+  constructor(sim: Simulator) {
+    this.inner = new InProcessTransport(sim, false);
+    this.inner.onData((b) => {
+      for (const ev of this.reader.push(b)) {
+        if (ev.kind !== 'frame') continue;
+        const body = this.mutate ? this.mutate(ev.frame) : undefined;
+        this.rx(encodeFrame(ev.frame.type, ev.frame.seq, body || ev.frame.body));
+      }
+    });
+  }
+  write(b: Uint8Array): Promise<void> {
+    return this.inner.write(b);
+  }
+  onData(cb: (b: Uint8Array) => void): void {
+    this.rx = cb;
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function failure(p: Promise<unknown>): Promise<HsmError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(HsmError);
+  return e as HsmError;
+}
+
+describe('HsmClient sessions', () => {
+  it('opens a session before the first gated command only; gated commands travel sealed with counters 1, 2, 3, …', async () => {
+    const sim = await boot();
+    const seen = record(sim);
+    const client = track(new HsmClient(new InProcessTransport(sim, false)));
+    await client.info();
+    await client.echo(new Uint8Array([1, 2]));
+    expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(0); // INFO and ECHO are clear
+    expect(client.sessionId).toBeUndefined();
+
+    const k = await client.generateKey('ed25519', 'sealed');
+    const message = new TextEncoder().encode('through the envelope');
+    const sig = await client.sign(k.keyId, { message });
+    expect(verifyWithNode('ed25519', k.publicKey, message, sig)).toBe(true);
+    expect((await client.listKeys()).map((x) => x.keyId)).toEqual([k.keyId]);
+
+    expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(1);
+    const envelopes = requests(seen, Command.SESSION_MESSAGE).map((f) => outerMap(f.body));
+    expect(envelopes.map((m) => m.get(2))).toEqual([1, 2, 3]);
+    expect(new Set(envelopes.map((m) => m.get(1)))).toEqual(new Set([client.sessionId]));
+    // no gated command went in the clear, and neither the label nor the message is visible on the wire
+    for (const c of [Command.KEY_GENERATE, Command.SIGN, Command.KEY_LIST]) expect(requests(seen, c)).toHaveLength(0);
+    const wire = seen.map((f) => Buffer.from(f.body).toString('latin1')).join('');
+    expect(wire).not.toContain('sealed');
+    expect(wire).not.toContain('through the envelope');
+  });
+
+  it('a gated command sent in the clear (callClear) is refused with SESSION_REQUIRED and does nothing', async () => {
+    const sim = await boot();
+    const client = track(new HsmClient(new InProcessTransport(sim, false)));
+    const e = await failure(client.callClear(Command.KEY_GENERATE, { alg: 1 }));
+    expect(e.code).toBe('SESSION_REQUIRED');
+    expect(e.fromDevice).toBe(true);
+    expect(e.message).toContain('SESSION_OPEN');
+    expect((await client.callClear(Command.ECHO, { data: new Uint8Array([9]) })).data).toEqual(new Uint8Array([9]));
+    expect(await client.listKeys()).toEqual([]); // the refused KEY_GENERATE made no key
+  });
+
+  it('an inner error becomes the same HsmError as before sessions (status, name, device message, hint, command)', async () => {
+    const sim = await boot();
+    const client = track(new HsmClient(new InProcessTransport(sim, false)));
+    const e = await failure(client.sign(999, { message: new Uint8Array(1) }));
+    expect(e.code).toBe('KEY_NOT_FOUND');
+    expect(e.command).toBe('SIGN');
+    expect(e.fromDevice).toBe(true);
+    expect(e.hint).toMatch(/tinyhsm list/);
+    expect(e.message).toMatch(/^KEY_NOT_FOUND: .*999/);
+  });
+
+  it('pins in the known-devices file: refused without trust, pinned with it, then known', async () => {
+    const known = freshKnownDevices();
+    const sim = await boot({ seed: '5e55' });
+    const info = await track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known })).info();
+
+    const refused = track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known }));
+    const e = await failure(refused.listKeys());
+    expect(e.code).toBe('UNKNOWN_DEVICE');
+    expect(e.message).toContain('--trust');
+    expect(e.message).toContain(toHex(info.deviceId));
+    expect(existsSync(known)).toBe(false);
+    expect(refused.sessionId).toBeUndefined();
+
+    const trusting = track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known, trust: true }));
+    expect(await trusting.listKeys()).toEqual([]);
+    const file = JSON.parse(readFileSync(known, 'utf8'));
+    expect(file.devices[toHex(info.deviceId)].identityKey).toBe(toHex(info.identityPublicKey!));
+    expect(trusting.pinState(info.deviceId, info.identityPublicKey!)).toMatchObject({ state: 'pinned', path: known });
+
+    const later = track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known }));
+    expect(await later.listKeys()).toEqual([]);
+  });
+
+  it('a device whose identity changed is refused, even with trust, and a refused handshake does not use up session slots', async () => {
+    const known = freshKnownDevices();
+    const a = await boot({ seed: 'a1' });
+    const b = await boot({ seed: 'b2' });
+    const ia = await new HsmClient(new InProcessTransport(a, false)).info();
+    const ib = await new HsmClient(new InProcessTransport(b, false)).info();
+    expect(toHex(ib.identityPublicKey!)).not.toBe(toHex(ia.identityPublicKey!));
+    // the pin file says b's device id belongs to a's identity key: what an impostor of b (or a reset b) looks like
+    writeFileSync(
+      known,
+      JSON.stringify({ version: 1, devices: { [toHex(ib.deviceId)]: { identityKey: toHex(ia.identityPublicKey!), firstSeen: '2025-01-02T03:04:05.000Z' } } }),
+    );
+    // more refusals than the device has session slots: each refused session is closed again
+    for (let i = 0; i < 6; i++) {
+      const c = track(new HsmClient(new InProcessTransport(b, false), { knownDevices: known, trust: i % 2 === 0 }));
+      const e = await failure(c.generateKey('ed25519'));
+      expect(e.code).toBe('IDENTITY_CHANGED');
+      expect(e.message).toContain('changed since 2025-01-02T03:04:05.000Z');
+      expect(e.message).toContain('impersonating');
+    }
+    expect(JSON.parse(readFileSync(known, 'utf8')).devices[toHex(ib.deviceId)].identityKey).toBe(toHex(ia.identityPublicKey!));
+    // nothing executed, and b still has free slots for a client that pins it in memory
+    const ok = track(new HsmClient(new InProcessTransport(b, false)));
+    expect(await ok.listKeys()).toEqual([]);
+  });
+
+  it('the in-process simulator ("sim") is trusted without the file but still verified; a forged signature is refused', async () => {
+    const sim = await boot();
+    const mitm = new MitmTransport(sim);
+    mitm.mutate = (f) => {
+      if (f.type !== FrameType.RESPONSE || f.body[0] !== 0) return undefined;
+      const m = outerMap(f.body);
+      if (!(m.get(3) instanceof Uint8Array) || (m.get(3) as Uint8Array).length !== 64) return undefined; // only SESSION_OPEN's answer
+      const at = Buffer.from(f.body).indexOf(Buffer.from(m.get(3) as Uint8Array));
+      const body = f.body.slice();
+      body[at + 10] ^= 1; // one bit of the identity signature
+      return body;
+    };
+    const client = track(new HsmClient(mitm, { knownDevices: null }));
+    const e = await failure(client.generateKey('ed25519'));
+    expect(e.code).toBe('SESSION_REFUSED');
+    expect(e.message).toMatch(/not signed by the pinned identity key/);
+    expect(client.sessionId).toBeUndefined();
+    mitm.mutate = undefined;
+    // nothing was sent under the refused session: no key exists
+    expect(await client.listKeys()).toEqual([]);
+  });
+
+  it('a tampered response envelope is refused and the command is NOT sent again (it may have executed)', async () => {
+    const sim = await boot();
+    const seen = record(sim);
+    const mitm = new MitmTransport(sim);
+    const client = track(new HsmClient(mitm, { knownDevices: null }));
+    expect(await client.listKeys()).toEqual([]);
+    const first = client.sessionId;
+    let armed = true;
+    mitm.mutate = (f) => {
+      if (!armed || f.type !== FrameType.RESPONSE) return undefined;
+      armed = false;
+      const body = f.body.slice();
+      body[body.length - 1] ^= 0x80; // the last byte of the tag
+      return body;
+    };
+    const before = requests(seen, Command.SESSION_MESSAGE).length;
+    const e = await failure(client.generateKey('ed25519'));
+    expect(e.code).toBe('SESSION_REFUSED');
+    expect(e.message).toMatch(/does not authenticate/);
+    expect(requests(seen, Command.SESSION_MESSAGE).length - before).toBe(1);
+    // the device did execute it once; the next call opens a new session (the old one is no longer trusted)
+    const keys = await client.listKeys();
+    expect(keys).toHaveLength(1);
+    expect(client.sessionId).not.toBe(first);
+    expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(2);
+  });
+
+  it('SESSION_INVALID (the device restarted) → one new session and the command again, transparently; executed once', async () => {
+    const sim = await boot({ flash: SimFlash.memory({ pages: 8 }), seed: 'f1' });
+    const seen = record(sim);
+    const client = track(new HsmClient(new InProcessTransport(sim, false)));
+    expect(await client.listKeys()).toEqual([]);
+    sim.reboot(); // sessions live in RAM; the identity lives in flash
+    const k = await client.generateKey('ecdsa-p256');
+    expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(2);
+    const invalid = seen.filter((f) => f.dir === 'toHost' && f.body[0] === 0x10); // Status.SESSION_INVALID
+    expect(invalid).toHaveLength(1);
+    const keys = await client.listKeys();
+    expect(keys.map((x) => x.keyId)).toEqual([k.keyId]);
+    const message = new Uint8Array([1, 2, 3]);
+    expect(verifyWithNode('ecdsa-p256', k.publicKey, message, await client.sign(k.keyId, { message }))).toBe(true);
+  });
+
+  it('SESSION_INVALID twice in a row is not retried forever: the second one is the answer', async () => {
+    const sim = await boot({ flash: SimFlash.memory({ pages: 8 }), seed: 'f2' });
+    const mitm = new MitmTransport(sim);
+    const client = track(new HsmClient(mitm, { knownDevices: null }));
+    expect(await client.listKeys()).toEqual([]);
+    let opens = 0;
+    // every envelope answer is replaced by SESSION_INVALID: what a device that keeps dropping sessions looks like
+    mitm.mutate = (f) => {
+      if (f.type !== FrameType.RESPONSE) return undefined;
+      if (outerMap(f.body).get(4) instanceof Uint8Array) {
+        opens++;
+        return undefined; // SESSION_OPEN's answer passes
+      }
+      return Uint8Array.of(0x10, 0xa1, 0x01, 0x61, 0x78);
+    };
+    const e = await failure(client.listKeys());
+    expect(e.code).toBe('SESSION_INVALID');
+    expect(opens).toBe(1);
+  });
+
+  it('close() sends SESSION_CLOSE, wipes the session keys, and frees the device slot', async () => {
+    const sim = await boot();
+    const seen = record(sim);
+    for (let i = 0; i < 6; i++) {
+      // six clients one after the other on a device with four slots: each close() freed its slot
+      const c = new HsmClient(new InProcessTransport(sim, false));
+      expect(await c.listKeys()).toEqual([]);
+      const session = (c as unknown as { session: { keyOut: Buffer; keyIn: Buffer; closed: boolean } }).session;
+      await c.close();
+      expect(session.closed).toBe(true);
+      expect(session.keyOut.every((b) => b === 0)).toBe(true);
+      expect(session.keyIn.every((b) => b === 0)).toBe(true);
+    }
+    expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(6);
+    expect(requests(seen, Command.SESSION_MESSAGE)).toHaveLength(12); // LIST and CLOSE per client
+    const answers = seen.filter((f) => f.dir === 'toHost' && f.type === FrameType.RESPONSE);
+    expect(answers.every((f) => f.body[0] === 0)).toBe(true);
+  });
+
+  it('a fifth concurrent session is refused with SESSION_LIMIT; closing one makes room', async () => {
+    const sim = await boot();
+    const four = [];
+    for (let i = 0; i < 4; i++) {
+      const c = track(new HsmClient(new InProcessTransport(sim, false)));
+      await c.listKeys();
+      four.push(c);
+    }
+    const fifth = track(new HsmClient(new InProcessTransport(sim, false)));
+    const e = await failure(fifth.listKeys());
+    expect(e.code).toBe('SESSION_LIMIT');
+    await four[0].close();
+    expect(await fifth.listKeys()).toEqual([]);
+  });
+});
