@@ -13,6 +13,7 @@ import { ALG_NAMES, Status, type AlgId, type Origin } from '../protocol/codes.ts
 import { type Result, ok, err } from '../protocol/result.ts';
 import { MAX_KEY_ID } from '../protocol/messages/limits.ts';
 import { RecordKind, indexOf, type Store } from './store/index.ts';
+import type { Ed25519Signer } from '../hal/index.ts';
 import { NEXT_KEY_ID_RECORD, decodeCounter, decodeKey, encodeCounter, encodeKey, keyRecordKey } from './records.ts';
 
 export interface KeyRecord {
@@ -24,6 +25,8 @@ export interface KeyRecord {
   /** Secret: never leaves the device; wiped (fill(0)) when the key is deleted. */
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
+  /** Ed25519 only: the expanded key, made at the first SIGN (commands/sign.ts) and wiped with the key. */
+  signer?: Ed25519Signer;
 }
 
 const FAULT_MESSAGE = 'the flash failed during an earlier write; power-cycle the device (it comes back with its last committed keys)';
@@ -180,6 +183,7 @@ export class KeyStore {
     if (!done.ok) return done;
     const r = this.slots[slot] as KeyRecord;
     r.privateKey.fill(0);
+    if (r.signer) r.signer.wipe();
     this.slots[slot] = undefined;
     this.count--;
     return ok(undefined);

@@ -122,6 +122,13 @@ function katEd25519(c: Crypto): void {
   check(equalBytes(sig, h(ED_SIG)), 'signature of RFC 8032 TEST 1 does not match');
   check(c.ed25519Verify(sig, msg, pk) === true, 'verification rejects the RFC 8032 TEST 1 signature');
   check(c.ed25519Verify(flipped(sig), msg, pk) === false, 'verification accepts a corrupted signature');
+  if (c.ed25519Expand) {
+    // SIGN uses the expanded key: the same known answer must come out of it
+    const signer = c.ed25519Expand(sk);
+    const ok = equalBytes(signer.publicKey, h(ED_PK)) && equalBytes(signer.sign(msg), h(ED_SIG));
+    signer.wipe();
+    check(ok, 'the expanded-key signature of RFC 8032 TEST 1 does not match');
+  }
 }
 
 function katX25519(c: Crypto): void {

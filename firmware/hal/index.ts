@@ -51,6 +51,19 @@ export interface Flash {
 export type EcCurve = 'p256' | 'secp256k1';
 
 /**
+ * An expanded Ed25519 signing key (RFC 8032 §5.1.5: the scalar s, the prefix, and A = s·B), made once per key so
+ * that a signature costs one base-point multiply instead of two. `publicKey` is computed from the seed, never
+ * taken from storage: signing with a wrong A and the same nonce would give the private key away.
+ */
+export interface Ed25519Signer {
+  readonly publicKey: Uint8Array;
+  /** RFC 8032 §5.1.6 PureEdDSA; byte for byte what ed25519Sign(message, seed) gives. */
+  sign(message: Uint8Array): Uint8Array;
+  /** Zero the prefix and drop the scalar; sign() throws afterwards. */
+  wipe(): void;
+}
+
+/**
  * Crypto primitives. The default is noble (the same code on every target); a platform may install an
  * accelerated one. Every function throws on invalid key material; the core turns that into INVALID_KEY.
  */
@@ -60,6 +73,8 @@ export interface Crypto {
   /** RFC 8032: public key from the 32-byte seed. */
   ed25519PublicKey(seed: Uint8Array): Uint8Array;
   ed25519Sign(message: Uint8Array, seed: Uint8Array): Uint8Array;
+  /** Optional: expand a seed once for repeated signing (see Ed25519Signer); absent where Ed25519 is unavailable. */
+  ed25519Expand?(seed: Uint8Array): Ed25519Signer;
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   /** Uncompressed SEC1 (65 bytes). Throws if the scalar is 0 or ≥ n. */
   ecdsaPublicKey(curve: EcCurve, privateKey: Uint8Array): Uint8Array;

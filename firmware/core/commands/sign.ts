@@ -1,6 +1,7 @@
 // SIGN: Ed25519 over the whole message (RFC 8032); ECDSA over SHA-256(message) or a given 32-byte digest, raw r‖s, low-S.
 import { Alg, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
+import { equalBytes } from '../../protocol/bytes.ts';
 import type { SignRequest, SignResponse } from '../../protocol/messages/sign.ts';
 import type { DeviceContext } from '../context.ts';
 import { algLabel, curveOf, offeredAlg } from '../algorithms.ts';
@@ -24,7 +25,19 @@ export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse>
         Status.OPERATION_NOT_PERMITTED,
         'key ' + keyId + ' is an ed25519 key: Ed25519 signs the whole message (RFC 8032), send message, not digest',
       );
-    return ok({ signature: env.crypto.ed25519Sign(message, key.privateKey) });
+    const expand = env.crypto.ed25519Expand;
+    if (expand === undefined) return ok({ signature: env.crypto.ed25519Sign(message, key.privateKey) });
+    if (key.signer === undefined) {
+      // Expanded once per key (a cache, not state the host can see): A comes from the seed, and must match the
+      // stored public key, or the record is corrupt and signing with it could leak the key.
+      const signer = expand(key.privateKey);
+      if (!equalBytes(signer.publicKey, key.publicKey)) {
+        signer.wipe();
+        return err(Status.INVALID_KEY, 'key ' + keyId + ' is damaged: its stored public key does not belong to its private key; delete it');
+      }
+      key.signer = signer;
+    }
+    return ok({ signature: key.signer.sign(message) });
   }
   // ECDSA (FIPS 186-5): the hash is SHA-256, computed here unless the host sent the digest
   const h = digest !== undefined ? digest : env.crypto.sha256(message as Uint8Array);
