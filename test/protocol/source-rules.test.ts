@@ -1,21 +1,12 @@
 // firmware/protocol obeys the device rules (DESIGN.md "Layout", "Runtime constraints"): imports nothing outside itself, no I/O or clock, no syntax JerryScript lacks.
 import { describe, it, expect } from 'vitest';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, dirname, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { tsFiles } from '../helpers/files.ts';
 
 const ROOT = fileURLToPath(new URL('../../firmware/protocol/', import.meta.url));
-
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 interface Finding {
   file: string;

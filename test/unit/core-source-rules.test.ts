@@ -1,23 +1,14 @@
 // firmware/core and the noble HAL obey the device rules (DESIGN.md "Layout", "Runtime constraints"): no I/O, clock, globals, or syntax JerryScript lacks.
 import { describe, it, expect } from 'vitest';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, dirname, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { tsFiles } from '../helpers/files.ts';
 
 const FIRMWARE = fileURLToPath(new URL('../../firmware/', import.meta.url));
 const CORE = join(FIRMWARE, 'core');
 const HAL_FILES = ['crypto_noble.ts', 'global_crypto.ts', 'symmetric.ts', 'chacha20poly1305.ts'].map((f) => join(FIRMWARE, 'hal', f));
-
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** Where a file may import from: core → protocol, hal/index.ts (types) and core; the HAL files → noble and hal/. */
 function importAllowed(file: string, spec: string): boolean {

@@ -3,10 +3,10 @@ import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Command, Status, toHex, type Frame } from '../../firmware/protocol/index.ts';
+import { Command, Status, toHex } from '../../firmware/protocol/index.ts';
 import { createEspruinoFlash, ESPRUINO_STORE_MAX_PAGES, type EspruinoFlashModule } from '../../firmware/platform/espruino/adapter.ts';
-import { EmulatedEspruinoFlash, EspruinoBoard } from '../helpers/board-emulation/espruino.ts';
-import { AnswerCollector, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
+import { EmulatedEspruinoFlash, EspruinoBoard, frameAsker } from '../helpers/board-emulation/espruino.ts';
+import { binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
 import { flashOps, runAgainstModel } from '../helpers/board-emulation/flash-model.ts';
 
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
@@ -102,30 +102,11 @@ afterEach(() => {
 function boot(area: EmulatedEspruinoFlash): (code: number, fields?: object) => Promise<Answer> {
   const board = new EspruinoBoard({ bundle, flash: area });
   boards.push(board);
-  const collector = new AnswerCollector('binary');
-  let waiting: ((f: Frame) => void) | undefined;
-  let consumed = 0;
+  const ask = frameAsker(board);
   let seq = 0;
-  board.onUsb((bytes) => {
-    collector.push(bytes);
-    if (waiting && collector.frames.length > consumed) {
-      const w = waiting;
-      waiting = undefined;
-      w(collector.frames[consumed++]);
-    }
-  });
   board.boot();
   expect(board.uncaught).toEqual([]);
-  return (code, fields = {}) =>
-    new Promise<Answer>((resolve, reject) => {
-      // a safety limit so a silent device fails the test instead of hanging it (not a timing assertion)
-      const limit = setTimeout(() => reject(new Error('no answer from the device')), 10_000);
-      waiting = (f) => {
-        clearTimeout(limit);
-        resolve(decodeAnswer(code, f));
-      };
-      board.send(binaryRequest(++seq, code, fields));
-    });
+  return async (code, fields = {}) => decodeAnswer(code, await ask(binaryRequest(++seq, code, fields)));
 }
 
 describe('espruino bundle on an emulated Espruino with a free flash area', () => {

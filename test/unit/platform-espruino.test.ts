@@ -3,8 +3,8 @@ import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Alg, Command, Status, type Frame } from '../../firmware/protocol/index.ts';
-import { EspruinoBoard } from '../helpers/board-emulation/espruino.ts';
-import { AnswerCollector, WireSession, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
+import { EspruinoBoard, frameAsker } from '../helpers/board-emulation/espruino.ts';
+import { WireSession, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
 import { createEspruinoFlash, createEspruinoRng, stringToBytes } from '../../firmware/platform/espruino/adapter.ts';
 import { EmulatedEspruinoFlash } from '../helpers/board-emulation/espruino.ts';
 
@@ -26,28 +26,8 @@ afterEach(() => {
 function setup(): { board: EspruinoBoard; ask: (bytes: Uint8Array) => Promise<Frame> } {
   const board = new EspruinoBoard({ bundle });
   boards.push(board);
-  const collector = new AnswerCollector('binary');
-  let waiting: ((f: Frame) => void) | undefined;
-  let consumed = 0;
-  board.onUsb((bytes) => {
-    collector.push(bytes);
-    if (waiting && collector.frames.length > consumed) {
-      const w = waiting;
-      waiting = undefined;
-      w(collector.frames[consumed++]);
-    }
-  });
+  const ask = frameAsker(board);
   board.boot();
-  const ask = (bytes: Uint8Array) =>
-    new Promise<Frame>((resolve, reject) => {
-      // a safety limit so a silent device fails the test instead of hanging it (not a timing assertion)
-      const limit = setTimeout(() => reject(new Error('no answer from the device')), 10_000);
-      waiting = (f) => {
-        clearTimeout(limit);
-        resolve(f);
-      };
-      board.send(bytes);
-    });
   return { board, ask };
 }
 

@@ -11,6 +11,8 @@
 //   works if it brings what it needs (firmware/platform/espruino/polyfills.ts).
 import { randomBytes } from 'node:crypto';
 import vm from 'node:vm';
+import type { Frame } from '../../../firmware/protocol/index.ts';
+import { AnswerCollector } from './wire.ts';
 
 /** Globals and properties Espruino's library does not have (see the header). */
 export const ESPRUINO_MISSING = [
@@ -306,4 +308,32 @@ function stripLibrary(names: string[]): string {
     return `delete ${n.slice(0, dot)}[${JSON.stringify(n.slice(dot + 1))}];`;
   });
   return `(function(){ ${lines.join(' ')} })();`;
+}
+
+/**
+ * Listen on the board's USB and return `ask`: send request bytes, resolve with the next answer frame.
+ * Call before boot() so no frame is missed. A 10 s safety limit makes a silent device fail the test
+ * instead of hanging it (not a timing assertion).
+ */
+export function frameAsker(board: EspruinoBoard): (bytes: Uint8Array) => Promise<Frame> {
+  const collector = new AnswerCollector('binary');
+  let waiting: ((f: Frame) => void) | undefined;
+  let consumed = 0;
+  board.onUsb((bytes) => {
+    collector.push(bytes);
+    if (waiting && collector.frames.length > consumed) {
+      const w = waiting;
+      waiting = undefined;
+      w(collector.frames[consumed++]);
+    }
+  });
+  return (bytes) =>
+    new Promise<Frame>((resolve, reject) => {
+      const limit = setTimeout(() => reject(new Error('no answer from the device')), 10_000);
+      waiting = (f) => {
+        clearTimeout(limit);
+        resolve(f);
+      };
+      board.send(bytes);
+    });
 }
