@@ -1,9 +1,10 @@
 // Writes test/vectors/golden-frames.json: example frames for docs/protocol.md, frozen so any change to the bytes is seen.
 // Run from the repository root: npx esbuild tools/gen-golden.ts --bundle --platform=node --format=esm --packages=external | node --input-type=module
 import { writeFileSync } from 'node:fs';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import {
-  Alg, Command, FrameType, MESSAGES, Status, cborEncode, encodeFrame, encodeMessage, encodePacket, fromHex, toHex,
-  type CborMap, type Schema,
+  Alg, ATTEST_CONTEXT, ATTEST_FORMAT, AttestationStatementSchema, Capability, Command, FrameType, KeepaliveReason, MESSAGES, Role, Status,
+  cborEncode, encodeFrame, encodeMessage, encodePacket, fromHex, toHex, utf8Encode, type CborMap, type Schema,
 } from '../firmware/protocol/index.ts';
 
 const h = (s: string) => fromHex(s) as Uint8Array;
@@ -22,7 +23,24 @@ const S_SIG = h('bae3cc3cc6adce0d3f00ec8615daba8acdc854c642814979ae35126ab41d527
 const S_REQ_ENVELOPE = h('c020e85b1ca05445d8f39b8ae8c6a2a308a8b580e0240493de');
 const S_RES_ENVELOPE = h('8b2b9a45e3332b1224b2ad21a4dec924b16049220cf8d5ebc6');
 
-type Example = { name: string; frameType: number; seq: number; code: number; fields: object; kind: 'request' | 'response' | 'error' | 'empty' };
+// PINs of the examples (6..64 bytes on the wire; the CLI sends the UTF-8 of what it is given)
+const USER_PIN = utf8Encode('123456');
+const SO_PIN = utf8Encode('so-secret');
+const NEW_PIN = utf8Encode('654321');
+// a generated Ed25519 key's policy with the defaults (docs/security.md §6)
+const POLICY = { capabilities: Capability.SIGN, sensitive: true, touch: false, neverExtractable: true, local: true };
+// KEY_ATTEST: a real statement about key 1 (the RFC 8032 key), signed by the same key acting as the identity
+const NONCE = h('000102030405060708090a0b0c0d0e0f');
+const STATEMENT = cborEncode(
+  encodeMessage(AttestationStatementSchema, {
+    format: ATTEST_FORMAT, deviceId: h('000102030405060708090a0b0c0d0e0f'), keyId: 1, alg: Alg.ED25519, publicKey: ED_PUB, origin: 1, ...POLICY, nonce: NONCE,
+  }) as CborMap,
+);
+const ATTEST_SIG = ed25519.sign(new Uint8Array([...utf8Encode(ATTEST_CONTEXT), 0, ...STATEMENT]), ED_SEED);
+
+type Example = {
+  name: string; frameType: number; seq: number; code: number; fields: object; kind: 'request' | 'response' | 'error' | 'empty' | 'raw'; raw?: Uint8Array;
+};
 
 const examples: Example[] = [
   { name: 'INFO request', kind: 'request', frameType: FrameType.REQUEST, seq: 1, code: Command.INFO, fields: {} },
@@ -32,6 +50,7 @@ const examples: Example[] = [
       firmwareVersion: '0.1.0', protocolVersion: 1, deviceId: h('000102030405060708090a0b0c0d0e0f'), maxPacket: 2048,
       algorithms: [1, 2, 3, 4], slotsUsed: 0, slotsFree: 16, platform: 'node-sim', identityPublicKey: ED_PUB,
       flashPageSize: 4096, flashPages: 32, flashBytesUsed: 116, flashBytesFree: 122728, flashEraseCounts: new Array(32).fill(1),
+      initialized: true, label: 'ca', userPinTries: 8, soPinTries: 8, pinIterations: 10000, presence: true,
     },
   },
   { name: 'ECHO request', kind: 'request', frameType: FrameType.REQUEST, seq: 2, code: Command.ECHO, fields: { data: h('00ff00') } },
@@ -43,10 +62,10 @@ const examples: Example[] = [
   { name: 'KEY_LIST request', kind: 'request', frameType: FrameType.REQUEST, seq: 6, code: Command.KEY_LIST, fields: {} },
   {
     name: 'KEY_LIST response', kind: 'response', frameType: FrameType.RESPONSE, seq: 6, code: Command.KEY_LIST,
-    fields: { keys: [{ keyId: 1, alg: Alg.ED25519, label: 'ca', origin: 1, publicKey: ED_PUB }] },
+    fields: { keys: [{ keyId: 1, alg: Alg.ED25519, label: 'ca', origin: 1, publicKey: ED_PUB, ...POLICY }] },
   },
   { name: 'KEY_PUBLIC request', kind: 'request', frameType: FrameType.REQUEST, seq: 7, code: Command.KEY_PUBLIC, fields: { keyId: 1 } },
-  { name: 'KEY_PUBLIC response', kind: 'response', frameType: FrameType.RESPONSE, seq: 7, code: Command.KEY_PUBLIC, fields: { alg: Alg.ED25519, publicKey: ED_PUB } },
+  { name: 'KEY_PUBLIC response', kind: 'response', frameType: FrameType.RESPONSE, seq: 7, code: Command.KEY_PUBLIC, fields: { alg: Alg.ED25519, publicKey: ED_PUB, label: 'ca', origin: 1, ...POLICY } },
   { name: 'SIGN request (Ed25519, empty message)', kind: 'request', frameType: FrameType.REQUEST, seq: 8, code: Command.SIGN, fields: { keyId: 1, message: new Uint8Array(0) } },
   { name: 'SIGN response', kind: 'response', frameType: FrameType.RESPONSE, seq: 8, code: Command.SIGN, fields: { signature: ED_SIG } },
   {
@@ -77,16 +96,28 @@ const examples: Example[] = [
     name: 'Error response (SESSION_REQUIRED)', kind: 'error', frameType: FrameType.RESPONSE, seq: 17, code: Status.SESSION_REQUIRED,
     fields: { message: 'SESSION_CLOSE needs a secure session: send SESSION_OPEN, then this command inside SESSION_MESSAGE (docs/session.md)' },
   },
-  { name: 'KEEPALIVE frame', kind: 'empty', frameType: FrameType.KEEPALIVE, seq: 14, code: -1, fields: {} },
+  { name: 'KEEPALIVE frame (waiting for the button)', kind: 'raw', frameType: FrameType.KEEPALIVE, seq: 14, code: -1, fields: {}, raw: new Uint8Array([KeepaliveReason.PRESENCE_NEEDED]) },
   { name: 'CANCEL frame', kind: 'empty', frameType: FrameType.CANCEL, seq: 14, code: -1, fields: {} },
+  { name: 'INIT request', kind: 'request', frameType: FrameType.REQUEST, seq: 18, code: Command.INIT, fields: { userPin: USER_PIN, soPin: SO_PIN, label: 'ca' } },
+  { name: 'INIT response', kind: 'response', frameType: FrameType.RESPONSE, seq: 18, code: Command.INIT, fields: {} },
+  { name: 'LOGIN request (user)', kind: 'request', frameType: FrameType.REQUEST, seq: 19, code: Command.LOGIN, fields: { role: Role.USER, pin: USER_PIN } },
+  { name: 'Error response (PIN_INCORRECT)', kind: 'error', frameType: FrameType.RESPONSE, seq: 19, code: Status.PIN_INCORRECT, fields: { message: 'the user PIN is wrong; 7 tries left' } },
+  { name: 'LOGOUT request', kind: 'request', frameType: FrameType.REQUEST, seq: 20, code: Command.LOGOUT, fields: {} },
+  { name: 'CHANGE_PIN request', kind: 'request', frameType: FrameType.REQUEST, seq: 21, code: Command.CHANGE_PIN, fields: { role: Role.USER, oldPin: USER_PIN, newPin: NEW_PIN } },
+  { name: 'UNBLOCK request', kind: 'request', frameType: FrameType.REQUEST, seq: 22, code: Command.UNBLOCK, fields: { newUserPin: NEW_PIN } },
+  { name: 'KEY_SET_POLICY request (add touch)', kind: 'request', frameType: FrameType.REQUEST, seq: 23, code: Command.KEY_SET_POLICY, fields: { keyId: 1, touch: true } },
+  { name: 'KEY_SET_POLICY response', kind: 'response', frameType: FrameType.RESPONSE, seq: 23, code: Command.KEY_SET_POLICY, fields: { ...POLICY, touch: true } },
+  { name: 'KEY_ATTEST request', kind: 'request', frameType: FrameType.REQUEST, seq: 24, code: Command.KEY_ATTEST, fields: { keyId: 1, nonce: NONCE } },
+  { name: 'KEY_ATTEST response', kind: 'response', frameType: FrameType.RESPONSE, seq: 24, code: Command.KEY_ATTEST, fields: { statement: STATEMENT, signature: ATTEST_SIG } },
 ];
 
 const ERROR_SCHEMA: Schema = [{ key: 1, name: 'message', type: { t: 'text', max: 160 } }];
 
 const out = examples.map((e) => {
   let cbor: Uint8Array = new Uint8Array(0);
-  let body = new Uint8Array(0);
-  if (e.kind !== 'empty') {
+  let body: Uint8Array = new Uint8Array(0);
+  if (e.kind === 'raw') body = e.raw as Uint8Array;
+  else if (e.kind !== 'empty') {
     const schema = e.kind === 'error' ? ERROR_SCHEMA : e.kind === 'request' ? MESSAGES[e.code].request : MESSAGES[e.code].response;
     cbor = cborEncode(encodeMessage(schema, e.fields) as CborMap);
     body = new Uint8Array(1 + cbor.length);

@@ -28,6 +28,13 @@ export const Command = {
   SESSION_OPEN: 0x0b,
   SESSION_MESSAGE: 0x0c,
   SESSION_CLOSE: 0x0d,
+  INIT: 0x0e,
+  LOGIN: 0x0f,
+  LOGOUT: 0x10,
+  CHANGE_PIN: 0x11,
+  UNBLOCK: 0x12,
+  KEY_SET_POLICY: 0x13,
+  KEY_ATTEST: 0x14,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export type CommandName = keyof typeof Command;
@@ -53,6 +60,19 @@ export const Status = {
   SESSION_INVALID: 0x10,
   SESSION_AUTH_FAILED: 0x11,
   SESSION_LIMIT: 0x12,
+  NOT_INITIALIZED: 0x13,
+  ALREADY_INITIALIZED: 0x14,
+  LOGIN_REQUIRED: 0x15,
+  WRONG_ROLE: 0x16,
+  ALREADY_LOGGED_IN: 0x17,
+  PIN_INCORRECT: 0x18,
+  PIN_BLOCKED: 0x19,
+  PIN_LOCKED_UNTIL_POWER_CYCLE: 0x1a,
+  POLICY_DENIED: 0x1b,
+  POLICY_LOOSENING: 0x1c,
+  PRESENCE_TIMEOUT: 0x1d,
+  CANCELLED: 0x1e,
+  BUSY: 0x1f,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 export type StatusName = keyof typeof Status;
@@ -78,6 +98,19 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
   SESSION_INVALID: 'the session is unknown, closed, idle for too long or at its message cap; open a new session',
   SESSION_AUTH_FAILED: 'the envelope was tampered with, replayed or reordered, and was not executed; if nobody is interfering with the link, this is a host bug',
   SESSION_LIMIT: 'the device has as many sessions open as it allows; close one (or wait for its idle timeout) and retry',
+  NOT_INITIALIZED: 'the device is factory-new: set its PINs first with `tinyhsm init --pin USER --so-pin SO`',
+  ALREADY_INITIALIZED: 'the device already has PINs; log in with them (a reset that erases every key needs officer approval, a later feature)',
+  LOGIN_REQUIRED: 'log in first: give the user PIN (--pin or HSM_PIN) or, for administration, the SO PIN (--so-pin or HSM_SO_PIN)',
+  WRONG_ROLE: 'this command needs the other role: key use needs the user PIN (--pin), administration (import, unblock) the SO PIN (--so-pin)',
+  ALREADY_LOGGED_IN: 'this session is already logged in; LOGOUT first to change role',
+  PIN_INCORRECT: 'the PIN is wrong; the message says how many tries are left before it blocks',
+  PIN_BLOCKED: 'this PIN is blocked after too many wrong tries: the SO unblocks a user PIN (`tinyhsm unblock`); a blocked SO PIN leaves only a reset that erases every key (docs/security.md)',
+  PIN_LOCKED_UNTIL_POWER_CYCLE: 'three wrong PINs in a row: the device takes no more PIN tries until it is unplugged and plugged in again (power-cycled)',
+  POLICY_DENIED: "this key's policy does not allow that use; `tinyhsm list` shows each key's capabilities",
+  POLICY_LOOSENING: 'a key policy can only be tightened (remove capabilities, set sensitive or touch); loosening needs officer approval, a later feature',
+  PRESENCE_TIMEOUT: "this key needs a button press for every use and nobody pressed the device's button in time; retry and press it",
+  CANCELLED: 'the host cancelled the request while the device waited for the button; nothing was done',
+  BUSY: 'the device is waiting for a button press for another request; press the button or cancel that request, then retry',
 };
 
 /** Key algorithms (wire ids). Add at the end. */
@@ -103,6 +136,47 @@ export const Origin = {
   IMPORTED: 2,
 } as const;
 export type Origin = (typeof Origin)[keyof typeof Origin];
+
+/** Login roles (LOGIN, CHANGE_PIN). Add at the end; the auditor role comes with the audit log. */
+export const Role = {
+  USER: 1,
+  SO: 2,
+} as const;
+export type RoleId = (typeof Role)[keyof typeof Role];
+
+/** Host-facing role names. */
+export const ROLE_NAMES: { readonly [id: number]: string } = {
+  1: 'user',
+  2: 'so',
+};
+
+/**
+ * Key capabilities (DESIGN.md "Keys"): a bit set per key. A policy change may only clear bits (KEY_SET_POLICY).
+ * EXPORT_WRAPPED is the PKCS#11 `extractable` attribute: the key may leave the device wrapped under a domain key
+ * (backup, a later issue); once cleared it never comes back. Add at the end.
+ */
+export const Capability = {
+  SIGN: 0x01,
+  DERIVE: 0x02,
+  ENCRYPT: 0x04,
+  DECRYPT: 0x08,
+  EXPORT_WRAPPED: 0x10,
+} as const;
+export const CAPABILITY_NAMES: { readonly [bit: number]: string } = {
+  0x01: 'sign',
+  0x02: 'derive',
+  0x04: 'encrypt',
+  0x08: 'decrypt',
+  0x10: 'export-under-wrap',
+};
+/** Every defined capability bit. */
+export const ALL_CAPABILITIES = 0x1f;
+
+/** KEEPALIVE frame body (one byte): why the device is still busy with the request of that sequence number. */
+export const KeepaliveReason = {
+  PROCESSING: 0x01,
+  PRESENCE_NEEDED: 0x02,
+} as const;
 
 /** Reverse lookup: a code's name, or undefined. Works for any of the tables above. */
 export function nameOf<T extends { [k: string]: number }>(table: T, code: number): keyof T | undefined {

@@ -88,6 +88,12 @@ describe('round trip of random valid messages through both codecs', () => {
       flashBytesUsed: 120,
       flashBytesFree: 12000,
       flashEraseCounts: [1, 1, 2, 0],
+      initialized: true,
+      label: 'bench board',
+      userPinTries: 7,
+      soPinTries: 8,
+      pinIterations: 1000,
+      presence: false,
     };
     const r = cborDecode(cborEncode(encodeMessage(schema, info)));
     if (!r.ok) throw new Error(r.message);

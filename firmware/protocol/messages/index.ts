@@ -14,6 +14,13 @@ import { EcdhRequestSchema, EcdhResponseSchema } from './ecdh.ts';
 import { SessionOpenRequestSchema, SessionOpenResponseSchema } from './session_open.ts';
 import { SessionMessageRequestSchema, SessionMessageResponseSchema } from './session_message.ts';
 import { SessionCloseRequestSchema, SessionCloseResponseSchema } from './session_close.ts';
+import { InitRequestSchema, InitResponseSchema } from './init.ts';
+import { LoginRequestSchema, LoginResponseSchema } from './login.ts';
+import { LogoutRequestSchema, LogoutResponseSchema } from './logout.ts';
+import { ChangePinRequestSchema, ChangePinResponseSchema } from './change_pin.ts';
+import { UnblockRequestSchema, UnblockResponseSchema } from './unblock.ts';
+import { KeySetPolicyRequestSchema, KeySetPolicyResponseSchema } from './key_set_policy.ts';
+import { KeyAttestRequestSchema, KeyAttestResponseSchema } from './key_attest.ts';
 
 export interface MessagePair {
   request: Schema;
@@ -34,6 +41,13 @@ export const MESSAGES: { readonly [code: number]: MessagePair } = {
   [Command.SESSION_OPEN]: { request: SessionOpenRequestSchema, response: SessionOpenResponseSchema },
   [Command.SESSION_MESSAGE]: { request: SessionMessageRequestSchema, response: SessionMessageResponseSchema },
   [Command.SESSION_CLOSE]: { request: SessionCloseRequestSchema, response: SessionCloseResponseSchema },
+  [Command.INIT]: { request: InitRequestSchema, response: InitResponseSchema },
+  [Command.LOGIN]: { request: LoginRequestSchema, response: LoginResponseSchema },
+  [Command.LOGOUT]: { request: LogoutRequestSchema, response: LogoutResponseSchema },
+  [Command.CHANGE_PIN]: { request: ChangePinRequestSchema, response: ChangePinResponseSchema },
+  [Command.UNBLOCK]: { request: UnblockRequestSchema, response: UnblockResponseSchema },
+  [Command.KEY_SET_POLICY]: { request: KeySetPolicyRequestSchema, response: KeySetPolicyResponseSchema },
+  [Command.KEY_ATTEST]: { request: KeyAttestRequestSchema, response: KeyAttestResponseSchema },
 };
 
 export * from './info.ts';
@@ -49,4 +63,13 @@ export * from './ecdh.ts';
 export * from './session_open.ts';
 export * from './session_message.ts';
 export * from './session_close.ts';
+export * from './init.ts';
+export * from './login.ts';
+export * from './logout.ts';
+export * from './change_pin.ts';
+export * from './unblock.ts';
+export * from './key_set_policy.ts';
+export * from './key_attest.ts';
+export * from './policy.ts';
+export * from './attestation.ts';
 export * from './limits.ts';

@@ -1,6 +1,6 @@
 // INFO: what the device is and can do; allowed without a session (DESIGN.md "Session").
 import type { Schema } from '../schema.ts';
-import { MAX_LIST, MAX_PAGES } from './limits.ts';
+import { MAX_LABEL, MAX_LIST, MAX_PAGES } from './limits.ts';
 
 export interface InfoRequest {}
 export const InfoRequestSchema: Schema = [];
@@ -27,6 +27,19 @@ export interface InfoResponse {
   flashEraseCounts: number[];
   /** True when the platform has no flash and the store lives in RAM (everything is lost at power-off). */
   flashVolatile?: boolean;
+  /** False on a factory-new device: only INIT (in a session) makes it usable (issue 4 §3). */
+  initialized: boolean;
+  /** The label given at INIT. */
+  label?: string;
+  /** Wrong user / SO PIN tries left before that PIN blocks (present once initialized). */
+  userPinTries?: number;
+  soPinTries?: number;
+  /** True after 3 wrong PINs in a row: no PIN is tried until a power cycle. */
+  pinLocked?: boolean;
+  /** PBKDF2-SHA256 iterations this device uses for PIN records (chosen per target). */
+  pinIterations: number;
+  /** True when the board has a user-presence button (keys with `touch` need one). */
+  presence: boolean;
 }
 export const InfoResponseSchema: Schema = [
   { key: 1, name: 'firmwareVersion', type: { t: 'text', max: 32 } },
@@ -45,4 +58,11 @@ export const InfoResponseSchema: Schema = [
   { key: 14, name: 'flashBytesFree', type: { t: 'uint' } },
   { key: 15, name: 'flashEraseCounts', type: { t: 'uintList', max: MAX_PAGES } },
   { key: 16, name: 'flashVolatile', type: { t: 'bool' }, optional: true },
+  { key: 17, name: 'initialized', type: { t: 'bool' } },
+  { key: 18, name: 'label', type: { t: 'text', max: MAX_LABEL }, optional: true },
+  { key: 19, name: 'userPinTries', type: { t: 'uint', max: 255 }, optional: true },
+  { key: 20, name: 'soPinTries', type: { t: 'uint', max: 255 }, optional: true },
+  { key: 21, name: 'pinLocked', type: { t: 'bool' }, optional: true },
+  { key: 22, name: 'pinIterations', type: { t: 'uint', min: 1, max: 0xffffffff } },
+  { key: 23, name: 'presence', type: { t: 'bool' } },
 ];

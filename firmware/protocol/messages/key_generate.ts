@@ -1,14 +1,17 @@
 // KEY_GENERATE: create a key pair inside the device; only the public key leaves it.
 import type { Schema } from '../schema.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
+import { policyRequestFields, type KeyPolicyRequest } from './policy.ts';
 
-export interface KeyGenerateRequest {
+/** Absent policy fields take the defaults (docs/protocol.md "Key policy"): the algorithm's main use, sensitive, no touch. */
+export interface KeyGenerateRequest extends KeyPolicyRequest {
   alg: number;
   label?: string;
 }
 export const KeyGenerateRequestSchema: Schema = [
   { key: 1, name: 'alg', type: { t: 'uint', max: 255 } },
   { key: 2, name: 'label', type: { t: 'text', max: MAX_LABEL }, optional: true },
+  ...policyRequestFields(3),
 ];
 
 export interface KeyGenerateResponse {

@@ -2,8 +2,10 @@
 import type { Schema } from '../schema.ts';
 import { MAX_LABEL } from './limits.ts';
 import { KeyGenerateResponseSchema, type KeyGenerateResponse } from './key_generate.ts';
+import { policyRequestFields, type KeyPolicyRequest } from './policy.ts';
 
-export interface KeyImportRequest {
+/** Needs the SO role (issue 4 §5). The key's origin is imported for ever: never `local`, and its statement says so. */
+export interface KeyImportRequest extends KeyPolicyRequest {
   alg: number;
   label?: string;
   /** Ed25519: the 32-byte seed (RFC 8032 §5.1.5); X25519: the 32-byte scalar; ECDSA: the 32-byte big-endian scalar. */
@@ -13,6 +15,7 @@ export const KeyImportRequestSchema: Schema = [
   { key: 1, name: 'alg', type: { t: 'uint', max: 255 } },
   { key: 2, name: 'label', type: { t: 'text', max: MAX_LABEL }, optional: true },
   { key: 3, name: 'privateKey', type: { t: 'bytes', min: 32, max: 32 } },
+  ...policyRequestFields(4),
 ];
 
 export type KeyImportResponse = KeyGenerateResponse;

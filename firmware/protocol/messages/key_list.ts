@@ -1,11 +1,12 @@
 // KEY_LIST: every key's id, algorithm, label, origin and public key (never private material).
 import type { Schema } from '../schema.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_LIST, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
+import { policyFields, type KeyPolicy } from './policy.ts';
 
 export interface KeyListRequest {}
 export const KeyListRequestSchema: Schema = [];
 
-export interface KeyListEntry {
+export interface KeyListEntry extends KeyPolicy {
   keyId: number;
   alg: number;
   label: string;
@@ -18,6 +19,7 @@ export const KeyListEntrySchema: Schema = [
   { key: 3, name: 'label', type: { t: 'text', max: MAX_LABEL } },
   { key: 4, name: 'origin', type: { t: 'uint', max: 255 } },
   { key: 5, name: 'publicKey', type: { t: 'bytes', min: MIN_PUBLIC_KEY, max: MAX_PUBLIC_KEY } },
+  ...policyFields(6),
 ];
 
 export interface KeyListResponse {

@@ -20,3 +20,11 @@ export const MAX_PAGES = 256;
  * envelope map's heads (19 at most), leaving 2021 bytes; an inner request of up to 2005 bytes plus the 16-byte tag.
  */
 export const MAX_ENVELOPE = 2021;
+/** PIN length in bytes (issue 4 §3): 6–64 bytes of UTF-8 or raw bytes; the PIN itself is never stored. */
+export const MIN_PIN = 6;
+export const MAX_PIN = 64;
+/** KEY_ATTEST host nonce: 16–64 bytes, so a statement cannot be replayed to a host that picked a fresh one. */
+export const MIN_NONCE = 16;
+export const MAX_NONCE = 64;
+/** Largest encoded attestation statement (its fields are bounded: ids, a 65-byte key, a 64-byte nonce). */
+export const MAX_STATEMENT = 512;

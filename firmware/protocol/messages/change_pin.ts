@@ -1,0 +1,18 @@
+// CHANGE_PIN: a logged-in role replaces its own PIN, giving the old one again (counted as a PIN try); the master key is rewrapped atomically (issue 4 §3, §4).
+import type { Schema } from '../schema.ts';
+import { MAX_PIN, MIN_PIN } from './limits.ts';
+
+export interface ChangePinRequest {
+  /** codes.ts Role: must be the role this session is logged in as. */
+  role: number;
+  oldPin: Uint8Array;
+  newPin: Uint8Array;
+}
+export const ChangePinRequestSchema: Schema = [
+  { key: 1, name: 'role', type: { t: 'uint', min: 1, max: 2 } },
+  { key: 2, name: 'oldPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } },
+  { key: 3, name: 'newPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } },
+];
+
+export interface ChangePinResponse {}
+export const ChangePinResponseSchema: Schema = [];

@@ -1,0 +1,17 @@
+// INIT: give a factory-new device its user PIN, SO PIN and label; makes the master key (issue 4 §3, §4).
+import type { Schema } from '../schema.ts';
+import { MAX_LABEL, MAX_PIN, MIN_PIN } from './limits.ts';
+
+export interface InitRequest {
+  userPin: Uint8Array;
+  soPin: Uint8Array;
+  label?: string;
+}
+export const InitRequestSchema: Schema = [
+  { key: 1, name: 'userPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } },
+  { key: 2, name: 'soPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } },
+  { key: 3, name: 'label', type: { t: 'text', max: MAX_LABEL }, optional: true },
+];
+
+export interface InitResponse {}
+export const InitResponseSchema: Schema = [];

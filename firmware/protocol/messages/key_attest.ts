@@ -1,0 +1,23 @@
+// KEY_ATTEST: a statement about one key (device id, key id, algorithm, public key, origin, policy, host nonce) signed by the identity key (issue 4 §6).
+import type { Schema } from '../schema.ts';
+import { MAX_KEY_ID, MAX_NONCE, MAX_STATEMENT, MIN_NONCE } from './limits.ts';
+
+export interface KeyAttestRequest {
+  keyId: number;
+  nonce: Uint8Array;
+}
+export const KeyAttestRequestSchema: Schema = [
+  { key: 1, name: 'keyId', type: { t: 'uint', min: 1, max: MAX_KEY_ID } },
+  { key: 2, name: 'nonce', type: { t: 'bytes', min: MIN_NONCE, max: MAX_NONCE } },
+];
+
+export interface KeyAttestResponse {
+  /** Deterministic CBOR of the statement map (AttestationStatementSchema). */
+  statement: Uint8Array;
+  /** Ed25519 by the identity key over ATTEST_CONTEXT ‖ 0x00 ‖ statement (docs/protocol.md "KEY_ATTEST"). */
+  signature: Uint8Array;
+}
+export const KeyAttestResponseSchema: Schema = [
+  { key: 1, name: 'statement', type: { t: 'bytes', min: 1, max: MAX_STATEMENT } },
+  { key: 2, name: 'signature', type: { t: 'bytes', min: 64, max: 64 } },
+];

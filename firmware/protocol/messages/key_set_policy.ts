@@ -1,0 +1,13 @@
+// KEY_SET_POLICY: tighten a key's policy (drop capabilities, set sensitive or touch); any loosening is refused (issue 4 §5).
+import type { Schema } from '../schema.ts';
+import { MAX_KEY_ID } from './limits.ts';
+import { policyFields, policyRequestFields, type KeyPolicy, type KeyPolicyRequest } from './policy.ts';
+
+export interface KeySetPolicyRequest extends KeyPolicyRequest {
+  keyId: number;
+}
+export const KeySetPolicyRequestSchema: Schema = [{ key: 1, name: 'keyId', type: { t: 'uint', min: 1, max: MAX_KEY_ID } }, ...policyRequestFields(2)];
+
+/** The policy as stored after the change. */
+export type KeySetPolicyResponse = KeyPolicy;
+export const KeySetPolicyResponseSchema: Schema = policyFields(1);

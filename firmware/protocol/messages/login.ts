@@ -1,0 +1,16 @@
+// LOGIN: give this session a role (user or SO) by its PIN; the retry counter is spent before the PIN is compared (issue 4 §3).
+import type { Schema } from '../schema.ts';
+import { MAX_PIN, MIN_PIN } from './limits.ts';
+
+export interface LoginRequest {
+  /** codes.ts Role: 1 user, 2 SO. */
+  role: number;
+  pin: Uint8Array;
+}
+export const LoginRequestSchema: Schema = [
+  { key: 1, name: 'role', type: { t: 'uint', min: 1, max: 2 } },
+  { key: 2, name: 'pin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } },
+];
+
+export interface LoginResponse {}
+export const LoginResponseSchema: Schema = [];

@@ -1,0 +1,11 @@
+// UNBLOCK: the SO (logged in) sets a new user PIN and restores the user's tries (issue 4 §3).
+import type { Schema } from '../schema.ts';
+import { MAX_PIN, MIN_PIN } from './limits.ts';
+
+export interface UnblockRequest {
+  newUserPin: Uint8Array;
+}
+export const UnblockRequestSchema: Schema = [{ key: 1, name: 'newUserPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } }];
+
+export interface UnblockResponse {}
+export const UnblockResponseSchema: Schema = [];
