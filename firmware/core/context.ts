@@ -5,6 +5,14 @@ import type { SelftestReport } from './selftest.ts';
 import type { Store } from './store/index.ts';
 import type { Identity } from './identity.ts';
 import type { SessionTable } from './session/index.ts';
+import type { AuthState } from './auth/state.ts';
+import type { PresenceGate } from './presence.ts';
+
+/** Who sent the request a handler runs: its session (0: in the clear) and that session's role (codes.ts Role; 0: none). */
+export interface Caller {
+  readonly sessionId: number;
+  readonly role: number;
+}
 
 export interface DeviceContext {
   readonly env: Env;
@@ -24,4 +32,8 @@ export interface DeviceContext {
   readonly maxPacket: number;
   /** Secure sessions (docs/session.md §6): RAM only, so a restart ends every session. */
   readonly sessions: SessionTable;
+  /** PINs, retry counters, the master key while some session is logged in (issue 4 §3–§4; core/auth/state.ts). */
+  readonly auth: AuthState;
+  /** The button-press state of the request being handled (issue 4 §5; core/presence.ts). */
+  readonly presence: PresenceGate;
 }

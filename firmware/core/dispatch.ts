@@ -1,18 +1,20 @@
-// Dispatcher: command byte → session gate → schema-checked request → pure handler → schema-encoded response (DESIGN.md "Wire protocol", issue 4 §1).
+// Dispatcher: command byte → access gate → schema-checked request → pure handler → schema-encoded response (DESIGN.md "Wire protocol", issue 4 §1, §3).
 //
-// Gate (issue 4 §1, docs/protocol.md "Sessions"): in the clear only INFO, ECHO, SESSION_OPEN and SESSION_MESSAGE
-// run; every other command answers SESSION_REQUIRED without decoding its parameters. Inside a SESSION_MESSAGE
-// every command runs except SESSION_OPEN and SESSION_MESSAGE (no nesting → INVALID_COMMAND).
+// Gate (issue 4 §1, §3; docs/protocol.md "Access"), checked before a request's parameters are even decoded:
+// in the clear only INFO, ECHO, SESSION_OPEN and SESSION_MESSAGE run (else SESSION_REQUIRED). Inside a
+// SESSION_MESSAGE every command runs except SESSION_OPEN and SESSION_MESSAGE (no nesting → INVALID_COMMAND),
+// subject to the command's gate: INIT only on a factory-new device (ALREADY_INITIALIZED), everything that touches
+// keys or PINs only on an initialized one (NOT_INITIALIZED), then the session's role (LOGIN_REQUIRED, WRONG_ROLE).
 //
 // The only place that turns handler results and exceptions into wire bytes. A handler that throws
 // yields INTERNAL_ERROR with a generic message: the exception text could quote key material. A change is
 // committed to flash before any RAM state claims it (keystore.ts), so an exception never answers OK.
-import { Command, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
+import { Command, Role, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import type { Result } from '../protocol/result.ts';
 import { type Schema, decodeMessage, encodeMessage } from '../protocol/schema.ts';
 import { MESSAGES } from '../protocol/messages/index.ts';
-import type { DeviceContext } from './context.ts';
+import type { Caller, DeviceContext } from './context.ts';
 import { info } from './commands/info.ts';
 import { echo } from './commands/echo.ts';
 import { random } from './commands/random.ts';
@@ -24,11 +26,18 @@ import { keyDelete } from './commands/key_delete.ts';
 import { sign } from './commands/sign.ts';
 import { ecdh } from './commands/ecdh.ts';
 import { sessionOpen } from './commands/session_open.ts';
-import { sessionMessage } from './commands/session_message.ts';
+import { sessionMessage, resumeSessionMessage, dropDeferredInner } from './commands/session_message.ts';
 import { sessionClose } from './commands/session_close.ts';
+import { init } from './commands/init.ts';
+import { login } from './commands/login.ts';
+import { logout } from './commands/logout.ts';
+import { changePin } from './commands/change_pin.ts';
+import { unblock } from './commands/unblock.ts';
+import { keySetPolicy } from './commands/key_set_policy.ts';
+import { keyAttest } from './commands/key_attest.ts';
 
 /** A pure command handler: it validates with guard clauses, then acts; it never writes to the wire. */
-export type Handler = (ctx: DeviceContext, request: any) => Result<object>;
+export type Handler = (ctx: DeviceContext, request: any, caller: Caller) => Result<object>;
 
 /** Command code → handler. Add a line here with every new command in codes.ts and messages/index.ts. */
 export const HANDLERS: { readonly [code: number]: Handler } = {
@@ -46,25 +55,64 @@ export const HANDLERS: { readonly [code: number]: Handler } = {
   // the envelope handler runs the inner body through this dispatcher, in session mode
   [Command.SESSION_MESSAGE]: (ctx: DeviceContext, req: any) => sessionMessage(ctx, req, dispatchInSession),
   [Command.SESSION_CLOSE]: sessionClose,
+  [Command.INIT]: init,
+  [Command.LOGIN]: login,
+  [Command.LOGOUT]: logout,
+  [Command.CHANGE_PIN]: changePin,
+  [Command.UNBLOCK]: unblock,
+  [Command.KEY_SET_POLICY]: keySetPolicy,
+  [Command.KEY_ATTEST]: keyAttest,
 };
 
-/** Commands that run without a session (issue 4 §1); SESSION_MESSAGE is how everything else gets in. */
-const CLEAR: boolean[] = [];
-CLEAR[Command.INFO] = true;
-CLEAR[Command.ECHO] = true;
-CLEAR[Command.SESSION_OPEN] = true;
-CLEAR[Command.SESSION_MESSAGE] = true;
+/** Who may run a command (docs/protocol.md "Access"). Every command has exactly one gate (a unit test checks it). */
+export const Gate = {
+  /** In the clear or in a session, no login (INFO, ECHO). */
+  CLEAR: 1,
+  /** In a session, whatever the device's state and the session's role. */
+  SESSION: 2,
+  /** In a session, on a factory-new device only. */
+  UNINITIALIZED: 3,
+  /** In a session, on an initialized device, any role or none. */
+  INITIALIZED: 4,
+  /** In a session logged in as user or SO. */
+  LOGGED_IN: 5,
+  /** In a session logged in as user. */
+  USER: 6,
+  /** In a session logged in as SO. */
+  SO: 7,
+  /** In the clear only: a session cannot carry another one (SESSION_OPEN, SESSION_MESSAGE). */
+  OUTER: 8,
+} as const;
 
-/** Commands that never run inside a session: a session cannot open or carry another one. */
-const NOT_INNER: boolean[] = [];
-NOT_INNER[Command.SESSION_OPEN] = true;
-NOT_INNER[Command.SESSION_MESSAGE] = true;
+export const GATES: { readonly [code: number]: number } = {
+  [Command.INFO]: Gate.CLEAR,
+  [Command.ECHO]: Gate.CLEAR,
+  [Command.SESSION_OPEN]: Gate.OUTER,
+  [Command.SESSION_MESSAGE]: Gate.OUTER,
+  [Command.RANDOM]: Gate.SESSION,
+  [Command.SESSION_CLOSE]: Gate.SESSION,
+  [Command.LOGOUT]: Gate.SESSION,
+  [Command.INIT]: Gate.UNINITIALIZED,
+  [Command.LOGIN]: Gate.INITIALIZED,
+  [Command.KEY_LIST]: Gate.LOGGED_IN,
+  [Command.KEY_PUBLIC]: Gate.LOGGED_IN,
+  [Command.KEY_ATTEST]: Gate.LOGGED_IN,
+  [Command.CHANGE_PIN]: Gate.LOGGED_IN,
+  [Command.KEY_GENERATE]: Gate.USER,
+  [Command.KEY_DELETE]: Gate.USER,
+  [Command.SIGN]: Gate.USER,
+  [Command.ECDH]: Gate.USER,
+  [Command.KEY_SET_POLICY]: Gate.USER,
+  [Command.KEY_IMPORT]: Gate.SO,
+  [Command.UNBLOCK]: Gate.SO,
+};
 
 interface Entry {
   name: string;
   handler: Handler;
   request: Schema;
   response: Schema;
+  gate: number;
 }
 
 // Built once at load: a request costs one array index, no table building (issue 2: bench).
@@ -73,7 +121,12 @@ for (let code = 0; code < 256; code++) {
   const name = nameOf(Command, code);
   const pair = MESSAGES[code];
   const handler = HANDLERS[code];
-  TABLE.push(name !== undefined && pair !== undefined && handler !== undefined ? { name: name as string, handler, request: pair.request, response: pair.response } : undefined);
+  const gate = GATES[code];
+  TABLE.push(
+    name !== undefined && pair !== undefined && handler !== undefined && gate !== undefined
+      ? { name: name as string, handler, request: pair.request, response: pair.response, gate }
+      : undefined,
+  );
 }
 
 /** Error messages on the wire are at most this many bytes of UTF-8 (issue 2 §3). */
@@ -127,29 +180,54 @@ const EMPTY_MAP: CborValue = new Map<number, CborValue>();
  * (status byte + CBOR map). Never throws.
  */
 export function dispatch(ctx: DeviceContext, body: Uint8Array): Uint8Array {
-  return run(ctx, body, false);
+  // docs/security.md §5: sessions idle or at their cap end here, before anything runs; with the last role, the master key
+  ctx.auth.sweep(ctx.sessions, ctx.env.clock.now());
+  return run(ctx, body, 0);
 }
 
-/** Execute an inner request body, opened from an authenticated SESSION_MESSAGE envelope. Never throws. */
-export function dispatchInSession(ctx: DeviceContext, body: Uint8Array): Uint8Array {
-  return run(ctx, body, true);
+/** Execute an inner request body, opened from an authenticated SESSION_MESSAGE envelope of session `sessionId`. Never throws. */
+export function dispatchInSession(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Array {
+  return run(ctx, body, sessionId);
 }
 
-function run(ctx: DeviceContext, body: Uint8Array, inSession: boolean): Uint8Array {
+const ROLE_WORD: string[] = ['', 'the user', 'the SO'];
+
+/** The gate's refusal for this caller, or undefined when the command may run (docs/protocol.md "Access"). */
+function refusal(ctx: DeviceContext, entry: Entry, caller: Caller): Uint8Array | undefined {
+  const gate = entry.gate;
+  const name = entry.name;
+  if (caller.sessionId === 0) {
+    if (gate === Gate.CLEAR || gate === Gate.OUTER) return undefined;
+    return errorBody(Status.SESSION_REQUIRED, name + ' needs a secure session: send SESSION_OPEN, then this command inside SESSION_MESSAGE (docs/session.md)');
+  }
+  if (gate === Gate.OUTER) return errorBody(Status.INVALID_COMMAND, name + ' cannot be sent inside a session (no nesting); send it in the clear');
+  if (gate === Gate.CLEAR || gate === Gate.SESSION) return undefined;
+  const initialized = ctx.auth.initialized;
+  if (gate === Gate.UNINITIALIZED)
+    return initialized ? errorBody(Status.ALREADY_INITIALIZED, 'the device is already initialized; INIT runs only on a factory-new device') : undefined;
+  if (!initialized) return errorBody(Status.NOT_INITIALIZED, name + ' needs an initialized device: send INIT with a user PIN and an SO PIN first (`tinyhsm init`)');
+  if (gate === Gate.INITIALIZED) return undefined;
+  const role = caller.role;
+  if (role === 0) {
+    const who = gate === Gate.USER ? 'the user PIN' : gate === Gate.SO ? 'the SO PIN' : 'the user or SO PIN';
+    return errorBody(Status.LOGIN_REQUIRED, name + ' needs a login: send LOGIN with ' + who + ' in this session first');
+  }
+  if (gate === Gate.USER && role !== Role.USER) return errorBody(Status.WRONG_ROLE, name + ' is for the user role; this session is logged in as ' + ROLE_WORD[role] + ' (LOGOUT, then LOGIN as user)');
+  if (gate === Gate.SO && role !== Role.SO) return errorBody(Status.WRONG_ROLE, name + ' is for the SO role; this session is logged in as ' + ROLE_WORD[role] + ' (LOGOUT, then LOGIN as SO)');
+  return undefined;
+}
+
+function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Array {
   if (body.length === 0) return errorBody(Status.INVALID_COMMAND, 'empty request: the body must start with a command byte');
   const code = body[0];
   const entry = TABLE[code];
   if (entry === undefined) return errorBody(Status.INVALID_COMMAND, 'unknown command ' + hex2(code));
-  if (inSession) {
-    if (NOT_INNER[code] === true)
-      return errorBody(Status.INVALID_COMMAND, entry.name + ' cannot be sent inside a session (no nesting); send it in the clear');
-  } else if (CLEAR[code] !== true) {
-    // checked before the parameters are even decoded: nothing of a gated request is looked at
-    return errorBody(
-      Status.SESSION_REQUIRED,
-      entry.name + ' needs a secure session: send SESSION_OPEN, then this command inside SESSION_MESSAGE (docs/session.md)',
-    );
-  }
+  // the envelope was authenticated just now, so the session is live; its role is what LOGIN set
+  const session = sessionId === 0 ? undefined : ctx.sessions.get(sessionId);
+  const caller: Caller = { sessionId, role: session !== undefined && session.ended === undefined ? session.role : 0 };
+  // checked before the parameters are even decoded: nothing of a refused request is looked at
+  const refused = refusal(ctx, entry, caller);
+  if (refused !== undefined) return refused;
   let params: CborValue = EMPTY_MAP;
   if (body.length > 1) {
     const d = cborDecode(body.subarray(1));
@@ -161,11 +239,11 @@ function run(ctx: DeviceContext, body: Uint8Array, inSession: boolean): Uint8Arr
   if (!req.ok) return errorBody(req.status, entry.name + ': ' + req.message);
   let res: Result<object>;
   try {
-    res = entry.handler(ctx, req.value);
+    res = entry.handler(ctx, req.value, caller);
   } catch (e) {
     // A flash that throws mid-commit (a failing part; on a power cut nothing is answered anyway) is the one
     // exception with a known remedy: the boot scan restores the state before or after this command.
-    if (ctx.keystore.storageFault)
+    if (ctx.keystore.storageFault || ctx.auth.storageFault)
       return errorBody(Status.INTERNAL_ERROR, entry.name + ': the flash failed while writing; power-cycle the device, it restarts with the state before or after this command');
     return errorBody(Status.INTERNAL_ERROR, entry.name + ' failed with an unexpected internal error');
   }
@@ -175,4 +253,33 @@ function run(ctx: DeviceContext, body: Uint8Array, inSession: boolean): Uint8Arr
   } catch (e) {
     return errorBody(Status.INTERNAL_ERROR, entry.name + ': the response could not be encoded');
   }
+}
+
+/**
+ * Run again the request the device loop kept while it waited for the button (issue 4 §5; core/presence.ts), now
+ * that ctx.presence.outcome is set. `body` is the outer request body as first received. A SESSION_MESSAGE is not
+ * opened again (its counter is spent): the inner body kept by commands/session_message.ts is re-run and its answer
+ * sealed with the same counter. Anything else (a request in the clear) simply runs again. Never throws.
+ */
+export function dispatchResume(ctx: DeviceContext, body: Uint8Array): Uint8Array {
+  if (body.length === 0 || body[0] !== Command.SESSION_MESSAGE) return run(ctx, body, 0);
+  const entry = TABLE[Command.SESSION_MESSAGE] as Entry;
+  let res: Result<object>;
+  try {
+    res = resumeSessionMessage(ctx, dispatchInSession);
+  } catch (e) {
+    dropDeferredInner(ctx);
+    return errorBody(Status.INTERNAL_ERROR, entry.name + ' failed with an unexpected internal error');
+  }
+  if (!res.ok) return errorBody(res.status, res.message);
+  try {
+    return withStatus(Status.OK, cborEncode(encodeMessage(entry.response, res.value)));
+  } catch (e) {
+    return errorBody(Status.INTERNAL_ERROR, entry.name + ': the response could not be encoded');
+  }
+}
+
+/** Forget (and wipe) a kept request without running it again: the device loop gave up on its wait. */
+export function dispatchAbandon(ctx: DeviceContext): void {
+  dropDeferredInner(ctx);
 }

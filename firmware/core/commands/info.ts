@@ -1,12 +1,12 @@
-// INFO: what the device is and offers (issues 2 §3, 3 §4): versions, id, identity, packet size, algorithms that passed self-test, slots, flash.
-import { PROTOCOL_VERSION } from '../../protocol/codes.ts';
+// INFO: what the device is and offers (issues 2 §3, 3 §4, 4 §3): versions, id, identity, packet size, algorithms that passed self-test, slots, flash, PIN state.
+import { PROTOCOL_VERSION, Role } from '../../protocol/codes.ts';
 import { type Result, ok } from '../../protocol/result.ts';
 import { MAX_PAGES } from '../../protocol/messages/limits.ts';
 import type { InfoRequest, InfoResponse } from '../../protocol/messages/info.ts';
 import type { DeviceContext } from '../context.ts';
 
 export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse> {
-  const { env, keystore, store, selftest, deviceId, identity, firmwareVersion, maxPacket, flashVolatile } = ctx;
+  const { env, keystore, store, selftest, deviceId, identity, firmwareVersion, maxPacket, flashVolatile, auth } = ctx;
   let anyFailure = false;
   for (const _alg in selftest.failures) {
     anyFailure = true;
@@ -34,5 +34,13 @@ export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse
     flashEraseCounts: erase,
     // present only on a RAM store, like selftestFailures: absence means the keys survive power-off
     flashVolatile: flashVolatile ? true : undefined,
+    // docs/security.md §1: in the clear, so a host can tell a factory-new device and how many tries are left
+    initialized: auth.initialized,
+    label: auth.label,
+    userPinTries: auth.initialized ? auth.triesLeft(Role.USER) : undefined,
+    soPinTries: auth.initialized ? auth.triesLeft(Role.SO) : undefined,
+    pinLocked: auth.initialized ? auth.lockedUntilPowerCycle : undefined,
+    pinIterations: auth.pinIterations,
+    presence: env.presence !== undefined,
   });
 }

@@ -96,6 +96,8 @@ export interface SessionState {
   lastActivity: number;
   /** Why the session is over, once it is: 'closed', 'idle-timeout' or 'message-cap'. */
   ended: SessionRefusal | undefined;
+  /** codes.ts Role this session logged in as (LOGIN), 0 when not logged in; back to 0 when the session ends. */
+  role: number;
 }
 
 function isAllZero(b: Uint8Array): boolean {
@@ -162,6 +164,7 @@ export function openSession(
       accepted: 0,
       lastActivity: now,
       ended: undefined,
+      role: 0,
     };
     return { ok: true, value: { reply: { sessionId, deviceEphemeral, signature }, state } };
   } finally {
@@ -224,6 +227,7 @@ export function sealResponse(state: SessionState, counter: number, plaintext: Ui
 /** End a session: wipe both keys and remember why ('closed' for SESSION_CLOSE). Idempotent. */
 export function endSession(state: SessionState, why: SessionRefusal): void {
   wipe(state.keyIn, state.keyOut);
+  state.role = 0;
   if (state.ended === undefined) state.ended = why;
 }
 

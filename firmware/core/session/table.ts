@@ -133,6 +133,16 @@ export class SessionTable {
     }
   }
 
+  /** Live sessions at `now` that are logged in (role ≠ 0): while there are none, the master key must not be in RAM (docs/security.md §5). */
+  loggedIn(now: number): number {
+    let n = 0;
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (s && s.role !== 0 && !sessionUnusable(s, now)) n++;
+    }
+    return n;
+  }
+
   /** Live sessions at `now` (INFO can report it). */
   live(now: number): number {
     let n = 0;

@@ -16,6 +16,8 @@ export const RecordKind = {
   COUNTERS: 0x0004,
   /** index = key id: a key record (secret). */
   KEY: 0x0010,
+  /** index = codes.ts Role (1 user, 2 SO): that role's PIN record (salt, verifier, wrapped master key). */
+  PIN: 0x0011,
 } as const;
 
 /**
@@ -45,9 +47,11 @@ export function isUserKey(key: number): boolean {
 }
 
 /**
- * Kinds whose values are secret (IDENTITY, KEY): when such a record is superseded or deleted, or was written by a
+ * Kinds whose values are secret (IDENTITY, KEY, PIN): when such a record is superseded or deleted, or was written by a
  * transaction that never committed, its value bytes are overwritten with zeros in flash (docs/storage.md §6).
+ * PIN: a superseded PIN record still wraps the master key under the OLD PIN; left in flash, a dump plus that old
+ * PIN (the very reason it was changed, perhaps) would open every key (docs/security.md §4 CHANGE_PIN).
  */
 export function isSecretKind(kind: number): boolean {
-  return kind === RecordKind.IDENTITY || kind === RecordKind.KEY;
+  return kind === RecordKind.IDENTITY || kind === RecordKind.KEY || kind === RecordKind.PIN;
 }

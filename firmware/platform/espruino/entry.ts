@@ -8,7 +8,7 @@ import '../../hal/global_crypto.ts';
 import './polyfills.ts';
 import { setGlobalRandomSource } from '../../hal/global_crypto.ts';
 import { createNoBigIntCrypto } from './crypto.ts';
-import { startDevice } from '../../core/device.ts';
+import { DEVICE_PIN_ITERATIONS, startDevice } from '../../core/device.ts';
 import { checkEspruino, createEspruinoEnv, createEspruinoRng, espruinoGlobals } from './adapter.ts';
 
 const g = espruinoGlobals();
@@ -17,4 +17,4 @@ if (missing.length > 0) throw new Error('tinyhsm: this Espruino lacks ' + missin
 
 const rng = createEspruinoRng(g.E);
 setGlobalRandomSource((buf) => rng.fill(buf));
-startDevice(createEspruinoEnv(g, rng, createNoBigIntCrypto()));
+startDevice(createEspruinoEnv(g, rng, createNoBigIntCrypto()), { pinIterations: DEVICE_PIN_ITERATIONS });

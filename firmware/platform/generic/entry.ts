@@ -8,9 +8,9 @@
 import '../../hal/global_crypto.ts';
 import { board } from './board_global.ts';
 import { createNobleCrypto, useDeviceProfile } from '../../hal/crypto_noble.ts';
-import { startDevice } from '../../core/device.ts';
+import { DEVICE_PIN_ITERATIONS, startDevice } from '../../core/device.ts';
 import { envFromBoard } from '../common/board.ts';
 
 // DESIGN.md "Runtime constraints": device profile, small base-point tables.
 useDeviceProfile();
-startDevice(envFromBoard(board, 'generic', createNobleCrypto()));
+startDevice(envFromBoard(board, 'generic', createNobleCrypto()), { pinIterations: DEVICE_PIN_ITERATIONS });

@@ -1,0 +1,371 @@
+// The device's access state (docs/security.md §1–§5, issue 4 §3–§4): initialized or not, PIN records, tries-left counters, the in-a-row lockout, the label, and the master key while some session is logged in.
+//
+// What lives where:
+// - flash (pin_records.ts): one PIN record per role, the tries left per role, the label. Loaded at boot.
+// - RAM only: the count of wrong PINs in a row (a power cycle, and only a power cycle, clears it: docs/security.md
+//   §4 step 1), and the master key, unwrapped at a successful LOGIN and wiped, with the keystore's cached private
+//   keys, as soon as no live session is logged in (§5).
+// The order of a PIN try (LOGIN, and CHANGE_PIN for its old PIN) is the heart of this file (§4): lockout, blocked,
+// commit tries − 1, only then derive and compare, then reset. A power cut at any word of it therefore leaves the
+// counter unchanged with the PIN never compared, or spent: it never comes back up.
+// A role whose record or counter does not decode is treated as blocked (fail closed): the SO can repair the
+// user's with UNBLOCK; a damaged SO role is an SO PIN that ran out (§4).
+import type { Env } from '../../hal/index.ts';
+import { Role, Status } from '../../protocol/codes.ts';
+import { type Err, type Result, err, ok } from '../../protocol/result.ts';
+import { equalBytes, wipe } from '../../protocol/bytes.ts';
+import type { Entry, Store } from '../store/index.ts';
+import type { SessionTable } from '../session/index.ts';
+import { createPinRecord, generateMasterKey, unlockWithPin, type PinRecord } from './pin.ts';
+import {
+  MAX_TRIES,
+  MAX_WRONG_IN_A_ROW,
+  SETTINGS_RECORD,
+  decodePinRecord,
+  decodeSettings,
+  decodeTries,
+  encodePinRecord,
+  encodeSettings,
+  encodeTries,
+  pinRecordKey,
+  pinRoleName,
+  triesRecordKey,
+} from './pin_records.ts';
+
+/** What the access state needs from the keystore (keystore.ts): wipe cached private keys; whether its flash failed. */
+export interface KeyLock {
+  lock(): void;
+  readonly storageFault: boolean;
+}
+
+export interface AuthOptions {
+  env: Env;
+  store: Store;
+  deviceId: Uint8Array;
+  keys: KeyLock;
+  /** PBKDF2-SHA256 iterations for PIN records made on this device (INIT, CHANGE_PIN, UNBLOCK); chosen per target. */
+  pinIterations: number;
+}
+
+const ROLE_TEXT = ['', 'user', 'SO'];
+
+function triesText(n: number): string {
+  return n + (n === 1 ? ' try' : ' tries') + ' left';
+}
+
+/** What a person can do about a blocked role (docs/security.md §4). */
+function remedy(role: number): string {
+  return role === Role.USER
+    ? 'the SO can set a new user PIN with UNBLOCK (`tinyhsm unblock`)'
+    : 'only a reset that erases every key remains, and it needs officer approval (a later feature; docs/security.md §4)';
+}
+
+const FAULT_MESSAGE = 'the flash failed during an earlier write; power-cycle the device (it comes back with its last committed state)';
+
+export class AuthState {
+  private readonly env: Env;
+  private readonly store: Store;
+  private readonly deviceId: Uint8Array;
+  private readonly keys: KeyLock;
+  private readonly iterations: number;
+  private init_ = false;
+  /** Indexed by codes.ts Role (1 user, 2 SO); index 0 unused. */
+  private readonly records: (PinRecord | undefined)[] = [undefined, undefined, undefined];
+  private readonly tries: number[] = [0, 0, 0];
+  /** Why a role's stored state cannot be used ('' when it can). */
+  private readonly damage: string[] = ['', '', ''];
+  /** Wrong PINs in a row since power-on, any role (docs/security.md §4 step 1). RAM only, by design. */
+  private wrongInARow = 0;
+  private master: Uint8Array | undefined = undefined;
+  private labelText: string | undefined = undefined;
+  private faulted = false;
+
+  private constructor(o: AuthOptions) {
+    this.env = o.env;
+    this.store = o.store;
+    this.deviceId = o.deviceId;
+    this.keys = o.keys;
+    this.iterations = o.pinIterations;
+  }
+
+  /** Read the access state from the store at boot. Never throws on any record content. */
+  static load(o: AuthOptions): AuthState {
+    const a = new AuthState(o);
+    const store = o.store;
+    let any = false;
+    for (let role = Role.USER as number; role <= Role.SO; role++) {
+      const pv = store.get(pinRecordKey(role));
+      const tv = store.get(triesRecordKey(role));
+      if (pv !== undefined || tv !== undefined) any = true;
+      const rec = pv === undefined ? undefined : decodePinRecord(pv, role);
+      const left = tv === undefined ? undefined : decodeTries(tv);
+      a.records[role] = rec;
+      a.tries[role] = left === undefined ? 0 : left;
+      if (rec === undefined) a.damage[role] = 'the ' + ROLE_TEXT[role] + ' PIN record in flash is ' + (pv === undefined ? 'missing' : 'damaged');
+      else if (left === undefined) a.damage[role] = 'the ' + ROLE_TEXT[role] + ' PIN retry counter in flash is ' + (tv === undefined ? 'missing' : 'damaged');
+    }
+    // INIT writes both PIN records and both counters in one transaction: any of them means "initialized"
+    a.init_ = any;
+    if (!any) {
+      a.damage[1] = '';
+      a.damage[2] = '';
+    }
+    const sv = store.get(SETTINGS_RECORD);
+    const settings = sv === undefined ? undefined : decodeSettings(sv);
+    if (settings !== undefined) a.labelText = settings.label;
+    return a;
+  }
+
+  // ---- what INFO and the dispatcher's gate read ---------------------------------------------------------
+
+  /** False on a factory-new device: only INIT is accepted then (docs/security.md §2). */
+  get initialized(): boolean {
+    return this.init_;
+  }
+
+  get label(): string | undefined {
+    return this.labelText;
+  }
+
+  /** Wrong tries left before the role's PIN blocks (0 when blocked or its stored state is damaged). */
+  triesLeft(role: number): number {
+    return this.damage[role] !== '' ? 0 : this.tries[role];
+  }
+
+  /** True after 3 wrong PINs in a row: no PIN is tried until a power cycle. */
+  get lockedUntilPowerCycle(): boolean {
+    return this.wrongInARow >= MAX_WRONG_IN_A_ROW;
+  }
+
+  get pinIterations(): number {
+    return this.iterations;
+  }
+
+  /** Why some of the stored access state is unusable this boot (for the boot report), or undefined. */
+  get problem(): string | undefined {
+    const p: string[] = [];
+    if (this.damage[1] !== '') p.push(this.damage[1]);
+    if (this.damage[2] !== '') p.push(this.damage[2]);
+    return p.length > 0 ? p.join('; ') : undefined;
+  }
+
+  /** True once a flash write of this state threw: PIN changes are refused until a power cycle. */
+  get storageFault(): boolean {
+    return this.faulted;
+  }
+
+  /**
+   * The master key while some live session is logged in, else undefined. The buffer stays this object's: use it
+   * for the operation at hand, never keep or wipe it.
+   */
+  masterKey(): Uint8Array | undefined {
+    return this.master;
+  }
+
+  // ---- INIT ---------------------------------------------------------------------------------------------
+
+  /**
+   * INIT (docs/security.md §3): a random master key, one PIN record per role, both counters at MAX_TRIES and the
+   * label, in ONE store transaction. Does not log in: the master key is wiped before this returns.
+   */
+  init(userPin: Uint8Array, soPin: Uint8Array, label: string | undefined): Result<void> {
+    if (this.init_) return err(Status.ALREADY_INITIALIZED, 'the device is already initialized; INIT runs only on a factory-new device');
+    const bad = this.unwritable();
+    if (bad) return bad;
+    const { crypto, rng } = this.env;
+    const master = generateMasterKey(rng);
+    try {
+      const u = createPinRecord(crypto, rng, 'user', userPin, master, this.deviceId, this.iterations);
+      if (!u.ok) return err(Status.INVALID_PARAMETER, 'userPin: ' + u.message);
+      const s = createPinRecord(crypto, rng, 'so', soPin, master, this.deviceId, this.iterations);
+      if (!s.ok) return err(Status.INVALID_PARAMETER, 'soPin: ' + s.message);
+      const entries: Entry[] = [
+        { key: pinRecordKey(Role.USER), value: encodePinRecord(u.value) },
+        { key: pinRecordKey(Role.SO), value: encodePinRecord(s.value) },
+        { key: triesRecordKey(Role.USER), value: encodeTries(MAX_TRIES) },
+        { key: triesRecordKey(Role.SO), value: encodeTries(MAX_TRIES) },
+      ];
+      if (label !== undefined) entries.push({ key: SETTINGS_RECORD, value: encodeSettings({ label }) });
+      const c = this.commit(entries);
+      if (!c.ok) return err(c.status, 'the device was not initialized: ' + c.message);
+      this.records[Role.USER] = u.value;
+      this.records[Role.SO] = s.value;
+      this.tries[Role.USER] = MAX_TRIES;
+      this.tries[Role.SO] = MAX_TRIES;
+      this.damage[Role.USER] = '';
+      this.damage[Role.SO] = '';
+      this.labelText = label;
+      this.init_ = true;
+      return ok(undefined);
+    } finally {
+      wipe(master);
+    }
+  }
+
+  // ---- PIN tries ----------------------------------------------------------------------------------------
+
+  /**
+   * One PIN try for `role` (docs/security.md §4 steps 1–4): lockout, blocked, commit tries − 1, derive and compare.
+   * On a right PIN the in-a-row count is cleared and the unwrapped master key returned (the caller wipes or keeps
+   * it); the counter stays spent: the caller commits it back to MAX_TRIES (step 5), alone or with its own change.
+   */
+  private tryPin(role: number, pin: Uint8Array): Result<Uint8Array> {
+    const name = ROLE_TEXT[role];
+    if (this.wrongInARow >= MAX_WRONG_IN_A_ROW)
+      return err(
+        Status.PIN_LOCKED_UNTIL_POWER_CYCLE,
+        MAX_WRONG_IN_A_ROW + ' wrong PINs in a row since power-on: the device takes no more PIN tries until it is power-cycled (unplug it and plug it in again)',
+      );
+    const rec = this.records[role];
+    if (this.damage[role] !== '' || rec === undefined) return err(Status.PIN_BLOCKED, this.damage[role] + '; the ' + name + ' role is blocked: ' + remedy(role));
+    const left = this.tries[role];
+    if (left <= 0) return err(Status.PIN_BLOCKED, 'the ' + name + ' PIN is blocked after ' + MAX_TRIES + ' wrong tries; ' + remedy(role));
+    const bad = this.unwritable();
+    if (bad) return bad;
+    // step 3: the try is spent in flash before the PIN is looked at
+    const spent = left - 1;
+    let c: Result<void>;
+    try {
+      c = this.store.commit([{ key: triesRecordKey(role), value: encodeTries(spent) }]);
+    } catch (e) {
+      // whether the write landed is for the boot scan to say; until then count the try as spent
+      this.faulted = true;
+      this.tries[role] = spent;
+      throw e;
+    }
+    if (!c.ok) return err(c.status, 'the PIN was not tried: its retry counter could not be written (' + c.message + ')');
+    this.tries[role] = spent;
+    // step 4
+    const u = unlockWithPin(this.env.crypto, rec, pin, this.deviceId);
+    if (u.ok) {
+      this.wrongInARow = 0;
+      return u;
+    }
+    if (u.reason === 'corrupt-record') {
+      // the verifier matched but the wrapped master key does not open: the record was altered; stop using it
+      this.damage[role] = 'the ' + name + ' PIN record in flash is damaged or altered (the PIN is right but the master key does not open)';
+      return err(Status.PIN_BLOCKED, this.damage[role] + '; ' + remedy(role));
+    }
+    this.wrongInARow++;
+    if (spent === 0) return err(Status.PIN_BLOCKED, 'the ' + name + ' PIN is wrong and is now blocked after ' + MAX_TRIES + ' wrong tries; ' + remedy(role));
+    let m = 'the ' + name + ' PIN is wrong; ' + triesText(spent);
+    if (this.wrongInARow >= MAX_WRONG_IN_A_ROW) m += '; that was ' + MAX_WRONG_IN_A_ROW + ' wrong PINs in a row: no more tries until the device is power-cycled';
+    return err(Status.PIN_INCORRECT, m);
+  }
+
+  /** LOGIN's PIN check (docs/security.md §4). On success the master key is held in RAM; the caller gives its session the role. */
+  login(role: number, pin: Uint8Array): Result<void> {
+    const t = this.tryPin(role, pin);
+    if (!t.ok) return t;
+    let fresh: Uint8Array | undefined = t.value;
+    try {
+      // step 5: the counter back to the maximum. If this write is refused (never expected: an overwrite of the same
+      // size fits in the store's reserve), the try stays spent and the next right PIN resets it; the login stands.
+      if (this.tries[role] !== MAX_TRIES) {
+        const c = this.commit([{ key: triesRecordKey(role), value: encodeTries(MAX_TRIES) }]);
+        if (c.ok) this.tries[role] = MAX_TRIES;
+      }
+      if (this.master === undefined) {
+        this.master = fresh;
+        fresh = undefined;
+      } else if (!equalBytes(this.master, fresh)) {
+        // both records must wrap the same key; a mismatch means they were altered in flash
+        return err(Status.INTERNAL_ERROR, 'the ' + ROLE_TEXT[role] + ' PIN is right, but it unwraps another master key than the one in use: the PIN records in flash were altered');
+      }
+      return ok(undefined);
+    } finally {
+      wipe(fresh);
+    }
+  }
+
+  /**
+   * CHANGE_PIN (docs/security.md §4): the old PIN is tried exactly as a LOGIN (it spends a try first); then the new
+   * PIN record (same master key, new salt, nonce and kek) and the counter back at MAX_TRIES go in ONE transaction,
+   * so a power cut leaves the old PIN or the new one working, never neither.
+   */
+  changePin(role: number, oldPin: Uint8Array, newPin: Uint8Array): Result<void> {
+    const t = this.tryPin(role, oldPin);
+    if (!t.ok) return t;
+    const master = t.value;
+    try {
+      const rec = createPinRecord(this.env.crypto, this.env.rng, pinRoleName(role), newPin, master, this.deviceId, this.iterations);
+      if (!rec.ok) return err(Status.INVALID_PARAMETER, 'newPin: ' + rec.message);
+      const c = this.commit([
+        { key: pinRecordKey(role), value: encodePinRecord(rec.value) },
+        { key: triesRecordKey(role), value: encodeTries(MAX_TRIES) },
+      ]);
+      if (!c.ok) return err(c.status, 'the PIN was not changed (the old one still works): ' + c.message);
+      this.records[role] = rec.value;
+      this.tries[role] = MAX_TRIES;
+      return ok(undefined);
+    } finally {
+      wipe(master);
+    }
+  }
+
+  /**
+   * UNBLOCK (docs/security.md §4): the SO, logged in (so the master key is in RAM), sets a new user PIN; the new
+   * user record and the user's tries at MAX_TRIES go in ONE transaction. It also repairs a damaged user record.
+   */
+  unblock(newUserPin: Uint8Array): Result<void> {
+    const master = this.master;
+    if (master === undefined) return err(Status.LOGIN_REQUIRED, 'UNBLOCK needs a session logged in as SO');
+    const bad = this.unwritable();
+    if (bad) return bad;
+    const rec = createPinRecord(this.env.crypto, this.env.rng, 'user', newUserPin, master, this.deviceId, this.iterations);
+    if (!rec.ok) return err(Status.INVALID_PARAMETER, 'newUserPin: ' + rec.message);
+    const c = this.commit([
+      { key: pinRecordKey(Role.USER), value: encodePinRecord(rec.value) },
+      { key: triesRecordKey(Role.USER), value: encodeTries(MAX_TRIES) },
+    ]);
+    if (!c.ok) return err(c.status, 'the user PIN was not changed: ' + c.message);
+    this.records[Role.USER] = rec.value;
+    this.tries[Role.USER] = MAX_TRIES;
+    this.damage[Role.USER] = '';
+    return ok(undefined);
+  }
+
+  // ---- the master key's lifetime ------------------------------------------------------------------------
+
+  /**
+   * Wipe the master key (and the keystore's cached private keys) if no live session is logged in any more.
+   * Called after LOGOUT and SESSION_CLOSE drop a role, and by sweep().
+   */
+  release(sessions: SessionTable, now: number): void {
+    if (this.master !== undefined && sessions.loggedIn(now) === 0) this.lock();
+  }
+
+  /**
+   * At every request received in the clear (dispatch.ts), before anything runs: end the sessions that idled out or
+   * reached their cap (their roles end with them), then release().
+   */
+  sweep(sessions: SessionTable, now: number): void {
+    sessions.sweep(now);
+    this.release(sessions, now);
+  }
+
+  /** Wipe the master key and the decrypted private keys cached with it. */
+  lock(): void {
+    const m = this.master;
+    this.master = undefined;
+    wipe(m);
+    this.keys.lock();
+  }
+
+  // ---- flash --------------------------------------------------------------------------------------------
+
+  private unwritable(): Err | undefined {
+    if (this.faulted || this.keys.storageFault) return err(Status.INTERNAL_ERROR, FAULT_MESSAGE);
+    return undefined;
+  }
+
+  private commit(entries: Entry[]): Result<void> {
+    try {
+      return this.store.commit(entries);
+    } catch (e) {
+      // the flash threw mid-write: the store object is stale until a reboot (store.ts commit)
+      this.faulted = true;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,16 @@
+// UNBLOCK: the SO sets a new user PIN and restores the user's tries, in one transaction (docs/security.md §4, issue 4 §3).
+import { type Result, ok } from '../../protocol/result.ts';
+import { wipe } from '../../protocol/bytes.ts';
+import type { UnblockRequest, UnblockResponse } from '../../protocol/messages/unblock.ts';
+import type { Caller, DeviceContext } from '../context.ts';
+
+/** The gate let only an SO session through, so the master key is in RAM to rewrap. The new PIN is wiped here. */
+export function unblock(ctx: DeviceContext, req: UnblockRequest, _caller: Caller): Result<UnblockResponse> {
+  try {
+    const r = ctx.auth.unblock(req.newUserPin);
+    if (!r.ok) return r;
+    return ok({});
+  } finally {
+    wipe(req.newUserPin);
+  }
+}

@@ -1,0 +1,37 @@
+// User presence per use (issue 4 §5, DESIGN.md "Keys"): the gate a handler asks, and the state the device loop sets when it re-runs a deferred request.
+//
+// How a button wait works without making handlers asynchronous (docs/protocol.md "Keepalive and user presence"):
+// 1. A handler whose key needs a press calls requirePresence(). On the first run the gate has no outcome: it
+//    marks the request `wanted` and returns an error that is never sent.
+// 2. The device loop (device.ts) sees `wanted`, keeps the request, sends KEEPALIVE frames (reason
+//    PRESENCE_NEEDED) every 100 ms and polls env.presence until a press, the timeout or a CANCEL frame.
+// 3. It sets `outcome` and runs the same request once more: now requirePresence() lets it through ('granted')
+//    or returns PRESENCE_TIMEOUT / CANCELLED. Only this second run's answer is sent. Inside a session the
+//    envelope is opened once; the kept inner body is re-run and sealed with the request's counter.
+import { Status } from '../protocol/codes.ts';
+import { type Err, err } from '../protocol/result.ts';
+import type { DeviceContext } from './context.ts';
+
+export type PresenceOutcome = 'granted' | 'timeout' | 'cancelled';
+
+export class PresenceGate {
+  /** Set by the device loop for the re-run of a deferred request; undefined on a first run. */
+  outcome: PresenceOutcome | undefined = undefined;
+  /** Set by requirePresence() when the current run needs a press it does not have. */
+  wanted = false;
+}
+
+/**
+ * Ask for a button press for this use of a key (`what` names it, e.g. "SIGN with key 3"). undefined: go on, the
+ * button was pressed for this request. Otherwise the handler returns the Err as it is.
+ */
+export function requirePresence(ctx: DeviceContext, what: string): Err | undefined {
+  const g = ctx.presence;
+  if (ctx.env.presence === undefined)
+    return err(Status.POLICY_DENIED, what + ' needs a button press (the key has touch set) and this board has no button');
+  if (g.outcome === 'granted') return undefined;
+  if (g.outcome === 'timeout') return err(Status.PRESENCE_TIMEOUT, what + ': nobody pressed the button in time; nothing was done');
+  if (g.outcome === 'cancelled') return err(Status.CANCELLED, what + ': the host cancelled while the device waited for the button; nothing was done');
+  g.wanted = true;
+  return err(Status.BUSY, what + ' waits for the button'); // never sent: the device loop defers the request
+}
