@@ -1,20 +1,26 @@
-// Keystore: key records persisted in the flash store, mirrored in a fixed number of RAM slots for fast use (DESIGN.md "Keys", "Storage").
+// Keystore: key records persisted in the flash store, mirrored in a fixed number of RAM slots for fast use; private keys sealed under the master key (DESIGN.md "Keys", "At rest", "Storage").
 //
-// Rules (issue 3 §4, §6):
+// Rules (issue 3 §4, §6; issue 4 §4):
 // - Every change is committed to flash first, in one atomic transaction, and RAM changes only after the
 //   commit returned ok. A commit that throws (the flash failed, or power is going) leaves RAM as it was
 //   and marks the keystore faulted: later changes are refused until a power cycle, when the store's boot
 //   scan recovers the last committed state.
 // - A new key and the next-key-id counter are committed together, so an id is never handed out twice,
 //   across reboots too. Ids run 1..0xffff and wrap to 1, skipping ids in use.
+// - At rest a key record holds its private key only sealed under the master key (records.ts, docs/security.md
+//   §5): add() and setPolicy() seal before they commit, so the plaintext private key never reaches flash.
+//   Boot loads the clear metadata only. A private key is opened at its first use with the master key, then
+//   cached in RAM (with its Ed25519 signer) until lock(), which auth calls when the master key is wiped.
 // - SIGN and friends read RAM only: no flash access per use (issue 2 bench).
 // - The RAM slot limit stays: a full KEY_LIST answer must fit one packet.
 import { ALG_NAMES, Status, type AlgId, type Origin } from '../protocol/codes.ts';
 import { type Result, ok, err } from '../protocol/result.ts';
 import { MAX_KEY_ID } from '../protocol/messages/limits.ts';
 import { RecordKind, indexOf, type Store } from './store/index.ts';
-import type { Ed25519Signer } from '../hal/index.ts';
-import { NEXT_KEY_ID_RECORD, decodeCounter, decodeKey, encodeCounter, encodeKey, keyRecordKey } from './records.ts';
+import type { Crypto, Ed25519Signer, Env, Rng } from '../hal/index.ts';
+import { NEXT_KEY_ID_RECORD, decodeCounter, decodeKey, encodeCounter, encodeKey, encodeKeyClear, keyRecordKey, type KeyMeta } from './records.ts';
+import { openKeyRecord, sealKeyRecord } from './auth/records.ts';
+import { samePolicy, type StoredPolicy } from './policy.ts';
 
 export interface KeyRecord {
   /** 16-bit id, never 0 (DESIGN.md "Keys"). */
@@ -22,14 +28,50 @@ export interface KeyRecord {
   readonly alg: AlgId;
   readonly label: string;
   readonly origin: Origin;
-  /** Secret: never leaves the device; wiped (fill(0)) when the key is deleted. */
-  readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
-  /** Ed25519 only: the expanded key, made at the first SIGN (commands/sign.ts) and wiped with the key. */
+  /** The stored policy (docs/security.md §6); changed only by setPolicy, after its commit. */
+  readonly policy: StoredPolicy;
+  /** The private key as on flash: nonce ‖ ChaCha20-Poly1305 under the master key (records.ts). Not secret. */
+  readonly sealed: Uint8Array;
+  /** Secret, a RAM cache: the opened private key, or undefined until its first use; wiped by lock() and delete. */
+  privateKey: Uint8Array | undefined;
+  /** Ed25519 only: the expanded key, made at the first SIGN (commands/sign.ts) and wiped with the cache. */
   signer?: Ed25519Signer;
 }
 
+/** What sealing and opening a private key needs: the crypto HAL, the RNG (nonces), the device id (AAD) and the master key. */
+export interface KeyCrypto {
+  readonly crypto: Crypto;
+  readonly rng: Rng;
+  readonly deviceId: Uint8Array;
+  /** Owned by auth (core/auth/state.ts): used, never kept or wiped here. */
+  readonly masterKey: Uint8Array;
+}
+
+/**
+ * The KeyCrypto of a running device, or LOGIN_REQUIRED when the master key is not in RAM. The dispatcher's gate
+ * admits key commands only in a logged-in session, and a login unwraps the master key, so this refusal means
+ * the login ended between the two (it is kept so that no path reaches a key without the master key).
+ */
+export function keyCrypto(ctx: { readonly env: Env; readonly deviceId: Uint8Array; readonly auth: { masterKey(): Uint8Array | undefined } }): Result<KeyCrypto> {
+  const m = ctx.auth.masterKey();
+  if (m === undefined) return err(Status.LOGIN_REQUIRED, 'the master key is locked (no session is logged in any more); LOGIN again, then retry');
+  return ok({ crypto: ctx.env.crypto, rng: ctx.env.rng, deviceId: ctx.deviceId, masterKey: m });
+}
+
 const FAULT_MESSAGE = 'the flash failed during an earlier write; power-cycle the device (it comes back with its last committed keys)';
+
+/** Wipe a record's RAM cache: the opened private key and the Ed25519 signer. */
+function forget(r: KeyRecord): void {
+  if (r.privateKey !== undefined) {
+    r.privateKey.fill(0);
+    r.privateKey = undefined;
+  }
+  if (r.signer !== undefined) {
+    r.signer.wipe();
+    r.signer = undefined;
+  }
+}
 
 function nextAfter(id: number): number {
   return id >= MAX_KEY_ID ? 1 : id + 1;
@@ -53,8 +95,9 @@ export class KeyStore {
   }
 
   /**
-   * Load every key record from the store (at boot). A record that fails to decode is skipped and counted,
-   * never a crash; so are records beyond the RAM slots (lowest ids are kept).
+   * Load every key record's clear part from the store (at boot; no master key needed, nothing is opened). A
+   * record that fails to decode is skipped and counted, never a crash; so are records beyond the RAM slots
+   * (lowest ids are kept).
    */
   static load(capacity: number, store: Store): KeyStore {
     const ks = new KeyStore(capacity, store);
@@ -65,13 +108,11 @@ export class KeyStore {
       const id = indexOf(keys[i]);
       const v = store.get(keys[i]);
       const k = v === undefined ? undefined : decodeKey(v, id);
-      if (v !== undefined) v.fill(0); // the record's bytes hold the private key; decodeKey made its own copy
       if (k === undefined || ks.count >= capacity) {
-        if (k !== undefined) k.privateKey.fill(0);
         ks.skippedRecords++;
         continue;
       }
-      ks.slots[ks.count++] = { id: k.id, alg: k.alg, label: k.label, origin: k.origin, privateKey: k.privateKey, publicKey: k.publicKey };
+      ks.slots[ks.count++] = { id: k.id, alg: k.alg, label: k.label, origin: k.origin, publicKey: k.publicKey, policy: k.policy, sealed: k.sealed, privateKey: undefined };
       if (id > maxId) maxId = id;
     }
     const c = store.get(NEXT_KEY_ID_RECORD);
@@ -121,13 +162,13 @@ export class KeyStore {
   }
 
   /**
-   * Store a key under a fresh id: commit the key record and the advanced id counter in one transaction,
-   * then take it into RAM. The keystore keeps the given buffers (no copy): the caller hands over
-   * ownership of privateKey, and wipes it itself only if this returns an error (if the flash throws,
-   * this wipes it before the exception goes on). STORAGE_FULL (no free
-   * slot, or no room on flash) leaves everything unchanged.
+   * Store a key under a fresh id: seal the private key under the master key (bound to the record's clear part),
+   * commit the key record and the advanced id counter in one transaction, then take it into RAM. The keystore
+   * keeps the given buffers (no copy): the caller hands over ownership of privateKey, which becomes the
+   * record's RAM cache, and wipes it itself only if this returns an error (if the flash throws, this wipes it
+   * before the exception goes on). STORAGE_FULL (no free slot, or no room on flash) leaves everything unchanged.
    */
-  add(alg: AlgId, label: string, origin: Origin, privateKey: Uint8Array, publicKey: Uint8Array): Result<KeyRecord> {
+  add(alg: AlgId, label: string, origin: Origin, policy: StoredPolicy, privateKey: Uint8Array, publicKey: Uint8Array, kc: KeyCrypto): Result<KeyRecord> {
     if (this.faulted) return err(Status.INTERNAL_ERROR, FAULT_MESSAGE);
     let slot = -1;
     for (let i = 0; i < this.slots.length; i++)
@@ -138,30 +179,91 @@ export class KeyStore {
     if (slot < 0) return err(Status.STORAGE_FULL, 'all ' + this.capacity + ' key slots are in use; delete a key first');
     const id = this.freeId();
     const after = nextAfter(id);
-    const value = encodeKey({ id, alg, label, origin, publicKey, privateKey });
+    const meta: KeyMeta = { id, alg, label, origin, publicKey, policy };
+    const sealed = sealKeyRecord(kc.crypto, kc.rng, kc.masterKey, { deviceId: kc.deviceId, keyId: id, alg, bound: encodeKeyClear(meta) }, privateKey);
+    const value = encodeKey({ id, alg, label, origin, publicKey, policy, sealed });
     const counter = encodeCounter(after);
     const entries = [
       { key: keyRecordKey(id), value },
       { key: NEXT_KEY_ID_RECORD, value: counter },
     ];
-    if (!this.store.canFit([{ key: keyRecordKey(id), length: value.length }, { key: NEXT_KEY_ID_RECORD, length: counter.length }])) {
-      value.fill(0);
+    if (!this.store.canFit([{ key: keyRecordKey(id), length: value.length }, { key: NEXT_KEY_ID_RECORD, length: counter.length }]))
       return err(Status.STORAGE_FULL, 'the flash store has no room for another ' + ALG_NAMES[alg] + ' key (' + this.store.stats().bytesFree + ' bytes free); delete a key first');
-    }
     let done: Result<void>;
     try {
-      done = this.commit(entries, value);
+      done = this.commit(entries);
     } catch (e) {
       // the key was never answered for: it must not linger in RAM either
       privateKey.fill(0);
       throw e;
     }
     if (!done.ok) return done;
-    const rec: KeyRecord = { id, alg, label, origin, privateKey, publicKey };
+    const rec: KeyRecord = { id, alg, label, origin, publicKey, policy, sealed, privateKey };
     this.slots[slot] = rec;
     this.count++;
     this.nextId = after;
     return ok(rec);
+  }
+
+  /**
+   * The key's private key: the RAM cache, or opened from its sealed record with the master key and cached.
+   * INVALID_KEY when the record does not open: its clear part (label, origin, public key, policy) or its sealed
+   * bytes were altered on flash, or it was sealed under another device's or master key. The buffer stays the
+   * keystore's (wiped by lock() and delete): a caller uses it and does not keep it.
+   */
+  privateKeyOf(rec: KeyRecord, kc: KeyCrypto): Result<Uint8Array> {
+    if (rec.privateKey !== undefined) return ok(rec.privateKey);
+    const sk = openKeyRecord(kc.crypto, kc.masterKey, { deviceId: kc.deviceId, keyId: rec.id, alg: rec.alg, bound: encodeKeyClear(rec) }, rec.sealed);
+    if (sk === undefined)
+      return err(
+        Status.INVALID_KEY,
+        'key ' + rec.id + ' is damaged or was altered on flash: its sealed private key does not open with its label, origin, public key and policy; delete it',
+      );
+    rec.privateKey = sk;
+    return ok(sk);
+  }
+
+  /**
+   * Replace a key's policy (KEY_SET_POLICY; the caller has checked that it only tightens): the private key is
+   * opened, sealed again bound to the new clear part, and the record committed; RAM changes after the commit.
+   * An unchanged policy writes nothing.
+   */
+  setPolicy(id: number, policy: StoredPolicy, kc: KeyCrypto): Result<KeyRecord> {
+    if (this.faulted) return err(Status.INTERNAL_ERROR, FAULT_MESSAGE);
+    const slot = this.slotOf(id);
+    if (slot < 0) return err(Status.KEY_NOT_FOUND, 'no key with id ' + id);
+    const old = this.slots[slot] as KeyRecord;
+    if (samePolicy(old.policy, policy)) return ok(old);
+    const sk = this.privateKeyOf(old, kc);
+    if (!sk.ok) return sk;
+    const meta: KeyMeta = { id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy };
+    const sealed = sealKeyRecord(kc.crypto, kc.rng, kc.masterKey, { deviceId: kc.deviceId, keyId: id, alg: old.alg, bound: encodeKeyClear(meta) }, sk.value);
+    const value = encodeKey({ id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy, sealed });
+    if (!this.store.canFit([{ key: keyRecordKey(id), length: value.length }]))
+      return err(Status.STORAGE_FULL, 'the flash store has no room to rewrite key ' + id + ' (' + this.store.stats().bytesFree + ' bytes free); delete a key first');
+    const done = this.commit([{ key: keyRecordKey(id), value }]);
+    if (!done.ok) return done;
+    const rec: KeyRecord = { id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy, sealed, privateKey: old.privateKey, signer: old.signer };
+    this.slots[slot] = rec;
+    return ok(rec);
+  }
+
+  /** The RAM slot holding key `id`, or -1. */
+  private slotOf(id: number): number {
+    for (let i = 0; i < this.slots.length; i++) {
+      const r = this.slots[i];
+      if (r !== undefined && r.id === id) return i;
+    }
+    return -1;
+  }
+
+  /** Wipe every cached private key and signer (auth calls this when it wipes the master key). Records stay. */
+  lock(): void {
+    for (let i = 0; i < this.slots.length; i++) {
+      const r = this.slots[i];
+      if (r === undefined) continue;
+      forget(r);
+    }
   }
 
   /**
@@ -170,38 +272,25 @@ export class KeyStore {
    */
   remove(id: number): Result<void> {
     if (this.faulted) return err(Status.INTERNAL_ERROR, FAULT_MESSAGE);
-    let slot = -1;
-    for (let i = 0; i < this.slots.length; i++) {
-      const r = this.slots[i];
-      if (r !== undefined && r.id === id) {
-        slot = i;
-        break;
-      }
-    }
+    const slot = this.slotOf(id);
     if (slot < 0) return err(Status.KEY_NOT_FOUND, 'no key with id ' + id);
-    const done = this.commit([{ key: keyRecordKey(id), value: null }], undefined);
+    const done = this.commit([{ key: keyRecordKey(id), value: null }]);
     if (!done.ok) return done;
-    const r = this.slots[slot] as KeyRecord;
-    r.privateKey.fill(0);
-    if (r.signer) r.signer.wipe();
+    forget(this.slots[slot] as KeyRecord);
     this.slots[slot] = undefined;
     this.count--;
     return ok(undefined);
   }
 
-  /** One atomic commit; `secret` (an encoded record holding a private key) is wiped whatever happens. */
-  private commit(entries: { key: number; value: Uint8Array | null }[], secret: Uint8Array | undefined): Result<void> {
-    let r: Result<void>;
+  /** One atomic commit. A throw marks the keystore faulted (see the header). */
+  private commit(entries: { key: number; value: Uint8Array | null }[]): Result<void> {
     try {
-      r = this.store.commit(entries);
+      return this.store.commit(entries);
     } catch (e) {
       // the flash threw mid-write: what landed is for the boot scan to judge; RAM stays as it was
       this.faulted = true;
-      if (secret) secret.fill(0);
       throw e;
     }
-    if (secret) secret.fill(0);
-    return r;
   }
 
   /** The counter's next value that no stored key uses (there is always one: capacity < 65535). */

@@ -1,20 +1,27 @@
-// What the device keeps in the flash store and how each record's value is encoded: the one place that defines it (issue 3 §4).
+// What the device keeps in the flash store and how each record's value is encoded: the one place that defines it (issue 3 §4, issue 4 §4–§5).
 //
 // Record keys come from the store's table (store/index.ts RecordKind, never reused):
 //   recordKey(DEVICE_ID, 0)   16 raw bytes: the random device id made at first boot.
 //   recordKey(IDENTITY, 0)    CBOR {1: alg (1 = ed25519), 2: 32-byte seed}: the identity key (DESIGN.md
 //                             "Identity"). The public key is recomputed at boot; it is the device's name.
 //   recordKey(COUNTERS, 0)    CBOR uint: the next key id to hand out (persists so ids are not reused).
-//   recordKey(KEY, id)        CBOR {1: id, 2: alg, 3: label, 4: origin, 5: public key, 6: private key}.
-// Key 6 is the only secret field, kept apart from the public metadata so that a later issue can replace it
-// with the private key sealed under the master key (DESIGN.md "At rest") without touching the rest. The
-// values are deterministic CBOR (RFC 8949 §4.2.1), decoded with the protocol's codec and checked with a
-// schema at boot: a record that does not decode is skipped, never trusted and never a crash.
-import { Alg, ALG_NAMES, Origin, type AlgId } from '../protocol/codes.ts';
+//   recordKey(KEY, id)        CBOR {1: id, 2: alg, 3: label, 4: origin, 5: public key, 6: capabilities,
+//                             7: sensitive, 8: touch, 9: neverExtractable, 10: sealed private key}.
+// A key record (docs/security.md §5, docs/session.md §8.4): fields 1–9 are the clear part, readable at boot
+// without the master key (KEY_LIST works before any private key is opened); field 10 is
+//   nonce(12) ‖ ChaCha20-Poly1305(master key, nonce, private key (32), aad)      60 bytes
+// with aad = "tinyhsm/key/v1" ‖ device id ‖ key id ‖ alg ‖ bound (auth/records.ts), where `bound` is the
+// deterministic CBOR of the clear part, the map {1..9} (encodeKeyClear). A flash edit of the label, origin,
+// public key or policy therefore makes the private key unopenable instead of loose. The plaintext private key
+// is never in a record. `local` is not stored: it is origin === generated. The values are deterministic CBOR
+// (RFC 8949 §4.2.1), decoded with the protocol's codec and checked with a schema at boot: a record that does
+// not decode is skipped, never trusted and never a crash.
+import { Alg, ALG_NAMES, ALL_CAPABILITIES, Origin, type AlgId } from '../protocol/codes.ts';
 import { type CborMap, type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import { type Schema, decodeMessage } from '../protocol/schema.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from '../protocol/messages/limits.ts';
 import { RecordKind, recordKey } from './store/index.ts';
+import type { StoredPolicy } from './policy.ts';
 
 export const DEVICE_ID_RECORD = recordKey(RecordKind.DEVICE_ID, 0);
 export const IDENTITY_RECORD = recordKey(RecordKind.IDENTITY, 0);
@@ -66,13 +73,35 @@ export function decodeCounter(v: Uint8Array, max: number): number | undefined {
 
 // ------------------------------------------------------------------ keys
 
-export interface StoredKey {
+/** Sealed private key: 12-byte nonce ‖ 32-byte ciphertext ‖ 16-byte tag (auth/records.ts sealKeyRecord). */
+export const SEALED_KEY_LENGTH = 12 + PRIVATE_KEY_LENGTH + 16;
+
+/** The clear part of a key record: what boot loads, and what the sealed private key is bound to. */
+export interface KeyMeta {
   id: number;
   alg: AlgId;
   label: string;
   origin: Origin;
   publicKey: Uint8Array;
-  privateKey: Uint8Array;
+  policy: StoredPolicy;
+}
+
+export interface StoredKey extends KeyMeta {
+  /** nonce ‖ ciphertext ‖ tag of the private key under the master key (never the private key itself). */
+  sealed: Uint8Array;
+}
+
+interface FlatKey {
+  id: number;
+  alg: AlgId;
+  label: string;
+  origin: Origin;
+  publicKey: Uint8Array;
+  capabilities: number;
+  sensitive: boolean;
+  touch: boolean;
+  neverExtractable: boolean;
+  sealed: Uint8Array;
 }
 
 const KeySchema: Schema = [
@@ -81,39 +110,60 @@ const KeySchema: Schema = [
   { key: 3, name: 'label', type: { t: 'text', max: MAX_LABEL } },
   { key: 4, name: 'origin', type: { t: 'uint', min: Origin.GENERATED, max: Origin.IMPORTED } },
   { key: 5, name: 'publicKey', type: { t: 'bytes', min: MIN_PUBLIC_KEY, max: MAX_PUBLIC_KEY } },
-  { key: 6, name: 'privateKey', type: { t: 'bytes', min: PRIVATE_KEY_LENGTH, max: PRIVATE_KEY_LENGTH } },
+  { key: 6, name: 'capabilities', type: { t: 'uint', max: ALL_CAPABILITIES } },
+  { key: 7, name: 'sensitive', type: { t: 'bool' } },
+  { key: 8, name: 'touch', type: { t: 'bool' } },
+  { key: 9, name: 'neverExtractable', type: { t: 'bool' } },
+  { key: 10, name: 'sealed', type: { t: 'bytes', min: SEALED_KEY_LENGTH, max: SEALED_KEY_LENGTH } },
 ];
 
-/** Encode a key record. It holds the private key: the caller wipes the returned buffer once the store has it. */
-export function encodeKey(k: StoredKey): Uint8Array {
-  const pub = mapOf([
+function clearMap(k: KeyMeta): CborMap {
+  return mapOf([
     [1, k.id],
     [2, k.alg],
     [3, k.label],
     [4, k.origin],
     [5, k.publicKey],
+    [6, k.policy.capabilities],
+    [7, k.policy.sensitive],
+    [8, k.policy.touch],
+    [9, k.policy.neverExtractable],
   ]);
-  return withSecretField(cborEncode(pub), 6, k.privateKey);
+}
+
+/** The clear part {1..9} as deterministic CBOR: the `bound` the sealed private key is authenticated with. */
+export function encodeKeyClear(k: KeyMeta): Uint8Array {
+  return cborEncode(clearMap(k));
+}
+
+/** Encode a key record: the clear part and the sealed private key (field 10). Holds no plaintext secret. */
+export function encodeKey(k: StoredKey): Uint8Array {
+  if (k.sealed.length !== SEALED_KEY_LENGTH) throw new Error('records: a sealed private key is ' + SEALED_KEY_LENGTH + ' bytes');
+  const m = clearMap(k);
+  m.set(10, k.sealed);
+  return cborEncode(m);
 }
 
 /**
  * Decode a key record read back from the store: undefined if it is not a well-formed record of a known
- * algorithm, or if its id is not `id` (the record key it was stored under). The private key is a fresh
- * buffer the caller owns.
+ * algorithm with a public key of that algorithm's size, or if its id is not `id` (the record key it was stored
+ * under). It does not open the private key: whether the clear part was altered shows when it is opened.
  */
 export function decodeKey(v: Uint8Array, id: number): StoredKey | undefined {
-  const d = decodeRecord<StoredKey>(v, KeySchema);
+  const d = decodeRecord<FlatKey>(v, KeySchema);
   if (d === undefined) return undefined;
-  if (d.id !== id || ALG_NAMES[d.alg] === undefined) {
-    d.privateKey.fill(0);
-    return undefined;
-  }
+  if (d.id !== id || ALG_NAMES[d.alg] === undefined) return undefined;
   const pubLen = d.alg === Alg.ED25519 || d.alg === Alg.X25519 ? 32 : 65;
-  if (d.publicKey.length !== pubLen) {
-    d.privateKey.fill(0);
-    return undefined;
-  }
-  return d;
+  if (d.publicKey.length !== pubLen) return undefined;
+  return {
+    id: d.id,
+    alg: d.alg,
+    label: d.label,
+    origin: d.origin,
+    publicKey: d.publicKey,
+    policy: { capabilities: d.capabilities, sensitive: d.sensitive, touch: d.touch, neverExtractable: d.neverExtractable },
+    sealed: d.sealed,
+  };
 }
 
 // ------------------------------------------------------------------ helpers

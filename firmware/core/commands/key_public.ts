@@ -1,13 +1,25 @@
-// KEY_PUBLIC: one key's algorithm and public key.
+// KEY_PUBLIC: one key's algorithm, public key, label, origin and policy (docs/security.md §6), from the clear metadata.
 import { Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import type { KeyPublicRequest, KeyPublicResponse } from '../../protocol/messages/key_public.ts';
 import type { DeviceContext } from '../context.ts';
+import { wirePolicy } from '../policy.ts';
 
 export function keyPublic(ctx: DeviceContext, req: KeyPublicRequest): Result<KeyPublicResponse> {
   const { keystore } = ctx;
   const { keyId } = req;
   const key = keystore.get(keyId);
   if (key === undefined) return err(Status.KEY_NOT_FOUND, 'no key with id ' + keyId);
-  return ok({ alg: key.alg, publicKey: key.publicKey });
+  const p = wirePolicy(key.policy, key.origin);
+  return ok({
+    alg: key.alg,
+    publicKey: key.publicKey,
+    label: key.label,
+    origin: key.origin,
+    capabilities: p.capabilities,
+    sensitive: p.sensitive,
+    touch: p.touch,
+    neverExtractable: p.neverExtractable,
+    local: p.local,
+  });
 }

@@ -1,10 +1,13 @@
-// SIGN: Ed25519 over the whole message (RFC 8032); ECDSA over SHA-256(message) or a given 32-byte digest, raw r‖s, low-S.
-import { Alg, Status } from '../../protocol/codes.ts';
+// SIGN: Ed25519 over the whole message (RFC 8032); ECDSA over SHA-256(message) or a given 32-byte digest, raw r‖s, low-S; only with a key whose policy has `sign`, after a button press if it has `touch` (docs/security.md §6–§7).
+import { Alg, Capability, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { equalBytes } from '../../protocol/bytes.ts';
 import type { SignRequest, SignResponse } from '../../protocol/messages/sign.ts';
 import type { DeviceContext } from '../context.ts';
 import { algLabel, curveOf, offeredAlg } from '../algorithms.ts';
+import { keyCrypto } from '../keystore.ts';
+import { checkUse } from '../policy.ts';
+import { requirePresence } from '../presence.ts';
 
 export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse> {
   const { env, keystore } = ctx;
@@ -17,30 +20,44 @@ export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse>
   if (key === undefined) return err(Status.KEY_NOT_FOUND, 'no key with id ' + keyId);
   const a = offeredAlg(ctx, key.alg);
   if (!a.ok) return a;
+  // what the algorithm cannot do at all comes first (OPERATION_NOT_PERMITTED), then what this key may do (POLICY_DENIED)
   if (key.alg === Alg.X25519)
     return err(Status.OPERATION_NOT_PERMITTED, 'key ' + keyId + ' is an x25519 key: it can do ECDH, not sign');
+  if (key.alg === Alg.ED25519 && message === undefined)
+    return err(
+      Status.OPERATION_NOT_PERMITTED,
+      'key ' + keyId + ' is an ed25519 key: Ed25519 signs the whole message (RFC 8032), send message, not digest',
+    );
+  const denied = checkUse(keyId, key.policy, Capability.SIGN, 'SIGN');
+  if (denied) return denied;
+  // touch: the button press comes before the private key is opened or used (docs/security.md §7)
+  if (key.policy.touch) {
+    const absent = requirePresence(ctx, 'SIGN with key ' + keyId);
+    if (absent) return absent;
+  }
+  const kc = keyCrypto(ctx);
+  if (!kc.ok) return kc;
   if (key.alg === Alg.ED25519) {
-    if (message === undefined)
-      return err(
-        Status.OPERATION_NOT_PERMITTED,
-        'key ' + keyId + ' is an ed25519 key: Ed25519 signs the whole message (RFC 8032), send message, not digest',
-      );
+    const msg = message as Uint8Array;
+    if (key.signer !== undefined) return ok({ signature: key.signer.sign(msg) });
+    const sk = keystore.privateKeyOf(key, kc.value);
+    if (!sk.ok) return sk;
     const expand = env.crypto.ed25519Expand;
-    if (expand === undefined) return ok({ signature: env.crypto.ed25519Sign(message, key.privateKey) });
-    if (key.signer === undefined) {
-      // Expanded once per key (a cache, not state the host can see): A comes from the seed, and must match the
-      // stored public key, or the record is corrupt and signing with it could leak the key.
-      const signer = expand(key.privateKey);
-      if (!equalBytes(signer.publicKey, key.publicKey)) {
-        signer.wipe();
-        return err(Status.INVALID_KEY, 'key ' + keyId + ' is damaged: its stored public key does not belong to its private key; delete it');
-      }
-      key.signer = signer;
+    if (expand === undefined) return ok({ signature: env.crypto.ed25519Sign(msg, sk.value) });
+    // Expanded once per key (a cache, not state the host can see, wiped with the private key by lock()): A comes
+    // from the seed, and must match the stored public key, or the record is corrupt and signing with it could leak the key.
+    const signer = expand(sk.value);
+    if (!equalBytes(signer.publicKey, key.publicKey)) {
+      signer.wipe();
+      return err(Status.INVALID_KEY, 'key ' + keyId + ' is damaged: its stored public key does not belong to its private key; delete it');
     }
-    return ok({ signature: key.signer.sign(message) });
+    key.signer = signer;
+    return ok({ signature: signer.sign(msg) });
   }
   // ECDSA (FIPS 186-5): the hash is SHA-256, computed here unless the host sent the digest
+  const sk = keystore.privateKeyOf(key, kc.value);
+  if (!sk.ok) return sk;
   const h = digest !== undefined ? digest : env.crypto.sha256(message as Uint8Array);
   if (h.length !== 32) return err(Status.INTERNAL_ERROR, 'SHA-256 gave ' + h.length + ' bytes for ' + algLabel(key.alg));
-  return ok({ signature: env.crypto.ecdsaSign(curveOf(key.alg), h, key.privateKey) });
+  return ok({ signature: env.crypto.ecdsaSign(curveOf(key.alg), h, sk.value) });
 }
