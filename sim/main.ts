@@ -1,5 +1,6 @@
-// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE [--power-cut-after N]]`: a simulated token served until SIGINT/SIGTERM or a power cut (issue 2 §7, issue 3 §2).
+// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE [--power-cut-after N]]`: a simulated token served until SIGINT/SIGTERM or a power cut (issue 2 §7, issue 3 §2); a line `press` on stdin presses its button (issue 4 §5).
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Simulator } from './simulator.ts';
@@ -25,7 +26,12 @@ Runs the firmware bundle (dist/tinyhsm-node.js) as a simulated token until Ctrl-
   --flash-pages N  pages of a new FILE (${MIN_FLASH_PAGES}..${MAX_FLASH_PAGES}, default 32); an existing FILE of another size is refused
   --power-cut-after N
                    lose power at the N-th word written to flash since start (boot included): that word
-                   lands torn, the device stops answering, and this command exits with status 3`;
+                   lands torn, the device stops answering, and this command exits with status 3
+
+Standard input: a line \`press\` presses the device's button (for keys with touch, docs/security.md §7).
+The device takes only a press that begins after the request that needs it, so type it once the client
+says it waits for the button. To run it as a background job of an interactive shell, add \`< /dev/null\`
+(a background job that reads the terminal is stopped by the shell).`;
 
 /** Exit status after a power cut (--power-cut-after): not 0, which a stop by signal gives, nor 1/2 (errors). */
 export const POWER_CUT_EXIT = 3;
@@ -45,6 +51,32 @@ const OPTIONS = {
   'pty-child': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/**
+ * The simulated button on standard input (docs/security.md §7): each line \`press\` presses it for 200 ms. Feedback
+ * goes to stderr, never stdout (stdout carries only the address, and with --json exactly one JSON line). Standard
+ * input at its end (a spawned simulator's /dev/null) just ends this. Returns the function that stops listening.
+ */
+function listenForButton(sim: Simulator): () => void {
+  const input = process.stdin;
+  const rl = createInterface({ input, terminal: false });
+  rl.on('line', (line) => {
+    const cmd = line.trim().toLowerCase();
+    if (cmd === '') return;
+    if (cmd === 'press') {
+      if (sim.isClosed) return;
+      sim.pressButton();
+      process.stderr.write('tinyhsm sim: button pressed\n');
+    } else process.stderr.write(`tinyhsm sim: unknown input "${line.trim().slice(0, 40)}": type press (then Enter) to press the device's button\n`);
+  });
+  input.on('error', () => {
+    // a closed or broken standard input only means nobody will press the button from here
+  });
+  return () => {
+    rl.close();
+    input.destroy();
+  };
+}
 
 /** The pty master and the kept-open slave, as sim/pty-launch.py arranges them. */
 const PTY_MASTER_FD = 3;
@@ -190,6 +222,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
       `tinyhsm simulator serving on ${exposure.address} (${what}${values.seed !== undefined ? ', seeded RNG: test keys only' : ''})\n` +
         (flashPath !== undefined ? `  flash: ${flashPath} (${sim.flash ? sim.flash.pageCount : 0} pages of 4096 bytes)\n` : `  no --flash: the device forgets its keys when it stops\n`) +
         `  try: tinyhsm info --device ${exposure.address}\n` +
+        `  button: type press and Enter\n` +
         `  stop: Ctrl-C\n`,
     );
   }
@@ -201,9 +234,11 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     }, 1000);
     watch.unref();
   }
+  const stopButton = listenForButton(sim);
   // a cut during boot (a small N) happened in the constructor, before anyone could listen
   if (sim.isPoweredOff) stopNow('power cut');
   const why = await stopped;
+  stopButton();
   if (watch) clearInterval(watch);
   await exposure.close();
   const cut = why === 'power cut' ? sim.lastPowerCut : undefined;

@@ -129,6 +129,8 @@ export class Simulator {
   private generation = 0;
   private closed = false;
   private button = false;
+  /** Set by every press, cleared when the firmware reads the button: a press shorter than its poll is not lost. */
+  private pressLatch = false;
   private buttonTimer: NodeJS.Timeout | undefined;
   private ledOn = false;
   private boots = 0;
@@ -293,14 +295,22 @@ export class Simulator {
     };
   }
 
-  /** Hold the user-presence button down (true) or release it (false). */
+  /**
+   * Hold the user-presence button down (true) or release it (false). The firmware polls it (every 100 ms while a
+   * request waits, docs/security.md §7); a press also latches until the next poll, so even a press released before
+   * that poll is seen once (the poll reads "pressed", then the real state).
+   */
   setButton(pressed: boolean): void {
     if (this.buttonTimer) clearTimeout(this.buttonTimer);
     this.buttonTimer = undefined;
+    if (pressed) this.pressLatch = true;
     this.button = pressed;
   }
 
-  /** Press the button for `ms` milliseconds, as a person would. */
+  /**
+   * Press the button for `ms` milliseconds, as a person would (the device counts only a press that begins after the
+   * request that needs it: press after the device's first KEEPALIVE, or the press is taken for one held from before).
+   */
   pressButton(ms = 200): void {
     this.setButton(true);
     this.buttonTimer = setTimeout(() => {
@@ -434,7 +444,11 @@ export class Simulator {
         this.timers.delete(h as number);
       },
       linkMode: this.linkMode,
-      buttonPressed: () => this.button,
+      buttonPressed: () => {
+        const pressed = this.button || this.pressLatch;
+        this.pressLatch = false;
+        return pressed;
+      },
       led: (on) => {
         this.ledOn = !!on;
       },

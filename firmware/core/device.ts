@@ -1,5 +1,5 @@
 // The device: power-on self-tests, the flash store, its name and keys, and the frame loop on the transport (DESIGN.md "Wire protocol", "Storage"; issues 2 §3, 3 §4).
-import type { Env } from '../hal/index.ts';
+import type { Env, TimerHandle } from '../hal/index.ts';
 import { Alg, FrameType, PROTOCOL_VERSION, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
 import { crc32 } from '../protocol/crc32.ts';
 import { DEFAULT_MAX_PACKET, FrameReader, encodeArmorLine, encodeFrame, type Frame, type ReaderEvent } from '../protocol/frame.ts';
@@ -10,8 +10,12 @@ import { Store } from './store/index.ts';
 import { RamFlash } from './ram_flash.ts';
 import { loadOrCreateName } from './identity.ts';
 import { runSelftests, type SelftestReport } from './selftest.ts';
-import { dispatch, errorBody } from './dispatch.ts';
+import { dispatch, dispatchAbandon, dispatchResume, errorBody } from './dispatch.ts';
+import { KeepaliveReason } from '../protocol/codes.ts';
+import type { PresenceOutcome } from './presence.ts';
 import { SessionTable, type SessionLimits } from './session/index.ts';
+import { AuthState } from './auth/state.ts';
+import { PresenceGate } from './presence.ts';
 
 export const DEFAULT_SLOTS = 16;
 export const DEFAULT_FIRMWARE_VERSION = '0.1.0';
@@ -22,7 +26,28 @@ export interface DeviceOptions {
   firmwareVersion?: string;
   /** Session table limits (docs/session.md §6); tests lower them to reach the cap and the timeout quickly. */
   sessionLimits?: Partial<SessionLimits>;
+  /** How long a request waits for the button before PRESENCE_TIMEOUT (ms of env.clock; default 30000; security.md §7). */
+  presenceTimeoutMs?: number;
+  /**
+   * PBKDF2-SHA256 iterations for PIN records made on this device (docs/session.md §8.2; stored in each record).
+   * Default 10000 (the node simulator); board entries pass DEVICE_PIN_ITERATIONS, what a microcontroller affords per LOGIN.
+   */
+  pinIterations?: number;
 }
+
+/** PIN record iterations on the simulator (Node runs 10000 PBKDF2-SHA256 rounds of noble in tens of ms). */
+export const DEFAULT_PIN_ITERATIONS = 10000;
+/**
+ * PIN record iterations on boards (platform/<board>/entry.ts): noble's SHA-256 in a microcontroller's interpreter
+ * is some hundred times slower than in Node, and a LOGIN must stay in seconds. Offline guessing is then cheap
+ * (docs/session.md §8.5): long PINs are the defence.
+ */
+export const DEVICE_PIN_ITERATIONS = 1000;
+
+/** Default button wait (docs/security.md §7): FIDO keys give up after about 30 s too. */
+export const DEFAULT_PRESENCE_TIMEOUT_MS = 30000;
+/** KEEPALIVE period while a request waits (DESIGN.md "Wire protocol": every 100 ms). */
+export const KEEPALIVE_INTERVAL_MS = 100;
 
 /** The running device, as the platform entry point and tests see it. */
 export interface Device {
@@ -34,7 +59,7 @@ export interface Device {
   readonly flashVolatile: boolean;
   /** Key records on flash that did not load (corrupt, unknown, or beyond the slots); left untouched. */
   readonly skippedRecords: number;
-  /** Why the device id or identity is incomplete this boot, if it is; undefined normally. */
+  /** Why the device id or identity is incomplete, or a PIN record or counter is damaged, this boot; undefined normally. */
   readonly bootProblem: string | undefined;
   readonly selftest: SelftestReport;
   readonly maxPacket: number;
@@ -42,9 +67,10 @@ export interface Device {
   readonly firmwareVersion: string;
 }
 
-// Worst-case encoded size of one KEY_LIST entry: map head, five keys, a 16-bit id, alg, a full label,
-// origin and a 65-byte public key, each with its CBOR head.
-const LIST_ENTRY_MAX = 1 + 5 + 3 + 2 + (2 + MAX_LABEL) + 2 + (2 + MAX_PUBLIC_KEY);
+// Worst-case encoded size of one KEY_LIST entry: map head, ten keys, a 16-bit id, alg, a full label,
+// origin and a 65-byte public key, each with its CBOR head, then the policy (issue 4 §5): capabilities
+// (≤ 0x1f: 2 bytes) and four booleans (1 byte each). 125 bytes: 16 slots fit a 2048-byte packet (2046).
+const LIST_ENTRY_MAX = 1 + 10 + 3 + 2 + (2 + MAX_LABEL) + 2 + (2 + MAX_PUBLIC_KEY) + 2 + 4;
 // header + CRC + status byte + {1: [ … ]} heads, plus the session envelope around the answer (issue 4 §1):
 // outer status, map head, {1: counter ≤ 2^53} (1 + 9), {2: bytes} head (1 + 3) and the 16-byte tag
 const LIST_OVERHEAD = 4 + 4 + 1 + 1 + 1 + 3 + (1 + 1 + 10 + 4 + 16);
@@ -75,6 +101,9 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   if (!(slots >= 1 && slots <= slotLimit && slots < MAX_KEY_ID))
     throw new Error('startDevice: slots must be in 1..' + slotLimit + ' for a ' + maxPacket + '-byte packet, got ' + slots);
   const firmwareVersion = opts && opts.firmwareVersion !== undefined ? opts.firmwareVersion : DEFAULT_FIRMWARE_VERSION;
+  const pinIterations = opts && opts.pinIterations !== undefined ? opts.pinIterations : DEFAULT_PIN_ITERATIONS;
+  if (!(pinIterations >= 1 && pinIterations <= 0xffffffff && Math.floor(pinIterations) === pinIterations))
+    throw new Error('startDevice: pinIterations must be an integer in 1..2^32-1, got ' + pinIterations);
 
   const selftest = runSelftests(env.crypto);
   const offered: boolean[] = [];
@@ -87,6 +116,8 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const store = Store.open(flash);
   const name = loadOrCreateName(env, store, offered[Alg.ED25519] === true);
   const keystore = KeyStore.load(slots, store);
+  // PINs, retry counters and the label (docs/security.md §3–§5); the master key only comes with a LOGIN
+  const auth = AuthState.load({ env, store, deviceId: name.deviceId, keys: keystore, pinIterations });
   const deviceId = name.deviceId;
   const ctx: DeviceContext = {
     env,
@@ -100,6 +131,8 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     firmwareVersion,
     maxPacket,
     sessions: new SessionTable(opts ? opts.sessionLimits : undefined),
+    auth,
+    presence: new PresenceGate(),
   };
 
   const transport = env.transport;
@@ -135,22 +168,166 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     send(wire(FrameType.ERROR, seq, errorBody(status, message)));
   }
 
+  /** Send a request's answer and remember it in the reply cache (DESIGN.md "Wire protocol"). */
+  function answer(seq: number, crc: number, len: number, body: Uint8Array): void {
+    const out = wire(FrameType.RESPONSE, seq, body);
+    // The answer is not wiped: a platform may still be queueing it, and it is the host's data anyway.
+    cacheValid = true;
+    cacheSeq = seq;
+    cacheCrc = crc;
+    cacheLen = len;
+    cacheFrame = out;
+    send(out);
+  }
+
+  // User presence (issue 4 §5; docs/security.md §7; core/presence.ts). A handler that needs a button press sets
+  // ctx.presence.wanted on its first run; the request is then kept here (one at a time: every other request is
+  // answered BUSY meanwhile), KEEPALIVE frames go out at once and every 100 ms of env.clock, and the button is
+  // polled on the same timer. A press, the timeout or a CANCEL for this seq sets ctx.presence.outcome and the
+  // request runs once more; only that run's answer is sent (and cached). Inside a session the envelope was opened
+  // once and its inner body is kept by commands/session_message.ts; dispatchResume re-runs and seals it.
+  const presenceTimeoutMs = opts && opts.presenceTimeoutMs !== undefined ? opts.presenceTimeoutMs : DEFAULT_PRESENCE_TIMEOUT_MS;
+  if (!(presenceTimeoutMs > 0 && presenceTimeoutMs <= 600000))
+    throw new Error('startDevice: presenceTimeoutMs must be in 1..600000 ms, got ' + presenceTimeoutMs);
+  const KEEPALIVE_PRESENCE = new Uint8Array([KeepaliveReason.PRESENCE_NEEDED]);
+  let waiting = false;
+  let waitSeq = 0;
+  let waitCrc = 0;
+  let waitLen = 0;
+  /** The outer request body (our copy), re-run by dispatchResume; wiped when the wait ends. */
+  let waitBody: Uint8Array = new Uint8Array(0);
+  let waitStart = 0;
+  let waitTimer: TimerHandle | undefined;
+  // A press counts only if it starts after the request (as a FIDO key requires): the button must be seen
+  // released at least once during the wait, so a button held down (or stuck) before the request grants nothing.
+  let sawReleased = false;
+
+  function keepalive(): void {
+    send(wire(FrameType.KEEPALIVE, waitSeq, KEEPALIVE_PRESENCE));
+  }
+
+  function isPressed(): boolean {
+    const p = env.presence;
+    try {
+      return p !== undefined && p.isPressed() === true;
+    } catch (e) {
+      return false; // a failing button reads as not pressed: the wait then ends by timeout or CANCEL
+    }
+  }
+
+  function startWait(f: Frame, crc: number): void {
+    waiting = true;
+    waitSeq = f.seq;
+    waitCrc = crc;
+    waitLen = f.body.length;
+    waitBody = f.body;
+    waitStart = env.clock.now();
+    sawReleased = !isPressed();
+    try {
+      waitTimer = env.clock.setTimer(KEEPALIVE_INTERVAL_MS, onWaitTick);
+    } catch (e) {
+      // without a timer the wait could never end: answer now instead of leaving every later request BUSY
+      abandonWait();
+      return;
+    }
+    keepalive();
+    setLed(true); // a board with an LED shows that it waits for a touch
+  }
+
+  function setLed(on: boolean): void {
+    try {
+      if (env.led !== undefined) env.led.set(on);
+    } catch (e) {
+      // the LED is a courtesy; the wait goes on without it
+    }
+  }
+
+  function onWaitTick(): void {
+    waitTimer = undefined;
+    if (!waiting) return;
+    try {
+      const pressed = isPressed();
+      if (pressed && sawReleased) return endWait('granted');
+      if (!pressed) sawReleased = true;
+      if (env.clock.now() - waitStart >= presenceTimeoutMs) return endWait('timeout');
+      keepalive();
+      waitTimer = env.clock.setTimer(KEEPALIVE_INTERVAL_MS, onWaitTick);
+    } catch (e) {
+      // never let an exception reach the platform's timer loop; the waiting host gets an answer
+      abandonWait();
+    }
+  }
+
+  function clearWait(): Uint8Array {
+    if (waitTimer !== undefined) env.clock.clearTimer(waitTimer);
+    waitTimer = undefined;
+    waiting = false;
+    const body = waitBody;
+    waitBody = new Uint8Array(0);
+    setLed(false);
+    return body;
+  }
+
+  /** Run the kept request once more with the outcome set, send and cache its answer, and forget the request. */
+  function endWait(outcome: PresenceOutcome): void {
+    const seq = waitSeq;
+    const crc = waitCrc;
+    const len = waitLen;
+    const body = clearWait();
+    const gate = ctx.presence;
+    gate.outcome = outcome;
+    gate.wanted = false;
+    let out: Uint8Array;
+    try {
+      out = dispatchResume(ctx, body);
+    } finally {
+      gate.outcome = undefined;
+      gate.wanted = false;
+      body.fill(0);
+    }
+    answer(seq, crc, len, out);
+  }
+
+  function abandonWait(): void {
+    const seq = waitSeq;
+    clearWait().fill(0);
+    dispatchAbandon(ctx);
+    ctx.presence.outcome = undefined;
+    ctx.presence.wanted = false;
+    sendError(seq, Status.INTERNAL_ERROR, 'the device hit an unexpected error while waiting for the button; nothing was done');
+  }
+
   function onRequest(f: Frame): void {
     const crc = crc32(f.body);
+    if (waiting) {
+      const same = f.seq === waitSeq && f.body.length === waitLen && crc === waitCrc;
+      f.body.fill(0);
+      // the host retransmitted the request that waits: it is still waiting, not lost
+      if (same) keepalive();
+      else
+        sendError(
+          f.seq,
+          Status.BUSY,
+          'the device waits for a button press for the request with seq ' + waitSeq + '; press the button or send CANCEL for seq ' + waitSeq + ', then retry',
+        );
+      return;
+    }
     if (cacheValid && f.seq === cacheSeq && f.body.length === cacheLen && crc === cacheCrc) {
       send(cacheFrame);
       return;
     }
-    const out = wire(FrameType.RESPONSE, f.seq, dispatch(ctx, f.body));
+    const gate = ctx.presence;
+    gate.outcome = undefined;
+    gate.wanted = false;
+    const reply = dispatch(ctx, f.body);
+    if (gate.wanted) {
+      // the reply is the gate's placeholder, never sent; the request body is kept until the wait ends
+      startWait(f, crc);
+      return;
+    }
     // The body is our own copy (decodePacket slices) and may hold a private key (KEY_IMPORT): wipe it.
-    // The answer is not wiped: a platform may still be queueing it, and it is the host's data anyway.
     f.body.fill(0);
-    cacheValid = true;
-    cacheSeq = f.seq;
-    cacheCrc = crc;
-    cacheLen = f.body.length;
-    cacheFrame = out;
-    send(out);
+    answer(f.seq, crc, f.body.length, reply);
   }
 
   function onEvent(ev: ReaderEvent): void {
@@ -166,7 +343,10 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
       return;
     }
     if (f.type === FrameType.REQUEST) onRequest(f);
-    else if (f.type === FrameType.CANCEL) return; // nothing runs long yet (issue 2 §3)
+    else if (f.type === FrameType.CANCEL) {
+      // ends the button wait of that seq with CANCELLED (security.md §7); a CANCEL for anything else is ignored
+      if (waiting && f.seq === waitSeq) endWait('cancelled');
+    }
     else sendError(f.seq, Status.INVALID_FRAME, 'a host may send REQUEST (0x01) or CANCEL (0x04) frames, not ' + frameTypeName(f.type));
   }
 
@@ -199,7 +379,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     identityPublicKey: name.identity === undefined ? undefined : name.identity.publicKey,
     flashVolatile,
     skippedRecords: keystore.skipped,
-    bootProblem: name.problem,
+    bootProblem: name.problem !== undefined ? name.problem : auth.problem,
     selftest,
     maxPacket,
     slots,

@@ -1,18 +1,47 @@
-// SESSION_MESSAGE: open a request envelope, run the inner request body like a clear one, seal its response with the same counter (docs/session.md §4–§5; issue 4 §1).
-import { Command } from '../../protocol/codes.ts';
+// SESSION_MESSAGE: open a request envelope, run the inner request body like a clear one, seal its response with the same counter (docs/session.md §4–§5; issue 4 §1, §5).
+import { Command, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { wipe } from '../../protocol/bytes.ts';
 import type { SessionMessageRequest, SessionMessageResponse } from '../../protocol/messages/session_message.ts';
 import type { DeviceContext } from '../context.ts';
+import type { PresenceGate } from '../presence.ts';
 import { refusalStatus } from './session_open.ts';
 
 /** Runs one inner request body (command byte + CBOR map) inside a session; returns the response body. Never throws. */
-export type InnerDispatch = (ctx: DeviceContext, body: Uint8Array) => Uint8Array;
+export type InnerDispatch = (ctx: DeviceContext, body: Uint8Array, sessionId: number) => Uint8Array;
+
+/**
+ * An inner request whose run asked for a button press (issue 4 §5; core/presence.ts): its envelope was opened
+ * (the counter is consumed) but no response was sealed. The plaintext is kept until the re-run, then wiped.
+ */
+interface DeferredInner {
+  readonly sessionId: number;
+  readonly counter: number;
+  readonly body: Uint8Array;
+}
+
+// The kept inner request rides on the device's PresenceGate: one per device, and the device loop allows one wait at
+// a time (device.ts), so there is never more than one. Kept off the class itself because the gate is the
+// handlers' contract (presence.ts) and this is the envelope's business alone.
+type GateWithInner = PresenceGate & { deferredInner?: DeferredInner };
+
+function keep(ctx: DeviceContext, d: DeferredInner | undefined): void {
+  const g = ctx.presence as GateWithInner;
+  const old = g.deferredInner;
+  if (old !== undefined && (d === undefined || old.body !== d.body)) wipe(old.body);
+  g.deferredInner = d;
+}
 
 /**
  * A refused envelope (unknown/over session, bad counter, bad tag) executes nothing and changes no session
  * state (table.ts). After an authenticated request, the inner response (errors included) is always sealed:
  * the counter was consumed, and the host must learn the outcome. One AEAD open and one seal per request.
+ *
+ * Except while the inner request waits for the button (ctx.presence.wanted after its run): then the plaintext is
+ * kept, nothing is sealed, and the Err returned is never sent; the device loop later calls
+ * resumeSessionMessage, which re-runs the kept body with the outcome set and seals that answer with this counter
+ * (sealResponse accepts it: lastRequest is still this counter, since every other request is answered BUSY
+ * meanwhile, and nothing was sealed for it).
  */
 export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, inner: InnerDispatch): Result<SessionMessageResponse> {
   const { sessions, env } = ctx;
@@ -20,14 +49,54 @@ export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, i
   const opened = sessions.openEnvelope(sessionId, counter, ciphertext, env.clock.now());
   if (!opened.ok) return err(refusalStatus(opened.reason), opened.message);
   const plain = opened.value;
-  const code = plain.length > 0 ? plain[0] : -1;
+  const code = plain.length > 0 ? plain[0] : -1; // read before the body is wiped
+  let answer: Uint8Array;
+  let deferred = false;
+  try {
+    answer = inner(ctx, plain, sessionId);
+    deferred = ctx.presence.wanted;
+  } finally {
+    // the inner body may hold a PIN or a private key (KEY_IMPORT); a deferred one is wiped after its re-run
+    if (!deferred) wipe(plain);
+  }
+  if (deferred) {
+    wipe(answer); // the gate's placeholder answer, never sent
+    keep(ctx, { sessionId, counter, body: plain });
+    return err(Status.BUSY, 'request ' + counter + ' of session ' + sessionId + ' waits for the button');
+  }
+  return seal(ctx, sessionId, counter, code, answer);
+}
+
+/**
+ * Re-run the inner request kept by sessionMessage, now that ctx.presence.outcome is set (the device loop sets it
+ * after a press, the timeout or a CANCEL), and seal its answer with the request's counter. The kept plaintext is
+ * wiped. The wait counts as activity of the session: its idle clock restarts here, so a session whose idle
+ * timeout is shorter than the button wait is not ended under the request it carries.
+ */
+export function resumeSessionMessage(ctx: DeviceContext, inner: InnerDispatch): Result<SessionMessageResponse> {
+  const g = ctx.presence as GateWithInner;
+  const d = g.deferredInner;
+  g.deferredInner = undefined;
+  if (d === undefined) return err(Status.INTERNAL_ERROR, 'no session request waits for the button');
+  const s = ctx.sessions.get(d.sessionId);
+  if (s !== undefined && s.ended === undefined) s.lastActivity = ctx.env.clock.now();
+  const code = d.body.length > 0 ? d.body[0] : -1;
   let answer: Uint8Array;
   try {
-    answer = inner(ctx, plain);
+    answer = inner(ctx, d.body, d.sessionId);
   } finally {
-    // the inner body may hold a PIN or a private key (KEY_IMPORT)
-    wipe(plain);
+    wipe(d.body);
   }
+  return seal(ctx, d.sessionId, d.counter, code, answer);
+}
+
+/** Drop a kept inner request without answering it (wiped); for a device loop that gives up on the wait. */
+export function dropDeferredInner(ctx: DeviceContext): void {
+  keep(ctx, undefined);
+}
+
+function seal(ctx: DeviceContext, sessionId: number, counter: number, code: number, answer: Uint8Array): Result<SessionMessageResponse> {
+  const { sessions } = ctx;
   const sealed = sessions.sealResponse(sessionId, counter, answer);
   const closeOk = code === Command.SESSION_CLOSE && answer[0] === 0;
   // the plaintext answer may hold secrets (an ECDH shared secret, RANDOM bytes); only the sealed copy leaves
