@@ -6,8 +6,14 @@
 // program upload does not erase; do not use Kaluma's `storage` module on the same board.
 import '../../hal/global_crypto.ts';
 import { kaluma, rng } from './random_source.ts';
-import { createNobleCrypto, useDeviceProfile } from '../../hal/crypto_noble.ts';
-import { startDevice } from '../../core/device.ts';
+import { nobleCryptoWith, useEdwardsDeviceProfile } from '../../hal/crypto_noble_base.ts';
+
+/**
+ * JerryScript 2.4 as built for Kaluma 1.2 computes P-256 and secp256k1 wrong (DESIGN.md "Runtime constraints"), so
+ * this bundle leaves noble's Weierstrass code out (~18 KB) and the self-test reports why those are not offered.
+ */
+const NO_WEIERSTRASS = 'not in the Kaluma bundle: JerryScript 2.4 computes P-256 and secp256k1 wrong (DESIGN.md "Runtime constraints")';
+import { DEVICE_PIN_ITERATIONS, startDevice } from '../../core/device.ts';
 import { createKalumaEnv, openKalumaFlash, KALUMA_STORE_BASE, KALUMA_STORE_SECTORS } from './adapter.ts';
 
 /**
@@ -22,9 +28,9 @@ const FLASH_SECTORS = KALUMA_STORE_SECTORS;
 // Boot once Kaluma's own start-up has finished, then never return (see adapter.ts "Link").
 kaluma.setTimeout(() => {
   // DESIGN.md "Runtime constraints": small base-point tables on a device (180 KB JS heap).
-  useDeviceProfile();
+  useEdwardsDeviceProfile();
   const flash = openKalumaFlash(kaluma, FLASH_BASE, FLASH_SECTORS);
-  const { env, link } = createKalumaEnv(kaluma, rng, createNobleCrypto(), { buttonPin: BUTTON_PIN, flash });
-  startDevice(env);
+  const { env, link } = createKalumaEnv(kaluma, rng, nobleCryptoWith(undefined, NO_WEIERSTRASS), { buttonPin: BUTTON_PIN, flash });
+  startDevice(env, { pinIterations: DEVICE_PIN_ITERATIONS });
   link.run();
 }, 0);

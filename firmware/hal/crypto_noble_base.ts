@@ -1,0 +1,104 @@
+// The noble Crypto HAL without the Weierstrass curves: Ed25519, X25519 and the symmetric primitives, with ECDSA/P-256 ECDH supplied by a backend or absent (DESIGN.md "Runtime constraints").
+//
+// Why a separate module: a bundle that imports only this file carries none of noble's Weierstrass code (about
+// 18 KB minified). The Kaluma target uses it that way, because JerryScript 2.4 as built for Kaluma computes P-256
+// and secp256k1 wrong (its BigInt division is buggy), so those algorithms would fail their self-test there anyway.
+// crypto_noble.ts adds the Weierstrass backend for every other target. Platform entry points must import
+// ./global_crypto.ts and set its random source BEFORE this module is evaluated (see global_crypto.ts).
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { symmetricCrypto } from './symmetric.ts';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { bytesToNumberLE, concatBytes } from '@noble/curves/utils.js';
+import type { Crypto, EcCurve, Ed25519Signer } from './index.ts';
+
+/** ECDSA and P-256 ECDH, as crypto_noble.ts implements them over noble's Weierstrass curves. */
+export interface WeierstrassBackend {
+  publicKey(curve: EcCurve, privateKey: Uint8Array): Uint8Array;
+  sign(curve: EcCurve, digest: Uint8Array, privateKey: Uint8Array): Uint8Array;
+  verify(curve: EcCurve, signature: Uint8Array, digest: Uint8Array, publicKey: Uint8Array): boolean;
+  ecdhP256(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
+}
+
+function isAllZero(b: Uint8Array): boolean {
+  let d = 0;
+  for (let i = 0; i < b.length; i++) d |= b[i];
+  return d === 0;
+}
+
+/**
+ * The Crypto HAL over noble with `ec` for the Weierstrass operations. Without `ec`, every ECDSA / P-256 function
+ * throws `absent` (the self-test reports it and the device does not offer those algorithms). Every function throws
+ * on invalid key material (the core maps that to INVALID_KEY).
+ */
+export function nobleCryptoWith(ec: WeierstrassBackend | undefined, absent: string): Crypto {
+  const missing = (): never => {
+    throw new Error(absent);
+  };
+  return {
+    name: 'noble',
+    sha256: symmetricCrypto.sha256,
+    ed25519PublicKey: (seed) => ed25519.getPublicKey(seed),
+    ed25519Sign: (message, seed) => ed25519.sign(message, seed),
+    ed25519Expand,
+    ed25519Verify(signature, message, publicKey) {
+      try {
+        return ed25519.verify(signature, message, publicKey, { zip215: false });
+      } catch (e) {
+        return false;
+      }
+    },
+    ecdsaPublicKey: ec ? ec.publicKey : missing,
+    ecdsaSign: ec ? ec.sign : missing,
+    ecdsaVerify: ec ? ec.verify : missing,
+    x25519PublicKey: (privateKey) => x25519.getPublicKey(privateKey),
+    x25519(privateKey, peerPublicKey) {
+      if (peerPublicKey.length !== 32) throw new Error('x25519: expected a 32-byte public key');
+      // noble rejects low-order points before the ladder; the all-zero check is RFC 7748 §6.1's own rule.
+      const s = x25519.getSharedSecret(privateKey, peerPublicKey);
+      if (isAllZero(s)) throw new Error('x25519: all-zero shared secret (low-order public key)');
+      return s;
+    },
+    ecdhP256: ec ? ec.ecdhP256 : missing,
+    hmacSha256: symmetricCrypto.hmacSha256,
+    hkdfSha256: symmetricCrypto.hkdfSha256,
+    pbkdf2Sha256: symmetricCrypto.pbkdf2Sha256,
+    aeadSeal: symmetricCrypto.aeadSeal,
+    aeadOpen: symmetricCrypto.aeadOpen,
+  };
+}
+
+/** Device profile for Ed25519 (DESIGN.md "Runtime constraints"): no big window table for the base point. */
+export function useEdwardsDeviceProfile(): void {
+  ed25519.Point.BASE.precompute(1);
+}
+
+/**
+ * RFC 8032 §5.1.5 expansion done once, §5.1.6 signing per call: r = H(prefix ‖ M) mod L, R = r·B,
+ * k = H(R ‖ A ‖ M) mod L, S = r + k·s mod L — the steps of noble's own sign(), minus recomputing A each time.
+ * The self-test and the RFC 8032 / Wycheproof tests check it against published signatures.
+ */
+function ed25519Expand(seed: Uint8Array): Ed25519Signer {
+  const ext = ed25519.utils.getExtendedPublicKey(seed);
+  const Fn = ed25519.Point.Fn;
+  const prefix = ext.prefix.slice();
+  const publicKey = ext.pointBytes.slice();
+  let scalar: bigint | undefined = ext.scalar;
+  ext.head.fill(0);
+  ext.prefix.fill(0);
+  const modL = (h: Uint8Array) => Fn.create(bytesToNumberLE(h));
+  return {
+    publicKey,
+    sign(message) {
+      if (scalar === undefined) throw new Error('ed25519 signer was wiped');
+      const m = message.slice(); // the nonce and the challenge must hash the same bytes
+      const r = modL(sha512(concatBytes(prefix, m)));
+      const R = ed25519.Point.BASE.multiply(r).toBytes();
+      const k = modL(sha512(concatBytes(R, publicKey, m)));
+      return concatBytes(R, Fn.toBytes(Fn.create(r + k * scalar)));
+    },
+    wipe() {
+      prefix.fill(0);
+      scalar = undefined;
+    },
+  };
+}
