@@ -1,13 +1,17 @@
-// HsmClient: one typed async method per command over any HostTransport; one request in flight, timeouts, retransmit with the same seq, secure sessions opened by itself (DESIGN.md "Host", docs/session.md).
-import { randomInt } from 'node:crypto';
+// HsmClient: one typed async method per command over any HostTransport; one request in flight, timeouts, retransmit with the same seq, secure sessions opened by itself, logged in again by itself (DESIGN.md "Host", docs/session.md, docs/security.md).
+import { randomBytes, randomInt } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { isMainThread } from 'node:worker_threads';
 import {
   ALG_NAMES,
   Command,
   FrameReader,
   FrameType,
+  KeepaliveReason,
   MESSAGES,
   PROTOCOL_VERSION,
+  ROLE_NAMES,
+  Role,
   Status,
   algId,
   cborDecode,
@@ -22,10 +26,14 @@ import {
   type Frame,
   type InfoResponse,
   type KeyListEntry,
+  type KeyPolicy,
+  type KeyPublicResponse,
   type Message,
   type Schema,
 } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
+import { verifyAttestation, type VerifiedAttestation } from './attest.ts';
+import { capabilityBits } from './policy.ts';
 import { HostSession, SessionError, SessionHandshake } from './session.ts';
 import { KnownDevices, TrustError, defaultKnownDevicesPath, type KnownDevice } from './known-devices.ts';
 import type { HostTransport } from './transports/types.ts';
@@ -51,6 +59,56 @@ export interface ClientOptions {
    * null pins in memory for this client only (the default for a simulator this process created itself).
    */
   knownDevices?: string | null;
+  /**
+   * Log in with this role and PIN before the first command that needs a role, and again in every new session the
+   * client has to open (idle timeout, device restart). Same as calling login() first, but lazy.
+   */
+  login?: { role: RoleName | number; pin: PinInput };
+  /** Called for every KEEPALIVE frame of a request (the device is still working, or waits for its button). */
+  onKeepalive?: (e: KeepaliveEvent) => void;
+  /**
+   * Close the session (SESSION_CLOSE, written synchronously where the link allows it) and wipe the PIN and session
+   * keys when the process exits or dies of SIGINT/SIGTERM/SIGHUP without close(). Default true.
+   */
+  closeOnExit?: boolean;
+  /** After an abort, how long the link waits for the device's answer to the CANCEL before the next request (ms). Default 2000. */
+  cancelWaitMs?: number;
+}
+
+/** 'user' (key use) or 'so' (administration), docs/security.md §1. */
+export type RoleName = 'user' | 'so';
+
+/** A PIN: a string is sent as its UTF-8 bytes; 6 to 64 bytes. */
+export type PinInput = string | Uint8Array;
+
+/** A KEEPALIVE frame for the request in flight (docs/security.md §7). */
+export interface KeepaliveEvent {
+  /** The command waiting ('SIGN', …). */
+  command: string;
+  seq: number;
+  /** codes.ts KeepaliveReason (the frame's one-byte body; 0 when the body is empty). */
+  reason: number;
+  /** True when the device waits for its button (KeepaliveReason.PRESENCE_NEEDED): tell the person to touch it. */
+  presence: boolean;
+}
+
+/** Policy fields a new key may ask for (absent: the device's defaults, docs/security.md §6). */
+export interface KeyPolicyOptions {
+  /** Bits (codes.ts Capability) or names: 'sign', 'derive', 'encrypt', 'decrypt', 'export-under-wrap'. */
+  capabilities?: number | readonly string[];
+  /** PKCS#11 CKA_SENSITIVE (default true; only ever becomes true). */
+  sensitive?: boolean;
+  /** A button press for every SIGN / ECDH (default false; only ever becomes true). */
+  touch?: boolean;
+}
+
+export interface KeyOptions extends CallOptions, KeyPolicyOptions {}
+
+export interface AttestOptions extends CallOptions {
+  /** The host nonce (16–64 bytes); default 32 fresh random bytes. */
+  nonce?: Uint8Array;
+  /** Also require the statement's public key to be this one. */
+  publicKey?: Uint8Array;
 }
 
 /** Whether a device's identity is pinned on this host (`tinyhsm info`). */
@@ -64,9 +122,12 @@ export interface PinState {
 }
 
 export interface CallOptions {
+  /** Abort the request: a queued one leaves the queue; one in flight sends CANCEL (docs/security.md §7). */
   signal?: AbortSignal;
   timeoutMs?: number;
   retries?: number;
+  /** Called for every KEEPALIVE frame of this request (overrides ClientOptions.onKeepalive). */
+  onKeepalive?: (e: KeepaliveEvent) => void;
 }
 
 export interface OpenOptions extends ClientOptions {
@@ -107,6 +168,9 @@ interface Job {
   timeoutMs: number;
   retries: number;
   signal: AbortSignal | undefined;
+  onKeepalive: ((e: KeepaliveEvent) => void) | undefined;
+  /** Aborted while in flight: the caller has its ABORTED error; the link waits briefly for the device's answer to CANCEL. */
+  cancelling?: boolean;
   resolve: (m: Message) => void;
   reject: (e: HsmError) => void;
   onAbort?: () => void;
@@ -126,6 +190,75 @@ const CLOSE_TIMEOUT_MS = 1000;
 const CLEAR_COMMANDS: ReadonlySet<number> = new Set([Command.INFO, Command.ECHO, Command.SESSION_OPEN, Command.SESSION_MESSAGE, Command.SESSION_CLOSE]);
 const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const DEFAULT_RETRIES = 2;
+const DEFAULT_CANCEL_WAIT_MS = 2000;
+/**
+ * Commands that never need a role (docs/security.md §2): the client logs in (again) before any other gated command
+ * when it holds credentials and the current session has no role yet.
+ */
+const NO_LOGIN: ReadonlySet<number> = new Set([
+  Command.INFO,
+  Command.ECHO,
+  Command.SESSION_OPEN,
+  Command.SESSION_MESSAGE,
+  Command.SESSION_CLOSE,
+  Command.RANDOM,
+  Command.INIT,
+  Command.LOGIN,
+  Command.LOGOUT,
+]);
+/** Requests that carry a PIN or a private key: their encoded plaintext is wiped once sent. */
+const SECRET_REQUESTS: ReadonlySet<number> = new Set([Command.INIT, Command.LOGIN, Command.CHANGE_PIN, Command.UNBLOCK, Command.KEY_IMPORT]);
+/** Device answers to a LOGIN that mean the stored PIN must not be tried again by itself. */
+const FORGET_PIN_ON: ReadonlySet<string> = new Set(['PIN_INCORRECT', 'PIN_BLOCKED', 'PIN_LOCKED_UNTIL_POWER_CYCLE', 'NOT_INITIALIZED', 'WRONG_ROLE']);
+
+/** A role given by name or number to its wire id (codes.ts Role); throws BAD_ARGUMENT. */
+export function roleId(role: RoleName | number): number {
+  if (role === Role.USER || role === 'user') return Role.USER;
+  if (role === Role.SO || role === 'so') return Role.SO;
+  throw new HsmError('BAD_ARGUMENT', `unknown role ${JSON.stringify(role)}: use "user" or "so"`);
+}
+
+/** A PIN as a fresh byte array (UTF-8 of a string) the caller owns and wipes; throws BAD_ARGUMENT unless 6–64 bytes. */
+export function pinBytes(pin: PinInput, what = 'the PIN'): Uint8Array {
+  let b: Uint8Array;
+  if (typeof pin === 'string') b = new Uint8Array(Buffer.from(pin, 'utf8'));
+  else if (pin instanceof Uint8Array) b = new Uint8Array(pin);
+  else throw new HsmError('BAD_ARGUMENT', `${what} must be a string or bytes`);
+  if (b.length < 6 || b.length > 64) {
+    const n = b.length;
+    b.fill(0);
+    throw new HsmError('BAD_ARGUMENT', `${what} must be 6 to 64 bytes (UTF-8), got ${n}`);
+  }
+  return b;
+}
+
+/** Clients that close their session when the process ends (ClientOptions.closeOnExit). */
+const LIVE = new Set<HsmClient>();
+let exitHooked = false;
+
+/**
+ * On exit, and on a fatal signal nobody else handles, close every live client synchronously: seal SESSION_CLOSE
+ * and write it where the link can write synchronously, and wipe PINs and session keys. A signal that the program
+ * handles itself is left to it (its handler may still want the client); the 'exit' hook covers that case.
+ */
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const c of [...LIVE]) c.closeSync();
+  });
+  if (!isMainThread) return; // signals reach the main thread only
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      if (process.listenerCount(sig) > 1) return;
+      for (const c of [...LIVE]) c.closeSync();
+      // die of the signal as if nobody had listened (exit status 128 + n)
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
+}
 const ASCII = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
 export class HsmClient {
@@ -147,10 +280,21 @@ export class HsmClient {
   private sessionOpening: { promise: Promise<HostSession>; waiters: number; ac: AbortController } | undefined;
   /** Errors that the device gave for the envelope itself (not the inner command): only these may be retried. */
   private readonly outerErrors = new WeakSet<HsmError>();
+  /** The role each session holds on the device, as this client logged it in (docs/security.md §1: a role belongs to a session). */
+  private readonly roles = new WeakMap<HostSession, number>();
+  /** The role and PIN to log in again with in a new session; wiped by logout(), close() and at exit. */
+  private credentials: { role: number; pin: Uint8Array } | undefined;
+  /** The automatic LOGIN being sent in a session, shared by the calls waiting for it. */
+  private loginOp: { session: HostSession; promise: Promise<void> } | undefined;
+  private readonly onKeepalive: ((e: KeepaliveEvent) => void) | undefined;
+  private readonly cancelWaitMs: number;
 
   constructor(transport: HostTransport, opts: ClientOptions = {}) {
     this.transport = transport;
     this.opts = { timeoutMs: opts.timeoutMs || DEFAULT_TIMEOUT_MS, retries: opts.retries !== undefined ? opts.retries : DEFAULT_RETRIES };
+    this.onKeepalive = opts.onKeepalive;
+    this.cancelWaitMs = opts.cancelWaitMs !== undefined ? opts.cancelWaitMs : DEFAULT_CANCEL_WAIT_MS;
+    if (opts.login) this.credentials = { role: roleId(opts.login.role), pin: pinBytes(opts.login.pin, 'the login PIN') };
     this.reader = new FrameReader(opts.maxPacket || 65535, transport.mode);
     this.trust = opts.trust === true;
     const file = opts.knownDevices !== undefined ? opts.knownDevices : transport.selfHosted ? null : defaultKnownDevicesPath();
@@ -161,6 +305,10 @@ export class HsmClient {
     transport.onData((b) => this.receive(b));
     if (transport.onClose)
       transport.onClose((reason) => this.shutdown(new HsmError('CLOSED', `${this.where()} closed${reason ? ': ' + reason.message : ''}`, { cause: reason })));
+    if (opts.closeOnExit !== false) {
+      LIVE.add(this);
+      hookExit();
+    }
   }
 
   /**
@@ -189,26 +337,140 @@ export class HsmClient {
     return (await this.call(Command.RANDOM, { length }, opts)).bytes as Uint8Array;
   }
 
-  /** A key pair made inside the device; only the public key comes back. */
-  async generateKey(alg: string | number, label?: string, opts?: CallOptions): Promise<KeyPair> {
-    const r = await this.call(Command.KEY_GENERATE, { alg: resolveAlg(alg), label }, opts);
+  // ---- initialization and roles (docs/security.md §1–§4)
+
+  /**
+   * INIT a factory-new device: user PIN, SO PIN (6–64 bytes each; a string is sent as UTF-8) and an optional
+   * label. It does not log in. ALREADY_INITIALIZED on a device that has PINs.
+   */
+  async init(p: { userPin: PinInput; soPin: PinInput; label?: string }, opts?: CallOptions): Promise<void> {
+    const userPin = pinBytes(p.userPin, 'the user PIN');
+    let soPin: Uint8Array | undefined;
+    try {
+      soPin = pinBytes(p.soPin, 'the SO PIN');
+      await this.call(Command.INIT, { userPin, soPin, label: p.label }, opts);
+    } finally {
+      userPin.fill(0);
+      if (soPin) soPin.fill(0);
+    }
+  }
+
+  /**
+   * Log this client's session in as `role` ('user' for key use, 'so' for administration). The client keeps the PIN
+   * (in a buffer it wipes on logout(), close() and at exit) to log in again by itself whenever it has to open a new
+   * session. A session holds one role: a client logged in as the other role logs out first. A wrong PIN spends a try
+   * (PIN_INCORRECT says how many are left) and is not kept.
+   */
+  async login(role: RoleName | number, pin: PinInput, opts: CallOptions = {}): Promise<void> {
+    const r = roleId(role);
+    const bytes = pinBytes(pin, `the ${ROLE_NAMES[r] === 'so' ? 'SO' : 'user'} PIN`);
+    this.wipeCredentials(); // whatever happens next, the previous role is over
+    try {
+      const s = this.session;
+      if (s && !s.isSpent() && this.roles.has(s)) await this.logoutSession(s, opts);
+      const { session } = await this.run(Command.LOGIN, { role: r, pin: bytes }, opts);
+      this.roles.set(session, r);
+      this.credentials = { role: r, pin: bytes };
+    } catch (e) {
+      bytes.fill(0);
+      throw e;
+    }
+  }
+
+  /** Drop the session's role (LOGOUT) and wipe the kept PIN; the session stays open. */
+  async logout(opts: CallOptions = {}): Promise<void> {
+    this.wipeCredentials();
+    const s = this.session;
+    if (!s || s.isSpent()) return; // no live session: no role on the device either
+    await this.logoutSession(s, opts);
+  }
+
+  /** The role this client logs in with ('user', 'so'), or undefined when it holds no PIN. */
+  get role(): RoleName | undefined {
+    return this.credentials ? (this.credentials.role === Role.SO ? 'so' : 'user') : undefined;
+  }
+
+  /**
+   * Replace the PIN of `role` (CHANGE_PIN). The old PIN is checked as a LOGIN would check it (it spends a try first).
+   * The device wants the session logged in as `role`: the client logs in with `oldPin` first unless it already is.
+   * Afterwards the client keeps the new PIN for logging in again.
+   */
+  async changePin(role: RoleName | number, oldPin: PinInput, newPin: PinInput, opts: CallOptions = {}): Promise<void> {
+    const r = roleId(role);
+    const oldBytes = pinBytes(oldPin, 'the old PIN');
+    let newBytes: Uint8Array | undefined;
+    try {
+      newBytes = pinBytes(newPin, 'the new PIN');
+      if (!this.credentials || this.credentials.role !== r) await this.login(r, oldBytes, opts);
+      await this.run(Command.CHANGE_PIN, { role: r, oldPin: oldBytes, newPin: newBytes }, opts);
+      if (this.credentials && this.credentials.role === r) {
+        this.credentials.pin.fill(0);
+        this.credentials = { role: r, pin: newBytes };
+        newBytes = undefined; // kept: not wiped below
+      }
+    } finally {
+      oldBytes.fill(0);
+      if (newBytes) newBytes.fill(0);
+    }
+  }
+
+  /** UNBLOCK: the SO (logged in as 'so') sets a new user PIN and restores the user's tries. */
+  async unblock(newUserPin: PinInput, opts?: CallOptions): Promise<void> {
+    const pin = pinBytes(newUserPin, 'the new user PIN');
+    try {
+      await this.call(Command.UNBLOCK, { newUserPin: pin }, opts);
+    } finally {
+      pin.fill(0);
+    }
+  }
+
+  // ---- keys
+
+  /** A key pair made inside the device; only the public key comes back. Policy fields left out take the device's defaults. */
+  async generateKey(alg: string | number, label?: string, opts: KeyOptions = {}): Promise<KeyPair> {
+    const r = await this.call(Command.KEY_GENERATE, { alg: resolveAlg(alg), label, ...policyRequest(opts) }, opts);
     return { keyId: r.keyId as number, publicKey: r.publicKey as Uint8Array };
   }
 
-  /** Store a private key made elsewhere (marked imported for ever). The caller should wipe its copy. */
-  async importKey(alg: string | number, privateKey: Uint8Array, label?: string, opts?: CallOptions): Promise<KeyPair> {
-    const r = await this.call(Command.KEY_IMPORT, { alg: resolveAlg(alg), label, privateKey }, opts);
+  /** Store a private key made elsewhere (marked imported for ever; needs the SO role). The caller should wipe its copy. */
+  async importKey(alg: string | number, privateKey: Uint8Array, label?: string, opts: KeyOptions = {}): Promise<KeyPair> {
+    const r = await this.call(Command.KEY_IMPORT, { alg: resolveAlg(alg), label, privateKey, ...policyRequest(opts) }, opts);
     return { keyId: r.keyId as number, publicKey: r.publicKey as Uint8Array };
   }
 
-  /** Every key; `alg` is the wire id (algName() gives its name). */
+  /** Every key with its policy; `alg` is the wire id (algName() gives its name). */
   async listKeys(opts?: CallOptions): Promise<KeyListEntry[]> {
     return (await this.call(Command.KEY_LIST, {}, opts)).keys as KeyListEntry[];
   }
 
-  async publicKey(keyId: number, opts?: CallOptions): Promise<{ alg: number; publicKey: Uint8Array }> {
-    const r = await this.call(Command.KEY_PUBLIC, { keyId }, opts);
-    return { alg: r.alg as number, publicKey: r.publicKey as Uint8Array };
+  /** One key: algorithm, public key, label, origin and policy. */
+  async publicKey(keyId: number, opts?: CallOptions): Promise<KeyPublicResponse> {
+    return (await this.call(Command.KEY_PUBLIC, { keyId }, opts)) as unknown as KeyPublicResponse;
+  }
+
+  /**
+   * Tighten a key's policy (KEY_SET_POLICY, user role): `capabilities` is the new set and may only lose bits,
+   * `sensitive` and `touch` may only become true; anything looser is POLICY_LOOSENING and changes nothing.
+   * Resolves with the policy as stored.
+   */
+  async keySetPolicy(keyId: number, policy: KeyPolicyOptions, opts?: CallOptions): Promise<KeyPolicy> {
+    return (await this.call(Command.KEY_SET_POLICY, { keyId, ...policyRequest(policy) }, opts)) as unknown as KeyPolicy;
+  }
+
+  /**
+   * KEY_ATTEST with a fresh nonce, VERIFIED before it is returned (docs/security.md §8): the statement must be signed
+   * by the identity key this client pinned (known-devices file, or in memory for its own simulator), answer this
+   * nonce, and be about this device and this key. Throws ATTESTATION_INVALID otherwise.
+   */
+  async keyAttest(keyId: number, opts: AttestOptions = {}): Promise<VerifiedAttestation> {
+    const nonce = opts.nonce ? new Uint8Array(opts.nonce) : new Uint8Array(randomBytes(32));
+    const { message, session } = await this.run(Command.KEY_ATTEST, { keyId, nonce }, opts);
+    const pinned = this.pinned;
+    if (!pinned) throw new HsmError('ATTESTATION_INVALID', 'no identity key is pinned for this device', { command: 'KEY_ATTEST' });
+    return verifyAttestation(
+      { statement: message.statement as Uint8Array, signature: message.signature as Uint8Array },
+      { identityKey: Buffer.from(pinned.identityKey, 'hex'), deviceId: session.deviceId, keyId, nonce, publicKey: opts.publicKey },
+    );
   }
 
   async deleteKey(keyId: number, opts?: CallOptions): Promise<void> {
@@ -238,7 +500,33 @@ export class HsmClient {
     if (r instanceof HsmError) throw r;
     if (this.closing) throw this.closing;
     if (CLEAR_COMMANDS.has(r.code)) return this.enqueue(r.code, r.name, r.body, r.schema, opts);
-    return this.callInSession(r.code, r.name, r.body, r.schema, opts);
+    try {
+      const { message, session } = await this.callInSession(r.code, r.name, r.body, r.schema, opts);
+      // a LOGIN or LOGOUT sent by hand changes the session's role all the same
+      if (r.code === Command.LOGIN) {
+        const role = (request as { role?: unknown }).role;
+        if (typeof role === 'number') this.roles.set(session, role);
+      }
+      if (r.code === Command.LOGOUT) {
+        this.roles.delete(session);
+        this.wipeCredentials();
+      }
+      return message;
+    } finally {
+      if (SECRET_REQUESTS.has(r.code)) r.body.fill(0);
+    }
+  }
+
+  /** A gated command through the session, returning the session it ran in; the plaintext body is wiped when it carried a secret. */
+  private async run(command: number, request: object, opts: CallOptions): Promise<{ message: Message; session: HostSession }> {
+    const r = this.encodeRequest(command, request);
+    if (r instanceof HsmError) throw r;
+    if (this.closing) throw this.closing;
+    try {
+      return await this.callInSession(r.code, r.name, r.body, r.schema, opts);
+    } finally {
+      if (SECRET_REQUESTS.has(r.code)) r.body.fill(0);
+    }
   }
 
   /**
@@ -250,6 +538,11 @@ export class HsmClient {
     if (r instanceof HsmError) throw r;
     if (this.closing) throw this.closing;
     return this.enqueue(r.code, r.name, r.body, r.schema, opts);
+  }
+
+  /** The device id and identity key (hex) this client accepted at its first handshake (checked against the pin), if any. */
+  get pinnedIdentity(): { deviceId: string; identityKey: string } | undefined {
+    return this.pinned ? { ...this.pinned } : undefined;
   }
 
   /** The session the next gated command will use, if one is open (tests, diagnostics). */
@@ -298,23 +591,25 @@ export class HsmClient {
    * a new session is opened and the command sent once more. Any other failure is final: a command whose envelope
    * may have executed is never sent again (only retransmitted as the same bytes, which the reply cache answers).
    */
-  private async callInSession(code: number, name: string, inner: Uint8Array, schema: Schema | undefined, opts: CallOptions): Promise<Message> {
+  private async callInSession(code: number, name: string, inner: Uint8Array, schema: Schema | undefined, opts: CallOptions): Promise<{ message: Message; session: HostSession }> {
     let reopened = false;
     for (let round = 0; ; round++) {
       const s = await this.ensureSession(opts, name);
       if (this.closing) throw this.closing;
-      let p: Promise<Message>;
       try {
-        p = this.sendEnvelope(s, code, name, inner, schema, opts);
+        // a new session has no role: log in again first with the kept PIN (docs/security.md §1)
+        if (!NO_LOGIN.has(code)) await this.ensureLoggedIn(s, opts);
+        if (this.closing) throw this.closing;
+        // seal() throws a SessionError, synchronously and before anything is sent, when the host's mirror of the
+        // idle timeout or cap ran out since ensureSession
+        const p = this.sendEnvelope(s, code, name, inner, schema, opts);
+        return { message: await p, session: s };
       } catch (e) {
-        // the host's mirror of the idle timeout or cap ran out between ensureSession and seal: nothing was sent
-        if (!(e instanceof SessionError) || round >= 2) throw e instanceof SessionError ? sessionToHsm(e, name) : e;
-        this.dropSession(s);
-        continue;
-      }
-      try {
-        return await p;
-      } catch (e) {
+        if (e instanceof SessionError) {
+          if (round >= 2) throw sessionToHsm(e, name);
+          this.dropSession(s);
+          continue;
+        }
         if (e instanceof HsmError && e.code === 'SESSION_INVALID' && this.outerErrors.has(e) && !reopened) {
           reopened = true;
           this.dropSession(s);
@@ -323,6 +618,58 @@ export class HsmClient {
         throw e;
       }
     }
+  }
+
+  /**
+   * LOGIN in `s` with the kept PIN unless `s` already holds that role. Calls waiting for the same session share one
+   * LOGIN. A PIN the device refuses is forgotten at once, so the client never spends a second try by itself.
+   */
+  private ensureLoggedIn(s: HostSession, opts: CallOptions): Promise<void> {
+    const creds = this.credentials;
+    if (!creds || this.roles.get(s) === creds.role) return Promise.resolve();
+    if (this.loginOp && this.loginOp.session === s) return this.loginOp.promise;
+    const promise = (async () => {
+      if (this.roles.has(s)) await this.logoutSession(s, opts);
+      const r = this.encodeRequest(Command.LOGIN, { role: creds.role, pin: creds.pin });
+      if (r instanceof HsmError) throw r;
+      try {
+        await this.sendEnvelope(s, r.code, r.name, r.body, r.schema, { timeoutMs: opts.timeoutMs, retries: opts.retries, signal: opts.signal });
+      } finally {
+        r.body.fill(0);
+      }
+      this.roles.set(s, creds.role);
+    })();
+    const op = { session: s, promise };
+    this.loginOp = op;
+    promise.then(
+      () => {
+        if (this.loginOp === op) this.loginOp = undefined;
+      },
+      (e: unknown) => {
+        if (this.loginOp === op) this.loginOp = undefined;
+        if (e instanceof HsmError && FORGET_PIN_ON.has(e.code) && this.credentials === creds) this.wipeCredentials();
+      },
+    );
+    return promise;
+  }
+
+  /** LOGOUT in `s` (no new session for it: a new session has no role anyway). A session the device forgot counts as logged out. */
+  private async logoutSession(s: HostSession, opts: CallOptions): Promise<void> {
+    try {
+      await this.sendEnvelope(s, Command.LOGOUT, 'LOGOUT', Uint8Array.of(Command.LOGOUT), MESSAGES[Command.LOGOUT].response, opts);
+    } catch (e) {
+      if (e instanceof SessionError) this.dropSession(s);
+      else if (e instanceof HsmError && e.code === 'SESSION_INVALID' && this.outerErrors.has(e)) this.dropSession(s);
+      else throw e;
+    } finally {
+      this.roles.delete(s);
+    }
+  }
+
+  /** Forget the kept PIN (zeroed). */
+  private wipeCredentials(): void {
+    if (this.credentials) this.credentials.pin.fill(0);
+    this.credentials = undefined;
   }
 
   /** Seal `inner` with the next counter of `s` and queue it; synchronous up to the queue, so counters follow queue order. */
@@ -451,6 +798,7 @@ export class HsmClient {
         timeoutMs: opts.timeoutMs || this.opts.timeoutMs,
         retries: opts.retries !== undefined ? opts.retries : this.opts.retries,
         signal: opts.signal,
+        onKeepalive: opts.onKeepalive || this.onKeepalive,
         resolve,
         reject,
         envelope,
@@ -473,6 +821,8 @@ export class HsmClient {
    * session keys, fail whatever is still waiting, and close the link.
    */
   async close(): Promise<void> {
+    LIVE.delete(this);
+    this.wipeCredentials();
     if (this.closed) return this.transport.close();
     const reason = new HsmError('CLOSED', 'the client was closed', { hint: 'open a new HsmClient' });
     this.closing = reason;
@@ -498,6 +848,41 @@ export class HsmClient {
     await this.transport.close();
   }
 
+  /**
+   * What close() does, synchronously, for a process that is ending (ClientOptions.closeOnExit): SESSION_CLOSE sealed
+   * and written at once where the link can write synchronously (no answer awaited), the PIN and the session keys
+   * wiped. Where the link cannot write synchronously the device drops the session at its idle timeout.
+   */
+  closeSync(): void {
+    LIVE.delete(this);
+    this.wipeCredentials();
+    const s = this.session;
+    if (s && !s.isSpent() && !this.closed && this.transport.writeSync) {
+      try {
+        const env = s.seal(Uint8Array.of(Command.SESSION_CLOSE));
+        const outer = this.encodeRequest(Command.SESSION_MESSAGE, { sessionId: env.sessionId, counter: env.counter, ciphertext: env.ciphertext });
+        if (!(outer instanceof HsmError)) {
+          this.seq = (this.seq + 1) & 0xffff;
+          this.transport.writeSync(this.frameBytes(FrameType.REQUEST, this.seq, outer.body));
+        }
+      } catch (e) {
+        /* best effort: the process is ending */
+      }
+    }
+    if (this.session) this.dropSession(this.session);
+  }
+
+  /** A frame as this link writes it: a leading delimiter + COBS frame (binary), or a newline + armor line. */
+  private frameBytes(type: number, seq: number, body: Uint8Array): Uint8Array {
+    if (this.transport.mode === 'binary') {
+      const f = encodeFrame(type, seq, body);
+      const out = new Uint8Array(f.length + 1);
+      out.set(f, 1);
+      return out;
+    }
+    return ASCII('\n' + encodeArmorLine(type, seq, body));
+  }
+
   // ---------------------------------------------------------------- the exchange
 
   private where(): string {
@@ -513,11 +898,7 @@ export class HsmClient {
     job.seq = this.seq;
     // A leading delimiter ends any half frame the device's reader holds (a previous client that died mid-write);
     // the device ignores the empty frame it makes.
-    if (this.transport.mode === 'binary') {
-      const f = encodeFrame(FrameType.REQUEST, job.seq, job.body);
-      job.frame = new Uint8Array(f.length + 1);
-      job.frame.set(f, 1);
-    } else job.frame = ASCII('\n' + encodeArmorLine(FrameType.REQUEST, job.seq, job.body));
+    job.frame = this.frameBytes(FrameType.REQUEST, job.seq, job.body);
     this.send(job);
   }
 
@@ -536,7 +917,7 @@ export class HsmClient {
   }
 
   private timeout(job: Job): void {
-    if (this.active !== job) return;
+    if (this.active !== job || job.cancelling) return;
     if (job.attempts <= job.retries) {
       this.send(job); // the SAME bytes and seq: the device answers a repeat from its reply cache
       return;
@@ -554,12 +935,20 @@ export class HsmClient {
       job.reject(aborted(job));
       return;
     }
-    if (this.active !== job) return;
-    // Tell the device (it may ignore it); any late answer is dropped because its seq is no longer awaited.
+    if (this.active !== job || job.cancelling) return;
+    // Tell the device (docs/security.md §7: a request waiting for the button ends with CANCELLED). The caller has its
+    // answer at once; the link stays with this request until the device's answer comes, or cancelWaitMs passes, so
+    // the next request does not meet a device that is still waiting (BUSY).
     const cancel =
       this.transport.mode === 'binary' ? encodeFrame(FrameType.CANCEL, job.seq, new Uint8Array(0)) : ASCII(encodeArmorLine(FrameType.CANCEL, job.seq, new Uint8Array(0)));
     this.transport.write(cancel).catch(() => {});
-    this.settle(job, aborted(job));
+    job.cancelling = true;
+    if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
+    job.reject(aborted(job));
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = setTimeout(() => {
+      if (this.active === job) this.settle(job, aborted(job)); // no answer: free the link anyway
+    }, this.cancelWaitMs);
   }
 
   /** Finish the active job with a result or an error, then start the next one. */
@@ -576,6 +965,8 @@ export class HsmClient {
   private shutdown(reason: HsmError): void {
     if (this.closed) return;
     this.closed = reason;
+    LIVE.delete(this);
+    this.wipeCredentials();
     if (this.session) this.dropSession(this.session);
     const pending = this.queue.splice(0);
     if (this.active) this.settle(this.active, reason);
@@ -595,10 +986,22 @@ export class HsmClient {
     // late answers to an earlier (timed-out, aborted) request, duplicates and stray frames are ignored
     if (!job || f.seq !== job.seq || f.version !== PROTOCOL_VERSION) return;
     if (f.type === FrameType.KEEPALIVE) {
+      if (job.cancelling) return; // the cancel wait is bounded; keepalives do not extend it
       this.arm(job); // the device is working on it (waiting for the button, a slow engine)
+      if (job.onKeepalive) {
+        const reason = f.body.length > 0 ? f.body[0] : 0;
+        try {
+          job.onKeepalive({ command: job.name, seq: job.seq, reason, presence: reason === KeepaliveReason.PRESENCE_NEEDED });
+        } catch (e) {
+          /* a reporting callback must not break the exchange */
+        }
+      }
       return;
     }
     if (f.type !== FrameType.RESPONSE && f.type !== FrameType.ERROR) return;
+    // the device's answer to a cancelled request (CANCELLED, or the result if it finished first): the caller already
+    // has ABORTED; the answer is not opened, and the link is free again
+    if (job.cancelling) return this.settle(job, aborted(job));
     this.settle(job, this.parseResponse(job, f));
   }
 
@@ -630,6 +1033,15 @@ export class HsmClient {
     if (job.command === Command.SESSION_CLOSE && !(inner instanceof HsmError)) this.dropSession(env.session);
     return inner;
   }
+}
+
+/** The policy fields of a request (KEY_GENERATE, KEY_IMPORT, KEY_SET_POLICY); absent fields stay absent. */
+function policyRequest(p: KeyPolicyOptions): { capabilities?: number; sensitive?: boolean; touch?: boolean } {
+  const out: { capabilities?: number; sensitive?: boolean; touch?: boolean } = {};
+  if (p.capabilities !== undefined) out.capabilities = capabilityBits(p.capabilities);
+  if (p.sensitive !== undefined) out.sensitive = p.sensitive;
+  if (p.touch !== undefined) out.touch = p.touch;
+  return out;
 }
 
 /** A response body (status byte + CBOR map) to a decoded message or the HsmError it carries. */

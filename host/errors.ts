@@ -24,7 +24,9 @@ export type TransportErrorCode =
   /** The known-devices file cannot be read or written, or is damaged. */
   | 'KNOWN_DEVICES_FILE'
   /** The host refused the session: a handshake or response envelope that does not verify (docs/session.md §2, §5). */
-  | 'SESSION_REFUSED';
+  | 'SESSION_REFUSED'
+  /** A KEY_ATTEST statement that does not verify against the pinned identity, or answers another nonce, device or key (docs/security.md §8). */
+  | 'ATTESTATION_INVALID';
 
 export type HsmErrorCode = StatusName | TransportErrorCode;
 
@@ -40,6 +42,7 @@ const TRANSPORT_HINTS: { readonly [K in TransportErrorCode]: string } = {
   IDENTITY_CHANGED: 'do not use this device until you know why its identity changed; see docs/session.md §9',
   KNOWN_DEVICES_FILE: 'fix or move the file named in the message, or point HSM_KNOWN_DEVICES at another one',
   SESSION_REFUSED: 'the device or something on the link answered with bytes that do not authenticate; nothing was trusted; check the link and retry',
+  ATTESTATION_INVALID: 'do not rely on this statement: check that you talk to the device you pinned (known-devices file) and that nothing alters the link',
 };
 
 /**

@@ -1,6 +1,22 @@
 // The host driver's public API: HsmClient, its errors, transports and discovery (DESIGN.md "Host").
-export { HsmClient, algName, resolveAlg, openTransport } from './client.ts';
-export type { ClientOptions, CallOptions, OpenOptions, KeyPair, SignInput, PinState } from './client.ts';
+export { HsmClient, algName, resolveAlg, openTransport, roleId, pinBytes } from './client.ts';
+export type {
+  ClientOptions,
+  CallOptions,
+  OpenOptions,
+  KeyPair,
+  SignInput,
+  PinState,
+  RoleName,
+  PinInput,
+  KeepaliveEvent,
+  KeyPolicyOptions,
+  KeyOptions,
+  AttestOptions,
+} from './client.ts';
+export { verifyAttestation, decodeAttestation, attestationSignedBytes } from './attest.ts';
+export type { AttestationExpectation, VerifiedAttestation } from './attest.ts';
+export { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, policyJson, policyText, originName } from './policy.ts';
 export { KnownDevices, TrustError, defaultKnownDevicesPath } from './known-devices.ts';
 export type { KnownDevice } from './known-devices.ts';
 export { SessionError } from './session.ts';
@@ -13,5 +29,5 @@ export { SocketTransport } from './transports/socket.ts';
 export { InProcessTransport } from './transports/inprocess.ts';
 export { discoverDevices, listCandidatePorts, probePort } from './discovery.ts';
 export type { DiscoveredDevice, DiscoveryOptions } from './discovery.ts';
-export { ALG_NAMES, Alg, Command, Status, STATUS_HINTS, Origin } from '../firmware/protocol/index.ts';
-export type { InfoResponse, KeyListEntry } from '../firmware/protocol/index.ts';
+export { ALG_NAMES, Alg, Command, Status, STATUS_HINTS, Origin, Role, Capability, KeepaliveReason } from '../firmware/protocol/index.ts';
+export type { InfoResponse, KeyListEntry, KeyPolicy, KeyPublicResponse, AttestationStatement } from '../firmware/protocol/index.ts';

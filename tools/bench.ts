@@ -64,6 +64,10 @@ async function measure(raw: Op, inproc: Op, pty: Op) {
   };
 }
 
+// PINs of the bench's own throwaway simulators (never a real device's)
+const BENCH_USER_PIN = 'bench-user-pin';
+const BENCH_SO_PIN = 'bench-so-pin';
+
 async function main() {
   const json = process.argv.includes('--json');
   const inproc = await HsmClient.open('sim');
@@ -72,10 +76,17 @@ async function main() {
   try {
     // the simulator this bench started: pinned in memory only (no entry in the user's known-devices file), still verified
     overPty = await HsmClient.open(path, { knownDevices: null });
-    const keys = async (c: HsmClient) => ({
-      ed: (await c.importKey('ed25519', edSeed, 'bench')).keyId,
-      ec: (await c.importKey('ecdsa-p256', p256Key, 'bench')).keyId,
-    });
+    // a fresh simulator is factory-new: set its PINs, import the keys as SO (KEY_IMPORT needs it), sign as user
+    const keys = async (c: HsmClient) => {
+      await c.init({ userPin: BENCH_USER_PIN, soPin: BENCH_SO_PIN, label: 'bench' });
+      await c.login('so', BENCH_SO_PIN);
+      const ids = {
+        ed: (await c.importKey('ed25519', edSeed, 'bench')).keyId,
+        ec: (await c.importKey('ecdsa-p256', p256Key, 'bench')).keyId,
+      };
+      await c.login('user', BENCH_USER_PIN);
+      return ids;
+    };
     const a = await keys(inproc);
     const b = await keys(overPty);
     const pc = overPty;

@@ -1,4 +1,4 @@
-// The tinyhsm command-line interface: one subcommand per device operation, `--json` for machines, errors a person can act on.
+// The tinyhsm command-line interface: one subcommand per device operation, PINs from flags, environment or a no-echo prompt, `--json` for machines, errors a person can act on.
 import { parseArgs } from 'node:util';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { ALG_NAMES, Alg, STATUS_HINTS, algId, fromHex, toHex, nameOf, Origin } from '../firmware/protocol/index.ts';
-import { HsmClient, HsmError, type PinState } from '../host/index.ts';
+import { ALG_NAMES, Alg, Capability, STATUS_HINTS, algId, fromHex, toHex, type InfoResponse, type KeyPolicy } from '../firmware/protocol/index.ts';
+import { MAX_NONCE, MIN_NONCE } from '../firmware/protocol/messages/limits.ts';
+import { HsmClient, HsmError, type KeepaliveEvent, type KeyPolicyOptions, type PinState, type RoleName, type VerifiedAttestation } from '../host/index.ts';
+import { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, originName, policyJson, policyText } from '../host/policy.ts';
 import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubkey-format.ts';
 import { runSimCommand } from '../sim/main.ts';
 
@@ -16,18 +18,35 @@ const USAGE = `usage: tinyhsm <command> [options]
 
 commands:
   sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE] [--power-cut-after N]
-                                                      run a simulated token (keys persist in FILE)
-  demo                                                start a simulator on a pty, make keys, sign, verify with OpenSSL
-  info                                                firmware, device id, algorithms, slots
-  keygen --alg ALG [--label L]                        generate a key pair on the device
-  import --alg ALG --private HEX [--label L]          store a private key made elsewhere
-  list                                                list keys
-  pubkey --key ID [--format hex|pem|ssh]              print a public key
-  sign --key ID (--data HEX | --in FILE) [--digest]   sign (Ed25519: message; ECDSA: SHA-256 of it, or a 32-byte digest)
-  ecdh --key ID --peer HEX                            shared secret with a peer public key
-  random N                                            N random bytes from the device
-  delete --key ID                                     delete a key
+                                                      run a simulated token (keys persist in FILE; a line "press" on
+                                                      its standard input presses its button)
+  demo                                                start a simulator on a pty: init, keygen, sign, verify with OpenSSL, attest
+  info                                                firmware, device id, initialized, PIN tries, algorithms, slots
+  init --pin USER --so-pin SO [--label L]             give a factory-new device its user PIN and SO PIN
+  keygen --alg ALG [--label L] [POLICY]               [user] generate a key pair on the device
+  import --alg ALG --private HEX [--label L] [POLICY]
+                                                      [SO] store a private key made elsewhere
+  list                                                [user or SO] list keys with their policy
+  pubkey --key ID [--format hex|pem|ssh]              [user or SO] print a public key
+  sign --key ID (--data HEX | --in FILE) [--digest]   [user] sign (Ed25519: the message; ECDSA: its SHA-256, or --digest)
+  ecdh --key ID --peer HEX                            [user] shared secret with a peer public key
+  attest --key ID [--nonce HEX]                       [user or SO] a statement about the key signed by the device, verified
+  policy --key ID [--remove-capabilities LIST] [--capabilities LIST] [--touch] [--sensitive]
+                                                      [user to tighten] show a key's policy, or tighten it
+  delete --key ID                                     [user] delete a key
+  change-pin [--so] [--pin OLD | --so-pin OLD] [--new-pin NEW]
+                                                      [user or SO] replace the user PIN (with --so: the SO PIN)
+  unblock --so-pin SO [--new-pin NEW]                 [SO] the SO sets a new user PIN after it blocked
+  random N                                            N random bytes from the device (no login)
   devices                                             find boards on serial ports
+
+[user], [SO]: the role the command logs in with. POLICY (keygen, import): --capabilities LIST (comma-separated:
+  ${CAPABILITY_LIST.join(', ')}; default: the algorithm's main use), --exportable (add
+  export-under-wrap to them), --touch (a button press for every use).
+  Keys are always created sensitive. A policy can later only be tightened (\`tinyhsm policy\`).
+
+PINs: the user PIN from --pin or HSM_PIN, the SO PIN from --so-pin or HSM_SO_PIN; when neither is given and
+  standard input is a terminal, the PIN is asked for without echo. PINs are 6 to 64 bytes (UTF-8).
 
 options:
   --device PATH   a serial port or pty path, a unix socket path, or "sim" (in-process); default $HSM_DEVICE, else discovery
@@ -40,6 +59,8 @@ algorithms: ${Object.values(ALG_NAMES).join(', ')}`;
 
 /** A usage mistake: exit code 2 with a message that says what to type instead. */
 class UsageError extends Error {}
+/** The person pressed Ctrl-C (or Ctrl-D) at a PIN prompt: exit code 130, nothing sent. */
+class Cancelled extends Error {}
 
 const OPTIONS = {
   device: { type: 'string' },
@@ -54,6 +75,16 @@ const OPTIONS = {
   in: { type: 'string' },
   digest: { type: 'boolean' },
   peer: { type: 'string' },
+  pin: { type: 'string' },
+  'so-pin': { type: 'string' },
+  'new-pin': { type: 'string' },
+  so: { type: 'boolean' },
+  capabilities: { type: 'string' },
+  'remove-capabilities': { type: 'string' },
+  exportable: { type: 'boolean' },
+  touch: { type: 'boolean' },
+  sensitive: { type: 'boolean' },
+  nonce: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -85,13 +116,157 @@ function algName(id: number): string {
   return ALG_NAMES[id] || String(id);
 }
 
+/** A comma-separated capability list to bits; a wrong name is a usage error that lists the right ones. */
+function capabilityFlag(value: string, flag: string): number {
+  try {
+    return capabilityBits(value.split(','));
+  } catch (e) {
+    throw new UsageError(`--${flag}: ${(e as HsmError).deviceMessage || (e as Error).message.replace(/^BAD_ARGUMENT: /, '').replace(/ \(.*\)$/, '')}`);
+  }
+}
+
+/** keygen/import policy flags (see USAGE "POLICY"). */
+function creationPolicy(opts: Opts, alg: number): KeyPolicyOptions {
+  const p: KeyPolicyOptions = {};
+  if (opts.capabilities !== undefined) p.capabilities = capabilityFlag(opts.capabilities, 'capabilities');
+  if (opts.exportable) p.capabilities = ((p.capabilities as number | undefined) ?? DEFAULT_CAPABILITIES[alg] ?? 0) | Capability.EXPORT_WRAPPED;
+  if (opts.touch) p.touch = true;
+  if (opts.sensitive) p.sensitive = true;
+  if (opts['remove-capabilities'] !== undefined) throw new UsageError('--remove-capabilities is for `tinyhsm policy`; at creation give --capabilities LIST');
+  return p;
+}
+
+// ---------------------------------------------------------------- PINs
+
+/** A value from a flag or, when the flag is absent, from an environment variable (an empty variable counts as unset). */
+function fromFlagOrEnv(flag: string | undefined, env: string): string | undefined {
+  if (flag !== undefined) return flag;
+  const v = process.env[env];
+  return v !== undefined && v !== '' ? v : undefined;
+}
+
+const canAsk = () => process.stdin.isTTY === true && typeof process.stdin.setRawMode === 'function';
+
+/**
+ * Read one line from the terminal in raw mode without echo (the prompt goes to stderr, so --json output stays clean).
+ * Backspace deletes, Ctrl-U clears, Enter ends, Ctrl-C / Ctrl-D cancel.
+ */
+function askHidden(prompt: string): Promise<string> {
+  const input = process.stdin;
+  return new Promise((resolve, reject) => {
+    const chars: string[] = [];
+    // echo off BEFORE the prompt shows: a PIN typed (or pasted) the moment the prompt appears must not be echoed
+    input.setRawMode(true);
+    input.resume();
+    process.stderr.write(prompt);
+    const finish = (error?: Error) => {
+      input.removeListener('data', onData);
+      input.setRawMode(false);
+      input.pause();
+      process.stderr.write('\n');
+      const value = chars.join('');
+      chars.length = 0;
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      chunk.fill(0);
+      for (const ch of text) {
+        if (ch === '\r' || ch === '\n') return finish();
+        if (ch === '\u0003') return finish(new Cancelled('cancelled at the PIN prompt; nothing was sent'));
+        if (ch === '\u0004') {
+          if (chars.length === 0) return finish(new Cancelled('no PIN entered; nothing was sent'));
+          continue;
+        }
+        if (ch === '\u007f' || ch === '\b') chars.pop();
+        else if (ch === '\u0015') chars.length = 0;
+        else if (ch >= ' ') chars.push(ch);
+      }
+    };
+    input.on('data', onData);
+  });
+}
+
+/** A new PIN asked twice on the terminal. */
+async function askNewPin(what: string): Promise<string> {
+  const a = await askHidden(`new ${what}: `);
+  const b = await askHidden(`repeat the new ${what}: `);
+  if (a !== b) throw new UsageError(`the two ${what}s you typed differ; nothing was changed`);
+  return a;
+}
+
+const ROLE_TEXT: { [r in RoleName]: { what: string; flag: string; env: string } } = {
+  user: { what: 'user PIN', flag: '--pin', env: 'HSM_PIN' },
+  so: { what: 'SO PIN', flag: '--so-pin', env: 'HSM_SO_PIN' },
+};
+
+function pinFlag(role: RoleName, opts: Opts): string | undefined {
+  return role === 'user' ? fromFlagOrEnv(opts.pin, 'HSM_PIN') : fromFlagOrEnv(opts['so-pin'], 'HSM_SO_PIN');
+}
+
+/** "SIGN needs the user PIN: pass --pin PIN or set HSM_PIN (stdin is not a terminal, so it cannot be asked)". */
+function noPin(what: string, roles: RoleName[]): HsmError {
+  const ways = roles.map((r) => `the ${ROLE_TEXT[r].what} with ${ROLE_TEXT[r].flag} or ${ROLE_TEXT[r].env}`).join(', or ');
+  return new HsmError('LOGIN_REQUIRED', `${what} needs a login: give ${ways} (standard input is not a terminal, so the PIN cannot be asked for)`, { hint: '' });
+}
+
+/** Which role logs in, and with what PIN: flags first, then the environment, then the terminal. */
+async function credentials(need: RoleName | 'any', opts: Opts, what: string): Promise<{ role: RoleName; pin: string }> {
+  if (need === 'any') {
+    if (opts.pin !== undefined) return { role: 'user', pin: opts.pin };
+    if (opts['so-pin'] !== undefined) return { role: 'so', pin: opts['so-pin'] };
+    for (const role of ['user', 'so'] as const) {
+      const v = pinFlag(role, opts);
+      if (v !== undefined) return { role, pin: v };
+    }
+    if (!canAsk()) throw noPin(what, ['user', 'so']);
+    return { role: 'user', pin: await askHidden('user PIN: ') };
+  }
+  const v = pinFlag(need, opts);
+  if (v !== undefined) return { role: need, pin: v };
+  if (!canAsk()) throw noPin(what, [need]);
+  return { role: need, pin: await askHidden(`${ROLE_TEXT[need].what}: `) };
+}
+
+// ---------------------------------------------------------------- the device
+
+/** Set by main(): aborts a command waiting for the button when the person presses Ctrl-C (the client sends CANCEL). */
+let interrupt: AbortSignal | undefined;
+
+/** Prints "touch the device's button" once per command, to stderr. */
+function keepaliveReporter(): (e: KeepaliveEvent) => void {
+  let told = false;
+  return (e) => {
+    if (!e.presence || told) return;
+    told = true;
+    process.stderr.write(`tinyhsm: touch the device's button… (${e.command} with a key that needs a press for every use; Ctrl-C cancels)\n`);
+  };
+}
+
 async function withClient<T>(opts: Opts, fn: (c: HsmClient) => Promise<T>): Promise<T> {
-  const client = await HsmClient.open(opts.device, { trust: opts.trust === true });
+  const client = await HsmClient.open(opts.device, { trust: opts.trust === true, onKeepalive: keepaliveReporter() });
   try {
     return await fn(client);
   } finally {
     await client.close();
   }
+}
+
+/** A device that has no PINs yet cannot log in: say so before asking anyone for a PIN. */
+function requireInitialized(info: InfoResponse, what: string): void {
+  if (!info.initialized) throw new HsmError('NOT_INITIALIZED', `${what} refused: the device is factory-new and has no PINs yet`);
+}
+
+/** Open, check the device is initialized, log in as `need` ('any': whichever PIN was given, else the user PIN), run. */
+async function withLogin<T>(opts: Opts, need: RoleName | 'any', what: string, fn: (c: HsmClient, info: InfoResponse) => Promise<T>): Promise<T> {
+  return withClient(opts, async (c) => {
+    const info = await c.info();
+    requireInitialized(info, what);
+    const { role, pin } = await credentials(need, opts, what);
+    await c.login(role, pin);
+    return fn(c, info);
+  });
 }
 
 /** The `info` line on identity pinning (docs/session.md §9). */
@@ -101,6 +276,26 @@ function pinText(pin: PinState | undefined): string {
   if (pin.state === 'pinned') return `yes, since ${pin.entry!.firstSeen} (${pin.path})`;
   if (pin.state === 'not-pinned') return `no: run a command with --trust to pin it (saved in ${pin.path})`;
   return `IDENTITY CHANGED: ${pin.path} has ${pin.entry!.identityKey} since ${pin.entry!.firstSeen}; commands are refused (see docs/session.md §9)`;
+}
+
+/** A verified statement as JSON (bytes as hex, names for codes). */
+function attestationJson(a: VerifiedAttestation, identityKey: string) {
+  return {
+    verified: true,
+    identityKey,
+    statement: {
+      format: a.format,
+      deviceId: toHex(a.deviceId),
+      keyId: a.keyId,
+      alg: algName(a.alg),
+      publicKey: toHex(a.publicKey),
+      origin: originName(a.origin),
+      ...policyJson(a),
+      nonce: toHex(a.nonce),
+    },
+    statementCbor: toHex(a.statementBytes),
+    signature: toHex(a.signature),
+  };
 }
 
 /** Run one subcommand; returns the JSON object to print and the human text. */
@@ -126,6 +321,13 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           identityPublicKey: i.identityPublicKey ? toHex(i.identityPublicKey) : null,
           pinned: pin ? pin.state : null,
           knownDevices: pin && pin.path ? pin.path : null,
+          initialized: i.initialized,
+          label: i.label !== undefined ? i.label : null,
+          userPinTries: i.userPinTries !== undefined ? i.userPinTries : null,
+          soPinTries: i.soPinTries !== undefined ? i.soPinTries : null,
+          pinLocked: i.pinLocked === true,
+          pinIterations: i.pinIterations,
+          presence: i.presence,
           flash: {
             pageSize: i.flashPageSize,
             pages: i.flashPages,
@@ -135,46 +337,88 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
             volatile: i.flashVolatile === true,
           },
         };
+        const tries = (n: number | null) => (n === null ? '?' : n === 0 ? 'BLOCKED' : `${n} tries left`);
         const lines = [
           `device id     ${json.deviceId}`,
           `firmware      ${json.firmwareVersion} (protocol ${json.protocolVersion}, ${json.platform})`,
+          `initialized   ${json.initialized ? `yes${json.label ? `, label ${JSON.stringify(json.label)}` : ''}` : 'no: factory-new; set its PINs with `tinyhsm init --pin USER --so-pin SO`'}`,
+          ...(json.initialized
+            ? [
+                `PINs          user ${tries(json.userPinTries)}, SO ${tries(json.soPinTries)}${json.pinLocked ? '; LOCKED until a power cycle (3 wrong PINs in a row)' : ''} (PBKDF2-SHA256, ${json.pinIterations} iterations)`,
+              ]
+            : []),
           `algorithms    ${json.algorithms.join(', ') || '(none passed self-test)'}`,
           ...Object.entries(failures).map(([a, why]) => `not offered   ${a}: ${why}`),
           `identity      ${json.identityPublicKey || '(none yet: Ed25519 is not offered)'}`,
           `pinned        ${pinText(pin)}`,
+          `button        ${json.presence ? 'yes (keys may require a touch per use)' : 'no (keys that require a touch cannot be used here)'}`,
           `key slots     ${json.slotsUsed} used, ${json.slotsFree} free`,
           `flash         ${json.flash.pages} pages of ${json.flash.pageSize} bytes, ${json.flash.bytesUsed} used, about ${json.flash.bytesFree} free, erases ${Math.min(...json.flash.eraseCounts)}..${Math.max(...json.flash.eraseCounts)} per page${json.flash.volatile ? ' (RAM only: lost at power-off)' : ''}`,
           `max packet    ${json.maxPacket} bytes`,
         ];
         return { json, text: lines.join('\n') };
       });
+    case 'init': {
+      const given = { user: fromFlagOrEnv(opts.pin, 'HSM_PIN'), so: fromFlagOrEnv(opts['so-pin'], 'HSM_SO_PIN') };
+      if ((given.user === undefined || given.so === undefined) && !canAsk())
+        throw new UsageError(
+          `init needs both PINs: --pin USER and --so-pin SO (or HSM_PIN and HSM_SO_PIN); standard input is not a terminal, so they cannot be asked for`,
+        );
+      return withClient(opts, async (c) => {
+        const info = await c.info();
+        if (info.initialized) throw new HsmError('ALREADY_INITIALIZED', `device ${toHex(info.deviceId)} already has PINs${info.label ? ` (label ${JSON.stringify(info.label)})` : ''}`);
+        const userPin = given.user !== undefined ? given.user : await askNewPin('user PIN');
+        const soPin = given.so !== undefined ? given.so : await askNewPin('SO PIN');
+        await c.init({ userPin, soPin, label: opts.label });
+        const json = { initialized: true, deviceId: toHex(info.deviceId), label: opts.label !== undefined ? opts.label : null };
+        return {
+          json,
+          text:
+            `initialized device ${json.deviceId}${opts.label ? ` (label ${JSON.stringify(opts.label)})` : ''}: the user PIN and the SO PIN are set.\n` +
+            'Key use logs in with the user PIN (--pin or HSM_PIN), administration with the SO PIN (--so-pin or HSM_SO_PIN).',
+        };
+      });
+    }
     case 'keygen':
     case 'import': {
       const alg = needAlg(opts.alg);
       const priv = cmd === 'import' ? needHex(opts.private, 'private') : undefined;
-      return withClient(opts, async (c) => {
-        const r = priv ? await c.importKey(algName(alg), priv, opts.label) : await c.generateKey(algName(alg), opts.label);
-        const json = { id: r.keyId, alg: algName(alg), publicKey: toHex(r.publicKey) };
-        return { json, text: `key ${r.keyId} (${json.alg}) ${json.publicKey}` };
+      const policy = creationPolicy(opts, alg);
+      return withLogin(opts, cmd === 'import' ? 'so' : 'user', cmd === 'import' ? 'KEY_IMPORT' : 'KEY_GENERATE', async (c) => {
+        try {
+          const r = priv ? await c.importKey(algName(alg), priv, opts.label, policy) : await c.generateKey(algName(alg), opts.label, policy);
+          const json = { id: r.keyId, alg: algName(alg), publicKey: toHex(r.publicKey) };
+          return { json, text: `key ${r.keyId} (${json.alg}) ${json.publicKey}` };
+        } finally {
+          if (priv) priv.fill(0);
+        }
       });
     }
     case 'list':
-      return withClient(opts, async (c) => {
+      return withLogin(opts, 'any', 'KEY_LIST', async (c) => {
         const keys = (await c.listKeys()).map((k) => ({
           id: k.keyId,
           alg: algName(k.alg),
           label: k.label,
-          origin: String(nameOf(Origin, k.origin) || k.origin).toLowerCase(),
+          origin: originName(k.origin),
           publicKey: toHex(k.publicKey),
+          ...policyJson(k),
         }));
-        const text = keys.length ? keys.map((k) => `${String(k.id).padStart(5)}  ${k.alg.padEnd(16)} ${k.origin.padEnd(9)} ${k.label ? JSON.stringify(k.label) + ' ' : ''}${k.publicKey}`).join('\n') : '(no keys)';
+        const text = keys.length
+          ? keys
+              .map(
+                (k) =>
+                  `${String(k.id).padStart(5)}  ${k.alg.padEnd(16)} ${k.origin.padEnd(9)} ${(k.capabilities.join(',') || '-').padEnd(10)}${k.touch ? ' touch' : ''} ${k.label ? JSON.stringify(k.label) + ' ' : ''}${k.publicKey}`,
+              )
+              .join('\n')
+          : '(no keys)';
         return { json: { keys }, text };
       });
     case 'pubkey': {
       const keyId = needKeyId(opts.key);
       const format = opts.format || 'hex';
       if (!['hex', 'pem', 'ssh'].includes(format)) throw new UsageError(`--format must be hex, pem or ssh, got "${format}"`);
-      return withClient(opts, async (c) => {
+      return withLogin(opts, 'any', 'KEY_PUBLIC', async (c) => {
         const { alg, publicKey } = await c.publicKey(keyId);
         const json: { [k: string]: string | number } = { id: keyId, alg: algName(alg), publicKey: toHex(publicKey) };
         let text = json.publicKey as string;
@@ -191,17 +435,95 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       const keyId = needKeyId(opts.key);
       if ((opts.data === undefined) === (opts.in === undefined)) throw new UsageError('give exactly one of --data HEX and --in FILE');
       const data = opts.data !== undefined ? needHex(opts.data, 'data') : new Uint8Array(readFileSync(opts.in as string));
-      return withClient(opts, async (c) => {
-        const signature = await c.sign(keyId, opts.digest ? { digest: data } : { message: data });
+      return withLogin(opts, 'user', 'SIGN', async (c) => {
+        const signature = await c.sign(keyId, opts.digest ? { digest: data } : { message: data }, { signal: interrupt });
         return { json: { id: keyId, signature: toHex(signature) }, text: toHex(signature) };
       });
     }
     case 'ecdh': {
       const keyId = needKeyId(opts.key);
       const peer = needHex(opts.peer, 'peer');
-      return withClient(opts, async (c) => {
-        const s = await c.ecdh(keyId, peer);
+      return withLogin(opts, 'user', 'ECDH', async (c) => {
+        const s = await c.ecdh(keyId, peer, { signal: interrupt });
         return { json: { id: keyId, sharedSecret: toHex(s) }, text: toHex(s) };
+      });
+    }
+    case 'attest': {
+      const keyId = needKeyId(opts.key);
+      const nonce = opts.nonce !== undefined ? needHex(opts.nonce, 'nonce') : undefined;
+      if (nonce && (nonce.length < MIN_NONCE || nonce.length > MAX_NONCE)) throw new UsageError(`--nonce must be ${MIN_NONCE} to ${MAX_NONCE} bytes, got ${nonce.length}`);
+      return withLogin(opts, 'any', 'KEY_ATTEST', async (c) => {
+        const a = await c.keyAttest(keyId, { nonce });
+        const identityKey = c.pinnedIdentity!.identityKey;
+        const json = attestationJson(a, identityKey);
+        const text = [
+          `attestation   VERIFIED: signed by the pinned identity key ${identityKey}`,
+          `device id     ${json.statement.deviceId}`,
+          `key           ${a.keyId} (${json.statement.alg}), ${a.origin === 1 ? 'generated on this device' : 'imported: not born in this device'}`,
+          `public key    ${json.statement.publicKey}`,
+          `policy        ${policyText(a)}`,
+          `nonce         ${json.statement.nonce}`,
+          `statement     ${json.statementCbor}`,
+          `signature     ${json.signature}`,
+        ].join('\n');
+        return { json, text };
+      });
+    }
+    case 'policy': {
+      const keyId = needKeyId(opts.key);
+      if (opts.exportable) throw new UsageError('a policy can only be tightened: --exportable would loosen it');
+      const remove = opts['remove-capabilities'] !== undefined ? capabilityFlag(opts['remove-capabilities'], 'remove-capabilities') : undefined;
+      const exact = opts.capabilities !== undefined ? capabilityFlag(opts.capabilities, 'capabilities') : undefined;
+      if (remove !== undefined && exact !== undefined) throw new UsageError('give --capabilities LIST (the new set) or --remove-capabilities LIST, not both');
+      const change = remove !== undefined || exact !== undefined || opts.touch === true || opts.sensitive === true;
+      return withLogin(opts, change ? 'user' : 'any', change ? 'KEY_SET_POLICY' : 'KEY_PUBLIC', async (c) => {
+        const k = await c.publicKey(keyId);
+        let policy: KeyPolicy = k;
+        if (change) {
+          const req: KeyPolicyOptions = {};
+          if (exact !== undefined) req.capabilities = exact;
+          if (remove !== undefined) req.capabilities = k.capabilities & ~remove;
+          if (opts.touch) req.touch = true;
+          if (opts.sensitive) req.sensitive = true;
+          policy = await c.keySetPolicy(keyId, req);
+        }
+        const json = { id: keyId, alg: algName(k.alg), label: k.label, origin: originName(k.origin), ...policyJson(policy) };
+        return { json, text: `key ${keyId} (${json.alg}${k.label ? ' ' + JSON.stringify(k.label) : ''}, ${json.origin}): ${change ? 'policy now ' : ''}${policyText(policy)}` };
+      });
+    }
+    case 'delete': {
+      const keyId = needKeyId(opts.key);
+      return withLogin(opts, 'user', 'KEY_DELETE', async (c) => {
+        await c.deleteKey(keyId);
+        return { json: { deleted: keyId }, text: `deleted key ${keyId}` };
+      });
+    }
+    case 'change-pin': {
+      const role: RoleName = opts.so ? 'so' : 'user';
+      const t = ROLE_TEXT[role];
+      const newFlag = opts['new-pin'];
+      if (newFlag === undefined && !canAsk()) throw new UsageError(`change-pin needs --new-pin NEW (standard input is not a terminal, so it cannot be asked for)`);
+      return withClient(opts, async (c) => {
+        const info = await c.info();
+        requireInitialized(info, 'CHANGE_PIN');
+        const old = pinFlag(role, opts) ?? (canAsk() ? await askHidden(`current ${t.what}: `) : undefined);
+        if (old === undefined) throw noPin('CHANGE_PIN', [role]);
+        const next = newFlag !== undefined ? newFlag : await askNewPin(t.what);
+        await c.changePin(role, old, next);
+        return { json: { changed: role }, text: `the ${t.what} is changed` };
+      });
+    }
+    case 'unblock': {
+      const newFlag = opts['new-pin'];
+      if (newFlag === undefined && !canAsk()) throw new UsageError('unblock needs --new-pin NEW, the new user PIN (standard input is not a terminal, so it cannot be asked for)');
+      return withLogin(opts, 'so', 'UNBLOCK', async (c) => {
+        const next = newFlag !== undefined ? newFlag : await askNewPin('user PIN');
+        await c.unblock(next);
+        const after = await c.info();
+        return {
+          json: { unblocked: true, userPinTries: after.userPinTries !== undefined ? after.userPinTries : null },
+          text: `the user PIN is set anew and unblocked${after.userPinTries !== undefined ? ` (${after.userPinTries} tries)` : ''}`,
+        };
       });
     }
     case 'random': {
@@ -210,13 +532,6 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       return withClient(opts, async (c) => {
         const r = await c.random(n);
         return { json: { random: toHex(r) }, text: toHex(r) };
-      });
-    }
-    case 'delete': {
-      const keyId = needKeyId(opts.key);
-      return withClient(opts, async (c) => {
-        await c.deleteKey(keyId);
-        return { json: { deleted: keyId }, text: `deleted key ${keyId}` };
       });
     }
     case 'devices': {
@@ -280,9 +595,24 @@ function rawSignatureToDer(sig: Uint8Array): Uint8Array {
   return Buffer.concat([Buffer.of(0x30, body.length), body]);
 }
 
+/** The PINs the demo gives the throwaway simulator it starts (never a real device). */
+const DEMO_PINS = { user: 'demo-user-1234', so: 'demo-so-5678' };
+
+/** The status name a call was refused with (the demo shows refusals), or throws if it was not refused. */
+async function refusal(p: Promise<unknown>, what: string): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof HsmError && e.fromDevice) return e.code;
+    throw e;
+  }
+  throw new Error(`${what} was not refused`);
+}
+
 /**
- * The README's end-to-end demo: a simulated token on a real pty (unless --device names one), keys made on
- * it, signatures checked by node:crypto and by the openssl program.
+ * The README's end-to-end demo: a simulated token on a real pty (unless --device names one), initialized with demo
+ * PINs, key use refused before init and before login, keys made on it, signatures checked by node:crypto and by the
+ * openssl program, and each key's attestation verified against the identity key the host pinned.
  */
 async function demo(opts: Opts): Promise<{ json: object; text: string }> {
   const named = opts.device || process.env.HSM_DEVICE;
@@ -290,14 +620,34 @@ async function demo(opts: Opts): Promise<{ json: object; text: string }> {
   const device = named || (sim as { path: string }).path;
   const lines: string[] = [sim ? `started a simulated token on ${device} (tinyhsm sim --pty)` : `device: ${device}`];
   const results: object[] = [];
+  const refused: { [when: string]: string } = {};
   try {
     // The simulator this demo started is pinned in memory only (it is thrown away at the end, so a file entry
     // would be litter); the handshake is still verified. A device named with --device goes through the file.
-    const client = await HsmClient.open(device, sim ? { knownDevices: null } : { trust: opts.trust === true });
+    const client = await HsmClient.open(device, sim ? { knownDevices: null, onKeepalive: keepaliveReporter() } : { trust: opts.trust === true, onKeepalive: keepaliveReporter() });
     try {
       const info = await client.info();
       lines.push(`device id ${toHex(info.deviceId)}; algorithms that passed self-test: ${info.algorithms.map(algName).join(', ')}`);
       const message = new TextEncoder().encode('tinyhsm demo: signed inside the token');
+      let userPin: string;
+      if (!info.initialized) {
+        // a real device is initialized with the PINs its owner gives, never with the demo's
+        const given = { user: fromFlagOrEnv(opts.pin, 'HSM_PIN'), so: fromFlagOrEnv(opts['so-pin'], 'HSM_SO_PIN') };
+        if (!sim && (given.user === undefined || given.so === undefined))
+          throw new UsageError(`${device} is factory-new: give the PINs to set with --pin USER --so-pin SO, or run the demo on its own simulator`);
+        refused.beforeInit = await refusal(client.sign(1, { message }), 'SIGN before INIT');
+        lines.push(`sign before init:  refused, ${refused.beforeInit}`);
+        userPin = sim ? DEMO_PINS.user : (given.user as string);
+        await client.init({ userPin, soPin: sim ? DEMO_PINS.so : (given.so as string), label: 'demo' });
+        lines.push(`init:              user PIN and SO PIN set${sim ? ` (demo PINs "${DEMO_PINS.user}" / "${DEMO_PINS.so}")` : ''}`);
+      } else {
+        const { pin } = await credentials('user', opts, 'the demo');
+        userPin = pin;
+      }
+      refused.beforeLogin = await refusal(client.sign(1, { message }), 'SIGN before LOGIN');
+      lines.push(`sign before login: refused, ${refused.beforeLogin}`);
+      await client.login('user', userPin);
+      lines.push('login:             user role');
       for (const alg of [Alg.ED25519, Alg.ECDSA_P256]) {
         const { keyId, publicKey } = await client.generateKey(algName(alg), 'demo');
         const signature = await client.sign(keyId, { message });
@@ -309,10 +659,24 @@ async function demo(opts: Opts): Promise<{ json: object; text: string }> {
         const byOpenssl = opensslVerify(alg, publicKey, message, signature);
         const said = (v: boolean | undefined) => (v === undefined ? 'not installed' : v ? 'verified' : 'REJECTED');
         lines.push(`${algName(alg).padEnd(11)} key ${keyId}: signature ${toHex(signature).slice(0, 24)}…  node:crypto ${said(byNode)}, openssl ${said(byOpenssl)}`);
-        results.push({ alg: algName(alg), id: keyId, publicKey: toHex(publicKey), signature: toHex(signature), verifiedByNode: byNode, verifiedByOpenssl: byOpenssl });
         if (!byNode || byOpenssl === false) throw new Error(`the ${algName(alg)} signature did not verify`);
+        // the statement is verified by keyAttest itself (identity pinned at the handshake, fresh nonce, key id)
+        const att = await client.keyAttest(keyId, { publicKey });
+        lines.push(
+          `${''.padEnd(11)} key ${keyId}: attestation verified against identity ${client.pinnedIdentity!.identityKey.slice(0, 16)}…: ${originName(att.origin)}, ${capabilityNames(att.capabilities).join(',')}, ${att.local ? 'local' : 'not local'}`,
+        );
+        results.push({
+          alg: algName(alg),
+          id: keyId,
+          publicKey: toHex(publicKey),
+          signature: toHex(signature),
+          verifiedByNode: byNode,
+          verifiedByOpenssl: byOpenssl,
+          attestation: attestationJson(att, client.pinnedIdentity!.identityKey),
+        });
         await client.deleteKey(keyId);
       }
+      await client.logout();
     } finally {
       await client.close();
     }
@@ -320,16 +684,17 @@ async function demo(opts: Opts): Promise<{ json: object; text: string }> {
     if (sim) await sim.stop();
   }
   lines.push('private keys never left the token; the demo keys were deleted again');
-  return { json: { device, results }, text: lines.join('\n') };
+  return { json: { device, refused, results }, text: lines.join('\n') };
 }
 
 function explain(e: unknown): { json: object; text: string; code: number } {
   if (e instanceof UsageError) return { json: { error: { status: 'USAGE', message: e.message } }, text: e.message, code: 2 };
+  if (e instanceof Cancelled) return { json: { error: { status: 'CANCELLED', message: e.message } }, text: e.message, code: 130 };
   if (e instanceof HsmError) {
-    const he = e as HsmError & { statusName?: string; status?: number | string };
-    const name = he.statusName || String(he.status);
+    const name = e.statusName || String(e.status);
     const hint = e.hint || (STATUS_HINTS as { [k: string]: string })[name] || undefined;
-    return { json: { error: { status: name, message: e.message, hint } }, text: e.message, code: 1 };
+    // Ctrl-C while the device waited: the request was cancelled on the device (CANCEL), exit as interrupted
+    return { json: { error: { status: name, message: e.message, hint } }, text: e.message, code: e.code === 'ABORTED' ? 130 : 1 };
   }
   const msg = e instanceof Error ? e.message : String(e);
   return { json: { error: { status: 'ERROR', message: msg } }, text: msg, code: 1 };
@@ -351,6 +716,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return cmd ? 0 : 2;
   }
+  // Ctrl-C while the device waits for its button: cancel the request (CANCEL frame) and end cleanly
+  const ac = new AbortController();
+  const onInterrupt = () => {
+    ac.abort(new Error('interrupted (Ctrl-C)'));
+    // a request that is not waiting for the button (or a device that does not answer the CANCEL) must not keep the
+    // person waiting: leave soon, at once on a second Ctrl-C (the client's exit hook still closes the session)
+    setTimeout(() => process.exit(130), 3000).unref();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  interrupt = ac.signal;
+  process.once('SIGINT', onInterrupt);
   try {
     const { json, text } = await run(cmd, parsed.positionals, opts);
     process.stdout.write((opts.json ? JSON.stringify(json) : text) + '\n');
@@ -359,6 +735,9 @@ export async function main(argv: string[]): Promise<number> {
     const { json, text, code } = explain(e);
     process.stderr.write(opts.json ? JSON.stringify(json) + '\n' : `tinyhsm ${cmd}: ${text}\n`);
     return code;
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+    interrupt = undefined;
   }
 }
 

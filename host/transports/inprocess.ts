@@ -31,6 +31,12 @@ export class InProcessTransport implements HostTransport {
     this.sim.write(bytes);
   }
 
+  /** The simulator takes bytes synchronously anyway (HostTransport.writeSync). */
+  writeSync(bytes: Uint8Array): void {
+    if (this.closed || this.sim.isClosed) throw new HsmError('CLOSED', 'the in-process simulator is closed');
+    this.sim.write(bytes);
+  }
+
   onData(cb: (b: Uint8Array) => void): void {
     this.receiver = cb;
   }

@@ -108,6 +108,21 @@ export class SerialTransport implements HostTransport {
     }
   }
 
+  /** Synchronous write on the unix fd (HostTransport.writeSync: the last SESSION_CLOSE at exit). Throws where there is none. */
+  writeSync(bytes: Uint8Array): void {
+    const unix = this.unixFd();
+    if (this.closing || !this.port.isOpen || !unix) throw new HsmError('CLOSED', `${this.description} cannot be written synchronously`);
+    let data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // a frame fits the tty buffer; a short write or EAGAIN loses the rest, which the device drops as a bad frame
+    for (let tries = 0; data.length > 0 && tries < 8; tries++) {
+      try {
+        data = data.subarray(writeSync(unix.fd, data));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' && (e as NodeJS.ErrnoException).code !== 'EWOULDBLOCK') throw e;
+      }
+    }
+  }
+
   onData(cb: (b: Uint8Array) => void): void {
     this.receiver = cb;
   }

@@ -8,6 +8,11 @@ export interface HostTransport {
   /** Called once if the link closes or fails by itself (port unplugged, socket reset, simulator closed). */
   onClose?(cb: (reason?: Error) => void): void;
   close(): Promise<void>;
+  /**
+   * Write at once, synchronously, or throw (optional). Used only when the process is ending, to send the last
+   * SESSION_CLOSE (HsmClient.closeSync); links that cannot do it leave the session to the device's idle timeout.
+   */
+  writeSync?(bytes: Uint8Array): void;
   /** 'binary': COBS frames; 'armor': '*'base64 lines (Kaluma). */
   readonly mode: 'binary' | 'armor';
   /** A short description for messages: the path, 'sim', … */

@@ -1,0 +1,69 @@
+// Key policy on the host: capability names ↔ bits, the per-algorithm defaults, and a policy printed for people (docs/security.md §6).
+import { ALG_NAMES, Alg, CAPABILITY_NAMES, Capability, Origin, nameOf, type KeyPolicy } from '../firmware/protocol/index.ts';
+import { HsmError } from './errors.ts';
+
+/** Every capability name the wire knows, in bit order: sign, derive, encrypt, decrypt, export-under-wrap. */
+export const CAPABILITY_LIST: readonly string[] = Object.keys(CAPABILITY_NAMES)
+  .map(Number)
+  .sort((a, b) => a - b)
+  .map((bit) => CAPABILITY_NAMES[bit]);
+
+/**
+ * What a key gets when its creator names no capabilities (docs/security.md §6): the algorithm's main use. The device
+ * applies the same defaults by itself; the host needs them only to add one bit to the default set (`--exportable`).
+ */
+export const DEFAULT_CAPABILITIES: { readonly [alg: number]: number } = {
+  [Alg.ED25519]: Capability.SIGN,
+  [Alg.ECDSA_P256]: Capability.SIGN,
+  [Alg.ECDSA_SECP256K1]: Capability.SIGN,
+  [Alg.X25519]: Capability.DERIVE,
+};
+
+/** A capability set given as bits or as names ("sign", "derive", …) to its bits; throws BAD_ARGUMENT naming the bad entry. */
+export function capabilityBits(c: number | readonly string[]): number {
+  if (typeof c === 'number') {
+    if (!Number.isInteger(c) || c < 0 || c > 0xff) throw new HsmError('BAD_ARGUMENT', `capabilities must be a bit set (0..255), got ${c}`);
+    return c;
+  }
+  let bits = 0;
+  for (const raw of c) {
+    const name = raw.trim().toLowerCase();
+    if (name === '') continue;
+    const bit = Object.keys(CAPABILITY_NAMES).find((k) => CAPABILITY_NAMES[Number(k)] === name);
+    if (bit === undefined) throw new HsmError('BAD_ARGUMENT', `unknown capability "${raw}": use ${CAPABILITY_LIST.join(', ')}`);
+    bits |= Number(bit);
+  }
+  return bits;
+}
+
+/** The names of the bits set, in bit order; an unknown bit shows as its hex value. */
+export function capabilityNames(bits: number): string[] {
+  const out: string[] = [];
+  for (let bit = 1; bit <= 0x80; bit <<= 1) if (bits & bit) out.push(CAPABILITY_NAMES[bit] || `0x${bit.toString(16)}`);
+  return out;
+}
+
+/** A policy as plain JSON (capabilities by name). */
+export function policyJson(p: KeyPolicy): { capabilities: string[]; sensitive: boolean; touch: boolean; neverExtractable: boolean; local: boolean } {
+  return { capabilities: capabilityNames(p.capabilities), sensitive: p.sensitive, touch: p.touch, neverExtractable: p.neverExtractable, local: p.local };
+}
+
+/** One line for people: "sign; sensitive; touch; never extractable; local". */
+export function policyText(p: KeyPolicy): string {
+  const parts = [capabilityNames(p.capabilities).join(',') || 'no capabilities'];
+  if (p.sensitive) parts.push('sensitive');
+  if (p.touch) parts.push('touch');
+  if (p.neverExtractable) parts.push('never extractable');
+  parts.push(p.local ? 'local' : 'not local');
+  return parts.join('; ');
+}
+
+/** "generated" / "imported" (or the number). */
+export function originName(origin: number): string {
+  return String(nameOf(Origin, origin) || origin).toLowerCase();
+}
+
+/** An algorithm's name from its wire id. */
+export function algNameOf(id: number): string {
+  return ALG_NAMES[id] || String(id);
+}
