@@ -1,13 +1,15 @@
-// Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, an optional flash, and call() (auto-session).
+// Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, an optional flash, and call() (auto-session, auto-INIT and auto-LOGIN).
 import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import type { Crypto, Env, Flash, Rng, Transport } from '../../firmware/hal/index.ts';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
 import { startDevice, type Device, type DeviceOptions } from '../../firmware/core/device.ts';
-import { FrameType, Status, nameOf } from '../../firmware/protocol/codes.ts';
+import { Command, FrameType, Role, Status, nameOf } from '../../firmware/protocol/codes.ts';
+import { GATES, Gate } from '../../firmware/core/dispatch.ts';
 import { type CborMap, type CborValue, cborDecode, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { FrameReader, encodeArmorLine, encodeFrame, type Frame } from '../../firmware/protocol/frame.ts';
 import { NorFlash, leftover } from './nor-flash.ts';
 import { HostSession, SessionHandshake } from '../../host/session.ts';
+import { watchLink } from './secret-spy.ts';
 
 /** Deterministic RNG for tests: SHA-256(seed ‖ counter) blocks. Never for a real device. */
 export function seededRng(seed: string | Uint8Array = 'tinyhsm test seed'): Rng & { readonly calls: number } {
@@ -38,6 +40,15 @@ export function nobleCrypto(): Crypto {
   return sharedCrypto || (sharedCrypto = createNobleCrypto());
 }
 
+/** The PINs call() gives the device at its automatic INIT and uses for its automatic LOGINs (issue 4 §3). */
+export const TEST_USER_PIN_TEXT = 'test-user-pin-0001';
+export const TEST_SO_PIN_TEXT = 'test-so-pin-0002';
+/** The same PINs as bytes, as INIT, LOGIN, CHANGE_PIN and UNBLOCK carry them (a fresh copy each time you read them). */
+export const TEST_USER_PIN: Uint8Array = new Uint8Array(Buffer.from(TEST_USER_PIN_TEXT, 'utf8'));
+export const TEST_SO_PIN: Uint8Array = new Uint8Array(Buffer.from(TEST_SO_PIN_TEXT, 'utf8'));
+/** PBKDF2 iterations of loopback devices unless a test asks for others: the device code path is the same, only cheaper. */
+export const TEST_PIN_ITERATIONS = 2;
+
 export interface LoopbackOptions {
   mode?: 'binary' | 'armor';
   crypto?: Crypto;
@@ -63,12 +74,15 @@ export interface Loopback {
 export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
   let receiver: ((b: Uint8Array) => void) | undefined;
   const written: Uint8Array[] = [];
+  // the response scan (secret-spy.ts, issue 4 §8): this device's secrets, RNG draws, and what it says
+  const spy = watchLink(opts.mode || 'binary');
   let pending: Uint8Array[] = [];
   const transport: Transport = {
     mode: opts.mode || 'binary',
     write(bytes) {
       const copy = bytes.slice();
       written.push(copy);
+      spy.output(copy);
       pending.push(copy);
     },
     onData(r) {
@@ -78,13 +92,13 @@ export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
   const env: Env = {
     platform: opts.platform || 'test-loopback',
     transport,
-    rng: seededRng(opts.seed),
+    rng: spy.rng(seededRng(opts.seed), String(opts.seed)),
     clock: {
       now: opts.now || (() => Number(process.hrtime.bigint() / 1000000n)),
       setTimer: (ms, fn) => setTimeout(fn, ms),
       clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     },
-    crypto: opts.crypto || nobleCrypto(),
+    crypto: spy.crypto(opts.crypto || nobleCrypto()),
     maxPacket: opts.maxPacket,
     flash: opts.flash,
   };
@@ -94,6 +108,7 @@ export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
     written,
     feed(bytes) {
       if (!receiver) throw new Error('loopback: the device has not registered onData yet');
+      spy.input(bytes);
       receiver(bytes);
     },
     take() {
@@ -185,6 +200,17 @@ export interface SessionReply extends Reply {
   outer: Reply;
 }
 
+export interface TestDeviceOptions extends LoopbackOptions, DeviceOptions {
+  /**
+   * true (default): call() makes the device usable by itself. Before a command whose gate needs a role
+   * (dispatch.ts GATES: user, SO, or either), it INITs a factory-new device with TEST_USER_PIN / TEST_SO_PIN and
+   * sends the command in a session logged in as that role: KEY_IMPORT and UNBLOCK in an SO session, the rest in a
+   * user session (a LOGGED_IN command goes to the current session if it has a role). false: call() only opens a
+   * session, as before issue 4, and the test sends INIT and LOGIN itself.
+   */
+  autoAuth?: boolean;
+}
+
 export interface TestDevice {
   readonly device: Device;
   readonly link: Loopback;
@@ -194,23 +220,35 @@ export interface TestDevice {
    * independent implementation) and pinned to device.identityPublicKey; the inner answer is returned (its
    * `outer` is the envelope), or the outer answer when the envelope was refused. A device without an identity
    * gets the command in the clear (and answers SESSION_REQUIRED). Records KEY_IMPORT private keys.
+   * With autoAuth (the default) it first INITs and LOGINs as the command needs (see TestDeviceOptions.autoAuth):
+   * ready(command) does that part alone.
    */
   call(command: number, params?: unknown, seq?: number): Reply;
+  /**
+   * What call() does before sending `command`: open a session, INIT and LOGIN as needed, and make that session the
+   * current one (sealedFrame, `session`). Lets power-cut sweeps arm the cut after the login's own flash writes.
+   */
+  ready(command: number): void;
+  /** The role the test host believes the current session has (0: none, or no session). */
+  readonly role: number;
   /** Send one REQUEST in the clear, whatever the command (for tests of the session gate). */
   callClear(command: number, params?: unknown, seq?: number): Reply;
   /** Feed raw bytes and decode whatever the device answered (possibly nothing). */
   raw(bytes: Uint8Array): Reply[];
   /** Encode a clear request frame (binary or armor, per the link mode). */
   requestFrame(command: number, params?: unknown, seq?: number): Uint8Array;
-  /** Encode a SESSION_MESSAGE frame carrying this request, sealed in the test's session (opened if needed). */
+  /**
+   * Encode a SESSION_MESSAGE frame carrying this request, sealed in the test's current session (opened if needed;
+   * with autoAuth, made ready for the command first, as call() does: that part does send INIT/LOGIN if needed).
+   */
   sealedFrame(command: number, params?: unknown, seq?: number): Uint8Array;
   /** The same for an inner request body given as bytes (for malformed-CBOR tests inside a session). */
   sealBody(body: Uint8Array, seq?: number): Uint8Array;
   /** Open the answer to a sealedFrame() request: the inner Reply, or the outer one if it is not OK. */
   openReply(outer: Reply): Reply;
-  /** The test host's session (undefined until a gated call() or openSession()). */
+  /** The test host's current session: the one the last call() used, or the last openSession() (undefined before). */
   readonly session: HostSession | undefined;
-  /** Open a fresh session now (the previous one is forgotten, not closed) and return the SESSION_OPEN answer. */
+  /** Open a fresh session now, not logged in; it becomes the current one (the previous one is kept, not closed). */
   openSession(): Reply;
   nextSeq(): number;
 }
@@ -236,12 +274,23 @@ export function replyOfBody(frame: Frame, body: Uint8Array): Reply {
   return { frame, status, statusName: String(nameOf(Status, status)), map: d.value, message: status !== Status.OK && typeof m === 'string' ? m : undefined };
 }
 
-export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): TestDevice {
+export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
   const link = createLoopbackEnv(opts);
-  const device = startDevice(link.env, { slots: opts.slots, firmwareVersion: opts.firmwareVersion, sessionLimits: opts.sessionLimits });
+  const device = startDevice(link.env, {
+    slots: opts.slots,
+    firmwareVersion: opts.firmwareVersion,
+    sessionLimits: opts.sessionLimits,
+    presenceTimeoutMs: opts.presenceTimeoutMs,
+    pinIterations: opts.pinIterations === undefined ? TEST_PIN_ITERATIONS : opts.pinIterations,
+  });
+  const autoAuth = opts.autoAuth !== false;
   const mode = link.env.transport.mode;
   let seq = 0;
   let session: HostSession | undefined;
+  /** What the test host knows of its sessions' roles, and which session it uses for each role. */
+  const roleOf = new Map<HostSession, number>();
+  const byRole: (HostSession | undefined)[] = [undefined, undefined, undefined];
+  let initialized = false;
   const nextSeq = () => (seq = (seq + 1) & 0xffff);
   const frameOf = (body: Uint8Array, q: number): Uint8Array =>
     mode === 'armor' ? new Uint8Array(Buffer.from(encodeArmorLine(FrameType.REQUEST, q, body), 'ascii')) : encodeFrame(FrameType.REQUEST, q, body);
@@ -261,6 +310,14 @@ export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): Tes
     const q = s === undefined ? nextSeq() : s;
     return one(requestFrame(command, params, q), q);
   };
+  /** Forget a session (closed or refused by the device) and the role it had. */
+  const forget = (s: HostSession | undefined): void => {
+    if (s === undefined) return;
+    roleOf.delete(s);
+    for (let r = 1; r < byRole.length; r++) if (byRole[r] === s) byRole[r] = undefined;
+    if (session === s) session = undefined;
+  };
+  const live = (s: HostSession | undefined): s is HostSession => s !== undefined && !s.closed && roleOf.has(s);
   const openSession = (): Reply => {
     const hs = SessionHandshake.create();
     const r = callClear(0x0b, { 1: hs.hostEphemeral });
@@ -274,6 +331,7 @@ export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): Tes
       { sessionId: r.map.get(1) as number, deviceEphemeral: r.map.get(2) as Uint8Array, signature: r.map.get(3) as Uint8Array },
       { limits: { maxMessages: Number.MAX_SAFE_INTEGER, idleTimeoutMs: Number.MAX_SAFE_INTEGER }, now: 0 },
     );
+    roleOf.set(session, 0);
     return r;
   };
   const ensureSession = (): HostSession => {
@@ -287,7 +345,7 @@ export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): Tes
     const env = ensureSession().seal(body, 0);
     return requestFrame(0x0c, { 1: env.sessionId, 2: env.counter, 3: env.ciphertext }, s);
   };
-  const sealedFrame = (command: number, params?: unknown, s?: number): Uint8Array => {
+  const frameIn = (command: number, params?: unknown, s?: number): Uint8Array => {
     const body = requestBodyOf(command, params);
     const f = sealBody(body, s);
     body.fill(0);
@@ -295,7 +353,7 @@ export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): Tes
   };
   const openReply = (outer: Reply): Reply => {
     if (outer.status !== Status.OK) {
-      if (outer.status === Status.SESSION_INVALID && session) session = undefined; // the device forgot it: reopen next time
+      if (outer.status === Status.SESSION_INVALID && session) forget(session); // the device forgot it: reopen next time
       return outer;
     }
     if (!session) throw new Error('a session answer arrived but the test host has no session');
@@ -303,6 +361,68 @@ export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): Tes
     const inner = replyOfBody({ ...outer.frame, body: plain }, plain) as SessionReply;
     inner.outer = outer;
     return inner;
+  };
+  /** Send one command in the current session and keep the host's view of roles in step with the answer. */
+  const send = (command: number, params: unknown, s: number | undefined): Reply => {
+    const q = s === undefined ? nextSeq() : s;
+    const used = ensureSession();
+    const r = openReply(one(frameIn(command, params, q), q));
+    if (r.status !== Status.OK) return r;
+    if (command === Command.SESSION_CLOSE) {
+      used.close();
+      forget(used);
+    } else if (command === Command.LOGIN) {
+      const role = params instanceof Map ? params.get(1) : (params as Record<number, unknown>)[1];
+      roleOf.set(used, role as number);
+      byRole[role as number] = used;
+    } else if (command === Command.LOGOUT) {
+      const had = roleOf.get(used);
+      roleOf.set(used, 0);
+      if (had !== undefined && byRole[had] === used) byRole[had] = undefined;
+    } else if (command === Command.INIT) initialized = true;
+    return r;
+  };
+  const must = (what: string, r: Reply): void => {
+    if (r.status !== Status.OK) throw new Error('loopback auto-auth: ' + what + ' failed: ' + r.statusName + ' ' + r.message);
+  };
+  const ensureInitialized = (): void => {
+    if (initialized) return;
+    const info = callClear(Command.INFO);
+    must('INFO', info);
+    if (info.map.get(17) !== true) must('INIT', send(Command.INIT, { 1: new Uint8Array(TEST_USER_PIN), 2: new Uint8Array(TEST_SO_PIN) }, undefined));
+    initialized = true;
+  };
+  const ready = (command: number): void => {
+    if (CLEAR_COMMANDS.has(command) || device.identityPublicKey === undefined) return;
+    const gate = GATES[command];
+    if (!autoAuth || !(gate === Gate.USER || gate === Gate.SO || gate === Gate.LOGGED_IN)) {
+      ensureSession();
+      return;
+    }
+    const current = live(session) ? (roleOf.get(session) as number) : 0;
+    if (gate === Gate.LOGGED_IN && current !== 0) return;
+    const want = gate === Gate.SO ? Role.SO : Role.USER;
+    if (current === want) return;
+    const known = byRole[want];
+    if (live(known) && roleOf.get(known) === want) {
+      session = known;
+      return;
+    }
+    ensureInitialized();
+    if (!(live(session) && roleOf.get(session) === 0)) {
+      const o = openSession();
+      if (o.status === Status.SESSION_LIMIT && live(byRole[3 - want])) {
+        // no room for a second session: switch the other role's session over
+        session = byRole[3 - want];
+        must('LOGOUT', send(Command.LOGOUT, {}, undefined));
+      } else must('SESSION_OPEN', o);
+    }
+    const pin = new Uint8Array(want === Role.SO ? TEST_SO_PIN : TEST_USER_PIN);
+    must('LOGIN as ' + (want === Role.SO ? 'SO' : 'user'), send(Command.LOGIN, { 1: want, 2: pin }, undefined));
+  };
+  const sealedFrame = (command: number, params?: unknown, s?: number): Uint8Array => {
+    ready(command);
+    return frameIn(command, params, s);
   };
   return {
     device,
@@ -315,8 +435,12 @@ export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): Tes
     raw,
     callClear,
     openSession,
+    ready,
     get session() {
       return session;
+    },
+    get role() {
+      return live(session) ? (roleOf.get(session) as number) : 0;
     },
     call(command, params, s) {
       if (command === 0x05 && params && typeof params === 'object' && !(params instanceof Map)) {
@@ -324,13 +448,8 @@ export function startTestDevice(opts: LoopbackOptions & DeviceOptions = {}): Tes
         if (pk instanceof Uint8Array && pk.length === 32) importedPrivateKeys.push(pk.slice());
       }
       if (CLEAR_COMMANDS.has(command) || device.identityPublicKey === undefined) return callClear(command, params, s);
-      const q = s === undefined ? nextSeq() : s;
-      const r = openReply(one(sealedFrame(command, params, q), q));
-      if (command === 0x0d && r.status === Status.OK && session) {
-        session.close();
-        session = undefined;
-      }
-      return r;
+      ready(command);
+      return send(command, params, s);
     },
   };
 }
@@ -466,6 +585,8 @@ export function sweepCommand(c: CommandSweep): SweepReport {
   const id0 = hex(t0.device.deviceId);
   const ident0 = hex(t0.device.identityPublicKey);
   const keysBefore = listKeys(t0);
+  // the session and LOGIN the command needs come first: their flash writes (the retry counter) are not the command's
+  t0.ready(c.command);
   const w0 = flash.wordWrites;
   const e0 = flash.erases;
   const whole = t0.call(c.command, c.params);
@@ -486,6 +607,7 @@ export function sweepCommand(c: CommandSweep): SweepReport {
     flash.restore(c.image);
     flash.powerOn();
     const t = startTestDevice({ flash, seed: c.seed });
+    t.ready(c.command);
     run.arm();
     let answer: Reply | undefined;
     try {

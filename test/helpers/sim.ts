@@ -1,4 +1,4 @@
-// Test helpers for the simulator: a fresh node firmware bundle, in-process clients, and `tinyhsm sim` child processes.
+// Test helpers for the simulator: a fresh node firmware bundle, in-process clients, and `tinyhsm sim` child processes, initialized with test PINs unless asked not to.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -9,10 +9,50 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { afterAll } from 'vitest';
 import { Simulator, type SimulatorOptions } from '../../sim/simulator.ts';
-import { HsmClient, type ClientOptions } from '../../host/client.ts';
+import { HsmClient, type ClientOptions, type OpenOptions } from '../../host/client.ts';
 import { InProcessTransport } from '../../host/transports/inprocess.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The PINs these helpers give a simulator they initialize (the same texts as test/helpers/loopback.ts uses), and the
+ * environment that makes the CLI log in with them (HSM_PIN, HSM_SO_PIN; docs/security.md §2).
+ */
+export const SIM_USER_PIN = 'test-user-pin-0001';
+export const SIM_SO_PIN = 'test-so-pin-0002';
+export const SIM_LABEL = 'test';
+/** HsmClient option: log in as user with SIM_USER_PIN, and again in every new session (ClientOptions.login). */
+export const SIM_LOGIN = { role: 'user' as const, pin: SIM_USER_PIN };
+export const SIM_SO_LOGIN = { role: 'so' as const, pin: SIM_SO_PIN };
+export const SIM_PIN_ENV: NodeJS.ProcessEnv = { HSM_PIN: SIM_USER_PIN, HSM_SO_PIN: SIM_SO_PIN };
+
+/**
+ * Run `fn` with `client` logged in as the SO with SIM_SO_PIN (KEY_IMPORT is the SO's, docs/security.md §2), then log it
+ * back in as the user with SIM_USER_PIN: login() drops the session's role first (LOGOUT), one role per session (§1).
+ */
+export async function asSo<T>(client: HsmClient, fn: () => Promise<T>): Promise<T> {
+  await client.login('so', SIM_SO_PIN);
+  try {
+    return await fn();
+  } finally {
+    await client.login('user', SIM_USER_PIN);
+  }
+}
+
+/**
+ * INIT the device at `device` (a pty, 'unix:PATH' or 'armor:PATH') with SIM_USER_PIN / SIM_SO_PIN unless INFO says it
+ * already is. Pins its identity in memory only, so no known-devices file is touched. Returns whether it initialized.
+ */
+export async function initDevice(device: string, opts: OpenOptions = {}): Promise<boolean> {
+  const client = await HsmClient.open(device, { knownDevices: null, closeOnExit: false, ...opts });
+  try {
+    if ((await client.info()).initialized) return false;
+    await client.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, label: SIM_LABEL });
+    return true;
+  } finally {
+    await client.close();
+  }
+}
 /**
  * Tests never touch the user's real known-devices file (docs/session.md §9): every test process that imports these
  * helpers pins devices in a file of its own, and the CLI and simulators it spawns inherit it through the environment.
@@ -107,10 +147,23 @@ export interface InProcessHandle {
   close(): Promise<void>;
 }
 
-/** A simulator in this process and a client on it. */
-export async function startInProcess(simOpts: SimulatorOptions = {}, clientOpts: ClientOptions = {}): Promise<InProcessHandle> {
+/**
+ * A simulator in this process and a client on it. `setup` (default 'user'): 'none' leaves a factory-new device as it
+ * is; 'init' INITs it with SIM_USER_PIN / SIM_SO_PIN (unless it already is, e.g. a flash that was initialized); 'user'
+ * and 'so' also log the client in with that role, and the client logs in again by itself in every new session.
+ */
+export async function startInProcess(
+  simOpts: SimulatorOptions = {},
+  clientOpts: ClientOptions = {},
+  setup: 'none' | 'init' | 'user' | 'so' = 'user',
+): Promise<InProcessHandle> {
   const sim = new Simulator({ bundlePath: await nodeBundle(), log: () => {}, ...simOpts });
   const client = new HsmClient(new InProcessTransport(sim, true), clientOpts);
+  if (setup !== 'none') {
+    if (!(await client.info()).initialized) await client.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, label: SIM_LABEL });
+    if (setup === 'user') await client.login('user', SIM_USER_PIN);
+    if (setup === 'so') await client.login('so', SIM_SO_PIN);
+  }
   return { sim, client, close: () => client.close() };
 }
 
@@ -124,18 +177,24 @@ export interface SimProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Send a signal (default SIGTERM) and wait for the exit. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Press the simulated button (a line `press` on the simulator's standard input; docs/security.md §7). */
+  press(): void;
+  /** The address HsmClient.open takes: the pty (armor:PTY with --armor) or unix:SOCKET. */
+  device: string;
 }
 
 /**
  * Spawn `tinyhsm sim <args> --json` and wait for its first JSON line. `cli` overrides the CLI script
- * (e.g. dist/cli.js run directly); by default cliCommand() picks it.
+ * (e.g. dist/cli.js run directly); by default cliCommand() picks it. `init` (default: true unless the simulator is
+ * to cut its power, `--power-cut-after`) INITs a factory-new device with SIM_USER_PIN / SIM_SO_PIN (initDevice),
+ * so a test can log in as before; pass false for a factory-new device.
  */
-export async function spawnSim(args: string[], opts: { env?: NodeJS.ProcessEnv; cli?: string } = {}): Promise<SimProcess> {
+export async function spawnSim(args: string[], opts: { env?: NodeJS.ProcessEnv; cli?: string; init?: boolean } = {}): Promise<SimProcess> {
   const bundle = await nodeBundle();
   const cmd = opts.cli ? [opts.cli] : await cliCommand();
   const env = opts.env || {};
   const child = spawn(process.execPath, [...cmd, 'sim', ...args, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, TINYHSM_BUNDLE: bundle, ...env },
   });
   let err = '';
@@ -146,16 +205,34 @@ export async function spawnSim(args: string[], opts: { env?: NodeJS.ProcessEnv; 
     rl.once('line', res);
     exited.then(({ code, signal }) => rej(new Error(`tinyhsm sim exited (${code ?? signal}) before printing its address: ${err}`)));
   });
-  return {
+  child.stdin!.on('error', () => {}); // a simulator that stopped: nobody to press for
+  const json = JSON.parse(first) as { pty?: string; socket?: string };
+  const armor = args.includes('--armor');
+  const device = json.pty !== undefined ? (armor ? 'armor:' : '') + json.pty : 'unix:' + json.socket;
+  const proc: SimProcess = {
     child,
-    json: JSON.parse(first),
+    json,
     stderr: () => err,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
+    press() {
+      child.stdin!.write('press\n');
+    },
+    device,
   };
+  const init = opts.init !== undefined ? opts.init : !args.includes('--power-cut-after');
+  if (init) {
+    try {
+      await initDevice(device, armor && json.socket !== undefined ? { linkMode: 'armor' } : {});
+    } catch (e) {
+      await proc.stop('SIGKILL');
+      throw e;
+    }
+  }
+  return proc;
 }
 
 /** Run the CLI to completion: exit code, stdout, stderr. */

@@ -1,10 +1,12 @@
-// The CLI end to end over a real pty: pinning with --trust, keys made on the simulated token, signatures and PEM checked by the real OpenSSL.
+// The CLI end to end over a real pty: pinning with --trust, keys made on the simulated token (initialized with test PINs, logged in from HSM_PIN / HSM_SO_PIN), signatures and PEM checked by the real OpenSSL.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SIM_PIN_ENV, initDevice } from '../helpers/sim.ts';
 
 const BIN = 'bin/tinyhsm.js';
 let sim: ChildProcess;
@@ -17,7 +19,7 @@ function cli(args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args, '--device', pty], {
     encoding: 'utf8',
     timeout: 30_000,
-    env: { ...process.env, HSM_KNOWN_DEVICES: known },
+    env: { ...process.env, ...SIM_PIN_ENV, HSM_KNOWN_DEVICES: known },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -59,6 +61,8 @@ beforeAll(async () => {
   });
   pty = JSON.parse(first).pty;
   expect(pty).toMatch(/^\/dev\/pts\/\d+$/);
+  // PINs set (pinned in memory only: this file's known-devices file stays untouched); the CLI logs in from SIM_PIN_ENV
+  expect(await initDevice(pty)).toBe(true);
 });
 
 afterAll(async () => {
@@ -188,7 +192,19 @@ describe('tinyhsm CLI over a pty', () => {
   it('list, pubkey --format ssh (ssh-keygen reads it), random, delete', () => {
     const k = cliJson(['keygen', '--alg', 'ed25519', '--label', 'ssh']);
     const list = cliJson(['list']).keys as { id: number; alg: string; label: string; origin: string; publicKey: string }[];
-    expect(list).toContainEqual({ id: k.id, alg: 'ed25519', label: 'ssh', origin: 'generated', publicKey: k.publicKey });
+    expect(list).toContainEqual({
+      id: k.id,
+      alg: 'ed25519',
+      label: 'ssh',
+      origin: 'generated',
+      publicKey: k.publicKey,
+      // the default policy of a generated Ed25519 key (docs/security.md §6)
+      capabilities: ['sign'],
+      sensitive: true,
+      touch: false,
+      neverExtractable: true,
+      local: true,
+    });
     const ssh = cliJson(['pubkey', '--key', String(k.id), '--format', 'ssh']).ssh as string;
     expect(ssh).toMatch(/^ssh-ed25519 /);
     const sshFile = join(dir, 'id.pub');
@@ -206,8 +222,9 @@ describe('tinyhsm CLI over a pty', () => {
     expect(k.publicKey).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
     const sig = cliJson(['sign', '--key', String(k.id), '--data', '']);
     expect(sig.signature).toBe('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b');
-    const list = cliJson(['list']).keys as { id: number; origin: string }[];
+    const list = cliJson(['list']).keys as { id: number; origin: string; local: boolean }[];
     expect(list.find((x) => x.id === k.id)?.origin).toBe('imported');
+    expect(list.find((x) => x.id === k.id)?.local).toBe(false);
   });
 
   it('errors go to stderr with a non-zero exit, the status name and what to do', () => {
@@ -228,6 +245,13 @@ describe('tinyhsm CLI over a pty', () => {
     const x = cliJson(['keygen', '--alg', 'x25519']);
     const s = cli(['sign', '--key', String(x.id), '--data', '00']);
     expect(s.stderr).toContain('OPERATION_NOT_PERMITTED');
+    // a policy flag that names no capability is a usage error listing the real ones
+    const c = cli(['keygen', '--alg', 'ed25519', '--capabilities', 'sign,fly']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('unknown capability "fly"');
+    expect(c.stderr).toContain('export-under-wrap');
+    // no stack trace, ever
+    for (const r of [s, c]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('demo starts its own pty simulator and both node:crypto and OpenSSL verify its signatures', () => {
@@ -236,8 +260,18 @@ describe('tinyhsm CLI over a pty', () => {
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim());
     expect(out.device).toMatch(/^\/dev\/pts\/\d+$/);
+    // key use before INIT and before LOGIN is refused by the device itself
+    expect(out.refused).toEqual({ beforeInit: 'NOT_INITIALIZED', beforeLogin: 'LOGIN_REQUIRED' });
     expect(out.results.map((x: { alg: string }) => x.alg)).toEqual(['ed25519', 'ecdsa-p256']);
-    for (const x of out.results) expect([x.verifiedByNode, x.verifiedByOpenssl]).toEqual([true, true]);
+    for (const x of out.results) {
+      expect([x.verifiedByNode, x.verifiedByOpenssl]).toEqual([true, true]);
+      // the attestation the demo verified is about this key, and its signature checks here too (independently)
+      expect(x.attestation.verified).toBe(true);
+      expect(x.attestation.statement).toMatchObject({ keyId: x.id, alg: x.alg, publicKey: x.publicKey, origin: 'generated', local: true });
+      const signed = Buffer.concat([Buffer.from('tinyhsm/attest/v1\0'), Buffer.from(x.attestation.statementCbor, 'hex')]);
+      const identity = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(x.attestation.identityKey, 'hex').toString('base64url') }, format: 'jwk' });
+      expect(nodeVerify(null, signed, identity, Buffer.from(x.attestation.signature, 'hex'))).toBe(true);
+    }
     expect(existsSync(demoKnown)).toBe(false); // the demo's own throwaway simulator is pinned in memory only
   });
 });

@@ -8,7 +8,7 @@ import { toHex } from '../../firmware/protocol/index.ts';
 import { HsmClient, HsmError, algName } from '../../host/index.ts';
 import { InProcessTransport } from '../../host/transports/inprocess.ts';
 import { Simulator, SimFlash } from '../../sim/index.ts';
-import { nodeBundle, verifyWithNode } from '../helpers/sim.ts';
+import { SIM_LABEL, SIM_LOGIN, SIM_SO_PIN, SIM_USER_PIN, asSo, nodeBundle, verifyWithNode } from '../helpers/sim.ts';
 
 const sims: Simulator[] = [];
 const dirs: string[] = [];
@@ -20,10 +20,16 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * A simulator on `flash` and a client that logs in as the user by itself (in every new session, so also after a
+ * reboot). A factory-new device is INITed first (docs/security.md §3); one that already is keeps its PINs.
+ */
 async function boot(flash: SimFlash | string, seed: string): Promise<{ sim: Simulator; client: HsmClient }> {
   const sim = new Simulator({ bundlePath: await nodeBundle(), log: () => {}, flash, seed });
   sims.push(sim);
-  return { sim, client: new HsmClient(new InProcessTransport(sim, false)) };
+  const client = new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN });
+  if (!(await client.info()).initialized) await client.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, label: SIM_LABEL });
+  return { sim, client };
 }
 
 interface Snapshot {
@@ -83,7 +89,7 @@ describe('persistence across power cycles', () => {
     for (const alg of ['ed25519', 'ecdsa-p256', 'ecdsa-secp256k1', 'x25519']) ids.push((await client.generateKey(alg, 'gen ' + alg)).keyId);
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
-    const imported = await client.importKey('ecdsa-p256', new Uint8Array(ecdh.getPrivateKey()), 'imported');
+    const imported = await asSo(client, () => client.importKey('ecdsa-p256', new Uint8Array(ecdh.getPrivateKey()), 'imported'));
     expect(toHex(imported.publicKey)).toBe(ecdh.getPublicKey('hex'));
     ids.push(imported.keyId);
     const gone = (await client.generateKey('ed25519', 'to delete')).keyId;
@@ -109,6 +115,8 @@ describe('persistence across power cycles', () => {
     const again = await snapshot(second.client);
     expect(again.deviceId).toBe(before.deviceId);
     expect(again.identity).toBe(before.identity);
+    // the PINs came through too: boot() found the device initialized, and the user PIN set at INIT logs in
+    expect((await second.client.info()).initialized).toBe(true);
     expect(again.keys.slice(0, 5)).toEqual(before.keys);
     expect(again.keys).toHaveLength(6);
     await expectKeysWork(second.client);
@@ -134,14 +142,25 @@ describe('persistence across power cycles', () => {
   it('without a flash the device says its store is volatile, and a reboot forgets everything (a new device id)', async () => {
     const sim = new Simulator({ bundlePath: await nodeBundle(), log: () => {}, seed: 'ee05' });
     sims.push(sim);
-    const client = new HsmClient(new InProcessTransport(sim, false));
+    const client = new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN });
     const info = await client.info();
     expect(info.flashVolatile).toBe(true);
+    // a factory-new device makes no key before INIT (docs/security.md §2), and INIT alone does not log in (§3)
+    expect(info.initialized).toBe(false);
+    await expectCode(client.generateKey('ed25519'), 'NOT_INITIALIZED');
+    await client.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN });
+    await client.logout(); // the client forgets its PIN: the next key command goes without a LOGIN
+    await expectCode(client.generateKey('ed25519'), 'LOGIN_REQUIRED');
+    expect((await client.info()).slotsUsed).toBe(0);
+    await client.login('user', SIM_USER_PIN);
     await client.generateKey('ed25519');
+    expect((await client.info()).slotsUsed).toBe(1);
     sim.reboot();
     const after = await client.info();
     expect(after.slotsUsed).toBe(0);
     expect(toHex(after.deviceId)).not.toBe(toHex(info.deviceId));
+    // the PINs were in RAM too: the rebooted device is factory-new again
+    expect(after.initialized).toBe(false);
     await client.close();
   });
 

@@ -4,8 +4,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { FrameReader, FrameType, cborEncode, encodeFrame, toHex } from '../../firmware/protocol/index.ts';
-import { HsmClient, SerialTransport, algName, discoverDevices } from '../../host/index.ts';
-import { ROOT, spawnSim, verifyWithNode, type SimProcess } from '../helpers/sim.ts';
+import { HsmClient, HsmError, SerialTransport, algName, discoverDevices } from '../../host/index.ts';
+import { ROOT, SIM_LOGIN, spawnSim, verifyWithNode, type SimProcess } from '../helpers/sim.ts';
 
 let sim: SimProcess;
 let pty: string;
@@ -40,7 +40,20 @@ describe('tinyhsm sim --pty', () => {
   it('generates Ed25519 and P-256 keys and signs; node:crypto verifies; keys outlive the connection', async () => {
     const message = new TextEncoder().encode('signed over a real pty');
     const made: { alg: 'ed25519' | 'ecdsa-p256'; keyId: number; publicKey: Uint8Array }[] = [];
+    // spawnSim INITed the device; a client without the user PIN is refused key use (docs/security.md §2)
     let client = await HsmClient.open(pty, { trust: true });
+    try {
+      const e = await client.generateKey('ed25519', 'no login').then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(HsmError);
+      expect((e as HsmError).code).toBe('LOGIN_REQUIRED');
+      expect((await client.info()).slotsUsed).toBe(0);
+    } finally {
+      await client.close();
+    }
+    client = await HsmClient.open(pty, { trust: true, login: SIM_LOGIN });
     try {
       for (const alg of ['ed25519', 'ecdsa-p256'] as const) {
         const k = await client.generateKey(alg, 'pty');
@@ -52,7 +65,7 @@ describe('tinyhsm sim --pty', () => {
       await client.close();
     }
     // a second connection (another process would do the same) sees the same device and keys
-    client = await HsmClient.open(pty, { trust: true });
+    client = await HsmClient.open(pty, { trust: true, login: SIM_LOGIN });
     try {
       const listed = await client.listKeys();
       for (const m of made) expect(listed.some((k) => k.keyId === m.keyId && toHex(k.publicKey) === toHex(m.publicKey))).toBe(true);
@@ -112,7 +125,7 @@ describe('tinyhsm sim --pty --armor (the Kaluma link)', () => {
     const p = await spawnSim(['--pty', '--armor']);
     try {
       const path = p.json.pty as string;
-      const client = await HsmClient.open('armor:' + path, { trust: true });
+      const client = await HsmClient.open('armor:' + path, { trust: true, login: SIM_LOGIN });
       expect(client.transport.mode).toBe('armor');
       const k = await client.generateKey('ed25519');
       const message = new Uint8Array([0x03, 0x0a, 0x00]);

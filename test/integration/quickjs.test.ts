@@ -3,7 +3,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Alg, Command, Status } from '../../firmware/protocol/index.ts';
+import { Alg, Command, Role, Status } from '../../firmware/protocol/index.ts';
 import { QuickJSBoard } from '../helpers/board-emulation/quickjs.ts';
 import { AnswerCollector, WireSession, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
 
@@ -17,19 +17,41 @@ let seq = 100;
 
 let ws: WireSession | undefined;
 
+/** The PINs this test gives the factory-new board at INIT (6–64 bytes, docs/security.md §3). */
+const USER_PIN = new Uint8Array(Buffer.from('quickjs-user-pin'));
+const SO_PIN = new Uint8Array(Buffer.from('quickjs-so-pin'));
+
+/** A request inside the session `w` (SESSION_MESSAGE envelope), its inner answer decoded. */
+function sealed(w: WireSession, code: number, fields: object = {}): Answer {
+  return w.unwrap(code, askClear(Command.SESSION_MESSAGE, w.wrap(code, fields)));
+}
+
+/** A session (issue 4 §1) with host/session.ts (node:crypto), pinned to INFO's identity key; throws unless the identity signature verifies. */
+function openSession(): WireSession {
+  const info = askClear(Command.INFO);
+  const w = new WireSession();
+  w.finish(askClear(Command.SESSION_OPEN, w.openFields()), info);
+  return w;
+}
+
 /**
  * Send one request and decode its answer. INFO and ECHO go in the clear; every other command goes inside a
- * session (issue 4 §1) opened on first use with host/session.ts (node:crypto), pinned to INFO's identity key.
+ * session opened on first use, INITed (the board starts factory-new) and logged in as the user (docs/security.md §2–§4).
  */
 function ask(code: number, fields: object = {}): Answer {
   if (code === Command.INFO || code === Command.ECHO || code === Command.SESSION_OPEN) return askClear(code, fields);
+  return sealed(userSession(), code, fields);
+}
+
+/** The user's session, opened (and the board INITed) on first use. */
+function userSession(): WireSession {
   if (!ws) {
-    const info = askClear(Command.INFO);
-    const w = new WireSession();
-    w.finish(askClear(Command.SESSION_OPEN, w.openFields()), info); // throws unless the identity signature verifies
+    const w = openSession();
+    if (askClear(Command.INFO).fields.initialized !== true) expect(sealed(w, Command.INIT, { userPin: USER_PIN, soPin: SO_PIN }).statusName).toBe('OK');
+    expect(sealed(w, Command.LOGIN, { role: Role.USER, pin: USER_PIN }).statusName).toBe('OK');
     ws = w;
   }
-  return ws.unwrap(code, askClear(Command.SESSION_MESSAGE, ws.wrap(code, fields)));
+  return ws;
 }
 
 /** Send one request frame in the clear and decode the one answer it produces (the device answers synchronously inside send). */
@@ -108,6 +130,18 @@ describe('generic bundle in QuickJS', () => {
   it('gates key commands: in the clear KEY_GENERATE answers SESSION_REQUIRED and makes no key', () => {
     const before = askClear(Command.INFO).fields.slotsUsed;
     expect(askClear(Command.KEY_GENERATE, { alg: Alg.ED25519 }).statusName).toBe('SESSION_REQUIRED');
+    expect(askClear(Command.INFO).fields.slotsUsed).toBe(before);
+  });
+
+  it('gates key commands in a session too: LOGIN_REQUIRED before the LOGIN, WRONG_ROLE for the SO; no key is made', () => {
+    userSession(); // the board is INITed, and a user is logged in, in another session
+    const before = askClear(Command.INFO).fields.slotsUsed;
+    const w = openSession();
+    expect(sealed(w, Command.KEY_GENERATE, { alg: Alg.ED25519 }).statusName).toBe('LOGIN_REQUIRED');
+    // key use is the user's: the SO is refused (docs/security.md §2)
+    expect(sealed(w, Command.LOGIN, { role: Role.SO, pin: SO_PIN }).statusName).toBe('OK');
+    expect(sealed(w, Command.KEY_GENERATE, { alg: Alg.ED25519 }).statusName).toBe('WRONG_ROLE');
+    expect(sealed(w, Command.SESSION_CLOSE).statusName).toBe('OK');
     expect(askClear(Command.INFO).fields.slotsUsed).toBe(before);
   });
 

@@ -2,9 +2,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createECDH, createHash, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
-import { ALG_NAMES, Command, FrameReader, FrameType, Origin, STATUS_HINTS, Status, cborDecode, toHex } from '../../firmware/protocol/index.ts';
+import { ALG_NAMES, Capability, Command, FrameReader, FrameType, Origin, STATUS_HINTS, Status, cborDecode, toHex } from '../../firmware/protocol/index.ts';
 import { HsmClient, HsmError, InProcessTransport, algName } from '../../host/index.ts';
-import { startInProcess, verifyWithNode, type InProcessHandle } from '../helpers/sim.ts';
+import { SIM_SO_PIN, SIM_USER_PIN, asSo, startInProcess, verifyWithNode, type InProcessHandle } from '../helpers/sim.ts';
 
 // the group order n of P-256 and secp256k1, for the low-S check (SEC 2 §2.4.1 and §2.4.2)
 const N_P256 = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -25,6 +25,13 @@ afterEach(async () => {
 });
 
 const big = (b: Uint8Array) => BigInt('0x' + toHex(b));
+
+/** The settled outcome of a call, attached at once: a rejection is never left unhandled, even if an assertion fails first. */
+const outcome = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
 
 describe('simulator, in-process', () => {
   it('runs the firmware with board globals only: nothing of Node reaches the device', async () => {
@@ -84,9 +91,14 @@ describe('simulator, in-process', () => {
     });
     expect(toHex(await client.ecdh(x.keyId, peerRaw))).toBe(expected.toString('hex'));
 
-    const p = await client.generateKey('ecdsa-p256');
+    // a P-256 key only signs unless it is made with `derive` (docs/security.md §6): the default key is refused ECDH
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
+    const signOnly = await client.generateKey('ecdsa-p256');
+    const denied = await outcome(client.ecdh(signOnly.keyId, new Uint8Array(ecdh.getPublicKey())));
+    expect(denied).toBeInstanceOf(HsmError);
+    expect((denied as HsmError).code).toBe('POLICY_DENIED');
+    const p = await client.generateKey('ecdsa-p256', 'kex', { capabilities: ['derive'] });
     const secret = await client.ecdh(p.keyId, new Uint8Array(ecdh.getPublicKey()));
     expect(toHex(secret)).toBe(ecdh.computeSecret(Buffer.from(p.publicKey)).toString('hex'));
   });
@@ -97,7 +109,12 @@ describe('simulator, in-process', () => {
     const kp = generateKeyPairSync('ed25519');
     const jwk = kp.privateKey.export({ format: 'jwk' });
     const seed = new Uint8Array(Buffer.from(jwk.d as string, 'base64url'));
-    const imported = await client.importKey('ed25519', seed, 'from node');
+    // KEY_IMPORT needs the SO role (docs/security.md §2): the user's session is refused and nothing is stored
+    const refused = await outcome(client.importKey('ed25519', seed, 'from node'));
+    expect(refused).toBeInstanceOf(HsmError);
+    expect((refused as HsmError).code).toBe('WRONG_ROLE');
+    expect(await client.listKeys()).toEqual([]);
+    const imported = await asSo(client, () => client.importKey('ed25519', seed, 'from node'));
     expect(Buffer.from(imported.publicKey).toString('base64url')).toBe(jwk.x);
     const gen = await client.generateKey('x25519', 'kex');
 
@@ -106,7 +123,18 @@ describe('simulator, in-process', () => {
       [imported.keyId, 'ed25519', 'from node', Origin.IMPORTED],
       [gen.keyId, 'x25519', 'kex', Origin.GENERATED],
     ]);
-    expect(await client.publicKey(gen.keyId)).toEqual({ alg: 4, publicKey: gen.publicKey });
+    // KEY_PUBLIC now also carries the label, origin and policy (issue 4 §5): an x25519 key derives by default
+    expect(await client.publicKey(gen.keyId)).toEqual({
+      alg: 4,
+      publicKey: gen.publicKey,
+      label: 'kex',
+      origin: Origin.GENERATED,
+      capabilities: Capability.DERIVE,
+      sensitive: true,
+      touch: false,
+      neverExtractable: true,
+      local: true,
+    });
 
     await client.deleteKey(imported.keyId);
     expect((await client.listKeys()).map((k) => k.keyId)).toEqual([gen.keyId]);
@@ -130,26 +158,32 @@ describe('simulator, in-process', () => {
   it('turns every device refusal into an HsmError with the right status', async () => {
     const { client } = await start();
     const x = await client.generateKey('x25519');
+    const p = await client.generateKey('ecdsa-p256');
+    // all queued at once, as before; outcome() attaches a handler to each right away, so when one assertion fails the
+    // requests still queued behind it do not end as unhandled rejections
     const cases: [Promise<unknown>, keyof typeof Status][] = [
       [client.sign(x.keyId, { message: new Uint8Array(3) }), 'OPERATION_NOT_PERMITTED'],
-      [client.importKey('ecdsa-p256', new Uint8Array(32), 'zero'), 'INVALID_KEY'],
+      // a P-256 key made without `derive` (docs/security.md §6)
+      [client.ecdh(p.keyId, p.publicKey), 'POLICY_DENIED'],
+      // KEY_IMPORT in a user session: the gate refuses it before the bad key is looked at (docs/security.md §2)
+      [client.importKey('ecdsa-p256', new Uint8Array(32), 'zero'), 'WRONG_ROLE'],
       [client.generateKey(77), 'UNSUPPORTED_ALGORITHM'],
       [client.call(0x7f, new Map()), 'INVALID_COMMAND'],
       [client.call(Command.RANDOM, new Map([[1, 5], [9, 1]])), 'UNKNOWN_PARAMETER'],
       [client.call(Command.RANDOM, {}), 'MISSING_PARAMETER'],
       [client.random(5000), 'INVALID_PARAMETER'],
-    ];
-    for (const [p, status] of cases) {
-      const e = await p.then(
-        () => undefined,
-        (x: unknown) => x,
-      );
+    ].map(([q, status]) => [outcome(q as Promise<unknown>), status as keyof typeof Status]);
+    const check = (e: unknown, status: keyof typeof Status) => {
       expect(e, status).toBeInstanceOf(HsmError);
       expect((e as HsmError).statusName, status).toBe(status);
       expect((e as HsmError).status).toBe(Status[status]);
-    }
+    };
+    for (const [q, status] of cases) check(await q, status);
+    // the SO's import of a zero scalar gets past the gate, and the key itself is refused (after the queue above: a
+    // role switch must not overtake requests already made in the user's role)
+    check(await asSo(client, () => outcome(client.importKey('ecdsa-p256', new Uint8Array(32), 'zero'))), 'INVALID_KEY');
     // and none of them changed the store
-    expect((await client.listKeys()).map((k) => k.keyId)).toEqual([x.keyId]);
+    expect((await client.listKeys()).map((k) => k.keyId)).toEqual([x.keyId, p.keyId]);
   });
 
   it('echoes and serves random bytes', async () => {
@@ -190,6 +224,11 @@ describe('simulator, in-process', () => {
     await expect(client.listKeys()).rejects.toMatchObject({ code: 'IDENTITY_CHANGED', message: expect.stringMatching(/another device answers/) });
     const fresh = new HsmClient(new InProcessTransport(sim, false));
     try {
+      // the new device is factory-new: its PINs went with the RAM store, so nothing is listed before INIT
+      expect(after.initialized).toBe(false);
+      await expect(fresh.listKeys()).rejects.toMatchObject({ code: 'NOT_INITIALIZED' });
+      await fresh.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN });
+      await fresh.login('user', SIM_USER_PIN);
       expect(await fresh.listKeys()).toEqual([]);
     } finally {
       await fresh.close();
@@ -273,7 +312,8 @@ describe('simulator, in-process', () => {
     await client.echo(new Uint8Array(40).fill(0xab));
     await client.random(24);
     const ed = await client.generateKey('ed25519', 'ünïcode label');
-    const ec = await client.importKey('ecdsa-p256', new Uint8Array(32).fill(3));
+    // an SO import (LOGOUT + LOGIN there and back), with `derive` so the ECDH below is allowed (docs/security.md §6)
+    const ec = await asSo(client, () => client.importKey('ecdsa-p256', new Uint8Array(32).fill(3), undefined, { capabilities: ['sign', 'derive'] }));
     await client.generateKey('x25519');
     await client.listKeys();
     await client.publicKey(ec.keyId);
@@ -295,11 +335,12 @@ describe('simulator, in-process', () => {
             : v;
     const requests = frames.filter((f) => f.dir === 'toDevice' && f.type === FrameType.REQUEST);
     const responses = frames.filter((f) => f.dir === 'toHost' && f.type === FrameType.RESPONSE);
-    // 13 commands and the SESSION_OPEN before the first gated one; the gated ones travel as SESSION_MESSAGE
-    // envelopes, so here the outer maps are checked (inner bodies are sealed; the device tests check those)
-    expect(requests.length).toBe(14);
-    expect(responses.length).toBe(14);
-    expect(requests.filter((f) => f.body[0] === Command.SESSION_MESSAGE).length).toBe(11);
+    // 13 commands and the two role switches around the import (LOGOUT + LOGIN each); the session was opened (INIT,
+    // LOGIN) before the wire was watched. Every gated one travels as a SESSION_MESSAGE envelope, so here the outer
+    // maps are checked (inner bodies are sealed; the device tests check those)
+    expect(requests.length).toBe(17);
+    expect(responses.length).toBe(17);
+    expect(requests.filter((f) => f.body[0] === Command.SESSION_MESSAGE).length).toBe(15);
     for (const f of requests) {
       const payload = f.body.subarray(1);
       const ours = cborDecode(payload);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
-import { cliCommand, nodeBundle, verifyWithNode } from '../helpers/sim.ts';
+import { SIM_LOGIN, SIM_SO_PIN, SIM_USER_PIN, cliCommand, nodeBundle, verifyWithNode } from '../helpers/sim.ts';
 import { BOOT_PATTERN, BOOT_WORDS, writeFlashExerciser } from '../helpers/board-emulation/flash-exerciser.ts';
 import { HsmClient } from '../../host/index.ts';
 import { toHex } from '../../firmware/protocol/index.ts';
@@ -177,16 +177,23 @@ describe('tinyhsm sim --flash FILE with the real firmware', () => {
     let run = await sim(['--pty', '--json', '--flash', img], env);
     let client = await HsmClient.open(run.json!.pty!, { trust: true });
     const info1 = await client.info();
+    // a new file is a factory-new device: no key before INIT, then INIT and the user's LOGIN (docs/security.md §2–§4)
+    expect(info1.initialized).toBe(false);
+    await expect(client.generateKey('ed25519', 'too early')).rejects.toMatchObject({ name: 'HsmError', code: 'NOT_INITIALIZED' });
+    await client.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN });
+    await client.login('user', SIM_USER_PIN);
     const made = await client.generateKey('ed25519', 'persisted');
     await client.close();
     run.child.kill('SIGTERM');
     expect((await run.exited).code).toBe(0);
 
     run = await sim(['--pty', '--json', '--flash', img], env);
-    client = await HsmClient.open(run.json!.pty!, { trust: true });
+    client = await HsmClient.open(run.json!.pty!, { trust: true, login: SIM_LOGIN });
     try {
       const info2 = await client.info();
       expect(toHex(info2.deviceId)).toBe(toHex(info1.deviceId));
+      // the PIN records are in the file too: still initialized, and the same user PIN logs in below
+      expect(info2.initialized).toBe(true);
       const listed = await client.listKeys();
       expect(listed.some((k) => k.keyId === made.keyId && toHex(k.publicKey) === toHex(made.publicKey))).toBe(true);
       const sig = await client.sign(made.keyId, { message });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HsmClient, HsmError, SocketTransport, algName } from '../../host/index.ts';
 import { toHex } from '../../firmware/protocol/index.ts';
-import { runCli, spawnSim, verifyWithNode, type SimProcess } from '../helpers/sim.ts';
+import { SIM_LOGIN, runCli, spawnSim, verifyWithNode, type SimProcess } from '../helpers/sim.ts';
 
 const running: SimProcess[] = [];
 const dirs: string[] = [];
@@ -35,7 +35,7 @@ describe('tinyhsm sim --socket', () => {
     expect(st.isSocket()).toBe(true);
     expect(st.mode & 0o077).toBe(0); // owner only: whoever connects can use the keys
 
-    const client = await HsmClient.open(path, { trust: true }); // a socket path is recognised as one
+    const client = await HsmClient.open(path, { trust: true, login: SIM_LOGIN }); // a socket path is recognised as one
     expect(client.transport).toBeInstanceOf(SocketTransport);
     const info = await client.info();
     expect(info.algorithms.map(algName).sort()).toEqual(['ecdsa-p256', 'ecdsa-secp256k1', 'ed25519', 'x25519']);
@@ -46,8 +46,11 @@ describe('tinyhsm sim --socket', () => {
     }
     await client.close();
 
-    // 'unix:PATH' names it explicitly; the keys are still there for the next client
+    // 'unix:PATH' names it explicitly; the keys are still there for the next client, which must log in to see them
+    // (docs/security.md §2: KEY_LIST needs a role)
     const again = await HsmClient.open('unix:' + path, { trust: true });
+    await expect(again.listKeys()).rejects.toMatchObject({ name: 'HsmError', code: 'LOGIN_REQUIRED' });
+    await again.login('user', SIM_LOGIN.pin);
     expect((await again.listKeys()).length).toBe(3);
     await again.close();
 

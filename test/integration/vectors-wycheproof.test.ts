@@ -2,13 +2,14 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { Alg, Command, Status } from '../../firmware/protocol/codes.ts';
+import { Alg, Capability, Command, Status } from '../../firmware/protocol/codes.ts';
 import { field, findLeakedKeys, hex, startTestDevice, unhex, type TestDevice } from '../helpers/loopback.ts';
 
 const load = (name: string) => JSON.parse(readFileSync(new URL('../vectors/wycheproof/' + name, import.meta.url), 'utf8'));
 
-function importKey(t: TestDevice, alg: number, sk: Uint8Array): { id: number; pub: Uint8Array } {
-  const r = t.call(Command.KEY_IMPORT, { 1: alg, 3: sk });
+/** KEY_IMPORT with the algorithm's default capabilities, or the given ones (key 4; docs/security.md §6). */
+function importKey(t: TestDevice, alg: number, sk: Uint8Array, capabilities?: number): { id: number; pub: Uint8Array } {
+  const r = t.call(Command.KEY_IMPORT, capabilities === undefined ? { 1: alg, 3: sk } : { 1: alg, 3: sk, 4: capabilities });
   expect(r.status, r.message).toBe(Status.OK);
   return { id: field<number>(r, 1), pub: field<Uint8Array>(r, 2) };
 }
@@ -87,7 +88,8 @@ describe('Wycheproof ecdh_secp256r1_ecpoint_test.json through KEY_IMPORT + ECDH'
     const t = startTestDevice({ slots: 2 });
     const seen = { valid: 0, invalid: 0 };
     for (const c of w.testGroups[0].tests) {
-      const k = importKey(t, Alg.ECDSA_P256, scalar32(c.private));
+      // a P-256 key signs by default; ECDH needs the derive capability asked for at import
+      const k = importKey(t, Alg.ECDSA_P256, scalar32(c.private), Capability.DERIVE);
       const pub = unhex(c.public);
       const r = t.call(Command.ECDH, { 1: k.id, 2: pub });
       if (c.result === 'invalid') {

@@ -1,7 +1,7 @@
 // Every command through real frames: results checked with node:crypto, and the negative side of each command.
 import { describe, it, expect } from 'vitest';
 import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, verify as nodeVerify } from 'node:crypto';
-import { Alg, Command, FrameType, Origin, Status } from '../../firmware/protocol/codes.ts';
+import { Alg, Capability, Command, FrameType, Origin, Status } from '../../firmware/protocol/codes.ts';
 import { encodeFrame } from '../../firmware/protocol/frame.ts';
 import { decodeMessage } from '../../firmware/protocol/schema.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
@@ -114,7 +114,8 @@ describe('full store', () => {
 
 describe('full flash', () => {
   it('STORAGE_FULL when the flash has no room though slots are free: the message names the flash, nothing changes, a delete makes room', () => {
-    const flash = new NorFlash({ pageSize: 512, pageCount: 2 });
+    // 3 small pages: room for the device's name, its PIN records (INIT) and a key or two
+    const flash = new NorFlash({ pageSize: 512, pageCount: 3 });
     const t = startTestDevice({ flash, slots: 16 });
     const made: number[] = [];
     let full: Reply | undefined;
@@ -128,6 +129,7 @@ describe('full flash', () => {
     const info = t.call(Command.INFO);
     expect(field<number>(info, 8)).toBeGreaterThan(0); // slots were free
     const before = t.call(Command.KEY_LIST);
+    t.ready(Command.KEY_IMPORT); // the SO session's LOGIN writes its retry counter: before the snapshot
     const image = flash.snapshot();
     expectError(t.call(Command.KEY_IMPORT, { 1: Alg.ECDSA_P256, 3: new Uint8Array(32).fill(5) }), Status.STORAGE_FULL, /flash/);
     expect(hex(t.call(Command.KEY_LIST).frame.body)).toBe(hex(before.frame.body));
@@ -242,7 +244,8 @@ describe('SIGN', () => {
 describe('ECDH', () => {
   const t = startTestDevice();
   const x = generate(t, Alg.X25519);
-  const p = generate(t, Alg.ECDSA_P256);
+  // a P-256 key signs by default; ECDH needs the derive capability asked for at creation (docs/security.md §6)
+  const p = okValue(t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_P256, 3: Capability.SIGN | Capability.DERIVE }), Command.KEY_GENERATE) as { keyId: number; publicKey: Uint8Array };
   const ed = generate(t, Alg.ED25519);
   const k1 = generate(t, Alg.ECDSA_SECP256K1);
 
@@ -328,7 +331,7 @@ describe('request validation (every command)', () => {
     [Command.ECHO, { 1: new Uint8Array(1), 2: 0 }],
     [Command.RANDOM, { 1: 4, 3: 1 }],
     [Command.KEY_GENERATE, { 1: Alg.ED25519, 7: 1 }],
-    [Command.KEY_IMPORT, { 1: Alg.ED25519, 3: new Uint8Array(32), 4: true }],
+    [Command.KEY_IMPORT, { 1: Alg.ED25519, 3: new Uint8Array(32), 7: true }], // keys 4–6 are the policy (issue 4 §5)
     [Command.KEY_PUBLIC, { 1: 1, 2: 1 }],
     [Command.KEY_DELETE, { 1: 1, 100: 1 }],
     [Command.SIGN, { 1: 1, 2: new Uint8Array(1), 4: 1 }],

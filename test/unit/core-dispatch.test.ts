@@ -1,5 +1,4 @@
 // Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely.
-import { SessionTable } from '../../firmware/core/session/index.ts';
 import { describe, it, expect } from 'vitest';
 import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS } from '../../firmware/protocol/codes.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
@@ -8,10 +7,8 @@ import { utf8Encode } from '../../firmware/protocol/bytes.ts';
 import { HANDLERS, MAX_MESSAGE, dispatch, dispatchInSession, errorBody, truncateUtf8 } from '../../firmware/core/dispatch.ts';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
-import { KeyStore } from '../../firmware/core/keystore.ts';
-import { RamFlash } from '../../firmware/core/ram_flash.ts';
-import { Store } from '../../firmware/core/store/index.ts';
-import { createLoopbackEnv } from '../helpers/loopback.ts';
+import { deviceContext } from '../helpers/device-context.ts';
+import { Role } from '../../firmware/protocol/codes.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 
 function values(t: Record<string, number>): number[] {
@@ -49,22 +46,20 @@ describe('code tables', () => {
   });
 });
 
-function ctx(flash: Flash = new RamFlash()): DeviceContext {
-  const link = createLoopbackEnv();
-  const store = Store.open(flash);
-  return {
-    env: link.env,
-    keystore: KeyStore.load(4, store),
-    store,
-    flashVolatile: true,
-    selftest: { passed: [1, 2, 3, 4], failures: {}, sha256: true },
-    offered: [false, true, true, true, true],
-    deviceId: new Uint8Array(16),
-    identity: undefined,
-    firmwareVersion: 'test',
-    maxPacket: 2048,
-    sessions: new SessionTable(),
-  };
+const ctx = (flash?: Flash): DeviceContext => deviceContext({ flash, flashVolatile: true });
+
+const PIN = new Uint8Array(Buffer.from('123456'));
+
+/** INIT the context's device, open a session (the handshake on the device side) and log it in as user, as LOGIN does. */
+function userSession(c: DeviceContext): number {
+  expect(c.auth.init(PIN.slice(), PIN.slice(), undefined).ok).toBe(true);
+  const seed = new Uint8Array(32).fill(1);
+  const host = c.env.crypto.x25519PublicKey(new Uint8Array(32).fill(2));
+  const o = c.sessions.open(c.env.crypto, c.env.rng, seed, c.deviceId, host, c.env.clock.now());
+  if (!o.ok) throw new Error(o.message);
+  expect(c.auth.login(Role.USER, PIN.slice()).ok).toBe(true);
+  c.sessions.get(o.value.sessionId)!.role = Role.USER;
+  return o.value.sessionId;
 }
 
 function decode(body: Uint8Array): { status: number; map: Map<number, unknown> } {
@@ -109,7 +104,7 @@ describe('dispatch', () => {
         },
       },
     };
-    const body = dispatchInSession(evil, new Uint8Array([Command.RANDOM, 0xa1, 0x01, 0x10]));
+    const body = dispatchInSession(evil, new Uint8Array([Command.RANDOM, 0xa1, 0x01, 0x10]), 1);
     const r = decode(body);
     expect(r.status).toBe(Status.INTERNAL_ERROR);
     expect(String(r.map.get(1))).not.toContain(secret);
@@ -119,17 +114,18 @@ describe('dispatch', () => {
   it('a flash that throws during a commit gives INTERNAL_ERROR saying to power-cycle, never OK, and later changes are refused', () => {
     const flash = new NorFlash({ pageSize: 1024, pageCount: 4 });
     const c = ctx(flash);
+    const sid = userSession(c);
     flash.cutAfterWords(2);
-    const r = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519])));
+    const r = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519]), sid));
     expect(r.status).toBe(Status.INTERNAL_ERROR);
     expect(r.map.get(1)).toMatch(/^KEY_GENERATE: the flash failed.*power-cycle/);
     expect(c.keystore.used).toBe(0);
     flash.powerOn();
-    const again = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519])));
+    const again = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519]), sid));
     expect(again.status).toBe(Status.INTERNAL_ERROR);
     expect(again.map.get(1)).toMatch(/power-cycle/);
     // reads still work from RAM
-    expect(decode(dispatchInSession(c, new Uint8Array([Command.KEY_LIST]))).status).toBe(Status.OK);
+    expect(decode(dispatchInSession(c, new Uint8Array([Command.KEY_LIST]), sid)).status).toBe(Status.OK);
   });
 
   it('error messages are cut to 160 bytes of UTF-8 without splitting a character', () => {

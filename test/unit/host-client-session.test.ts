@@ -1,31 +1,18 @@
-// HsmClient's secure session against the real firmware in-process: opened by itself, pinned (file or memory), verified, sealed with rising counters, reopened once on SESSION_INVALID, closed and wiped (issue 4 §1–§2, docs/session.md).
-import { afterEach, describe, expect, it } from 'vitest';
+// HsmClient's secure session against the real firmware in-process: opened by itself, pinned (file or memory), verified, sealed with rising counters, reopened once on SESSION_INVALID (and logged in again), closed and wiped (issue 4 §1–§2, docs/session.md).
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, FrameReader, FrameType, cborDecode, encodeFrame, toHex, type Frame } from '../../firmware/protocol/index.ts';
-import { HsmClient, HsmError, InProcessTransport, type HostTransport } from '../../host/index.ts';
+import { HsmClient, InProcessTransport, type HostTransport } from '../../host/index.ts';
 import { Simulator, SimFlash } from '../../sim/index.ts';
-import { freshKnownDevices, nodeBundle, verifyWithNode } from '../helpers/sim.ts';
+import { SIM_LOGIN, SIM_USER_PIN, freshKnownDevices, verifyWithNode } from '../helpers/sim.ts';
+import { hsmFailure } from '../helpers/hsm-error.ts';
+import { inProcessSims } from '../helpers/inprocess-sims.ts';
 
-const sims: Simulator[] = [];
-const clients: HsmClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  for (const s of sims.splice(0)) {
-    expect(s.deviceFaults).toEqual([]);
-    s.close();
-  }
-});
+const sims = inProcessSims();
+const { track } = sims;
 
-async function boot(opts: { seed?: string; flash?: SimFlash } = {}): Promise<Simulator> {
-  const sim = new Simulator({ bundlePath: await nodeBundle(), log: () => {}, ...opts });
-  sims.push(sim);
-  return sim;
-}
-
-function track(c: HsmClient): HsmClient {
-  clients.push(c);
-  return c;
-}
+/** A simulator INITed with the test PINs, so clients with `login: SIM_LOGIN` can use keys. */
+const boot = (opts: { seed?: string; flash?: SimFlash } = {}): Promise<Simulator> => sims.boot(opts);
 
 interface WireFrame {
   dir: 'toDevice' | 'toHost';
@@ -85,20 +72,11 @@ class MitmTransport implements HostTransport {
   }
 }
 
-async function failure(p: Promise<unknown>): Promise<HsmError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(HsmError);
-  return e as HsmError;
-}
-
 describe('HsmClient sessions', () => {
   it('opens a session before the first gated command only; gated commands travel sealed with counters 1, 2, 3, …', async () => {
     const sim = await boot();
     const seen = record(sim);
-    const client = track(new HsmClient(new InProcessTransport(sim, false)));
+    const client = track(new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN }));
     await client.info();
     await client.echo(new Uint8Array([1, 2]));
     expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(0); // INFO and ECHO are clear
@@ -112,19 +90,20 @@ describe('HsmClient sessions', () => {
 
     expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(1);
     const envelopes = requests(seen, Command.SESSION_MESSAGE).map((f) => outerMap(f.body));
-    expect(envelopes.map((m) => m.get(2))).toEqual([1, 2, 3]);
+    expect(envelopes.map((m) => m.get(2))).toEqual([1, 2, 3, 4]); // LOGIN, KEY_GENERATE, SIGN, KEY_LIST
     expect(new Set(envelopes.map((m) => m.get(1)))).toEqual(new Set([client.sessionId]));
     // no gated command went in the clear, and neither the label nor the message is visible on the wire
     for (const c of [Command.KEY_GENERATE, Command.SIGN, Command.KEY_LIST]) expect(requests(seen, c)).toHaveLength(0);
     const wire = seen.map((f) => Buffer.from(f.body).toString('latin1')).join('');
     expect(wire).not.toContain('sealed');
+    expect(wire).not.toContain(SIM_USER_PIN); // nor the PIN
     expect(wire).not.toContain('through the envelope');
   });
 
   it('a gated command sent in the clear (callClear) is refused with SESSION_REQUIRED and does nothing', async () => {
     const sim = await boot();
-    const client = track(new HsmClient(new InProcessTransport(sim, false)));
-    const e = await failure(client.callClear(Command.KEY_GENERATE, { alg: 1 }));
+    const client = track(new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN }));
+    const e = await hsmFailure(client.callClear(Command.KEY_GENERATE, { alg: 1 }));
     expect(e.code).toBe('SESSION_REQUIRED');
     expect(e.fromDevice).toBe(true);
     expect(e.message).toContain('SESSION_OPEN');
@@ -134,8 +113,8 @@ describe('HsmClient sessions', () => {
 
   it('an inner error becomes the same HsmError as before sessions (status, name, device message, hint, command)', async () => {
     const sim = await boot();
-    const client = track(new HsmClient(new InProcessTransport(sim, false)));
-    const e = await failure(client.sign(999, { message: new Uint8Array(1) }));
+    const client = track(new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN }));
+    const e = await hsmFailure(client.sign(999, { message: new Uint8Array(1) }));
     expect(e.code).toBe('KEY_NOT_FOUND');
     expect(e.command).toBe('SIGN');
     expect(e.fromDevice).toBe(true);
@@ -149,20 +128,20 @@ describe('HsmClient sessions', () => {
     const info = await track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known })).info();
 
     const refused = track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known }));
-    const e = await failure(refused.listKeys());
+    const e = await hsmFailure(refused.listKeys());
     expect(e.code).toBe('UNKNOWN_DEVICE');
     expect(e.message).toContain('--trust');
     expect(e.message).toContain(toHex(info.deviceId));
     expect(existsSync(known)).toBe(false);
     expect(refused.sessionId).toBeUndefined();
 
-    const trusting = track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known, trust: true }));
+    const trusting = track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known, trust: true, login: SIM_LOGIN }));
     expect(await trusting.listKeys()).toEqual([]);
     const file = JSON.parse(readFileSync(known, 'utf8'));
     expect(file.devices[toHex(info.deviceId)].identityKey).toBe(toHex(info.identityPublicKey!));
     expect(trusting.pinState(info.deviceId, info.identityPublicKey!)).toMatchObject({ state: 'pinned', path: known });
 
-    const later = track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known }));
+    const later = track(new HsmClient(new InProcessTransport(sim, false), { knownDevices: known, login: SIM_LOGIN }));
     expect(await later.listKeys()).toEqual([]);
   });
 
@@ -171,7 +150,7 @@ describe('HsmClient sessions', () => {
     const a = await boot({ seed: 'a1' });
     const b = await boot({ seed: 'b2' });
     const ia = await new HsmClient(new InProcessTransport(a, false)).info();
-    const ib = await new HsmClient(new InProcessTransport(b, false)).info();
+    const ib = await new HsmClient(new InProcessTransport(b, false), { login: SIM_LOGIN }).info();
     expect(toHex(ib.identityPublicKey!)).not.toBe(toHex(ia.identityPublicKey!));
     // the pin file says b's device id belongs to a's identity key: what an impostor of b (or a reset b) looks like
     writeFileSync(
@@ -181,14 +160,14 @@ describe('HsmClient sessions', () => {
     // more refusals than the device has session slots: each refused session is closed again
     for (let i = 0; i < 6; i++) {
       const c = track(new HsmClient(new InProcessTransport(b, false), { knownDevices: known, trust: i % 2 === 0 }));
-      const e = await failure(c.generateKey('ed25519'));
+      const e = await hsmFailure(c.generateKey('ed25519'));
       expect(e.code).toBe('IDENTITY_CHANGED');
       expect(e.message).toContain('changed since 2025-01-02T03:04:05.000Z');
       expect(e.message).toContain('impersonating');
     }
     expect(JSON.parse(readFileSync(known, 'utf8')).devices[toHex(ib.deviceId)].identityKey).toBe(toHex(ia.identityPublicKey!));
     // nothing executed, and b still has free slots for a client that pins it in memory
-    const ok = track(new HsmClient(new InProcessTransport(b, false)));
+    const ok = track(new HsmClient(new InProcessTransport(b, false), { login: SIM_LOGIN }));
     expect(await ok.listKeys()).toEqual([]);
   });
 
@@ -204,8 +183,8 @@ describe('HsmClient sessions', () => {
       body[at + 10] ^= 1; // one bit of the identity signature
       return body;
     };
-    const client = track(new HsmClient(mitm, { knownDevices: null }));
-    const e = await failure(client.generateKey('ed25519'));
+    const client = track(new HsmClient(mitm, { knownDevices: null, login: SIM_LOGIN }));
+    const e = await hsmFailure(client.generateKey('ed25519'));
     expect(e.code).toBe('SESSION_REFUSED');
     expect(e.message).toMatch(/not signed by the pinned identity key/);
     expect(client.sessionId).toBeUndefined();
@@ -218,7 +197,7 @@ describe('HsmClient sessions', () => {
     const sim = await boot();
     const seen = record(sim);
     const mitm = new MitmTransport(sim);
-    const client = track(new HsmClient(mitm, { knownDevices: null }));
+    const client = track(new HsmClient(mitm, { knownDevices: null, login: SIM_LOGIN }));
     expect(await client.listKeys()).toEqual([]);
     const first = client.sessionId;
     let armed = true;
@@ -230,7 +209,7 @@ describe('HsmClient sessions', () => {
       return body;
     };
     const before = requests(seen, Command.SESSION_MESSAGE).length;
-    const e = await failure(client.generateKey('ed25519'));
+    const e = await hsmFailure(client.generateKey('ed25519'));
     expect(e.code).toBe('SESSION_REFUSED');
     expect(e.message).toMatch(/does not authenticate/);
     expect(requests(seen, Command.SESSION_MESSAGE).length - before).toBe(1);
@@ -244,7 +223,7 @@ describe('HsmClient sessions', () => {
   it('SESSION_INVALID (the device restarted) → one new session and the command again, transparently; executed once', async () => {
     const sim = await boot({ flash: SimFlash.memory({ pages: 8 }), seed: 'f1' });
     const seen = record(sim);
-    const client = track(new HsmClient(new InProcessTransport(sim, false)));
+    const client = track(new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN }));
     expect(await client.listKeys()).toEqual([]);
     sim.reboot(); // sessions live in RAM; the identity lives in flash
     const k = await client.generateKey('ecdsa-p256');
@@ -260,7 +239,7 @@ describe('HsmClient sessions', () => {
   it('SESSION_INVALID twice in a row is not retried forever: the second one is the answer', async () => {
     const sim = await boot({ flash: SimFlash.memory({ pages: 8 }), seed: 'f2' });
     const mitm = new MitmTransport(sim);
-    const client = track(new HsmClient(mitm, { knownDevices: null }));
+    const client = track(new HsmClient(mitm, { knownDevices: null, login: SIM_LOGIN }));
     expect(await client.listKeys()).toEqual([]);
     let opens = 0;
     // every envelope answer is replaced by SESSION_INVALID: what a device that keeps dropping sessions looks like
@@ -272,7 +251,7 @@ describe('HsmClient sessions', () => {
       }
       return Uint8Array.of(0x10, 0xa1, 0x01, 0x61, 0x78);
     };
-    const e = await failure(client.listKeys());
+    const e = await hsmFailure(client.listKeys());
     expect(e.code).toBe('SESSION_INVALID');
     expect(opens).toBe(1);
   });
@@ -282,7 +261,7 @@ describe('HsmClient sessions', () => {
     const seen = record(sim);
     for (let i = 0; i < 6; i++) {
       // six clients one after the other on a device with four slots: each close() freed its slot
-      const c = new HsmClient(new InProcessTransport(sim, false));
+      const c = new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN });
       expect(await c.listKeys()).toEqual([]);
       const session = (c as unknown as { session: { keyOut: Buffer; keyIn: Buffer; closed: boolean } }).session;
       await c.close();
@@ -291,7 +270,7 @@ describe('HsmClient sessions', () => {
       expect(session.keyIn.every((b) => b === 0)).toBe(true);
     }
     expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(6);
-    expect(requests(seen, Command.SESSION_MESSAGE)).toHaveLength(12); // LIST and CLOSE per client
+    expect(requests(seen, Command.SESSION_MESSAGE)).toHaveLength(18); // LOGIN, LIST and CLOSE per client
     const answers = seen.filter((f) => f.dir === 'toHost' && f.type === FrameType.RESPONSE);
     expect(answers.every((f) => f.body[0] === 0)).toBe(true);
   });
@@ -300,12 +279,12 @@ describe('HsmClient sessions', () => {
     const sim = await boot();
     const four = [];
     for (let i = 0; i < 4; i++) {
-      const c = track(new HsmClient(new InProcessTransport(sim, false)));
+      const c = track(new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN }));
       await c.listKeys();
       four.push(c);
     }
-    const fifth = track(new HsmClient(new InProcessTransport(sim, false)));
-    const e = await failure(fifth.listKeys());
+    const fifth = track(new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN }));
+    const e = await hsmFailure(fifth.listKeys());
     expect(e.code).toBe('SESSION_LIMIT');
     await four[0].close();
     expect(await fifth.listKeys()).toEqual([]);

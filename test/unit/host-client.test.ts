@@ -1,4 +1,4 @@
-// HsmClient against a scripted link (no firmware): queueing, seq matching, keepalive, retransmit, abort, close and error mapping.
+// HsmClient against a scripted link (no firmware): queueing, seq matching, keepalive (and its callback), retransmit, abort with CANCEL and its bounded wait, close and error mapping.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   Command,
@@ -13,7 +13,8 @@ import {
   cobsEncode,
   type Frame,
 } from '../../firmware/protocol/index.ts';
-import { HsmClient, HsmError, resolveAlg, type HostTransport } from '../../host/index.ts';
+import { HsmClient, HsmError, KeepaliveReason, resolveAlg, type HostTransport, type KeepaliveEvent } from '../../host/index.ts';
+import { hsmFailure } from '../helpers/hsm-error.ts';
 
 /** A link whose far end is the test: it records frames the client sends and lets the test answer. */
 class ScriptedLink implements HostTransport {
@@ -67,15 +68,6 @@ class ScriptedLink implements HostTransport {
 
 /** Let promise callbacks and the client's writes run. */
 const settle = () => vi.advanceTimersByTimeAsync(0);
-
-async function rejection(p: Promise<unknown>): Promise<HsmError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(HsmError);
-  return e as HsmError;
-}
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -140,7 +132,7 @@ describe('HsmClient over a scripted link', () => {
   it('retransmits the same bytes on timeout, then gives up with TIMEOUT', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link, { timeoutMs: 1000, retries: 2 });
-    const p = rejection(c.info());
+    const p = hsmFailure(c.info());
     await settle();
     expect(link.written.length).toBe(1);
     await vi.advanceTimersByTimeAsync(1000);
@@ -176,7 +168,7 @@ describe('HsmClient over a scripted link', () => {
   it('maps an error status to HsmError with the device message and the hint', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
-    const p = rejection(c.callClear(Command.KEY_PUBLIC, { keyId: 7 }));
+    const p = hsmFailure(c.callClear(Command.KEY_PUBLIC, { keyId: 7 }));
     await settle();
     link.send(FrameType.RESPONSE, link.last.seq, Status.KEY_NOT_FOUND, new Map([[1, 'no key 7']]));
     const e = await p;
@@ -192,26 +184,26 @@ describe('HsmClient over a scripted link', () => {
   it('maps ERROR frames, and rejects answers it cannot parse with BAD_RESPONSE', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
-    let p = rejection(c.info());
+    let p = hsmFailure(c.info());
     await settle();
     link.send(FrameType.ERROR, link.last.seq, Status.PACKET_TOO_LARGE, new Map([[1, 'frame of 9000 bytes']]));
     expect((await p).statusName).toBe('PACKET_TOO_LARGE');
 
-    p = rejection(c.info());
+    p = hsmFailure(c.info());
     await settle();
     link.send(FrameType.RESPONSE, link.last.seq, Status.OK, Uint8Array.of(0xa2, 0x02, 0x00, 0x01, 0x00)); // keys out of order
     let e = await p;
     expect(e.code).toBe('BAD_RESPONSE');
     expect(e.message).toMatch(/not deterministic CBOR/);
 
-    p = rejection(c.callClear(Command.RANDOM, { length: 4 }));
+    p = hsmFailure(c.callClear(Command.RANDOM, { length: 4 }));
     await settle();
     link.ok(link.last.seq, new Map([[1, 'not bytes']]));
     e = await p;
     expect(e.code).toBe('BAD_RESPONSE');
     expect(e.message).toMatch(/RANDOM schema.*bytes/);
 
-    p = rejection(c.info());
+    p = hsmFailure(c.info());
     await settle();
     link.send(FrameType.RESPONSE, link.last.seq, 0xfe, new Map([[1, 'from the future']]));
     e = await p;
@@ -219,13 +211,13 @@ describe('HsmClient over a scripted link', () => {
     expect(e.status).toBe(0xfe);
   });
 
-  it('abort: a queued request leaves the queue, an active one rejects at once and sends CANCEL', async () => {
+  it('abort: a queued request leaves the queue, an active one rejects at once, sends CANCEL and holds the link until the device answers', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link, { timeoutMs: 60_000 });
     const ac1 = new AbortController();
     const ac2 = new AbortController();
-    const first = rejection(c.echo(new Uint8Array([1]), { signal: ac1.signal }));
-    const second = rejection(c.echo(new Uint8Array([2]), { signal: ac2.signal }));
+    const first = hsmFailure(c.echo(new Uint8Array([1]), { signal: ac1.signal }));
+    const second = hsmFailure(c.echo(new Uint8Array([2]), { signal: ac2.signal }));
     const third = c.echo(new Uint8Array([3]));
     await settle();
     const seq1 = link.last.seq;
@@ -236,23 +228,82 @@ describe('HsmClient over a scripted link', () => {
     expect(e.code).toBe('ABORTED');
     expect(e.message).toMatch(/^ABORTED: ECHO was aborted/);
     await settle();
-    const kinds = link.frames.map((f) => [f.type, f.body[0]]);
-    expect(kinds).toEqual([
+    // the third waits: the device may still be busy with the cancelled one (docs/security.md §7: it answers CANCELLED)
+    expect(link.frames.map((f) => [f.type, f.body[0]])).toEqual([
+      [FrameType.REQUEST, Command.ECHO],
+      [FrameType.CANCEL, undefined],
+    ]);
+    expect(link.frames[1].seq).toBe(seq1);
+    // keepalives of the cancelled request neither reach anyone nor extend the wait
+    link.send(FrameType.KEEPALIVE, seq1, 2, new Uint8Array(0));
+    // the device's answer to the cancelled request frees the link; it is not delivered to anyone
+    link.send(FrameType.RESPONSE, seq1, Status.CANCELLED, new Map([[1, 'cancelled by the host']]));
+    await settle();
+    expect(link.frames.map((f) => [f.type, f.body[0]])).toEqual([
       [FrameType.REQUEST, Command.ECHO],
       [FrameType.CANCEL, undefined],
       [FrameType.REQUEST, Command.ECHO],
     ]);
-    expect(link.frames[1].seq).toBe(seq1);
-    // a late answer to the aborted request is ignored; the third gets its own
-    link.ok(seq1, new Map([[1, new Uint8Array([1])]]));
     link.ok(link.last.seq, new Map([[1, new Uint8Array([3])]]));
     expect(await third).toEqual(new Uint8Array([3]));
+  });
+
+  it('abort: a device that never answers the CANCEL holds the link only for cancelWaitMs', async () => {
+    const link = new ScriptedLink();
+    const c = new HsmClient(link, { timeoutMs: 60_000, cancelWaitMs: 500 });
+    const ac = new AbortController();
+    const first = hsmFailure(c.echo(new Uint8Array([1]), { signal: ac.signal }));
+    const second = c.echo(new Uint8Array([2]));
+    await settle();
+    const seq1 = link.last.seq;
+    ac.abort();
+    expect((await first).code).toBe('ABORTED');
+    await vi.advanceTimersByTimeAsync(499);
+    expect(link.frames.filter((f) => f.type === FrameType.REQUEST)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(link.frames.filter((f) => f.type === FrameType.REQUEST)).toHaveLength(2);
+    // a late answer to the cancelled request is not taken for the second one
+    link.ok(seq1, new Map([[1, new Uint8Array([1])]]));
+    link.ok(link.last.seq, new Map([[1, new Uint8Array([2])]]));
+    expect(await second).toEqual(new Uint8Array([2]));
+  });
+
+  it('keepalives are reported to the callback (per call or per client) with their reason; a throwing callback changes nothing', async () => {
+    const link = new ScriptedLink();
+    const seen: KeepaliveEvent[] = [];
+    const c = new HsmClient(link, { timeoutMs: 1000, retries: 0, onKeepalive: (e) => seen.push(e) });
+    const p = c.echo(new Uint8Array([1]));
+    await settle();
+    const seq = link.last.seq;
+    link.send(FrameType.KEEPALIVE, seq, KeepaliveReason.PROCESSING, new Uint8Array(0));
+    link.send(FrameType.KEEPALIVE, seq, KeepaliveReason.PRESENCE_NEEDED, new Uint8Array(0));
+    link.send(FrameType.KEEPALIVE, (seq + 1) & 0xffff, KeepaliveReason.PRESENCE_NEEDED, new Uint8Array(0)); // not ours
+    link.ok(seq, new Map([[1, new Uint8Array([1])]]));
+    await p;
+    expect(seen).toEqual([
+      { command: 'ECHO', seq, reason: KeepaliveReason.PROCESSING, presence: false },
+      { command: 'ECHO', seq, reason: KeepaliveReason.PRESENCE_NEEDED, presence: true },
+    ]);
+    const mine: KeepaliveEvent[] = [];
+    const q = c.echo(new Uint8Array([2]), {
+      onKeepalive: (e) => {
+        mine.push(e);
+        throw new Error('a broken reporter');
+      },
+    });
+    await settle();
+    link.send(FrameType.KEEPALIVE, link.last.seq, KeepaliveReason.PRESENCE_NEEDED, new Uint8Array(0));
+    await vi.advanceTimersByTimeAsync(900);
+    link.ok(link.last.seq, new Map([[1, new Uint8Array([2])]]));
+    expect(await q).toEqual(new Uint8Array([2]));
+    expect(mine.map((e) => e.presence)).toEqual([true]);
+    expect(seen).toHaveLength(2); // the per-call callback replaced the client's
   });
 
   it('an already aborted signal rejects without sending anything', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
-    const e = await rejection(c.info({ signal: AbortSignal.abort() }));
+    const e = await hsmFailure(c.info({ signal: AbortSignal.abort() }));
     expect(e.code).toBe('ABORTED');
     await settle();
     expect(link.written.length).toBe(0);
@@ -261,20 +312,20 @@ describe('HsmClient over a scripted link', () => {
   it('a link that closes fails the active and queued requests with CLOSED, and every later one', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
-    const a = rejection(c.info());
-    const b = rejection(c.info());
+    const a = hsmFailure(c.info());
+    const b = hsmFailure(c.info());
     await settle();
     link.drop('USB unplugged');
     expect((await a).code).toBe('CLOSED');
     expect((await a).message).toMatch(/USB unplugged/);
     expect((await b).code).toBe('CLOSED');
-    expect((await rejection(c.info())).code).toBe('CLOSED');
+    expect((await hsmFailure(c.info())).code).toBe('CLOSED');
   });
 
   it('close() fails pending requests and closes the transport', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
-    const a = rejection(c.info());
+    const a = hsmFailure(c.info());
     await settle();
     await c.close();
     expect((await a).code).toBe('CLOSED');
@@ -285,7 +336,7 @@ describe('HsmClient over a scripted link', () => {
     const link = new ScriptedLink();
     link.failWrites = true;
     const c = new HsmClient(link);
-    const e = await rejection(c.info());
+    const e = await hsmFailure(c.info());
     expect(e.code).toBe('IO');
     expect(e.message).toMatch(/EIO: the cable is gone/);
   });
@@ -293,6 +344,13 @@ describe('HsmClient over a scripted link', () => {
   it('refuses what it cannot send before touching the link', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
+    // PINs are 6 to 64 bytes of UTF-8; roles are user or so; capabilities have names
+    await expect(c.login('user', '12345')).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('6 to 64 bytes') });
+    await expect(c.login('user', 'x'.repeat(65))).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(c.login('admin' as 'so', '123456')).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('"user" or "so"') });
+    await expect(c.init({ userPin: '123456', soPin: 'abc' })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('the SO PIN') });
+    await expect(c.generateKey('ed25519', 'x', { capabilities: ['sign', 'fly'] })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('"fly"') });
+    expect(() => new HsmClient(new ScriptedLink(), { login: { role: 'user', pin: 'short' } })).toThrow(/6 to 64 bytes/);
     expect(() => resolveAlg('rsa-4096')).toThrow(/unknown algorithm "rsa-4096": use one of ed25519, ecdsa-p256, ecdsa-secp256k1, x25519/);
     expect(resolveAlg('Ed25519')).toBe(1);
     await expect(c.generateKey('dsa')).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verify as nodeVerify, createPublicKey } from 'node:crypto';
 import fc from 'fast-check';
-import { Alg, Command, Status, toHex, type Frame } from '../../firmware/protocol/index.ts';
+import { Alg, Command, Role, Status, toHex, type Frame } from '../../firmware/protocol/index.ts';
 import { createKalumaFlash, openKalumaFlash, KALUMA_STORE_BASE, KALUMA_STORE_SECTORS, type KalumaGlobals } from '../../firmware/platform/kaluma/adapter.ts';
 import { EmulatedKalumaChip, EmulatedKalumaFlash, KalumaBoard, type Conversation } from '../helpers/board-emulation/kaluma.ts';
 import { WireSession, armorRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
@@ -144,19 +144,41 @@ function sealed(ws: WireSession, seq: number, code: number, fields: object = {})
   return { line: armorRequest(seq, Command.SESSION_MESSAGE, ws.wrap(code, fields)), read: (f) => ws.unwrap(code, answer(Command.SESSION_MESSAGE, f)) };
 }
 
+/** The PINs these tests give the factory-new board (docs/security.md §3). */
+const USER_PIN = new Uint8Array(Buffer.from('pico-user-pin'));
+const SO_PIN = new Uint8Array(Buffer.from('pico-so-pin'));
+
+/** INIT the board in session `ws` (seq `seq`); throws unless it answers OK. */
+function* init(ws: WireSession, seq: number): Generator<string, void, Frame | undefined> {
+  const i = sealed(ws, seq, Command.INIT, { userPin: USER_PIN, soPin: SO_PIN });
+  const r = i.read(yield i.line);
+  if (r.status !== Status.OK) throw new Error(`INIT failed: ${r.statusName} ${String(r.fields.message)}`);
+}
+
+/** LOGIN as the user in session `ws` (seq `seq`); the answer. */
+function* loginUser(ws: WireSession, seq: number): Generator<string, Answer, Frame | undefined> {
+  const l = sealed(ws, seq, Command.LOGIN, { role: Role.USER, pin: USER_PIN });
+  return l.read(yield l.line);
+}
+
 describe('kaluma bundle on an emulated Pico with flash', () => {
   it('opens exactly its store sectors, stays inside them, and never breaks a NOR rule', () => {
     const chip = new EmulatedKalumaChip();
     let info: Answer | undefined;
     let gen: Answer | undefined;
+    let login: Answer | undefined;
     session(chip, function* () {
       info = answer(Command.INFO, yield armorRequest(1, Command.INFO));
       const ws = yield* openSession(10);
+      yield* init(ws, 12);
+      login = yield* loginUser(ws, 13);
       const g = sealed(ws, 2, Command.KEY_GENERATE, { alg: Alg.ED25519, label: 'stays' });
       gen = g.read(yield g.line);
     });
     expect(info!.status).toBe(Status.OK);
-    expect(gen!.status).toBe(Status.OK); // the key was written, so the checks below saw real flash traffic
+    expect(login!.status).toBe(Status.OK);
+    // the PIN records, the retry counters and the key were written, so the checks below saw real flash traffic
+    expect(gen!.status).toBe(Status.OK);
     expect(chip.opened).toEqual([`${KALUMA_STORE_BASE},${KALUMA_STORE_SECTORS}`]);
     expect([...chip.touched].every((s) => s >= KALUMA_STORE_BASE && s < KALUMA_STORE_BASE + KALUMA_STORE_SECTORS)).toBe(true);
     expect(chip.rejected).toEqual([]);
@@ -170,6 +192,8 @@ describe('kaluma bundle on an emulated Pico with flash', () => {
     session(chip, function* () {
       info1 = answer(Command.INFO, yield armorRequest(1, Command.INFO));
       const ws = yield* openSession(10);
+      yield* init(ws, 12);
+      expect((yield* loginUser(ws, 13)).status).toBe(Status.OK);
       const g = sealed(ws, 2, Command.KEY_GENERATE, { alg: Alg.ED25519, label: 'survivor' });
       gen = g.read(yield g.line);
     });
@@ -178,17 +202,24 @@ describe('kaluma bundle on an emulated Pico with flash', () => {
     let info2: Answer | undefined;
     let list: Answer | undefined;
     let sig: Answer | undefined;
+    let before: Answer | undefined;
     session(chip, function* () {
       info2 = answer(Command.INFO, yield armorRequest(3, Command.INFO));
       // a reset ended the old session: a new one, and the identity is the same key as before (pinned from info1)
       const ws = new WireSession();
       ws.finish(answer(Command.SESSION_OPEN, yield armorRequest(20, Command.SESSION_OPEN, ws.openFields())), info1!);
+      // and its role with it (docs/security.md §1): the new session must log in again, with the PIN kept in flash
+      const b = sealed(ws, 21, Command.KEY_LIST);
+      before = b.read(yield b.line);
+      expect((yield* loginUser(ws, 22)).status).toBe(Status.OK);
       const l = sealed(ws, 4, Command.KEY_LIST);
       list = l.read(yield l.line);
       const sg = sealed(ws, 5, Command.SIGN, { keyId: gen!.fields.keyId, message });
       sig = sg.read(yield sg.line);
     });
     expect(toHex(info2!.fields.deviceId as Uint8Array)).toBe(toHex(info1!.fields.deviceId as Uint8Array));
+    expect([info1!.fields.initialized, info2!.fields.initialized]).toEqual([false, true]);
+    expect(before!.statusName).toBe('LOGIN_REQUIRED');
     const keys = list!.fields.keys as { keyId: number; publicKey: Uint8Array }[];
     expect(keys.some((k) => k.keyId === gen!.fields.keyId && toHex(k.publicKey) === toHex(gen!.fields.publicKey as Uint8Array))).toBe(true);
     expect(sig!.status).toBe(Status.OK);

@@ -25,9 +25,9 @@ describe('record key table', () => {
     expect(kindOf(0xfffdffff)).toBe(0xfffd);
   });
 
-  it('kinds are unique, and only the identity and keys are secret', () => {
+  it('kinds are unique, and only the identity, keys and PIN records are secret', () => {
     expect(new Set(KINDS).size).toBe(KINDS.length);
-    expect(KINDS.filter(isSecretKind).sort()).toEqual([RecordKind.IDENTITY, RecordKind.KEY].sort());
+    expect(KINDS.filter(isSecretKind).sort()).toEqual([RecordKind.IDENTITY, RecordKind.KEY, RecordKind.PIN].sort());
   });
 
   it('keys of kinds 0xfffe and 0xffff belong to the store', () => {

@@ -1,0 +1,257 @@
+// Key policy (firmware/core/policy.ts, docs/security.md §6): defaults and allowed capabilities per algorithm, tighten-only KEY_SET_POLICY, and SIGN / ECDH refused outside a key's capabilities or without the button.
+import { describe, it, expect } from 'vitest';
+import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
+import { Alg, ALL_CAPABILITIES, Capability, Origin, Status } from '../../firmware/protocol/codes.ts';
+import {
+  ALLOWED_CAPABILITIES,
+  DEFAULT_CAPABILITIES,
+  capabilityNames,
+  checkUse,
+  policyAtCreation,
+  tightenPolicy,
+  wirePolicy,
+  type StoredPolicy,
+} from '../../firmware/core/policy.ts';
+import { keyGenerate } from '../../firmware/core/commands/key_generate.ts';
+import { keyImport } from '../../firmware/core/commands/key_import.ts';
+import { keyList } from '../../firmware/core/commands/key_list.ts';
+import { keyPublic } from '../../firmware/core/commands/key_public.ts';
+import { keySetPolicy } from '../../firmware/core/commands/key_set_policy.ts';
+import { sign } from '../../firmware/core/commands/sign.ts';
+import { ecdh } from '../../firmware/core/commands/ecdh.ts';
+import { NorFlash } from '../helpers/nor-flash.ts';
+import { keyContext, okOf, type KeyContext } from '../helpers/key-context.ts';
+import type { Result } from '../../firmware/protocol/result.ts';
+
+const { SIGN, DERIVE, ENCRYPT, DECRYPT, EXPORT_WRAPPED } = Capability;
+const ALGS = [Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519] as const;
+const base: StoredPolicy = { capabilities: SIGN | EXPORT_WRAPPED, sensitive: false, touch: false, neverExtractable: false };
+
+function refused<T>(r: Result<T>, status: number, re?: RegExp): string {
+  expect(r.ok).toBe(false);
+  if (r.ok) return '';
+  expect(r.status, r.message).toBe(status);
+  if (re) expect(r.message).toMatch(re);
+  return r.message;
+}
+
+const edKey = (pub: Uint8Array) => createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' });
+const ecKey = (crv: 'P-256' | 'secp256k1', pub: Uint8Array) => {
+  const b = Buffer.from(pub);
+  return createPublicKey({ key: { kty: 'EC', crv, x: b.subarray(1, 33).toString('base64url'), y: b.subarray(33).toString('base64url') }, format: 'jwk' });
+};
+
+describe('policy at creation (docs/security.md §6)', () => {
+  it('defaults: the algorithm\'s main use, sensitive, no touch, never extractable', () => {
+    expect(ALGS.map((a) => okOf(policyAtCreation(a, {})))).toEqual([
+      { capabilities: SIGN, sensitive: true, touch: false, neverExtractable: true },
+      { capabilities: SIGN, sensitive: true, touch: false, neverExtractable: true },
+      { capabilities: SIGN, sensitive: true, touch: false, neverExtractable: true },
+      { capabilities: DERIVE, sensitive: true, touch: false, neverExtractable: true },
+    ]);
+    expect(ALGS.map((a) => DEFAULT_CAPABILITIES[a] & ~ALLOWED_CAPABILITIES[a])).toEqual([0, 0, 0, 0]);
+  });
+
+  it('what each algorithm may have: every subset of its allowed set is accepted, every other non-empty set refused with INVALID_PARAMETER', () => {
+    const allowed: Record<number, number> = {
+      [Alg.ED25519]: SIGN | EXPORT_WRAPPED,
+      [Alg.ECDSA_P256]: SIGN | DERIVE | EXPORT_WRAPPED,
+      [Alg.ECDSA_SECP256K1]: SIGN | EXPORT_WRAPPED,
+      [Alg.X25519]: DERIVE | EXPORT_WRAPPED,
+    };
+    for (const a of ALGS) {
+      for (let caps = 1; caps <= ALL_CAPABILITIES; caps++) {
+        const r = policyAtCreation(a, { capabilities: caps, sensitive: false, touch: true });
+        if ((caps & ~allowed[a]) === 0) {
+          expect(okOf(r)).toEqual({ capabilities: caps, sensitive: false, touch: true, neverExtractable: (caps & EXPORT_WRAPPED) === 0 });
+        } else refused(r, Status.INVALID_PARAMETER, /capabilities: /);
+      }
+      refused(policyAtCreation(a, { capabilities: 0 }), Status.INVALID_PARAMETER, /at least one/);
+    }
+    refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | ENCRYPT }), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
+    refused(policyAtCreation(Alg.X25519, { capabilities: DECRYPT }), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
+    refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | DERIVE }), Status.INVALID_PARAMETER, /ed25519 \(1\) cannot derive; it can have sign, export-under-wrap/);
+    expect(capabilityNames(0)).toBe('none');
+    expect(capabilityNames(ALL_CAPABILITIES)).toBe('sign, derive, encrypt, decrypt, export-under-wrap');
+  });
+
+  it('wire form: local is origin === generated', () => {
+    expect(wirePolicy(base, Origin.GENERATED).local).toBe(true);
+    expect(wirePolicy(base, Origin.IMPORTED)).toEqual({ ...base, local: false });
+  });
+});
+
+describe('tighten only (KEY_SET_POLICY rule)', () => {
+  it('dropping capabilities and setting sensitive or touch is allowed; absent fields stay; neverExtractable is history', () => {
+    expect(okOf(tightenPolicy(1, base, {}))).toEqual(base);
+    expect(okOf(tightenPolicy(1, base, { capabilities: SIGN, sensitive: true, touch: true }))).toEqual({ capabilities: SIGN, sensitive: true, touch: true, neverExtractable: false });
+    expect(okOf(tightenPolicy(1, base, { capabilities: 0 })).capabilities).toBe(0);
+    const strict = okOf(tightenPolicy(1, base, { sensitive: true, touch: true }));
+    expect(okOf(tightenPolicy(1, strict, { sensitive: true, touch: true }))).toEqual(strict);
+  });
+
+  it('any loosening is POLICY_LOOSENING naming each field', () => {
+    const strict: StoredPolicy = { capabilities: SIGN, sensitive: true, touch: true, neverExtractable: true };
+    refused(tightenPolicy(4, strict, { capabilities: SIGN | EXPORT_WRAPPED }), Status.POLICY_LOOSENING, /key 4: .*adds export-under-wrap; nothing was changed/);
+    refused(tightenPolicy(4, strict, { capabilities: DERIVE }), Status.POLICY_LOOSENING, /adds derive/);
+    refused(tightenPolicy(4, strict, { sensitive: false }), Status.POLICY_LOOSENING, /clears sensitive/);
+    refused(tightenPolicy(4, strict, { touch: false }), Status.POLICY_LOOSENING, /clears touch/);
+    refused(tightenPolicy(4, strict, { capabilities: ALL_CAPABILITIES, sensitive: false, touch: false }), Status.POLICY_LOOSENING, /adds derive, encrypt, decrypt, export-under-wrap and clears sensitive and clears touch/);
+  });
+
+  it('checkUse: POLICY_DENIED names what is needed and what the key has', () => {
+    expect(checkUse(3, base, SIGN, 'SIGN')).toBeUndefined();
+    const d = checkUse(3, base, DERIVE, 'ECDH');
+    expect(d && d.status).toBe(Status.POLICY_DENIED);
+    expect(d && d.message).toMatch(/ECDH needs the derive capability and key 3 has sign, export-under-wrap/);
+  });
+});
+
+describe('handlers: KEY_GENERATE / KEY_IMPORT policy, KEY_LIST / KEY_PUBLIC show it, KEY_SET_POLICY tightens', () => {
+  it('a requested policy is stored, listed and survives a reboot; an invalid one stores nothing', () => {
+    const flash = new NorFlash({ pageSize: 1024, pageCount: 8 });
+    const kx = keyContext({ flash });
+    const a = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, label: 'both', capabilities: SIGN | DERIVE | EXPORT_WRAPPED, touch: true, sensitive: false }));
+    const b = okOf(keyImport(kx.ctx, { alg: Alg.X25519, privateKey: new Uint8Array(32).fill(9) }));
+    const image = flash.snapshot();
+    refused(keyGenerate(kx.ctx, { alg: Alg.X25519, capabilities: SIGN }), Status.INVALID_PARAMETER, /x25519 \(4\) cannot sign/);
+    const sk = new Uint8Array(32).fill(7);
+    refused(keyImport(kx.ctx, { alg: Alg.ED25519, privateKey: sk, capabilities: DERIVE }), Status.INVALID_PARAMETER);
+    expect(sk.every((x) => x === 0)).toBe(true); // a refused import wipes the key it was given
+    expect(Buffer.from(flash.snapshot()).equals(Buffer.from(image))).toBe(true);
+    const want = [
+      { keyId: a.keyId, origin: Origin.GENERATED, capabilities: SIGN | DERIVE | EXPORT_WRAPPED, sensitive: false, touch: true, neverExtractable: false, local: true },
+      { keyId: b.keyId, origin: Origin.IMPORTED, capabilities: DERIVE, sensitive: true, touch: false, neverExtractable: true, local: false },
+    ];
+    const shown = (k: KeyContext) =>
+      okOf(keyList(k.ctx, {})).keys.map((e) => ({ keyId: e.keyId, origin: e.origin, capabilities: e.capabilities, sensitive: e.sensitive, touch: e.touch, neverExtractable: e.neverExtractable, local: e.local }));
+    expect(shown(kx)).toEqual(want);
+    const reboot = keyContext({ flash });
+    expect(shown(reboot)).toEqual(want);
+    // listing needs no private key: nothing was opened
+    expect(reboot.ctx.keystore.list().map((r) => r.privateKey)).toEqual([undefined, undefined]);
+    const p = okOf(keyPublic(reboot.ctx, { keyId: b.keyId }));
+    expect(p).toMatchObject({ alg: Alg.X25519, label: '', origin: Origin.IMPORTED, capabilities: DERIVE, local: false });
+    expect(Buffer.from(p.publicKey).toString('hex')).toBe(Buffer.from(b.publicKey).toString('hex'));
+  });
+
+  it('KEY_SET_POLICY tightens, answers the stored policy, persists; a loosening changes nothing, in RAM or flash', () => {
+    const flash = new NorFlash({ pageSize: 1024, pageCount: 8 });
+    const kx = keyContext({ flash });
+    const a = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: SIGN | DERIVE | EXPORT_WRAPPED, sensitive: false }));
+    const after = okOf(keySetPolicy(kx.ctx, { keyId: a.keyId, capabilities: SIGN | DERIVE, sensitive: true }));
+    expect(after).toEqual({ capabilities: SIGN | DERIVE, sensitive: true, touch: false, neverExtractable: false, local: true });
+    const image = flash.snapshot();
+    for (const loosen of [{ capabilities: SIGN | DERIVE | EXPORT_WRAPPED }, { sensitive: false }, { capabilities: SIGN, touch: true, sensitive: false }]) {
+      refused(keySetPolicy(kx.ctx, { keyId: a.keyId, ...loosen }), Status.POLICY_LOOSENING, /nothing was changed/);
+      expect(okOf(keyPublic(kx.ctx, { keyId: a.keyId }))).toMatchObject(after);
+    }
+    expect(Buffer.from(flash.snapshot()).equals(Buffer.from(image))).toBe(true);
+    refused(keySetPolicy(kx.ctx, { keyId: 99, touch: true }), Status.KEY_NOT_FOUND);
+    // after a reboot (master key not yet used): the new policy is there and the key still opens and signs
+    const reboot = keyContext({ flash });
+    expect(okOf(keyPublic(reboot.ctx, { keyId: a.keyId }))).toMatchObject(after);
+    const msg = new Uint8Array(Buffer.from('after a policy change'));
+    const s = okOf(sign(reboot.ctx, { keyId: a.keyId, message: msg }));
+    expect(nodeVerify('sha256', msg, { key: ecKey('P-256', a.publicKey), dsaEncoding: 'ieee-p1363' }, s.signature)).toBe(true);
+  });
+});
+
+describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-key use', () => {
+  it('SIGN needs sign: a P-256 key with derive only is refused, and signs after it is made with sign', () => {
+    const kx = keyContext();
+    const d = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
+    const msg = new Uint8Array([1, 2, 3]);
+    refused(sign(kx.ctx, { keyId: d.keyId, message: msg }), Status.POLICY_DENIED, /SIGN needs the sign capability and key \d+ has derive/);
+    refused(sign(kx.ctx, { keyId: d.keyId, digest: new Uint8Array(32) }), Status.POLICY_DENIED);
+    const s = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: SIGN }));
+    const sig = okOf(sign(kx.ctx, { keyId: s.keyId, message: msg })).signature;
+    expect(nodeVerify('sha256', msg, { key: ecKey('P-256', s.publicKey), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+  });
+
+  it('ECDH needs derive: a P-256 key with sign only (the default) is refused; with derive the secret matches OpenSSL', () => {
+    const kx = keyContext();
+    const peer = createECDH('prime256v1');
+    peer.generateKeys();
+    const peerPub = new Uint8Array(peer.getPublicKey());
+    const s = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256 }));
+    refused(ecdh(kx.ctx, { keyId: s.keyId, publicKey: peerPub }), Status.POLICY_DENIED, /ECDH needs the derive capability and key \d+ has sign/);
+    const d = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
+    const shared = okOf(ecdh(kx.ctx, { keyId: d.keyId, publicKey: peerPub })).sharedSecret;
+    expect(Buffer.from(shared).toString('hex')).toBe(peer.computeSecret(Buffer.from(d.publicKey)).toString('hex'));
+  });
+
+  it('a capability cleared by KEY_SET_POLICY is refused from then on: ed25519 sign, x25519 derive', () => {
+    const kx = keyContext();
+    const e = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
+    const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
+    const msg = new Uint8Array([9]);
+    const sig = okOf(sign(kx.ctx, { keyId: e.keyId, message: msg })).signature;
+    expect(nodeVerify(null, msg, edKey(e.publicKey), sig)).toBe(true);
+    const peer = generateKeyPairSync('x25519');
+    const peerPub = new Uint8Array(peer.publicKey.export({ format: 'der', type: 'spki' }).subarray(12));
+    const mine = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), x.publicKey]), format: 'der', type: 'spki' });
+    expect(Buffer.from(okOf(ecdh(kx.ctx, { keyId: x.keyId, publicKey: peerPub })).sharedSecret).toString('hex')).toBe(
+      diffieHellman({ privateKey: peer.privateKey, publicKey: mine }).toString('hex'),
+    );
+    okOf(keySetPolicy(kx.ctx, { keyId: e.keyId, capabilities: 0 }));
+    okOf(keySetPolicy(kx.ctx, { keyId: x.keyId, capabilities: 0 }));
+    refused(sign(kx.ctx, { keyId: e.keyId, message: msg }), Status.POLICY_DENIED, /has none/);
+    refused(ecdh(kx.ctx, { keyId: x.keyId, publicKey: peerPub }), Status.POLICY_DENIED, /has none/);
+  });
+
+  it('what an algorithm cannot do at all stays OPERATION_NOT_PERMITTED, ahead of the policy', () => {
+    const kx = keyContext();
+    const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
+    const e = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
+    refused(sign(kx.ctx, { keyId: x.keyId, message: new Uint8Array(1) }), Status.OPERATION_NOT_PERMITTED, /can do ECDH, not sign/);
+    refused(ecdh(kx.ctx, { keyId: e.keyId, publicKey: new Uint8Array(32).fill(9) }), Status.OPERATION_NOT_PERMITTED, /ECDH needs an x25519 or ecdsa-p256 key/);
+  });
+
+  it('a refused use opens nothing: after a lock, a denied SIGN leaves the private key sealed', () => {
+    const kx = keyContext();
+    const d = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
+    kx.auth.lock();
+    kx.auth.unlock(kx.masterKey);
+    refused(sign(kx.ctx, { keyId: d.keyId, message: new Uint8Array(1) }), Status.POLICY_DENIED);
+    expect(kx.ctx.keystore.get(d.keyId)!.privateKey).toBeUndefined();
+  });
+});
+
+describe('touch: SIGN and ECDH ask for the button after the policy check, before the private key', () => {
+  it('no button on the board: POLICY_DENIED with a message that says so', () => {
+    const kx = keyContext();
+    const k = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519, touch: true }));
+    kx.auth.lock();
+    kx.auth.unlock(kx.masterKey);
+    refused(sign(kx.ctx, { keyId: k.keyId, message: new Uint8Array(1) }), Status.POLICY_DENIED, /SIGN with key \d+ needs a button press .* no button/);
+    expect(kx.ctx.keystore.get(k.keyId)!.privateKey).toBeUndefined();
+  });
+
+  it('with a button: the first run asks for it and opens nothing; granted signs; timeout and cancel refuse', () => {
+    const kx = keyContext({ presence: { isPressed: () => false } });
+    const k = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519, touch: true }));
+    const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519, touch: true }));
+    kx.auth.lock();
+    kx.auth.unlock(kx.masterKey);
+    const gate = kx.ctx.presence;
+    const msg = new Uint8Array(Buffer.from('pressed'));
+    const first = sign(kx.ctx, { keyId: k.keyId, message: msg });
+    expect(first.ok).toBe(false);
+    expect(gate.wanted).toBe(true);
+    expect(kx.ctx.keystore.get(k.keyId)!.privateKey).toBeUndefined();
+    gate.wanted = false;
+    gate.outcome = 'granted';
+    const sig = okOf(sign(kx.ctx, { keyId: k.keyId, message: msg })).signature;
+    expect(nodeVerify(null, msg, edKey(k.publicKey), sig)).toBe(true);
+    gate.outcome = 'timeout';
+    refused(sign(kx.ctx, { keyId: k.keyId, message: msg }), Status.PRESENCE_TIMEOUT);
+    gate.outcome = 'cancelled';
+    refused(ecdh(kx.ctx, { keyId: x.keyId, publicKey: new Uint8Array(32).fill(9) }), Status.CANCELLED, /ECDH with key/);
+    gate.outcome = undefined;
+    // a key without touch never asks
+    const plain = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
+    okOf(sign(kx.ctx, { keyId: plain.keyId, message: msg }));
+    expect(gate.wanted).toBe(false);
+  });
+});
