@@ -19,6 +19,19 @@ export class PresenceGate {
   outcome: PresenceOutcome | undefined = undefined;
   /** Set by requirePresence() when the current run needs a press it does not have. */
   wanted = false;
+  /**
+   * A deferred request that came inside a session: its envelope was opened (the counter consumed) but nothing was
+   * sealed; the plaintext waits here for the re-run, then is wiped (commands/session_message.ts). At most one: the
+   * device loop allows one wait at a time.
+   */
+  deferredInner: DeferredInner | undefined = undefined;
+}
+
+/** An opened inner request body kept for its re-run, with the session and counter its answer is sealed under. */
+export interface DeferredInner {
+  readonly sessionId: number;
+  readonly counter: number;
+  readonly body: Uint8Array;
 }
 
 /**

@@ -4,29 +4,14 @@ import { type Result, ok, err } from '../../protocol/result.ts';
 import { wipe } from '../../protocol/bytes.ts';
 import type { SessionMessageRequest, SessionMessageResponse } from '../../protocol/messages/session_message.ts';
 import type { DeviceContext } from '../context.ts';
-import type { PresenceGate } from '../presence.ts';
+import type { DeferredInner } from '../presence.ts';
 import { refusalStatus } from './session_open.ts';
 
 /** Runs one inner request body (command byte + CBOR map) inside a session; returns the response body. Never throws. */
 export type InnerDispatch = (ctx: DeviceContext, body: Uint8Array, sessionId: number) => Uint8Array;
 
-/**
- * An inner request whose run asked for a button press (issue 4 §5; core/presence.ts): its envelope was opened
- * (the counter is consumed) but no response was sealed. The plaintext is kept until the re-run, then wiped.
- */
-interface DeferredInner {
-  readonly sessionId: number;
-  readonly counter: number;
-  readonly body: Uint8Array;
-}
-
-// The kept inner request rides on the device's PresenceGate: one per device, and the device loop allows one wait at
-// a time (device.ts), so there is never more than one. Kept off the class itself because the gate is the
-// handlers' contract (presence.ts) and this is the envelope's business alone.
-type GateWithInner = PresenceGate & { deferredInner?: DeferredInner };
-
 function keep(ctx: DeviceContext, d: DeferredInner | undefined): void {
-  const g = ctx.presence as GateWithInner;
+  const g = ctx.presence;
   const old = g.deferredInner;
   if (old !== undefined && (d === undefined || old.body !== d.body)) wipe(old.body);
   g.deferredInner = d;
@@ -74,7 +59,7 @@ export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, i
  * timeout is shorter than the button wait is not ended under the request it carries.
  */
 export function resumeSessionMessage(ctx: DeviceContext, inner: InnerDispatch): Result<SessionMessageResponse> {
-  const g = ctx.presence as GateWithInner;
+  const g = ctx.presence;
   const d = g.deferredInner;
   g.deferredInner = undefined;
   if (d === undefined) return err(Status.INTERNAL_ERROR, 'no session request waits for the button');
