@@ -247,6 +247,11 @@ function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Arra
       return errorBody(Status.INTERNAL_ERROR, entry.name + ': the flash failed while writing; power-cycle the device, it restarts with the state before or after this command');
     return errorBody(Status.INTERNAL_ERROR, entry.name + ' failed with an unexpected internal error');
   }
+  return respond(entry, res);
+}
+
+/** A handler's result as a response body: OK and the schema-encoded map, or the error. */
+function respond(entry: Entry, res: Result<object>): Uint8Array {
   if (!res.ok) return errorBody(res.status, res.message);
   try {
     return withStatus(Status.OK, cborEncode(encodeMessage(entry.response, res.value)));
@@ -271,12 +276,7 @@ export function dispatchResume(ctx: DeviceContext, body: Uint8Array): Uint8Array
     dropDeferredInner(ctx);
     return errorBody(Status.INTERNAL_ERROR, entry.name + ' failed with an unexpected internal error');
   }
-  if (!res.ok) return errorBody(res.status, res.message);
-  try {
-    return withStatus(Status.OK, cborEncode(encodeMessage(entry.response, res.value)));
-  } catch (e) {
-    return errorBody(Status.INTERNAL_ERROR, entry.name + ': the response could not be encoded');
-  }
+  return respond(entry, res);
 }
 
 /** Forget (and wipe) a kept request without running it again: the device loop gave up on its wait. */

@@ -31,21 +31,10 @@ export function keyAttest(ctx: DeviceContext, req: KeyAttestRequest): Result<Key
   if (!kc.ok) return kc;
   const opened = keystore.privateKeyOf(key, kc.value);
   if (!opened.ok) return opened;
-  const p = wirePolicy(key.policy, key.origin);
-  const st: AttestationStatement = {
-    format: ATTEST_FORMAT,
-    deviceId,
-    keyId,
-    alg: key.alg,
-    publicKey: key.publicKey,
-    origin: key.origin,
-    capabilities: p.capabilities,
-    sensitive: p.sensitive,
-    touch: p.touch,
-    neverExtractable: p.neverExtractable,
-    local: p.local,
-    nonce,
-  };
+  const st: AttestationStatement = Object.assign(
+    { format: ATTEST_FORMAT, deviceId, keyId, alg: key.alg, publicKey: key.publicKey, origin: key.origin, nonce },
+    wirePolicy(key.policy, key.origin),
+  );
   const statement = cborEncode(encodeMessage(AttestationStatementSchema, st));
   const signature = env.crypto.ed25519Sign(concatBytes(utf8Encode(ATTEST_CONTEXT), new Uint8Array([0]), statement), identity.seed);
   return ok({ statement, signature });

@@ -10,19 +10,7 @@ export function keyList(ctx: DeviceContext, _req: KeyListRequest): Result<KeyLis
   const keys: KeyListEntry[] = [];
   for (let i = 0; i < recs.length; i++) {
     const r = recs[i];
-    const p = wirePolicy(r.policy, r.origin);
-    keys.push({
-      keyId: r.id,
-      alg: r.alg,
-      label: r.label,
-      origin: r.origin,
-      publicKey: r.publicKey,
-      capabilities: p.capabilities,
-      sensitive: p.sensitive,
-      touch: p.touch,
-      neverExtractable: p.neverExtractable,
-      local: p.local,
-    });
+    keys.push(Object.assign({ keyId: r.id, alg: r.alg, label: r.label, origin: r.origin, publicKey: r.publicKey }, wirePolicy(r.policy, r.origin)));
   }
   return ok({ keys });
 }

@@ -10,16 +10,6 @@ export function keyPublic(ctx: DeviceContext, req: KeyPublicRequest): Result<Key
   const { keyId } = req;
   const key = keystore.get(keyId);
   if (key === undefined) return err(Status.KEY_NOT_FOUND, 'no key with id ' + keyId);
-  const p = wirePolicy(key.policy, key.origin);
-  return ok({
-    alg: key.alg,
-    publicKey: key.publicKey,
-    label: key.label,
-    origin: key.origin,
-    capabilities: p.capabilities,
-    sensitive: p.sensitive,
-    touch: p.touch,
-    neverExtractable: p.neverExtractable,
-    local: p.local,
-  });
+  // Object.assign, not object spread: JerryScript 2.4 (Kaluma) and the ES5 Espruino build both have it
+  return ok(Object.assign({ alg: key.alg, publicKey: key.publicKey, label: key.label, origin: key.origin }, wirePolicy(key.policy, key.origin)));
 }
