@@ -286,6 +286,14 @@ export class HsmClient {
   private credentials: { role: number; pin: Uint8Array } | undefined;
   /** The automatic LOGIN being sent in a session, shared by the calls waiting for it. */
   private loginOp: { session: HostSession; promise: Promise<void> } | undefined;
+  /**
+   * Gated calls not yet in the queue (still waiting for their session or its login). A role switch (login(),
+   * logout()) waits for the ones issued before it, so a call made before the switch reaches the device before it,
+   * in the role it was made in.
+   */
+  private readonly admissions = new Set<Promise<void>>();
+  /** The last role switch (login/logout), settled or not; gated calls issued while it runs wait for it. */
+  private switching: Promise<unknown> = Promise.resolve();
   private readonly onKeepalive: ((e: KeepaliveEvent) => void) | undefined;
   private readonly cancelWaitMs: number;
 
@@ -364,25 +372,41 @@ export class HsmClient {
   async login(role: RoleName | number, pin: PinInput, opts: CallOptions = {}): Promise<void> {
     const r = roleId(role);
     const bytes = pinBytes(pin, `the ${ROLE_NAMES[r] === 'so' ? 'SO' : 'user'} PIN`);
-    this.wipeCredentials(); // whatever happens next, the previous role is over
-    try {
-      const s = this.session;
-      if (s && !s.isSpent() && this.roles.has(s)) await this.logoutSession(s, opts);
-      const { session } = await this.run(Command.LOGIN, { role: r, pin: bytes }, opts);
-      this.roles.set(session, r);
-      this.credentials = { role: r, pin: bytes };
-    } catch (e) {
-      bytes.fill(0);
-      throw e;
-    }
+    return this.roleSwitch(async () => {
+      try {
+        this.wipeCredentials(); // whatever happens next, the previous role is over
+        const s = this.session;
+        if (s && !s.isSpent() && this.roles.has(s)) await this.logoutSession(s, opts);
+        const { session } = await this.run(Command.LOGIN, { role: r, pin: bytes }, opts, false);
+        this.roles.set(session, r);
+        this.credentials = { role: r, pin: bytes };
+      } catch (e) {
+        bytes.fill(0);
+        throw e;
+      }
+    });
   }
 
   /** Drop the session's role (LOGOUT) and wipe the kept PIN; the session stays open. */
   async logout(opts: CallOptions = {}): Promise<void> {
-    this.wipeCredentials();
-    const s = this.session;
-    if (!s || s.isSpent()) return; // no live session: no role on the device either
-    await this.logoutSession(s, opts);
+    return this.roleSwitch(async () => {
+      this.wipeCredentials();
+      const s = this.session;
+      if (!s || s.isSpent()) return; // no live session: no role on the device either
+      await this.logoutSession(s, opts);
+    });
+  }
+
+  /**
+   * Run a role switch in call order: after the switch before it, and after every gated call issued before it has
+   * been queued (so those run in the role they were made in); gated calls issued after it wait for it to finish.
+   */
+  private roleSwitch(fn: () => Promise<void>): Promise<void> {
+    const before = Array.from(this.admissions); // taken now: later calls wait for this switch, not the reverse
+    const prev = this.switching;
+    const p = prev.then(() => Promise.all(before)).then(fn);
+    this.switching = p.catch(() => undefined);
+    return p;
   }
 
   /** The role this client logs in with ('user', 'so'), or undefined when it holds no PIN. */
@@ -518,12 +542,12 @@ export class HsmClient {
   }
 
   /** A gated command through the session, returning the session it ran in; the plaintext body is wiped when it carried a secret. */
-  private async run(command: number, request: object, opts: CallOptions): Promise<{ message: Message; session: HostSession }> {
+  private async run(command: number, request: object, opts: CallOptions, gated = true): Promise<{ message: Message; session: HostSession }> {
     const r = this.encodeRequest(command, request);
     if (r instanceof HsmError) throw r;
     if (this.closing) throw this.closing;
     try {
-      return await this.callInSession(r.code, r.name, r.body, r.schema, opts);
+      return await this.callInSession(r.code, r.name, r.body, r.schema, opts, gated);
     } finally {
       if (SECRET_REQUESTS.has(r.code)) r.body.fill(0);
     }
@@ -591,7 +615,40 @@ export class HsmClient {
    * a new session is opened and the command sent once more. Any other failure is final: a command whose envelope
    * may have executed is never sent again (only retransmitted as the same bytes, which the reply cache answers).
    */
-  private async callInSession(code: number, name: string, inner: Uint8Array, schema: Schema | undefined, opts: CallOptions): Promise<{ message: Message; session: HostSession }> {
+  private async callInSession(
+    code: number,
+    name: string,
+    inner: Uint8Array,
+    schema: Schema | undefined,
+    opts: CallOptions,
+    gated = true,
+  ): Promise<{ message: Message; session: HostSession }> {
+    // both taken before the first await: a role switch issued after this call waits until it is queued, and this
+    // call waits for a switch issued before it (a switch's own LOGIN is not gated, or it would wait for itself)
+    const switching = gated ? this.switching : undefined;
+    let admit!: () => void;
+    const admission = new Promise<void>((resolve) => (admit = resolve));
+    this.admissions.add(admission);
+    try {
+      if (switching) await switching;
+      return await this.sessionRounds(code, name, inner, schema, opts, () => {
+        admit();
+        this.admissions.delete(admission);
+      });
+    } finally {
+      admit();
+      this.admissions.delete(admission);
+    }
+  }
+
+  private async sessionRounds(
+    code: number,
+    name: string,
+    inner: Uint8Array,
+    schema: Schema | undefined,
+    opts: CallOptions,
+    queued: () => void,
+  ): Promise<{ message: Message; session: HostSession }> {
     let reopened = false;
     for (let round = 0; ; round++) {
       const s = await this.ensureSession(opts, name);
@@ -603,6 +660,7 @@ export class HsmClient {
         // seal() throws a SessionError, synchronously and before anything is sent, when the host's mirror of the
         // idle timeout or cap ran out since ensureSession
         const p = this.sendEnvelope(s, code, name, inner, schema, opts);
+        queued();
         return { message: await p, session: s };
       } catch (e) {
         if (e instanceof SessionError) {

@@ -49,6 +49,24 @@ describe('HsmClient: init, login, and logging in again', () => {
     expect((await hsmFailure(c.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN }))).code).toBe('ALREADY_INITIALIZED');
   });
 
+  it('calls issued before a role switch reach the device before it, in the role they were made in', async () => {
+    const sim = await boot();
+    const c = client(sim);
+    await c.login('user', SIM_USER_PIN);
+    // not awaited in between: generateKey still waits for its session when login('so') starts
+    const rnd = c.random(8);
+    const gen = c.generateKey('ed25519', 'before the switch');
+    const so = c.login('so', SIM_SO_PIN);
+    const imported = c.importKey('x25519', new Uint8Array(32).fill(7), 'after the switch');
+    expect((await rnd).length).toBe(8);
+    const k = await gen; // as user: a user-only command
+    await so;
+    expect((await imported).keyId).toBeGreaterThan(k.keyId); // as SO: an SO-only command
+    expect(c.role).toBe('so');
+    const listed = await c.listKeys();
+    expect(listed.map((e) => e.label)).toEqual(['before the switch', 'after the switch']);
+  });
+
   it('a client with the login option logs in only when a command needs a role, and again after the device restarted', async () => {
     const sim = await boot();
     const wire = record(sim);
