@@ -20,7 +20,9 @@ import { RecordKind, indexOf, type Store } from './store/index.ts';
 import type { Crypto, Ed25519Signer, Env, Rng } from '../hal/index.ts';
 import { NEXT_KEY_ID_RECORD, decodeCounter, decodeKey, encodeCounter, encodeKey, encodeKeyClear, keyRecordKey, type KeyMeta } from './records.ts';
 import { openKeyRecord, sealKeyRecord } from './auth/records.ts';
-import { samePolicy, type StoredPolicy } from './policy.ts';
+import { checkUse, samePolicy, type StoredPolicy } from './policy.ts';
+import { requirePresence } from './presence.ts';
+import type { DeviceContext } from './context.ts';
 
 export interface KeyRecord {
   /** 16-bit id, never 0 (DESIGN.md "Keys"). */
@@ -57,6 +59,21 @@ export function keyCrypto(ctx: { readonly env: Env; readonly deviceId: Uint8Arra
   const m = ctx.auth.masterKey();
   if (m === undefined) return err(Status.LOGIN_REQUIRED, 'the master key is locked (no session is logged in any more); LOGIN again, then retry');
   return ok({ crypto: ctx.env.crypto, rng: ctx.env.rng, deviceId: ctx.deviceId, masterKey: m });
+}
+
+/**
+ * The gate before a key's private part is used (docs/security.md §6–§7), in this order: the capability
+ * (POLICY_DENIED), then for a touch key the button (the request is deferred; PRESENCE_TIMEOUT, CANCELLED), then the
+ * master key. `command` names the use in messages ('SIGN', 'ECDH').
+ */
+export function authorizeUse(ctx: DeviceContext, key: KeyRecord, capability: number, command: string): Result<KeyCrypto> {
+  const denied = checkUse(key.id, key.policy, capability, command);
+  if (denied) return denied;
+  if (key.policy.touch) {
+    const absent = requirePresence(ctx, command + ' with key ' + key.id);
+    if (absent) return absent;
+  }
+  return keyCrypto(ctx);
 }
 
 const FAULT_MESSAGE = 'the flash failed during an earlier write; power-cycle the device (it comes back with its last committed keys)';

@@ -4,9 +4,7 @@ import { type Result, ok, err } from '../../protocol/result.ts';
 import type { EcdhRequest, EcdhResponse } from '../../protocol/messages/ecdh.ts';
 import type { DeviceContext } from '../context.ts';
 import { algLabel, offeredAlg } from '../algorithms.ts';
-import { keyCrypto } from '../keystore.ts';
-import { checkUse } from '../policy.ts';
-import { requirePresence } from '../presence.ts';
+import { authorizeUse } from '../keystore.ts';
 
 export function ecdh(ctx: DeviceContext, req: EcdhRequest): Result<EcdhResponse> {
   const { env, keystore } = ctx;
@@ -23,13 +21,7 @@ export function ecdh(ctx: DeviceContext, req: EcdhRequest): Result<EcdhResponse>
     return err(Status.INVALID_KEY, 'publicKey: an x25519 public key is 32 bytes (RFC 7748 u-coordinate), got ' + publicKey.length);
   if (key.alg === Alg.ECDSA_P256 && publicKey.length !== 33 && publicKey.length !== 65)
     return err(Status.INVALID_KEY, 'publicKey: a P-256 point is SEC1, 33 bytes compressed or 65 uncompressed, got ' + publicKey.length);
-  const denied = checkUse(keyId, key.policy, Capability.DERIVE, 'ECDH');
-  if (denied) return denied;
-  if (key.policy.touch) {
-    const absent = requirePresence(ctx, 'ECDH with key ' + keyId);
-    if (absent) return absent;
-  }
-  const kc = keyCrypto(ctx);
+  const kc = authorizeUse(ctx, key, Capability.DERIVE, 'ECDH');
   if (!kc.ok) return kc;
   const sk = keystore.privateKeyOf(key, kc.value);
   if (!sk.ok) return sk;

@@ -5,9 +5,7 @@ import { equalBytes } from '../../protocol/bytes.ts';
 import type { SignRequest, SignResponse } from '../../protocol/messages/sign.ts';
 import type { DeviceContext } from '../context.ts';
 import { algLabel, curveOf, offeredAlg } from '../algorithms.ts';
-import { keyCrypto } from '../keystore.ts';
-import { checkUse } from '../policy.ts';
-import { requirePresence } from '../presence.ts';
+import { authorizeUse } from '../keystore.ts';
 
 export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse> {
   const { env, keystore } = ctx;
@@ -28,14 +26,8 @@ export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse>
       Status.OPERATION_NOT_PERMITTED,
       'key ' + keyId + ' is an ed25519 key: Ed25519 signs the whole message (RFC 8032), send message, not digest',
     );
-  const denied = checkUse(keyId, key.policy, Capability.SIGN, 'SIGN');
-  if (denied) return denied;
-  // touch: the button press comes before the private key is opened or used (docs/security.md §7)
-  if (key.policy.touch) {
-    const absent = requirePresence(ctx, 'SIGN with key ' + keyId);
-    if (absent) return absent;
-  }
-  const kc = keyCrypto(ctx);
+  // the policy, then the button for a touch key, both before the private key is opened or used (docs/security.md §7)
+  const kc = authorizeUse(ctx, key, Capability.SIGN, 'SIGN');
   if (!kc.ok) return kc;
   if (key.alg === Alg.ED25519) {
     const msg = message as Uint8Array;
