@@ -257,8 +257,11 @@ export class HostSession {
     return { sessionId: this.sessionId, counter, ciphertext: new Uint8Array(ciphertext) };
   }
 
-  /** Open the response with this counter. Refused (SessionError) unless it answers a request we sent and have not had answered. */
-  open(counter: number, sealed: Uint8Array): Uint8Array {
+  /**
+   * Open the response with this counter. Refused (SessionError) unless it answers a request we sent and have not had
+   * answered. The device counts its idle timeout from its answer (docs/session.md §6), so the host does too, from `now`.
+   */
+  open(counter: number, sealed: Uint8Array, now: number = Date.now()): Uint8Array {
     if (this.ended) throw new SessionError(this.ended, `session ${this.sessionId} is over (${this.ended})`);
     if (!isCounter(counter)) throw new SessionError('bad-counter', `the response counter must be an integer from 1 to 2^53-1; got ${counter}`);
     if (counter === this.lastResponse)
@@ -271,6 +274,7 @@ export class HostSession {
     const plain = aeadOpen(this.keyIn, envelopeNonce(counter), sealed, envelopeAad(this.sessionId, counter, DIRECTION_DEVICE_TO_HOST));
     if (!plain) throw new SessionError('auth-failed', `the response does not authenticate in session ${this.sessionId}: tampered on the way, or not from this session`);
     this.lastResponse = counter;
+    this.lastActivity = now;
     return new Uint8Array(plain);
   }
 

@@ -19,6 +19,8 @@ import { HostSession, SessionError, SessionHandshake, type HostSessionRefusal } 
 
 const crypto = createNobleCrypto();
 const osRng: Rng = { fill: (b) => void randomFillSync(b) };
+/** When the device answers in these tests (sealResponse restarts the idle clock there; docs/session.md §6). */
+const ANSWER_AT = 1000;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 function identity() {
@@ -75,7 +77,7 @@ describe('device ↔ host', () => {
       expect(env.ciphertext.length).toBe(req.length + 16);
       expect(hex(value(table.openEnvelope(reply.sessionId, env.counter, env.ciphertext, now + i)))).toBe(hex(req));
       const resp = new Uint8Array(randomBytes((i * 7) % 300));
-      const sealed = value(table.sealResponse(reply.sessionId, env.counter, resp));
+      const sealed = value(table.sealResponse(reply.sessionId, env.counter, resp, ANSWER_AT));
       expect(hex(host.open(env.counter, sealed))).toBe(hex(resp));
     }
     expect(table.get(reply.sessionId)!.accepted).toBe(500);
@@ -87,7 +89,7 @@ describe('device ↔ host', () => {
     const env = host.seal(msg, now);
     expect(hex(env.ciphertext)).not.toContain(hex(msg).slice(0, 16));
     value(table.openEnvelope(reply.sessionId, 1, env.ciphertext, now));
-    const resp = value(table.sealResponse(reply.sessionId, 1, msg));
+    const resp = value(table.sealResponse(reply.sessionId, 1, msg, ANSWER_AT));
     // same counter, same plaintext, other direction: a different ciphertext (different key, different AAD)
     expect(hex(resp)).not.toBe(hex(env.ciphertext));
     const s = table.get(reply.sessionId)!;
@@ -104,8 +106,8 @@ describe('device ↔ host', () => {
     const b = host.seal(new Uint8Array([2]), 0); // a was "lost": the device sees only b
     expect(hex(value(openEnvelope(s, b.counter, b.ciphertext, 0)))).toBe('02');
     expect(refusal(openEnvelope(s, a.counter, a.ciphertext, 0))).toBe('counter-behind');
-    expect(refusal(sealResponse(s, a.counter, new Uint8Array([9])))).toBe('not-pending');
-    const resp = value(sealResponse(s, b.counter, new Uint8Array([7])));
+    expect(refusal(sealResponse(s, a.counter, new Uint8Array([9]), ANSWER_AT))).toBe('not-pending');
+    const resp = value(sealResponse(s, b.counter, new Uint8Array([7]), ANSWER_AT));
     expect(hex(host.open(b.counter, resp))).toBe('07');
   });
 });
@@ -121,7 +123,7 @@ describe('refusals on the device: each attack has its own reason and leaves the 
 
     const e1 = host.seal(new Uint8Array(randomBytes(40)), now);
     value(table.openEnvelope(sid, e1.counter, e1.ciphertext, now));
-    value(table.sealResponse(sid, e1.counter, new Uint8Array([0])));
+    value(table.sealResponse(sid, e1.counter, new Uint8Array([0]), ANSWER_AT));
 
     const e2 = host.seal(new Uint8Array(randomBytes(40)), now);
     const before = snap(s);
@@ -148,12 +150,12 @@ describe('refusals on the device: each attack has its own reason and leaves the 
     expect(refusal(table.openEnvelope(sid, e2.counter, e2.ciphertext.subarray(0, 15), now))).toBe('malformed');
     seen.set('truncated', 'malformed');
     // reflection: the device's own response to counter 1 fed back as request 2 (other key, other direction byte)
-    const reflected = value(sealResponse({ ...s, lastRequest: 2, lastResponse: 1, keyOut: s.keyOut } as SessionState, 2, new Uint8Array(40)));
+    const reflected = value(sealResponse({ ...s, lastRequest: 2, lastResponse: 1, keyOut: s.keyOut } as SessionState, 2, new Uint8Array(40), ANSWER_AT));
     expect(refusal(table.openEnvelope(sid, 2, reflected, now))).toBe('auth-failed');
     expect(snap(s)).toBe(before);
     // the genuine envelope still opens after all that: nothing advanced
     value(table.openEnvelope(sid, e2.counter, e2.ciphertext, now));
-    value(table.sealResponse(sid, e2.counter, new Uint8Array(0)));
+    value(table.sealResponse(sid, e2.counter, new Uint8Array(0), ANSWER_AT));
 
     // replay of the last request, and of an older one
     const afterTwo = snap(s);
@@ -168,16 +170,16 @@ describe('refusals on the device: each attack has its own reason and leaves the 
     seen.set('reorder', 'counter-behind');
     expect(afterTwo).not.toBe(snap(s));
     // responses: only the request just accepted, only once
-    expect(refusal(table.sealResponse(sid, e3.counter, new Uint8Array(1)))).toBe('not-pending');
-    value(table.sealResponse(sid, e4.counter, new Uint8Array(1)));
-    expect(refusal(table.sealResponse(sid, e4.counter, new Uint8Array(1)))).toBe('not-pending');
+    expect(refusal(table.sealResponse(sid, e3.counter, new Uint8Array(1), ANSWER_AT))).toBe('not-pending');
+    value(table.sealResponse(sid, e4.counter, new Uint8Array(1), ANSWER_AT));
+    expect(refusal(table.sealResponse(sid, e4.counter, new Uint8Array(1), ANSWER_AT))).toBe('not-pending');
     seen.set('second response to one request', 'not-pending');
 
     // message cap: 6 requests per session (1, 2, 4 accepted so far)
     for (let i = 0; i < 3; i++) {
       const e = host.seal(new Uint8Array([i]), now);
       value(table.openEnvelope(sid, e.counter, e.ciphertext, now));
-      value(table.sealResponse(sid, e.counter, new Uint8Array(0)));
+      value(table.sealResponse(sid, e.counter, new Uint8Array(0), ANSWER_AT));
     }
     expect(s.accepted).toBe(6);
     const over = host.seal(new Uint8Array(1), now);
@@ -197,7 +199,7 @@ describe('refusals on the device: each attack has its own reason and leaves the 
     const p2 = pair({ limits, table: new SessionTable(limits) });
     const f1 = p2.host.seal(new Uint8Array([1]), p2.now);
     value(p2.table.openEnvelope(p2.reply.sessionId, f1.counter, f1.ciphertext, p2.now + 5000));
-    value(p2.table.sealResponse(p2.reply.sessionId, f1.counter, new Uint8Array(0)));
+    value(p2.table.sealResponse(p2.reply.sessionId, f1.counter, new Uint8Array(0), ANSWER_AT));
     const f2 = p2.host.seal(new Uint8Array([2]), p2.now + 5000);
     const s2 = p2.table.get(p2.reply.sessionId)!;
     const idleBefore = snap(s2);
@@ -278,7 +280,7 @@ describe('refusals on the host', () => {
     const round = (n: number) => {
       const e = host.seal(new Uint8Array([n]), now);
       value(table.openEnvelope(sid, e.counter, e.ciphertext, now));
-      return { counter: e.counter, resp: value(table.sealResponse(sid, e.counter, new Uint8Array([n, n]))) };
+      return { counter: e.counter, resp: value(table.sealResponse(sid, e.counter, new Uint8Array([n, n]), ANSWER_AT)) };
     };
     const r1 = round(1);
     const flipped = r1.resp.slice();
@@ -319,7 +321,7 @@ describe('handshake and table', () => {
     hs.finish(id.deviceId, id.pub, r.reply); // still a valid session: the secret was used before it was wiped
     closeSession(r.state);
     expect(hex(r.state.keyIn) + hex(r.state.keyOut)).toBe('00'.repeat(64));
-    expect(refusal(sealResponse(r.state, 0, new Uint8Array(0)))).toBe('closed');
+    expect(refusal(sealResponse(r.state, 0, new Uint8Array(0), ANSWER_AT))).toBe('closed');
   });
 
   it('refuses a host ephemeral key of the wrong size or of low order (Wycheproof x25519 low-order public keys)', () => {
@@ -347,13 +349,13 @@ describe('handshake and table', () => {
     for (const h of hosts) {
       const e = h.host.seal(new Uint8Array([h.reply.sessionId]), 500);
       expect(value(table.openEnvelope(h.reply.sessionId, e.counter, e.ciphertext, 500))[0]).toBe(h.reply.sessionId);
-      value(table.sealResponse(h.reply.sessionId, e.counter, new Uint8Array(0)));
+      value(table.sealResponse(h.reply.sessionId, e.counter, new Uint8Array(0), 500));
     }
     value(table.close(hosts[1].reply.sessionId));
     const fifth = value(table.open(crypto, osRng, id.seed, id.deviceId, hs.hostEphemeral, 600));
     expect(hosts.map((h) => h.reply.sessionId)).not.toContain(fifth.sessionId);
     expect(refusal(table.open(crypto, osRng, id.seed, id.deviceId, SessionHandshake.create().hostEphemeral, 700))).toBe('table-full');
-    // at t = 1501 the three sessions last used at 500 are idle past 1000 ms: their slots are reclaimed
+    // at t = 1501 the three sessions last answered at 500 are idle past 1000 ms: their slots are reclaimed
     expect(table.live(1501)).toBe(1);
     value(table.open(crypto, osRng, id.seed, id.deviceId, SessionHandshake.create().hostEphemeral, 1501));
     expect(table.live(1501)).toBe(2);

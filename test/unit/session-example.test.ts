@@ -69,7 +69,7 @@ describe('session worked example', () => {
     const req = openEnvelope(state, V.request.counter, H(V.request.envelope), 0);
     if (!req.ok) throw new Error(req.message);
     expect(hex(req.value)).toBe(V.request.plaintext);
-    const resp = sealResponse(state, V.response.counter, H(V.response.plaintext));
+    const resp = sealResponse(state, V.response.counter, H(V.response.plaintext), 0);
     if (!resp.ok) throw new Error(resp.message);
     expect(hex(resp.value)).toBe(V.response.envelope);
   });
@@ -130,7 +130,7 @@ describe('session worked example', () => {
           '  if (!r.ok) return "refused: " + r.message;',
           '  const q = openEnvelope(r.value.state, v.request.counter, h(v.request.envelope), 0);',
           '  if (!q.ok) return "refused: " + q.message;',
-          '  const s = sealResponse(r.value.state, v.response.counter, h(v.response.plaintext));',
+          '  const s = sealResponse(r.value.state, v.response.counter, h(v.response.plaintext), 0);',
           '  if (!s.ok) return "refused: " + s.message;',
           '  return JSON.stringify({ deviceEphemeral: toHex(r.value.reply.deviceEphemeral), signature: toHex(r.value.reply.signature),',
           '    k1: toHex(r.value.state.keyIn), k2: toHex(r.value.state.keyOut), request: toHex(q.value), response: toHex(s.value) });',

@@ -81,8 +81,8 @@ export function dropDeferredInner(ctx: DeviceContext): void {
 }
 
 function seal(ctx: DeviceContext, sessionId: number, counter: number, code: number, answer: Uint8Array): Result<SessionMessageResponse> {
-  const { sessions } = ctx;
-  const sealed = sessions.sealResponse(sessionId, counter, answer);
+  const { sessions, env } = ctx;
+  const sealed = sessions.sealResponse(sessionId, counter, answer, env.clock.now());
   const closeOk = code === Command.SESSION_CLOSE && answer[0] === 0;
   // the plaintext answer may hold secrets (an ECDH shared secret, RANDOM bytes); only the sealed copy leaves
   wipe(answer);

@@ -46,6 +46,7 @@ export function sessionOpen(ctx: DeviceContext, req: SessionOpenRequest): Result
   }
   const r = sessions.open(env.crypto, env.rng, identity.seed, deviceId, req.hostEphemeral, env.clock.now());
   if (!r.ok) return err(refusalStatus(r.reason), r.message);
+  sessions.answered(r.value.sessionId, env.clock.now());
   return ok({
     sessionId: r.value.sessionId,
     deviceEphemeral: r.value.deviceEphemeral,

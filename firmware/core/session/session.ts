@@ -92,7 +92,11 @@ export interface SessionState {
   lastResponse: number;
   /** Requests accepted so far (the message cap counts these). */
   accepted: number;
-  /** `now` of the handshake or of the last accepted request. */
+  /**
+   * When the device last answered in this session (the handshake, or a sealed response): the idle clock counts from
+   * the answer, not from the request, so a command that runs longer than the idle timeout on a slow engine (a LOGIN's
+   * PBKDF2 under JerryScript) does not expire its own session (docs/session.md §6).
+   */
   lastActivity: number;
   /** Why the session is over, once it is: 'closed', 'idle-timeout' or 'message-cap'. */
   ended: SessionRefusal | undefined;
@@ -206,21 +210,24 @@ export function openEnvelope(state: SessionState, counter: number, sealed: Uint8
     return refuse('auth-failed', 'the envelope does not authenticate in session ' + id + ' (tampered, or sealed for another session or counter); it was not executed');
   state.lastRequest = counter;
   state.accepted++;
+  // the session is busy from here until its answer is sealed (sealResponse restarts the idle clock then)
   state.lastActivity = now;
   return { ok: true, value: plain };
 }
 
 /**
  * Seal the response to the request just accepted: response counter = request counter (docs/session.md §5). Each
- * counter is sealed at most once, so a nonce is never reused under the device→host key.
+ * counter is sealed at most once, so a nonce is never reused under the device→host key. `now` is when the answer
+ * leaves: the idle clock restarts there.
  */
-export function sealResponse(state: SessionState, counter: number, plaintext: Uint8Array): SessionResult<Uint8Array> {
+export function sealResponse(state: SessionState, counter: number, plaintext: Uint8Array, now: number): SessionResult<Uint8Array> {
   // an ended session's keys are zeroed: never seal with them
   if (state.ended !== undefined) return refuse(state.ended, 'session ' + state.id + ' is over (' + state.ended + '); open a new session');
   if (counter !== state.lastRequest || counter <= state.lastResponse)
     return refuse('not-pending', 'no request with counter ' + counter + ' awaits a response in session ' + state.id);
   const sealed = state.crypto.aeadSeal(state.keyOut, envelopeNonce(counter), plaintext, envelopeAad(state.id, counter, DIRECTION_DEVICE_TO_HOST));
   state.lastResponse = counter;
+  state.lastActivity = now;
   return { ok: true, value: sealed };
 }
 

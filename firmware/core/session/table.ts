@@ -109,11 +109,20 @@ export class SessionTable {
     return r;
   }
 
-  /** Seal the response to the request `counter` of session `sessionId` just accepted. */
-  sealResponse(sessionId: number, counter: number, plaintext: Uint8Array): SessionResult<Uint8Array> {
+  /** Seal the response to the request `counter` of session `sessionId` just accepted; `now` is when it leaves. */
+  sealResponse(sessionId: number, counter: number, plaintext: Uint8Array, now: number): SessionResult<Uint8Array> {
     const s = this.get(sessionId);
     if (!s) return this.unknown(sessionId);
-    return sealResponse(s, counter, plaintext);
+    return sealResponse(s, counter, plaintext, now);
+  }
+
+  /**
+   * The handshake of session `sessionId` is answered at `now`: its idle clock starts there, not when SESSION_OPEN
+   * arrived, so a slow engine's X25519 and Ed25519 do not count against the new session (docs/session.md §6).
+   */
+  answered(sessionId: number, now: number): void {
+    const s = this.get(sessionId);
+    if (s && s.ended === undefined) s.lastActivity = now;
   }
 
   /** SESSION_CLOSE: end the session and wipe its keys. Seal the response to the close request first. */
