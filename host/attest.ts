@@ -17,6 +17,7 @@ import {
   type AttestationStatement,
 } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
+import { renderDetail } from './render.ts';
 
 /** RFC 8410 SubjectPublicKeyInfo prefix of a raw Ed25519 public key. */
 const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
@@ -60,9 +61,9 @@ const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.f
  */
 export function decodeAttestation(statement: Uint8Array): AttestationStatement {
   const d = cborDecode(statement);
-  if (!d.ok) throw invalid(`the statement is not deterministic CBOR: ${d.message}`);
+  if (!d.ok) throw invalid(`the statement is not deterministic CBOR: ${renderDetail(d)}`);
   const m = decodeMessage<AttestationStatement>(AttestationStatementSchema, d.value);
-  if (!m.ok) throw invalid(`the statement does not match the attestation schema: ${m.message}`);
+  if (!m.ok) throw invalid(`the statement does not match the attestation schema: ${renderDetail(m, { schema: AttestationStatementSchema })}`);
   return m.value;
 }
 

@@ -32,6 +32,7 @@ import {
   type Schema,
 } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
+import { errorDetailOf, renderDetail } from './render.ts';
 import { verifyAttestation, type VerifiedAttestation } from './attest.ts';
 import { capabilityBits } from './policy.ts';
 import { HostSession, SessionError, SessionHandshake } from './session.ts';
@@ -1108,13 +1109,13 @@ function parseBody(name: string, schema: Schema | undefined, body: Uint8Array, e
   if (body.length < 1) return bad('empty response body');
   const status = body[0];
   const decoded = body.length > 1 ? cborDecode(body.subarray(1)) : { ok: true as const, value: new Map() as CborValue };
-  if (!decoded.ok) return bad(`the response is not deterministic CBOR: ${decoded.message}`);
+  if (!decoded.ok) return bad(`the response is not deterministic CBOR: ${renderDetail(decoded)}`);
   const map = decoded.value;
   if (!(map instanceof Map)) return bad('the response is not a CBOR map');
   if (errorFrame || status !== Status.OK) {
     if (status === Status.OK) return bad('an ERROR frame with status OK');
-    const m = map.get(1);
-    return HsmError.fromStatus(status, typeof m === 'string' ? m : '', name);
+    const d = errorDetailOf(map);
+    return HsmError.fromStatus(status, d.reason, d.args, name);
   }
   if (!schema) {
     const out: Message = {};
@@ -1122,7 +1123,7 @@ function parseBody(name: string, schema: Schema | undefined, body: Uint8Array, e
     return out;
   }
   const r = decodeMessage<Message>(schema, map);
-  return r.ok ? r.value : bad(`the response does not match the ${name} schema: ${r.message}`);
+  return r.ok ? r.value : bad(`the response does not match the ${name} schema: ${renderDetail(r, { schema })}`);
 }
 
 /** A known-devices refusal as an HsmError (the message already says what to do). */

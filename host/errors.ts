@@ -1,5 +1,6 @@
 // HsmError: what went wrong talking to the device, with the device's status code and what a person can do about it (DESIGN.md "Host").
-import { STATUS_HINTS, Status, nameOf, type StatusName } from '../firmware/protocol/index.ts';
+import { Reason, STATUS_HINTS, Status, nameOf, type StatusName } from '../firmware/protocol/index.ts';
+import { renderReason } from './render.ts';
 
 /** Failures on the host side of the link, which have no device status code. */
 export type TransportErrorCode =
@@ -46,9 +47,10 @@ const TRANSPORT_HINTS: { readonly [K in TransportErrorCode]: string } = {
 };
 
 /**
- * A failed request. Device errors carry `status` (the wire code), `statusName` and the device's own
- * `deviceMessage`; host-side failures carry a `code` such as 'TIMEOUT' (and `statusName` equals `code`,
- * `status` is undefined). `message` reads "KEY_NOT_FOUND: no key 7 (hint)" and never contains key bytes.
+ * A failed request. Device errors carry `status` (the wire code), `statusName`, the device's `reason` and `args`
+ * (docs/protocol.md "Error details") and `deviceMessage`, the host's words for them (render.ts); host-side failures
+ * carry a `code` such as 'TIMEOUT' (and `statusName` equals `code`, `status` is undefined). `message` reads
+ * "KEY_NOT_FOUND: no key with id 7 (hint)" and never contains key bytes.
  */
 export class HsmError extends Error {
   override readonly name = 'HsmError';
@@ -57,8 +59,14 @@ export class HsmError extends Error {
   /** The wire status code (Status table); undefined for host-side failures. */
   readonly status: number | undefined;
   readonly statusName: HsmErrorCode;
-  /** The device's message text, as it sent it. */
+  /** What the device reported, in the host's words (render.ts renders reason and args; the device sends no text). */
   readonly deviceMessage: string | undefined;
+  /** The device's reason code (firmware/protocol/reasons.ts); undefined for host-side failures or a device that gave none. */
+  readonly reason: number | undefined;
+  /** The reason's name ('KEY_NOT_FOUND'), undefined when this host does not know the code. */
+  readonly reasonName: string | undefined;
+  /** The reason's integer arguments, in wire order (keys 2, 3, …); empty for host-side failures. */
+  readonly args: readonly number[];
   /** What a person can do about it (STATUS_HINTS for device errors). */
   readonly hint: string;
   /** The command that failed, when there was one. */
@@ -67,7 +75,7 @@ export class HsmError extends Error {
   constructor(
     code: HsmErrorCode,
     detail: string,
-    extra: { status?: number; deviceMessage?: string; hint?: string; command?: string; cause?: unknown } = {},
+    extra: { status?: number; deviceMessage?: string; reason?: number; args?: readonly number[]; hint?: string; command?: string; cause?: unknown } = {},
   ) {
     const hint = extra.hint !== undefined ? extra.hint : hintFor(code);
     super(`${code}: ${detail}${hint ? ` (${hint})` : ''}`);
@@ -77,16 +85,21 @@ export class HsmError extends Error {
     this.statusName = code;
     this.status = extra.status;
     this.deviceMessage = extra.deviceMessage;
+    this.reason = extra.reason;
+    const rn = extra.reason === undefined ? undefined : (Reason as unknown as { [code: number]: unknown })[extra.reason];
+    this.reasonName = typeof rn === 'string' ? rn : undefined;
+    this.args = extra.args || [];
     this.hint = hint;
     this.command = extra.command;
   }
 
-  /** An error status the device returned. */
-  static fromStatus(status: number, deviceMessage: string, command?: string): HsmError {
+  /** An error status the device returned, with its reason and arguments (rendered here, for `command`'s fields). */
+  static fromStatus(status: number, reason: number | undefined, args: readonly number[], command?: string): HsmError {
+    const deviceMessage = renderReason(reason, args, { command });
     const name = nameOf(Status, status);
-    if (name === undefined)
-      return new HsmError('BAD_RESPONSE', `unknown status 0x${status.toString(16).padStart(2, '0')}: ${deviceMessage}`, { status, deviceMessage, command });
-    return new HsmError(name, deviceMessage || 'no message from the device', { status, deviceMessage, command });
+    const extra = { status, deviceMessage, reason, args, command };
+    if (name === undefined) return new HsmError('BAD_RESPONSE', `unknown status 0x${status.toString(16).padStart(2, '0')}: ${deviceMessage}`, extra);
+    return new HsmError(name, deviceMessage, extra);
   }
 
   /** True when the error came from the device (it has a wire status code). */

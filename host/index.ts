@@ -21,6 +21,8 @@ export { KnownDevices, TrustError, defaultKnownDevicesPath } from './known-devic
 export type { KnownDevice } from './known-devices.ts';
 export { SessionError } from './session.ts';
 export { HsmError } from './errors.ts';
+export { RENDER, renderReason, renderDetail, errorDetailOf } from './render.ts';
+export type { RenderContext } from './render.ts';
 export type { HsmErrorCode, TransportErrorCode } from './errors.ts';
 export type { HostTransport } from './transports/types.ts';
 export { SerialTransport } from './transports/serial.ts';
@@ -29,5 +31,5 @@ export { SocketTransport } from './transports/socket.ts';
 export { InProcessTransport } from './transports/inprocess.ts';
 export { discoverDevices, listCandidatePorts, probePort } from './discovery.ts';
 export type { DiscoveredDevice, DiscoveryOptions } from './discovery.ts';
-export { ALG_NAMES, Alg, Command, Status, STATUS_HINTS, Origin, Role, Capability, KeepaliveReason } from '../firmware/protocol/index.ts';
+export { ALG_NAMES, Alg, Command, Status, STATUS_HINTS, Reason, Origin, Role, Capability, KeepaliveReason } from '../firmware/protocol/index.ts';
 export type { InfoResponse, KeyListEntry, KeyPolicy, KeyPublicResponse, AttestationStatement } from '../firmware/protocol/index.ts';

@@ -2,29 +2,15 @@
 import type { Crypto, EcCurve, Env } from '../hal/index.ts';
 import { Alg, ALG_NAMES, Status, type AlgId } from '../protocol/codes.ts';
 import { type Result, ok, err } from '../protocol/result.ts';
+import { Reason } from '../protocol/reasons.ts';
 import type { DeviceContext } from './context.ts';
-
-/** "ecdsa-p256 (2)" for messages; "algorithm 9" for an unknown id. */
-export function algLabel(alg: number): string {
-  const n = ALG_NAMES[alg];
-  return n === undefined ? 'algorithm ' + alg : n + ' (' + alg + ')';
-}
-
-function knownList(): string {
-  let s = '';
-  for (const k in ALG_NAMES) s += (s ? ', ' : '') + k + ' ' + ALG_NAMES[k];
-  return s;
-}
 
 /** The algorithm if this device offers it; UNSUPPORTED_ALGORITHM says whether it is unknown or failed its self-test. */
 export function offeredAlg(ctx: DeviceContext, alg: number): Result<AlgId> {
   if (ctx.offered[alg] === true) return ok(alg as AlgId);
-  if (ALG_NAMES[alg] === undefined) return err(Status.UNSUPPORTED_ALGORITHM, 'unknown algorithm id ' + alg + ' (known: ' + knownList() + ')');
-  const why = ctx.selftest.failures[alg];
-  return err(
-    Status.UNSUPPORTED_ALGORITHM,
-    algLabel(alg) + ' is not offered: its power-on self-test failed' + (why ? ': ' + why : ''),
-  );
+  // known ids are 1..4 (codes.ts Alg); the self-test's own words about a failure are in INFO
+  if (ALG_NAMES[alg] === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_UNKNOWN, [alg]);
+  return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_SELFTEST_FAILED, [alg]);
 }
 
 export function isEcdsa(alg: AlgId): boolean {
@@ -65,5 +51,5 @@ export function generateKeyPair(env: Env, alg: AlgId): Result<KeyPair> {
       sk.fill(0);
     }
   }
-  return err(Status.INTERNAL_ERROR, 'the random generator gave ' + GENERATE_TRIES + ' invalid ' + algLabel(alg) + ' keys in a row; nothing was stored');
+  return err(Status.INTERNAL_ERROR, Reason.RNG_BAD_KEYS, [alg, GENERATE_TRIES]);
 }

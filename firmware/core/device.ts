@@ -1,6 +1,8 @@
 // The device: power-on self-tests, the flash store, its name and keys, and the frame loop on the transport (DESIGN.md "Wire protocol", "Storage"; issues 2 §3, 3 §4).
 import type { Env, TimerHandle } from '../hal/index.ts';
-import { Alg, FrameType, PROTOCOL_VERSION, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
+import { Alg, FrameType, PROTOCOL_VERSION, Status, type StatusCode } from '../protocol/codes.ts';
+import { Reason } from '../protocol/reasons.ts';
+import type { ErrorDetail } from '../protocol/result.ts';
 import { crc32 } from '../protocol/crc32.ts';
 import { DEFAULT_MAX_PACKET, FrameReader, encodeArmorLine, encodeFrame, type Frame, type ReaderEvent } from '../protocol/frame.ts';
 import { MAX_LIST, MAX_LABEL, MAX_PUBLIC_KEY, MAX_KEY_ID } from '../protocol/messages/limits.ts';
@@ -60,7 +62,7 @@ export interface Device {
   /** Key records on flash that did not load (corrupt, unknown, or beyond the slots); left untouched. */
   readonly skippedRecords: number;
   /** Why the device id or identity is incomplete, or a PIN record or counter is damaged, this boot; undefined normally. */
-  readonly bootProblem: string | undefined;
+  readonly bootProblem: ErrorDetail[] | undefined;
   readonly selftest: SelftestReport;
   readonly maxPacket: number;
   readonly slots: number;
@@ -75,15 +77,16 @@ const LIST_ENTRY_MAX = 1 + 10 + 3 + 2 + (2 + MAX_LABEL) + 2 + (2 + MAX_PUBLIC_KE
 // outer status, map head, {1: counter ≤ 2^53} (1 + 9), {2: bytes} head (1 + 3) and the 16-byte tag
 const LIST_OVERHEAD = 4 + 4 + 1 + 1 + 1 + 3 + (1 + 1 + 10 + 4 + 16);
 
+/** Everything wrong with the stored identity and access state this boot, or undefined (host/render.ts words it). */
+function bootProblems(a: ErrorDetail[] | undefined, b: ErrorDetail[] | undefined): ErrorDetail[] | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : a.concat(b);
+}
+
 /** The most slots whose full KEY_LIST answer still fits in one packet of this size. */
 export function maxSlotsFor(maxPacket: number): number {
   const n = Math.floor((maxPacket - LIST_OVERHEAD) / LIST_ENTRY_MAX);
   return n < MAX_LIST ? n : MAX_LIST;
-}
-
-function frameTypeName(t: number): string {
-  const n = nameOf(FrameType, t);
-  return '0x' + (t < 16 ? '0' : '') + t.toString(16) + (n === undefined ? '' : ' (' + (n as string) + ')');
 }
 
 /**
@@ -164,8 +167,8 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
   }
 
-  function sendError(seq: number, status: StatusCode, message: string): void {
-    send(wire(FrameType.ERROR, seq, errorBody(status, message)));
+  function sendError(seq: number, status: StatusCode, reason: Reason, args?: number[]): void {
+    send(wire(FrameType.ERROR, seq, errorBody(status, reason, args)));
   }
 
   /** Send a request's answer and remember it in the reply cache (DESIGN.md "Wire protocol"). */
@@ -294,7 +297,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     dispatchAbandon(ctx);
     ctx.presence.outcome = undefined;
     ctx.presence.wanted = false;
-    sendError(seq, Status.INTERNAL_ERROR, 'the device hit an unexpected error while waiting for the button; nothing was done');
+    sendError(seq, Status.INTERNAL_ERROR, Reason.WAIT_FAILED);
   }
 
   function onRequest(f: Frame): void {
@@ -304,12 +307,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
       f.body.fill(0);
       // the host retransmitted the request that waits: it is still waiting, not lost
       if (same) keepalive();
-      else
-        sendError(
-          f.seq,
-          Status.BUSY,
-          'the device waits for a button press for the request with seq ' + waitSeq + '; press the button or send CANCEL for seq ' + waitSeq + ', then retry',
-        );
+      else sendError(f.seq, Status.BUSY, Reason.WAITING_FOR_BUTTON, [waitSeq]);
       return;
     }
     if (cacheValid && f.seq === cacheSeq && f.body.length === cacheLen && crc === cacheCrc) {
@@ -334,12 +332,12 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     if (ev.kind === 'oversize') {
       // Without a sequence number the bytes may be console noise: drop them (the host's timeout recovers).
       if (ev.seq !== undefined)
-        sendError(ev.seq, Status.PACKET_TOO_LARGE, 'frame larger than the maximum packet of ' + maxPacket + ' bytes (header, body and CRC)');
+        sendError(ev.seq, Status.PACKET_TOO_LARGE, Reason.FRAME_TOO_LARGE, [maxPacket]);
       return;
     }
     const f = ev.frame;
     if (f.version !== PROTOCOL_VERSION) {
-      sendError(f.seq, Status.UNSUPPORTED_VERSION, 'protocol version ' + f.version + ' is not supported; this device speaks version ' + PROTOCOL_VERSION);
+      sendError(f.seq, Status.UNSUPPORTED_VERSION, Reason.VERSION_UNSUPPORTED, [f.version, PROTOCOL_VERSION]);
       return;
     }
     if (f.type === FrameType.REQUEST) onRequest(f);
@@ -347,7 +345,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
       // ends the button wait of that seq with CANCELLED (security.md §7); a CANCEL for anything else is ignored
       if (waiting && f.seq === waitSeq) endWait('cancelled');
     }
-    else sendError(f.seq, Status.INVALID_FRAME, 'a host may send REQUEST (0x01) or CANCEL (0x04) frames, not ' + frameTypeName(f.type));
+    else sendError(f.seq, Status.INVALID_FRAME, Reason.FRAME_TYPE_REFUSED, [f.type]);
   }
 
   transport.onData((bytes) => {
@@ -366,7 +364,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
         const seq = ev.kind === 'frame' ? ev.frame.seq : ev.seq;
         if (seq !== undefined)
           try {
-            sendError(seq, Status.INTERNAL_ERROR, 'the device hit an unexpected error handling this frame');
+            sendError(seq, Status.INTERNAL_ERROR, Reason.FRAME_FAILED);
           } catch (e2) {
             // nothing more to do
           }
@@ -379,7 +377,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     identityPublicKey: name.identity === undefined ? undefined : name.identity.publicKey,
     flashVolatile,
     skippedRecords: keystore.skipped,
-    bootProblem: name.problem !== undefined ? name.problem : auth.problem,
+    bootProblem: bootProblems(name.problem, auth.problem),
     selftest,
     maxPacket,
     slots,

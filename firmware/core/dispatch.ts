@@ -7,9 +7,10 @@
 // keys or PINs only on an initialized one (NOT_INITIALIZED), then the session's role (LOGIN_REQUIRED, WRONG_ROLE).
 //
 // The only place that turns handler results and exceptions into wire bytes. A handler that throws
-// yields INTERNAL_ERROR with a generic message: the exception text could quote key material. A change is
+// yields INTERNAL_ERROR (HANDLER_FAILED), never the exception text: it could quote key material. A change is
 // committed to flash before any RAM state claims it (keystore.ts), so an exception never answers OK.
 import { Command, Role, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
+import { Reason } from '../protocol/reasons.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import type { Result } from '../protocol/result.ts';
 import { type Schema, decodeMessage, encodeMessage } from '../protocol/schema.ts';
@@ -129,36 +130,14 @@ for (let code = 0; code < 256; code++) {
   );
 }
 
-/** Error messages on the wire are at most this many bytes of UTF-8 (issue 2 §3). */
-export const MAX_MESSAGE = 160;
-
-/** Cut a message to at most `max` UTF-8 bytes without splitting a character. */
-export function truncateUtf8(s: string, max: number): string {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    let w: number;
-    let units = 1;
-    if (c < 0x80) w = 1;
-    else if (c < 0x800) w = 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        w = 4;
-        units = 2;
-      } else w = 3;
-    } else w = 3;
-    if (n + w > max) return s.slice(0, i);
-    n += w;
-    i += units - 1;
-  }
-  return s;
-}
-
-/** Body of an error answer: status byte + {1: message}. Used for RESPONSE and ERROR frames alike. */
-export function errorBody(status: StatusCode, message: string): Uint8Array {
+/**
+ * Body of an error answer: status byte + {1: reason, 2: args[0], 3: args[1], …} (docs/protocol.md "Error details").
+ * Used for RESPONSE and ERROR frames alike. No text: the host renders the sentence (DESIGN.md "Runtime constraints").
+ */
+export function errorBody(status: StatusCode, reason: Reason, args?: number[]): Uint8Array {
   const m = new Map<number, CborValue>();
-  m.set(1, truncateUtf8(message, MAX_MESSAGE));
+  m.set(1, reason);
+  if (args !== undefined) for (let i = 0; i < args.length; i++) m.set(2 + i, args[i]);
   return withStatus(status, cborEncode(m));
 }
 
@@ -167,10 +146,6 @@ function withStatus(status: number, map: Uint8Array): Uint8Array {
   out[0] = status;
   out.set(map, 1);
   return out;
-}
-
-function hex2(n: number): string {
-  return '0x' + (n < 16 ? '0' : '') + n.toString(16);
 }
 
 const EMPTY_MAP: CborValue = new Map<number, CborValue>();
@@ -190,38 +165,32 @@ export function dispatchInSession(ctx: DeviceContext, body: Uint8Array, sessionI
   return run(ctx, body, sessionId);
 }
 
-const ROLE_WORD: string[] = ['', 'the user', 'the SO'];
-
 /** The gate's refusal for this caller, or undefined when the command may run (docs/protocol.md "Access"). */
 function refusal(ctx: DeviceContext, entry: Entry, caller: Caller): Uint8Array | undefined {
   const gate = entry.gate;
-  const name = entry.name;
   if (caller.sessionId === 0) {
     if (gate === Gate.CLEAR || gate === Gate.OUTER) return undefined;
-    return errorBody(Status.SESSION_REQUIRED, name + ' needs a secure session: send SESSION_OPEN, then this command inside SESSION_MESSAGE (docs/session.md)');
+    return errorBody(Status.SESSION_REQUIRED, Reason.SESSION_NEEDED);
   }
-  if (gate === Gate.OUTER) return errorBody(Status.INVALID_COMMAND, name + ' cannot be sent inside a session (no nesting); send it in the clear');
+  if (gate === Gate.OUTER) return errorBody(Status.INVALID_COMMAND, Reason.NOT_IN_SESSION);
   if (gate === Gate.CLEAR || gate === Gate.SESSION) return undefined;
   const initialized = ctx.auth.initialized;
-  if (gate === Gate.UNINITIALIZED)
-    return initialized ? errorBody(Status.ALREADY_INITIALIZED, 'the device is already initialized; INIT runs only on a factory-new device') : undefined;
-  if (!initialized) return errorBody(Status.NOT_INITIALIZED, name + ' needs an initialized device: send INIT with a user PIN and an SO PIN first (`tinyhsm init`)');
+  if (gate === Gate.UNINITIALIZED) return initialized ? errorBody(Status.ALREADY_INITIALIZED, Reason.ALREADY_INITIALIZED) : undefined;
+  if (!initialized) return errorBody(Status.NOT_INITIALIZED, Reason.NOT_INITIALIZED);
   if (gate === Gate.INITIALIZED) return undefined;
   const role = caller.role;
-  if (role === 0) {
-    const who = gate === Gate.USER ? 'the user PIN' : gate === Gate.SO ? 'the SO PIN' : 'the user or SO PIN';
-    return errorBody(Status.LOGIN_REQUIRED, name + ' needs a login: send LOGIN with ' + who + ' in this session first');
-  }
-  if (gate === Gate.USER && role !== Role.USER) return errorBody(Status.WRONG_ROLE, name + ' is for the user role; this session is logged in as ' + ROLE_WORD[role] + ' (LOGOUT, then LOGIN as user)');
-  if (gate === Gate.SO && role !== Role.SO) return errorBody(Status.WRONG_ROLE, name + ' is for the SO role; this session is logged in as ' + ROLE_WORD[role] + ' (LOGOUT, then LOGIN as SO)');
+  // the role the command wants: 0 for either (LOGIN_NEEDED's argument, docs/protocol.md "Error details")
+  const wanted = gate === Gate.USER ? Role.USER : gate === Gate.SO ? Role.SO : 0;
+  if (role === 0) return errorBody(Status.LOGIN_REQUIRED, Reason.LOGIN_NEEDED, [wanted]);
+  if (wanted !== 0 && role !== wanted) return errorBody(Status.WRONG_ROLE, Reason.ROLE_NEEDED, [wanted, role]);
   return undefined;
 }
 
 function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Array {
-  if (body.length === 0) return errorBody(Status.INVALID_COMMAND, 'empty request: the body must start with a command byte');
+  if (body.length === 0) return errorBody(Status.INVALID_COMMAND, Reason.EMPTY_REQUEST);
   const code = body[0];
   const entry = TABLE[code];
-  if (entry === undefined) return errorBody(Status.INVALID_COMMAND, 'unknown command ' + hex2(code));
+  if (entry === undefined) return errorBody(Status.INVALID_COMMAND, Reason.UNKNOWN_COMMAND, [code]);
   // the envelope was authenticated just now, so the session is live; its role is what LOGIN set
   const session = sessionId === 0 ? undefined : ctx.sessions.get(sessionId);
   const caller: Caller = { sessionId, role: session !== undefined && session.ended === undefined ? session.role : 0 };
@@ -231,32 +200,31 @@ function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Arra
   let params: CborValue = EMPTY_MAP;
   if (body.length > 1) {
     const d = cborDecode(body.subarray(1));
-    if (!d.ok) return errorBody(d.status, entry.name + ' parameters: ' + d.message);
-    if (!(d.value instanceof Map)) return errorBody(Status.INVALID_CBOR, entry.name + ' parameters must be a CBOR map');
+    if (!d.ok) return errorBody(d.status, d.reason, d.args);
+    if (!(d.value instanceof Map)) return errorBody(Status.INVALID_CBOR, Reason.PARAMETERS_NOT_MAP);
     params = d.value;
   }
   const req = decodeMessage<object>(entry.request, params);
-  if (!req.ok) return errorBody(req.status, entry.name + ': ' + req.message);
+  if (!req.ok) return errorBody(req.status, req.reason, req.args);
   let res: Result<object>;
   try {
     res = entry.handler(ctx, req.value, caller);
   } catch (e) {
     // A flash that throws mid-commit (a failing part; on a power cut nothing is answered anyway) is the one
     // exception with a known remedy: the boot scan restores the state before or after this command.
-    if (ctx.keystore.storageFault || ctx.auth.storageFault)
-      return errorBody(Status.INTERNAL_ERROR, entry.name + ': the flash failed while writing; power-cycle the device, it restarts with the state before or after this command');
-    return errorBody(Status.INTERNAL_ERROR, entry.name + ' failed with an unexpected internal error');
+    if (ctx.keystore.storageFault || ctx.auth.storageFault) return errorBody(Status.INTERNAL_ERROR, Reason.FLASH_WRITE_FAILED);
+    return errorBody(Status.INTERNAL_ERROR, Reason.HANDLER_FAILED);
   }
   return respond(entry, res);
 }
 
 /** A handler's result as a response body: OK and the schema-encoded map, or the error. */
 function respond(entry: Entry, res: Result<object>): Uint8Array {
-  if (!res.ok) return errorBody(res.status, res.message);
+  if (!res.ok) return errorBody(res.status, res.reason, res.args);
   try {
     return withStatus(Status.OK, cborEncode(encodeMessage(entry.response, res.value)));
   } catch (e) {
-    return errorBody(Status.INTERNAL_ERROR, entry.name + ': the response could not be encoded');
+    return errorBody(Status.INTERNAL_ERROR, Reason.RESPONSE_NOT_ENCODED);
   }
 }
 
@@ -274,7 +242,7 @@ export function dispatchResume(ctx: DeviceContext, body: Uint8Array): Uint8Array
     res = resumeSessionMessage(ctx, dispatchInSession);
   } catch (e) {
     dropDeferredInner(ctx);
-    return errorBody(Status.INTERNAL_ERROR, entry.name + ' failed with an unexpected internal error');
+    return errorBody(Status.INTERNAL_ERROR, Reason.HANDLER_FAILED);
   }
   return respond(entry, res);
 }

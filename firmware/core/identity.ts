@@ -7,7 +7,8 @@
 // record is never replaced: if one does not decode (a firmware bug or a newer format), the device runs
 // without it rather than overwrite its name.
 import type { Env } from '../hal/index.ts';
-import type { Result } from '../protocol/result.ts';
+import type { ErrorDetail, Result } from '../protocol/result.ts';
+import { Reason } from '../protocol/reasons.ts';
 import type { Store } from './store/index.ts';
 import {
   DEVICE_ID_LENGTH,
@@ -31,8 +32,8 @@ export interface DeviceName {
   readonly identity: Identity | undefined;
   /** False when the id lives in RAM only this boot (its record did not decode, or could not be committed). */
   readonly deviceIdPersisted: boolean;
-  /** Why the name is incomplete, for the boot report; undefined when all is well. */
-  readonly problem: string | undefined;
+  /** Why the name is incomplete, for the boot report (reasons.ts; the host words them); undefined when all is well. */
+  readonly problem: ErrorDetail[] | undefined;
 }
 
 /**
@@ -41,13 +42,17 @@ export interface DeviceName {
  * an identity.
  */
 export function loadOrCreateName(env: Env, store: Store, ed25519: boolean): DeviceName {
-  let problem: string | undefined;
+  let problem: ErrorDetail[] | undefined;
+  const note = (reason: Reason, args: number[]) => {
+    if (problem === undefined) problem = [];
+    problem.push({ reason, args });
+  };
   const idRec = store.get(DEVICE_ID_RECORD);
   let deviceId = idRec === undefined ? undefined : decodeDeviceId(idRec);
   const identRec = store.get(IDENTITY_RECORD);
   let seed = identRec === undefined ? undefined : decodeIdentity(identRec);
   if (identRec !== undefined) identRec.fill(0); // it holds the seed; decodeIdentity made its own copy
-  if (identRec !== undefined && seed === undefined) problem = 'the identity record does not decode; it is kept, and the device runs without an identity';
+  if (identRec !== undefined && seed === undefined) note(Reason.IDENTITY_UNREADABLE, []);
 
   const entries: { key: number; value: Uint8Array }[] = [];
   let newId: Uint8Array | undefined;
@@ -74,8 +79,8 @@ export function loadOrCreateName(env: Env, store: Store, ed25519: boolean): Devi
       if (newId) deviceId = newId;
       if (newSeed) seed = newSeed;
     } else {
-      const what = newId && newSeed ? 'the device id and identity' : newId ? 'the device id' : 'the identity';
-      problem = what + ' could not be stored (' + committed.message + ')' + (newId ? '; the id lives in RAM only until the next boot' : '; the device runs without an identity');
+      // 1 the device id (it lives in RAM only until the next boot), 2 the identity (the device runs without one), 3 both
+      note(Reason.IDENTITY_NOT_STORED, [(newId ? 1 : 0) + (newSeed ? 2 : 0), committed.reason]);
       if (newSeed) newSeed.fill(0);
     }
   }
@@ -88,7 +93,7 @@ export function loadOrCreateName(env: Env, store: Store, ed25519: boolean): Devi
     else {
       deviceId = new Uint8Array(DEVICE_ID_LENGTH);
       env.rng.fill(deviceId);
-      problem = 'the device id record does not decode; it is kept, and this boot uses a RAM-only id';
+      note(Reason.DEVICE_ID_UNREADABLE, []);
     }
   }
   // A stored identity is only used while Ed25519 passes its self-test: a wrong engine would give a wrong name.

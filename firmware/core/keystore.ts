@@ -13,9 +13,10 @@
 //   cached in RAM (with its Ed25519 signer) until lock(), which auth calls when the master key is wiped.
 // - SIGN and friends read RAM only: no flash access per use (issue 2 bench).
 // - The RAM slot limit stays: a full KEY_LIST answer must fit one packet.
-import { ALG_NAMES, Status, type AlgId, type Origin } from '../protocol/codes.ts';
+import { Status, type AlgId, type Origin } from '../protocol/codes.ts';
 import { type Result, ok, err } from '../protocol/result.ts';
 import { MAX_KEY_ID } from '../protocol/messages/limits.ts';
+import { Reason } from '../protocol/reasons.ts';
 import { RecordKind, indexOf, type Store } from './store/index.ts';
 import type { Crypto, Ed25519Signer, Env, Rng } from '../hal/index.ts';
 import { NEXT_KEY_ID_RECORD, decodeCounter, decodeKey, encodeCounter, encodeKey, encodeKeyClear, keyRecordKey, type KeyMeta } from './records.ts';
@@ -57,26 +58,24 @@ export interface KeyCrypto {
  */
 export function keyCrypto(ctx: { readonly env: Env; readonly deviceId: Uint8Array; readonly auth: { masterKey(): Uint8Array | undefined } }): Result<KeyCrypto> {
   const m = ctx.auth.masterKey();
-  if (m === undefined) return err(Status.LOGIN_REQUIRED, 'the master key is locked (no session is logged in any more); LOGIN again, then retry');
+  if (m === undefined) return err(Status.LOGIN_REQUIRED, Reason.MASTER_KEY_LOCKED);
   return ok({ crypto: ctx.env.crypto, rng: ctx.env.rng, deviceId: ctx.deviceId, masterKey: m });
 }
 
 /**
  * The gate before a key's private part is used (docs/security.md §6–§7), in this order: the capability
  * (POLICY_DENIED), then for a touch key the button (the request is deferred; PRESENCE_TIMEOUT, CANCELLED), then the
- * master key. `command` names the use in messages ('SIGN', 'ECDH').
+ * master key.
  */
-export function authorizeUse(ctx: DeviceContext, key: KeyRecord, capability: number, command: string): Result<KeyCrypto> {
-  const denied = checkUse(key.id, key.policy, capability, command);
+export function authorizeUse(ctx: DeviceContext, key: KeyRecord, capability: number): Result<KeyCrypto> {
+  const denied = checkUse(key.id, key.policy, capability);
   if (denied) return denied;
   if (key.policy.touch) {
-    const absent = requirePresence(ctx, command + ' with key ' + key.id);
+    const absent = requirePresence(ctx, key.id);
     if (absent) return absent;
   }
   return keyCrypto(ctx);
 }
-
-const FAULT_MESSAGE = 'the flash failed during an earlier write; power-cycle the device (it comes back with its last committed keys)';
 
 /** Wipe a record's RAM cache: the opened private key and the Ed25519 signer. */
 function forget(r: KeyRecord): void {
@@ -186,14 +185,14 @@ export class KeyStore {
    * before the exception goes on). STORAGE_FULL (no free slot, or no room on flash) leaves everything unchanged.
    */
   add(alg: AlgId, label: string, origin: Origin, policy: StoredPolicy, privateKey: Uint8Array, publicKey: Uint8Array, kc: KeyCrypto): Result<KeyRecord> {
-    if (this.faulted) return err(Status.INTERNAL_ERROR, FAULT_MESSAGE);
+    if (this.faulted) return err(Status.INTERNAL_ERROR, Reason.FLASH_FAULTED);
     let slot = -1;
     for (let i = 0; i < this.slots.length; i++)
       if (this.slots[i] === undefined) {
         slot = i;
         break;
       }
-    if (slot < 0) return err(Status.STORAGE_FULL, 'all ' + this.capacity + ' key slots are in use; delete a key first');
+    if (slot < 0) return err(Status.STORAGE_FULL, Reason.SLOTS_FULL, [this.capacity]);
     const id = this.freeId();
     const after = nextAfter(id);
     const meta: KeyMeta = { id, alg, label, origin, publicKey, policy };
@@ -205,7 +204,7 @@ export class KeyStore {
       { key: NEXT_KEY_ID_RECORD, value: counter },
     ];
     if (!this.store.canFit([{ key: keyRecordKey(id), length: value.length }, { key: NEXT_KEY_ID_RECORD, length: counter.length }]))
-      return err(Status.STORAGE_FULL, 'the flash store has no room for another ' + ALG_NAMES[alg] + ' key (' + this.store.stats().bytesFree + ' bytes free); delete a key first');
+      return err(Status.STORAGE_FULL, Reason.NO_ROOM_FOR_KEY, [alg, this.store.stats().bytesFree]);
     let done: Result<void>;
     try {
       done = this.commit(entries);
@@ -232,10 +231,7 @@ export class KeyStore {
     if (rec.privateKey !== undefined) return ok(rec.privateKey);
     const sk = openKeyRecord(kc.crypto, kc.masterKey, { deviceId: kc.deviceId, keyId: rec.id, alg: rec.alg, bound: encodeKeyClear(rec) }, rec.sealed);
     if (sk === undefined)
-      return err(
-        Status.INVALID_KEY,
-        'key ' + rec.id + ' is damaged or was altered on flash: its sealed private key does not open with its label, origin, public key and policy; delete it',
-      );
+      return err(Status.INVALID_KEY, Reason.KEY_RECORD_DAMAGED, [rec.id]);
     rec.privateKey = sk;
     return ok(sk);
   }
@@ -246,9 +242,9 @@ export class KeyStore {
    * An unchanged policy writes nothing.
    */
   setPolicy(id: number, policy: StoredPolicy, kc: KeyCrypto): Result<KeyRecord> {
-    if (this.faulted) return err(Status.INTERNAL_ERROR, FAULT_MESSAGE);
+    if (this.faulted) return err(Status.INTERNAL_ERROR, Reason.FLASH_FAULTED);
     const slot = this.slotOf(id);
-    if (slot < 0) return err(Status.KEY_NOT_FOUND, 'no key with id ' + id);
+    if (slot < 0) return err(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [id]);
     const old = this.slots[slot] as KeyRecord;
     if (samePolicy(old.policy, policy)) return ok(old);
     const sk = this.privateKeyOf(old, kc);
@@ -257,7 +253,7 @@ export class KeyStore {
     const sealed = sealKeyRecord(kc.crypto, kc.rng, kc.masterKey, { deviceId: kc.deviceId, keyId: id, alg: old.alg, bound: encodeKeyClear(meta) }, sk.value);
     const value = encodeKey({ id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy, sealed });
     if (!this.store.canFit([{ key: keyRecordKey(id), length: value.length }]))
-      return err(Status.STORAGE_FULL, 'the flash store has no room to rewrite key ' + id + ' (' + this.store.stats().bytesFree + ' bytes free); delete a key first');
+      return err(Status.STORAGE_FULL, Reason.NO_ROOM_TO_REWRITE, [id, this.store.stats().bytesFree]);
     const done = this.commit([{ key: keyRecordKey(id), value }]);
     if (!done.ok) return done;
     const rec: KeyRecord = { id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy, sealed, privateKey: old.privateKey, signer: old.signer };
@@ -288,9 +284,9 @@ export class KeyStore {
    * RAM and wipe its private bytes. KEY_NOT_FOUND if no key has this id.
    */
   remove(id: number): Result<void> {
-    if (this.faulted) return err(Status.INTERNAL_ERROR, FAULT_MESSAGE);
+    if (this.faulted) return err(Status.INTERNAL_ERROR, Reason.FLASH_FAULTED);
     const slot = this.slotOf(id);
-    if (slot < 0) return err(Status.KEY_NOT_FOUND, 'no key with id ' + id);
+    if (slot < 0) return err(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [id]);
     const done = this.commit([{ key: keyRecordKey(id), value: null }]);
     if (!done.ok) return done;
     forget(this.slots[slot] as KeyRecord);

@@ -8,10 +8,10 @@
 //   neverExtractable  history, not a setting: true while export-under-wrap has never been set on the key
 //                     (PKCS#11 CKA_NEVER_EXTRACTABLE); clearing the bit later does not make it true again
 //   local             derived from origin === generated (PKCS#11 CKA_LOCAL); not stored
-import { Alg, ALL_CAPABILITIES, CAPABILITY_NAMES, Capability, Origin, Status, type AlgId } from '../protocol/codes.ts';
+import { Alg, Capability, Origin, Status, type AlgId } from '../protocol/codes.ts';
+import { LooseFlag, Reason } from '../protocol/reasons.ts';
 import { type Err, type Result, err, ok } from '../protocol/result.ts';
 import type { KeyPolicy, KeyPolicyRequest } from '../protocol/messages/policy.ts';
-import { algLabel } from './algorithms.ts';
 
 /** The policy as stored in a key record: everything but `local`, which origin gives. */
 export interface StoredPolicy {
@@ -37,26 +37,15 @@ export const DEFAULT_CAPABILITIES: { readonly [alg: number]: number } = {
   [Alg.X25519]: Capability.DERIVE,
 };
 
-/** "sign, derive" for messages; "none" for 0. */
-export function capabilityNames(bits: number): string {
-  let s = '';
-  for (let b = 1; b <= ALL_CAPABILITIES; b <<= 1)
-    if ((bits & b) !== 0) s += (s ? ', ' : '') + (CAPABILITY_NAMES[b] !== undefined ? CAPABILITY_NAMES[b] : 'bit 0x' + b.toString(16));
-  return s === '' ? 'none' : s;
-}
-
 /** The policy of a key being created (KEY_GENERATE, KEY_IMPORT): defaults for absent fields, INVALID_PARAMETER for what the algorithm cannot have. */
 export function policyAtCreation(alg: AlgId, req: KeyPolicyRequest): Result<StoredPolicy> {
   const allowed = ALLOWED_CAPABILITIES[alg];
-  if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, 'no key policy is defined for ' + algLabel(alg));
+  if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_NO_POLICY, [alg]);
   const caps = req.capabilities !== undefined ? req.capabilities : DEFAULT_CAPABILITIES[alg];
-  if (caps === 0)
-    return err(Status.INVALID_PARAMETER, 'capabilities: a new key needs at least one (' + algLabel(alg) + ' can have ' + capabilityNames(allowed) + '); leave the field out for the default');
-  if ((caps & (Capability.ENCRYPT | Capability.DECRYPT)) !== 0)
-    return err(Status.INVALID_PARAMETER, 'capabilities: no algorithm offers encrypt or decrypt yet; ' + algLabel(alg) + ' can have ' + capabilityNames(allowed));
+  if (caps === 0) return err(Status.INVALID_PARAMETER, Reason.NO_CAPABILITIES, [alg, allowed]);
+  if ((caps & (Capability.ENCRYPT | Capability.DECRYPT)) !== 0) return err(Status.INVALID_PARAMETER, Reason.ENCRYPT_NOT_OFFERED, [alg, allowed]);
   const extra = caps & ~allowed;
-  if (extra !== 0)
-    return err(Status.INVALID_PARAMETER, 'capabilities: ' + algLabel(alg) + ' cannot ' + capabilityNames(extra) + '; it can have ' + capabilityNames(allowed));
+  if (extra !== 0) return err(Status.INVALID_PARAMETER, Reason.CAPABILITY_NOT_FOR_ALG, [alg, extra, allowed]);
   return ok({
     capabilities: caps,
     sensitive: req.sensitive !== undefined ? req.sensitive : true,
@@ -66,22 +55,17 @@ export function policyAtCreation(alg: AlgId, req: KeyPolicyRequest): Result<Stor
 }
 
 /**
- * KEY_SET_POLICY's rule: the new policy, or POLICY_LOOSENING naming every field that would loosen (and then
+ * KEY_SET_POLICY's rule: the new policy, or POLICY_LOOSENING with every capability added and flag cleared (and then
  * nothing changes). Absent fields stay as they are. Clearing every capability is allowed: it is the tightest
  * policy, and leaves a key that can still be listed, attested and deleted.
  */
 export function tightenPolicy(keyId: number, current: StoredPolicy, req: KeyPolicyRequest): Result<StoredPolicy> {
-  const loose: string[] = [];
   const caps = req.capabilities !== undefined ? req.capabilities : current.capabilities;
   const added = caps & ~current.capabilities;
-  if (added !== 0) loose.push('adds ' + capabilityNames(added));
-  if (req.sensitive === false && current.sensitive) loose.push('clears sensitive');
-  if (req.touch === false && current.touch) loose.push('clears touch');
-  if (loose.length > 0)
-    return err(
-      Status.POLICY_LOOSENING,
-      'key ' + keyId + ': a policy can only be tightened, and this ' + loose.join(' and ') + '; nothing was changed (loosening needs officer approval, a later feature)',
-    );
+  let cleared = 0;
+  if (req.sensitive === false && current.sensitive) cleared |= LooseFlag.SENSITIVE;
+  if (req.touch === false && current.touch) cleared |= LooseFlag.TOUCH;
+  if (added !== 0 || cleared !== 0) return err(Status.POLICY_LOOSENING, Reason.POLICY_LOOSENS, [keyId, added, cleared]);
   return ok({
     capabilities: caps,
     sensitive: current.sensitive || req.sensitive === true,
@@ -100,10 +84,7 @@ export function wirePolicy(p: StoredPolicy, origin: number): KeyPolicy {
 }
 
 /** The use check of SIGN (Capability.SIGN) and ECDH (Capability.DERIVE): undefined when allowed, else POLICY_DENIED. */
-export function checkUse(keyId: number, p: StoredPolicy, capability: number, command: string): Err | undefined {
+export function checkUse(keyId: number, p: StoredPolicy, capability: number): Err | undefined {
   if ((p.capabilities & capability) !== 0) return undefined;
-  return err(
-    Status.POLICY_DENIED,
-    command + ' needs the ' + capabilityNames(capability) + ' capability and key ' + keyId + ' has ' + capabilityNames(p.capabilities) + ' (docs/security.md §6)',
-  );
+  return err(Status.POLICY_DENIED, Reason.CAPABILITY_MISSING, [keyId, capability, p.capabilities]);
 }

@@ -10,6 +10,7 @@
 //    envelope is opened once; the kept inner body is re-run and sealed with the request's counter.
 import { Status } from '../protocol/codes.ts';
 import { type Err, err } from '../protocol/result.ts';
+import { Reason } from '../protocol/reasons.ts';
 import type { DeviceContext } from './context.ts';
 
 export type PresenceOutcome = 'granted' | 'timeout' | 'cancelled';
@@ -35,16 +36,15 @@ export interface DeferredInner {
 }
 
 /**
- * Ask for a button press for this use of a key (`what` names it, e.g. "SIGN with key 3"). undefined: go on, the
- * button was pressed for this request. Otherwise the handler returns the Err as it is.
+ * Ask for a button press for this use of key `keyId` (the errors name it). undefined: go on, the button was pressed
+ * for this request. Otherwise the handler returns the Err as it is.
  */
-export function requirePresence(ctx: DeviceContext, what: string): Err | undefined {
+export function requirePresence(ctx: DeviceContext, keyId: number): Err | undefined {
   const g = ctx.presence;
-  if (ctx.env.presence === undefined)
-    return err(Status.POLICY_DENIED, what + ' needs a button press (the key has touch set) and this board has no button');
+  if (ctx.env.presence === undefined) return err(Status.POLICY_DENIED, Reason.NO_BUTTON, [keyId]);
   if (g.outcome === 'granted') return undefined;
-  if (g.outcome === 'timeout') return err(Status.PRESENCE_TIMEOUT, what + ': nobody pressed the button in time; nothing was done');
-  if (g.outcome === 'cancelled') return err(Status.CANCELLED, what + ': the host cancelled while the device waited for the button; nothing was done');
+  if (g.outcome === 'timeout') return err(Status.PRESENCE_TIMEOUT, Reason.PRESS_TIMEOUT, [keyId]);
+  if (g.outcome === 'cancelled') return err(Status.CANCELLED, Reason.PRESS_CANCELLED, [keyId]);
   g.wanted = true;
-  return err(Status.BUSY, what + ' waits for the button'); // never sent: the device loop defers the request
+  return err(Status.BUSY, Reason.PRESS_PENDING, [keyId]); // never sent: the device loop defers the request
 }

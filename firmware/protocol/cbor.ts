@@ -1,6 +1,7 @@
 // Small deterministic CBOR codec for the device (RFC 8949 §4.2.1 core deterministic encoding), integer-keyed maps only.
 import { Status } from './codes.ts';
 import { type Result, ok, err } from './result.ts';
+import { Reason } from './reasons.ts';
 import { utf8Decode, utf8Encode } from './bytes.ts';
 
 /** The values our protocol carries. Maps have small integer keys (as CTAP2 does); no floats, no tags. */
@@ -88,27 +89,27 @@ class Reader {
 }
 
 type R<T> = Result<T>;
-const bad = (m: string) => err(Status.INVALID_CBOR, m);
+const bad = (reason: Reason, args?: number[]) => err(Status.INVALID_CBOR, reason, args);
 
 /** Read an item's argument. Enforces shortest form (§4.2.1) and rejects indefinite lengths. */
 function readArg(r: Reader, info: number): R<number> {
   const b = r.b;
   if (info < 24) return ok(info);
   const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
-  if (size === 0) return bad(info === 31 ? 'indefinite lengths are not allowed' : 'reserved additional information ' + info);
-  if (r.pos + size > b.length) return bad('truncated at byte ' + r.pos);
+  if (size === 0) return info === 31 ? bad(Reason.CBOR_INDEFINITE) : bad(Reason.CBOR_RESERVED, [info]);
+  if (r.pos + size > b.length) return bad(Reason.CBOR_TRUNCATED, [r.pos]);
   let n = 0;
   for (let i = 0; i < size; i++) n = n * 256 + b[r.pos + i];
   r.pos += size;
-  if (n > Number.MAX_SAFE_INTEGER) return bad('integer larger than 2^53-1');
+  if (n > Number.MAX_SAFE_INTEGER) return bad(Reason.CBOR_INTEGER_RANGE);
   const min = size === 1 ? 24 : size === 2 ? 0x100 : size === 4 ? 0x10000 : 0x100000000;
-  if (n < min) return bad('integer not in shortest form');
+  if (n < min) return bad(Reason.CBOR_NOT_SHORTEST);
   return ok(n);
 }
 
 function readItem(r: Reader, depth: number): R<CborValue> {
   const b = r.b;
-  if (r.pos >= b.length) return bad('truncated at byte ' + r.pos);
+  if (r.pos >= b.length) return bad(Reason.CBOR_TRUNCATED, [r.pos]);
   const ib = b[r.pos++];
   const major = ib >> 5;
   const info = ib & 31;
@@ -116,9 +117,9 @@ function readItem(r: Reader, depth: number): R<CborValue> {
     if (ib === 0xf4) return ok(false);
     if (ib === 0xf5) return ok(true);
     if (ib === 0xf6) return ok(null);
-    return bad('floats and simple values other than false, true and null are not allowed');
+    return bad(Reason.CBOR_FLOAT_OR_SIMPLE);
   }
-  if (major === 6) return bad('tags are not allowed');
+  if (major === 6) return bad(Reason.CBOR_TAG);
   const a = readArg(r, info);
   if (!a.ok) return a;
   const n = a.value;
@@ -127,21 +128,21 @@ function readItem(r: Reader, depth: number): R<CborValue> {
       return ok(n);
     case 1:
       // -1 - (2^53-1) = -2^53 is not a safe integer: the encoder refuses it, so the decoder must too
-      if (n === Number.MAX_SAFE_INTEGER) return bad('integer smaller than -(2^53-1)');
+      if (n === Number.MAX_SAFE_INTEGER) return bad(Reason.CBOR_INTEGER_RANGE);
       return ok(-1 - n);
     case 2:
     case 3: {
-      if (n > b.length - r.pos) return bad('string length ' + n + ' runs past the end');
+      if (n > b.length - r.pos) return bad(Reason.CBOR_LENGTH_PAST_END, [n]);
       const s = b.slice(r.pos, r.pos + n);
       r.pos += n;
       if (major === 2) return ok(s);
       const t = utf8Decode(s);
-      return t === undefined ? bad('text string is not valid UTF-8') : ok(t);
+      return t === undefined ? bad(Reason.CBOR_BAD_UTF8) : ok(t);
     }
     case 4: {
-      if (depth > MAX_DEPTH) return bad('containers nested deeper than ' + MAX_DEPTH);
+      if (depth > MAX_DEPTH) return bad(Reason.CBOR_TOO_DEEP, [MAX_DEPTH]);
       // every item takes at least one byte: a count larger than what is left is a lie, refuse before allocating
-      if (n > b.length - r.pos) return bad('array length ' + n + ' runs past the end');
+      if (n > b.length - r.pos) return bad(Reason.CBOR_LENGTH_PAST_END, [n]);
       const arr: CborValue[] = [];
       for (let i = 0; i < n; i++) {
         const it = readItem(r, depth + 1);
@@ -152,20 +153,20 @@ function readItem(r: Reader, depth: number): R<CborValue> {
     }
     default: {
       // major 5: map
-      if (depth > MAX_DEPTH) return bad('containers nested deeper than ' + MAX_DEPTH);
-      if (n * 2 > b.length - r.pos) return bad('map length ' + n + ' runs past the end');
+      if (depth > MAX_DEPTH) return bad(Reason.CBOR_TOO_DEEP, [MAX_DEPTH]);
+      if (n * 2 > b.length - r.pos) return bad(Reason.CBOR_LENGTH_PAST_END, [n]);
       const m: CborMap = new Map();
       let prev: number | undefined;
       for (let i = 0; i < n; i++) {
         const kb = b[r.pos];
-        if (kb >> 5 !== 0 && kb >> 5 !== 1) return bad('map keys must be integers');
+        if (kb >> 5 !== 0 && kb >> 5 !== 1) return bad(Reason.CBOR_KEY_NOT_INTEGER);
         const k = readItem(r, depth + 1);
         if (!k.ok) return k;
         const key = k.value as number;
         if (prev !== undefined) {
           const c = keyOrder(prev, key);
-          if (c === 0) return bad('duplicate map key ' + key);
-          if (c > 0) return bad('map keys out of deterministic order at key ' + key);
+          if (c === 0) return bad(Reason.CBOR_DUPLICATE_KEY, [key]);
+          if (c > 0) return bad(Reason.CBOR_KEY_ORDER, [key]);
         }
         prev = key;
         const v = readItem(r, depth + 1);
@@ -182,6 +183,6 @@ export function cborDecode(bytes: Uint8Array): Result<CborValue> {
   const r = new Reader(bytes);
   const v = readItem(r, 1);
   if (!v.ok) return v;
-  if (r.pos !== bytes.length) return bad((bytes.length - r.pos) + ' trailing bytes after the CBOR item');
+  if (r.pos !== bytes.length) return bad(Reason.CBOR_TRAILING, [bytes.length - r.pos]);
   return v;
 }

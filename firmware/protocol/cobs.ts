@@ -1,6 +1,7 @@
 // Consistent Overhead Byte Stuffing (Cheshire & Baker 1999): removes every 0x00 so that 0x00 can end a frame.
 import { Status } from './codes.ts';
 import { type Result, ok, err } from './result.ts';
+import { Reason } from './reasons.ts';
 
 /** COBS-encode (no trailing delimiter). Output is at most len + ceil(len/254) + 1 bytes. */
 export function cobsEncode(src: Uint8Array): Uint8Array {
@@ -34,11 +35,11 @@ export function cobsDecode(src: Uint8Array): Result<Uint8Array> {
   let i = 0;
   while (i < src.length) {
     const code = src[i++];
-    if (code === 0) return err(Status.INVALID_FRAME, 'COBS: zero byte inside a frame');
+    if (code === 0) return err(Status.INVALID_FRAME, Reason.COBS_ZERO);
     const end = i + code - 1;
-    if (end > src.length) return err(Status.INVALID_FRAME, 'COBS: block runs past the end of the frame');
+    if (end > src.length) return err(Status.INVALID_FRAME, Reason.COBS_OVERRUN);
     for (; i < end; i++) {
-      if (src[i] === 0) return err(Status.INVALID_FRAME, 'COBS: zero byte inside a frame');
+      if (src[i] === 0) return err(Status.INVALID_FRAME, Reason.COBS_ZERO);
       out[o++] = src[i];
     }
     if (code !== 0xff && i < src.length) out[o++] = 0;

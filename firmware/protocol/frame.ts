@@ -1,6 +1,7 @@
 // Framing (DESIGN.md "Wire protocol"): COBS(header | body | CRC-32 LE) 0x00, or the same packet in a text-safe armor line.
 import { FrameType, PROTOCOL_VERSION, Status } from './codes.ts';
 import { type Result, ok, err } from './result.ts';
+import { Reason } from './reasons.ts';
 import { crc32 } from './crc32.ts';
 import { cobsDecode, cobsEncode } from './cobs.ts';
 import { base64Decode, base64Encode } from './base64.ts';
@@ -52,11 +53,11 @@ export function encodeArmorLine(type: number, seq: number, body: Uint8Array): st
 
 /** Check length and CRC and split the header. Any version is returned: the caller decides what it speaks. */
 export function decodePacket(p: Uint8Array): Result<Frame> {
-  if (p.length < HEADER_LEN + CRC_LEN) return err(Status.INVALID_FRAME, 'packet shorter than header and CRC');
+  if (p.length < HEADER_LEN + CRC_LEN) return err(Status.INVALID_FRAME, Reason.FRAME_SHORT);
   const n = p.length - CRC_LEN;
   const want = crc32(p, 0, n);
   const got = (p[n] | (p[n + 1] << 8) | (p[n + 2] << 16) | (p[n + 3] << 24)) >>> 0;
-  if (want !== got) return err(Status.INVALID_FRAME, 'CRC mismatch');
+  if (want !== got) return err(Status.INVALID_FRAME, Reason.FRAME_CRC);
   return ok({ version: p[0], type: p[1], seq: (p[2] << 8) | p[3], body: p.slice(HEADER_LEN, n) });
 }
 

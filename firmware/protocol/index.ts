@@ -1,6 +1,7 @@
 // The wire contract shared by firmware and host: framing, CBOR codec, code tables and message schemas.
 export * from './codes.ts';
 export * from './result.ts';
+export * from './reasons.ts';
 export * from './bytes.ts';
 export * from './cbor.ts';
 export * from './cobs.ts';

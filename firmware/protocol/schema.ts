@@ -1,7 +1,8 @@
-// Message schemas: integer-keyed CBOR maps checked field by field at the boundary, with messages that name the field.
+// Message schemas: integer-keyed CBOR maps checked field by field at the boundary, with errors that name the field by its key.
 import { Status } from './codes.ts';
 import type { CborMap, CborValue } from './cbor.ts';
 import { type Result, ok, err } from './result.ts';
+import { Reason } from './reasons.ts';
 import { utf8Encode } from './bytes.ts';
 
 /**
@@ -33,58 +34,57 @@ export type Message = { [name: string]: unknown };
 
 const P = Status.INVALID_PARAMETER;
 
-function checkValue(f: Field, type: FieldType, v: CborValue, where: string): Result<unknown> {
+// Errors name the field by its CBOR key (docs/protocol.md "Error details"); the host finds its name in the schema.
+function checkValue(f: Field, type: FieldType, v: CborValue): Result<unknown> {
+  const k = f.key;
   switch (type.t) {
     case 'uint': {
-      if (typeof v !== 'number' || v < 0) return err(P, where + ': expected an unsigned integer');
+      if (typeof v !== 'number' || v < 0) return err(P, Reason.EXPECTED_UINT, [k]);
       const lo = type.min !== undefined ? type.min : 0;
-      if (v < lo || (type.max !== undefined && v > type.max))
-        return err(P, where + ': ' + v + ' is outside ' + lo + '..' + (type.max !== undefined ? type.max : 'any'));
+      if (v < lo || (type.max !== undefined && v > type.max)) return err(P, Reason.VALUE_OUT_OF_RANGE, range(k, v, lo, type.max));
       return ok(v);
     }
     case 'bytes': {
-      if (!(v instanceof Uint8Array)) return err(P, where + ': expected a byte string');
+      if (!(v instanceof Uint8Array)) return err(P, Reason.EXPECTED_BYTES, [k]);
       const lo = type.min !== undefined ? type.min : 0;
-      if (v.length < lo || (type.max !== undefined && v.length > type.max)) {
-        const want = type.min === type.max ? 'exactly ' + lo : lo + '..' + (type.max !== undefined ? type.max : 'any');
-        return err(P, where + ': expected ' + want + ' bytes, got ' + v.length);
-      }
+      if (v.length < lo || (type.max !== undefined && v.length > type.max)) return err(P, Reason.LENGTH_OUT_OF_RANGE, range(k, v.length, lo, type.max));
       return ok(v);
     }
     case 'text': {
-      if (typeof v !== 'string') return err(P, where + ': expected a text string');
+      if (typeof v !== 'string') return err(P, Reason.EXPECTED_TEXT, [k]);
       const n = utf8Encode(v).length;
-      if (n > type.max) return err(P, where + ': at most ' + type.max + ' bytes of UTF-8, got ' + n);
+      if (n > type.max) return err(P, Reason.TEXT_TOO_LONG, [k, n, type.max]);
       return ok(v);
     }
     case 'bool':
-      return typeof v === 'boolean' ? ok(v) : err(P, where + ': expected true or false');
+      return typeof v === 'boolean' ? ok(v) : err(P, Reason.EXPECTED_BOOL, [k]);
     case 'uintList': {
-      if (!Array.isArray(v)) return err(P, where + ': expected an array');
-      if (v.length > type.max) return err(P, where + ': at most ' + type.max + ' entries, got ' + v.length);
+      if (!Array.isArray(v)) return err(P, Reason.EXPECTED_ARRAY, [k]);
+      if (v.length > type.max) return err(P, Reason.TOO_MANY_ENTRIES, [k, v.length, type.max]);
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
-        if (typeof x !== 'number' || x < 0) return err(P, where + '[' + i + ']: expected an unsigned integer');
+        if (typeof x !== 'number' || x < 0) return err(P, Reason.ENTRY_NOT_UINT, [k, i]);
       }
       return ok(v.slice());
     }
     case 'uintTextMap': {
-      if (!(v instanceof Map)) return err(P, where + ': expected a map');
-      if (v.size > type.max) return err(P, where + ': at most ' + type.max + ' entries');
+      if (!(v instanceof Map)) return err(P, Reason.EXPECTED_MAP, [k]);
+      if (v.size > type.max) return err(P, Reason.TOO_MANY_ENTRIES, [k, v.size, type.max]);
       const out: { [k: number]: string } = {};
-      let bad: string | undefined;
-      v.forEach((x, k) => {
-        if (bad === undefined && (k < 0 || typeof x !== 'string')) bad = where + ': expected unsigned keys and text values';
-        else out[k] = x as string;
+      let bad = false;
+      v.forEach((x, key) => {
+        if (key < 0 || typeof x !== 'string') bad = true;
+        else out[key] = x as string;
       });
-      return bad === undefined ? ok(out) : err(P, bad);
+      return bad ? err(P, Reason.ENTRY_TYPES, [k]) : ok(out);
     }
     case 'list': {
-      if (!Array.isArray(v)) return err(P, where + ': expected an array');
-      if (v.length > type.max) return err(P, where + ': at most ' + type.max + ' entries, got ' + v.length);
+      if (!Array.isArray(v)) return err(P, Reason.EXPECTED_ARRAY, [k]);
+      if (v.length > type.max) return err(P, Reason.TOO_MANY_ENTRIES, [k, v.length, type.max]);
       const out: Message[] = [];
       for (let i = 0; i < v.length; i++) {
-        const m = decodeFields(type.of, v[i], where + '[' + i + ']');
+        // an entry's own errors name its field's key (lists occur in responses only, which the host checks)
+        const m = decodeFields(type.of, v[i]);
         if (!m.ok) return m;
         out.push(m.value);
       }
@@ -93,24 +93,27 @@ function checkValue(f: Field, type: FieldType, v: CborValue, where: string): Res
   }
 }
 
-function decodeFields(schema: Schema, v: CborValue, where: string): Result<Message> {
-  if (!(v instanceof Map)) return err(Status.INVALID_PARAMETER, (where || 'message') + ': expected a map');
+/** VALUE_OUT_OF_RANGE / LENGTH_OUT_OF_RANGE arguments: [field, got, min, max]; max left out when there is none. */
+function range(k: number, got: number, lo: number, hi: number | undefined): number[] {
+  return hi === undefined ? [k, got, lo] : [k, got, lo, hi];
+}
+
+function decodeFields(schema: Schema, v: CborValue): Result<Message> {
+  if (!(v instanceof Map)) return err(Status.INVALID_PARAMETER, Reason.EXPECTED_MAP);
   const out: Message = {};
   let unknown: number | undefined;
   v.forEach((_, k) => {
     if (unknown === undefined && !fieldByKey(schema, k)) unknown = k;
   });
-  if (unknown !== undefined)
-    return err(Status.UNKNOWN_PARAMETER, (where ? where + ': ' : '') + 'unknown parameter key ' + unknown);
+  if (unknown !== undefined) return err(Status.UNKNOWN_PARAMETER, Reason.UNKNOWN_FIELD, [unknown]);
   for (let i = 0; i < schema.length; i++) {
     const f = schema[i];
-    const name = (where ? where + '.' : '') + f.name;
     const x = v.get(f.key);
     if (x === undefined) {
-      if (!f.optional) return err(Status.MISSING_PARAMETER, name + ' (key ' + f.key + ') is required');
+      if (!f.optional) return err(Status.MISSING_PARAMETER, Reason.MISSING_FIELD, [f.key]);
       continue;
     }
-    const r = checkValue(f, f.type, x, name);
+    const r = checkValue(f, f.type, x);
     if (!r.ok) return r;
     out[f.name] = r.value;
   }
@@ -124,7 +127,7 @@ function fieldByKey(schema: Schema, k: number): Field | undefined {
 
 /** Check a decoded CBOR value against a schema. Never throws. */
 export function decodeMessage<T>(schema: Schema, v: CborValue): Result<T> {
-  return decodeFields(schema, v, '') as Result<T>;
+  return decodeFields(schema, v) as Result<T>;
 }
 
 /** Build the CBOR map for a message object. Fields that are undefined are left out. */

@@ -39,11 +39,11 @@ export type AuthRefusal =
   /** The PIN matches, but the wrapped master key does not open: the record was altered, or belongs to another role or device. */
   | 'corrupt-record';
 
-export type AuthRefused = { ok: false; reason: AuthRefusal; message: string };
+export type AuthRefused = { ok: false; reason: AuthRefusal };
 export type AuthResult<T> = { ok: true; value: T } | AuthRefused;
 
-function refuse(reason: AuthRefusal, message: string): AuthRefused {
-  return { ok: false, reason, message };
+function refuse(reason: AuthRefusal): AuthRefused {
+  return { ok: false, reason };
 }
 
 /** What a role stores about its PIN: no PIN, only a salted verifier and the master key wrapped under the PIN's kek. */
@@ -56,16 +56,16 @@ export interface PinRecord {
   readonly wrappedMaster: Uint8Array;
 }
 
-/** PIN length rule (issue 4 §3): 6–64 bytes. The message never contains the PIN. */
+/** PIN length rule (issue 4 §3): 6–64 bytes. */
 export function checkPin(pin: Uint8Array): AuthResult<true> {
-  if (pin.length < PIN_MIN_LENGTH) return refuse('pin-too-short', 'a PIN has at least ' + PIN_MIN_LENGTH + ' bytes; this one has ' + pin.length);
-  if (pin.length > PIN_MAX_LENGTH) return refuse('pin-too-long', 'a PIN has at most ' + PIN_MAX_LENGTH + ' bytes; this one has ' + pin.length);
+  if (pin.length < PIN_MIN_LENGTH) return refuse('pin-too-short');
+  if (pin.length > PIN_MAX_LENGTH) return refuse('pin-too-long');
   return { ok: true, value: true };
 }
 
 export function checkIterations(iterations: number): AuthResult<true> {
   if (typeof iterations === 'number' && iterations >= 1 && iterations <= 0xffffffff && Math.floor(iterations) === iterations) return { ok: true, value: true };
-  return refuse('bad-iterations', 'the PBKDF2 iteration count must be an integer from 1 to 2^32-1; got ' + iterations);
+  return refuse('bad-iterations');
 }
 
 /** verifier and kek of a PIN (see the header). The caller wipes both. */
@@ -156,13 +156,13 @@ export function unwrapMasterKey(crypto: Crypto, record: PinRecord, pin: Uint8Arr
  * One PBKDF2 run serves both steps.
  */
 export function unlockWithPin(crypto: Crypto, record: PinRecord, pin: Uint8Array, deviceId: Uint8Array): AuthResult<Uint8Array> {
-  if (!checkPin(pin).ok) return refuse('wrong-pin', 'the ' + record.role + ' PIN is wrong');
+  if (!checkPin(pin).ok) return refuse('wrong-pin');
   const s = derivePinSecrets(crypto, pin, record.salt, record.iterations);
   try {
-    if (!equalBytes(s.verifier, record.verifier)) return refuse('wrong-pin', 'the ' + record.role + ' PIN is wrong');
+    if (!equalBytes(s.verifier, record.verifier)) return refuse('wrong-pin');
     const master = crypto.aeadOpen(s.kek, record.wrapNonce, record.wrappedMaster, masterWrapAad(record.role, deviceId));
     if (!master)
-      return refuse('corrupt-record', 'the ' + record.role + ' PIN is right but its wrapped master key does not open: the stored record was altered or is not this device\'s');
+      return refuse('corrupt-record'); // altered, or another role's or device's record
     return { ok: true, value: master };
   } finally {
     wipe(s.kek, s.verifier);

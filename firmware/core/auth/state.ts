@@ -12,11 +12,12 @@
 // user's with UNBLOCK; a damaged SO role is an SO PIN that ran out (§4).
 import type { Env } from '../../hal/index.ts';
 import { Role, Status } from '../../protocol/codes.ts';
-import { type Err, type Result, err, ok } from '../../protocol/result.ts';
+import { type Err, type ErrorDetail, type Result, err, ok } from '../../protocol/result.ts';
+import { PinDamage, Reason } from '../../protocol/reasons.ts';
 import { equalBytes, wipe } from '../../protocol/bytes.ts';
 import type { Entry, Store } from '../store/index.ts';
 import type { SessionTable } from '../session/index.ts';
-import { createPinRecord, generateMasterKey, unlockWithPin, type PinRecord } from './pin.ts';
+import { PIN_MAX_LENGTH, PIN_MIN_LENGTH, createPinRecord, generateMasterKey, unlockWithPin, type PinRecord } from './pin.ts';
 import {
   MAX_TRIES,
   MAX_WRONG_IN_A_ROW,
@@ -47,20 +48,13 @@ export interface AuthOptions {
   pinIterations: number;
 }
 
-const ROLE_TEXT = ['', 'user', 'SO'];
-
-function triesText(n: number): string {
-  return n + (n === 1 ? ' try' : ' tries') + ' left';
+/**
+ * A new PIN the record code refused, as the request field it came in (field key, length, 6..64): the schema checks
+ * the same bounds first, so this is a second line (createPinRecord's iteration count is checked at startDevice).
+ */
+function badPin(field: number, pin: Uint8Array): Err {
+  return err(Status.INVALID_PARAMETER, Reason.LENGTH_OUT_OF_RANGE, [field, pin.length, PIN_MIN_LENGTH, PIN_MAX_LENGTH]);
 }
-
-/** What a person can do about a blocked role (docs/security.md §4). */
-function remedy(role: number): string {
-  return role === Role.USER
-    ? 'the SO can set a new user PIN with UNBLOCK (`tinyhsm unblock`)'
-    : 'only a reset that erases every key remains, and it needs officer approval (a later feature; docs/security.md §4)';
-}
-
-const FAULT_MESSAGE = 'the flash failed during an earlier write; power-cycle the device (it comes back with its last committed state)';
 
 export class AuthState {
   private readonly env: Env;
@@ -72,8 +66,8 @@ export class AuthState {
   /** Indexed by codes.ts Role (1 user, 2 SO); index 0 unused. */
   private readonly records: (PinRecord | undefined)[] = [undefined, undefined, undefined];
   private readonly tries: number[] = [0, 0, 0];
-  /** Why a role's stored state cannot be used ('' when it can). */
-  private readonly damage: string[] = ['', '', ''];
+  /** Why a role's stored state cannot be used (reasons.ts PinDamage; 0 when it can). */
+  private readonly damage: number[] = [0, 0, 0];
   /** Wrong PINs in a row since power-on, any role (docs/security.md §4 step 1). RAM only, by design. */
   private wrongInARow = 0;
   private master: Uint8Array | undefined = undefined;
@@ -101,14 +95,14 @@ export class AuthState {
       const left = tv === undefined ? undefined : decodeTries(tv);
       a.records[role] = rec;
       a.tries[role] = left === undefined ? 0 : left;
-      if (rec === undefined) a.damage[role] = 'the ' + ROLE_TEXT[role] + ' PIN record in flash is ' + (pv === undefined ? 'missing' : 'damaged');
-      else if (left === undefined) a.damage[role] = 'the ' + ROLE_TEXT[role] + ' PIN retry counter in flash is ' + (tv === undefined ? 'missing' : 'damaged');
+      if (rec === undefined) a.damage[role] = pv === undefined ? PinDamage.RECORD_MISSING : PinDamage.RECORD_DAMAGED;
+      else if (left === undefined) a.damage[role] = tv === undefined ? PinDamage.COUNTER_MISSING : PinDamage.COUNTER_DAMAGED;
     }
     // INIT writes both PIN records and both counters in one transaction: any of them means "initialized"
     a.init_ = any;
     if (!any) {
-      a.damage[1] = '';
-      a.damage[2] = '';
+      a.damage[1] = 0;
+      a.damage[2] = 0;
     }
     const sv = store.get(SETTINGS_RECORD);
     const settings = sv === undefined ? undefined : decodeSettings(sv);
@@ -129,7 +123,7 @@ export class AuthState {
 
   /** Wrong tries left before the role's PIN blocks (0 when blocked or its stored state is damaged). */
   triesLeft(role: number): number {
-    return this.damage[role] !== '' ? 0 : this.tries[role];
+    return this.damage[role] !== 0 ? 0 : this.tries[role];
   }
 
   /** True after 3 wrong PINs in a row: no PIN is tried until a power cycle. */
@@ -141,12 +135,12 @@ export class AuthState {
     return this.iterations;
   }
 
-  /** Why some of the stored access state is unusable this boot (for the boot report), or undefined. */
-  get problem(): string | undefined {
-    const p: string[] = [];
-    if (this.damage[1] !== '') p.push(this.damage[1]);
-    if (this.damage[2] !== '') p.push(this.damage[2]);
-    return p.length > 0 ? p.join('; ') : undefined;
+  /** Why some of the stored access state is unusable this boot (for the boot report: PIN_STATE_DAMAGED per role), or undefined. */
+  get problem(): ErrorDetail[] | undefined {
+    const p: ErrorDetail[] = [];
+    for (let role = Role.USER as number; role <= Role.SO; role++)
+      if (this.damage[role] !== 0) p.push({ reason: Reason.PIN_STATE_DAMAGED, args: [role, this.damage[role]] });
+    return p.length > 0 ? p : undefined;
   }
 
   /** True once a flash write of this state threw: PIN changes are refused until a power cycle. */
@@ -169,16 +163,16 @@ export class AuthState {
    * label, in ONE store transaction. Does not log in: the master key is wiped before this returns.
    */
   init(userPin: Uint8Array, soPin: Uint8Array, label: string | undefined): Result<void> {
-    if (this.init_) return err(Status.ALREADY_INITIALIZED, 'the device is already initialized; INIT runs only on a factory-new device');
+    if (this.init_) return err(Status.ALREADY_INITIALIZED, Reason.ALREADY_INITIALIZED);
     const bad = this.unwritable();
     if (bad) return bad;
     const { crypto, rng } = this.env;
     const master = generateMasterKey(rng);
     try {
       const u = createPinRecord(crypto, rng, 'user', userPin, master, this.deviceId, this.iterations);
-      if (!u.ok) return err(Status.INVALID_PARAMETER, 'userPin: ' + u.message);
+      if (!u.ok) return badPin(1, userPin);
       const s = createPinRecord(crypto, rng, 'so', soPin, master, this.deviceId, this.iterations);
-      if (!s.ok) return err(Status.INVALID_PARAMETER, 'soPin: ' + s.message);
+      if (!s.ok) return badPin(2, soPin);
       const entries: Entry[] = [
         { key: pinRecordKey(Role.USER), value: encodePinRecord(u.value) },
         { key: pinRecordKey(Role.SO), value: encodePinRecord(s.value) },
@@ -187,13 +181,13 @@ export class AuthState {
       ];
       if (label !== undefined) entries.push({ key: SETTINGS_RECORD, value: encodeSettings({ label }) });
       const c = this.commit(entries);
-      if (!c.ok) return err(c.status, 'the device was not initialized: ' + c.message);
+      if (!c.ok) return c; // the device was not initialized
       this.records[Role.USER] = u.value;
       this.records[Role.SO] = s.value;
       this.tries[Role.USER] = MAX_TRIES;
       this.tries[Role.SO] = MAX_TRIES;
-      this.damage[Role.USER] = '';
-      this.damage[Role.SO] = '';
+      this.damage[Role.USER] = 0;
+      this.damage[Role.SO] = 0;
       this.labelText = label;
       this.init_ = true;
       return ok(undefined);
@@ -210,16 +204,11 @@ export class AuthState {
    * it); the counter stays spent: the caller commits it back to MAX_TRIES (step 5), alone or with its own change.
    */
   private tryPin(role: number, pin: Uint8Array): Result<Uint8Array> {
-    const name = ROLE_TEXT[role];
-    if (this.wrongInARow >= MAX_WRONG_IN_A_ROW)
-      return err(
-        Status.PIN_LOCKED_UNTIL_POWER_CYCLE,
-        MAX_WRONG_IN_A_ROW + ' wrong PINs in a row since power-on: the device takes no more PIN tries until it is power-cycled (unplug it and plug it in again)',
-      );
+    if (this.wrongInARow >= MAX_WRONG_IN_A_ROW) return err(Status.PIN_LOCKED_UNTIL_POWER_CYCLE, Reason.PIN_LOCKOUT, [MAX_WRONG_IN_A_ROW]);
     const rec = this.records[role];
-    if (this.damage[role] !== '' || rec === undefined) return err(Status.PIN_BLOCKED, this.damage[role] + '; the ' + name + ' role is blocked: ' + remedy(role));
+    if (this.damage[role] !== 0 || rec === undefined) return err(Status.PIN_BLOCKED, Reason.PIN_STATE_DAMAGED, [role, this.damage[role]]);
     const left = this.tries[role];
-    if (left <= 0) return err(Status.PIN_BLOCKED, 'the ' + name + ' PIN is blocked after ' + MAX_TRIES + ' wrong tries; ' + remedy(role));
+    if (left <= 0) return err(Status.PIN_BLOCKED, Reason.PIN_IS_BLOCKED, [role, MAX_TRIES]);
     const bad = this.unwritable();
     if (bad) return bad;
     // step 3: the try is spent in flash before the PIN is looked at
@@ -233,7 +222,7 @@ export class AuthState {
       this.tries[role] = spent;
       throw e;
     }
-    if (!c.ok) return err(c.status, 'the PIN was not tried: its retry counter could not be written (' + c.message + ')');
+    if (!c.ok) return c; // the PIN was not tried: its retry counter could not be written
     this.tries[role] = spent;
     // step 4
     const u = unlockWithPin(this.env.crypto, rec, pin, this.deviceId);
@@ -243,14 +232,13 @@ export class AuthState {
     }
     if (u.reason === 'corrupt-record') {
       // the verifier matched but the wrapped master key does not open: the record was altered; stop using it
-      this.damage[role] = 'the ' + name + ' PIN record in flash is damaged or altered (the PIN is right but the master key does not open)';
-      return err(Status.PIN_BLOCKED, this.damage[role] + '; ' + remedy(role));
+      this.damage[role] = PinDamage.RECORD_ALTERED;
+      return err(Status.PIN_BLOCKED, Reason.PIN_STATE_DAMAGED, [role, PinDamage.RECORD_ALTERED]);
     }
     this.wrongInARow++;
-    if (spent === 0) return err(Status.PIN_BLOCKED, 'the ' + name + ' PIN is wrong and is now blocked after ' + MAX_TRIES + ' wrong tries; ' + remedy(role));
-    let m = 'the ' + name + ' PIN is wrong; ' + triesText(spent);
-    if (this.wrongInARow >= MAX_WRONG_IN_A_ROW) m += '; that was ' + MAX_WRONG_IN_A_ROW + ' wrong PINs in a row: no more tries until the device is power-cycled';
-    return err(Status.PIN_INCORRECT, m);
+    if (spent === 0) return err(Status.PIN_BLOCKED, Reason.PIN_NOW_BLOCKED, [role, MAX_TRIES]);
+    // the third argument, present only then, says this try locked PIN tries until a power cycle
+    return err(Status.PIN_INCORRECT, Reason.PIN_WRONG, this.wrongInARow >= MAX_WRONG_IN_A_ROW ? [role, spent, 1] : [role, spent]);
   }
 
   /** LOGIN's PIN check (docs/security.md §4). On success the master key is held in RAM; the caller gives its session the role. */
@@ -270,7 +258,7 @@ export class AuthState {
         fresh = undefined;
       } else if (!equalBytes(this.master, fresh)) {
         // both records must wrap the same key; a mismatch means they were altered in flash
-        return err(Status.INTERNAL_ERROR, 'the ' + ROLE_TEXT[role] + ' PIN is right, but it unwraps another master key than the one in use: the PIN records in flash were altered');
+        return err(Status.INTERNAL_ERROR, Reason.MASTER_KEY_MISMATCH, [role]);
       }
       return ok(undefined);
     } finally {
@@ -289,12 +277,12 @@ export class AuthState {
     const master = t.value;
     try {
       const rec = createPinRecord(this.env.crypto, this.env.rng, pinRoleName(role), newPin, master, this.deviceId, this.iterations);
-      if (!rec.ok) return err(Status.INVALID_PARAMETER, 'newPin: ' + rec.message);
+      if (!rec.ok) return badPin(3, newPin);
       const c = this.commit([
         { key: pinRecordKey(role), value: encodePinRecord(rec.value) },
         { key: triesRecordKey(role), value: encodeTries(MAX_TRIES) },
       ]);
-      if (!c.ok) return err(c.status, 'the PIN was not changed (the old one still works): ' + c.message);
+      if (!c.ok) return c; // the PIN was not changed (the old one still works)
       this.records[role] = rec.value;
       this.tries[role] = MAX_TRIES;
       return ok(undefined);
@@ -309,19 +297,19 @@ export class AuthState {
    */
   unblock(newUserPin: Uint8Array): Result<void> {
     const master = this.master;
-    if (master === undefined) return err(Status.LOGIN_REQUIRED, 'UNBLOCK needs a session logged in as SO');
+    if (master === undefined) return err(Status.LOGIN_REQUIRED, Reason.LOGIN_NEEDED, [Role.SO]);
     const bad = this.unwritable();
     if (bad) return bad;
     const rec = createPinRecord(this.env.crypto, this.env.rng, 'user', newUserPin, master, this.deviceId, this.iterations);
-    if (!rec.ok) return err(Status.INVALID_PARAMETER, 'newUserPin: ' + rec.message);
+    if (!rec.ok) return badPin(1, newUserPin);
     const c = this.commit([
       { key: pinRecordKey(Role.USER), value: encodePinRecord(rec.value) },
       { key: triesRecordKey(Role.USER), value: encodeTries(MAX_TRIES) },
     ]);
-    if (!c.ok) return err(c.status, 'the user PIN was not changed: ' + c.message);
+    if (!c.ok) return c; // the user PIN was not changed
     this.records[Role.USER] = rec.value;
     this.tries[Role.USER] = MAX_TRIES;
-    this.damage[Role.USER] = '';
+    this.damage[Role.USER] = 0;
     return ok(undefined);
   }
 
@@ -355,7 +343,7 @@ export class AuthState {
   // ---- flash --------------------------------------------------------------------------------------------
 
   private unwritable(): Err | undefined {
-    if (this.faulted || this.keys.storageFault) return err(Status.INTERNAL_ERROR, FAULT_MESSAGE);
+    if (this.faulted || this.keys.storageFault) return err(Status.INTERNAL_ERROR, Reason.FLASH_FAULTED);
     return undefined;
   }
 

@@ -6,6 +6,7 @@
 // a session transcript ("tinyhsm/session/v1" ‖ …), which the same key signs (docs/session.md §2).
 import { Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import { cborEncode } from '../../protocol/cbor.ts';
 import { concatBytes, utf8Encode } from '../../protocol/bytes.ts';
 import { encodeMessage } from '../../protocol/schema.ts';
@@ -19,12 +20,9 @@ export function keyAttest(ctx: DeviceContext, req: KeyAttestRequest): Result<Key
   const { env, keystore, identity, deviceId } = ctx;
   const { keyId, nonce } = req;
   if (identity === undefined)
-    return err(
-      Status.UNSUPPORTED_ALGORITHM,
-      'this device has no identity key this boot (Ed25519 is not offered, or its identity record could not be read), so it cannot sign an attestation',
-    );
+    return err(Status.UNSUPPORTED_ALGORITHM, Reason.ATTEST_NO_IDENTITY);
   const key = keystore.get(keyId);
-  if (key === undefined) return err(Status.KEY_NOT_FOUND, 'no key with id ' + keyId);
+  if (key === undefined) return err(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [keyId]);
   // The device signs only what the master key vouches for: a record whose clear part (origin, policy, public key)
   // was edited on flash does not open, and must not be attested as if it were what the device made.
   const kc = keyCrypto(ctx);

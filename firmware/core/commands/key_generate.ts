@@ -1,6 +1,7 @@
 // KEY_GENERATE: a new key pair made inside the device from its RNG, with its policy, sealed under the master key and committed to flash before the answer; only the public key leaves (DESIGN.md "Keys", docs/security.md §5–§6).
 import { Origin, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import type { KeyGenerateRequest, KeyGenerateResponse } from '../../protocol/messages/key_generate.ts';
 import type { DeviceContext } from '../context.ts';
 import { generateKeyPair, offeredAlg } from '../algorithms.ts';
@@ -17,7 +18,7 @@ export function keyGenerate(ctx: DeviceContext, req: KeyGenerateRequest): Result
   const kc = keyCrypto(ctx);
   if (!kc.ok) return kc;
   // a cheap early answer before any key work; keystore.add checks slots and flash room again
-  if (keystore.free === 0) return err(Status.STORAGE_FULL, 'all ' + keystore.capacity + ' key slots are in use; delete a key first');
+  if (keystore.free === 0) return err(Status.STORAGE_FULL, Reason.SLOTS_FULL, [keystore.capacity]);
   const pair = generateKeyPair(env, a.value);
   if (!pair.ok) return pair;
   const stored = keystore.add(a.value, label === undefined ? '' : label, Origin.GENERATED, policy.value, pair.value.privateKey, pair.value.publicKey, kc.value);

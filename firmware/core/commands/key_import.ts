@@ -3,7 +3,8 @@ import { Origin, Status } from '../../protocol/codes.ts';
 import { type Err, type Result, ok, err } from '../../protocol/result.ts';
 import type { KeyImportRequest, KeyImportResponse } from '../../protocol/messages/key_import.ts';
 import type { DeviceContext } from '../context.ts';
-import { algLabel, isEcdsa, offeredAlg, publicKeyOf } from '../algorithms.ts';
+import { offeredAlg, publicKeyOf } from '../algorithms.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import { keyCrypto } from '../keystore.ts';
 import { policyAtCreation } from '../policy.ts';
 
@@ -24,14 +25,13 @@ export function keyImport(ctx: DeviceContext, req: KeyImportRequest): Result<Key
   const kc = keyCrypto(ctx);
   if (!kc.ok) return refuse(kc);
   // a cheap early answer before any key work; keystore.add checks slots and flash room again
-  if (keystore.free === 0) return refuse(err(Status.STORAGE_FULL, 'all ' + keystore.capacity + ' key slots are in use; delete a key first'));
+  if (keystore.free === 0) return refuse(err(Status.STORAGE_FULL, Reason.SLOTS_FULL, [keystore.capacity]));
   let publicKey: Uint8Array;
   try {
     publicKey = publicKeyOf(env.crypto, a.value, sk);
   } catch (e) {
-    // never echo the exception: it could quote the key
-    const why = isEcdsa(a.value) ? 'the scalar must be in 1..n-1 (big-endian, 32 bytes)' : 'it was rejected by the crypto engine';
-    return refuse(err(Status.INVALID_KEY, 'privateKey is not a valid ' + algLabel(a.value) + ' private key: ' + why));
+    // never echo the exception: it could quote the key (for ECDSA the scalar is not in 1..n-1)
+    return refuse(err(Status.INVALID_KEY, Reason.PRIVATE_KEY_INVALID, [a.value]));
   }
   const stored = keystore.add(a.value, label === undefined ? '' : label, Origin.IMPORTED, policy.value, sk, publicKey, kc.value);
   if (!stored.ok) return refuse(stored);

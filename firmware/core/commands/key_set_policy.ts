@@ -1,6 +1,7 @@
 // KEY_SET_POLICY (user role, checked by the dispatcher's gate): tighten one key's policy; any loosening is POLICY_LOOSENING and changes nothing (docs/security.md §6, issue 4 §5).
 import { Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import type { KeySetPolicyRequest, KeySetPolicyResponse } from '../../protocol/messages/key_set_policy.ts';
 import type { DeviceContext } from '../context.ts';
 import { keyCrypto } from '../keystore.ts';
@@ -10,7 +11,7 @@ export function keySetPolicy(ctx: DeviceContext, req: KeySetPolicyRequest): Resu
   const { keystore } = ctx;
   const { keyId } = req;
   const key = keystore.get(keyId);
-  if (key === undefined) return err(Status.KEY_NOT_FOUND, 'no key with id ' + keyId);
+  if (key === undefined) return err(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [keyId]);
   const next = tightenPolicy(keyId, key.policy, req);
   if (!next.ok) return next;
   const kc = keyCrypto(ctx);

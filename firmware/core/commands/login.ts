@@ -1,11 +1,10 @@
 // LOGIN: give this session the user or SO role by its PIN; the retry counter is spent in flash before the PIN is compared (docs/security.md §4, issue 4 §3).
 import { Status } from '../../protocol/codes.ts';
 import { type Result, err, ok } from '../../protocol/result.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import { wipe } from '../../protocol/bytes.ts';
 import type { LoginRequest, LoginResponse } from '../../protocol/messages/login.ts';
 import type { Caller, DeviceContext } from '../context.ts';
-
-const ROLE_TEXT = ['none', 'user', 'SO'];
 
 /**
  * A session has at most one role: LOGIN in a logged-in session is ALREADY_LOGGED_IN and spends no try. The role
@@ -14,9 +13,8 @@ const ROLE_TEXT = ['none', 'user', 'SO'];
 export function login(ctx: DeviceContext, req: LoginRequest, caller: Caller): Result<LoginResponse> {
   try {
     const session = ctx.sessions.get(caller.sessionId);
-    if (session === undefined || session.ended !== undefined) return err(Status.SESSION_INVALID, 'LOGIN needs a live session; open a new one');
-    if (caller.role !== 0)
-      return err(Status.ALREADY_LOGGED_IN, 'this session is already logged in as ' + ROLE_TEXT[caller.role] + '; send LOGOUT first to change role (no PIN was tried)');
+    if (session === undefined || session.ended !== undefined) return err(Status.SESSION_INVALID, Reason.LOGIN_SESSION_OVER);
+    if (caller.role !== 0) return err(Status.ALREADY_LOGGED_IN, Reason.ALREADY_LOGGED_IN, [caller.role]);
     const r = ctx.auth.login(req.role, req.pin);
     if (!r.ok) return r;
     session.role = req.role;

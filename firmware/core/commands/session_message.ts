@@ -1,11 +1,12 @@
 // SESSION_MESSAGE: open a request envelope, run the inner request body like a clear one, seal its response with the same counter (docs/session.md §4–§5; issue 4 §1, §5).
 import { Command, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import { wipe } from '../../protocol/bytes.ts';
 import type { SessionMessageRequest, SessionMessageResponse } from '../../protocol/messages/session_message.ts';
 import type { DeviceContext } from '../context.ts';
 import type { DeferredInner } from '../presence.ts';
-import { refusalStatus } from './session_open.ts';
+import { refusalErr } from './session_open.ts';
 
 /** Runs one inner request body (command byte + CBOR map) inside a session; returns the response body. Never throws. */
 export type InnerDispatch = (ctx: DeviceContext, body: Uint8Array, sessionId: number) => Uint8Array;
@@ -32,7 +33,7 @@ export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, i
   const { sessions, env } = ctx;
   const { sessionId, counter, ciphertext } = req;
   const opened = sessions.openEnvelope(sessionId, counter, ciphertext, env.clock.now());
-  if (!opened.ok) return err(refusalStatus(opened.reason), opened.message);
+  if (!opened.ok) return refusalErr(opened);
   const plain = opened.value;
   const code = plain.length > 0 ? plain[0] : -1; // read before the body is wiped
   let answer: Uint8Array;
@@ -47,7 +48,7 @@ export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, i
   if (deferred) {
     wipe(answer); // the gate's placeholder answer, never sent
     keep(ctx, { sessionId, counter, body: plain });
-    return err(Status.BUSY, 'request ' + counter + ' of session ' + sessionId + ' waits for the button');
+    return err(Status.BUSY, Reason.SESSION_REQUEST_WAITING, [sessionId, counter]);
   }
   return seal(ctx, sessionId, counter, code, answer);
 }
@@ -62,7 +63,7 @@ export function resumeSessionMessage(ctx: DeviceContext, inner: InnerDispatch): 
   const g = ctx.presence;
   const d = g.deferredInner;
   g.deferredInner = undefined;
-  if (d === undefined) return err(Status.INTERNAL_ERROR, 'no session request waits for the button');
+  if (d === undefined) return err(Status.INTERNAL_ERROR, Reason.NOTHING_WAITING);
   const s = ctx.sessions.get(d.sessionId);
   if (s !== undefined && s.ended === undefined) s.lastActivity = ctx.env.clock.now();
   const code = d.body.length > 0 ? d.body[0] : -1;
@@ -86,7 +87,7 @@ function seal(ctx: DeviceContext, sessionId: number, counter: number, code: numb
   const closeOk = code === Command.SESSION_CLOSE && answer[0] === 0;
   // the plaintext answer may hold secrets (an ECDH shared secret, RANDOM bytes); only the sealed copy leaves
   wipe(answer);
-  if (!sealed.ok) return err(refusalStatus(sealed.reason), sealed.message);
+  if (!sealed.ok) return refusalErr(sealed);
   // SESSION_CLOSE: answered with the session's keys, then the keys are wiped (answer[0] 0 = OK)
   if (closeOk) sessions.close(sessionId);
   return ok({ counter, ciphertext: sealed.value });

@@ -1,6 +1,7 @@
 // SESSION_OPEN: X25519 handshake signed by the device identity, in a free slot of the session table (docs/session.md §2–§3, §6; issue 4 §1).
 import { Alg, Status, type StatusCode } from '../../protocol/codes.ts';
-import { type Result, ok, err } from '../../protocol/result.ts';
+import { type Err, type Result, ok, err } from '../../protocol/result.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import type { SessionOpenRequest, SessionOpenResponse } from '../../protocol/messages/session_open.ts';
 import type { SessionRefusal } from '../session/index.ts';
 import type { DeviceContext } from '../context.ts';
@@ -30,22 +31,20 @@ export function refusalStatus(reason: SessionRefusal): StatusCode {
   }
 }
 
+/** A session refusal as the wire's error: its status, and the reason and arguments the session code gave (reasons.ts). */
+export function refusalErr(r: { reason: SessionRefusal; code: Reason; args: number[] }): Err {
+  return err(refusalStatus(r.reason), r.code, r.args);
+}
+
 export function sessionOpen(ctx: DeviceContext, req: SessionOpenRequest): Result<SessionOpenResponse> {
   const { env, identity, deviceId, sessions, offered } = ctx;
   // issue 4 §1: no identity → no session can be authenticated, and every gated command stays refused
   if (identity === undefined) {
-    if (offered[Alg.ED25519] !== true)
-      return err(
-        Status.UNSUPPORTED_ALGORITHM,
-        'this device cannot open a secure session: Ed25519 is not offered on this engine, so it has no identity key; only INFO and ECHO work here',
-      );
-    return err(
-      Status.OPERATION_NOT_PERMITTED,
-      'this device has no identity key this boot (its identity record could not be read or stored; see INFO), so it cannot open a secure session',
-    );
+    if (offered[Alg.ED25519] !== true) return err(Status.UNSUPPORTED_ALGORITHM, Reason.NO_IDENTITY_ENGINE);
+    return err(Status.OPERATION_NOT_PERMITTED, Reason.NO_IDENTITY_RECORD);
   }
   const r = sessions.open(env.crypto, env.rng, identity.seed, deviceId, req.hostEphemeral, env.clock.now());
-  if (!r.ok) return err(refusalStatus(r.reason), r.message);
+  if (!r.ok) return refusalErr(r);
   sessions.answered(r.value.sessionId, env.clock.now());
   return ok({
     sessionId: r.value.sessionId,

@@ -4,30 +4,24 @@ import { type Result, ok, err } from '../../protocol/result.ts';
 import { equalBytes } from '../../protocol/bytes.ts';
 import type { SignRequest, SignResponse } from '../../protocol/messages/sign.ts';
 import type { DeviceContext } from '../context.ts';
-import { algLabel, curveOf, offeredAlg } from '../algorithms.ts';
+import { curveOf, offeredAlg } from '../algorithms.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import { authorizeUse } from '../keystore.ts';
 
 export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse> {
   const { env, keystore } = ctx;
   const { keyId, message, digest } = req;
-  if (message !== undefined && digest !== undefined)
-    return err(Status.INVALID_PARAMETER, 'give either message (key 2) or digest (key 3), not both');
-  if (message === undefined && digest === undefined)
-    return err(Status.INVALID_PARAMETER, 'give exactly one of message (key 2) or digest (key 3); neither was sent');
+  if (message !== undefined && digest !== undefined) return err(Status.INVALID_PARAMETER, Reason.MESSAGE_AND_DIGEST);
+  if (message === undefined && digest === undefined) return err(Status.INVALID_PARAMETER, Reason.NO_MESSAGE_OR_DIGEST);
   const key = keystore.get(keyId);
-  if (key === undefined) return err(Status.KEY_NOT_FOUND, 'no key with id ' + keyId);
+  if (key === undefined) return err(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [keyId]);
   const a = offeredAlg(ctx, key.alg);
   if (!a.ok) return a;
   // what the algorithm cannot do at all comes first (OPERATION_NOT_PERMITTED), then what this key may do (POLICY_DENIED)
-  if (key.alg === Alg.X25519)
-    return err(Status.OPERATION_NOT_PERMITTED, 'key ' + keyId + ' is an x25519 key: it can do ECDH, not sign');
-  if (key.alg === Alg.ED25519 && message === undefined)
-    return err(
-      Status.OPERATION_NOT_PERMITTED,
-      'key ' + keyId + ' is an ed25519 key: Ed25519 signs the whole message (RFC 8032), send message, not digest',
-    );
+  if (key.alg === Alg.X25519) return err(Status.OPERATION_NOT_PERMITTED, Reason.CANNOT_SIGN, [keyId, key.alg]);
+  if (key.alg === Alg.ED25519 && message === undefined) return err(Status.OPERATION_NOT_PERMITTED, Reason.ED25519_NEEDS_MESSAGE, [keyId]);
   // the policy, then the button for a touch key, both before the private key is opened or used (docs/security.md §7)
-  const kc = authorizeUse(ctx, key, Capability.SIGN, 'SIGN');
+  const kc = authorizeUse(ctx, key, Capability.SIGN);
   if (!kc.ok) return kc;
   if (key.alg === Alg.ED25519) {
     const msg = message as Uint8Array;
@@ -41,7 +35,7 @@ export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse>
     const signer = expand(sk.value);
     if (!equalBytes(signer.publicKey, key.publicKey)) {
       signer.wipe();
-      return err(Status.INVALID_KEY, 'key ' + keyId + ' is damaged: its stored public key does not belong to its private key; delete it');
+      return err(Status.INVALID_KEY, Reason.KEY_PAIR_MISMATCH, [keyId]);
     }
     key.signer = signer;
     return ok({ signature: signer.sign(msg) });
@@ -50,6 +44,6 @@ export function sign(ctx: DeviceContext, req: SignRequest): Result<SignResponse>
   const sk = keystore.privateKeyOf(key, kc.value);
   if (!sk.ok) return sk;
   const h = digest !== undefined ? digest : env.crypto.sha256(message as Uint8Array);
-  if (h.length !== 32) return err(Status.INTERNAL_ERROR, 'SHA-256 gave ' + h.length + ' bytes for ' + algLabel(key.alg));
+  if (h.length !== 32) return err(Status.INTERNAL_ERROR, Reason.DIGEST_LENGTH, [key.alg, h.length]);
   return ok({ signature: env.crypto.ecdsaSign(curveOf(key.alg), h, sk.value) });
 }

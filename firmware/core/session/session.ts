@@ -3,6 +3,7 @@
 // Everything here is a function of its arguments and the Crypto HAL: no clock (callers pass `now`, milliseconds from
 // Env.clock), no I/O. A refused envelope changes nothing in the session: counters, message count and idle time are
 // advanced only by an envelope that authenticated (docs/session.md §5).
+import { Reason } from '../../protocol/reasons.ts';
 import type { Crypto, Rng } from '../../hal/index.ts';
 import { utf8Encode, wipe } from '../../protocol/bytes.ts';
 import {
@@ -48,11 +49,12 @@ export type SessionRefusal =
   /** sealResponse for a counter that is not the request just accepted, or that was already answered. */
   | 'not-pending';
 
-export type SessionRefused = { ok: false; reason: SessionRefusal; message: string };
+/** `code` and `args` are the wire's error details (protocol/reasons.ts): the host words them, the device sends no text. */
+export type SessionRefused = { ok: false; reason: SessionRefusal; code: Reason; args: number[] };
 export type SessionResult<T> = { ok: true; value: T } | SessionRefused;
 
-function refuse(reason: SessionRefusal, message: string): SessionRefused {
-  return { ok: false, reason, message };
+function refuse(reason: SessionRefusal, code: Reason, args?: number[]): SessionRefused {
+  return { ok: false, reason, code, args: args || [] };
 }
 
 export interface SessionLimits {
@@ -125,7 +127,7 @@ export function openSession(
   limits?: SessionLimits,
 ): SessionResult<{ reply: OpenReply; state: SessionState }> {
   if (!hostEphemeral || hostEphemeral.length !== EPHEMERAL_LENGTH)
-    return refuse('bad-host-ephemeral', 'the host ephemeral key must be a 32-byte X25519 public key; got ' + (hostEphemeral ? hostEphemeral.length : 0) + ' bytes');
+    return refuse('bad-host-ephemeral', Reason.EPHEMERAL_LENGTH, [hostEphemeral ? hostEphemeral.length : 0]);
   if (deviceId.length !== DEVICE_ID_LENGTH) throw new Error('openSession: the device id must be 16 bytes');
   if (!(sessionId >= 1 && sessionId <= 255 && Math.floor(sessionId) === sessionId)) throw new Error('openSession: session id must be 1..255');
   const secret = new Uint8Array(32);
@@ -136,23 +138,23 @@ export function openSession(
     try {
       deviceEphemeral = crypto.x25519PublicKey(secret);
     } catch (e) {
-      return refuse('unavailable', 'this device cannot compute X25519 (sessions need elliptic-curve support; see `tinyhsm info`)');
+      return refuse('unavailable', Reason.SESSION_NO_X25519);
     }
     try {
       shared = crypto.x25519(secret, hostEphemeral);
     } catch (e) {
       // the HAL throws on an all-zero result (RFC 7748 §6.1); any other failure is also the host key's fault
-      return refuse('bad-host-ephemeral', 'the host ephemeral key is a low-order point (the X25519 shared secret is all zero); use a fresh key pair');
+      return refuse('bad-host-ephemeral', Reason.EPHEMERAL_LOW_ORDER);
     }
     // checked here too, so that a platform HAL that forgot RFC 7748 §6.1 cannot make a session with a known key
-    if (isAllZero(shared)) return refuse('bad-host-ephemeral', 'the host ephemeral key is a low-order point (the X25519 shared secret is all zero); use a fresh key pair');
+    if (isAllZero(shared)) return refuse('bad-host-ephemeral', Reason.EPHEMERAL_LOW_ORDER);
     const t = transcript(deviceId, hostEphemeral, deviceEphemeral, sessionId);
     let signature: Uint8Array;
     try {
       signature = crypto.ed25519Sign(t, identitySeed);
     } catch (e) {
       // never echo the error text: it could describe the identity key
-      return refuse('unavailable', 'the device identity key could not sign the session transcript (Ed25519 unavailable on this engine)');
+      return refuse('unavailable', Reason.SESSION_NO_SIGNATURE);
     }
     const salt = crypto.sha256(t);
     const keyIn = crypto.hkdfSha256(shared, salt, utf8Encode(INFO_HOST_TO_DEVICE), 32);
@@ -179,12 +181,12 @@ export function openSession(
 /** Why the session cannot carry a request at `now`, or undefined if it can (closed, idle, cap: in that order). */
 export function sessionUnusable(state: SessionState, now: number): SessionRefused | undefined {
   const id = state.id;
-  if (state.ended === 'closed') return refuse('closed', 'session ' + id + ' was closed; open a new session');
+  if (state.ended === 'closed') return refuse('closed', Reason.SESSION_CLOSED, [id]);
   if (state.ended === 'idle-timeout' || now - state.lastActivity > state.limits.idleTimeoutMs)
-    return refuse('idle-timeout', 'session ' + id + ' expired: no request for more than ' + state.limits.idleTimeoutMs + ' ms; open a new session');
+    return refuse('idle-timeout', Reason.SESSION_IDLE, [id, state.limits.idleTimeoutMs]);
   if (state.ended === 'message-cap' || state.accepted >= state.limits.maxMessages)
-    return refuse('message-cap', 'session ' + id + ' has carried its maximum of ' + state.limits.maxMessages + ' requests; open a new session');
-  if (state.ended !== undefined) return refuse('closed', 'session ' + id + ' is over; open a new session');
+    return refuse('message-cap', Reason.SESSION_CAP, [id, state.limits.maxMessages]);
+  if (state.ended !== undefined) return refuse('closed', Reason.SESSION_CLOSED, [id]);
   return undefined;
 }
 
@@ -196,18 +198,15 @@ export function openEnvelope(state: SessionState, counter: number, sealed: Uint8
   const bad = sessionUnusable(state, now);
   if (bad) return bad;
   const id = state.id;
-  if (!isValidCounter(counter)) return refuse('bad-counter', 'the request counter must be an integer from 1 to 2^53-1; got ' + counter);
+  if (!isValidCounter(counter)) return refuse('bad-counter', Reason.COUNTER_INVALID, [counter]);
   if (counter === state.lastRequest)
-    return refuse('counter-replayed', 'request counter ' + counter + ' was already used in session ' + id + ' (a replayed request); it was not executed');
+    return refuse('counter-replayed', Reason.COUNTER_REPLAYED, [id, counter]);
   if (counter < state.lastRequest)
-    return refuse(
-      'counter-behind',
-      'request counter ' + counter + ' is below the last accepted counter ' + state.lastRequest + ' of session ' + id + ' (a replayed or reordered request); it was not executed',
-    );
-  if (sealed.length < TAG_LENGTH) return refuse('malformed', 'the envelope has ' + sealed.length + ' bytes, fewer than its 16-byte tag');
+    return refuse('counter-behind', Reason.COUNTER_BEHIND, [id, counter, state.lastRequest]);
+  if (sealed.length < TAG_LENGTH) return refuse('malformed', Reason.ENVELOPE_SHORT, [sealed.length]);
   const plain = state.crypto.aeadOpen(state.keyIn, envelopeNonce(counter), sealed, envelopeAad(id, counter, DIRECTION_HOST_TO_DEVICE));
   if (!plain)
-    return refuse('auth-failed', 'the envelope does not authenticate in session ' + id + ' (tampered, or sealed for another session or counter); it was not executed');
+    return refuse('auth-failed', Reason.ENVELOPE_NOT_AUTHENTIC, [id]);
   state.lastRequest = counter;
   state.accepted++;
   // the session is busy from here until its answer is sealed (sealResponse restarts the idle clock then)
@@ -222,9 +221,9 @@ export function openEnvelope(state: SessionState, counter: number, sealed: Uint8
  */
 export function sealResponse(state: SessionState, counter: number, plaintext: Uint8Array, now: number): SessionResult<Uint8Array> {
   // an ended session's keys are zeroed: never seal with them
-  if (state.ended !== undefined) return refuse(state.ended, 'session ' + state.id + ' is over (' + state.ended + '); open a new session');
+  if (state.ended !== undefined) return refuse(state.ended, Reason.SESSION_CLOSED, [state.id]);
   if (counter !== state.lastRequest || counter <= state.lastResponse)
-    return refuse('not-pending', 'no request with counter ' + counter + ' awaits a response in session ' + state.id);
+    return refuse('not-pending', Reason.RESPONSE_NOT_PENDING, [state.id, counter]);
   const sealed = state.crypto.aeadSeal(state.keyOut, envelopeNonce(counter), plaintext, envelopeAad(state.id, counter, DIRECTION_DEVICE_TO_HOST));
   state.lastResponse = counter;
   state.lastActivity = now;

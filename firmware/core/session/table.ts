@@ -1,4 +1,5 @@
 // The device's session table (docs/session.md §6): a few slots, ids 1..255, idle expiry from the caller's clock, no eviction of live sessions.
+import { Reason } from '../../protocol/reasons.ts';
 import type { Crypto, Rng } from '../../hal/index.ts';
 import {
   DEFAULT_SESSION_LIMITS,
@@ -59,12 +60,7 @@ export class SessionTable {
       if (!s || s.ended !== undefined) slot = i;
     }
     if (slot < 0)
-      return {
-        ok: false,
-        reason: 'table-full',
-        message:
-          'all ' + this.limits.maxSessions + ' sessions are in use; close one (SESSION_CLOSE) or wait until one has been idle for ' + this.limits.idleTimeoutMs + ' ms',
-      };
+      return { ok: false, reason: 'table-full', code: Reason.SESSIONS_FULL, args: [this.limits.maxSessions, this.limits.idleTimeoutMs] };
     const id = this.freshId();
     const r = openSession(crypto, rng, identitySeed, deviceId, hostEphemeral, id, now, this.limits);
     if (!r.ok) return r;
@@ -97,7 +93,7 @@ export class SessionTable {
   }
 
   private unknown<T>(sessionId: number): SessionResult<T> {
-    return { ok: false, reason: 'unknown-session', message: 'no session ' + sessionId + ' on this device (it restarted, or the id is wrong); open one with SESSION_OPEN' };
+    return { ok: false, reason: 'unknown-session', code: Reason.SESSION_UNKNOWN, args: [sessionId] };
   }
 
   /** Open a request envelope of session `sessionId`. A session found idle or at its cap is ended (keys wiped). */
@@ -129,7 +125,7 @@ export class SessionTable {
   close(sessionId: number): SessionResult<true> {
     const s = this.get(sessionId);
     if (!s) return this.unknown(sessionId);
-    if (s.ended === 'closed') return { ok: false, reason: 'closed', message: 'session ' + sessionId + ' is already closed' };
+    if (s.ended === 'closed') return { ok: false, reason: 'closed', code: Reason.SESSION_CLOSED, args: [sessionId] };
     closeSession(s);
     return { ok: true, value: true };
   }

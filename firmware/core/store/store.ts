@@ -2,6 +2,7 @@
 import type { Flash } from '../../hal/index.ts';
 import { Status } from '../../protocol/codes.ts';
 import { type Result, type Err, ok, err } from '../../protocol/result.ts';
+import { Reason } from '../../protocol/reasons.ts';
 import {
   Flag,
   FORMAT_HALF_SIZE,
@@ -191,21 +192,21 @@ export class Store {
 
   /**
    * Atomically apply all entries (all or nothing, even if power is cut at any word): returns
-   * err(Status.STORAGE_FULL, message) if they cannot fit even after compaction, leaving the store unchanged,
-   * and err(Status.INVALID_PARAMETER, message) for a key outside the user range or a value larger than a record
+   * STORAGE_FULL (STORE_FULL) if they cannot fit even after compaction, leaving the store unchanged,
+   * and INVALID_PARAMETER (STORE_BAD_ENTRY, STORE_VALUE_TOO_LARGE) for a key outside the user range or a value larger than a record
    * can hold. After a delete or an overwrite of a secret kind, the old bytes are wiped from flash (overwritten
    * with zeros, which NOR allows) before commit returns. A repeated key: the last entry wins.
    * If the Flash throws (power cut), so does commit: the object is then stale; reboot with Store.open.
    */
   commit(entries: Entry[]): Result<void> {
-    if (!Array.isArray(entries)) return err(Status.INVALID_PARAMETER, 'store commit: the entries must be a list');
+    if (!Array.isArray(entries)) return err(Status.INVALID_PARAMETER, Reason.STORE_BAD_ENTRY, []);
     const keys: number[] = [];
     const lengths: number[] = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       const v = e === null || typeof e !== 'object' ? undefined : e.value;
       if (!(v === null || v instanceof Uint8Array))
-        return err(Status.INVALID_PARAMETER, 'store commit: entry ' + i + ' needs a value of bytes, or null to delete');
+        return err(Status.INVALID_PARAMETER, Reason.STORE_BAD_ENTRY, [i]); // a value of bytes, or null to delete
       keys.push(e.key);
       lengths.push(v === null ? -1 : v.length);
     }
@@ -248,13 +249,10 @@ export class Store {
   private plan(keys: number[], lengths: number[]): Result<Plan> {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
-      if (!isUserKey(k))
-        return err(Status.INVALID_PARAMETER, 'store: record key ' + String(k) + ' is not a record key (an integer below 0xfffe0000; kinds 0xfffe and 0xffff belong to the store)');
+      // a record key is an integer below 0xfffe0000 (kinds 0xfffe and 0xffff belong to the store); a length a byte count
       const n = lengths[i];
-      if (!(n === Math.floor(n) && n >= -1))
-        return err(Status.INVALID_PARAMETER, 'store: the value length for record key 0x' + k.toString(16) + ' is not a byte count');
-      if (n > this.maxValueLength)
-        return err(Status.INVALID_PARAMETER, 'store: a ' + n + '-byte value for record key 0x' + k.toString(16) + ' is larger than the ' + this.maxValueLength + ' bytes one record can hold on ' + this.ps + '-byte flash pages');
+      if (!isUserKey(k) || !(n === Math.floor(n) && n >= -1)) return err(Status.INVALID_PARAMETER, Reason.STORE_BAD_ENTRY, [i]);
+      if (n > this.maxValueLength) return err(Status.INVALID_PARAMETER, Reason.STORE_VALUE_TOO_LARGE, [k, n, this.maxValueLength]);
     }
     // The last entry for a key wins; deleting an absent key writes nothing.
     const seen = new Map<number, boolean>();
@@ -290,17 +288,14 @@ export class Store {
     const c = this.simulate(plan.check);
     if (c < 0) return this.full(plan.sizes);
     if (this.nextTxn > TXN_MAX || this.maxSeq + 4 * this.pageCount + 4 > SEQ_MAX)
-      return err(Status.STORAGE_FULL, 'the flash store has used up its sequence numbers; it must be erased and set up again');
+      return err(Status.STORAGE_FULL, Reason.STORE_SEQUENCE_EXHAUSTED);
     return ok(plan);
   }
 
   private full(sizes: number[]): Err {
     let needed = 0;
     for (let i = 0; i < sizes.length; i++) needed += sizes[i];
-    return err(
-      Status.STORAGE_FULL,
-      'the flash store is full: this change needs ' + needed + ' bytes and about ' + this.stats().bytesFree + ' of ' + (this.pageCount - 1) * this.area + ' are free; delete records you no longer need',
-    );
+    return err(Status.STORAGE_FULL, Reason.STORE_FULL, [needed, this.stats().bytesFree, (this.pageCount - 1) * this.area]);
   }
 
   /**
