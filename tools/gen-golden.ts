@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
+  Reason,
   Alg, ATTEST_CONTEXT, ATTEST_FORMAT, AttestationStatementSchema, Capability, Command, FrameType, KeepaliveReason, MESSAGES, Role, Status,
   cborEncode, encodeFrame, encodeMessage, encodePacket, fromHex, toHex, utf8Encode, type CborMap, type Schema,
 } from '../firmware/protocol/index.ts';
@@ -76,8 +77,8 @@ const examples: Example[] = [
   { name: 'ECDH response', kind: 'response', frameType: FrameType.RESPONSE, seq: 10, code: Command.ECDH, fields: { sharedSecret: SHARED } },
   { name: 'KEY_DELETE request', kind: 'request', frameType: FrameType.REQUEST, seq: 11, code: Command.KEY_DELETE, fields: { keyId: 1 } },
   { name: 'KEY_DELETE response', kind: 'response', frameType: FrameType.RESPONSE, seq: 11, code: Command.KEY_DELETE, fields: {} },
-  { name: 'Error response (KEY_NOT_FOUND)', kind: 'error', frameType: FrameType.RESPONSE, seq: 12, code: Status.KEY_NOT_FOUND, fields: { message: 'no key with id 7' } },
-  { name: 'ERROR frame (UNSUPPORTED_VERSION)', kind: 'error', frameType: FrameType.ERROR, seq: 13, code: Status.UNSUPPORTED_VERSION, fields: { message: 'protocol version 2 is not supported; this device speaks 1' } },
+  { name: 'Error response (KEY_NOT_FOUND)', kind: 'error', frameType: FrameType.RESPONSE, seq: 12, code: Status.KEY_NOT_FOUND, fields: { reason: Reason.KEY_NOT_FOUND, arg0: 7 } },
+  { name: 'ERROR frame (UNSUPPORTED_VERSION)', kind: 'error', frameType: FrameType.ERROR, seq: 13, code: Status.UNSUPPORTED_VERSION, fields: { reason: Reason.VERSION_UNSUPPORTED, arg0: 2, arg1: 1 } },
   { name: 'SESSION_OPEN request', kind: 'request', frameType: FrameType.REQUEST, seq: 15, code: Command.SESSION_OPEN, fields: { hostEphemeral: S_HOST_EPH } },
   {
     name: 'SESSION_OPEN response', kind: 'response', frameType: FrameType.RESPONSE, seq: 15, code: Command.SESSION_OPEN,
@@ -94,14 +95,14 @@ const examples: Example[] = [
   { name: 'SESSION_CLOSE inner request body, as a clear frame (the device answers SESSION_REQUIRED)', kind: 'request', frameType: FrameType.REQUEST, seq: 17, code: Command.SESSION_CLOSE, fields: {} },
   {
     name: 'Error response (SESSION_REQUIRED)', kind: 'error', frameType: FrameType.RESPONSE, seq: 17, code: Status.SESSION_REQUIRED,
-    fields: { message: 'SESSION_CLOSE needs a secure session: send SESSION_OPEN, then this command inside SESSION_MESSAGE (docs/session.md)' },
+    fields: { reason: Reason.SESSION_NEEDED },
   },
   { name: 'KEEPALIVE frame (waiting for the button)', kind: 'raw', frameType: FrameType.KEEPALIVE, seq: 14, code: -1, fields: {}, raw: new Uint8Array([KeepaliveReason.PRESENCE_NEEDED]) },
   { name: 'CANCEL frame', kind: 'empty', frameType: FrameType.CANCEL, seq: 14, code: -1, fields: {} },
   { name: 'INIT request', kind: 'request', frameType: FrameType.REQUEST, seq: 18, code: Command.INIT, fields: { userPin: USER_PIN, soPin: SO_PIN, label: 'ca' } },
   { name: 'INIT response', kind: 'response', frameType: FrameType.RESPONSE, seq: 18, code: Command.INIT, fields: {} },
   { name: 'LOGIN request (user)', kind: 'request', frameType: FrameType.REQUEST, seq: 19, code: Command.LOGIN, fields: { role: Role.USER, pin: USER_PIN } },
-  { name: 'Error response (PIN_INCORRECT)', kind: 'error', frameType: FrameType.RESPONSE, seq: 19, code: Status.PIN_INCORRECT, fields: { message: 'the user PIN is wrong; 7 tries left' } },
+  { name: 'Error response (PIN_INCORRECT)', kind: 'error', frameType: FrameType.RESPONSE, seq: 19, code: Status.PIN_INCORRECT, fields: { reason: Reason.PIN_WRONG, arg0: 1, arg1: 7 } },
   { name: 'LOGOUT request', kind: 'request', frameType: FrameType.REQUEST, seq: 20, code: Command.LOGOUT, fields: {} },
   { name: 'CHANGE_PIN request', kind: 'request', frameType: FrameType.REQUEST, seq: 21, code: Command.CHANGE_PIN, fields: { role: Role.USER, oldPin: USER_PIN, newPin: NEW_PIN } },
   { name: 'UNBLOCK request', kind: 'request', frameType: FrameType.REQUEST, seq: 22, code: Command.UNBLOCK, fields: { newUserPin: NEW_PIN } },
@@ -111,7 +112,12 @@ const examples: Example[] = [
   { name: 'KEY_ATTEST response', kind: 'response', frameType: FrameType.RESPONSE, seq: 24, code: Command.KEY_ATTEST, fields: { statement: STATEMENT, signature: ATTEST_SIG } },
 ];
 
-const ERROR_SCHEMA: Schema = [{ key: 1, name: 'message', type: { t: 'text', max: 160 } }];
+// docs/protocol.md "Error details": {1: reason, 2: arg0, 3: arg1}; the device sends no text
+const ERROR_SCHEMA: Schema = [
+  { key: 1, name: 'reason', type: { t: 'uint' } },
+  { key: 2, name: 'arg0', type: { t: 'uint' }, optional: true },
+  { key: 3, name: 'arg1', type: { t: 'uint' }, optional: true },
+];
 
 const out = examples.map((e) => {
   let cbor: Uint8Array = new Uint8Array(0);

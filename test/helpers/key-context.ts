@@ -1,4 +1,5 @@
 // A DeviceContext for calling key command handlers directly (no frames, no session): a real store on the given flash, a real keystore and identity, and a stand-in auth that holds a master key.
+import { renderDetail } from '../../host/render.ts';
 import { createHash } from 'node:crypto';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import { KeyStore } from '../../firmware/core/keystore.ts';
@@ -88,6 +89,6 @@ export function keyContext(o: KeyContextOptions = {}): KeyContext {
 
 /** The value of an OK result, or a thrown Error with the status and message. */
 export function okOf<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error('expected OK, got status 0x' + r.status.toString(16) + ': ' + r.message);
+  if (!r.ok) throw new Error('expected OK, got status 0x' + r.status.toString(16) + ': ' + renderDetail(r));
   return r.value;
 }

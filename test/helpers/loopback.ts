@@ -1,4 +1,5 @@
 // Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, an optional flash, and call() (auto-session, auto-INIT and auto-LOGIN).
+import { errorDetailOf, renderDetail, renderReason } from '../../host/render.ts';
 import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import type { Crypto, Env, Flash, Rng, Transport } from '../../firmware/hal/index.ts';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
@@ -127,8 +128,18 @@ export interface Reply {
   statusName: string;
   /** … and the CBOR map after it. */
   map: CborMap;
-  /** {1: message} of an error answer. */
+  /** An error answer's reason and arguments ({1: reason, 2: arg0, …}; docs/protocol.md "Error details"). */
+  reason?: number;
+  args?: number[];
+  /** The host's rendering of them (host/render.ts): the device sends no text. */
   message?: string;
+}
+
+/** An error answer's details and their host rendering; nothing for OK. */
+function errorOf(status: number, map: CborMap): { reason?: number; args?: number[]; message?: string } {
+  if (status === Status.OK) return {};
+  const e = errorDetailOf(map);
+  return { reason: e.reason, args: e.args, message: renderReason(e.reason, e.args) };
 }
 
 /** Turn a plain object with numeric keys (or a Map) into a CBOR map, recursively for nested plain objects. */
@@ -148,17 +159,10 @@ export function decodeReplies(bytes: Uint8Array, mode: 'binary' | 'armor' = 'bin
     const f = ev.frame;
     if (f.body.length < 1) throw new Error('device sent an empty body');
     const d = cborDecode(f.body.subarray(1));
-    if (!d.ok) throw new Error('device sent bad CBOR: ' + d.message);
+    if (!d.ok) throw new Error('device sent bad CBOR: ' + renderDetail(d));
     if (!(d.value instanceof Map)) throw new Error('device sent a non-map body');
     const status = f.body[0];
-    const m = d.value.get(1);
-    out.push({
-      frame: f,
-      status,
-      statusName: String(nameOf(Status, status)),
-      map: d.value,
-      message: status !== Status.OK && typeof m === 'string' ? m : undefined,
-    });
+    out.push({ frame: f, status, statusName: String(nameOf(Status, status)), map: d.value, ...errorOf(status, d.value) });
   }
   return out;
 }
@@ -267,11 +271,10 @@ export function requestBodyOf(command: number, params?: unknown): Uint8Array {
 /** Decode a response body (status byte + CBOR map) as a Reply with the given frame. */
 export function replyOfBody(frame: Frame, body: Uint8Array): Reply {
   const d = cborDecode(body.subarray(1));
-  if (!d.ok) throw new Error('device sent bad CBOR: ' + d.message);
+  if (!d.ok) throw new Error('device sent bad CBOR: ' + renderDetail(d));
   if (!(d.value instanceof Map)) throw new Error('device sent a non-map body');
   const status = body[0];
-  const m = d.value.get(1);
-  return { frame, status, statusName: String(nameOf(Status, status)), map: d.value, message: status !== Status.OK && typeof m === 'string' ? m : undefined };
+  return { frame, status, statusName: String(nameOf(Status, status)), map: d.value, ...errorOf(status, d.value) };
 }
 
 export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {

@@ -13,7 +13,12 @@ type Golden = {
 };
 const golden: { source: string; frames: Golden[] } = JSON.parse(readFileSync('test/vectors/golden-frames.json', 'utf8'));
 const doc = readFileSync('docs/protocol.md', 'utf8');
-const ERROR_SCHEMA: Schema = [{ key: 1, name: 'message', type: { t: 'text', max: 160 } }];
+// docs/protocol.md "Error details": {1: reason, 2: arg0, 3: arg1}; the device sends no text
+const ERROR_SCHEMA: Schema = [
+  { key: 1, name: 'reason', type: { t: 'uint' } },
+  { key: 2, name: 'arg0', type: { t: 'uint' }, optional: true },
+  { key: 3, name: 'arg1', type: { t: 'uint' }, optional: true },
+];
 const cborx = new Decoder({ mapsAsObjects: false, useRecords: false } as never);
 
 /** JSON fields with {hex} placeholders back to Uint8Array. */
@@ -66,9 +71,9 @@ describe('golden frames', () => {
       const cbor = ev.frame.body.subarray(1);
       // our decoder and the schema give the documented fields
       const decoded = cborDecode(cbor);
-      if (!decoded.ok) throw new Error(decoded.message);
+      if (!decoded.ok) throw new Error('reason ' + decoded.reason);
       const msg = decodeMessage(schema, decoded.value);
-      if (!msg.ok) throw new Error(msg.message);
+      if (!msg.ok) throw new Error('reason ' + msg.reason);
       expect(msg.value).toEqual(revive(g.fields));
       // the independent codec reads the same map
       expect(cborx.decode(cbor)).toEqual(decoded.value);

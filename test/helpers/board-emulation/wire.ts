@@ -13,6 +13,7 @@ import {
   nameOf,
   type Frame,
 } from '../../../firmware/protocol/index.ts';
+import { errorDetailOf, renderDetail, renderReason } from '../../../host/render.ts';
 import { SessionHandshake, type HostSession } from '../../../host/session.ts';
 
 /** A request body: command code + deterministic CBOR map of the request schema. */
@@ -45,14 +46,14 @@ export function decodeAnswer(code: number, frame: Frame): Answer {
   if (frame.type !== FrameType.RESPONSE && frame.type !== FrameType.ERROR) throw new Error(`unexpected frame type ${frame.type}`);
   const status = frame.body[0];
   const map = cborDecode(frame.body.subarray(1));
-  if (!map.ok) throw new Error(`response body is not valid CBOR: ${map.message}`);
+  if (!map.ok) throw new Error(`response body is not valid CBOR: ${renderDetail(map)}`);
   const statusName = String(nameOf(Status, status));
   if (status !== Status.OK || frame.type === FrameType.ERROR) {
-    const m = map.value instanceof Map ? map.value.get(1) : undefined;
-    return { frame, status, statusName, fields: { message: m } };
+    const e = map.value instanceof Map ? errorDetailOf(map.value) : { reason: undefined, args: [] };
+    return { frame, status, statusName, fields: { reason: e.reason, args: e.args, message: renderReason(e.reason, e.args) } };
   }
   const r = decodeMessage<{ [name: string]: unknown }>(MESSAGES[code].response, map.value);
-  if (!r.ok) throw new Error(`response does not match the ${code} schema: ${r.message}`);
+  if (!r.ok) throw new Error(`response does not match the ${code} schema: ${renderDetail(r)}`);
   return { frame, status, statusName, fields: r.value };
 }
 
