@@ -1,0 +1,181 @@
+// The one end-to-end suite every real engine runs (docs/boards.md): boot, INFO, session, INIT, LOGIN, KEY_GENERATE, SIGN, KEY_ATTEST, ECDH, power cycle; heap figures into the engine report.
+//
+// Each engine's test file calls engineSuite() with its EngineProfile and what that board can honestly do. The
+// device is driven with the project's own HsmClient through real frames; signatures are verified by node:crypto,
+// ECDH secrets are checked against a node:crypto peer, attestations against the identity pinned at the handshake.
+// Heap budgets fail the test; times are reported, never asserted (a slow engine is not a failure).
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Alg } from '../../firmware/protocol/index.ts';
+import { HsmClient, algName } from '../../host/client.ts';
+import { publicKeyToSpkiDer } from '../../host/pubkey-format.ts';
+import type { EngineDevice, EngineProfile, EngineStats } from './engine.ts';
+
+/** Where every engine run appends one JSON line of figures (read by the CI log and docs/boards.md). */
+export const ENGINE_REPORT = join(import.meta.dirname, '..', '..', 'dist', 'engine-report.jsonl');
+
+export interface EngineExpectations {
+  /**
+   * 'full': the whole flow (session, INIT, LOGIN, keys, SIGN, KEY_ATTEST, ECDH, power cycle).
+   * 'clear': only what needs no session (INFO, ECHO), for a board whose engine has no elliptic curves.
+   */
+  flow: 'full' | 'clear';
+  /** Algorithms INFO must offer (their self-tests passed). */
+  offers: number[];
+  /** Algorithms INFO must not offer on this engine (their self-test fails or their code is not in this build). */
+  withholds?: number[];
+  /** Peak heap allowed (EngineStats.unit), over every power-on of the run; the test fails above it. */
+  peakBudget: number;
+  /** Where the budget comes from, for the failure message. */
+  budgetWhy: string;
+  /** Answer timeout per request: a LOGIN's PBKDF2 on JerryScript takes seconds. */
+  timeoutMs?: number;
+}
+
+const USER_PIN = 'engine-user-pin';
+const SO_PIN = 'engine-so-pin-1';
+
+function spki(alg: number, pub: Uint8Array) {
+  return createPublicKey({ key: Buffer.from(publicKeyToSpkiDer(alg, pub)), format: 'der', type: 'spki' });
+}
+
+/** node:crypto's verdict on a device signature (Ed25519 over the message; ECDSA raw r‖s over SHA-256 of it). */
+export function nodeVerifies(alg: number, pub: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean {
+  const key = spki(alg, pub);
+  if (alg === Alg.ED25519) return nodeVerify(null, message, key, sig);
+  return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, sig);
+}
+
+/** Runs `fn`, records its wall time under `name`. */
+async function timed<T>(times: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = process.hrtime.bigint();
+  try {
+    return await fn();
+  } finally {
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    times[name] = Math.round(ms * 10) / 10;
+  }
+}
+
+/** The whole suite for one engine profile; skips with one message when the engine is not built here (fails in CI). */
+export function engineSuite(profile: EngineProfile, exp: EngineExpectations): void {
+  const why = profile.unavailable();
+  const inCi = process.env.CI === 'true' || process.env.CI === '1';
+  if (why !== undefined && !inCi) {
+    describe.skip(`${profile.name} (not available here: ${why})`, () => {
+      it('runs the engine suite', () => {});
+    });
+    return;
+  }
+
+  describe(`engine ${profile.name}`, () => {
+    const dir = mkdtempSync(join(tmpdir(), `tinyhsm-engine-${profile.name}-`));
+    const flashFile = join(dir, 'flash.img');
+    const timeoutMs = exp.timeoutMs ?? 180_000;
+    const runs: EngineStats[] = [];
+    const times: Record<string, number> = {};
+    let dev: EngineDevice | undefined;
+    let hsm: HsmClient | undefined;
+    let signKey: { keyId: number; publicKey: Uint8Array; alg: number } | undefined;
+
+    const powerOn = async (phase: string): Promise<HsmClient> => {
+      dev = await timed(times, `boot${phase}`, () => profile.powerOn({ flashFile }));
+      // knownDevices null: the identity is pinned in memory for this client; every handshake is still verified
+      return new HsmClient(dev.transport, { knownDevices: null, trust: true, timeoutMs, retries: 1, closeOnExit: false });
+    };
+    const powerOff = async (): Promise<void> => {
+      if (hsm) await hsm.close().catch(() => {});
+      hsm = undefined;
+      if (dev) runs.push(await dev.powerOff());
+      dev = undefined;
+    };
+    const failWith = (e: unknown): never => {
+      const text = dev ? dev.diagnostics() : '';
+      throw new Error(`${profile.name}: ${(e as Error).message}${text ? `\nengine output:\n${text.slice(-2000)}` : ''}`, { cause: e });
+    };
+
+    beforeAll(async () => {
+      if (why !== undefined) throw new Error(`${profile.name} must run in CI but is not available: ${why}`);
+      hsm = await powerOn('');
+    }, timeoutMs);
+
+    afterAll(async () => {
+      await powerOff();
+      const peak = runs.reduce((m, r) => Math.max(m, r.peak), 0);
+      const line = { engine: profile.name, flow: exp.flow, peak, budget: exp.peakBudget, unit: runs[0]?.unit, runs, msPerCommand: times };
+      mkdirSync(join(ENGINE_REPORT, '..'), { recursive: true });
+      appendFileSync(ENGINE_REPORT, JSON.stringify(line) + '\n');
+      console.log(`[engine] ${profile.name}: peak ${peak} ${line.unit ?? ''} (budget ${exp.peakBudget}); ms per command ${JSON.stringify(times)}`);
+      rmSync(dir, { recursive: true, force: true });
+    }, timeoutMs);
+
+    it('boots, passes its self-tests, and INFO says what it offers', async () => {
+      const info = await timed(times, 'INFO', () => (hsm as HsmClient).info()).catch(failWith);
+      for (const a of exp.offers) expect(info.algorithms, `${algName(a)} offered`).toContain(a);
+      for (const a of exp.withholds ?? []) expect(info.algorithms, `${algName(a)} withheld`).not.toContain(a);
+      expect(info.deviceId.length).toBe(16);
+      const echo = await timed(times, 'ECHO', () => (hsm as HsmClient).echo(new Uint8Array([1, 2, 3, 0, 0x03, 255]))).catch(failWith);
+      expect(Array.from(echo)).toEqual([1, 2, 3, 0, 0x03, 255]);
+    });
+
+    if (exp.flow === 'full') {
+      it('session, INIT, LOGIN, KEY_GENERATE, SIGN verified by node:crypto, KEY_ATTEST, ECDH', async () => {
+        const h = hsm as HsmClient;
+        await timed(times, 'INIT', () => h.init({ userPin: USER_PIN, soPin: SO_PIN, label: profile.name })).catch(failWith);
+        await timed(times, 'LOGIN', () => h.login('user', USER_PIN)).catch(failWith);
+        const rnd = await timed(times, 'RANDOM', () => h.random(32)).catch(failWith);
+        expect(rnd.length).toBe(32);
+        const signing = exp.offers.filter((a) => a !== Alg.X25519);
+        for (const alg of signing) {
+          const name = algName(alg);
+          const key = await timed(times, `KEY_GENERATE ${name}`, () => h.generateKey(alg, `engine-${name}`)).catch(failWith);
+          const msg = new TextEncoder().encode(`signed in ${profile.name} with ${name}`);
+          const sig = await timed(times, `SIGN ${name}`, () => h.sign(key.keyId, { message: msg })).catch(failWith);
+          expect(nodeVerifies(alg, key.publicKey, msg, sig), `${name} signature verifies with node:crypto`).toBe(true);
+          const wrong = new Uint8Array(msg);
+          wrong[0] ^= 1;
+          expect(nodeVerifies(alg, key.publicKey, wrong, sig)).toBe(false);
+          if (signKey === undefined) signKey = { ...key, alg };
+        }
+        expect(signKey, 'at least one signing algorithm').toBeDefined();
+        const k = signKey as { keyId: number; publicKey: Uint8Array };
+        // keyAttest verifies the statement against the identity pinned at the handshake, the nonce and the key
+        const att = await timed(times, 'KEY_ATTEST', () => h.keyAttest(k.keyId, { publicKey: k.publicKey })).catch(failWith);
+        expect(att.keyId).toBe(k.keyId);
+        if (exp.offers.includes(Alg.X25519)) {
+          const dh = await timed(times, 'KEY_GENERATE x25519', () => h.generateKey(Alg.X25519, 'engine-x25519')).catch(failWith);
+          const peer = generateKeyPairSync('x25519');
+          const peerRaw = new Uint8Array(peer.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32));
+          const shared = await timed(times, 'ECDH x25519', () => h.ecdh(dh.keyId, peerRaw)).catch(failWith);
+          const expected = diffieHellman({ privateKey: peer.privateKey, publicKey: spki(Alg.X25519, dh.publicKey) });
+          expect(Buffer.from(shared).equals(expected), 'X25519 shared secret equals node:crypto').toBe(true);
+        }
+      });
+
+      it('a power cycle keeps the keys: after power-on the same key signs again', async () => {
+        expect(signKey, 'the previous step made a key').toBeDefined();
+        const k = signKey as { keyId: number; publicKey: Uint8Array; alg: number };
+        await powerOff();
+        hsm = await powerOn(' (again)');
+        const h = hsm;
+        const info = await h.info().catch(failWith);
+        expect(info.initialized).toBe(true);
+        await timed(times, 'LOGIN (after power cycle)', () => h.login('user', USER_PIN)).catch(failWith);
+        const msg = new TextEncoder().encode('after the power cycle');
+        const sig = await timed(times, 'SIGN (after power cycle)', () => h.sign(k.keyId, { message: msg })).catch(failWith);
+        expect(nodeVerifies(k.alg, k.publicKey, msg, sig)).toBe(true);
+      });
+    }
+
+    it(`peak heap within the budget (${exp.budgetWhy})`, async () => {
+      await powerOff();
+      expect(runs.length).toBeGreaterThan(0);
+      for (const r of runs) {
+        expect(r.peak, `${r.engine}: peak ${r.peak} ${r.unit} over the budget of ${exp.peakBudget} (${exp.budgetWhy})`).toBeLessThanOrEqual(exp.peakBudget);
+      }
+    });
+  });
+}
