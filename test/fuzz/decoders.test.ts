@@ -1,4 +1,5 @@
 // Fuzzing the wire decoders (cborDecode, cobsDecode, decodePacket, base64Decode, FrameReader.push, decodeMessage): arbitrary and mutated input never throws and always yields a Result with a table status.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { cborDecode, cborEncode, type CborValue } from '../../firmware/protocol/cbor.ts';
@@ -21,8 +22,8 @@ function expectResult<T>(r: Result<T>): void {
   } else {
     expect(r.ok).toBe(false);
     expect(STATUS_CODES.has(r.status), 'status ' + r.status + ' is not in the table').toBe(true);
-    expect(typeof r.message).toBe('string');
-    expect(r.message.length).toBeGreaterThan(0);
+    expect(typeof msgOf(r)).toBe('string');
+    expect(msgOf(r).length).toBeGreaterThan(0);
   }
 }
 

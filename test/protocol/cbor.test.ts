@@ -1,4 +1,5 @@
 // Deterministic CBOR (firmware/protocol/cbor.ts): RFC 8949 Appendix A vectors, §4.2.1 rules enforced on decode, and a two-way cross-check with cbor-x.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Encoder } from 'cbor-x';
@@ -36,13 +37,13 @@ function expectInvalid(hexIn: string, messagePart?: RegExp): void {
   expect(r.ok, hexIn + ' was accepted').toBe(false);
   if (r.ok) return;
   expect(r.status, hexIn).toBe(Status.INVALID_CBOR);
-  expect(r.message.length).toBeGreaterThan(0);
-  if (messagePart) expect(r.message, hexIn).toMatch(messagePart);
+  expect(msgOf(r).length).toBeGreaterThan(0);
+  if (messagePart) expect(msgOf(r), hexIn).toMatch(messagePart);
 }
 
 function expectValue(hexIn: string, want: CborValue): void {
   const r = cborDecode(unhex(hexIn));
-  if (!r.ok) throw new Error(hexIn + ' rejected: ' + r.message);
+  if (!r.ok) throw new Error(hexIn + ' rejected: ' + msgOf(r));
   expect(picture(r.value)).toEqual(picture(want));
 }
 
@@ -230,7 +231,7 @@ describe('decoder enforces deterministic encoding (RFC 8949 §4.2.1) with INVALI
   it('a decoded byte string is a copy: reusing the input buffer (as FrameReader does) cannot change it', () => {
     const input = unhex('a201430102030243040506');
     const r = cborDecode(input);
-    if (!r.ok) throw new Error(r.message);
+    if (!r.ok) throw new Error(msgOf(r));
     input.fill(0xee);
     expect(picture(r.value)).toEqual(picture(new Map([[1, unhex('010203')], [2, unhex('040506')]])));
   });
@@ -282,7 +283,7 @@ describe('cross-check with cbor-x (the independent codec), both ways', () => {
       fc.property(valueArb(), (v) => {
         const theirs = new Uint8Array(cborxEncoder.encode(toCborX(v)));
         const r = cborDecode(theirs);
-        if (!r.ok) throw new Error('rejected cbor-x bytes ' + hex(theirs) + ': ' + r.message);
+        if (!r.ok) throw new Error('rejected cbor-x bytes ' + hex(theirs) + ': ' + msgOf(r));
         expect(picture(r.value)).toEqual(picture(sortMapsDeep(v)));
         // both encoders are deterministic here, so they agree byte for byte
         expect(hex(cborEncode(v))).toBe(hex(theirs));
@@ -311,7 +312,7 @@ describe('cross-check with cbor-x (the independent codec), both ways', () => {
       fc.property(valueArb(), (v) => {
         const bytes = cborEncode(v);
         const r = cborDecode(bytes);
-        if (!r.ok) throw new Error('rejected our own encoding ' + hex(bytes) + ': ' + r.message);
+        if (!r.ok) throw new Error('rejected our own encoding ' + hex(bytes) + ': ' + msgOf(r));
         expect(picture(r.value)).toEqual(picture(sortMapsDeep(v)));
         expect(hex(cborEncode(r.value))).toBe(hex(bytes));
       }),
@@ -333,7 +334,7 @@ describe('cross-check with cbor-x (the independent codec), both ways', () => {
         longer.set(extra, bytes.length);
         const r = cborDecode(longer);
         expect(r.ok).toBe(false);
-        if (!r.ok) expect(r.message).toMatch(/trailing/);
+        if (!r.ok) expect(msgOf(r)).toMatch(/trailing/);
       }),
       { numRuns: 200 },
     );

@@ -1,4 +1,5 @@
 // Framing (firmware/protocol/frame.ts, cobs.ts, crc32.ts, base64.ts): published vectors, round trips, and a FrameReader fed the way a serial link feeds it.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { crc32 as zlibCrc32 } from 'node:zlib';
@@ -68,7 +69,7 @@ describe('COBS (Cheshire & Baker 1999)', () => {
       for (const form of [v.encoded, v.encoded_paper_form]) {
         if (form === undefined) continue;
         const d = cobsDecode(unhex(form));
-        if (!d.ok) throw new Error(v.name + ': ' + d.message);
+        if (!d.ok) throw new Error(v.name + ': ' + msgOf(d));
         expect(hex(d.value)).toBe(v.decoded);
       }
     });
@@ -113,7 +114,7 @@ describe('COBS (Cheshire & Baker 1999)', () => {
         expect(enc.length).toBeGreaterThanOrEqual(raw.length + 1);
         expect(enc.length).toBeLessThanOrEqual(raw.length + Math.ceil(raw.length / 254) + 1);
         const d = cobsDecode(enc);
-        if (!d.ok) throw new Error(d.message);
+        if (!d.ok) throw new Error(msgOf(d));
         expect(hex(d.value)).toBe(hex(raw));
       }),
       { numRuns: 500 },
@@ -149,7 +150,7 @@ describe('COBS (Cheshire & Baker 1999)', () => {
       expect(d.ok, h).toBe(false);
       if (!d.ok) {
         expect(d.status).toBe(Status.INVALID_FRAME);
-        expect(d.message).toMatch(re);
+        expect(msgOf(d)).toMatch(re);
       }
     }
   });
@@ -251,9 +252,9 @@ describe('packets (header | body | CRC-32 LE)', () => {
       fc.property(fc.nat(0xff), fc.nat(0xffff), fc.uint8Array({ maxLength: 2040 }), (t, seq, body) => {
         const f = encodeFrame(t, seq, body);
         const c = cobsDecode(f.subarray(0, f.length - 1));
-        if (!c.ok) throw new Error(c.message);
+        if (!c.ok) throw new Error(msgOf(c));
         const p = decodePacket(c.value);
-        if (!p.ok) throw new Error(p.message);
+        if (!p.ok) throw new Error(msgOf(p));
         expect(picture(p.value)).toEqual({ version: PROTOCOL_VERSION, type: t, seq, body: hex(body) });
       }),
       { numRuns: 200 },
@@ -277,7 +278,7 @@ describe('packets (header | body | CRC-32 LE)', () => {
         p[at % p.length] ^= x;
         const r = decodePacket(p);
         expect(r.ok).toBe(false);
-        if (!r.ok) expect(r.message).toMatch(/CRC/);
+        if (!r.ok) expect(msgOf(r)).toMatch(/CRC/);
       }),
       { numRuns: 300 },
     );

@@ -1,4 +1,5 @@
 // Message schemas (firmware/protocol/schema.ts, messages/*): every schema round-trips random valid messages, and each kind of bad field gets its status and names the field.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { decodeMessage, encodeMessage, type Schema, type Field, type Message } from '../../firmware/protocol/schema.ts';
@@ -30,7 +31,7 @@ function expectError(r: ReturnType<typeof decodeMessage>, status: number, ...nam
   expect(r.ok).toBe(false);
   if (r.ok) return;
   expect(nameOf(Status, r.status)).toBe(nameOf(Status, status));
-  for (const p of nameParts) expect(r.message).toMatch(typeof p === 'string' ? new RegExp('(^|[^A-Za-z0-9])' + p.replace(/[[\].]/g, '\\$&') + '([^A-Za-z0-9]|$)') : p);
+  for (const p of nameParts) expect(msgOf(r)).toMatch(typeof p === 'string' ? new RegExp('(^|[^A-Za-z0-9])' + p.replace(/[[\].]/g, '\\$&') + '([^A-Za-z0-9]|$)') : p);
 }
 
 /** A schema's map with one entry replaced. */
@@ -49,9 +50,9 @@ describe('round trip of random valid messages through both codecs', () => {
           const map = encodeMessage(schema, msg);
           const bytes = cborEncode(map);
           const back = cborDecode(bytes);
-          if (!back.ok) throw new Error(back.message);
+          if (!back.ok) throw new Error(msgOf(back));
           const dec = decodeMessage<Message>(schema, back.value);
-          if (!dec.ok) throw new Error(name + ': ' + dec.message);
+          if (!dec.ok) throw new Error(name + ': ' + msgOf(dec));
           expect(plain(dec.value)).toEqual(plain(msg));
           // the independent codec reads the same map from our bytes…
           expect(picture(fromCborX(cborxDecoder.decode(bytes)))).toEqual(picture(back.value));
@@ -96,7 +97,7 @@ describe('round trip of random valid messages through both codecs', () => {
       presence: false,
     };
     const r = cborDecode(cborEncode(encodeMessage(schema, info)));
-    if (!r.ok) throw new Error(r.message);
+    if (!r.ok) throw new Error(msgOf(r));
     const d = decodeMessage(schema, r.value);
     expect(d.ok && plain(d.value)).toEqual(plain(info));
   });
@@ -109,7 +110,7 @@ describe('bad messages: the right status, a message that names the field, nothin
 
       it('the minimal message is valid', () => {
         const r = decodeMessage(schema, valid);
-        if (!r.ok) throw new Error(r.message);
+        if (!r.ok) throw new Error(msgOf(r));
       });
 
       it('an unknown key → UNKNOWN_PARAMETER naming the key', () => {

@@ -1,4 +1,5 @@
 // PIN rules, verifiers and the master-key wrap (firmware/core/auth/pin.ts), re-derived with node:crypto (OpenSSL) from the layout in docs/session.md §8.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect, vi } from 'vitest';
 import { createDecipheriv, hkdfSync, pbkdf2Sync, randomBytes, randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ const pinOf = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 const deviceId = new Uint8Array(randomBytes(16));
 
 function value<T>(r: AuthResult<T>): T {
-  if (!r.ok) throw new Error(`refused: ${r.reason}: ${r.message}`);
+  if (!r.ok) throw new Error(`refused: ${r.reason}: ${msgOf(r)}`);
   return r.value;
 }
 
@@ -51,7 +52,7 @@ describe('PIN length rule (6–64 bytes)', () => {
       const pin = new Uint8Array(n).fill(0x37);
       const r = checkPin(pin);
       if (r.ok) throw new Error('accepted');
-      expect(r.message).not.toContain('7777');
+      expect(msgOf(r)).not.toContain('7777');
       return r.reason;
     });
     expect(reasons).toEqual(['pin-too-short', 'pin-too-short', 'pin-too-long', 'pin-too-long']);

@@ -1,4 +1,5 @@
 // KEY_ATTEST (docs/security.md §8): the statement's fields, read by cbor-x, and its signature, verified by node:crypto against the identity key the device shows in INFO; imported keys say so; altered records and devices without an identity are refused.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { createPrivateKey, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { Alg, Capability, Command, Origin, Status } from '../../firmware/protocol/codes.ts';
@@ -130,7 +131,7 @@ describe('KEY_ATTEST through the device (frames, session, login)', () => {
       const r = t.call(Command.KEY_ATTEST, { 1: id, 2: n });
       expect(r.status, r.message).toBe(Status.OK);
       const resp = decodeMessage<{ statement: Uint8Array; signature: Uint8Array }>(MESSAGES[Command.KEY_ATTEST].response, r.map);
-      if (!resp.ok) throw new Error(resp.message);
+      if (!resp.ok) throw new Error(msgOf(resp));
       expect(verifies(identity, resp.value.statement, resp.value.signature)).toBe(true);
       const m = cborxDecoder.decode(resp.value.statement) as Map<number, unknown>;
       expect(hex(m.get(2) as Uint8Array)).toBe(hex(t.device.deviceId));

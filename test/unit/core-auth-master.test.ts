@@ -1,4 +1,5 @@
 // The master key's lifetime in RAM (docs/security.md §5): unwrapped at LOGIN, wiped with the keystore's cache when the last logged-in session ends (LOGOUT, SESSION_CLOSE, idle, cap); and the handlers wipe the decoded PIN copies.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Command, Role, Status } from '../../firmware/protocol/codes.ts';
@@ -38,7 +39,7 @@ function rig(limits?: Partial<SessionLimits>): Rig {
 function open(c: DeviceContext): number {
   const host = c.env.crypto.x25519PublicKey(new Uint8Array(randomBytes(32)));
   const r = c.sessions.open(c.env.crypto, c.env.rng, new Uint8Array(32).fill(1), c.deviceId, host, c.env.clock.now());
-  if (!r.ok) throw new Error(r.message);
+  if (!r.ok) throw new Error(msgOf(r));
   return r.value.sessionId;
 }
 

@@ -1,4 +1,5 @@
 // Every command through real frames: results checked with node:crypto, and the negative side of each command.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, verify as nodeVerify } from 'node:crypto';
 import { Alg, Capability, Command, FrameType, Origin, Status } from '../../firmware/protocol/codes.ts';
@@ -25,7 +26,7 @@ const sha256 = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).
 function okValue(r: Reply, command: number): Record<string, unknown> {
   expect(r.status, r.message).toBe(Status.OK);
   const d = decodeMessage<Record<string, unknown>>(MESSAGES[command].response, r.map);
-  if (!d.ok) throw new Error('response does not match its schema: ' + d.message);
+  if (!d.ok) throw new Error('response does not match its schema: ' + msgOf(d));
   return d.value;
 }
 

@@ -1,10 +1,12 @@
 // Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS } from '../../firmware/protocol/codes.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
 import { cborDecode } from '../../firmware/protocol/cbor.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
-import { HANDLERS, MAX_MESSAGE, dispatch, dispatchInSession, errorBody, truncateUtf8 } from '../../firmware/core/dispatch.ts';
+import { HANDLERS, dispatch, dispatchInSession, errorBody } from '../../firmware/core/dispatch.ts';
+import { Reason } from '../../firmware/protocol/reasons.ts';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
 import { deviceContext } from '../helpers/device-context.ts';
@@ -56,7 +58,7 @@ function userSession(c: DeviceContext): number {
   const seed = new Uint8Array(32).fill(1);
   const host = c.env.crypto.x25519PublicKey(new Uint8Array(32).fill(2));
   const o = c.sessions.open(c.env.crypto, c.env.rng, seed, c.deviceId, host, c.env.clock.now());
-  if (!o.ok) throw new Error(o.message);
+  if (!o.ok) throw new Error(msgOf(o));
   expect(c.auth.login(Role.USER, PIN.slice()).ok).toBe(true);
   c.sessions.get(o.value.sessionId)!.role = Role.USER;
   return o.value.sessionId;
@@ -128,15 +130,11 @@ describe('dispatch', () => {
     expect(decode(dispatchInSession(c, new Uint8Array([Command.KEY_LIST]), sid)).status).toBe(Status.OK);
   });
 
-  it('error messages are cut to 160 bytes of UTF-8 without splitting a character', () => {
-    expect(MAX_MESSAGE).toBe(160);
-    const long = 'é'.repeat(100) + '😀'.repeat(50);
-    const t = truncateUtf8(long, 160);
-    expect(utf8Encode(t).length).toBeLessThanOrEqual(160);
-    expect(long.startsWith(t)).toBe(true);
-    expect(utf8Encode(truncateUtf8('a' + '😀'.repeat(40), 160)).length).toBe(157);
-    const r = decode(errorBody(Status.INVALID_PARAMETER, 'x'.repeat(1000)));
-    expect(r.status).toBe(Status.INVALID_PARAMETER);
-    expect((r.map.get(1) as string).length).toBe(160);
+  it('an error body is status + {1: reason, 2: arg0, …} with no text (docs/protocol.md §2.1)', () => {
+    const body = errorBody(Status.INVALID_PARAMETER, Reason.VALUE_OUT_OF_RANGE, [1, 70000, 0, 65535]);
+    expect(Array.from(body)).toEqual([0x03, 0xa5, 0x01, 0x18, 0x2d, 0x02, 0x01, 0x03, 0x1a, 0x00, 0x01, 0x11, 0x70, 0x04, 0x00, 0x05, 0x19, 0xff, 0xff]);
+    const r = decode(errorBody(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [7]));
+    expect(r.status).toBe(Status.KEY_NOT_FOUND);
+    expect([...r.map.entries()]).toEqual([[1, Reason.KEY_NOT_FOUND], [2, 7]]);
   });
 });

@@ -1,4 +1,5 @@
 // Keystore over the flash store: ids from a persisted counter, commit before RAM, STORAGE_FULL (slots or flash), private keys only sealed on flash and opened on first use, lock, tamper refusal, policy rewrite, wipe on delete, skip bad records at load.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { KeyStore, type KeyCrypto, type KeyRecord } from '../../firmware/core/keystore.ts';
 import { RamFlash } from '../../firmware/core/ram_flash.ts';
@@ -29,7 +30,7 @@ const secrets = (s: KeyStore, c: KeyCrypto = KC) =>
 
 function add(s: KeyStore, b: number, label = 'k' + b, alg: (typeof Alg)[keyof typeof Alg] = Alg.ED25519) {
   const r = s.add(alg, label, Origin.GENERATED, POLICY, k(b), k(100 + b), KC);
-  if (!r.ok) throw new Error(r.message);
+  if (!r.ok) throw new Error(msgOf(r));
   return r.value.id;
 }
 
@@ -99,7 +100,7 @@ describe('KeyStore', () => {
       const s = open(flash);
       const r = s.privateKeyOf(s.get(1)!, other);
       expect(r.ok === false && r.status).toBe(Status.INVALID_KEY);
-      expect(r.ok === false && r.message).toMatch(/key 1 is damaged or was altered.*delete it/);
+      expect(r.ok === false && msgOf(r)).toMatch(/key 1 is damaged or was altered.*delete it/);
       expect(s.get(1)!.privateKey).toBeUndefined();
     }
   });
@@ -155,7 +156,7 @@ describe('KeyStore', () => {
       expect(rec).toBeDefined();
       const o = back.privateKeyOf(rec, KC); // … but the private key does not open
       expect(o.ok === false && o.status).toBe(Status.INVALID_KEY);
-      expect(o.ok === false && o.message).toMatch(/damaged or was altered/);
+      expect(o.ok === false && msgOf(o)).toMatch(/damaged or was altered/);
       // a policy rewrite of an unopenable key is refused too (it would launder the edit)
       const p = back.setPolicy(1, { ...rec.policy, capabilities: 0 }, KC);
       expect(p.ok === false && p.status).toBe(Status.INVALID_KEY);
@@ -194,7 +195,7 @@ describe('KeyStore', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.status).toBe(Status.STORAGE_FULL);
-      expect(r.message).toMatch(/2 key slots/);
+      expect(msgOf(r)).toMatch(/2 key slots/);
     }
     expect(meta(s)).toEqual(before);
     expect([s.used, s.free]).toEqual([2, 0]);
@@ -209,7 +210,7 @@ describe('KeyStore', () => {
       const r = s.add(Alg.ECDSA_SECP256K1, 'x'.repeat(32), Origin.GENERATED, POLICY, k(n + 1), new Uint8Array(65).fill(n + 1), KC);
       if (!r.ok) {
         expect(r.status).toBe(Status.STORAGE_FULL);
-        expect(r.message).toMatch(/flash store.*bytes free.*delete a key/);
+        expect(msgOf(r)).toMatch(/flash store.*bytes free.*delete a key/);
         break;
       }
       n++;
@@ -305,7 +306,7 @@ describe('KeyStore', () => {
     flash.powerOn(); // even with power back, this boot's RAM index may not match the flash: refuse
     const r = s.add(Alg.ED25519, 'next', Origin.GENERATED, POLICY, k(7), k(8), KC);
     expect(r.ok === false && r.status).toBe(Status.INTERNAL_ERROR);
-    expect(r.ok === false && r.message).toMatch(/power-cycle/);
+    expect(r.ok === false && msgOf(r)).toMatch(/power-cycle/);
     const d = s.remove(1);
     expect(d.ok === false && d.status).toBe(Status.INTERNAL_ERROR);
     const p = s.setPolicy(1, { ...POLICY, touch: true }, KC);

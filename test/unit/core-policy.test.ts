@@ -1,11 +1,13 @@
 // Key policy (firmware/core/policy.ts, docs/security.md §6): defaults and allowed capabilities per algorithm, tighten-only KEY_SET_POLICY, and SIGN / ECDH refused outside a key's capabilities or without the button.
+import { capabilitiesText, renderReason } from '../../host/render.ts';
+import { Reason } from '../../firmware/protocol/reasons.ts';
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import { Alg, ALL_CAPABILITIES, Capability, Origin, Status } from '../../firmware/protocol/codes.ts';
 import {
   ALLOWED_CAPABILITIES,
   DEFAULT_CAPABILITIES,
-  capabilityNames,
   checkUse,
   policyAtCreation,
   tightenPolicy,
@@ -30,9 +32,9 @@ const base: StoredPolicy = { capabilities: SIGN | EXPORT_WRAPPED, sensitive: fal
 function refused<T>(r: Result<T>, status: number, re?: RegExp): string {
   expect(r.ok).toBe(false);
   if (r.ok) return '';
-  expect(r.status, r.message).toBe(status);
-  if (re) expect(r.message).toMatch(re);
-  return r.message;
+  expect(r.status, msgOf(r)).toBe(status);
+  if (re) expect(msgOf(r)).toMatch(re);
+  return msgOf(r);
 }
 
 const edKey = (pub: Uint8Array) => createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' });
@@ -71,8 +73,8 @@ describe('policy at creation (docs/security.md §6)', () => {
     refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | ENCRYPT }), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
     refused(policyAtCreation(Alg.X25519, { capabilities: DECRYPT }), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
     refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | DERIVE }), Status.INVALID_PARAMETER, /ed25519 \(1\) cannot derive; it can have sign, export-under-wrap/);
-    expect(capabilityNames(0)).toBe('none');
-    expect(capabilityNames(ALL_CAPABILITIES)).toBe('sign, derive, encrypt, decrypt, export-under-wrap');
+    expect(capabilitiesText(0)).toBe('none');
+    expect(capabilitiesText(ALL_CAPABILITIES)).toBe('sign, derive, encrypt, decrypt, export-under-wrap');
   });
 
   it('wire form: local is origin === generated', () => {
@@ -100,10 +102,12 @@ describe('tighten only (KEY_SET_POLICY rule)', () => {
   });
 
   it('checkUse: POLICY_DENIED names what is needed and what the key has', () => {
-    expect(checkUse(3, base, SIGN, 'SIGN')).toBeUndefined();
-    const d = checkUse(3, base, DERIVE, 'ECDH');
+    expect(checkUse(3, base, SIGN)).toBeUndefined();
+    const d = checkUse(3, base, DERIVE);
     expect(d && d.status).toBe(Status.POLICY_DENIED);
-    expect(d && d.message).toMatch(/ECDH needs the derive capability and key 3 has sign, export-under-wrap/);
+    expect(d && d.reason).toBe(Reason.CAPABILITY_MISSING);
+    expect(d && d.args).toEqual([3, DERIVE, base.capabilities]);
+    expect(d && renderReason(d.reason, d.args, { command: 'ECDH' })).toMatch(/ECDH needs the derive capability and key 3 has sign, export-under-wrap/);
   });
 });
 

@@ -374,9 +374,9 @@ describe('HsmClient over a scripted link', () => {
   it('HsmError.fromStatus names every status of the table and its hint', () => {
     for (const [name, code] of Object.entries(Status)) {
       if (code === Status.OK) continue;
-      const e = HsmError.fromStatus(code, 'detail');
+      const e = HsmError.fromStatus(code, 54, [9]);
       expect(e.statusName).toBe(name);
-      expect(e.message).toBe(`${name}: detail (${(STATUS_HINTS as Record<string, string>)[name]})`);
+      expect(e.message).toBe(`${name}: no key with id 9 (${(STATUS_HINTS as Record<string, string>)[name]})`);
     }
   });
 });

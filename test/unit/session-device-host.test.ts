@@ -1,4 +1,5 @@
 // The device session module (noble) and host/session.ts (OpenSSL) talk to each other; every attack on the envelopes is refused with its own reason and changes nothing.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -29,14 +30,14 @@ function identity() {
 }
 
 function value<T>(r: SessionResult<T>): T {
-  if (!r.ok) throw new Error(`refused: ${r.reason}: ${r.message}`);
+  if (!r.ok) throw new Error(`refused: ${r.reason}: ${msgOf(r)}`);
   return r.value;
 }
 
 function refusal<T>(r: SessionResult<T>): SessionRefusal {
   expect(r.ok).toBe(false);
   if (r.ok) throw new Error('unreachable');
-  expect(r.message.length).toBeGreaterThan(20);
+  expect(msgOf(r).length).toBeGreaterThan(20);
   return r.reason;
 }
 

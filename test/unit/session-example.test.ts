@@ -1,4 +1,5 @@
 // The worked example of docs/session.md §7 (test/vectors/session-example.json), recomputed by the device module (noble) and by host/session.ts (OpenSSL), and found in the document.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { createHash, createHmac, createPrivateKey, hkdfSync, sign as nodeSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,7 +49,7 @@ describe('session worked example', () => {
   it('the device module (noble) computes every value', () => {
     const rng = { fill: (b: Uint8Array) => b.set(H(V.deviceEphemeralSecret)) };
     const r = openSession(c, rng, H(V.identitySeed), H(V.deviceId), H(V.hostEphemeral), V.sessionId, 0);
-    if (!r.ok) throw new Error(r.message);
+    if (!r.ok) throw new Error(msgOf(r));
     const { reply, state } = r.value;
     expect(hex(reply.deviceEphemeral)).toBe(V.deviceEphemeral);
     expect(reply.sessionId).toBe(V.sessionId);
@@ -67,10 +68,10 @@ describe('session worked example', () => {
     expect(hex(envelopeAad(V.sessionId, V.request.counter, DIRECTION_HOST_TO_DEVICE))).toBe(V.request.aad);
     expect(hex(envelopeAad(V.sessionId, V.response.counter, DIRECTION_DEVICE_TO_HOST))).toBe(V.response.aad);
     const req = openEnvelope(state, V.request.counter, H(V.request.envelope), 0);
-    if (!req.ok) throw new Error(req.message);
+    if (!req.ok) throw new Error(msgOf(req));
     expect(hex(req.value)).toBe(V.request.plaintext);
     const resp = sealResponse(state, V.response.counter, H(V.response.plaintext), 0);
-    if (!resp.ok) throw new Error(resp.message);
+    if (!resp.ok) throw new Error(msgOf(resp));
     expect(hex(resp.value)).toBe(V.response.envelope);
   });
 

@@ -1,4 +1,5 @@
 // The flash record store's API: round trips, overwrite, delete, list, stats, refusals, persistence, and the on-flash format of docs/storage.md.
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Store, RecordKind, recordKey, kindOf, indexOf, isSecretKind, isUserKey, RESERVE_BYTES } from '../../firmware/core/store/index.ts';
@@ -131,7 +132,7 @@ describe('Store', () => {
       expect(r.ok).toBe(false);
       if (!r.ok) {
         expect(r.status).toBe(Status.INVALID_PARAMETER);
-        expect(r.message).toMatch(/record key|bytes one record can hold/);
+        expect(msgOf(r)).toMatch(/record key|bytes one record can hold/);
       }
     }
     const bad = store.commit([{ key: C(2), value: 'text' as unknown as Uint8Array }]);

@@ -1,4 +1,5 @@
 // Capacity and wear: a full store refuses with STORAGE_FULL and stays unchanged, can always be emptied and refilled, and spreads erases evenly (issue 3 §7).
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey, RESERVE_BYTES } from '../../firmware/core/store/index.ts';
 import { Status } from '../../firmware/protocol/codes.ts';
@@ -24,7 +25,7 @@ function fill(s: Store, f: NorFlash, next: { id: number }, len: (id: number) => 
     expect(r.ok, 'canFit agrees with commit').toBe(fits);
     if (!r.ok) {
       expect(r.status).toBe(Status.STORAGE_FULL);
-      expect(r.message).toMatch(/full.*delete records you no longer need/);
+      expect(msgOf(r)).toMatch(/full.*delete records you no longer need/);
       expect(f.snapshot(), 'a refused commit writes nothing').toEqual(snap);
       return ids;
     }

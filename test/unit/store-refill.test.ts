@@ -1,4 +1,5 @@
 // A full store recovers by deleting: after one ~200-byte record is deleted, a ~140-byte one fits again, on small and large flashes, and a power cut during that refill leaves old or new (issue 3 §7, docs/storage.md §8).
+import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey, RESERVE_BYTES, type Entry } from '../../firmware/core/store/index.ts';
 import { Status } from '../../firmware/protocol/codes.ts';
@@ -75,7 +76,7 @@ describe('a full store recovers by deleting', () => {
         expect(del.ok, 'delete ' + victim).toBe(true);
         const before = s.stats().bytesFree;
         const r = s.commit(generate(next, SMALL));
-        expect(r.ok, 'after deleting ' + victim + ': ' + (r.ok ? '' : r.message)).toBe(true);
+        expect(r.ok, 'after deleting ' + victim + ': ' + (r.ok ? '' : msgOf(r))).toBe(true);
         expect(s.stats().bytesFree).toBe(before - (24 + SMALL));
         // one page is still erased for the next compaction
         expect(internals(s).log.length).toBeLessThan(pageCount);
