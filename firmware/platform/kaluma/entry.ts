@@ -4,6 +4,7 @@
 // armor transport. What Kaluma gives and why the loop owns stdin: see adapter.ts. Ctrl-C (0x03) stops the
 // device and returns the REPL. The store lives in Kaluma's 16 KiB "storage" sectors (adapter.ts "Flash"), which a
 // program upload does not erase; do not use Kaluma's `storage` module on the same board.
+import './shims.ts';
 import '../../hal/global_crypto.ts';
 import { kaluma, rng } from './random_source.ts';
 import { nobleCryptoWith, useEdwardsDeviceProfile } from '../../hal/crypto_noble_base.ts';
