@@ -450,11 +450,17 @@ export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
         const pk = (params as Record<number, unknown>)[3];
         if (pk instanceof Uint8Array && pk.length === 32) importedPrivateKeys.push(pk.slice());
       }
-      if (CLEAR_COMMANDS.has(command) || device.identityPublicKey === undefined) return callClear(command, params, s);
+      if (CLEAR_COMMANDS.has(command) || device.identityPublicKey === undefined) return inContext(command, callClear(command, params, s));
       ready(command);
-      return send(command, params, s);
+      return inContext(command, send(command, params, s));
     },
   };
+}
+
+/** Render an error reply's words for the command it answers, so fields read "keyId (key 1)" (host/render.ts). */
+function inContext(command: number, r: Reply): Reply {
+  if (r.reason !== undefined && r.args !== undefined) r.message = renderReason(r.reason, r.args, { command: String(nameOf(Command, command)) });
+  return r;
 }
 
 /** Map value helper for assertions. */

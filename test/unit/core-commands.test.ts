@@ -38,7 +38,9 @@ function generate(t: TestDevice, alg: number, label?: string): { keyId: number; 
 function expectError(r: Reply, status: number, re?: RegExp) {
   expect(r.frame.type).toBe(FrameType.RESPONSE);
   expect(r.statusName + ': ' + r.message).toMatch(new RegExp('^' + Object.keys(Status).find((k) => Status[k as keyof typeof Status] === status)));
-  expect([...r.map.keys()]).toEqual([1]);
+  // {1: reason, 2: arg0, …}: consecutive integer keys, integer values, no text (docs/protocol.md §2.1)
+  expect([...r.map.keys()]).toEqual([...r.map.keys()].map((_, i) => i + 1));
+  for (const v of r.map.values()) expect(typeof v).toBe('number');
   expect(typeof r.message).toBe('string');
   if (re) expect(r.message).toMatch(re);
 }
