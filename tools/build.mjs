@@ -185,6 +185,30 @@ export function checkNoBigInt(code, { bundle }) {
   return problems;
 }
 
+/**
+ * Espruino runs code as it parses it and hoists no function declaration (src/jsparse.c, jspeStatementFunctionDecl
+ * creates the function when the statement is reached), while TypeScript's ES5 classes call `__extends(C, _super)`
+ * before `function C() {}`. This moves every function declaration to the top of its statement list (after any
+ * directive prologue), which is where ECMA-262 §10.2.11 (FunctionDeclarationInstantiation) puts it anyway.
+ */
+function hoistFunctionDeclarations(ts) {
+  return (context) => {
+    const visit = (node) => {
+      node = ts.visitEachChild(node, visit, context);
+      if (!(ts.isSourceFile(node) || ts.isBlock(node))) return node;
+      const stmts = node.statements;
+      let prologue = 0;
+      while (prologue < stmts.length && ts.isExpressionStatement(stmts[prologue]) && ts.isStringLiteral(stmts[prologue].expression)) prologue++;
+      const rest = stmts.slice(prologue);
+      const fns = rest.filter((st) => ts.isFunctionDeclaration(st));
+      if (fns.length === 0) return node;
+      const reordered = [...stmts.slice(0, prologue), ...fns, ...rest.filter((st) => !ts.isFunctionDeclaration(st))];
+      return ts.isSourceFile(node) ? context.factory.updateSourceFile(node, reordered) : context.factory.updateBlock(node, reordered);
+    };
+    return (sf) => visit(sf);
+  };
+}
+
 /** TypeScript's ES5 emitter over the bundled JS (Espruino: no default/rest parameters, destructuring, spread, for-of). */
 async function downlevelToEs5(code, bundle) {
   const ts = (await import('typescript')).default;
@@ -203,6 +227,7 @@ async function downlevelToEs5(code, bundle) {
       alwaysStrict: false,
       moduleDetection: ts.ModuleDetectionKind.Legacy, // the bundle is a script: no CommonJS exports preamble
     },
+    transformers: { after: [hoistFunctionDeclarations(ts)] },
   });
   const errs = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);
   if (errs.length) throw new Error(`${bundle}: ES5 downlevel failed: ${errs.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
