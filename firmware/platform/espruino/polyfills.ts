@@ -155,6 +155,20 @@ if (typeof ObjectCtor.hasOwn !== 'function')
 // Espruino cannot freeze; noble freezes its hash constructors only as hygiene.
 if (typeof ObjectCtor.freeze !== 'function') ObjectCtor.freeze = <T>(o: T): T => o;
 
+// Espruino's Object.assign throws "Expecting Object, got Function" for a function target (src/jswrap_object.c);
+// noble's createHasher assigns its info onto the hash function.
+const nativeAssign = ObjectCtor.assign as ((t: object, ...s: object[]) => object) | undefined;
+ObjectCtor.assign = function (target: Record<string, unknown>) {
+  if (typeof target !== 'function' && nativeAssign) return nativeAssign.apply(Object, arguments as unknown as [object, ...object[]]);
+  for (let a = 1; a < arguments.length; a++) {
+    const src = arguments[a] as Record<string, unknown> | null | undefined;
+    if (src == null) continue;
+    const ks = Object.keys(src);
+    for (let i = 0; i < ks.length; i++) target[ks[i]] = src[ks[i]];
+  }
+  return target;
+};
+
 if (typeof G.RangeError === 'undefined') {
   const RangeErrorPolyfill = function (this: { message: string }, message?: string) {
     this.message = message === undefined ? '' : String(message);
