@@ -94,7 +94,7 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
     };
     const failWith = (e: unknown): never => {
       const text = dev ? dev.diagnostics() : '';
-      throw new Error(`${profile.name}: ${(e as Error).message}${text ? `\nengine output:\n${text.slice(-2000)}` : ''}`, { cause: e });
+      throw new Error(`${profile.name}: ${(e as Error).message}${text ? `\nengine output:\n${text.slice(-2000)}` : ''}`);
     };
 
     beforeAll(async () => {

@@ -140,7 +140,7 @@ export function snapshotAtoms(file: string): Record<string, number> {
 class XsWorker {
   private readonly child: ChildProcess;
   private readonly toWorker: Writable;
-  private inbuf = Buffer.alloc(0);
+  private inbuf: Buffer = Buffer.alloc(0);
   private pending: { resolve: (r: { reply: Buffer; meter: XsMeter }) => void; reject: (e: Error) => void } | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private output = '';
@@ -396,7 +396,7 @@ async function powerOn(flashFile: string): Promise<EngineDevice> {
     await worker.kill();
     flash.close();
     rmSync(scratch, { recursive: true, force: true });
-    throw new Error(`xs: the firmware did not boot: ${(e as Error).message}${out ? `\nworker output:\n${out.slice(-2000)}` : ''}`, { cause: e });
+    throw new Error(`xs: the firmware did not boot: ${(e as Error).message}${out ? `\nworker output:\n${out.slice(-2000)}` : ''}`);
   }
   const commandsFrom = worker.meters.length;
 
