@@ -156,11 +156,11 @@ describe('decoder enforces deterministic encoding (RFC 8949 §4.2.1) with INVALI
   it('rejects length fields larger than the input without allocating them', () => {
     // an array header claiming 2^32-1 items followed by 3 bytes must fail at once (a naive decoder would
     // allocate or loop 4 billion times); the same for maps, byte and text strings, up to 2^53-1
-    expectInvalid('9affffffff010203', /array length 4294967295 runs past the end/);
+    expectInvalid('9affffffff010203', /length 4294967295 runs past the end/);
     expectInvalid('9b001fffffffffffff010203', /runs past the end/);
-    expectInvalid('baffffffff010203', /map length 4294967295 runs past the end/);
+    expectInvalid('baffffffff010203', /length 4294967295 runs past the end/);
     expectInvalid('bb001fffffffffffff010203', /runs past the end/);
-    expectInvalid('5affffffff010203', /string length 4294967295 runs past the end/);
+    expectInvalid('5affffffff010203', /length 4294967295 runs past the end/);
     expectInvalid('7b001fffffffffffff616263', /runs past the end/);
     // a map of n entries needs at least 2n bytes: n entries with only n bytes is refused up front
     expectInvalid('a3010203', /map length 3 runs past the end/);

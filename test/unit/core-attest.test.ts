@@ -1,5 +1,6 @@
 // KEY_ATTEST (docs/security.md §8): the statement's fields, read by cbor-x, and its signature, verified by node:crypto against the identity key the device shows in INFO; imported keys say so; altered records and devices without an identity are refused.
 import { msgOf } from '../helpers/message.ts';
+import { renderReason } from '../../host/render.ts';
 import { describe, it, expect } from 'vitest';
 import { createPrivateKey, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { Alg, Capability, Command, Origin, Status } from '../../firmware/protocol/codes.ts';
@@ -106,10 +107,11 @@ function statementMap(statement: Uint8Array): CborMap {
   return d.value;
 }
 
-function refused(r: { ok: boolean; status?: number; message?: string }, status: number, re?: RegExp) {
+function refused(r: { ok: boolean; status?: number; reason?: number; args?: number[] }, status: number, re?: RegExp) {
   expect(r.ok).toBe(false);
-  expect(r.status, r.message).toBe(status);
-  if (re) expect(r.message).toMatch(re);
+  expect(r.status).toBe(status);
+  // the device sends a reason and arguments; the host renders the words (docs/protocol.md §2.1)
+  if (re) expect(renderReason(r.reason, r.args ?? [])).toMatch(re);
 }
 
 describe('KEY_ATTEST through the device (frames, session, login)', () => {

@@ -1,4 +1,8 @@
 // Initialization, LOGIN and its retry counters, lockout, blocking, UNBLOCK, CHANGE_PIN, the access gate by role, INFO's PIN fields, and no PIN in flash (issue 4 §3, docs/security.md §1–§5).
+import { renderReason } from '../../host/render.ts';
+
+/** The device's boot problems as the host renders them. */
+const bootText = (d: { reason: number; args: number[] }[] | undefined): string => (d ?? []).map((x) => renderReason(x.reason, x.args)).join('; ');
 import { describe, it, expect } from 'vitest';
 import { createPublicKey, hkdfSync, pbkdf2Sync, verify as nodeVerify } from 'node:crypto';
 import { Alg, Command, FrameType, Role, Status } from '../../firmware/protocol/codes.ts';
@@ -104,7 +108,7 @@ describe('INIT', () => {
     ]) {
       const r = init(t, s, undefined, u, so);
       expect(r.statusName).toBe('INVALID_PARAMETER');
-      expect(r.message).toMatch(/Pin: expected 6\.\.64 bytes/);
+      expect(r.message).toMatch(/key [12]: expected 6\.\.64 bytes/); // the userPin (1) or soPin (2) field
     }
     expect(flash.wordWrites).toBe(writes);
     expect(field(info(t), 17)).toBe(false);
@@ -202,7 +206,7 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
     const runs = crypto.runs;
     const r = login(t, s, Role.USER, '12345');
     expect(r.statusName).toBe('INVALID_PARAMETER');
-    expect(r.message).toMatch(/pin: expected 6\.\.64 bytes, got 5/);
+    expect(r.message).toMatch(/key 2: expected 6\.\.64 bytes, got 5/); // LOGIN's pin field
     expect(flash.wordWrites).toBe(writes);
     expect(crypto.runs).toBe(runs);
     expect(userTries(t)).toBe(8);
@@ -234,7 +238,7 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
     flash.cutAfterWords(1); // the first word of the counter's record is torn, then every write throws
     const r = login(t, s, Role.USER, USER_PIN);
     expect(r.statusName).toBe('INTERNAL_ERROR');
-    expect(r.message).toMatch(/LOGIN: the flash failed while writing; power-cycle/);
+    expect(r.message).toMatch(/the flash failed while writing; power-cycle/);
     expect(crypto.runs).toBe(runs); // not compared, not even derived
     expect(inSession(t, s, Command.KEY_LIST).statusName).toBe('LOGIN_REQUIRED');
     // the device counts the try as spent and takes no more until it restarts
@@ -495,7 +499,7 @@ describe('stored state', () => {
       const key = damage === 'record' ? pinRecordKey(Role.USER) : triesRecordKey(Role.USER);
       expect(store.commit([{ key, value: new Uint8Array([0xa1, 0x01, 0x63, 0x61, 0x62, 0x63]) }]).ok).toBe(true);
       const t = reboot(flash);
-      expect(t.device.bootProblem).toMatch(new RegExp('the user PIN ' + (damage === 'record' ? 'record' : 'retry counter') + ' in flash is damaged'));
+      expect(bootText(t.device.bootProblem)).toMatch(new RegExp('the user PIN ' + (damage === 'record' ? 'record' : 'retry counter') + ' in flash is damaged'));
       const i = info(t);
       expect([field(i, 17), field(i, 19), field(i, 20)]).toEqual([true, 0, 8]);
       const r = login(t, newSession(t), Role.USER, USER_PIN);

@@ -166,7 +166,7 @@ describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-
     const kx = keyContext();
     const d = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
     const msg = new Uint8Array([1, 2, 3]);
-    refused(sign(kx.ctx, { keyId: d.keyId, message: msg }), Status.POLICY_DENIED, /SIGN needs the sign capability and key \d+ has derive/);
+    refused(sign(kx.ctx, { keyId: d.keyId, message: msg }), Status.POLICY_DENIED, /this use needs the sign capability and key \d+ has derive/);
     refused(sign(kx.ctx, { keyId: d.keyId, digest: new Uint8Array(32) }), Status.POLICY_DENIED);
     const s = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: SIGN }));
     const sig = okOf(sign(kx.ctx, { keyId: s.keyId, message: msg })).signature;
@@ -179,7 +179,7 @@ describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-
     peer.generateKeys();
     const peerPub = new Uint8Array(peer.getPublicKey());
     const s = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256 }));
-    refused(ecdh(kx.ctx, { keyId: s.keyId, publicKey: peerPub }), Status.POLICY_DENIED, /ECDH needs the derive capability and key \d+ has sign/);
+    refused(ecdh(kx.ctx, { keyId: s.keyId, publicKey: peerPub }), Status.POLICY_DENIED, /this use needs the derive capability and key \d+ has sign/);
     const d = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
     const shared = okOf(ecdh(kx.ctx, { keyId: d.keyId, publicKey: peerPub })).sharedSecret;
     expect(Buffer.from(shared).toString('hex')).toBe(peer.computeSecret(Buffer.from(d.publicKey)).toString('hex'));
@@ -228,7 +228,7 @@ describe('touch: SIGN and ECDH ask for the button after the policy check, before
     const k = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519, touch: true }));
     kx.auth.lock();
     kx.auth.unlock(kx.masterKey);
-    refused(sign(kx.ctx, { keyId: k.keyId, message: new Uint8Array(1) }), Status.POLICY_DENIED, /SIGN with key \d+ needs a button press .* no button/);
+    refused(sign(kx.ctx, { keyId: k.keyId, message: new Uint8Array(1) }), Status.POLICY_DENIED, /this use with key \d+ needs a button press .* no button/);
     expect(kx.ctx.keystore.get(k.keyId)!.privateKey).toBeUndefined();
   });
 
@@ -251,7 +251,7 @@ describe('touch: SIGN and ECDH ask for the button after the policy check, before
     gate.outcome = 'timeout';
     refused(sign(kx.ctx, { keyId: k.keyId, message: msg }), Status.PRESENCE_TIMEOUT);
     gate.outcome = 'cancelled';
-    refused(ecdh(kx.ctx, { keyId: x.keyId, publicKey: new Uint8Array(32).fill(9) }), Status.CANCELLED, /ECDH with key/);
+    refused(ecdh(kx.ctx, { keyId: x.keyId, publicKey: new Uint8Array(32).fill(9) }), Status.CANCELLED, /this use with key/);
     gate.outcome = undefined;
     // a key without touch never asks
     const plain = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));

@@ -15,6 +15,7 @@ import {
 } from '../../firmware/protocol/index.ts';
 import { HsmClient, HsmError, KeepaliveReason, resolveAlg, type HostTransport, type KeepaliveEvent } from '../../host/index.ts';
 import { hsmFailure } from '../helpers/hsm-error.ts';
+import { Reason } from '../../firmware/protocol/reasons.ts';
 
 /** A link whose far end is the test: it records frames the client sends and lets the test answer. */
 class ScriptedLink implements HostTransport {
@@ -170,13 +171,13 @@ describe('HsmClient over a scripted link', () => {
     const c = new HsmClient(link);
     const p = hsmFailure(c.callClear(Command.KEY_PUBLIC, { keyId: 7 }));
     await settle();
-    link.send(FrameType.RESPONSE, link.last.seq, Status.KEY_NOT_FOUND, new Map([[1, 'no key 7']]));
+    link.send(FrameType.RESPONSE, link.last.seq, Status.KEY_NOT_FOUND, new Map([[1, Reason.KEY_NOT_FOUND], [2, 7]]));
     const e = await p;
     expect(e.status).toBe(Status.KEY_NOT_FOUND);
     expect(e.statusName).toBe('KEY_NOT_FOUND');
-    expect(e.deviceMessage).toBe('no key 7');
+    expect(e.deviceMessage).toMatch(/\b7\b/); // rendered by the host from the reason and the key id
     expect(e.hint).toBe(STATUS_HINTS.KEY_NOT_FOUND);
-    expect(e.message).toBe(`KEY_NOT_FOUND: no key 7 (${STATUS_HINTS.KEY_NOT_FOUND})`);
+    expect(e.message).toBe(`KEY_NOT_FOUND: no key with id 7 (${STATUS_HINTS.KEY_NOT_FOUND})`);
     expect(e.command).toBe('KEY_PUBLIC');
     expect(e.fromDevice).toBe(true);
   });

@@ -152,7 +152,7 @@ describe('a device whose P-256 is wrong', () => {
   it('KEY_GENERATE and KEY_IMPORT with it answer UNSUPPORTED_ALGORITHM with the reason, and store nothing', () => {
     const g = t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_P256 });
     expect(g.status).toBe(Status.UNSUPPORTED_ALGORITHM);
-    expect(g.message).toMatch(/ecdsa-p256.*self-test.*round trip/);
+    expect(g.message).toMatch(/ecdsa-p256.*self-test failed/);
     const i = t.call(Command.KEY_IMPORT, { 1: Alg.ECDSA_P256, 3: unhex('c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721') });
     expect(i.status).toBe(Status.UNSUPPORTED_ALGORITHM);
     expect(field<unknown[]>(t.call(Command.KEY_LIST, {}), 1)).toEqual([]);
