@@ -163,7 +163,7 @@ describe('decoder enforces deterministic encoding (RFC 8949 §4.2.1) with INVALI
     expectInvalid('5affffffff010203', /length 4294967295 runs past the end/);
     expectInvalid('7b001fffffffffffff616263', /runs past the end/);
     // a map of n entries needs at least 2n bytes: n entries with only n bytes is refused up front
-    expectInvalid('a3010203', /map length 3 runs past the end/);
+    expectInvalid('a3010203', /length 3 runs past the end/);
     // and lengths beyond 2^53-1 are refused as integers
     expectInvalid('5bffffffffffffffff00', /2\^53-1/);
   });
