@@ -131,7 +131,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.EXPECTED_TEXT]: (a, c) => `${fieldText(a[0], c)}: expected a text string`,
   [Reason.EXPECTED_BOOL]: (a, c) => `${fieldText(a[0], c)}: expected true or false`,
   [Reason.EXPECTED_ARRAY]: (a, c) => `${fieldText(a[0], c)}: expected an array`,
-  [Reason.EXPECTED_MAP]: (a, c) => `${a.length ? fieldText(a[0], c) : 'message'}: expected a map`,
+  [Reason.EXPECTED_MAP]: (a, c) => `${a.length ? fieldText(a[0], c) + (a.length > 1 ? `[${a[1]}]` : '') : 'message'}: expected a map`,
   [Reason.VALUE_OUT_OF_RANGE]: (a, c) => `${fieldText(a[0], c)}: ${a[1]} is outside ${a[2]}..${a[3] === undefined ? 'any' : a[3]}`,
   [Reason.LENGTH_OUT_OF_RANGE]: (a, c) => `${fieldText(a[0], c)}: expected ${between(a[2], a[3])} bytes, got ${a[1]}`,
   [Reason.TEXT_TOO_LONG]: (a, c) => `${fieldText(a[0], c)}: at most ${a[2]} bytes of UTF-8, got ${a[1]}`,

@@ -103,7 +103,7 @@ export enum Reason {
   EXPECTED_BOOL = 42,
   /** INVALID_PARAMETER. [field] not an array. */
   EXPECTED_ARRAY = 43,
-  /** INVALID_PARAMETER. [field] not a map; no argument: the parameters themselves. */
+  /** INVALID_PARAMETER. [field] not a map; [list field, index]: that entry of a list is not a map; no argument: the parameters themselves. */
   EXPECTED_MAP = 44,
   /** INVALID_PARAMETER. [field, value, min, max] max absent: no upper bound. */
   VALUE_OUT_OF_RANGE = 45,

@@ -83,7 +83,9 @@ function checkValue(f: Field, type: FieldType, v: CborValue): Result<unknown> {
       if (v.length > type.max) return err(P, Reason.TOO_MANY_ENTRIES, [k, v.length, type.max]);
       const out: Message[] = [];
       for (let i = 0; i < v.length; i++) {
-        // an entry's own errors name its field's key (lists occur in responses only, which the host checks)
+        // an entry that is not a map names the list and its index; an entry's own errors name its field's key
+        // (lists occur in responses only, which the host checks)
+        if (!(v[i] instanceof Map)) return err(P, Reason.EXPECTED_MAP, [k, i]);
         const m = decodeFields(type.of, v[i]);
         if (!m.ok) return m;
         out.push(m.value);

@@ -458,7 +458,7 @@ export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
 }
 
 /** Render an error reply's words for the command it answers, so fields read "keyId (key 1)" (host/render.ts). */
-function inContext(command: number, r: Reply): Reply {
+export function inContext(command: number, r: Reply): Reply {
   if (r.reason !== undefined && r.args !== undefined) r.message = renderReason(r.reason, r.args, { command: String(nameOf(Command, command)) });
   return r;
 }

@@ -7,7 +7,7 @@ import { encodeFrame } from '../../firmware/protocol/frame.ts';
 import { decodeMessage } from '../../firmware/protocol/schema.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
-import { field, findLeakedKeys, hex, seededRng, startTestDevice, unhex, type Reply, type TestDevice } from '../helpers/loopback.ts';
+import { field, findLeakedKeys, hex, inContext, seededRng, startTestDevice, unhex, type Reply, type TestDevice } from '../helpers/loopback.ts';
 
 const N_P256 = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
 const N_K1 = BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141');
@@ -366,7 +366,7 @@ describe('request validation (every command)', () => {
     const f = cmd === Command.INFO || cmd === Command.ECHO ? encodeFrame(FrameType.REQUEST, t.nextSeq(), body) : t.sealBody(body);
     const rs = t.raw(f);
     expect(rs.length).toBe(1);
-    return cmd === Command.INFO || cmd === Command.ECHO ? rs[0] : t.openReply(rs[0]);
+    return inContext(cmd, cmd === Command.INFO || cmd === Command.ECHO ? rs[0] : t.openReply(rs[0]));
   };
 
   it.each([

@@ -1,5 +1,6 @@
 // Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely.
 import { msgOf } from '../helpers/message.ts';
+import { renderReason } from '../../host/render.ts';
 import { describe, it, expect } from 'vitest';
 import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS } from '../../firmware/protocol/codes.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
@@ -64,6 +65,13 @@ function userSession(c: DeviceContext): number {
   return o.value.sessionId;
 }
 
+/** The host's words for an error body's {1: reason, 2..: args} (host/render.ts). */
+function render(r: { map: Map<number, unknown> }, command?: string): string {
+  const args: number[] = [];
+  for (let k = 2; r.map.has(k); k++) args.push(r.map.get(k) as number);
+  return renderReason(r.map.get(1) as number, args, { command });
+}
+
 function decode(body: Uint8Array): { status: number; map: Map<number, unknown> } {
   const d = cborDecode(body.subarray(1));
   if (!d.ok || !(d.value instanceof Map)) throw new Error('bad response body');
@@ -76,7 +84,8 @@ describe('dispatch', () => {
     for (const body of [new Uint8Array([0x00]), new Uint8Array([0x7f, 0xa0]), new Uint8Array([0xff]), new Uint8Array(0)]) {
       const r = decode(dispatch(c, body));
       expect(r.status).toBe(Status.INVALID_COMMAND);
-      expect(typeof r.map.get(1)).toBe('string');
+      expect([Reason.EMPTY_REQUEST, Reason.UNKNOWN_COMMAND]).toContain(r.map.get(1));
+      if (body.length > 0) expect(r.map.get(2)).toBe(body[0]);
     }
   });
 
@@ -89,7 +98,8 @@ describe('dispatch', () => {
   it('parameters that are not a map give INVALID_CBOR', () => {
     const r = decode(dispatch(ctx(), new Uint8Array([Command.INFO, 0x80]))); // empty array
     expect(r.status).toBe(Status.INVALID_CBOR);
-    expect(r.map.get(1)).toMatch(/map/);
+    expect(r.map.get(1)).toBe(Reason.PARAMETERS_NOT_MAP);
+    expect(render(r)).toMatch(/map/);
   });
 
   it('a handler that throws gives INTERNAL_ERROR with a generic message, never the exception text', () => {
@@ -120,12 +130,13 @@ describe('dispatch', () => {
     flash.cutAfterWords(2);
     const r = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519]), sid));
     expect(r.status).toBe(Status.INTERNAL_ERROR);
-    expect(r.map.get(1)).toMatch(/^KEY_GENERATE: the flash failed.*power-cycle/);
+    expect(r.map.get(1)).toBe(Reason.FLASH_WRITE_FAILED);
+    expect(render(r, 'KEY_GENERATE')).toMatch(/^KEY_GENERATE: the flash failed.*power-cycle/);
     expect(c.keystore.used).toBe(0);
     flash.powerOn();
     const again = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519]), sid));
     expect(again.status).toBe(Status.INTERNAL_ERROR);
-    expect(again.map.get(1)).toMatch(/power-cycle/);
+    expect(render(again, 'KEY_GENERATE')).toMatch(/power-cycle/);
     // reads still work from RAM
     expect(decode(dispatchInSession(c, new Uint8Array([Command.KEY_LIST]), sid)).status).toBe(Status.OK);
   });

@@ -383,9 +383,10 @@ describe('Simulator with a flash: board.flash, word counts, power cuts, reboot',
     expect(sim.deviceFaults).toEqual([]);
     sim.reboot();
     expect(await say('r 1 0 4')).toEqual(['00000000']);
-    expect(await say('t 0')).toEqual([]);
+    // after the reboot timers run again: the tick may come before or after say() returns (a loaded machine)
+    const early = await say('t 0');
     await new Promise((r) => setTimeout(r, 20));
-    expect(await say('g')).toEqual(['tick', JSON.stringify({ pageSize: PAGE, pageCount: 2, wordSize: 4 })]);
+    expect([...early, ...(await say('g'))]).toEqual(['tick', JSON.stringify({ pageSize: PAGE, pageCount: 2, wordSize: 4 })]);
   });
 
   it('a cut in an erase: the page is left partly erased, the device stops; reboot sees it', async () => {
