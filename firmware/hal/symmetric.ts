@@ -14,16 +14,23 @@ function isPositiveInt(n: number): boolean {
   return typeof n === 'number' && n >= 1 && Math.floor(n) === n && n <= 0xffffffff;
 }
 
+type Pbkdf2 = Crypto['pbkdf2Sha256'];
+
+/** A PBKDF2 implementation behind the argument checks every Crypto shares. */
+export function checkedPbkdf2(impl: Pbkdf2): Pbkdf2 {
+  return (password, salt, iterations, length) => {
+    // noble accepts any c ≥ 1 and dkLen ≥ 1; a fractional count would silently run ceil(c) rounds, so refuse it here
+    if (!isPositiveInt(iterations)) throw new Error('pbkdf2Sha256: iterations must be a positive integer');
+    if (!isPositiveInt(length)) throw new Error('pbkdf2Sha256: length must be a positive integer');
+    return impl(password, salt, iterations, length);
+  };
+}
+
 export const symmetricCrypto: SymmetricCrypto = {
   sha256: (data) => sha256(data),
   hmacSha256: (key, data) => hmac(sha256, key, data),
   hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
-  pbkdf2Sha256(password, salt, iterations, length) {
-    // noble accepts any c ≥ 1 and dkLen ≥ 1; a fractional count would silently run ceil(c) rounds, so refuse it here
-    if (!isPositiveInt(iterations)) throw new Error('pbkdf2Sha256: iterations must be a positive integer');
-    if (!isPositiveInt(length)) throw new Error('pbkdf2Sha256: length must be a positive integer');
-    return pbkdf2(sha256, password, salt, { c: iterations, dkLen: length });
-  },
+  pbkdf2Sha256: checkedPbkdf2((password, salt, c, dkLen) => pbkdf2(sha256, password, salt, { c, dkLen })),
   // BigInt-free RFC 8439 composition over noble's ChaCha20 and Poly1305 (see chacha20poly1305.ts for why)
   aeadSeal: chachaPolySeal,
   aeadOpen: chachaPolyOpen,

@@ -8,6 +8,8 @@ import './shims.ts';
 import '../../hal/global_crypto.ts';
 import { kaluma, rng } from './random_source.ts';
 import { nobleCryptoWith, useEdwardsDeviceProfile } from '../../hal/crypto_noble_base.ts';
+import { pbkdf2Sha256Halves } from '../../hal/pbkdf2_sha256_halves.ts';
+import { checkedPbkdf2 } from '../../hal/symmetric.ts';
 
 /**
  * JerryScript 2.4 as built for Kaluma 1.2 computes P-256 and secp256k1 wrong (DESIGN.md "Runtime constraints"), so
@@ -31,7 +33,11 @@ kaluma.setTimeout(() => {
   // DESIGN.md "Runtime constraints": small base-point tables on a device (180 KB JS heap).
   useEdwardsDeviceProfile();
   const flash = openKalumaFlash(kaluma, FLASH_BASE, FLASH_SECTORS);
-  const { env, link } = createKalumaEnv(kaluma, rng, nobleCryptoWith(undefined, NO_WEIERSTRASS), { buttonPin: BUTTON_PIN, flash });
+  // PBKDF2 on 16-bit halves: JerryScript boxes every integer beyond ±2^27, and noble's 32-bit SHA-256 made a LOGIN
+  // allocate a number per word operation (pbkdf2_sha256_halves.ts); the argument checks stay symmetric.ts's
+  const crypto = nobleCryptoWith(undefined, NO_WEIERSTRASS);
+  crypto.pbkdf2Sha256 = checkedPbkdf2(pbkdf2Sha256Halves);
+  const { env, link } = createKalumaEnv(kaluma, rng, crypto, { buttonPin: BUTTON_PIN, flash });
   startDevice(env, { pinIterations: DEVICE_PIN_ITERATIONS });
   link.run();
 }, 0);
