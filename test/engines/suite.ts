@@ -33,6 +33,8 @@ export interface EngineExpectations {
   budgetWhy: string;
   /** Answer timeout per request: a LOGIN's PBKDF2 on JerryScript takes seconds. */
   timeoutMs?: number;
+  /** Time allowed for one step of the suite (the whole-flow step sends a dozen requests); default 10 minutes. */
+  stepTimeoutMs?: number;
 }
 
 const USER_PIN = 'engine-user-pin';
@@ -75,6 +77,7 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
     const dir = mkdtempSync(join(tmpdir(), `tinyhsm-engine-${profile.name}-`));
     const flashFile = join(dir, 'flash.img');
     const timeoutMs = exp.timeoutMs ?? 180_000;
+    const stepMs = exp.stepTimeoutMs ?? 600_000;
     const runs: EngineStats[] = [];
     const times: Record<string, number> = {};
     let dev: EngineDevice | undefined;
@@ -119,7 +122,7 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
       expect(info.deviceId.length).toBe(16);
       const echo = await timed(times, 'ECHO', () => (hsm as HsmClient).echo(new Uint8Array([1, 2, 3, 0, 0x03, 255]))).catch(failWith);
       expect(Array.from(echo)).toEqual([1, 2, 3, 0, 0x03, 255]);
-    });
+    }, stepMs);
 
     if (exp.flow === 'full') {
       it('session, INIT, LOGIN, KEY_GENERATE, SIGN verified by node:crypto, KEY_ATTEST, ECDH', async () => {
@@ -153,7 +156,7 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           const expected = diffieHellman({ privateKey: peer.privateKey, publicKey: spki(Alg.X25519, dh.publicKey) });
           expect(Buffer.from(shared).equals(expected), 'X25519 shared secret equals node:crypto').toBe(true);
         }
-      });
+      }, stepMs);
 
       it('a power cycle keeps the keys: after power-on the same key signs again', async () => {
         expect(signKey, 'the previous step made a key').toBeDefined();
@@ -167,7 +170,7 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
         const msg = new TextEncoder().encode('after the power cycle');
         const sig = await timed(times, 'SIGN (after power cycle)', () => h.sign(k.keyId, { message: msg })).catch(failWith);
         expect(nodeVerifies(k.alg, k.publicKey, msg, sig)).toBe(true);
-      });
+      }, stepMs);
     }
 
     it(`peak heap within the budget (${exp.budgetWhy})`, async () => {
@@ -176,6 +179,6 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
       for (const r of runs) {
         expect(r.peak, `${r.engine}: peak ${r.peak} ${r.unit} over the budget of ${exp.peakBudget} (${exp.budgetWhy})`).toBeLessThanOrEqual(exp.peakBudget);
       }
-    });
+    }, stepMs);
   });
 }

@@ -21,8 +21,11 @@ const ENGINES = {
   espruino: { script: 'tools/engines/espruino/build.sh', args: [] },
 };
 
+/** $TINYHSM_ENGINE_SOURCES, else the first of ../shared/engines beside the checkout and the workplace's /work/shared/engines that exists. */
 export function engineSources() {
-  return process.env.TINYHSM_ENGINE_SOURCES || resolve(ROOT, '..', 'shared', 'engines');
+  if (process.env.TINYHSM_ENGINE_SOURCES) return process.env.TINYHSM_ENGINE_SOURCES;
+  const candidates = [resolve(ROOT, '..', 'shared', 'engines'), '/work/shared/engines'];
+  return candidates.find((d) => existsSync(join(d, 'SHA256SUMS'))) || candidates[0];
 }
 
 /** Why a 32-bit C build cannot run here, or undefined when `gcc -m32` links and runs a program. */
