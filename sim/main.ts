@@ -78,6 +78,22 @@ function listenForButton(sim: Simulator): () => void {
   };
 }
 
+/**
+ * Calls `orphaned` once if this process's parent exits (its ppid changes), checked twice a second. A parent that
+ * dies without forwarding a signal (npm's `npx` on SIGTERM, a SIGKILL) must not leave the simulator, its pty and its
+ * flash lock behind. Returns the function that stops watching.
+ */
+function whenParentExits(orphaned: () => void): () => void {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    orphaned();
+  }, 500);
+  watch.unref();
+  return () => clearInterval(watch);
+}
+
 /** The pty master and the kept-open slave, as sim/pty-launch.py arranges them. */
 const PTY_MASTER_FD = 3;
 const PTY_SLAVE_FD = 4;
@@ -126,7 +142,9 @@ function launchPtyChild(): Promise<number> {
       process.on(sig, h);
       return [sig, h] as const;
     });
+    const unwatch = whenParentExits(() => forward('SIGTERM'));
     const done = (code: number) => {
+      unwatch();
       for (const [sig, h] of handlers) process.off(sig, h);
       process.exitCode = code;
       resolve(code);
@@ -186,7 +204,6 @@ export async function runSimCommand(argv: string[]): Promise<number> {
   if (socketPath === undefined && ptyPath === undefined) return launchPtyChild();
 
   // Signal handlers go in before anything is printed: a caller may signal as soon as it reads the address.
-  let watch: NodeJS.Timeout | undefined;
   let stopNow: (why: string) => void = () => {};
   const stopped = untilSignal((stop) => (stopNow = stop));
   let sim: Simulator;
@@ -226,20 +243,14 @@ export async function runSimCommand(argv: string[]): Promise<number> {
         `  stop: Ctrl-C\n`,
     );
   }
-  if (exposure.kind === 'pty') {
-    // the launching CLI process forwards signals; if it dies without one (SIGKILL), do not linger as an orphan
-    const parent = process.ppid;
-    watch = setInterval(() => {
-      if (process.ppid !== parent) stopNow('parent exited');
-    }, 1000);
-    watch.unref();
-  }
+  // the launching process forwards signals; if it dies without one, do not linger as an orphan
+  const unwatch = whenParentExits(() => stopNow('parent exited'));
   const stopButton = listenForButton(sim);
   // a cut during boot (a small N) happened in the constructor, before anyone could listen
   if (sim.isPoweredOff) stopNow('power cut');
   const why = await stopped;
   stopButton();
-  if (watch) clearInterval(watch);
+  unwatch();
   await exposure.close();
   const cut = why === 'power cut' ? sim.lastPowerCut : undefined;
   sim.close();
