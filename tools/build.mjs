@@ -209,8 +209,101 @@ function hoistFunctionDeclarations(ts) {
   };
 }
 
+/**
+ * Espruino creates a `var` only when its statement runs (src/jsparse.c, jspeStatementVar), so a name read on a path
+ * that skipped its declaration is a ReferenceError there: TypeScript's own `__spreadArray` declares `ar` in a `for`
+ * that may not run and reads it after. An assignment before the declaration would even create a global. This
+ * declares every `var` name of a function (or of the script) once, with no initializer, at the top of its body (after
+ * any directive prologue), which is what ECMA-262 §10.2.11 (FunctionDeclarationInstantiation, step 27: varNames
+ * bound to undefined) does on entry. The original statements stay as they are; Espruino's `var` on a name that already
+ * exists keeps its value. Must run after hoistFunctionDeclarations (this pass puts the `var` line above the functions).
+ */
+function hoistVarDeclarations(ts) {
+  const isFunctionLike = (n) =>
+    ts.isFunctionDeclaration(n) || ts.isFunctionExpression(n) || ts.isArrowFunction(n) || ts.isMethodDeclaration(n) ||
+    ts.isGetAccessorDeclaration(n) || ts.isSetAccessorDeclaration(n) || ts.isConstructorDeclaration(n);
+  /** Names declared with `var` in `node`, not looking into nested functions. */
+  const varNames = (body) => {
+    const names = [];
+    const seen = new Set();
+    const walk = (n) => {
+      if (isFunctionLike(n) || ts.isClassLike(n)) return;
+      if (ts.isVariableDeclarationList(n) && (n.flags & ts.NodeFlags.BlockScoped) === 0) {
+        for (const d of n.declarations) {
+          if (!ts.isIdentifier(d.name)) throw new Error(`ES5 pass: a var binding pattern survived the downlevel (${d.name.getText ? d.name.getText() : '?'})`);
+          // TypeScript's own temporaries (_a, _loop_1) are generated identifiers with no text until printed: keep the node
+          const key = d.name.text !== '' ? d.name.text : d.name;
+          if (!seen.has(key)) {
+            seen.add(key);
+            names.push(d.name);
+          }
+        }
+      }
+      ts.forEachChild(n, walk);
+    };
+    for (const st of body.statements) walk(st);
+    return names;
+  };
+  return (context) => {
+    const f = context.factory;
+    const withDeclarations = (node) => {
+      const names = varNames(node);
+      if (names.length === 0) return node;
+      const stmts = node.statements;
+      let prologue = 0;
+      while (prologue < stmts.length && ts.isExpressionStatement(stmts[prologue]) && ts.isStringLiteral(stmts[prologue].expression)) prologue++;
+      const decl = f.createVariableStatement(undefined, f.createVariableDeclarationList(names.map((n) => f.createVariableDeclaration(n)), ts.NodeFlags.None));
+      const reordered = [...stmts.slice(0, prologue), decl, ...stmts.slice(prologue)];
+      return ts.isSourceFile(node) ? f.updateSourceFile(node, reordered) : f.updateBlock(node, reordered);
+    };
+    const visit = (node) => {
+      node = ts.visitEachChild(node, visit, context);
+      if (isFunctionLike(node) && node.body && ts.isBlock(node.body)) {
+        const body = withDeclarations(node.body);
+        if (body === node.body) return node;
+        if (ts.isFunctionDeclaration(node))
+          return f.updateFunctionDeclaration(node, node.modifiers, node.asteriskToken, node.name, node.typeParameters, node.parameters, node.type, body);
+        if (ts.isFunctionExpression(node))
+          return f.updateFunctionExpression(node, node.modifiers, node.asteriskToken, node.name, node.typeParameters, node.parameters, node.type, body);
+        if (ts.isArrowFunction(node))
+          return f.updateArrowFunction(node, node.modifiers, node.typeParameters, node.parameters, node.type, node.equalsGreaterThanToken, body);
+        throw new Error(`ES5 pass: a ${ts.SyntaxKind[node.kind]} with var declarations survived the downlevel`);
+      }
+      return node;
+    };
+    return (sf) => withDeclarations(visit(sf));
+  };
+}
+
+/** The name the Espruino bundle's body runs under (see nameTheBundleFunction). */
+export const ESPRUINO_BODY_NAME = 'tinyhsm';
+
+/**
+ * esbuild's IIFE `(function () { … })();` becomes `function tinyhsm() { … } tinyhsm();`. Espruino names each stack
+ * frame with jsvGetString(lex->functionName) (src/jslex.c, jslPrintStackTrace), and for a function called by value,
+ * as an IIFE is, that "name" is the function itself, which jsvGetString first turns into its whole source text
+ * (jsvAsString → jsfGetJSON). Every `new Error` thrown while the bundle loads (the self-tests throw one per curve)
+ * would copy the 110 KB bundle into JsVars: measured, an out-of-memory at 12,000 JsVars with 4,500 free. A declared
+ * function's frame is named by its name. The script's other top-level statements (TypeScript's helpers) stay.
+ */
+function nameTheBundleFunction(ts) {
+  return () => (sf) => {
+    const stmts = sf.statements;
+    const last = stmts[stmts.length - 1];
+    const call = last && ts.isExpressionStatement(last) ? last.expression : undefined;
+    let fn = call && ts.isCallExpression(call) && call.arguments.length === 0 ? call.expression : undefined;
+    while (fn && ts.isParenthesizedExpression(fn)) fn = fn.expression;
+    if (!fn || !ts.isFunctionExpression(fn) || fn.parameters.length !== 0)
+      throw new Error('ES5 pass: the bundle does not end with the IIFE esbuild writes; the Espruino body cannot be named');
+    const f = ts.factory;
+    const decl = f.createFunctionDeclaration(undefined, undefined, ESPRUINO_BODY_NAME, undefined, [], undefined, fn.body);
+    const run = f.createExpressionStatement(f.createCallExpression(f.createIdentifier(ESPRUINO_BODY_NAME), undefined, []));
+    return f.updateSourceFile(sf, [...stmts.slice(0, -1), decl, run]);
+  };
+}
+
 /** TypeScript's ES5 emitter over the bundled JS (Espruino: no default/rest parameters, destructuring, spread, for-of). */
-async function downlevelToEs5(code, bundle) {
+export async function downlevelToEs5(code, bundle) {
   const ts = (await import('typescript')).default;
   const out = ts.transpileModule(code, {
     fileName: `${bundle}.js`,
@@ -227,11 +320,16 @@ async function downlevelToEs5(code, bundle) {
       alwaysStrict: false,
       moduleDetection: ts.ModuleDetectionKind.Legacy, // the bundle is a script: no CommonJS exports preamble
     },
-    transformers: { after: [hoistFunctionDeclarations(ts)] },
   });
   const errs = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);
   if (errs.length) throw new Error(`${bundle}: ES5 downlevel failed: ${errs.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
-  return out.outputText;
+  // A second pass over the printed ES5, so that TypeScript's helpers (__spreadArray, __read, …), which its printer
+  // writes as text and no transformer sees, are hoisted like the rest.
+  const sf = ts.createSourceFile(`${bundle}.es5.js`, out.outputText, ts.ScriptTarget.ES5, false, ts.ScriptKind.JS);
+  const hoisted = ts.transform(sf, [nameTheBundleFunction(ts), hoistFunctionDeclarations(ts), hoistVarDeclarations(ts)]);
+  const text = ts.createPrinter({ removeComments: false }).printFile(hoisted.transformed[0]);
+  hoisted.dispose();
+  return text;
 }
 
 const gz = (text) => gzipSync(Buffer.from(text), { level: 9 }).length;
