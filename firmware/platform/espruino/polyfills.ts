@@ -2,7 +2,8 @@
 //
 // Espruino (espruino/Espruino src/jswrap_*.c) has no Map, Symbol, RangeError, Number.isSafeInteger/isInteger,
 // Array.from, TypedArray.from/of, ArrayBuffer.isView, Object.hasOwn or Object.freeze (noble's sha256 calls the
-// last two while its module loads, and throws RangeError on bad input). The bundle is downlevelled to ES5 by tools/build.mjs,
+// last two while its module loads, and throws RangeError on bad input), no Array.prototype.slice to call on other
+// values, and its typed arrays' slice returns a plain Array (both measured in the 2v29 twin). The bundle is downlevelled to ES5 by tools/build.mjs,
 // whose for-of and spread helpers look for `Symbol.iterator`: the minimal Symbol below gives them a string key,
 // and MapPolyfill implements iteration under it, so `for (const [k, v] of map)` works too.
 // Maps here are small (CBOR maps of a few integer keys, key slots), so linear search is fine.
@@ -126,6 +127,22 @@ if (typeof ArrayCtor.from !== 'function')
     return out;
   };
 
+// Espruino finds its built-in methods on the value itself ([].slice), not as properties of Array.prototype, which
+// is an empty object there (src/jsparse.c, jspGetNamedFieldInParents: prototype properties first, then built-ins).
+// TypeScript's __spreadArray calls Array.prototype.slice.call(x); the native slice serves arrays, `arguments` (an
+// Array in Espruino) and typed arrays alike, and putting the same native function on the prototype changes
+// nothing for `arr.slice()`.
+const ArrayProto = Array.prototype as unknown as AnyGlobal;
+if (typeof ArrayProto.slice !== 'function') ArrayProto.slice = ([] as unknown as AnyGlobal).slice;
+
+// A typed array's slice returns a plain Array in Espruino (ECMA-262 §23.2.3.27 says: a new typed array of the same
+// type, with its own copy of the bytes). Code that slices key material and then wipes or sets bytes relies on that.
+function typedSlice(C: new (src: ArrayLike<number>) => unknown) {
+  return function (this: { length: number; subarray(s: number, e: number): ArrayLike<number> }, start?: number, end?: number) {
+    return new C(this.subarray(start === undefined ? 0 : start, end === undefined ? this.length : end));
+  };
+}
+
 const ArrayBufferCtor = ArrayBuffer as unknown as AnyGlobal;
 if (typeof ArrayBufferCtor.isView !== 'function')
   ArrayBufferCtor.isView = (x: unknown): boolean =>
@@ -135,6 +152,8 @@ const typedArrays = [Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array
 for (let t = 0; t < typedArrays.length; t++) {
   const C = typedArrays[t] as unknown as AnyGlobal & (new (n: ArrayLike<number> | number) => ArrayLike<number>);
   if (typeof C !== 'function') continue;
+  const proto = C.prototype as AnyGlobal;
+  if (!((new C(1) as unknown as { slice(): unknown }).slice() instanceof C)) proto.slice = typedSlice(C);
   if (typeof C.from !== 'function')
     C.from = (src: ArrayLike<number>, map?: (v: number, i: number) => number) => {
       const n = src && typeof src.length === 'number' ? src.length : 0;
