@@ -5,7 +5,7 @@
 // the pinned one is always refused, --trust or not, because that is exactly what an impersonator would look like.
 // Writes are atomic (a temporary file in the same directory, fsync, rename) and the file is private (0600).
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, chmodSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 
@@ -130,11 +130,36 @@ export class KnownDevices {
     return true;
   }
 
+  /**
+   * Refuses a file that someone else could have written, as ssh's StrictModes refuses a known_hosts or
+   * authorized_keys that others can write: whoever can write it can pin an impostor's identity key. The file must
+   * be owned by this user (or root) and not writable by group or others; its directory likewise, unless it is a
+   * sticky directory such as /tmp (where others cannot replace a file they do not own). POSIX only.
+   */
+  private checkOwnership(): void {
+    if (process.platform === 'win32' || typeof process.getuid !== 'function') return;
+    const uid = process.getuid();
+    const refuse = (what: string, path: string, why: string, fix: string) =>
+      new TrustError('BAD_FILE', `the known-devices ${what} ${path} ${why}: anyone who can write it can pin an impostor's identity key. ${fix}`);
+    const file = statSync(this.path);
+    if (file.uid !== uid && file.uid !== 0) throw refuse('file', this.path, `belongs to another user (uid ${file.uid})`, `Copy it to a file of your own or set HSM_KNOWN_DEVICES.`);
+    if ((file.mode & 0o022) !== 0)
+      throw refuse('file', this.path, `is writable by ${file.mode & 0o002 ? 'others' : 'its group'} (mode ${(file.mode & 0o777).toString(8)})`, `Run: chmod go-w ${this.path}`);
+    const dir = dirname(this.path);
+    const d = statSync(dir);
+    const sticky = (d.mode & 0o1000) !== 0;
+    if (d.uid !== uid && d.uid !== 0 && !sticky) throw refuse('directory', dir, `belongs to another user (uid ${d.uid})`, `Keep the file in a directory of your own.`);
+    if ((d.mode & 0o022) !== 0 && !sticky)
+      throw refuse('directory', dir, `is writable by ${d.mode & 0o002 ? 'others' : 'its group'} (mode ${(d.mode & 0o777).toString(8)})`, `Run: chmod go-w ${dir}`);
+  }
+
   private read(): KnownDevicesFile {
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
+      this.checkOwnership();
     } catch (e) {
+      if (e instanceof TrustError) throw e;
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, devices: {} };
       throw new TrustError('BAD_FILE', `cannot read the known-devices file ${this.path}: ${(e as Error).message}`);
     }

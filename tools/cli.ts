@@ -24,8 +24,10 @@ commands:
   info                                                firmware, device id, initialized, PIN tries, algorithms, slots
   init --pin USER --so-pin SO [--label L]             give a factory-new device its user PIN and SO PIN
   keygen --alg ALG [--label L] [POLICY]               [user] generate a key pair on the device
-  import --alg ALG --private HEX [--label L] [POLICY]
-                                                      [SO] store a private key made elsewhere
+  import --alg ALG (--private-file FILE | --private HEX) [--label L] [POLICY]
+                                                      [SO] store a private key made elsewhere; FILE holds it in
+                                                      hex (- reads standard input): prefer it, a command line is
+                                                      seen by other users (ps) and kept in shell history
   list                                                [user or SO] list keys with their policy
   pubkey --key ID [--format hex|pem|ssh]              [user or SO] print a public key
   sign --key ID (--data HEX | --in FILE) [--digest]   [user] sign (Ed25519: the message; ECDSA: its SHA-256, or --digest)
@@ -69,6 +71,7 @@ const OPTIONS = {
   alg: { type: 'string' },
   label: { type: 'string' },
   private: { type: 'string' },
+  'private-file': { type: 'string' },
   key: { type: 'string' },
   format: { type: 'string' },
   data: { type: 'string' },
@@ -95,6 +98,33 @@ function needHex(value: string | undefined, flag: string): Uint8Array {
   const b = fromHex(value.replace(/^0x/, ''));
   if (!b) throw new UsageError(`--${flag} must be hex (an even number of 0-9a-f characters)`);
   return b;
+}
+
+/**
+ * The private key of `import`: from --private-file FILE (hex; `-` is standard input), which keeps it out of the
+ * process list and the shell history, or from --private HEX. The text read is wiped once parsed.
+ */
+function needPrivateKey(opts: { private?: string; 'private-file'?: string }): Uint8Array {
+  const file = opts['private-file'];
+  if (file === undefined) {
+    if (opts.private === undefined) throw new UsageError('--private-file FILE (the key in hex; - for standard input) or --private HEX is required');
+    return needHex(opts.private, 'private');
+  }
+  if (opts.private !== undefined) throw new UsageError('give the key once: --private-file FILE or --private HEX, not both');
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file === '-' ? 0 : file);
+  } catch (e) {
+    throw new UsageError(`--private-file: cannot read ${file === '-' ? 'standard input' : file}: ${(e as Error).message}`);
+  }
+  try {
+    const text = raw.toString('latin1').replace(/\s+/g, '').replace(/^0x/, '');
+    const b = fromHex(text);
+    if (!b || b.length === 0) throw new UsageError(`--private-file: ${file === '-' ? 'standard input' : file} must hold the key in hex (an even number of 0-9a-f characters)`);
+    return b;
+  } finally {
+    raw.fill(0);
+  }
 }
 
 function needKeyId(value: string | undefined): number {
@@ -382,7 +412,7 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     case 'keygen':
     case 'import': {
       const alg = needAlg(opts.alg);
-      const priv = cmd === 'import' ? needHex(opts.private, 'private') : undefined;
+      const priv = cmd === 'import' ? needPrivateKey(opts) : undefined;
       const policy = creationPolicy(opts, alg);
       return withLogin(opts, cmd === 'import' ? 'so' : 'user', cmd === 'import' ? 'KEY_IMPORT' : 'KEY_GENERATE', async (c) => {
         try {

@@ -21,14 +21,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The CLI against `sim` with this file's known-devices file; HSM_PIN / HSM_SO_PIN cleared unless `env` sets them. */
 function tool(sim: () => SimProcess, known: string) {
-  const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const r = await runCli([...args, '--device', sim().device], { HSM_KNOWN_DEVICES: known, HSM_PIN: '', HSM_SO_PIN: '', ...env });
+  const run = async (args: string[], env: NodeJS.ProcessEnv = {}, input?: string) => {
+    const r = await runCli([...args, '--device', sim().device], { HSM_KNOWN_DEVICES: known, HSM_PIN: '', HSM_SO_PIN: '', ...env }, input);
     // whatever happened, never a stack trace
     expect(r.stderr).not.toMatch(/\n\s+at /);
     return r;
   };
-  const json = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const r = await run([...args, '--json'], env);
+  const json = async (args: string[], env: NodeJS.ProcessEnv = {}, input?: string) => {
+    const r = await run([...args, '--json'], env, input);
     expect(r.stderr, r.stderr).toBe('');
     expect(r.code).toBe(0);
     return JSON.parse(r.stdout.trim());
@@ -192,8 +192,25 @@ describe('tinyhsm CLI: initialization, login, roles, policy and attestation', ()
     } finally {
       await c.close();
     }
-    const k = await cli.json(['import', '--alg', 'ed25519', '--private', seed, '--label', 'rfc8032'], { HSM_SO_PIN: SO });
+    // the key from a file (kept out of ps and the shell history), not the command line
+    const keyFile = join(dir, 'rfc8032-test1.hex');
+    writeFileSync(keyFile, seed + '\n', { mode: 0o600 });
+    const k = await cli.json(['import', '--alg', 'ed25519', '--private-file', keyFile, '--label', 'rfc8032'], { HSM_SO_PIN: SO });
     expect(k.publicKey).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+    // and from standard input: RFC 8032 §7.1 TEST 2
+    const k2 = await cli.json(['import', '--alg', 'ed25519', '--private-file', '-'], { HSM_SO_PIN: SO }, '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb\n');
+    expect(k2.publicKey).toBe('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c');
+    // usage mistakes: both forms, neither, a file that is not hex: exit code 2, nothing sent
+    for (const [args, re] of [
+      [['--private', seed, '--private-file', keyFile], /not both/],
+      [[], /--private-file FILE .* or --private HEX is required/],
+      [['--private-file', join(dir, 'missing.hex')], /cannot read/],
+      [['--private-file', '-'], /must hold the key in hex/],
+    ] as const) {
+      const r = await cli.run(['import', '--alg', 'ed25519', ...args], { HSM_SO_PIN: SO }, 'not hex');
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(re);
+    }
     const sig = await cli.json(['sign', '--key', String(k.id), '--data', ''], { HSM_PIN: USER });
     expect(sig.signature).toBe('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b');
     // the SO may list; the imported key is not local, for ever
