@@ -275,6 +275,57 @@ function hoistVarDeclarations(ts) {
   };
 }
 
+/**
+ * Words Espruino's lexer takes as keywords although JavaScript lets them name a binding (src/jslex.h, LEX_R_OF and
+ * LEX_R_UNDEFINED): `var of = 1` is a SyntaxError there. esbuild's minifier avoids only JavaScript's own reserved
+ * words, so any two-letter name it picks may be `of`.
+ */
+export const ESPRUINO_KEYWORD_NAMES = ['of', 'undefined'];
+
+/**
+ * Renames every identifier spelled like an Espruino keyword (ESPRUINO_KEYWORD_NAMES) that is a binding or a reference,
+ * not a property name, to a name the bundle does not use. The same new name everywhere keeps every scope's shadowing as
+ * it was, and no global is called `of`. Returns { code, renamed } (renamed: how many identifiers changed).
+ */
+export async function renameEspruinoKeywords(code, bundle) {
+  const ts = (await import('typescript')).default;
+  const sf = ts.createSourceFile(`${bundle}.js`, code, ts.ScriptTarget.ES5, true, ts.ScriptKind.JS);
+  const used = new Set();
+  const hits = [];
+  const isPropertyName = (n) => {
+    const p = n.parent;
+    return (
+      (ts.isPropertyAccessExpression(p) && p.name === n) ||
+      ((ts.isPropertyAssignment(p) || ts.isMethodDeclaration(p) || ts.isGetAccessorDeclaration(p) || ts.isSetAccessorDeclaration(p)) && p.name === n)
+    );
+  };
+  const walk = (n) => {
+    if (ts.isIdentifier(n)) {
+      used.add(n.text);
+      if (ESPRUINO_KEYWORD_NAMES.includes(n.text) && !isPropertyName(n)) {
+        if (n.text === 'undefined' && !(ts.isVariableDeclaration(n.parent) || ts.isParameter(n.parent) || ts.isFunctionLike(n.parent))) {
+          // a reading of the global `undefined` is what Espruino's keyword means too
+        } else if (ts.isShorthandPropertyAssignment(n.parent)) {
+          throw new Error(`${bundle}: shorthand property {${n.text}} in the ES5 bundle; the rename would change its key`);
+        } else hits.push(n);
+      }
+    }
+    ts.forEachChild(n, walk);
+  };
+  walk(sf);
+  if (hits.length === 0) return { code, renamed: 0 };
+  const fresh = {};
+  for (const word of new Set(hits.map((h) => h.text))) {
+    let i = 0;
+    while (used.has(`${word}$${i}`)) i++;
+    fresh[word] = `${word}$${i}`;
+    used.add(fresh[word]);
+  }
+  let out = code;
+  for (const h of [...hits].sort((a, b) => b.getStart(sf) - a.getStart(sf))) out = out.slice(0, h.getStart(sf)) + fresh[h.text] + out.slice(h.end);
+  return { code: out, renamed: hits.length };
+}
+
 /** The name the Espruino bundle's body runs under (see nameTheBundleFunction). */
 export const ESPRUINO_BODY_NAME = 'tinyhsm';
 
@@ -398,6 +449,16 @@ export async function buildFirmware(spec, { root = ROOT, outdir } = {}) {
     } catch (e) {
       const msgs = e && e.errors ? e.errors.map((m) => `${spec.name}: ${m.text}${m.location ? ` at ${m.location.line}:${m.location.column} «${m.location.lineText.trim().slice(0, 120)}»` : ''}`) : [String(e)];
       return { ok: false, problems: [...problems, ...msgs], notes, metafile };
+    }
+  }
+  if (spec.downlevel === 'es5') {
+    try {
+      debugCode = (await renameEspruinoKeywords(debugCode, `${spec.name}.debug`)).code;
+      const r = await renameEspruinoKeywords(code, spec.name);
+      code = r.code;
+      if (r.renamed > 0) notes.push(`${spec.name}: ${r.renamed} identifiers spelled like an Espruino keyword renamed`);
+    } catch (e) {
+      return { ok: false, problems: [...problems, String(e.message || e)], notes, metafile };
     }
   }
   if (spec.supported && spec.supported.bigint === false) problems.push(...checkNoBigInt(code, { bundle: spec.name }));
