@@ -3,7 +3,7 @@ import type { Env, TimerHandle } from '../hal/index.ts';
 import { Alg, FrameType, PROTOCOL_VERSION, Status, type StatusCode } from '../protocol/codes.ts';
 import { Reason } from '../protocol/reasons.ts';
 import type { ErrorDetail } from '../protocol/result.ts';
-import { crc32 } from '../protocol/crc32.ts';
+import { equalBytes } from '../protocol/bytes.ts';
 import { DEFAULT_MAX_PACKET, FrameReader, encodeArmorLine, encodeFrame, type Frame, type ReaderEvent } from '../protocol/frame.ts';
 import { MAX_LIST, MAX_LABEL, MAX_PUBLIC_KEY, MAX_KEY_ID } from '../protocol/messages/limits.ts';
 import type { DeviceContext } from './context.ts';
@@ -144,11 +144,11 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
 
   // One-entry reply cache (DESIGN.md "Wire protocol"): the host retransmits a timed-out request with the
   // same seq; the device resends its answer and never executes the request twice. The request is
-  // remembered by CRC-32 and length of its body, not by its bytes: a KEY_IMPORT body holds a private key.
+  // remembered by the SHA-256 of its body, not by its bytes (a KEY_IMPORT body holds a private key) and not by a
+  // CRC, which is linear: anyone could make another body with the same CRC and get the cached answer for it.
   let cacheValid = false;
   let cacheSeq = 0;
-  let cacheCrc = 0;
-  let cacheLen = 0;
+  let cacheDigest: Uint8Array = new Uint8Array(0);
   let cacheFrame: Uint8Array = new Uint8Array(0);
 
   function wire(type: number, seq: number, body: Uint8Array): Uint8Array {
@@ -172,13 +172,12 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   }
 
   /** Send a request's answer and remember it in the reply cache (DESIGN.md "Wire protocol"). */
-  function answer(seq: number, crc: number, len: number, body: Uint8Array): void {
+  function answer(seq: number, digest: Uint8Array, body: Uint8Array): void {
     const out = wire(FrameType.RESPONSE, seq, body);
     // The answer is not wiped: a platform may still be queueing it, and it is the host's data anyway.
     cacheValid = true;
     cacheSeq = seq;
-    cacheCrc = crc;
-    cacheLen = len;
+    cacheDigest = digest;
     cacheFrame = out;
     send(out);
   }
@@ -195,8 +194,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const KEEPALIVE_PRESENCE = new Uint8Array([KeepaliveReason.PRESENCE_NEEDED]);
   let waiting = false;
   let waitSeq = 0;
-  let waitCrc = 0;
-  let waitLen = 0;
+  let waitDigest: Uint8Array = new Uint8Array(0);
   /** The outer request body (our copy), re-run by dispatchResume; wiped when the wait ends. */
   let waitBody: Uint8Array = new Uint8Array(0);
   let waitStart = 0;
@@ -218,11 +216,10 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
   }
 
-  function startWait(f: Frame, crc: number): void {
+  function startWait(f: Frame, digest: Uint8Array): void {
     waiting = true;
     waitSeq = f.seq;
-    waitCrc = crc;
-    waitLen = f.body.length;
+    waitDigest = digest;
     waitBody = f.body;
     waitStart = env.clock.now();
     sawReleased = !isPressed();
@@ -274,8 +271,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   /** Run the kept request once more with the outcome set, send and cache its answer, and forget the request. */
   function endWait(outcome: PresenceOutcome): void {
     const seq = waitSeq;
-    const crc = waitCrc;
-    const len = waitLen;
+    const digest = waitDigest;
     const body = clearWait();
     const gate = ctx.presence;
     gate.outcome = outcome;
@@ -288,7 +284,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
       gate.wanted = false;
       body.fill(0);
     }
-    answer(seq, crc, len, out);
+    answer(seq, digest, out);
   }
 
   function abandonWait(): void {
@@ -301,16 +297,16 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   }
 
   function onRequest(f: Frame): void {
-    const crc = crc32(f.body);
+    const digest = env.crypto.sha256(f.body);
     if (waiting) {
-      const same = f.seq === waitSeq && f.body.length === waitLen && crc === waitCrc;
+      const same = f.seq === waitSeq && equalBytes(digest, waitDigest);
       f.body.fill(0);
       // the host retransmitted the request that waits: it is still waiting, not lost
       if (same) keepalive();
       else sendError(f.seq, Status.BUSY, Reason.WAITING_FOR_BUTTON, [waitSeq]);
       return;
     }
-    if (cacheValid && f.seq === cacheSeq && f.body.length === cacheLen && crc === cacheCrc) {
+    if (cacheValid && f.seq === cacheSeq && equalBytes(digest, cacheDigest)) {
       send(cacheFrame);
       return;
     }
@@ -320,12 +316,12 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     const reply = dispatch(ctx, f.body);
     if (gate.wanted) {
       // the reply is the gate's placeholder, never sent; the request body is kept until the wait ends
-      startWait(f, crc);
+      startWait(f, digest);
       return;
     }
     // The body is our own copy (decodePacket slices) and may hold a private key (KEY_IMPORT): wipe it.
     f.body.fill(0);
-    answer(f.seq, crc, f.body.length, reply);
+    answer(f.seq, digest, reply);
   }
 
   function onEvent(ev: ReaderEvent): void {

@@ -15,11 +15,48 @@ import { cborEncode } from '../../firmware/protocol/cbor.ts';
 import { encodeFrame, encodePacket, encodeArmorLine } from '../../firmware/protocol/frame.ts';
 import { cobsEncode } from '../../firmware/protocol/cobs.ts';
 import { startDevice, maxSlotsFor } from '../../firmware/core/device.ts';
-import { createLoopbackEnv, decodeReplies, field, hex, seededRng, startTestDevice } from '../helpers/loopback.ts';
+import { createLoopbackEnv, decodeReplies, field, hex, requestBodyOf, seededRng, startTestDevice } from '../helpers/loopback.ts';
+import { crc32 } from '../../firmware/protocol/crc32.ts';
 
 const infoBody = new Uint8Array([Command.INFO, 0xa0]);
 
 /** RFC 8032 public key of a seed, by OpenSSL. */
+/**
+ * A body of the same length and CRC-32 as `body` that differs in the 5 bytes before `end`: CRC-32 is affine over
+ * GF(2), so a change whose CRC contribution is zero leaves the CRC as it was. 40 unknown bits, 32 equations: the
+ * kernel is not empty (a 32-bit window would not do: CRC-32 detects every burst of up to 32 bits).
+ */
+function sameCrcOtherBody(body: Uint8Array, end: number): Uint8Array {
+  const zero = crc32(new Uint8Array(body.length));
+  const bits = 40;
+  const start = end - 5;
+  // column i: the CRC change of flipping bit i of the window
+  const cols: number[] = [];
+  for (let i = 0; i < bits; i++) {
+    const d = new Uint8Array(body.length);
+    d[start + (i >> 3)] = 1 << (i & 7);
+    cols.push((crc32(d) ^ zero) >>> 0);
+  }
+  // Gaussian elimination, tracking which flips make each reduced column; a column that reduces to 0 is a kernel vector
+  const reduced: { v: number; combo: bigint }[] = [];
+  for (let i = 0; i < bits; i++) {
+    let v = cols[i];
+    let combo = 1n << BigInt(i);
+    for (const r of reduced) if (((v ^ r.v) >>> 0) < v) {
+      v = (v ^ r.v) >>> 0;
+      combo ^= r.combo;
+    }
+    if (v === 0) {
+      const out = body.slice();
+      for (let k = 0; k < bits; k++) if ((combo >> BigInt(k)) & 1n) out[start + (k >> 3)] ^= 1 << (k & 7);
+      return out;
+    }
+    reduced.push({ v, combo });
+    reduced.sort((x, y) => y.v - x.v);
+  }
+  throw new Error('no CRC-32 collision in the window');
+}
+
 function ed25519Public(seed: Uint8Array): string {
   const k = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
   return createPublicKey(k).export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
@@ -184,6 +221,22 @@ describe('one-entry reply cache', () => {
     const c = t.call(Command.KEY_GENERATE, { 1: Alg.ED25519 }, 601); // same seq, other body
     expect(new Set([field(a, 1), field(b, 1), field(c, 1)]).size).toBe(3);
     expect(field(t.call(Command.INFO), 7)).toBe(3);
+  });
+
+  it('a different body with the same seq, length and CRC-32 is executed, not answered from the cache (the cache keys on SHA-256)', () => {
+    const t = startTestDevice();
+    const a = requestBodyOf(Command.ECHO, { 1: new Uint8Array(24).fill(0x41) });
+    const b = sameCrcOtherBody(a, a.length - 8);
+    expect(crc32(b)).toBe(crc32(a));
+    expect(b.length).toBe(a.length);
+    expect(hex(b)).not.toBe(hex(a));
+    const ra = t.raw(encodeFrame(FrameType.REQUEST, 900, a));
+    const rb = t.raw(encodeFrame(FrameType.REQUEST, 900, b));
+    expect(ra[0].status).toBe(Status.OK);
+    expect(rb[0].status).toBe(Status.OK);
+    // each ECHO gives back its own data: B was executed
+    expect(hex(field<Uint8Array>(ra[0], 1))).toBe(hex(a.subarray(a.length - 24)));
+    expect(hex(field<Uint8Array>(rb[0], 1))).toBe(hex(b.subarray(b.length - 24)));
   });
 
   it('an errored request is cached too (it is not re-executed)', () => {
