@@ -5,8 +5,9 @@
 //   capabilities      may only lose bits
 //   sensitive         may only become true (PKCS#11 CKA_SENSITIVE)
 //   touch             may only become true (a button press per SIGN / ECDH)
-//   neverExtractable  history, not a setting: true while export-under-wrap has never been set on the key
-//                     (PKCS#11 CKA_NEVER_EXTRACTABLE); clearing the bit later does not make it true again
+//   neverExtractable  history, not a setting: true while export-under-wrap has never been set on a key that was
+//                     generated here (PKCS#11 CKA_NEVER_EXTRACTABLE); clearing the bit later does not make it true
+//                     again, and an imported key is never "never extractable": it existed outside the device
 //   local             derived from origin === generated (PKCS#11 CKA_LOCAL); not stored
 import { Alg, Capability, Origin, Status, type AlgId } from '../protocol/codes.ts';
 import { LooseFlag, Reason } from '../protocol/reasons.ts';
@@ -38,7 +39,7 @@ export const DEFAULT_CAPABILITIES: { readonly [alg: number]: number } = {
 };
 
 /** The policy of a key being created (KEY_GENERATE, KEY_IMPORT): defaults for absent fields, INVALID_PARAMETER for what the algorithm cannot have. */
-export function policyAtCreation(alg: AlgId, req: KeyPolicyRequest): Result<StoredPolicy> {
+export function policyAtCreation(alg: AlgId, req: KeyPolicyRequest, origin: number): Result<StoredPolicy> {
   const allowed = ALLOWED_CAPABILITIES[alg];
   if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_NO_POLICY, [alg]);
   const caps = req.capabilities !== undefined ? req.capabilities : DEFAULT_CAPABILITIES[alg];
@@ -50,7 +51,7 @@ export function policyAtCreation(alg: AlgId, req: KeyPolicyRequest): Result<Stor
     capabilities: caps,
     sensitive: req.sensitive !== undefined ? req.sensitive : true,
     touch: req.touch !== undefined ? req.touch : false,
-    neverExtractable: (caps & Capability.EXPORT_WRAPPED) === 0,
+    neverExtractable: (caps & Capability.EXPORT_WRAPPED) === 0 && origin === Origin.GENERATED,
   });
 }
 
@@ -80,7 +81,10 @@ export function samePolicy(a: StoredPolicy, b: StoredPolicy): boolean {
 
 /** The policy as the wire shows it (KEY_LIST, KEY_PUBLIC, KEY_SET_POLICY, KEY_ATTEST): the stored fields and the derived `local`. */
 export function wirePolicy(p: StoredPolicy, origin: number): KeyPolicy {
-  return { capabilities: p.capabilities, sensitive: p.sensitive, touch: p.touch, neverExtractable: p.neverExtractable, local: origin === Origin.GENERATED };
+  // an imported key stored before the rule above still reads false (PKCS#11: CKA_NEVER_EXTRACTABLE is false for
+  // a key that was not generated on the token)
+  const local = origin === Origin.GENERATED;
+  return { capabilities: p.capabilities, sensitive: p.sensitive, touch: p.touch, neverExtractable: p.neverExtractable && local, local };
 }
 
 /** The use check of SIGN (Capability.SIGN) and ECDH (Capability.DERIVE): undefined when allowed, else POLICY_DENIED. */

@@ -217,7 +217,8 @@ describe('tinyhsm CLI: initialization, login, roles, policy and attestation', ()
     const keys = (await cli.json(['list'], { HSM_SO_PIN: SO })).keys as { id: number; origin: string; local: boolean }[];
     expect(keys.find((x) => x.id === k.id)).toMatchObject({ origin: 'imported', local: false });
     const att = await cli.json(['attest', '--key', String(k.id)], { HSM_SO_PIN: SO });
-    expect(att.statement).toMatchObject({ keyId: k.id, origin: 'imported', local: false, publicKey: k.publicKey });
+    // an imported key existed outside the device: PKCS#11 calls it neither local nor never-extractable
+    expect(att.statement).toMatchObject({ keyId: k.id, origin: 'imported', local: false, neverExtractable: false, publicKey: k.publicKey });
   });
 
   it('attest verifies against the pinned identity; with another key pinned for the device it fails', async () => {

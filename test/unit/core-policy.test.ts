@@ -43,9 +43,19 @@ const ecKey = (crv: 'P-256' | 'secp256k1', pub: Uint8Array) => {
   return createPublicKey({ key: { kty: 'EC', crv, x: b.subarray(1, 33).toString('base64url'), y: b.subarray(33).toString('base64url') }, format: 'jwk' });
 };
 
+describe('neverExtractable of an imported key', () => {
+  it('is false at creation and on the wire, also for a record stored with true before the rule (PKCS#11 CKA_NEVER_EXTRACTABLE)', () => {
+    expect(okOf(policyAtCreation(Alg.ED25519, {}, Origin.IMPORTED)).neverExtractable).toBe(false);
+    expect(okOf(policyAtCreation(Alg.ED25519, {}, Origin.GENERATED)).neverExtractable).toBe(true);
+    const stored = { capabilities: Capability.SIGN, sensitive: true, touch: false, neverExtractable: true };
+    expect(wirePolicy(stored, Origin.IMPORTED)).toMatchObject({ neverExtractable: false, local: false });
+    expect(wirePolicy(stored, Origin.GENERATED)).toMatchObject({ neverExtractable: true, local: true });
+  });
+});
+
 describe('policy at creation (docs/security.md §6)', () => {
   it('defaults: the algorithm\'s main use, sensitive, no touch, never extractable', () => {
-    expect(ALGS.map((a) => okOf(policyAtCreation(a, {})))).toEqual([
+    expect(ALGS.map((a) => okOf(policyAtCreation(a, {}, Origin.GENERATED)))).toEqual([
       { capabilities: SIGN, sensitive: true, touch: false, neverExtractable: true },
       { capabilities: SIGN, sensitive: true, touch: false, neverExtractable: true },
       { capabilities: SIGN, sensitive: true, touch: false, neverExtractable: true },
@@ -63,16 +73,16 @@ describe('policy at creation (docs/security.md §6)', () => {
     };
     for (const a of ALGS) {
       for (let caps = 1; caps <= ALL_CAPABILITIES; caps++) {
-        const r = policyAtCreation(a, { capabilities: caps, sensitive: false, touch: true });
+        const r = policyAtCreation(a, { capabilities: caps, sensitive: false, touch: true }, Origin.GENERATED);
         if ((caps & ~allowed[a]) === 0) {
           expect(okOf(r)).toEqual({ capabilities: caps, sensitive: false, touch: true, neverExtractable: (caps & EXPORT_WRAPPED) === 0 });
         } else refused(r, Status.INVALID_PARAMETER, /capabilities: /);
       }
-      refused(policyAtCreation(a, { capabilities: 0 }), Status.INVALID_PARAMETER, /at least one/);
+      refused(policyAtCreation(a, { capabilities: 0 }, Origin.GENERATED), Status.INVALID_PARAMETER, /at least one/);
     }
-    refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | ENCRYPT }), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
-    refused(policyAtCreation(Alg.X25519, { capabilities: DECRYPT }), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
-    refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | DERIVE }), Status.INVALID_PARAMETER, /ed25519 \(1\) cannot derive; it can have sign, export-under-wrap/);
+    refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | ENCRYPT }, Origin.GENERATED), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
+    refused(policyAtCreation(Alg.X25519, { capabilities: DECRYPT }, Origin.GENERATED), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
+    refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | DERIVE }, Origin.GENERATED), Status.INVALID_PARAMETER, /ed25519 \(1\) cannot derive; it can have sign, export-under-wrap/);
     expect(capabilitiesText(0)).toBe('none');
     expect(capabilitiesText(ALL_CAPABILITIES)).toBe('sign, derive, encrypt, decrypt, export-under-wrap');
   });
@@ -125,7 +135,7 @@ describe('handlers: KEY_GENERATE / KEY_IMPORT policy, KEY_LIST / KEY_PUBLIC show
     expect(Buffer.from(flash.snapshot()).equals(Buffer.from(image))).toBe(true);
     const want = [
       { keyId: a.keyId, origin: Origin.GENERATED, capabilities: SIGN | DERIVE | EXPORT_WRAPPED, sensitive: false, touch: true, neverExtractable: false, local: true },
-      { keyId: b.keyId, origin: Origin.IMPORTED, capabilities: DERIVE, sensitive: true, touch: false, neverExtractable: true, local: false },
+      { keyId: b.keyId, origin: Origin.IMPORTED, capabilities: DERIVE, sensitive: true, touch: false, neverExtractable: false, local: false },
     ];
     const shown = (k: KeyContext) =>
       okOf(keyList(k.ctx, {})).keys.map((e) => ({ keyId: e.keyId, origin: e.origin, capabilities: e.capabilities, sensitive: e.sensitive, touch: e.touch, neverExtractable: e.neverExtractable, local: e.local }));

@@ -13,7 +13,7 @@ export function keyGenerate(ctx: DeviceContext, req: KeyGenerateRequest): Result
   const { alg, label } = req;
   const a = offeredAlg(ctx, alg);
   if (!a.ok) return a;
-  const policy = policyAtCreation(a.value, req);
+  const policy = policyAtCreation(a.value, req, Origin.GENERATED);
   if (!policy.ok) return policy;
   const kc = keyCrypto(ctx);
   if (!kc.ok) return kc;

@@ -20,7 +20,7 @@ export function keyImport(ctx: DeviceContext, req: KeyImportRequest): Result<Key
   };
   const a = offeredAlg(ctx, alg);
   if (!a.ok) return refuse(a);
-  const policy = policyAtCreation(a.value, req);
+  const policy = policyAtCreation(a.value, req, Origin.IMPORTED);
   if (!policy.ok) return refuse(policy);
   const kc = keyCrypto(ctx);
   if (!kc.ok) return refuse(kc);
