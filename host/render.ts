@@ -230,6 +230,8 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.SESSION_CLOSED]: (a) => `session ${a[0]} was closed; open a new session`,
   [Reason.SESSION_IDLE]: (a) => `session ${a[0]} expired: no request for more than ${a[1]} ms; open a new session`,
   [Reason.SESSION_CAP]: (a) => `session ${a[0]} has carried its maximum of ${a[1]} requests; open a new session`,
+  [Reason.SESSION_EVICTED]: (a) =>
+    `session ${a[0]} was ended to make room for a new session because it had not logged in; open a new session and log in at once`,
   [Reason.COUNTER_INVALID]: (a) => `the request counter must be an integer from 1 to 2^53-1; got ${a[0]}`,
   [Reason.COUNTER_REPLAYED]: (a) => `request counter ${a[1]} was already used in session ${a[0]} (a replayed request); it was not executed`,
   [Reason.COUNTER_BEHIND]: (a) =>

@@ -267,6 +267,8 @@ export enum Reason {
   DEVICE_ID_UNREADABLE = 116,
   /** The identity record does not decode; it is kept, and the device runs without an identity. */
   IDENTITY_UNREADABLE = 117,
+  /** SESSION_INVALID. [session id] the table was full and a new session took this one's slot: it had not logged in. */
+  SESSION_EVICTED = 118,
 }
 export type ReasonName = keyof typeof Reason;
 

@@ -4,7 +4,7 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { Alg, Command, Status } from '../../firmware/protocol/codes.ts';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { SessionHandshake, sessionTranscript, type HostSession } from '../../host/session.ts';
-import { field, hex, nobleCrypto, requestBodyOf, startTestDevice, type Reply, type TestDevice } from '../helpers/loopback.ts';
+import { TEST_USER_PIN, field, hex, nobleCrypto, requestBodyOf, startTestDevice, type Reply, type TestDevice } from '../helpers/loopback.ts';
 
 const ED_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 const edKey = (pub: Uint8Array) => createPublicKey({ key: Buffer.concat([ED_SPKI, pub]), format: 'der', type: 'spki' });
@@ -45,6 +45,13 @@ function seal(t: TestDevice, command: number, params?: object): { sessionId: num
 
 function sendEnvelope(t: TestDevice, e: { sessionId: number; counter: number; ciphertext: Uint8Array }): Reply {
   return t.callClear(Command.SESSION_MESSAGE, { 1: e.sessionId, 2: e.counter, 3: e.ciphertext });
+}
+
+/** Send a command in the given session; the inner status, or the outer one when the envelope was refused. */
+function inSession(t: TestDevice, s: HostSession, command: number, params: object): number {
+  const r = sendEnvelope(t, s.seal(requestBodyOf(command, params), 0));
+  if (r.status !== Status.OK) return r.status;
+  return s.open(field<number>(r, 1), field<Uint8Array>(r, 2))[0];
 }
 
 describe('the gate: everything except INFO, ECHO and SESSION_OPEN needs a session', () => {
@@ -126,13 +133,15 @@ describe('SESSION_OPEN', () => {
     expect(t.openSession().status).toBe(Status.OK); // the one slot is still free
   });
 
-  it('a 5th session while 4 are live → SESSION_LIMIT; closing one frees its slot', () => {
+  it('a 5th session while 4 logged-in sessions are live → SESSION_LIMIT; closing one frees its slot', () => {
     const t = startTestDevice();
-    const ids: number[] = [];
-    for (let i = 0; i < 4; i++) {
+    expect(t.call(Command.KEY_LIST).status).toBe(Status.OK); // INIT, and a first session logged in as the user
+    const ids = [(t.session as HostSession).sessionId];
+    for (let i = 0; i < 3; i++) {
       const r = t.openSession();
       expect(r.status).toBe(Status.OK);
       ids.push(field<number>(r, 1));
+      expect(inSession(t, t.session as HostSession, Command.LOGIN, { 1: 1, 2: new Uint8Array(TEST_USER_PIN) })).toBe(Status.OK);
     }
     expect(new Set(ids).size).toBe(4);
     const fifth = t.callClear(Command.SESSION_OPEN, { 1: SessionHandshake.create().hostEphemeral });
@@ -141,6 +150,32 @@ describe('SESSION_OPEN', () => {
     // the last opened session (t.session) is still usable and closes
     expect(t.call(Command.SESSION_CLOSE).status).toBe(Status.OK);
     expect(t.openSession().status).toBe(Status.OK);
+  });
+
+  it('sessions that never log in cannot lock the owner out: a full table gives the oldest not-logged-in slot to a new session, never a logged-in one', () => {
+    const t = startTestDevice();
+    // the owner's session, logged in
+    expect(t.call(Command.KEY_LIST).status).toBe(Status.OK);
+    const owner = t.session as HostSession;
+    // an attacker on the link fills the other three slots and keeps them alive with a sealed ECHO
+    const attacker: HostSession[] = [];
+    for (let i = 0; i < 3; i++) {
+      expect(t.openSession().status).toBe(Status.OK);
+      attacker.push(t.session as HostSession);
+      expect(inSession(t, t.session as HostSession, Command.ECHO, { 1: new Uint8Array([i]) })).toBe(Status.OK);
+    }
+    // a bad SESSION_OPEN (low-order key) evicts nobody
+    expect(t.callClear(Command.SESSION_OPEN, { 1: new Uint8Array(32) }).statusName).toBe('INVALID_PARAMETER');
+    for (const a of attacker) expect(inSession(t, a, Command.ECHO, { 1: new Uint8Array([9]) }), `session ${a.sessionId} still there`).toBe(Status.OK);
+    // a new session (the owner's second host) takes the slot of the oldest session that has not logged in
+    expect(t.openSession().status).toBe(Status.OK);
+    const gone = sendEnvelope(t, attacker[0].seal(requestBodyOf(Command.ECHO, { 1: new Uint8Array([1]) }), 0));
+    expect(gone.statusName).toBe('SESSION_INVALID');
+    expect(gone.message).toMatch(/ended to make room for a new session because it had not logged in/);
+    for (const a of attacker.slice(1)) expect(inSession(t, a, Command.ECHO, { 1: new Uint8Array([2]) })).toBe(Status.OK);
+    // more opens take the other slots that are not logged in, never the owner's
+    for (let i = 0; i < 4; i++) expect(t.openSession().status).toBe(Status.OK);
+    expect(inSession(t, owner, Command.KEY_LIST, {})).toBe(Status.OK);
   });
 
   it('a device without Ed25519 (as on Espruino) refuses SESSION_OPEN with UNSUPPORTED_ALGORITHM, so gated commands stay refused', () => {

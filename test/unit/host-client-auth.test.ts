@@ -291,17 +291,22 @@ describe('HsmClient: the session ends with the process', () => {
         const end = await new Promise<{ code: number | null; signal: string | null }>((r) => child.once('close', (code, signal) => r({ code, signal })));
         expect(out, err).toBe('listed\n');
         expect(end).toEqual(how === 'exit' ? { code: 0, signal: null } : { code: null, signal: 'SIGTERM' });
-        // a serial port has one user at a time, so take all four session slots with raw SESSION_OPENs from one client:
-        // that works only if the child's SESSION_CLOSE arrived and freed its slot
+        // a serial port has one user at a time, so take all four session slots with raw SESSION_OPENs from one client.
+        // Had the child's logged-in session stayed, the fourth open would have taken the slot of the first (the
+        // oldest that never logged in, docs/session.md §6): the first must still be there, so the child's
+        // SESSION_CLOSE arrived and freed its slot
         const c = await HsmClient.open(sim.device, { knownDevices: null, closeOnExit: false });
         try {
+          const ids: number[] = [];
           for (let i = 0; i < 4; i++) {
             const hostEphemeral = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x as string;
             const r = await c.callClear(Command.SESSION_OPEN, { hostEphemeral: new Uint8Array(Buffer.from(hostEphemeral, 'base64url')) });
             expect(r.sessionId, `slot ${i + 1} after "${how}"`).toBeGreaterThan(0);
+            ids.push(r.sessionId as number);
           }
-          const hostEphemeral = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x as string;
-          expect((await hsmFailure(c.callClear(Command.SESSION_OPEN, { hostEphemeral: new Uint8Array(Buffer.from(hostEphemeral, 'base64url')) }))).code).toBe('SESSION_LIMIT');
+          // an envelope with a wrong tag: a live session says SESSION_AUTH_FAILED, an evicted one SESSION_INVALID
+          const probe = await hsmFailure(c.callClear(Command.SESSION_MESSAGE, { sessionId: ids[0], counter: 1, ciphertext: new Uint8Array(16) }));
+          expect(probe.code, probe.message).toBe('SESSION_AUTH_FAILED');
         } finally {
           await c.close();
         }

@@ -19,6 +19,7 @@ export function refusalStatus(reason: SessionRefusal): StatusCode {
     case 'closed':
     case 'idle-timeout':
     case 'message-cap':
+    case 'evicted':
       return Status.SESSION_INVALID;
     case 'bad-counter':
     case 'counter-replayed':

@@ -36,6 +36,8 @@ export type SessionRefusal =
   | 'idle-timeout'
   /** The session carried its maximum number of requests. */
   | 'message-cap'
+  /** The table was full and a new SESSION_OPEN took the slot of this session, the oldest that had not logged in. */
+  | 'evicted'
   /** The counter is not an integer in 1..2^53 − 1. */
   | 'bad-counter'
   /** The counter equals the last accepted one: the same request again. */
@@ -100,7 +102,7 @@ export interface SessionState {
    * PBKDF2 under JerryScript) does not expire its own session (docs/session.md §6).
    */
   lastActivity: number;
-  /** Why the session is over, once it is: 'closed', 'idle-timeout' or 'message-cap'. */
+  /** Why the session is over, once it is: 'closed', 'idle-timeout', 'message-cap' or 'evicted'. */
   ended: SessionRefusal | undefined;
   /** codes.ts Role this session logged in as (LOGIN), 0 when not logged in; back to 0 when the session ends. */
   role: number;
@@ -186,6 +188,7 @@ export function sessionUnusable(state: SessionState, now: number): SessionRefuse
     return refuse('idle-timeout', Reason.SESSION_IDLE, [id, state.limits.idleTimeoutMs]);
   if (state.ended === 'message-cap' || state.accepted >= state.limits.maxMessages)
     return refuse('message-cap', Reason.SESSION_CAP, [id, state.limits.maxMessages]);
+  if (state.ended === 'evicted') return refuse('evicted', Reason.SESSION_EVICTED, [id]);
   if (state.ended !== undefined) return refuse('closed', Reason.SESSION_CLOSED, [id]);
   return undefined;
 }

@@ -1,4 +1,4 @@
-// The device's session table (docs/session.md §6): a few slots, ids 1..255, idle expiry from the caller's clock, no eviction of live sessions.
+// The device's session table (docs/session.md §6): a few slots, ids 1..255, idle expiry from the caller's clock, and when full the oldest session that has not logged in makes room.
 import { Reason } from '../../protocol/reasons.ts';
 import type { Crypto, Rng } from '../../hal/index.ts';
 import {
@@ -17,12 +17,19 @@ import {
 
 /**
  * At most `limits.maxSessions` sessions. A slot is free when empty or when its session is over (closed, idle
- * past the timeout, or at its message cap). Opening a session when every slot holds a live one is refused: a
- * new host never pushes out a working one (docs/session.md §6).
+ * past the timeout, or at its message cap). When every slot holds a live session, a new SESSION_OPEN ends the
+ * oldest one that has not logged in (anyone on the link can open sessions and keep them alive with ECHO, which
+ * would lock the owner out); a logged-in session is never ended for a new one, and if every live session is
+ * logged in the new one is refused (docs/session.md §6).
  */
 export class SessionTable {
   readonly limits: SessionLimits;
   private readonly slots: (SessionState | undefined)[] = [];
+  /** When each slot's session was opened, as a count of opens: the oldest unauthenticated one is evicted first. */
+  private readonly openedAt: number[] = [];
+  private opens = 0;
+  /** Ids of sessions evicted since their id was last handed out, so a late envelope learns why (at most 255). */
+  private readonly evicted: number[] = [];
   /** Ids roll 1..255 so that a just-closed id is not handed out again at once (a late envelope then finds no session). */
   private nextId = 1;
 
@@ -35,7 +42,10 @@ export class SessionTable {
       maxMessages: l.maxMessages !== undefined ? l.maxMessages : d.maxMessages,
     };
     if (!(this.limits.maxSessions >= 1 && this.limits.maxSessions <= 255)) throw new Error('SessionTable: maxSessions must be 1..255');
-    for (let i = 0; i < this.limits.maxSessions; i++) this.slots.push(undefined);
+    for (let i = 0; i < this.limits.maxSessions; i++) {
+      this.slots.push(undefined);
+      this.openedAt.push(0);
+    }
   }
 
   /** End (and wipe) every session that is unusable at `now`; returns how many are still live. */
@@ -59,14 +69,35 @@ export class SessionTable {
       const s = this.slots[i];
       if (!s || s.ended !== undefined) slot = i;
     }
-    if (slot < 0)
+    const evict = slot < 0 ? this.oldestNotLoggedIn() : -1;
+    if (slot < 0 && evict < 0)
       return { ok: false, reason: 'table-full', code: Reason.SESSIONS_FULL, args: [this.limits.maxSessions, this.limits.idleTimeoutMs] };
     const id = this.freshId();
     const r = openSession(crypto, rng, identitySeed, deviceId, hostEphemeral, id, now, this.limits);
     if (!r.ok) return r;
+    // only a handshake that succeeded takes a slot: a bad SESSION_OPEN evicts nobody
+    if (slot < 0) {
+      slot = evict;
+      const victim = this.slots[slot] as SessionState;
+      endSession(victim, 'evicted');
+      this.evicted.push(victim.id);
+    }
+    const again = this.evicted.indexOf(id);
+    if (again >= 0) this.evicted.splice(again, 1);
     this.slots[slot] = r.value.state;
+    this.openedAt[slot] = ++this.opens;
     this.nextId = (id % 255) + 1;
     return { ok: true, value: r.value.reply };
+  }
+
+  /** The slot of the live session opened longest ago that has not logged in, or -1 when every one has. */
+  private oldestNotLoggedIn(): number {
+    let best = -1;
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (s && s.ended === undefined && s.role === 0 && (best < 0 || this.openedAt[i] < this.openedAt[best])) best = i;
+    }
+    return best;
   }
 
   private freshId(): number {
@@ -93,6 +124,7 @@ export class SessionTable {
   }
 
   private unknown<T>(sessionId: number): SessionResult<T> {
+    if (this.evicted.indexOf(sessionId) >= 0) return { ok: false, reason: 'evicted', code: Reason.SESSION_EVICTED, args: [sessionId] };
     return { ok: false, reason: 'unknown-session', code: Reason.SESSION_UNKNOWN, args: [sessionId] };
   }
 
