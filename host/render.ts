@@ -193,7 +193,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.PEER_KEY_NOT_ON_CURVE]: () => 'publicKey is not a valid P-256 point (bad SEC1 encoding or not on the curve)',
   [Reason.DIGEST_LENGTH]: (a) => `SHA-256 gave ${a[1]} bytes for ${algText(a[0])}`,
   [Reason.NO_IDENTITY_ENGINE]: () =>
-    'this device cannot open a secure session: Ed25519 is not offered on this engine, so it has no identity key; only INFO and ECHO work here',
+    'this device cannot open a secure session: Ed25519 is not offered on this engine, so it has no identity key; only INFO, ECHO and RANDOM (in the clear, unauthenticated) work here',
   [Reason.NO_IDENTITY_RECORD]: () =>
     'this device has no identity key this boot (its identity record could not be read or stored; see INFO), so it cannot open a secure session',
   [Reason.ATTEST_NO_IDENTITY]: () =>

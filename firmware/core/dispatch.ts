@@ -1,7 +1,8 @@
 // Dispatcher: command byte → access gate → schema-checked request → pure handler → schema-encoded response (DESIGN.md "Wire protocol", issue 4 §1, §3).
 //
 // Gate (issue 4 §1, §3; docs/protocol.md "Access"), checked before a request's parameters are even decoded:
-// in the clear only INFO, ECHO, SESSION_OPEN and SESSION_MESSAGE run (else SESSION_REQUIRED). Inside a
+// in the clear only INFO, ECHO, SESSION_OPEN and SESSION_MESSAGE run (else SESSION_REQUIRED), and RANDOM on a
+// device that cannot open sessions at all (Gate.SESSION_IF_CAPABLE). Inside a
 // SESSION_MESSAGE every command runs except SESSION_OPEN and SESSION_MESSAGE (no nesting → INVALID_COMMAND),
 // subject to the command's gate: INIT only on a factory-new device (ALREADY_INITIALIZED), everything that touches
 // keys or PINs only on an initialized one (NOT_INITIALIZED), then the session's role (LOGIN_REQUIRED, WRONG_ROLE).
@@ -9,7 +10,7 @@
 // The only place that turns handler results and exceptions into wire bytes. A handler that throws
 // yields INTERNAL_ERROR (HANDLER_FAILED), never the exception text: it could quote key material. A change is
 // committed to flash before any RAM state claims it (keystore.ts), so an exception never answers OK.
-import { Command, Role, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
+import { Alg, Command, Role, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
 import { Reason } from '../protocol/reasons.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import type { Result } from '../protocol/result.ts';
@@ -83,6 +84,12 @@ export const Gate = {
   SO: 7,
   /** In the clear only: a session cannot carry another one (SESSION_OPEN, SESSION_MESSAGE). */
   OUTER: 8,
+  /**
+   * In a session on a device that can open one; in the clear on a device that cannot open any, because its
+   * self-tests offer no Ed25519 identity and no X25519 handshake (Espruino: no BigInt). Decided by the self-tests
+   * alone, never by what is in flash (docs/protocol.md §6 "Gating rule", docs/security.md §2).
+   */
+  SESSION_IF_CAPABLE: 9,
 } as const;
 
 export const GATES: { readonly [code: number]: number } = {
@@ -90,7 +97,7 @@ export const GATES: { readonly [code: number]: number } = {
   [Command.ECHO]: Gate.CLEAR,
   [Command.SESSION_OPEN]: Gate.OUTER,
   [Command.SESSION_MESSAGE]: Gate.OUTER,
-  [Command.RANDOM]: Gate.SESSION,
+  [Command.RANDOM]: Gate.SESSION_IF_CAPABLE,
   [Command.SESSION_CLOSE]: Gate.SESSION,
   [Command.LOGOUT]: Gate.SESSION,
   [Command.INIT]: Gate.UNINITIALIZED,
@@ -165,15 +172,25 @@ export function dispatchInSession(ctx: DeviceContext, body: Uint8Array, sessionI
   return run(ctx, body, sessionId);
 }
 
+/**
+ * Whether this device can open a session at all: the handshake needs X25519 and the identity's Ed25519 signature
+ * (docs/session.md §2), so both must have passed their self-tests. A missing or unreadable identity record does not
+ * count: such a device is still one that does sessions, and its gated commands stay refused.
+ */
+export function canOpenSessions(ctx: DeviceContext): boolean {
+  return ctx.offered[Alg.ED25519] === true && ctx.offered[Alg.X25519] === true;
+}
+
 /** The gate's refusal for this caller, or undefined when the command may run (docs/protocol.md "Access"). */
 function refusal(ctx: DeviceContext, entry: Entry, caller: Caller): Uint8Array | undefined {
   const gate = entry.gate;
   if (caller.sessionId === 0) {
     if (gate === Gate.CLEAR || gate === Gate.OUTER) return undefined;
+    if (gate === Gate.SESSION_IF_CAPABLE && !canOpenSessions(ctx)) return undefined;
     return errorBody(Status.SESSION_REQUIRED, Reason.SESSION_NEEDED);
   }
   if (gate === Gate.OUTER) return errorBody(Status.INVALID_COMMAND, Reason.NOT_IN_SESSION);
-  if (gate === Gate.CLEAR || gate === Gate.SESSION) return undefined;
+  if (gate === Gate.CLEAR || gate === Gate.SESSION || gate === Gate.SESSION_IF_CAPABLE) return undefined;
   const initialized = ctx.auth.initialized;
   if (gate === Gate.UNINITIALIZED) return initialized ? errorBody(Status.ALREADY_INITIALIZED, Reason.ALREADY_INITIALIZED) : undefined;
   if (!initialized) return errorBody(Status.NOT_INITIALIZED, Reason.NOT_INITIALIZED);

@@ -187,7 +187,7 @@ export enum Reason {
   PEER_KEY_NOT_ON_CURVE = 80,
   /** INTERNAL_ERROR. [algorithm id, length] SHA-256 gave a digest of the wrong length. */
   DIGEST_LENGTH = 81,
-  /** UNSUPPORTED_ALGORITHM. Ed25519 is not offered on this engine: no identity key, no session (only INFO and ECHO). */
+  /** UNSUPPORTED_ALGORITHM. Ed25519 is not offered on this engine: no identity key, no session (only INFO, ECHO and RANDOM, in the clear). */
   NO_IDENTITY_ENGINE = 82,
   /** OPERATION_NOT_PERMITTED. No identity key this boot (its record could not be read or stored): no session. */
   NO_IDENTITY_RECORD = 83,

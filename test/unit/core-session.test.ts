@@ -192,7 +192,7 @@ describe('SESSION_OPEN', () => {
     expect(t.device.identityPublicKey).toBeUndefined();
     const r = t.callClear(Command.SESSION_OPEN, { 1: SessionHandshake.create().hostEphemeral });
     expect(r.statusName).toBe('UNSUPPORTED_ALGORITHM');
-    expect(r.message).toMatch(/Ed25519 is not offered.*only INFO and ECHO/);
+    expect(r.message).toMatch(/Ed25519 is not offered.*only INFO, ECHO and RANDOM/);
     expect(t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_P256 }).statusName).toBe('SESSION_REQUIRED');
     expect(t.call(Command.ECHO, { 1: new Uint8Array([1]) }).status).toBe(Status.OK);
   });

@@ -66,7 +66,7 @@ describe('espruino bundle on an emulated Espruino board', () => {
     for (const alg of [Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519]) expect(failures[alg]).toMatch(/BigInt/);
   });
 
-  it('ECHO works; SESSION_OPEN is refused (no Ed25519, so no identity); every gated command answers SESSION_REQUIRED', async () => {
+  it('ECHO works; SESSION_OPEN is refused (no Ed25519, so no identity); RANDOM answers in the clear; every other gated command answers SESSION_REQUIRED', async () => {
     const { ask } = setup();
     const data = new Uint8Array(500).map((_, i) => (i * 13 + 1) & 0xff); // spans many USB packets, contains 0x00
     const echo = decodeAnswer(Command.ECHO, await ask(binaryRequest(2, Command.ECHO, { data })));
@@ -75,9 +75,11 @@ describe('espruino bundle on an emulated Espruino board', () => {
     // issue 4 §1: a session needs the Ed25519 identity, which an engine without BigInt cannot have
     const open = decodeAnswer(Command.SESSION_OPEN, await ask(binaryRequest(3, Command.SESSION_OPEN, new WireSession().openFields())));
     expect(open.statusName).toBe('UNSUPPORTED_ALGORITHM');
-    expect(String(open.fields.message)).toMatch(/Ed25519 is not offered.*only INFO and ECHO/);
+    expect(String(open.fields.message)).toMatch(/Ed25519 is not offered.*only INFO, ECHO and RANDOM/);
+    // a device that cannot open sessions serves RANDOM in the clear (dispatch.ts Gate.SESSION_IF_CAPABLE; docs/protocol.md §6)
     const rnd = decodeAnswer(Command.RANDOM, await ask(binaryRequest(4, Command.RANDOM, { length: 64 })));
-    expect(rnd.statusName).toBe('SESSION_REQUIRED');
+    expect(rnd.statusName).toBe('OK');
+    expect((rnd.fields.bytes as Uint8Array).length).toBe(64);
     const gen = decodeAnswer(Command.KEY_GENERATE, await ask(binaryRequest(5, Command.KEY_GENERATE, { alg: Alg.ED25519 })));
     expect(gen.statusName).toBe('SESSION_REQUIRED');
   });
