@@ -10,7 +10,7 @@
 // The only place that turns handler results and exceptions into wire bytes. A handler that throws
 // yields INTERNAL_ERROR (HANDLER_FAILED), never the exception text: it could quote key material. A change is
 // committed to flash before any RAM state claims it (keystore.ts), so an exception never answers OK.
-import { Alg, Command, Role, Status, nameOf, type StatusCode } from '../protocol/codes.ts';
+import { Alg, Command, Role, Status, type CommandName, type StatusCode } from '../protocol/codes.ts';
 import { Reason } from '../protocol/reasons.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import type { Result } from '../protocol/result.ts';
@@ -116,25 +116,22 @@ export const GATES: { readonly [code: number]: number } = {
 };
 
 interface Entry {
-  name: string;
   handler: Handler;
   request: Schema;
   response: Schema;
   gate: number;
 }
 
-// Built once at load: a request costs one array index, no table building (issue 2: bench).
+// Built once at load: a request costs one array index, no table building (issue 2: bench). Only the codes that exist
+// are set: a sparse array, which Espruino stores element by element (each unset code would cost a JsVar there).
 const TABLE: (Entry | undefined)[] = [];
-for (let code = 0; code < 256; code++) {
-  const name = nameOf(Command, code);
+for (const k in Command) {
+  const code = Command[k as CommandName];
   const pair = MESSAGES[code];
   const handler = HANDLERS[code];
   const gate = GATES[code];
-  TABLE.push(
-    name !== undefined && pair !== undefined && handler !== undefined && gate !== undefined
-      ? { name: name as string, handler, request: pair.request, response: pair.response, gate }
-      : undefined,
-  );
+  if (pair !== undefined && handler !== undefined && gate !== undefined)
+    TABLE[code] = { handler, request: pair.request, response: pair.response, gate };
 }
 
 /**
