@@ -135,37 +135,38 @@ if (typeof ArrayCtor.from !== 'function')
 const ArrayProto = Array.prototype as unknown as AnyGlobal;
 if (typeof ArrayProto.slice !== 'function') ArrayProto.slice = ([] as unknown as AnyGlobal).slice;
 
-// A typed array's slice returns a plain Array in Espruino (ECMA-262 §23.2.3.27 says: a new typed array of the same
-// type, with its own copy of the bytes). Code that slices key material and then wipes or sets bytes relies on that.
-function typedSlice(C: new (src: ArrayLike<number>) => unknown) {
-  return function (this: { length: number; subarray(s: number, e: number): ArrayLike<number> }, start?: number, end?: number) {
-    return new C(this.subarray(start === undefined ? 0 : start, end === undefined ? this.length : end));
-  };
-}
-
 const ArrayBufferCtor = ArrayBuffer as unknown as AnyGlobal;
 if (typeof ArrayBufferCtor.isView !== 'function')
   ArrayBufferCtor.isView = (x: unknown): boolean =>
     !!x && typeof x === 'object' && (x as { buffer?: unknown }).buffer instanceof ArrayBuffer && typeof (x as { byteLength?: unknown }).byteLength === 'number';
 
+// A typed array's slice returns a plain Array in Espruino (ECMA-262 §23.2.3.27 says: a new typed array of the same
+// type, with its own copy of the bytes). Code that slices key material and then wipes or sets bytes relies on that.
+// One function of each kind serves every typed array type through `this` (a closure per type would cost JsVars
+// for each of the eight).
+type TypedCtor = AnyGlobal & (new (n: ArrayLike<number> | number) => ArrayLike<number>);
+function typedSlice(this: { constructor: TypedCtor; length: number; subarray(s: number, e: number): ArrayLike<number> }, start?: number, end?: number) {
+  const C = this.constructor;
+  return new C(this.subarray(start === undefined ? 0 : start, end === undefined ? this.length : end));
+}
+function typedFrom(this: TypedCtor, src: ArrayLike<number>, map?: (v: number, i: number) => number) {
+  const n = src && typeof src.length === 'number' ? src.length : 0;
+  const out = new this(n) as unknown as { [i: number]: number };
+  for (let i = 0; i < n; i++) out[i] = map ? map(src[i], i) : src[i];
+  return out;
+}
+function typedOf(this: TypedCtor) {
+  // eslint-disable-next-line prefer-rest-params
+  return new this(arguments as unknown as ArrayLike<number>);
+}
+
 const typedArrays = [Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array, Float32Array, Float64Array];
 for (let t = 0; t < typedArrays.length; t++) {
-  const C = typedArrays[t] as unknown as AnyGlobal & (new (n: ArrayLike<number> | number) => ArrayLike<number>);
+  const C = typedArrays[t] as unknown as TypedCtor;
   if (typeof C !== 'function') continue;
-  const proto = C.prototype as AnyGlobal;
-  if (!((new C(1) as unknown as { slice(): unknown }).slice() instanceof C)) proto.slice = typedSlice(C);
-  if (typeof C.from !== 'function')
-    C.from = (src: ArrayLike<number>, map?: (v: number, i: number) => number) => {
-      const n = src && typeof src.length === 'number' ? src.length : 0;
-      const out = new C(n) as unknown as { [i: number]: number };
-      for (let i = 0; i < n; i++) out[i] = map ? map(src[i], i) : src[i];
-      return out;
-    };
-  if (typeof C.of !== 'function')
-    C.of = function () {
-      // eslint-disable-next-line prefer-rest-params
-      return new C(arguments as unknown as ArrayLike<number>);
-    };
+  if (!((new C(1) as unknown as { slice(): unknown }).slice() instanceof C)) (C.prototype as AnyGlobal).slice = typedSlice;
+  if (typeof C.from !== 'function') C.from = typedFrom;
+  if (typeof C.of !== 'function') C.of = typedOf;
 }
 
 const ObjectCtor = Object as unknown as AnyGlobal;
