@@ -338,10 +338,13 @@ describe('handshake and table', () => {
     expect(table.live(0)).toBe(0); // no refused open took a slot
   });
 
-  it('refuses a fifth session without evicting any, frees a slot on close or idle timeout, and rolls ids', () => {
+  it('with four logged-in sessions refuses a fifth without evicting any, frees a slot on close or idle timeout, and rolls ids', () => {
     const id = identity();
     const table = new SessionTable({ idleTimeoutMs: 1000 });
     const hosts = [0, 1, 2, 3].map(() => pair({ id, table, now: 0 }));
+    // LOGIN sets the role (commands/login.ts); a logged-in session is never evicted (docs/session.md §6)
+    const logIn = (sessionId: number) => ((table.get(sessionId) as SessionState).role = 1);
+    for (const h of hosts) logIn(h.reply.sessionId);
     expect(new Set(hosts.map((h) => h.reply.sessionId)).size).toBe(4);
     expect(table.live(0)).toBe(4);
     const hs = SessionHandshake.create();
@@ -355,6 +358,7 @@ describe('handshake and table', () => {
     value(table.close(hosts[1].reply.sessionId));
     const fifth = value(table.open(crypto, osRng, id.seed, id.deviceId, hs.hostEphemeral, 600));
     expect(hosts.map((h) => h.reply.sessionId)).not.toContain(fifth.sessionId);
+    logIn(fifth.sessionId);
     expect(refusal(table.open(crypto, osRng, id.seed, id.deviceId, SessionHandshake.create().hostEphemeral, 700))).toBe('table-full');
     // at t = 1501 the three sessions last answered at 500 are idle past 1000 ms: their slots are reclaimed
     expect(table.live(1501)).toBe(1);
