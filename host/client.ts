@@ -192,6 +192,17 @@ const CLEAR_COMMANDS: ReadonlySet<number> = new Set([Command.INFO, Command.ECHO,
 const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const DEFAULT_RETRIES = 2;
 const DEFAULT_CANCEL_WAIT_MS = 2000;
+
+/** How to find out whether a command that must not run twice ran (MAY_HAVE_RUN). */
+const MAY_HAVE_RUN_CHECK: { readonly [command: string]: string } = {
+  KEY_GENERATE: 'List the keys (`tinyhsm list`) to see whether a new key was made.',
+  KEY_IMPORT: 'List the keys (`tinyhsm list`) to see whether the key was imported.',
+  KEY_DELETE: 'List the keys (`tinyhsm list`) to see whether the key is gone.',
+  INIT: 'Run `tinyhsm info`: it shows whether the device is initialized.',
+  CHANGE_PIN: 'Log in with the new PIN; if it is refused, the old one still holds (INFO shows the tries left).',
+  UNBLOCK: 'Log in as the user with the new PIN; if it is refused, the unblock did not run (INFO shows the tries left).',
+  LOGIN: 'Log in again; INFO shows the PIN tries left.',
+};
 /**
  * Commands that never need a role (docs/security.md §2): the client logs in (again) before any other gated command
  * when it holds credentials and the current session has no role yet.
@@ -612,9 +623,12 @@ export class HsmClient {
 
   /**
    * A gated command: sealed in the current session (opened first if there is none or it is spent). When the
-   * device answers SESSION_INVALID for the envelope (it did not execute it: idle timeout, cap, device restarted),
-   * a new session is opened and the command sent once more. Any other failure is final: a command whose envelope
-   * may have executed is never sent again (only retransmitted as the same bytes, which the reply cache answers).
+   * device answers SESSION_INVALID for the envelope (idle timeout, cap, device restarted), a new session is opened
+   * and the command sent once more only if running it twice does what running it once does (MESSAGES' `resend`):
+   * the outer status is not authenticated, so a man in the middle can let a request run, drop its answer and forge
+   * SESSION_INVALID. Any other command fails with MAY_HAVE_RUN, saying how to check. Every other failure is final:
+   * a command whose envelope may have executed is never sent again (only retransmitted as the same bytes, which
+   * the reply cache answers).
    */
   private async callInSession(
     code: number,
@@ -672,7 +686,9 @@ export class HsmClient {
         if (e instanceof HsmError && e.code === 'SESSION_INVALID' && this.outerErrors.has(e) && !reopened) {
           reopened = true;
           this.dropSession(s);
-          continue;
+          const pair = MESSAGES[code];
+          if (pair && pair.resend) continue;
+          throw new HsmError('MAY_HAVE_RUN', `${name}: the answer said the session was invalid (${e.deviceMessage || 'SESSION_INVALID'}), but that answer is not authenticated and the request may have run; it was not sent again. ${MAY_HAVE_RUN_CHECK[name] || 'Check the device before you retry.'}`, { command: name, cause: e });
         }
         throw e;
       }

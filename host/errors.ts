@@ -27,7 +27,12 @@ export type TransportErrorCode =
   /** The host refused the session: a handshake or response envelope that does not verify (docs/session.md §2, §5). */
   | 'SESSION_REFUSED'
   /** A KEY_ATTEST statement that does not verify against the pinned identity, or answers another nonce, device or key (docs/security.md §8). */
-  | 'ATTESTATION_INVALID';
+  | 'ATTESTATION_INVALID'
+  /**
+   * A command that must not run twice got an outer SESSION_INVALID after it was sent: it may have run (that status is
+   * not authenticated), so the host did not send it again (docs/protocol.md §6).
+   */
+  | 'MAY_HAVE_RUN';
 
 export type HsmErrorCode = StatusName | TransportErrorCode;
 
@@ -44,6 +49,7 @@ const TRANSPORT_HINTS: { readonly [K in TransportErrorCode]: string } = {
   KNOWN_DEVICES_FILE: 'fix or move the file named in the message, or point HSM_KNOWN_DEVICES at another one',
   SESSION_REFUSED: 'the device or something on the link answered with bytes that do not authenticate; nothing was trusted; check the link and retry',
   ATTESTATION_INVALID: 'do not rely on this statement: check that you talk to the device you pinned (known-devices file) and that nothing alters the link',
+  MAY_HAVE_RUN: 'check on the device whether it ran (the message says how) before you send it again',
 };
 
 /**

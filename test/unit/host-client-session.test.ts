@@ -220,20 +220,43 @@ describe('HsmClient sessions', () => {
     expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(2);
   });
 
-  it('SESSION_INVALID (the device restarted) → one new session and the command again, transparently; executed once', async () => {
+  it('SESSION_INVALID (the device restarted) → a command that may run twice goes again in one new session, transparently', async () => {
     const sim = await boot({ flash: SimFlash.memory({ pages: 8 }), seed: 'f1' });
     const seen = record(sim);
     const client = track(new HsmClient(new InProcessTransport(sim, false), { login: SIM_LOGIN }));
-    expect(await client.listKeys()).toEqual([]);
-    sim.reboot(); // sessions live in RAM; the identity lives in flash
     const k = await client.generateKey('ecdsa-p256');
+    sim.reboot(); // sessions live in RAM; the identity and the key live in flash
+    const message = new Uint8Array([1, 2, 3]);
+    expect(verifyWithNode('ecdsa-p256', k.publicKey, message, await client.sign(k.keyId, { message }))).toBe(true);
     expect(requests(seen, Command.SESSION_OPEN)).toHaveLength(2);
     const invalid = seen.filter((f) => f.dir === 'toHost' && f.body[0] === 0x10); // Status.SESSION_INVALID
     expect(invalid).toHaveLength(1);
-    const keys = await client.listKeys();
-    expect(keys.map((x) => x.keyId)).toEqual([k.keyId]);
-    const message = new Uint8Array([1, 2, 3]);
-    expect(verifyWithNode('ecdsa-p256', k.publicKey, message, await client.sign(k.keyId, { message }))).toBe(true);
+    expect((await client.listKeys()).map((x) => x.keyId)).toEqual([k.keyId]);
+  });
+
+  it('SESSION_INVALID after a command that must not run twice: MAY_HAVE_RUN, never sent again, and the message says how to check', async () => {
+    const sim = await boot({ flash: SimFlash.memory({ pages: 8 }), seed: 'f3' });
+    const mitm = new MitmTransport(sim);
+    const seen = record(sim);
+    const client = track(new HsmClient(mitm, { knownDevices: null, login: SIM_LOGIN }));
+    expect(await client.listKeys()).toEqual([]);
+    // the attack: let KEY_GENERATE run, drop its sealed answer and forge the (unauthenticated) outer SESSION_INVALID
+    let armed = true;
+    mitm.mutate = (f) => {
+      if (!armed || f.type !== FrameType.RESPONSE || f.body[0] !== 0) return undefined;
+      if (outerMap(f.body).get(4) instanceof Uint8Array) return undefined; // a SESSION_OPEN answer passes
+      armed = false;
+      return Uint8Array.of(0x10, 0xa2, 0x01, 0x18, 0x67, 0x02, 0x01); // SESSION_INVALID {1: SESSION_UNKNOWN, 2: 1}
+    };
+    const generates = () => seen.filter((f) => f.dir === 'toDevice' && f.type === FrameType.REQUEST && f.body[0] === Command.SESSION_MESSAGE).length;
+    const before = generates();
+    const e = await hsmFailure(client.generateKey('ed25519'));
+    expect(e.code).toBe('MAY_HAVE_RUN');
+    expect(e.command).toBe('KEY_GENERATE');
+    expect(e.message).toMatch(/may have run; it was not sent again.*tinyhsm list/);
+    expect(generates() - before).toBe(1);
+    // it did run, once: one key, and the client works on in a new session
+    expect(await client.listKeys()).toHaveLength(1);
   });
 
   it('SESSION_INVALID twice in a row is not retried forever: the second one is the answer', async () => {

@@ -25,29 +25,36 @@ import { KeyAttestRequestSchema, KeyAttestResponseSchema } from './key_attest.ts
 export interface MessagePair {
   request: Schema;
   response: Schema;
+  /**
+   * Running the command twice has the effect of running it once (it reads, or sets what it would set again), so a
+   * host may send it again in a new session after an outer SESSION_INVALID. That status is not authenticated: a
+   * man in the middle can let a request run, drop its sealed answer and forge SESSION_INVALID, so a command without
+   * this flag is never sent twice by the host, which reports that it may have run (docs/protocol.md §6).
+   */
+  resend?: true;
 }
 
 export const MESSAGES: { readonly [code: number]: MessagePair } = {
-  [Command.INFO]: { request: InfoRequestSchema, response: InfoResponseSchema },
-  [Command.ECHO]: { request: EchoRequestSchema, response: EchoResponseSchema },
-  [Command.RANDOM]: { request: RandomRequestSchema, response: RandomResponseSchema },
+  [Command.INFO]: { request: InfoRequestSchema, response: InfoResponseSchema, resend: true },
+  [Command.ECHO]: { request: EchoRequestSchema, response: EchoResponseSchema, resend: true },
+  [Command.RANDOM]: { request: RandomRequestSchema, response: RandomResponseSchema, resend: true },
   [Command.KEY_GENERATE]: { request: KeyGenerateRequestSchema, response: KeyGenerateResponseSchema },
   [Command.KEY_IMPORT]: { request: KeyImportRequestSchema, response: KeyImportResponseSchema },
-  [Command.KEY_LIST]: { request: KeyListRequestSchema, response: KeyListResponseSchema },
-  [Command.KEY_PUBLIC]: { request: KeyPublicRequestSchema, response: KeyPublicResponseSchema },
+  [Command.KEY_LIST]: { request: KeyListRequestSchema, response: KeyListResponseSchema, resend: true },
+  [Command.KEY_PUBLIC]: { request: KeyPublicRequestSchema, response: KeyPublicResponseSchema, resend: true },
   [Command.KEY_DELETE]: { request: KeyDeleteRequestSchema, response: KeyDeleteResponseSchema },
-  [Command.SIGN]: { request: SignRequestSchema, response: SignResponseSchema },
-  [Command.ECDH]: { request: EcdhRequestSchema, response: EcdhResponseSchema },
+  [Command.SIGN]: { request: SignRequestSchema, response: SignResponseSchema, resend: true },
+  [Command.ECDH]: { request: EcdhRequestSchema, response: EcdhResponseSchema, resend: true },
   [Command.SESSION_OPEN]: { request: SessionOpenRequestSchema, response: SessionOpenResponseSchema },
   [Command.SESSION_MESSAGE]: { request: SessionMessageRequestSchema, response: SessionMessageResponseSchema },
   [Command.SESSION_CLOSE]: { request: SessionCloseRequestSchema, response: SessionCloseResponseSchema },
   [Command.INIT]: { request: InitRequestSchema, response: InitResponseSchema },
   [Command.LOGIN]: { request: LoginRequestSchema, response: LoginResponseSchema },
-  [Command.LOGOUT]: { request: LogoutRequestSchema, response: LogoutResponseSchema },
+  [Command.LOGOUT]: { request: LogoutRequestSchema, response: LogoutResponseSchema, resend: true },
   [Command.CHANGE_PIN]: { request: ChangePinRequestSchema, response: ChangePinResponseSchema },
   [Command.UNBLOCK]: { request: UnblockRequestSchema, response: UnblockResponseSchema },
-  [Command.KEY_SET_POLICY]: { request: KeySetPolicyRequestSchema, response: KeySetPolicyResponseSchema },
-  [Command.KEY_ATTEST]: { request: KeyAttestRequestSchema, response: KeyAttestResponseSchema },
+  [Command.KEY_SET_POLICY]: { request: KeySetPolicyRequestSchema, response: KeySetPolicyResponseSchema, resend: true },
+  [Command.KEY_ATTEST]: { request: KeyAttestRequestSchema, response: KeyAttestResponseSchema, resend: true },
 };
 
 export * from './info.ts';
