@@ -1,7 +1,7 @@
 /* tinyhsm board image main: Kaluma 1.2.0 targets/rp2/src/main.c that runs the built-in "tinyhsm" snapshot module at boot, with no REPL and no uploaded program. */
 /*
  * Changes from upstream targets/rp2/src/main.c (Copyright (c) 2017 Kaluma, MIT; notice below), the same two as the
- * Linux image twin's tools/engines/kaluma/image/main.c:
+ * Linux image twin's tools/engines/kaluma/image/main.c (which adds only its heap statistics and probes, twin.h):
  *   1. The firmware bundle is one more JerryScript snapshot module (tools/engines/kaluma/js2c.mjs --boot=tinyhsm=…),
  *      a const array in flash. jerry_exec_snapshot with JERRY_SNAPSHOT_EXEC_ALLOW_STATIC and without
  *      JERRY_SNAPSHOT_EXEC_COPY_DATA runs its bytecode in place from XIP flash, as Kaluma runs its own modules
@@ -9,6 +9,7 @@
  *   2. No REPL and no uploaded program: km_repl_init and km_running_script_check / km_runtime_load are not called,
  *      so no tty handle takes the USB CDC bytes; the program reads them with process.stdin.read().
  * The module is called as Kaluma calls board.js (src/global.c run_board_module): fn(exports, require, module).
+ * tools/board/check-image.mjs checks that the linked image has neither km_repl_init nor km_running_script_check.
  *
  * Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated
  * documentation files (the "Software"), to deal in the Software without restriction, including without limitation

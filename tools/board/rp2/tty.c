@@ -1,6 +1,15 @@
 /* tinyhsm board image tty: Kaluma 1.2.0 targets/rp2/src/tty.c without the 0x03 (Ctrl-C) VM stop, so every link byte is data. */
-/* Changed from upstream: km_tty_init no longer calls tud_cdc_set_wanted_char(ETX) and tud_cdc_rx_wanted_cb is gone:
- * the production image has no console, and a stop byte would let anyone on the link halt the HSM. */
+/* Changed from upstream, nothing else:
+ *   - km_tty_init no longer calls tud_cdc_set_wanted_char(ETX), and tud_cdc_rx_wanted_cb is gone. Upstream, TinyUSB
+ *     calls that callback from the USB interrupt when a packet holds 0x03; it sets km_runtime_set_vm_stop(1) (the
+ *     running JavaScript gets "Aborted" thrown) and flushes the CDC receive FIFO, after which Kaluma's REPL owns the
+ *     link. The image has no REPL (rp2/main.c), and a stop byte would let anyone on the link halt the HSM.
+ *   - repl.h is no longer included (km_get_repl_state was used only by that callback).
+ * Kept as upstream: the 2048-byte ring buffer fed from pico_stdio_usb by km_tty_available, which also clears any VM
+ * stop request (nothing sets one now).
+ * The Linux image twin's copy of this file is tools/engines/kaluma/port/tty.c built with -DKM_TTY_ETX_IS_DATA
+ * (tools/engines/kaluma/twin.mk): its reader thread plays the USB interrupt, and that define drops the same 0x03 stop.
+ * tools/board/check-image.mjs checks the linked image has no tud_cdc_rx_wanted_cb and no tud_cdc_n_set_wanted_char. */
 /* Copyright (c) 2017 Kaluma
  *
  * Permission is hereby granted, free of charge, to any person obtaining a copy
