@@ -2,19 +2,15 @@
 //
 // Platform entry points must import ./global_crypto.ts and set its random source BEFORE this module
 // is evaluated, or noble drops scalar blinding (see global_crypto.ts). Ed25519, X25519 and the symmetric
-// primitives are in crypto_noble_base.ts; this file adds ECDSA (P-256, secp256k1) and P-256 ECDH.
+// primitives are in crypto_noble_base.ts, ECDSA and P-256 ECDH in crypto_weierstrass.ts; this file carries both
+// Weierstrass curves (P-256, secp256k1).
 import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import type { Crypto, EcCurve } from './index.ts';
-import { nobleCryptoWith, useEdwardsDeviceProfile, type WeierstrassBackend } from './crypto_noble_base.ts';
+import type { Crypto } from './index.ts';
+import { nobleCryptoWith, useEdwardsDeviceProfile } from './crypto_noble_base.ts';
+import { useWeierstrassDeviceProfile, weierstrassBackend, type WeierstrassCurves } from './crypto_weierstrass.ts';
 
-type Ecdsa = typeof p256;
-
-function curveOf(curve: EcCurve): Ecdsa {
-  if (curve === 'p256') return p256;
-  if (curve === 'secp256k1') return secp256k1 as unknown as Ecdsa;
-  throw new Error('unknown curve');
-}
+const CURVES: WeierstrassCurves = { p256, secp256k1 };
 
 export interface NobleCryptoOptions {
   /**
@@ -25,35 +21,10 @@ export interface NobleCryptoOptions {
   hedged?: boolean;
 }
 
-function weierstrass(hedged: boolean): WeierstrassBackend {
-  // Built once, not per call: signing is the hot path (the bench compares it with raw noble).
-  const signOpts = { prehash: false, lowS: true, format: 'compact' as const, extraEntropy: hedged };
-  // Verification follows FIPS 186-5 (either s is a valid signature); our own signatures are always low-S.
-  const verifyOpts = { prehash: false, lowS: false, format: 'compact' as const };
-  return {
-    publicKey: (curve, privateKey) => curveOf(curve).getPublicKey(privateKey, false),
-    sign(curve, digest, privateKey) {
-      if (digest.length !== 32) throw new Error('ecdsaSign: expected a 32-byte digest');
-      return curveOf(curve).sign(digest, privateKey, signOpts);
-    },
-    verify(curve, signature, digest, publicKey) {
-      try {
-        return curveOf(curve).verify(signature, digest, publicKey, verifyOpts);
-      } catch (e) {
-        return false;
-      }
-    },
-    ecdhP256(privateKey, peerPublicKey) {
-      if (peerPublicKey.length !== 33 && peerPublicKey.length !== 65) throw new Error('ecdhP256: expected a SEC1 point of 33 or 65 bytes');
-      // compressed form: 0x02/0x03 ‖ x; the shared secret is x (SEC 1 §3.3.1)
-      return p256.getSharedSecret(privateKey, peerPublicKey, true).slice(1);
-    },
-  };
-}
-
 /** The Crypto HAL over noble. Every function throws on invalid key material (the core maps that to INVALID_KEY). */
 export function createNobleCrypto(opts?: NobleCryptoOptions): Crypto {
-  return nobleCryptoWith(weierstrass(!opts || opts.hedged !== false), 'unreachable: the Weierstrass backend is present');
+  const absent = 'unreachable: the Weierstrass backend is present';
+  return nobleCryptoWith(weierstrassBackend(CURVES, !opts || opts.hedged !== false, absent), absent);
 }
 
 /**
@@ -62,6 +33,5 @@ export function createNobleCrypto(opts?: NobleCryptoOptions): Crypto {
  */
 export function useDeviceProfile(): void {
   useEdwardsDeviceProfile();
-  p256.Point.BASE.precompute(1);
-  secp256k1.Point.BASE.precompute(1);
+  useWeierstrassDeviceProfile(CURVES);
 }
