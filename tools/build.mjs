@@ -5,7 +5,8 @@
 // Firmware bundles (dist/tinyhsm-<target>.js) are IIFE scripts for an engine that has no module loader:
 //   node      the simulator's bundle (loaded by sim/ into an isolated vm context), es2020, noble's default window
 //   generic   XS / QuickJS-style embeddings that define globalThis.board, es2020
-//   kaluma    Kaluma 1.x on RP2040 (JerryScript): es2019 syntax (no `?.`, `??`, class fields) but BigInt literals
+//   kaluma    Kaluma 1.x on the Pico 2 (JerryScript 2.4): es2019 syntax (no `?.`, `??`, class fields) but BigInt
+//             literals, no arrow functions; kaluma-pico the same for the Pico (no Weierstrass curves)
 //   espruino  Espruino (no BigInt, ES5-ish parser): no curve code at all, downlevelled to ES5 by TypeScript
 // Each firmware bundle also gets an unminified copy, dist/tinyhsm-<target>.debug.js, for readable stack traces
 // and for the source checks below (esbuild marks every module there with a `// path` comment).
@@ -43,12 +44,27 @@ export const FIRMWARE_TARGETS = [
   { name: 'node', entry: 'firmware/platform/node/entry.ts', out: 'tinyhsm-node.js', target: 'es2022', device: false, minify: false },
   { name: 'generic', entry: 'firmware/platform/generic/entry.ts', out: 'tinyhsm-generic.js', target: 'es2020', device: true, minify: true },
   {
+    // Kaluma 1.2 / JerryScript 2.4 on the Pico 2 (RP2350, 256 KB heap); the Pico (RP2040, 180 KB) has kaluma-pico. Both
+    // share firmware/platform/kaluma/boot.ts and differ in the curves they carry (docs/boards.md "Kaluma").
     name: 'kaluma',
     entry: 'firmware/platform/kaluma/entry.ts',
     out: 'tinyhsm-kaluma.js',
     target: 'es2019',
     // esbuild refuses BigInt literals below es2020; JerryScript 2.4 parses them (DESIGN.md "Runtime constraints").
-    supported: { bigint: true },
+    // No arrow functions: a board image runs the bundle as a static snapshot, and JerryScript 2.4 reads a static arrow
+    // function's byte code pointer at the wrong offset (ecma_op_function_get_compiled_code takes every static function
+    // for an ecma_static_function_t; an arrow is an ecma_static_arrow_function_t), so its first call crashes. esbuild
+    // lowers them to function expressions, with `this` and `arguments` captured in variables.
+    supported: { bigint: true, arrow: false },
+    device: true,
+    minify: true,
+  },
+  {
+    name: 'kaluma-pico',
+    entry: 'firmware/platform/kaluma/entry_pico.ts',
+    out: 'tinyhsm-kaluma-pico.js',
+    target: 'es2019',
+    supported: { bigint: true, arrow: false },
     device: true,
     minify: true,
   },
