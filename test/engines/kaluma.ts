@@ -1,7 +1,8 @@
 // Engine profiles for Kaluma 1.2 / JerryScript 2.4: the Linux twins of the Pico (180 KB) and Pico 2 (256 KB), upload and image forms (tools/engines/kaluma/build.sh).
 //
-// 'upload': stock Kaluma with dist/tinyhsm-kaluma.js uploaded (parsed from text into the JS heap; REPL on the link,
-// 0x03 stops the program). 'image': the bundle compiled in as a snapshot run in place at boot (no REPL, 0x03 is data).
+// Each board has its bundle: the Pico 2 dist/tinyhsm-kaluma.js, the Pico dist/tinyhsm-kaluma-pico.js.
+// 'upload': stock Kaluma with the bundle uploaded (parsed from text into the JS heap; REPL on the link, 0x03 stops the
+// program). 'image': the bundle compiled in as a static snapshot run in place at boot (no REPL, 0x03 is data).
 // The twins' stdin/stdout is the board's USB CDC; the flash is a file; at SIGTERM the twin writes one JSON line of
 // jerry_get_memory_stats figures to $TINYHSM_ENGINE_STATS and exits (tools/engines/kaluma/port/stats.c).
 import { spawn } from 'node:child_process';
@@ -14,8 +15,10 @@ import type { EngineDevice, EngineProfile, EngineStats } from './engine.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const KALUMA_BUILD_DIR = join(ROOT, 'build', 'engines', 'kaluma');
+/** The Pico 2's bundle (256 KB heap) and the Pico's (180 KB). */
 export const KALUMA_BUNDLE = join(ROOT, 'dist', 'tinyhsm-kaluma.js');
-const BUILD_HINT = 'run tools/engines/kaluma/build.sh build/engines/kaluma dist/tinyhsm-kaluma.js';
+export const KALUMA_PICO_BUNDLE = join(ROOT, 'dist', 'tinyhsm-kaluma-pico.js');
+const BUILD_HINT = 'npm run build && npm run engines';
 
 /** The statistics line the twin writes (port/stats.c). */
 interface TwinStats {
@@ -27,7 +30,7 @@ interface TwinStats {
 }
 
 /** A profile for one twin: heap 180 or 256 KB, 'upload' or 'image'. */
-export function kalumaProfile(heapKb: 180 | 256, form: 'upload' | 'image', buildDir = KALUMA_BUILD_DIR, bundle = KALUMA_BUNDLE): EngineProfile {
+export function kalumaProfile(heapKb: 180 | 256, form: 'upload' | 'image', buildDir = KALUMA_BUILD_DIR, bundle = heapKb === 256 ? KALUMA_BUNDLE : KALUMA_PICO_BUNDLE): EngineProfile {
   const name = `kaluma-${heapKb}-${form}`;
   const binary = join(buildDir, form === 'image' ? `kaluma-${heapKb}-image` : `kaluma-${heapKb}`);
   return {

@@ -17,7 +17,7 @@ export const ENGINE_OUT = join(ROOT, 'build', 'engines');
 
 /** Each engine: its build script, the arguments after the output directory, and what it needs from `npm run build`. */
 const ENGINES = {
-  kaluma: { script: 'tools/engines/kaluma/build.sh', args: [join(ROOT, 'dist', 'tinyhsm-kaluma.js')] },
+  kaluma: { script: 'tools/engines/kaluma/build.sh', args: [join(ROOT, 'dist', 'tinyhsm-kaluma.js'), join(ROOT, 'dist', 'tinyhsm-kaluma-pico.js')] },
   espruino: { script: 'tools/engines/espruino/build.sh', args: [] },
 };
 

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Builds Kaluma 1.2 / JerryScript 2.4 from the pinned source archives as 32-bit Linux "twins" of the Pico (180 KB JS heap) and Pico 2 (256 KB) boards.
 #
-# Usage: tools/engines/kaluma/build.sh OUT_DIR [BUNDLE]
+# Usage: tools/engines/kaluma/build.sh OUT_DIR [BUNDLE_256 [BUNDLE_180]]
 #   OUT_DIR/kaluma-180, kaluma-256              upload twins: `kaluma-256 prog.js` = a board with prog.js uploaded
-#   OUT_DIR/kaluma-180-image, kaluma-256-image  image twins (only with BUNDLE): BUNDLE built in as a snapshot module
+#   OUT_DIR/kaluma-256-image                    image twin of the Pico 2: BUNDLE_256 (dist/tinyhsm-kaluma.js) built in
+#   OUT_DIR/kaluma-180-image                    image twin of the Pico: BUNDLE_180 (dist/tinyhsm-kaluma-pico.js; default
+#                                               BUNDLE_256) built in
+# An image's bundle is a static snapshot module run in place (js2c.mjs --static, static_literals.mjs);
+# TINYHSM_KALUMA_SNAPSHOT=plain builds it as an ordinary snapshot like Kaluma's own modules instead, whose function
+# headers, literal tables and literal strings load into the JS heap (to measure what the static form saves).
 # Each is a small launcher for OUT_DIR/<name>.elf (i386): the kernel runs it directly where it can run 32-bit
 # programs, else qemu-user runs it (Debian qemu-user-static; this machine's kernel has ia32 emulation disabled).
 # Environment of the twins: TINYHSM_FLASH (flash file), TINYHSM_ENGINE_STATS (statistics line), see port/*.c.
@@ -16,7 +21,8 @@
 #     once per heap size in its own build dir (Kaluma's cmake passes --clean and rebuilds every time; here cmake's
 #     own dependency tracking keeps rebuilds incremental).
 #   * jerry-snapshot exactly as tools/kaluma.cmake builds it for tools/js2c.js (host build, es.next,
-#     snapshot-save/exec), which turns Kaluma's JS modules, board.js and (image) the bundle into snapshots.
+#     snapshot-save/exec), which turns Kaluma's JS modules and board.js into snapshots, and a second one with the
+#     boards' JerryScript features for the images' static boot module (see there why).
 #   * Kaluma's C sources for targets/linux with the modules of targets/rp2/target.cmake and the Pico's board.h /
 #     board.js (flash geometry, board.LED = 25, the littlefs mount), with our port files (port/, image/) in place
 #     of the Linux port's stub tty, flash, system and main and of the rp2 module's pico-sdk code (twin.mk).
@@ -25,19 +31,27 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 OUT_DIR [BUNDLE]" >&2
+  echo "usage: $0 OUT_DIR [BUNDLE_256 [BUNDLE_180]]" >&2
   exit 2
 }
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+[ $# -ge 1 ] && [ $# -le 3 ] || usage
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 mkdir -p "$1"
 OUT=$(cd "$1" && pwd)
-BUNDLE=""
-if [ $# -eq 2 ]; then
-  [ -f "$2" ] || { echo "build.sh: no bundle $2 (run npm run build)" >&2; exit 2; }
-  BUNDLE="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+abs_bundle() {
+  [ -f "$1" ] || { echo "build.sh: no bundle $1 (run npm run build)" >&2; exit 2; }
+  echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+}
+BUNDLE_256=""
+BUNDLE_180=""
+if [ $# -ge 2 ]; then
+  BUNDLE_256=$(abs_bundle "$2")
+  BUNDLE_180=$BUNDLE_256
+  [ $# -lt 3 ] || BUNDLE_180=$(abs_bundle "$3")
 fi
+SNAPSHOT_FORM=${TINYHSM_KALUMA_SNAPSHOT:-static}
+case "$SNAPSHOT_FORM" in static | plain) ;; *) echo "build.sh: TINYHSM_KALUMA_SNAPSHOT is static or plain" >&2; exit 2 ;; esac
 if [ -n "${TINYHSM_ENGINE_SOURCES:-}" ]; then
   SRC=$TINYHSM_ENGINE_SOURCES
 elif [ -d "$REPO/../shared/engines" ]; then
@@ -131,6 +145,21 @@ if ! newer_than "$SNAP" "$W/src.stamp"; then
     { tail -30 "$W/jerry-snapshot.log" >&2; echo "build.sh: jerry-snapshot failed, see $W/jerry-snapshot.log" >&2; exit 1; }
   touch "$SNAP"
 fi
+# The boot module is a static snapshot (js2c.mjs --static): its byte code runs in place with the literal values the
+# tool wrote, so the tool must encode values exactly as the engine does. Magic-string ids count JerryScript's own
+# magic strings, whose list depends on the features (line info adds some), and with 16-bit compressed pointers a
+# direct string holds at most 0xffff (ecma-globals.h ECMA_DIRECT_STRING_MAX_IMM), with the boards' 32-bit ones
+# 0x07ffffff. So this second jerry-snapshot is built with the boards' JERRY_ARGS (natively: no -m32, no heap size).
+SNAP_STATIC=$W/jerry-snapshot-board/bin/jerry-snapshot
+if ! newer_than "$SNAP_STATIC" "$W/src.stamp"; then
+  log "jerry-snapshot with the boards' JerryScript features (for the static boot module)"
+  (cd "$K/lib/jerryscript" && python3 tools/build.py --builddir="$W/jerry-snapshot-board" --jerry-cmdline-snapshot=ON \
+    --snapshot-save=ON "--compile-flag=-DJERRY_NDEBUG=1 -DJERRY_LCACHE=0 -DJERRY_PROPRETY_HASHMAP=0" \
+    --lto=OFF --error-messages=ON --js-parser=ON --mem-stats=ON --snapshot-exec=ON --line-info=ON --vm-exec-stop=ON \
+    --profile=es.next --cpointer-32bit=ON "--jobs=$JOBS") > "$W/jerry-snapshot-board.log" 2>&1 ||
+    { tail -30 "$W/jerry-snapshot-board.log" >&2; echo "build.sh: jerry-snapshot (board features) failed, see $W/jerry-snapshot-board.log" >&2; exit 1; }
+  touch "$SNAP_STATIC"
+fi
 
 # --- generated sources (tools/js2c.js) ------------------------------------------------------------------------------
 # targets/rp2/target.cmake's module list for the Pico (pico_cyw43 is the Pico W's only)
@@ -141,14 +170,24 @@ if ! newer_than "$K/src/gen/kaluma_modules.c" "$W/src.stamp" "$SNAP" "$HERE/js2c
   "${JS2C[@]}" "--out=$K/src/gen" "--tmp=$W/snapshots-upload" > "$W/js2c-upload.log"
 fi
 HAVE_IMAGE=0
-if [ -n "$BUNDLE" ]; then
+if [ -n "$BUNDLE_256" ]; then
   HAVE_IMAGE=1
-  if ! newer_than "$W/gen-image/kaluma_modules.c" "$W/src.stamp" "$SNAP" "$HERE/js2c.mjs" "$BUNDLE"; then
-    log "module snapshots + $(basename "$BUNDLE") as the boot module"
-    "${JS2C[@]}" "--out=$W/gen-image" "--tmp=$W/snapshots-image" "--boot=tinyhsm=$BUNDLE" > "$W/js2c-image.log" ||
-      { echo "build.sh: the bundle did not become a snapshot" >&2; exit 1; }
-    grep 'tinyhsm snapshot' "$W/js2c-image.log" || true
-  fi
+  STATIC_ARGS=()
+  [ "$SNAPSHOT_FORM" = plain ] || STATIC_ARGS=(--static "--static-snapshot-tool=$SNAP_STATIC")
+  for h in $HEAPS; do
+    b=$BUNDLE_256
+    [ "$h" = 256 ] || b=$BUNDLE_180
+    gen=$W/gen-image-$h
+    # rebuilt when an input is newer or the bundle or its form changed
+    if ! newer_than "$gen/kaluma_modules.c" "$W/src.stamp" "$SNAP" "$SNAP_STATIC" "$HERE/js2c.mjs" "$HERE/static_literals.mjs" "$b" ||
+      [ "$(cat "$gen/boot-module" 2> /dev/null)" != "$b $SNAPSHOT_FORM" ]; then
+      log "module snapshots + $(basename "$b") as the boot module of kaluma-$h-image ($SNAPSHOT_FORM snapshot)"
+      "${JS2C[@]}" "--out=$gen" "--tmp=$W/snapshots-image-$h" "--boot=tinyhsm=$b" "${STATIC_ARGS[@]}" > "$W/js2c-image-$h.log" ||
+        { echo "build.sh: $b did not become a snapshot" >&2; exit 1; }
+      echo "$b $SNAPSHOT_FORM" > "$gen/boot-module"
+      grep 'tinyhsm' "$W/js2c-image-$h.log" || true
+    fi
+  done
 fi
 
 # --- Kaluma + port, the twins -----------------------------------------------------------------------------------

@@ -14,15 +14,24 @@
 //
 // --boot=NAME=FILE adds FILE as one more snapshot module NAME that is not require()-able (like "startup"): the image
 // twin's main runs it at boot (tools/engines/kaluma/image/main.c).
+// --static makes that boot module a static snapshot (jerry-snapshot --static): its byte code and literals stay in
+// flash and nothing of it is copied into the JS heap at load, unlike Kaluma's own modules, whose function headers,
+// literal tables and literal strings each load into the heap. It needs every literal to be a direct value
+// (static_literals.mjs): numbers outside the direct range are rewritten, and every string literal of the bundle
+// becomes an external magic string, registered identically when the snapshot is made (jerry-snapshot
+// --load-literals-list-format) and by the image (kaluma_magic_strings.c, which Kaluma's km_runtime_init registers).
 //
 // Usage: node js2c.mjs --kaluma=DIR --target=rp2 --board=pico --modules="events gpio …" --snapshot-tool=PATH
-//                      --out=DIR [--boot=tinyhsm=dist/tinyhsm-kaluma.js] [--tmp=DIR]
+//                      --out=DIR [--boot=tinyhsm=dist/tinyhsm-kaluma.js [--static --static-snapshot-tool=PATH]] [--tmp=DIR]
+// (--static-snapshot-tool: a jerry-snapshot built with the engine's pointer size, see build.sh)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { cString, formatLiteralList, parseLiteralList, rewriteForStaticSnapshot, sortMagicStrings } from './static_literals.mjs';
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
+    if (a === '--static') return ['static', true];
     const m = /^--([^=]+)=(.*)$/s.exec(a);
     if (!m) throw new Error(`js2c.mjs: bad argument ${a}`);
     return [m[1], m[2]];
@@ -52,19 +61,63 @@ if (args.boot) {
   modules.push({ name: args.boot.slice(0, eq), src: args.boot.slice(eq + 1), js: true, native: false, require: false, boot: true });
 }
 
+// magic strings (tools/magic_strings.js): every `#define MSTR_x "…"` of Kaluma's headers
+const headers = [join(kaluma, 'include', 'magic_strings.h')];
+for (const m of modules) {
+  const p = join(modulesPath, m.name, `${m.name}_magic_strings.h`);
+  if (existsSync(p)) headers.push(p);
+}
+const kalumaStrings = [];
+for (const file of headers) {
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const s = line.trim();
+    if (!s.startsWith('#define MSTR_')) continue;
+    const tokens = line.split(' ');
+    if (tokens[1].startsWith('MSTR_') && tokens[2] && tokens[2].startsWith('"')) {
+      const item = tokens[2].substring(1, tokens[2].length - 1);
+      if (!kalumaStrings.includes(item)) kalumaStrings.push(item);
+    }
+  }
+}
+let strings = sortMagicStrings(kalumaStrings);
+
+/** jerry-snapshot with `argv`, run in tmp (the wrapped file's name there is the snapshot's resource name). */
+function snapshotTool(name, argv, tool = args['snapshot-tool']) {
+  const r = spawnSync(tool, argv, { encoding: 'utf8', cwd: tmp });
+  if (r.status !== 0) throw new Error(`js2c.mjs: jerry-snapshot ${argv[0]} failed for ${name} (${r.status}): ${r.stdout}${r.stderr}`);
+}
+
 for (const mod of modules) {
   if (!mod.js) {
     mod.bytes = Buffer.alloc(0);
     continue;
   }
-  const wrapped = join(tmp, `${mod.name}.wrapped`);
+  const wrappedName = `${mod.name}.wrapped`;
   const snapshot = join(tmp, `${mod.name}.snapshot`);
-  writeFileSync(wrapped, '(function(exports, require, module) {\n' + readFileSync(mod.src, 'utf8') + '\n});\n', 'utf8');
-  rmSync(snapshot, { force: true });
-  const r = spawnSync(args['snapshot-tool'], ['generate', wrapped, '-o', snapshot], { encoding: 'utf8' });
-  if (r.status !== 0 || !existsSync(snapshot)) {
-    throw new Error(`js2c.mjs: jerry-snapshot failed for ${mod.name} (${r.status}): ${r.stdout}${r.stderr}`);
+  let source = readFileSync(mod.src, 'utf8');
+  const makeStatic = mod.boot && args.static;
+  if (makeStatic) {
+    const r = rewriteForStaticSnapshot(source, mod.src);
+    source = r.code;
+    console.log(`js2c: ${mod.name}: ${r.constants.length} numbers outside the direct range moved into variables`);
   }
+  writeFileSync(join(tmp, wrappedName), '(function(exports, require, module) {\n' + source + '\n});\n', 'utf8');
+  rmSync(snapshot, { force: true });
+  const tool = makeStatic ? args['static-snapshot-tool'] || args['snapshot-tool'] : args['snapshot-tool'];
+  snapshotTool(mod.name, ['generate', wrappedName, '-o', snapshot], tool);
+  if (makeStatic) {
+    // the literals of the ordinary snapshot are exactly the strings the static one must find as magic strings
+    const listFile = join(tmp, `${mod.name}.literals`);
+    snapshotTool(mod.name, ['litdump', '--format', 'list', '-o', listFile, snapshot], tool);
+    const literals = parseLiteralList(readFileSync(listFile));
+    strings = sortMagicStrings([...strings, ...literals, wrappedName]);
+    const magicFile = join(tmp, 'magic-strings.list');
+    writeFileSync(magicFile, formatLiteralList(strings));
+    rmSync(snapshot, { force: true });
+    snapshotTool(mod.name, ['generate', '--static', '--load-literals-list-format', magicFile, wrappedName, '-o', snapshot], tool);
+    console.log(`js2c: ${mod.name}: static, ${literals.length} literal strings (${literals.reduce((n, l) => n + l.length, 0)} bytes) registered as magic strings`);
+  }
+  if (!existsSync(snapshot)) throw new Error(`js2c.mjs: jerry-snapshot wrote no ${snapshot}`);
   mod.bytes = readFileSync(snapshot);
 }
 
@@ -106,30 +159,12 @@ c += '\n};\n';
 writeFileSync(join(args.out, 'kaluma_modules.h'), h);
 writeFileSync(join(args.out, 'kaluma_modules.c'), c);
 
-// magic strings (tools/magic_strings.js)
-const headers = [join(kaluma, 'include', 'magic_strings.h')];
-for (const m of modules) {
-  const p = join(modulesPath, m.name, `${m.name}_magic_strings.h`);
-  if (existsSync(p)) headers.push(p);
-}
-const strings = [];
-for (const file of headers) {
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const s = line.trim();
-    if (!s.startsWith('#define MSTR_')) continue;
-    const tokens = line.split(' ');
-    if (tokens[1].startsWith('MSTR_') && tokens[2] && tokens[2].startsWith('"')) {
-      const item = tokens[2].substring(1, tokens[2].length - 1);
-      if (!strings.includes(item)) strings.push(item);
-    }
-  }
-}
-strings.sort((a, b) => (a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0));
+// the magic strings, sorted (above): Kaluma's, and with --static the boot module's literals
 let mh = LICENSE_NOTE + '#ifndef KALUMA_MAGIC_STRINGS_H\n#define KALUMA_MAGIC_STRINGS_H\n\n#include <stdint.h>\n#include "jerryscript.h"\n\n';
 mh += 'extern const uint32_t num_magic_string_items;\nextern const jerry_char_t *magic_string_items[];\nextern const jerry_length_t magic_string_lengths[];\n\n#endif\n';
 let mc = LICENSE_NOTE + '#include <stdint.h>\n#include "jerryscript.h"\n#include "kaluma_magic_strings.h"\n\n';
 mc += `const uint32_t num_magic_string_items = ${strings.length};\n\nconst jerry_char_t *magic_string_items[] = {\n`;
-mc += strings.map((s) => `  (const jerry_char_t *) "${s}"`).join(',\n') + '\n};\n\n';
+mc += strings.map((s) => `  (const jerry_char_t *) ${cString(s)}`).join(',\n') + '\n};\n\n';
 mc += 'const jerry_length_t magic_string_lengths[] = {\n' + strings.map((s) => `  ${s.length}`).join(',\n') + '\n};\n';
 writeFileSync(join(args.out, 'kaluma_magic_strings.h'), mh);
 writeFileSync(join(args.out, 'kaluma_magic_strings.c'), mc);

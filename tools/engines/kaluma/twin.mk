@@ -2,7 +2,7 @@
 #
 # Variables from build.sh: K (the unpacked Kaluma tree with lib/jerryscript and lib/littlefs), W (work dir),
 # PORT (tools/engines/kaluma/port), IMAGE_SRC (tools/engines/kaluma/image), OUT (where the twins go),
-# HAVE_IMAGE (1 when a bundle was given), WRAP (how to run a 32-bit program here, may be empty).
+# HAVE_IMAGE (1 when bundles were given: their generated sources are in $(W)/gen-image-180 and -256).
 # The source list is targets/linux/target.cmake + tools/kaluma.cmake + each module's module.cmake for the module
 # list of targets/rp2/target.cmake (without the Pico W's pico_cyw43), with Kaluma's targets/linux/src/{tty,flash,
 # system,main}.c and the rp2 module's native part replaced by port/ (see each file's header).
@@ -11,7 +11,6 @@ ARCH := -m32
 CFLAGS := $(ARCH) -O2 -g -std=gnu11 -MMD -MP -DLFS_NO_ERROR -DLFS_NO_ASSERT
 OBJ := $(W)/obj
 GEN := $(K)/src/gen
-GEN_IMAGE := $(W)/gen-image
 JERRY := $(K)/lib/jerryscript
 
 MODULE_DIRS := pwm i2c spi uart graphics storage stream rp2 rtc flash fs vfs_lfs vfs_fat sdcard wdt \
@@ -33,13 +32,14 @@ KALUMA_SRC := $(addprefix src/,err.c utils.c base64.c io.c runtime.c repl.c jerr
     graphics/gc.c graphics/font_default.c graphics/module_graphics.c storage/storage.c storage/module_storage.c \
     stream/module_stream.c rtc/module_rtc.c flash/module_flash.c fs/module_fs.c vfs_lfs/vfs_lfs.c \
     vfs_lfs/module_vfs_lfs.c vfs_fat/vfs_fat.c vfs_fat/module_vfs_fat.c sdcard/module_sdcard.c wdt/module_wdt.c) \
-  lib/littlefs/lfs.c lib/littlefs/lfs_util.c lib/oofatfs/ff.c lib/oofatfs/ffunicode.c \
-  src/gen/kaluma_magic_strings.c
+  lib/littlefs/lfs.c lib/littlefs/lfs_util.c lib/oofatfs/ff.c lib/oofatfs/ffunicode.c
 PORT_SRC := system.c flash.c module_rp2.c stats.c
 
 COMMON_OBJ := $(addprefix $(OBJ)/k/,$(KALUMA_SRC:.c=.o)) $(addprefix $(OBJ)/port/,$(PORT_SRC:.c=.o))
-UPLOAD_OBJ := $(OBJ)/upload/tty.o $(OBJ)/upload/main.o $(OBJ)/upload/kaluma_modules.o
-IMAGE_OBJ := $(OBJ)/image/tty.o $(OBJ)/image/main.o $(OBJ)/image/kaluma_modules.o
+# each form registers its own magic strings: the image's include the static boot module's literals (js2c.mjs --static)
+UPLOAD_OBJ := $(OBJ)/upload/tty.o $(OBJ)/upload/main.o $(OBJ)/upload/kaluma_modules.o $(OBJ)/upload/kaluma_magic_strings.o
+# per heap size: each image twin has its own bundle, generated into $(W)/gen-image-<heap> by build.sh
+IMAGE_OBJ = $(addprefix $(OBJ)/image-$(1)/,tty.o main.o kaluma_modules.o kaluma_magic_strings.o)
 LDFLAGS := $(ARCH) -Wl,--wrap=jerry_port_fatal
 LIBS = $(W)/jerry-$(1)/lib/libjerry-core.a $(W)/jerry-$(1)/lib/libjerry-ext.a -lm -lpthread
 
@@ -67,20 +67,27 @@ $(OBJ)/upload/main.o: $(PORT)/main.c
 $(OBJ)/upload/kaluma_modules.o: $(GEN)/kaluma_modules.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -c $< -o $@
+$(OBJ)/upload/kaluma_magic_strings.o: $(GEN)/kaluma_magic_strings.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC) -c $< -o $@
 
-# the image objects see the generated header with the boot module first
-$(OBJ)/image/tty.o: $(PORT)/tty.c
+# the image objects see the generated header with the boot module first; % is the heap size
+$(OBJ)/image-%/tty.o: $(PORT)/tty.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DKM_TTY_ETX_IS_DATA -I$(GEN_IMAGE) $(INC) -c $< -o $@
-$(OBJ)/image/main.o: $(IMAGE_SRC)/main.c
+	$(CC) $(CFLAGS) -DKM_TTY_ETX_IS_DATA -I$(W)/gen-image-$* $(INC) -c $< -o $@
+$(OBJ)/image-%/main.o: $(IMAGE_SRC)/main.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(GEN_IMAGE) $(INC) -c $< -o $@
-$(OBJ)/image/kaluma_modules.o: $(GEN_IMAGE)/kaluma_modules.c
+	$(CC) $(CFLAGS) -I$(W)/gen-image-$* $(INC) -c $< -o $@
+$(OBJ)/image-%/kaluma_modules.o: $(W)/gen-image-%/kaluma_modules.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(GEN_IMAGE) $(INC) -c $< -o $@
+	$(CC) $(CFLAGS) -I$(W)/gen-image-$* $(INC) -c $< -o $@
+$(OBJ)/image-%/kaluma_magic_strings.o: $(W)/gen-image-%/kaluma_magic_strings.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(W)/gen-image-$* $(INC) -c $< -o $@
 
-$(OUT)/kaluma-%-image.elf: $(COMMON_OBJ) $(IMAGE_OBJ) $(W)/jerry-%/lib/libjerry-core.a
-	$(CC) $(LDFLAGS) -o $@ $(COMMON_OBJ) $(IMAGE_OBJ) $(call LIBS,$*)
+.SECONDEXPANSION:
+$(OUT)/kaluma-%-image.elf: $(COMMON_OBJ) $$(call IMAGE_OBJ,$$*) $(W)/jerry-%/lib/libjerry-core.a
+	$(CC) $(LDFLAGS) -o $@ $(COMMON_OBJ) $(call IMAGE_OBJ,$*) $(call LIBS,$*)
 
 $(OUT)/kaluma-%.elf: $(COMMON_OBJ) $(UPLOAD_OBJ) $(W)/jerry-%/lib/libjerry-core.a
 	$(CC) $(LDFLAGS) -o $@ $(COMMON_OBJ) $(UPLOAD_OBJ) $(call LIBS,$*)

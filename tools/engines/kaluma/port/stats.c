@@ -10,6 +10,35 @@
 #include "jerryscript.h"
 #include "twin.h"
 
+/* jmem_heap_stats_t of JerryScript 2.4 (jerry-core/jmem/jmem.h, JERRY_MEM_STATS): the heap by kind of allocation. */
+typedef struct {
+  size_t size, allocated_bytes, peak_allocated_bytes, waste_bytes, peak_waste_bytes, byte_code_bytes,
+      peak_byte_code_bytes, string_bytes, peak_string_bytes, object_bytes, peak_object_bytes, property_bytes,
+      peak_property_bytes;
+} twin_jmem_stats_t;
+void jmem_heap_get_stats(twin_jmem_stats_t *out);
+
+/*
+ * With $TINYHSM_PROBE set, one JSON line per stage on stderr: the heap after a full collection, split into byte
+ * code (function headers and literal tables copied from a snapshot, or whole functions), strings, objects and
+ * properties as JerryScript counts them (the rest: numbers, BigInts, buffers, the literal storage's own chunks).
+ */
+void twin_probe(const char *stage) {
+  if (getenv("TINYHSM_PROBE") == NULL) return;
+  jerry_gc(JERRY_GC_PRESSURE_HIGH);
+  twin_jmem_stats_t s;
+  memset(&s, 0, sizeof(s));
+  jmem_heap_get_stats(&s);
+  fprintf(stderr,
+          "{\"probe\":\"%s\",\"allocated\":%lu,\"peak\":%lu,\"byteCode\":%lu,\"strings\":%lu,\"objects\":%lu,"
+          "\"properties\":%lu,\"peakByteCode\":%lu,\"peakStrings\":%lu,\"peakObjects\":%lu,\"peakProperties\":%lu}\n",
+          stage, (unsigned long)s.allocated_bytes, (unsigned long)s.peak_allocated_bytes, (unsigned long)s.byte_code_bytes,
+          (unsigned long)s.string_bytes, (unsigned long)s.object_bytes, (unsigned long)s.property_bytes,
+          (unsigned long)s.peak_byte_code_bytes, (unsigned long)s.peak_string_bytes, (unsigned long)s.peak_object_bytes,
+          (unsigned long)s.peak_property_bytes);
+  fflush(stderr);
+}
+
 /* -1 until the program's top level has returned. */
 static long after_load = -1;
 static volatile sig_atomic_t exiting = 0;
