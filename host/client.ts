@@ -193,6 +193,22 @@ const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const DEFAULT_RETRIES = 2;
 const DEFAULT_CANCEL_WAIT_MS = 2000;
 
+/** A CANCEL frame's body: `{1: sessionId, 2: counter, 3: token}` for a request in a session, else empty (docs/protocol.md §1). */
+function cancelBody(job: Job): Uint8Array {
+  const e = job.envelope;
+  if (!e) return new Uint8Array(0);
+  try {
+    const m: CborMap = new Map<number, CborValue>([
+      [1, e.session.sessionId],
+      [2, e.counter],
+      [3, e.session.cancelToken(e.counter)],
+    ]);
+    return cborEncode(m);
+  } catch (err) {
+    return new Uint8Array(0); // the session is over: the device cancels nothing of it anyway
+  }
+}
+
 /** How to find out whether a command that must not run twice ran (MAY_HAVE_RUN). */
 const MAY_HAVE_RUN_CHECK: { readonly [command: string]: string } = {
   KEY_GENERATE: 'List the keys (`tinyhsm list`) to see whether a new key was made.',
@@ -1014,8 +1030,9 @@ export class HsmClient {
     // Tell the device (docs/security.md §7: a request waiting for the button ends with CANCELLED). The caller has its
     // answer at once; the link stays with this request until the device's answer comes, or cancelWaitMs passes, so
     // the next request does not meet a device that is still waiting (BUSY).
-    const cancel =
-      this.transport.mode === 'binary' ? encodeFrame(FrameType.CANCEL, job.seq, new Uint8Array(0)) : ASCII(encodeArmorLine(FrameType.CANCEL, job.seq, new Uint8Array(0)));
+    // A request in a session is cancelled with that session's token (docs/session.md §4.1), which the device requires
+    const body = cancelBody(job);
+    const cancel = this.transport.mode === 'binary' ? encodeFrame(FrameType.CANCEL, job.seq, body) : ASCII(encodeArmorLine(FrameType.CANCEL, job.seq, body));
     this.transport.write(cancel).catch(() => {});
     job.cancelling = true;
     if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);

@@ -22,6 +22,8 @@ export const INFO_HOST_TO_DEVICE = 'tinyhsm/session/v1 host->device';
 export const INFO_DEVICE_TO_HOST = 'tinyhsm/session/v1 device->host';
 export const DIRECTION_HOST_TO_DEVICE = 0x01;
 export const DIRECTION_DEVICE_TO_HOST = 0x02;
+/** A CANCEL token's direction byte (docs/session.md §4.1). */
+export const DIRECTION_CANCEL = 0x03;
 const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 const TAG = 16;
 
@@ -93,6 +95,11 @@ function counterBytes(counter: number): Buffer {
 /** 00000000 ‖ counter (8 bytes big-endian). */
 export function envelopeNonce(counter: number): Buffer {
   return Buffer.concat([Buffer.alloc(4), counterBytes(counter)]);
+}
+
+/** 00000001 ‖ counter (8 bytes big-endian): a CANCEL token's nonce, never an envelope's (docs/session.md §4.1). */
+export function cancelNonce(counter: number): Buffer {
+  return Buffer.concat([Buffer.from([0, 0, 0, 1]), counterBytes(counter)]);
 }
 
 /** sessionId(1) ‖ counter (8 bytes big-endian) ‖ direction(1). */
@@ -276,6 +283,16 @@ export class HostSession {
     this.lastResponse = counter;
     this.lastActivity = now;
     return new Uint8Array(plain);
+  }
+
+  /**
+   * The token a CANCEL frame carries to end the button wait of request `counter` of this session (docs/session.md
+   * §4.1): ChaCha20-Poly1305 under k_h2d of nothing, with the cancel nonce and AAD direction 0x03. Only this
+   * session's host can make it, so nobody else on the link can cancel its request.
+   */
+  cancelToken(counter: number): Uint8Array {
+    if (this.ended) throw new SessionError(this.ended, `session ${this.sessionId} is over (${this.ended})`);
+    return new Uint8Array(aeadSeal(this.keyOut, cancelNonce(counter), new Uint8Array(0), envelopeAad(this.sessionId, counter, DIRECTION_CANCEL)));
   }
 
   /** Forget the keys (after SESSION_CLOSE, or on exit). */

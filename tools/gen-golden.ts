@@ -5,7 +5,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   Reason,
   Alg, ATTEST_CONTEXT, ATTEST_FORMAT, AttestationStatementSchema, Capability, Command, FrameType, KeepaliveReason, MESSAGES, Role, Status,
-  cborEncode, encodeFrame, encodeMessage, encodePacket, fromHex, toHex, utf8Encode, type CborMap, type Schema,
+  cborEncode, encodeFrame, encodeMessage, encodePacket, fromHex, toHex, utf8Encode, type CborMap, type CborValue, type Schema,
 } from '../firmware/protocol/index.ts';
 
 const h = (s: string) => fromHex(s) as Uint8Array;
@@ -23,6 +23,8 @@ const S_HOST_EPH = h('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa
 const S_SIG = h('bae3cc3cc6adce0d3f00ec8615daba8acdc854c642814979ae35126ab41d5270717267bcd6650f1d947dca6e588c7acdf2134bcc20461c09e7b97c0f72bbf508');
 const S_REQ_ENVELOPE = h('c020e85b1ca05445d8f39b8ae8c6a2a308a8b580e0240493de');
 const S_RES_ENVELOPE = h('8b2b9a45e3332b1224b2ad21a4dec924b16049220cf8d5ebc6');
+// docs/session.md §4.1: ChaCha20-Poly1305(k_h2d, 00000001 ‖ BE64(1), empty, aad 01 ‖ BE64(1) ‖ 03), the tag alone
+const S_CANCEL_TOKEN = h('6736210c007d6530d4a5ef4b4972efe5');
 
 // PINs of the examples (6..64 bytes on the wire; the CLI sends the UTF-8 of what it is given)
 const USER_PIN = utf8Encode('123456');
@@ -98,7 +100,10 @@ const examples: Example[] = [
     fields: { reason: Reason.SESSION_NEEDED },
   },
   { name: 'KEEPALIVE frame (waiting for the button)', kind: 'raw', frameType: FrameType.KEEPALIVE, seq: 14, code: -1, fields: {}, raw: new Uint8Array([KeepaliveReason.PRESENCE_NEEDED]) },
-  { name: 'CANCEL frame', kind: 'empty', frameType: FrameType.CANCEL, seq: 14, code: -1, fields: {} },
+  {
+    name: 'CANCEL frame (for the request of seq 16, counter 1, in session 1 of the worked example)', kind: 'raw', frameType: FrameType.CANCEL, seq: 16, code: -1, fields: {},
+    raw: cborEncode(new Map<number, CborValue>([[1, 1], [2, 1], [3, S_CANCEL_TOKEN]])),
+  },
   { name: 'INIT request', kind: 'request', frameType: FrameType.REQUEST, seq: 18, code: Command.INIT, fields: { userPin: USER_PIN, soPin: SO_PIN, label: 'ca' } },
   { name: 'INIT response', kind: 'response', frameType: FrameType.RESPONSE, seq: 18, code: Command.INIT, fields: {} },
   { name: 'LOGIN request (user)', kind: 'request', frameType: FrameType.REQUEST, seq: 19, code: Command.LOGIN, fields: { role: Role.USER, pin: USER_PIN } },

@@ -4,6 +4,7 @@ import { Alg, FrameType, PROTOCOL_VERSION, Status, type StatusCode } from '../pr
 import { Reason } from '../protocol/reasons.ts';
 import type { ErrorDetail } from '../protocol/result.ts';
 import { equalBytes } from '../protocol/bytes.ts';
+import { cborDecode } from '../protocol/cbor.ts';
 import { DEFAULT_MAX_PACKET, FrameReader, encodeArmorLine, encodeFrame, type Frame, type ReaderEvent } from '../protocol/frame.ts';
 import { MAX_LIST, MAX_LABEL, MAX_PUBLIC_KEY, MAX_KEY_ID } from '../protocol/messages/limits.ts';
 import type { DeviceContext } from './context.ts';
@@ -15,7 +16,7 @@ import { runSelftests, type SelftestReport } from './selftest.ts';
 import { dispatch, dispatchAbandon, dispatchResume, errorBody } from './dispatch.ts';
 import { KeepaliveReason } from '../protocol/codes.ts';
 import type { PresenceOutcome } from './presence.ts';
-import { SessionTable, type SessionLimits } from './session/index.ts';
+import { SessionTable, cancelAuthentic, type SessionLimits } from './session/index.ts';
 import { AuthState } from './auth/state.ts';
 import { PresenceGate } from './presence.ts';
 
@@ -296,6 +297,22 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     sendError(seq, Status.INTERNAL_ERROR, Reason.WAIT_FAILED);
   }
 
+  /**
+   * Whether a CANCEL body is `{1: sessionId, 2: counter, 3: token}` for the request that waits: its session, its
+   * counter, and a token that session's k_h2d made (docs/session.md §4.1). A request outside a session never waits
+   * (only SIGN and ECDH in a session ask for the button), so there is nothing else to cancel.
+   */
+  function cancelFromWaitingSession(body: Uint8Array): boolean {
+    const d = ctx.presence.deferredInner;
+    if (d === undefined) return false;
+    const m = cborDecode(body);
+    if (!m.ok || !(m.value instanceof Map)) return false;
+    const tag = m.value.get(3);
+    if (m.value.get(1) !== d.sessionId || m.value.get(2) !== d.counter || !(tag instanceof Uint8Array)) return false;
+    const s = ctx.sessions.get(d.sessionId);
+    return s !== undefined && cancelAuthentic(s, d.counter, tag);
+  }
+
   function onRequest(f: Frame): void {
     const digest = env.crypto.sha256(f.body);
     if (waiting) {
@@ -338,8 +355,9 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
     if (f.type === FrameType.REQUEST) onRequest(f);
     else if (f.type === FrameType.CANCEL) {
-      // ends the button wait of that seq with CANCELLED (security.md §7); a CANCEL for anything else is ignored
-      if (waiting && f.seq === waitSeq) endWait('cancelled');
+      // ends the button wait of that seq with CANCELLED (security.md §7) if it comes from the session whose request
+      // waits (its token, session.md §4.1); any other CANCEL is ignored, with no answer that could reach that host
+      if (waiting && f.seq === waitSeq && cancelFromWaitingSession(f.body)) endWait('cancelled');
     }
     else sendError(f.seq, Status.INVALID_FRAME, Reason.FRAME_TYPE_REFUSED, [f.type]);
   }

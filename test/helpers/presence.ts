@@ -6,6 +6,7 @@ import { Command, FrameType, Role, Status, nameOf } from '../../firmware/protoco
 import { FrameReader, encodeFrame, type Frame } from '../../firmware/protocol/frame.ts';
 import { HostSession, SessionHandshake } from '../../host/session.ts';
 import { nobleCrypto, replyOfBody, requestBodyOf, seededRng, type Reply } from './loopback.ts';
+import { cborEncode, type CborValue } from '../../firmware/protocol/cbor.ts';
 
 export const PRESENCE_USER_PIN = new Uint8Array(Buffer.from('123456-user'));
 export const PRESENCE_SO_PIN = new Uint8Array(Buffer.from('654321-so-pin'));
@@ -112,6 +113,11 @@ export function decodeOut(bytes: Uint8Array): Out[] {
   return out;
 }
 
+/** A CANCEL frame's body for request `counter` of `session`: {1: sessionId, 2: counter, 3: token} (docs/protocol.md §1). */
+export function cancelBody(session: HostSession, counter: number): Uint8Array {
+  return cborEncode(new Map<number, CborValue>([[1, session.sessionId], [2, counter], [3, session.cancelToken(counter)]]));
+}
+
 export const isKeepalive = (o: Out, seq: number) => o.type === FrameType.KEEPALIVE && o.seq === seq && o.body.length === 1 && o.body[0] === 0x02;
 
 export interface RigOptions extends DeviceOptions {
@@ -187,9 +193,13 @@ export class PresenceRig {
     return encodeFrame(FrameType.REQUEST, seq, requestBodyOf(command, params));
   }
 
-  cancelFrame(seq: number): Uint8Array {
-    return encodeFrame(FrameType.CANCEL, seq, new Uint8Array(0));
+  /** A CANCEL for `seq` with the token of the rig's session for its last sealed request (docs/session.md §4.1), or `body`. */
+  cancelFrame(seq: number, body?: Uint8Array): Uint8Array {
+    return encodeFrame(FrameType.CANCEL, seq, body !== undefined ? body : cancelBody(this.session as HostSession, this.lastCounter));
   }
+
+  /** Counter of the last request sealed by sealedFrame. */
+  lastCounter = 0;
 
   openSession(): void {
     const hs = SessionHandshake.create();
@@ -210,6 +220,7 @@ export class PresenceRig {
   sealedFrame(command: number, params: unknown, seq: number): Uint8Array {
     if (!this.session) this.openSession();
     const env = (this.session as HostSession).seal(requestBodyOf(command, params), 0);
+    this.lastCounter = env.counter;
     return this.clearFrame(Command.SESSION_MESSAGE, { 1: env.sessionId, 2: env.counter, 3: env.ciphertext }, seq);
   }
 
@@ -366,8 +377,17 @@ export class SimFrameHost {
   }
 
   /** Send a sealed request; returns its seq (the answer comes later). */
+  /** Counter of the last request sent by sendSealed. */
+  lastCounter = 0;
+
+  /** Send CANCEL for `seq` with this host's session token for its last sealed request (docs/session.md §4.1). */
+  cancel(seq: number): void {
+    this.send(encodeFrame(FrameType.CANCEL, seq, cancelBody(this.session as HostSession, this.lastCounter)));
+  }
+
   sendSealed(command: number, params: unknown): number {
     const env = (this.session as HostSession).seal(requestBodyOf(command, params));
+    this.lastCounter = env.counter;
     const q = this.nextSeq();
     this.send(encodeFrame(FrameType.REQUEST, q, requestBodyOf(Command.SESSION_MESSAGE, { 1: env.sessionId, 2: env.counter, 3: env.ciphertext })));
     return q;

@@ -77,7 +77,7 @@ describe('the simulator button', () => {
     const busy = await host.clear(Command.INFO, {});
     expect(busy.frame.type).toBe(FrameType.ERROR);
     expect(busy.statusName).toBe('BUSY');
-    host.send(encodeFrame(FrameType.CANCEL, q, new Uint8Array(0)));
+    host.cancel(q);
     expect(host.inner(await host.answer(q)).statusName).toBe('CANCELLED');
     // a press now does nothing, and the device serves the session again
     sim.pressButton();

@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import { Alg, Command, FrameType, Status } from '../../firmware/protocol/codes.ts';
-import { PresenceRig, countingCrypto, ed25519Verifies, isKeepalive, statusName, type Out } from '../helpers/presence.ts';
+import { PresenceRig, cancelBody, countingCrypto, ed25519Verifies, isKeepalive, statusName, type Out } from '../helpers/presence.ts';
+import { cborEncode, type CborValue } from '../../firmware/protocol/cbor.ts';
+import type { HostSession } from '../../host/session.ts';
 import type { Reply } from '../helpers/loopback.ts';
 
 const MSG = new Uint8Array(Buffer.from('sign me only if a person touches the device'));
@@ -116,12 +118,35 @@ describe('user presence: the button wait', () => {
     const cc = countingCrypto();
     const rig = new PresenceRig({ crypto: cc.crypto }).setUp();
     const { keyId } = rig.touchKey(Alg.ED25519);
+    // another host on the same link with a session of its own, opened before the wait (during it, it gets BUSY)
+    const victim = rig.session as HostSession;
+    rig.openSession();
+    const attacker = rig.session as HostSession;
+    rig.session = victim;
     const before = cc.uses();
     const q = rig.nextSeq();
     rig.feed(rig.sealedFrame(Command.SIGN, { 1: keyId, 2: MSG }, q));
     expect(onlyKeepalives(rig.advance(300), q)).toBe(3);
     expect(rig.feed(rig.cancelFrame((q + 7) & 0xffff))).toEqual([]);
     expect(onlyKeepalives(rig.advance(100), q)).toBe(1);
+    // CANCELs that do not come from the waiting request's session are ignored, with no answer (docs/session.md §4.1):
+    // an empty body (anyone who saw the seq in a BUSY), another session's token, a token for another counter, a
+    // token with one bit changed, and a body that is not a map
+    const mine = victim;
+    const token = mine.cancelToken(rig.lastCounter);
+    const flipped = token.slice();
+    flipped[0] ^= 1;
+    for (const body of [
+      new Uint8Array(0),
+      cborEncode(new Map<number, CborValue>([[1, mine.sessionId], [2, rig.lastCounter], [3, attacker.cancelToken(rig.lastCounter)]])),
+      cancelBody(attacker, rig.lastCounter),
+      cancelBody(mine, rig.lastCounter + 1),
+      cborEncode(new Map<number, CborValue>([[1, mine.sessionId], [2, rig.lastCounter], [3, flipped]])),
+      cborEncode([1, 2, 3]),
+    ]) {
+      expect(rig.feed(rig.cancelFrame(q, body))).toEqual([]);
+      expect(onlyKeepalives(rig.advance(100), q), 'still waiting').toBe(1);
+    }
     const got = rig.feed(rig.cancelFrame(q));
     expect(got).toHaveLength(1);
     expect(got[0].seq).toBe(q);

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { getQuickJS } from 'quickjs-emscripten';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
 import {
+  DIRECTION_CANCEL,
   DIRECTION_DEVICE_TO_HOST,
   DIRECTION_HOST_TO_DEVICE,
+  cancelNonce,
   INFO_DEVICE_TO_HOST,
   INFO_HOST_TO_DEVICE,
   envelopeAad,
@@ -99,6 +101,21 @@ describe('session worked example', () => {
     expect(env.counter).toBe(V.request.counter);
     expect(hex(env.ciphertext)).toBe(V.request.envelope);
     expect(hex(s.open(V.response.counter, H(V.response.envelope)))).toBe(V.response.plaintext);
+  });
+
+  it('the CANCEL token of docs/protocol.md §5 (session.md §4.1): the host makes it, the device (noble) opens it, and only for its counter', () => {
+    const token = '6736210c007d6530d4a5ef4b4972efe5';
+    const hs = host.SessionHandshake.create({ ephemeralSecret: H(V.hostEphemeralSecret) });
+    const s = hs.finish(H(V.deviceId), H(V.identityPublicKey), { sessionId: V.sessionId, deviceEphemeral: H(V.deviceEphemeral), signature: H(V.signature) }, { now: 0 });
+    expect(hex(s.cancelToken(1))).toBe(token);
+    expect(host.cancelNonce(1).toString('hex')).toBe('000000010000000000000001');
+    expect(hex(cancelNonce(1))).toBe('000000010000000000000001');
+    const aad = envelopeAad(V.sessionId, 1, DIRECTION_CANCEL);
+    expect(hex(aad)).toBe('01000000000000000103');
+    expect(c.aeadOpen(H(V.keyHostToDevice), cancelNonce(1), H(token), aad)).toEqual(new Uint8Array(0));
+    expect(c.aeadOpen(H(V.keyHostToDevice), cancelNonce(2), H(token), envelopeAad(V.sessionId, 2, DIRECTION_CANCEL))).toBeUndefined();
+    // never an envelope: the request envelope's nonce and direction do not open it
+    expect(c.aeadOpen(H(V.keyHostToDevice), envelopeNonce(1), H(token), envelopeAad(V.sessionId, 1, DIRECTION_HOST_TO_DEVICE))).toBeUndefined();
   });
 
   it('docs/session.md shows every value of the example', () => {

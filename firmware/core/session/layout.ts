@@ -11,6 +11,8 @@ export const INFO_DEVICE_TO_HOST = 'tinyhsm/session/v1 device->host';
 /** Direction byte, last byte of the AAD (docs/session.md §4). Separate keys already split the directions; the byte makes it explicit. */
 export const DIRECTION_HOST_TO_DEVICE = 0x01;
 export const DIRECTION_DEVICE_TO_HOST = 0x02;
+/** Direction byte of a CANCEL token (docs/session.md §4.1): host → device, key k_h2d, nonces of their own. */
+export const DIRECTION_CANCEL = 0x03;
 
 export const DEVICE_ID_LENGTH = 16;
 export const EPHEMERAL_LENGTH = 32;
@@ -40,6 +42,16 @@ export function putCounter(out: Uint8Array, at: number, c: number): void {
 export function envelopeNonce(counter: number): Uint8Array {
   const n = new Uint8Array(12);
   putCounter(n, 4, counter);
+  return n;
+}
+
+/**
+ * nonce of a CANCEL token = 00 00 00 01 ‖ counter (docs/session.md §4.1): never an envelope's nonce, so the token
+ * for request c does not reuse request c's nonce under k_h2d.
+ */
+export function cancelNonce(counter: number): Uint8Array {
+  const n = envelopeNonce(counter);
+  n[3] = 1;
   return n;
 }
 

@@ -8,12 +8,14 @@ import type { Crypto, Rng } from '../../hal/index.ts';
 import { utf8Encode, wipe } from '../../protocol/bytes.ts';
 import {
   DEVICE_ID_LENGTH,
+  DIRECTION_CANCEL,
   DIRECTION_DEVICE_TO_HOST,
   DIRECTION_HOST_TO_DEVICE,
   EPHEMERAL_LENGTH,
   INFO_DEVICE_TO_HOST,
   INFO_HOST_TO_DEVICE,
   TAG_LENGTH,
+  cancelNonce,
   envelopeAad,
   envelopeNonce,
   isValidCounter,
@@ -26,7 +28,7 @@ export type SessionRefusal =
   | 'bad-host-ephemeral'
   /** This engine cannot run X25519 or Ed25519 (Espruino: no BigInt), or the identity key is unusable. */
   | 'unavailable'
-  /** Every session slot holds a live session; nothing is evicted. */
+  /** Every session slot holds a live session that has logged in; nothing is evicted. */
   | 'table-full'
   /** No session has this id (never opened, or its slot was reused). */
   | 'unknown-session'
@@ -238,6 +240,17 @@ export function endSession(state: SessionState, why: SessionRefusal): void {
   wipe(state.keyIn, state.keyOut);
   state.role = 0;
   if (state.ended === undefined) state.ended = why;
+}
+
+/**
+ * A CANCEL's token for the request with `counter` that waits for the button in this session (docs/session.md §4.1):
+ * ChaCha20-Poly1305 under k_h2d of an empty plaintext, with the cancel nonce and AAD, i.e. a 16-byte tag that only
+ * the session's host can make. A session that is over cancels nothing.
+ */
+export function cancelAuthentic(state: SessionState, counter: number, tag: Uint8Array): boolean {
+  if (state.ended !== undefined || tag.length !== TAG_LENGTH || !isValidCounter(counter)) return false;
+  const plain = state.crypto.aeadOpen(state.keyIn, cancelNonce(counter), tag, envelopeAad(state.id, counter, DIRECTION_CANCEL));
+  return plain !== undefined && plain.length === 0;
 }
 
 /** SESSION_CLOSE. */
