@@ -3,7 +3,7 @@
 // Espruino (espruino/Espruino src/jswrap_*.c) has no Map, Symbol, RangeError, Number.isSafeInteger/isInteger,
 // Array.from, TypedArray.from/of, ArrayBuffer.isView, Object.hasOwn or Object.freeze (noble's sha256 calls the
 // last two while its module loads, and throws RangeError on bad input), no Array.prototype.slice to call on other
-// values, and its typed arrays' slice returns a plain Array (both measured in the 2v29 twin). The bundle is downlevelled to ES5 by tools/build.mjs,
+// values, its typed arrays' slice returns a plain Array, and its Math.pow is inexact (measured in the 2v29 twin). The bundle is downlevelled to ES5 by tools/build.mjs,
 // whose for-of and spread helpers look for `Symbol.iterator`: the minimal Symbol below gives them a string key,
 // and MapPolyfill implements iteration under it, so `for (const [k, v] of map)` works too.
 // Maps here are small (CBOR maps of a few integer keys, key slots), so linear search is fine.
@@ -168,6 +168,25 @@ for (let t = 0; t < typedArrays.length; t++) {
   if (typeof C.from !== 'function') C.from = typedFrom;
   if (typeof C.of !== 'function') C.of = typedOf;
 }
+
+// Espruino's Math.pow is inexact even for small powers of two (2v29: Math.pow(2, 16) !== 65536, Math.pow(2, 32) ===
+// 4294967295.99999666), and the ES5 pass turns every ** into Math.pow (noble's pbkdf2 bounds dkLen by 2 ** 32 - 1).
+// An integer exponent is computed by repeated squaring, exact whenever the result fits a double's 53 bits as
+// ECMA-262 §6.1.6.1.3 (Number::exponentiate) gives it; anything else goes to Espruino's own.
+const nativePow = Math.pow;
+if (nativePow(2, 16) !== 65536)
+  (Math as unknown as AnyGlobal).pow = function (x: number, y: number): number {
+    if (y !== Math.floor(y) || Math.abs(y) > 1100) return nativePow(x, y);
+    let r = 1;
+    let b = x;
+    let n = y < 0 ? -y : y;
+    while (n > 0) {
+      if (n % 2 === 1) r *= b;
+      b *= b;
+      n = Math.floor(n / 2);
+    }
+    return y < 0 ? 1 / r : r;
+  };
 
 const ObjectCtor = Object as unknown as AnyGlobal;
 if (typeof ObjectCtor.hasOwn !== 'function')
