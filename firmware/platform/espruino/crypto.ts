@@ -10,7 +10,9 @@
 import { symmetricCrypto } from '../../hal/symmetric.ts';
 import type { Crypto } from '../../hal/index.ts';
 
-export const NO_BIGINT = 'this engine has no BigInt, so elliptic-curve code cannot run here (Espruino); use a Kaluma, XS or QuickJS board for keys';
+// INFO carries it as each curve's self-test failure, after 'threw during the known-answer test: ', cut at 80
+// characters (core/selftest.ts): short enough to arrive whole.
+export const NO_BIGINT = 'no BigInt on Espruino, so no curves: this board holds no asymmetric keys';
 
 function unavailable(): never {
   throw new Error(NO_BIGINT);
