@@ -9,8 +9,10 @@ import { createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVeri
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Alg } from '../../firmware/protocol/index.ts';
+import { Alg, Command } from '../../firmware/protocol/index.ts';
 import { HsmClient, algName } from '../../host/client.ts';
+import { HsmError } from '../../host/errors.ts';
+import { SessionHandshake } from '../../host/session.ts';
 import { publicKeyToSpkiDer } from '../../host/pubkey-format.ts';
 import type { EngineDevice, EngineProfile, EngineStats } from './engine.ts';
 
@@ -23,10 +25,17 @@ export interface EngineExpectations {
    * 'clear': only what needs no session (INFO, ECHO), for a board whose engine has no elliptic curves.
    */
   flow: 'full' | 'clear';
+  /**
+   * 'clear' only: the device cannot open sessions and so serves RANDOM in the clear (docs/protocol.md §6): SESSION_OPEN
+   * must be refused, RANDOM must answer in the clear, and a key command must still say SESSION_REQUIRED.
+   */
+  randomInClear?: boolean;
   /** Algorithms INFO must offer (their self-tests passed). */
   offers: number[];
   /** Algorithms INFO must not offer on this engine (their self-test fails or their code is not in this build). */
   withholds?: number[];
+  /** What INFO's selftestFailures must say for each withheld algorithm (why the board does not offer it). */
+  withheldBecause?: RegExp;
   /** Peak heap allowed (EngineStats.unit), over every power-on of the run; the test fails above it. */
   peakBudget: number;
   /** Where the budget comes from, for the failure message. */
@@ -119,10 +128,33 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
       const info = await timed(times, 'INFO', () => (hsm as HsmClient).info()).catch(failWith);
       for (const a of exp.offers) expect(info.algorithms, `${algName(a)} offered`).toContain(a);
       for (const a of exp.withholds ?? []) expect(info.algorithms, `${algName(a)} withheld`).not.toContain(a);
+      if (exp.withheldBecause)
+        for (const a of exp.withholds ?? []) expect(info.selftestFailures?.[a], `why ${algName(a)} is withheld`).toMatch(exp.withheldBecause);
       expect(info.deviceId.length).toBe(16);
       const echo = await timed(times, 'ECHO', () => (hsm as HsmClient).echo(new Uint8Array([1, 2, 3, 0, 0x03, 255]))).catch(failWith);
       expect(Array.from(echo)).toEqual([1, 2, 3, 0, 0x03, 255]);
     }, stepMs);
+
+    if (exp.flow === 'clear' && exp.randomInClear) {
+      it('no session can open; RANDOM answers in the clear, other commands still need a session', async () => {
+        const h = hsm as HsmClient;
+        const refusedWith = (p: Promise<unknown>) =>
+          p.then(
+            () => 'OK',
+            (e: unknown) => (e instanceof HsmError ? String(e.statusName) : failWith(e)),
+          );
+        const open = await refusedWith(h.callClear(Command.SESSION_OPEN, { hostEphemeral: SessionHandshake.create().hostEphemeral }));
+        expect(open, 'SESSION_OPEN').toBe('UNSUPPORTED_ALGORITHM');
+        const a = (await timed(times, 'RANDOM 32', () => h.callClear(Command.RANDOM, { length: 32 })).catch(failWith)).bytes as Uint8Array;
+        const b = (await timed(times, 'RANDOM 1024', () => h.callClear(Command.RANDOM, { length: 1024 })).catch(failWith)).bytes as Uint8Array;
+        expect(a.length).toBe(32);
+        expect(b.length).toBe(1024);
+        expect(Buffer.from(a).equals(Buffer.from(b.subarray(0, 32))), 'two draws differ').toBe(false);
+        // 1024 bytes of a working RNG take many distinct values (a stuck or zero source would not)
+        expect(new Set(b).size).toBeGreaterThan(200);
+        expect(await refusedWith(h.callClear(Command.KEY_LIST, {})), 'KEY_LIST in the clear').toBe('SESSION_REQUIRED');
+      }, stepMs);
+    }
 
     if (exp.flow === 'full') {
       it('session, INIT, LOGIN, KEY_GENERATE, SIGN verified by node:crypto, KEY_ATTEST, ECDH', async () => {
