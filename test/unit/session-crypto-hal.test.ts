@@ -204,5 +204,5 @@ describe('the Espruino build of these primitives', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000); // bundling and an emulated Espruino context: a minute on a loaded 2-core machine
 });
