@@ -41,7 +41,7 @@ UPLOAD_OBJ := $(OBJ)/upload/tty.o $(OBJ)/upload/main.o $(OBJ)/upload/kaluma_modu
 # per heap size: each image twin has its own bundle, generated into $(W)/gen-image-<heap> by build.sh
 IMAGE_OBJ = $(addprefix $(OBJ)/image-$(1)/,tty.o main.o kaluma_modules.o kaluma_magic_strings.o)
 LDFLAGS := $(ARCH) -Wl,--wrap=jerry_port_fatal
-LIBS = $(W)/jerry-$(1)/lib/libjerry-core.a $(W)/jerry-$(1)/lib/libjerry-ext.a -lm -lpthread
+LIBS = $(OBJ)/jerry-$(1)/jmem_peak.o $(W)/jerry-$(1)/lib/libjerry-core.a $(W)/jerry-$(1)/lib/libjerry-ext.a -lm -lpthread
 
 TWINS := $(OUT)/kaluma-180.elf $(OUT)/kaluma-256.elf
 ifeq ($(HAVE_IMAGE),1)
@@ -57,6 +57,12 @@ $(OBJ)/k/%.o: $(K)/%.c
 $(OBJ)/port/%.o: $(PORT)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -c $< -o $@
+
+# port/jmem_peak.c is part of the engine: built with libjerry-core's defines and includes (cmake's flags.make)
+JERRY_FLAGS = $(shell sed -n 's/^C_DEFINES = //p;s/^C_INCLUDES = //p' $(W)/jerry-$(1)/jerry-core/CMakeFiles/jerry-core.dir/flags.make)
+$(OBJ)/jerry-%/jmem_peak.o: $(PORT)/jmem_peak.c $(W)/jerry-%/lib/libjerry-core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ARCH) -O2 -std=c99 $(call JERRY_FLAGS,$*) -c $< -o $@
 
 $(OBJ)/upload/tty.o: $(PORT)/tty.c
 	@mkdir -p $(dir $@)
@@ -86,10 +92,10 @@ $(OBJ)/image-%/kaluma_magic_strings.o: $(W)/gen-image-%/kaluma_magic_strings.c
 	$(CC) $(CFLAGS) -I$(W)/gen-image-$* $(INC) -c $< -o $@
 
 .SECONDEXPANSION:
-$(OUT)/kaluma-%-image.elf: $(COMMON_OBJ) $$(call IMAGE_OBJ,$$*) $(W)/jerry-%/lib/libjerry-core.a
+$(OUT)/kaluma-%-image.elf: $(COMMON_OBJ) $$(call IMAGE_OBJ,$$*) $(OBJ)/jerry-%/jmem_peak.o $(W)/jerry-%/lib/libjerry-core.a
 	$(CC) $(LDFLAGS) -o $@ $(COMMON_OBJ) $(call IMAGE_OBJ,$*) $(call LIBS,$*)
 
-$(OUT)/kaluma-%.elf: $(COMMON_OBJ) $(UPLOAD_OBJ) $(W)/jerry-%/lib/libjerry-core.a
+$(OUT)/kaluma-%.elf: $(COMMON_OBJ) $(UPLOAD_OBJ) $(OBJ)/jerry-%/jmem_peak.o $(W)/jerry-%/lib/libjerry-core.a
 	$(CC) $(LDFLAGS) -o $@ $(COMMON_OBJ) $(UPLOAD_OBJ) $(call LIBS,$*)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jerryscript.h"
@@ -18,25 +19,49 @@ typedef struct {
 } twin_jmem_stats_t;
 void jmem_heap_get_stats(twin_jmem_stats_t *out);
 
+void jmem_heap_stats_reset_peak(void);
+
+/* The highest heap use of the run: twin_probe resets JerryScript's peak at each stage, so it keeps the maximum here. */
+static size_t run_peak = 0;
+static struct timespec probe_t0;
+static int probe_t0_set = 0;
+
 /*
- * With $TINYHSM_PROBE set, one JSON line per stage on stderr: the heap after a full collection, split into byte
- * code (function headers and literal tables copied from a snapshot, or whole functions), strings, objects and
- * properties as JerryScript counts them (the rest: numbers, BigInts, buffers, the literal storage's own chunks).
+ * With $TINYHSM_PROBE set, one JSON line per stage, appended to the file it names when it is a path (has a '/'),
+ * else on stderr: the milliseconds since the first stage, the highest heap use since the stage before ("peakSince"),
+ * then the heap after a full collection, split into byte code (function headers and literal tables copied from a
+ * snapshot, or whole functions), strings, objects and properties as JerryScript counts them (the rest: numbers,
+ * BigInts, buffers, the literal storage's own chunks). The collection itself takes time; the statistics line at
+ * power-off still has the run's peak.
  */
 void twin_probe(const char *stage) {
   if (getenv("TINYHSM_PROBE") == NULL) return;
-  jerry_gc(JERRY_GC_PRESSURE_HIGH);
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (!probe_t0_set) {
+    probe_t0 = now;
+    probe_t0_set = 1;
+  }
+  long ms = (long)((now.tv_sec - probe_t0.tv_sec) * 1000 + (now.tv_nsec - probe_t0.tv_nsec) / 1000000);
   twin_jmem_stats_t s;
   memset(&s, 0, sizeof(s));
   jmem_heap_get_stats(&s);
-  fprintf(stderr,
-          "{\"probe\":\"%s\",\"allocated\":%lu,\"peak\":%lu,\"byteCode\":%lu,\"strings\":%lu,\"objects\":%lu,"
-          "\"properties\":%lu,\"peakByteCode\":%lu,\"peakStrings\":%lu,\"peakObjects\":%lu,\"peakProperties\":%lu}\n",
-          stage, (unsigned long)s.allocated_bytes, (unsigned long)s.peak_allocated_bytes, (unsigned long)s.byte_code_bytes,
-          (unsigned long)s.string_bytes, (unsigned long)s.object_bytes, (unsigned long)s.property_bytes,
-          (unsigned long)s.peak_byte_code_bytes, (unsigned long)s.peak_string_bytes, (unsigned long)s.peak_object_bytes,
-          (unsigned long)s.peak_property_bytes);
-  fflush(stderr);
+  size_t peak_since = s.peak_allocated_bytes;
+  if (peak_since > run_peak) run_peak = peak_since;
+  jerry_gc(JERRY_GC_PRESSURE_HIGH);
+  memset(&s, 0, sizeof(s));
+  jmem_heap_get_stats(&s);
+  const char *where = getenv("TINYHSM_PROBE");
+  FILE *out = strchr(where, '/') != NULL ? fopen(where, "a") : stderr;
+  if (out == NULL) out = stderr;
+  fprintf(out,
+          "{\"probe\":\"%s\",\"ms\":%ld,\"peakSince\":%lu,\"allocated\":%lu,\"byteCode\":%lu,\"strings\":%lu,"
+          "\"objects\":%lu,\"properties\":%lu}\n",
+          stage, ms, (unsigned long)peak_since, (unsigned long)s.allocated_bytes, (unsigned long)s.byte_code_bytes,
+          (unsigned long)s.string_bytes, (unsigned long)s.object_bytes, (unsigned long)s.property_bytes);
+  if (out != stderr) fclose(out);
+  else fflush(stderr);
+  jmem_heap_stats_reset_peak();
 }
 
 /* -1 until the program's top level has returned. */
@@ -57,7 +82,8 @@ static void write_stats(const char *fatal) {
   memset(&s, 0, sizeof(s));
   jerry_get_memory_stats(&s);
   char line[512];
-  int n = snprintf(line, sizeof(line), "{\"heap\":%lu,\"peak\":%lu,", (unsigned long)s.size, (unsigned long)s.peak_allocated_bytes);
+  size_t peak = s.peak_allocated_bytes > run_peak ? s.peak_allocated_bytes : run_peak;
+  int n = snprintf(line, sizeof(line), "{\"heap\":%lu,\"peak\":%lu,", (unsigned long)s.size, (unsigned long)peak);
   if (after_load >= 0) n += snprintf(line + n, sizeof(line) - n, "\"afterLoad\":%ld,", after_load);
   if (fatal != NULL) n += snprintf(line + n, sizeof(line) - n, "\"fatal\":\"%s\",", fatal);
   n += snprintf(line + n, sizeof(line) - n, "\"allocated\":%lu}\n", (unsigned long)s.allocated_bytes);
