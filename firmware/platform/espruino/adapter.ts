@@ -30,6 +30,7 @@ import { checkFlashCall, checkNorWrite } from '../common/board.ts';
 /** An Espruino Serial device (USB, Serial1, LoopbackA). */
 export interface EspruinoSerial {
   on(event: 'data', cb: (data: string) => void): void;
+  removeAllListeners?(event: 'data'): void;
   write(data: Uint8Array | string): void;
   setConsole(force?: boolean): void;
 }
@@ -48,7 +49,7 @@ export interface EspruinoGlobals {
   USB?: EspruinoSerial;
   Serial1?: EspruinoSerial;
   LoopbackA: EspruinoSerial;
-  E: { hwRand(): number };
+  E: { hwRand(): number; on?(event: 'errorFlag', cb: (flags: string[]) => void): void; getErrorFlags?(): string[] };
   getTime(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(h: unknown): void;
@@ -214,7 +215,28 @@ export function createEspruinoEnv(g: EspruinoGlobals, rng: Rng, crypto: Crypto, 
       }
     },
     onData(cb) {
-      link.on('data', (s: string) => cb(stringToBytes(s)));
+      const handler = (s: string) => cb(stringToBytes(s));
+      link.on('data', handler);
+      // Espruino removes a data handler that failed (src/jswrap_stream.c: "Error processing Serial data handler -
+      // removing it"), as when a request runs the board out of JsVars (measured: a 1,024-byte RANDOM on 8,190), and
+      // the board would then answer nothing until reset. It also sets the CALLBACK error flag, which raises E's
+      // errorFlag event: the handler goes back there, so the failed request times out and the next one is answered.
+      // Reading the flags clears them, so that the next failure raises the event again (src/jsinteractive.c). Espruino
+      // raises the event on the global object named E, and reading globalThis.E hands out a built-in object without
+      // making it that global (src/jsparse.c jspGetNamedVariable does, for a bare `E` only): it is stored back first,
+      // or the listener would sit on an object nobody raises events on (measured in the twin).
+      const E = g.E;
+      g.E = E;
+      if (typeof E.on === 'function' && typeof E.getErrorFlags === 'function' && typeof link.removeAllListeners === 'function') {
+        const getErrorFlags = E.getErrorFlags;
+        const removeAll = link.removeAllListeners;
+        E.on('errorFlag', (flags: string[]) => {
+          getErrorFlags.call(E);
+          if (flags.indexOf('CALLBACK') < 0) return;
+          removeAll.call(link, 'data');
+          link.on('data', handler);
+        });
+      }
     },
   };
   const now = monotonicMs(() => g.getTime());
