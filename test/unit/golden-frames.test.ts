@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Decoder } from 'cbor-x';
 import {
-  FrameReader, FrameType, MESSAGES, Status, cborDecode, cborEncode, decodeMessage, encodeFrame, encodeMessage, fromHex, toHex,
+  Command, FrameReader, FrameType, MESSAGES, Role, Status, cborDecode, cborEncode, decodeMessage, encodeFrame, encodeMessage, encodePacket, fromHex, toHex,
   type CborMap, type Schema,
 } from '../../firmware/protocol/index.ts';
 
@@ -83,6 +83,61 @@ describe('golden frames', () => {
       expect(toHex(encodeFrame(g.frameType, g.seq, ev.frame.body))).toBe(g.frame);
     });
   }
+});
+
+describe('docs/protocol.md §5 shows the golden vectors exactly', () => {
+  // §5 is copied from what tools/gen-golden.ts prints (it writes the JSON too): every line of every block is checked
+  // here, not only the frame, so a hand edit of the document or a stale copy fails
+  it('every block has the golden seq and its cbor, body (raw frames), packet and frame lines, nothing else', () => {
+    for (const g of golden.frames) {
+      const head = '**' + g.name + '** (seq ' + g.seq + ')\n```\n';
+      const at = doc.indexOf(head);
+      expect(at, g.name).toBeGreaterThanOrEqual(0);
+      expect(doc.indexOf(head, at + 1), g.name + ' shown once').toBe(-1);
+      const block = doc.slice(at + head.length, doc.indexOf('```', at + head.length));
+      const want = 'cbor   ' + (g.cbor || '(none)') + '\n' + (g.kind === 'raw' ? 'body   ' + g.body + '\n' : '') + 'packet ' + g.packet + '\nframe  ' + g.frame + '\n';
+      expect(block, g.name).toBe(want);
+    }
+  });
+
+  it('in the JSON, packet is header | body | CRC of the frame, and body is the command or status byte followed by cbor', () => {
+    for (const g of golden.frames) {
+      expect(toHex(encodePacket(g.frameType, g.seq, fromHex(g.body) as Uint8Array)), g.name).toBe(g.packet);
+      if (g.kind === 'request' || g.kind === 'response' || g.kind === 'error') {
+        const code = g.kind === 'request' ? (g.command as number) : (g.status as number);
+        expect(g.body, g.name).toBe(code.toString(16).padStart(2, '0') + g.cbor);
+      }
+    }
+  });
+});
+
+describe('golden error frames are what a device sends', () => {
+  const byName = (name: string) => golden.frames.find((g) => g.name === name) as Golden;
+
+  it('ERROR frame (UNSUPPORTED_VERSION) is the answer to a version-2 frame with seq 13, whatever its type and body', async () => {
+    const { startTestDevice } = await import('../helpers/loopback.ts');
+    const { cobsEncode } = await import('../../firmware/protocol/index.ts');
+    const g = byName('ERROR frame (UNSUPPORTED_VERSION)');
+    const t = startTestDevice();
+    for (const [type, body] of [
+      [FrameType.REQUEST, Uint8Array.of(0x01, 0xa0)],
+      [FrameType.REQUEST, new Uint8Array(0)],
+      [FrameType.CANCEL, new Uint8Array(0)],
+      [FrameType.RESPONSE, Uint8Array.of(0x00, 0xa0)],
+    ] as const) {
+      t.link.feed(Uint8Array.from([...cobsEncode(encodePacket(type, 13, body, 2)), 0]));
+      expect(toHex(t.link.take()), 'type ' + type).toBe(g.frame);
+    }
+  });
+
+  it('the KEY_NOT_FOUND and PIN_INCORRECT bodies are the inner answers a device seals for KEY_PUBLIC of key 7 and a first wrong user PIN', async () => {
+    const { startTestDevice } = await import('../helpers/loopback.ts');
+    const t = startTestDevice();
+    expect(toHex(t.call(Command.KEY_PUBLIC, { 1: 7 }).frame.body)).toBe(byName('Error response (KEY_NOT_FOUND)').body);
+    const wrong = new Uint8Array(Buffer.from('not-the-user-pin'));
+    t.call(Command.LOGOUT, {}); // the session that call() logged in as user drops its role
+    expect(toHex(t.call(Command.LOGIN, { 1: Role.USER, 2: wrong }).frame.body)).toBe(byName('Error response (PIN_INCORRECT)').body);
+  });
 });
 
 describe('the KEY_ATTEST example is a real statement', () => {
