@@ -1,8 +1,8 @@
-// Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely.
+// Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely, and reads a lone command byte as an empty map.
 import { msgOf } from '../helpers/message.ts';
 import { renderReason } from '../../host/render.ts';
 import { describe, it, expect } from 'vitest';
-import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS } from '../../firmware/protocol/codes.ts';
+import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS, nameOf } from '../../firmware/protocol/codes.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
 import { cborDecode } from '../../firmware/protocol/cbor.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
@@ -147,5 +147,29 @@ describe('dispatch', () => {
     const r = decode(errorBody(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [7]));
     expect(r.status).toBe(Status.KEY_NOT_FOUND);
     expect([...r.map.entries()]).toEqual([[1, Reason.KEY_NOT_FOUND], [2, 7]]);
+  });
+});
+
+const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const detail = (body: Uint8Array) => {
+  const r = decode(body);
+  const args: number[] = [];
+  for (let k = 2; r.map.has(k); k++) args.push(r.map.get(k) as number);
+  return [nameOf(Status, r.status), r.map.get(1), args];
+};
+
+describe('request bodies (docs/protocol.md §2)', () => {
+  it('a command byte alone is read exactly as the command byte followed by a0, in the clear and inside a session', () => {
+    const c = ctx();
+    expect(hexOf(dispatch(c, Uint8Array.of(Command.INFO)))).toBe(hexOf(dispatch(c, Uint8Array.of(Command.INFO, 0xa0))));
+    // a command with a required field: MISSING_PARAMETER either way
+    expect(detail(dispatch(c, Uint8Array.of(Command.ECHO)))).toEqual(['MISSING_PARAMETER', Reason.MISSING_FIELD, [1]]);
+    expect(hexOf(dispatch(c, Uint8Array.of(Command.ECHO)))).toBe(hexOf(dispatch(c, Uint8Array.of(Command.ECHO, 0xa0))));
+    const sid = userSession(c);
+    expect(hexOf(dispatchInSession(c, Uint8Array.of(Command.KEY_LIST), sid))).toBe(hexOf(dispatchInSession(c, Uint8Array.of(Command.KEY_LIST, 0xa0), sid)));
+    expect(detail(dispatchInSession(c, Uint8Array.of(Command.SIGN), sid))).toEqual(['MISSING_PARAMETER', Reason.MISSING_FIELD, [1]]);
+    // anything after the command byte is one CBOR item that fills the body, and a map
+    expect(detail(dispatch(c, Uint8Array.of(Command.INFO, 0xa0, 0xa0)))).toEqual(['INVALID_CBOR', Reason.CBOR_TRAILING, [1]]);
+    expect(detail(dispatch(c, Uint8Array.of(Command.INFO, 0x40)))).toEqual(['INVALID_CBOR', Reason.PARAMETERS_NOT_MAP, []]);
   });
 });
