@@ -1,7 +1,9 @@
 // The secure session from the negative side (issue 4 §1, docs/protocol.md §6): the gate, replay, tampering, limits, close, nesting; the host side is node:crypto (host/session.ts).
 import { describe, it, expect } from 'vitest';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { Alg, Command, Status } from '../../firmware/protocol/codes.ts';
+import { Alg, Command, FrameType, Status } from '../../firmware/protocol/codes.ts';
+import { Reason } from '../../firmware/protocol/reasons.ts';
+import { encodeFrame } from '../../firmware/protocol/frame.ts';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { SessionHandshake, sessionTranscript, type HostSession } from '../../host/session.ts';
 import { TEST_USER_PIN, field, hex, nobleCrypto, requestBodyOf, startTestDevice, type Reply, type TestDevice } from '../helpers/loopback.ts';
@@ -287,6 +289,58 @@ describe('envelopes: replay, reorder, tampering', () => {
     expect(t.callClear(Command.SESSION_MESSAGE, { 1: id, 2: 1 }).statusName).toBe('MISSING_PARAMETER');
     expect(t.callClear(Command.SESSION_MESSAGE, { 1: id, 2: 1, 3: new Uint8Array(40) }).statusName).toBe('SESSION_AUTH_FAILED');
     expect(t.call(Command.KEY_LIST).status).toBe(Status.OK); // counter 1 was not consumed by the garbage
+  });
+});
+
+describe('which status each envelope refusal gets, and in which order (docs/protocol.md §6, docs/session.md §5)', () => {
+  it('the SESSION_MESSAGE schema comes first: counter 0 and a ciphertext shorter than its tag are INVALID_PARAMETER, never SESSION_AUTH_FAILED', () => {
+    const t = startTestDevice();
+    expect(t.openSession().status).toBe(Status.OK);
+    const id = (t.session as HostSession).sessionId;
+    const refused = (params: object) => {
+      const r = t.callClear(Command.SESSION_MESSAGE, params);
+      return [r.statusName, r.reason, r.args];
+    };
+    expect(refused({ 1: id, 2: 0, 3: new Uint8Array(40) })).toEqual(['INVALID_PARAMETER', Reason.VALUE_OUT_OF_RANGE, [2, 0, 1]]);
+    // checked before the session is looked up: the same for a session id nobody has
+    expect(refused({ 1: 200, 2: 0, 3: new Uint8Array(40) })).toEqual(['INVALID_PARAMETER', Reason.VALUE_OUT_OF_RANGE, [2, 0, 1]]);
+    expect(refused({ 1: id, 2: 1, 3: new Uint8Array(15) })).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [3, 15, 16, 2021]]);
+    expect(refused({ 1: id, 2: 1, 3: new Uint8Array(2022) })).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [3, 2022, 16, 2021]]);
+    expect(refused({ 1: 256, 2: 1, 3: new Uint8Array(40) })).toEqual(['INVALID_PARAMETER', Reason.VALUE_OUT_OF_RANGE, [1, 256, 1, 255]]);
+    // a counter above 2^53 - 1 cannot be in a body at all (docs/protocol.md §2)
+    const big = Uint8Array.from([Command.SESSION_MESSAGE, 0xa3, 0x01, id, 0x02, 0x1b, 0, 0x20, 0, 0, 0, 0, 0, 0, 0x03, 0x50, ...new Uint8Array(16)]);
+    const [r] = t.raw(encodeFrame(FrameType.REQUEST, t.nextSeq(), big));
+    expect([r.statusName, r.reason]).toEqual(['INVALID_CBOR', Reason.CBOR_INTEGER_RANGE]);
+    // the largest counter passes the schema and the counter check, and fails at the tag
+    const max = refused({ 1: id, 2: Number.MAX_SAFE_INTEGER, 3: new Uint8Array(16) });
+    expect(max).toEqual(['SESSION_AUTH_FAILED', Reason.ENVELOPE_NOT_AUTHENTIC, [id]]);
+    // so COUNTER_INVALID and ENVELOPE_SHORT never reach the wire; and none of this moved the counter: 1 still runs
+    const e = seal(t, Command.ECHO, { 1: new Uint8Array([2]) });
+    expect(e.counter).toBe(1);
+    expect(t.openReply(sendEnvelope(t, e)).status).toBe(Status.OK);
+  });
+
+  it('a hostEphemeral that is not 32 bytes is refused by the SESSION_OPEN schema (INVALID_PARAMETER, LENGTH_OUT_OF_RANGE), not EPHEMERAL_LENGTH', () => {
+    const t = startTestDevice();
+    for (const n of [31, 33]) {
+      const r = t.callClear(Command.SESSION_OPEN, { 1: new Uint8Array(n).fill(9) });
+      expect([r.statusName, r.reason, r.args]).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [1, n, 32, 32]]);
+    }
+  });
+
+  it('then the session, then the counter, then the tag: a replayed counter is COUNTER_REPLAYED whatever its ciphertext; a closed session SESSION_INVALID whatever its counter', () => {
+    const t = startTestDevice();
+    expect(t.openSession().status).toBe(Status.OK);
+    const s = t.session as HostSession;
+    const e = seal(t, Command.ECHO, { 1: new Uint8Array([3]) });
+    expect(t.openReply(sendEnvelope(t, e)).status).toBe(Status.OK);
+    const spoiled = e.ciphertext.slice();
+    spoiled[0] ^= 1;
+    const replay = sendEnvelope(t, { ...e, ciphertext: spoiled });
+    expect([replay.statusName, replay.reason, replay.args]).toEqual(['SESSION_AUTH_FAILED', Reason.COUNTER_REPLAYED, [s.sessionId, e.counter]]);
+    expect(t.openReply(sendEnvelope(t, s.seal(requestBodyOf(Command.SESSION_CLOSE, {}), 0))).status).toBe(Status.OK);
+    const closed = sendEnvelope(t, { ...e, ciphertext: spoiled });
+    expect([closed.statusName, closed.reason, closed.args]).toEqual(['SESSION_INVALID', Reason.SESSION_CLOSED, [s.sessionId]]);
   });
 });
 
