@@ -1,10 +1,10 @@
-// Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely, and reads a lone command byte as an empty map.
+// Dispatcher tables: every command has a handler and schemas; code tables are unique; dispatch maps errors and exceptions safely, reads a lone command byte as an empty map, and checks gate, CBOR and schema in order.
 import { msgOf } from '../helpers/message.ts';
 import { renderReason } from '../../host/render.ts';
 import { describe, it, expect } from 'vitest';
 import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS, nameOf } from '../../firmware/protocol/codes.ts';
 import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
-import { cborDecode } from '../../firmware/protocol/cbor.ts';
+import { type CborValue, cborDecode, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
 import { HANDLERS, dispatch, dispatchInSession, errorBody } from '../../firmware/core/dispatch.ts';
 import { Reason } from '../../firmware/protocol/reasons.ts';
@@ -150,6 +150,10 @@ describe('dispatch', () => {
   });
 });
 
+/** A request body: the command byte and the CBOR of a map given as entries. */
+function req(command: number, entries: [number, CborValue][]): Uint8Array {
+  return Uint8Array.of(command, ...cborEncode(new Map(entries)));
+}
 const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const detail = (body: Uint8Array) => {
   const r = decode(body);
@@ -171,5 +175,31 @@ describe('request bodies (docs/protocol.md §2)', () => {
     // anything after the command byte is one CBOR item that fills the body, and a map
     expect(detail(dispatch(c, Uint8Array.of(Command.INFO, 0xa0, 0xa0)))).toEqual(['INVALID_CBOR', Reason.CBOR_TRAILING, [1]]);
     expect(detail(dispatch(c, Uint8Array.of(Command.INFO, 0x40)))).toEqual(['INVALID_CBOR', Reason.PARAMETERS_NOT_MAP, []]);
+  });
+});
+
+describe('SIGN and ECDH before their handlers (docs/protocol.md §7 "Order of checks")', () => {
+  it('the gate, then the CBOR, then the schema (an unknown key, then each field in key order), then the handler', () => {
+    const c = ctx();
+    const sid = userSession(c);
+    const session = c.sessions.get(sid)!;
+    const run = (body: Uint8Array) => detail(dispatchInSession(c, body, sid));
+    const notCbor = Uint8Array.of(Command.SIGN, 0x5f); // an indefinite-length byte string
+    session.role = 0; // not logged in: refused before the CBOR is read
+    expect(run(notCbor)).toEqual(['LOGIN_REQUIRED', Reason.LOGIN_NEEDED, [Role.USER]]);
+    session.role = Role.USER;
+    expect(run(notCbor)).toEqual(['INVALID_CBOR', Reason.CBOR_INDEFINITE, []]);
+    const msg = new Uint8Array(0);
+    const digest = new Uint8Array(32);
+    expect(run(req(Command.SIGN, [[1, 0], [2, msg], [3, digest], [4, 1]]))).toEqual(['UNKNOWN_PARAMETER', Reason.UNKNOWN_FIELD, [4]]);
+    expect(run(req(Command.SIGN, [[1, 0], [2, msg], [3, digest]]))).toEqual(['INVALID_PARAMETER', Reason.VALUE_OUT_OF_RANGE, [1, 0, 1, 65535]]);
+    expect(run(req(Command.SIGN, [[1, 7], [2, msg], [3, new Uint8Array(31)]]))).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [3, 31, 32, 32]]);
+    // the handler: message and digest before the key lookup
+    expect(run(req(Command.SIGN, [[1, 7], [2, msg], [3, digest]]))).toEqual(['INVALID_PARAMETER', Reason.MESSAGE_AND_DIGEST, []]);
+    expect(run(req(Command.SIGN, [[1, 7]]))).toEqual(['INVALID_PARAMETER', Reason.NO_MESSAGE_OR_DIGEST, []]);
+    expect(run(req(Command.SIGN, [[1, 7], [2, msg]]))).toEqual(['KEY_NOT_FOUND', Reason.KEY_NOT_FOUND, [7]]);
+    expect(run(req(Command.ECDH, [[2, new Uint8Array(31)]]))).toEqual(['MISSING_PARAMETER', Reason.MISSING_FIELD, [1]]);
+    expect(run(req(Command.ECDH, [[1, 7], [2, new Uint8Array(31)]]))).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [2, 31, 32, 65]]);
+    expect(run(req(Command.ECDH, [[1, 7], [2, new Uint8Array(33)]]))).toEqual(['KEY_NOT_FOUND', Reason.KEY_NOT_FOUND, [7]]);
   });
 });

@@ -1,10 +1,12 @@
-// Key policy (firmware/core/policy.ts, docs/security.md §6): defaults and allowed capabilities per algorithm, tighten-only KEY_SET_POLICY, and SIGN / ECDH refused outside a key's capabilities or without the button.
+// Key policy (firmware/core/policy.ts, docs/security.md §6): defaults and allowed capabilities per algorithm, tighten-only KEY_SET_POLICY (down to no capability), non-sensitive keys, and SIGN / ECDH refused outside a key's capabilities or without the button, in the documented order of checks.
 import { capabilitiesText, renderReason } from '../../host/render.ts';
 import { Reason } from '../../firmware/protocol/reasons.ts';
 import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
-import { Alg, ALL_CAPABILITIES, Capability, Origin, Status } from '../../firmware/protocol/codes.ts';
+import { Alg, ALL_CAPABILITIES, Capability, Command, Origin, Status, nameOf } from '../../firmware/protocol/codes.ts';
+import { cborDecode } from '../../firmware/protocol/cbor.ts';
+import { field, startTestDevice, type Reply } from '../helpers/loopback.ts';
 import {
   ALLOWED_CAPABILITIES,
   DEFAULT_CAPABILITIES,
@@ -267,5 +269,120 @@ describe('touch: SIGN and ECDH ask for the button after the policy check, before
     const plain = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
     okOf(sign(kx.ctx, { keyId: plain.keyId, message: msg }));
     expect(gate.wanted).toBe(false);
+  });
+});
+
+/** A handler result as [status, reason], or 'OK'. */
+const why = <T>(r: Result<T>): unknown => (r.ok ? 'OK' : [nameOf(Status, r.status), r.reason]);
+
+describe('the order of the checks inside SIGN and ECDH (docs/protocol.md §7 "Order of checks")', () => {
+  it('SIGN: message or digest, the key, its algorithm offered, what the algorithm can do, the capability, the button, the master key', () => {
+    const kx = keyContext();
+    const offered = kx.ctx.offered as boolean[];
+    const ed = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
+    const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
+    const p = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
+    const touchNone = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519, touch: true }));
+    const touch = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519, touch: true }));
+    const plain = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
+    for (const k of [ed, x, touchNone]) okOf(keySetPolicy(kx.ctx, { keyId: k.keyId, capabilities: 0 }));
+    const msg = new Uint8Array([1]);
+    const digest = new Uint8Array(32);
+    expect(why(sign(kx.ctx, { keyId: 99, message: msg, digest }))).toEqual(['INVALID_PARAMETER', Reason.MESSAGE_AND_DIGEST]);
+    expect(why(sign(kx.ctx, { keyId: 99 }))).toEqual(['INVALID_PARAMETER', Reason.NO_MESSAGE_OR_DIGEST]);
+    expect(why(sign(kx.ctx, { keyId: 99, digest }))).toEqual(['KEY_NOT_FOUND', Reason.KEY_NOT_FOUND]);
+    offered[Alg.X25519] = false; // its self-test failed this boot
+    expect(why(sign(kx.ctx, { keyId: x.keyId, digest }))).toEqual(['UNSUPPORTED_ALGORITHM', Reason.ALG_SELFTEST_FAILED]);
+    offered[Alg.X25519] = true;
+    // what the algorithm cannot do at all, before what this key may do (both keys have no capability left)
+    expect(why(sign(kx.ctx, { keyId: x.keyId, digest }))).toEqual(['OPERATION_NOT_PERMITTED', Reason.CANNOT_SIGN]);
+    expect(why(sign(kx.ctx, { keyId: ed.keyId, digest }))).toEqual(['OPERATION_NOT_PERMITTED', Reason.ED25519_NEEDS_MESSAGE]);
+    expect(why(sign(kx.ctx, { keyId: ed.keyId, message: msg }))).toEqual(['POLICY_DENIED', Reason.CAPABILITY_MISSING]);
+    // the capability before the button, the button before the master key (locked here: no session logged in)
+    kx.auth.lock();
+    expect(why(sign(kx.ctx, { keyId: touchNone.keyId, message: msg }))).toEqual(['POLICY_DENIED', Reason.CAPABILITY_MISSING]);
+    expect(why(sign(kx.ctx, { keyId: touch.keyId, message: msg }))).toEqual(['POLICY_DENIED', Reason.NO_BUTTON]);
+    expect(why(sign(kx.ctx, { keyId: p.keyId, digest }))).toEqual(['POLICY_DENIED', Reason.CAPABILITY_MISSING]);
+    expect(why(sign(kx.ctx, { keyId: plain.keyId, message: msg }))).toEqual(['LOGIN_REQUIRED', Reason.MASTER_KEY_LOCKED]);
+    kx.auth.unlock(kx.masterKey);
+    expect(why(sign(kx.ctx, { keyId: plain.keyId, message: msg }))).toBe('OK');
+  });
+
+  it('ECDH: the key, its algorithm offered, what the algorithm can do, the peer key length, the capability, the button, the master key, then the peer point', () => {
+    const kx = keyContext();
+    const offered = kx.ctx.offered as boolean[];
+    const ed = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
+    const none = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
+    okOf(keySetPolicy(kx.ctx, { keyId: none.keyId, capabilities: 0 }));
+    const touch = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519, touch: true }));
+    const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
+    const p = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
+    const lowOrder = new Uint8Array(32); // u = 0: an all-zero shared secret (RFC 7748 §6.1)
+    const notOnCurve = Uint8Array.from([4, ...new Uint8Array(64).fill(1)]);
+    expect(why(ecdh(kx.ctx, { keyId: 99, publicKey: new Uint8Array(40) }))).toEqual(['KEY_NOT_FOUND', Reason.KEY_NOT_FOUND]);
+    offered[Alg.ED25519] = false;
+    expect(why(ecdh(kx.ctx, { keyId: ed.keyId, publicKey: new Uint8Array(40) }))).toEqual(['UNSUPPORTED_ALGORITHM', Reason.ALG_SELFTEST_FAILED]);
+    offered[Alg.ED25519] = true;
+    expect(why(ecdh(kx.ctx, { keyId: ed.keyId, publicKey: new Uint8Array(40) }))).toEqual(['OPERATION_NOT_PERMITTED', Reason.CANNOT_ECDH]);
+    expect(why(ecdh(kx.ctx, { keyId: none.keyId, publicKey: new Uint8Array(33) }))).toEqual(['INVALID_KEY', Reason.PEER_KEY_LENGTH]);
+    expect(why(ecdh(kx.ctx, { keyId: p.keyId, publicKey: new Uint8Array(40) }))).toEqual(['INVALID_KEY', Reason.PEER_KEY_LENGTH]);
+    // a low-order peer is found only with the private key: after the policy, the button and the master key
+    expect(why(ecdh(kx.ctx, { keyId: none.keyId, publicKey: lowOrder }))).toEqual(['POLICY_DENIED', Reason.CAPABILITY_MISSING]);
+    expect(why(ecdh(kx.ctx, { keyId: touch.keyId, publicKey: lowOrder }))).toEqual(['POLICY_DENIED', Reason.NO_BUTTON]);
+    kx.auth.lock();
+    expect(why(ecdh(kx.ctx, { keyId: x.keyId, publicKey: lowOrder }))).toEqual(['LOGIN_REQUIRED', Reason.MASTER_KEY_LOCKED]);
+    expect(why(ecdh(kx.ctx, { keyId: p.keyId, publicKey: notOnCurve }))).toEqual(['LOGIN_REQUIRED', Reason.MASTER_KEY_LOCKED]);
+    kx.auth.unlock(kx.masterKey);
+    expect(why(ecdh(kx.ctx, { keyId: x.keyId, publicKey: lowOrder }))).toEqual(['INVALID_KEY', Reason.PEER_KEY_LOW_ORDER]);
+    expect(why(ecdh(kx.ctx, { keyId: p.keyId, publicKey: notOnCurve }))).toEqual(['INVALID_KEY', Reason.PEER_KEY_NOT_ON_CURVE]);
+  });
+});
+
+describe('over the wire: capabilities 0 and sensitive false (docs/protocol.md §7, README "Key policy")', () => {
+  const policyOf = (r: Reply, first: number) => [1, 2, 3, 4].map((i) => r.map.get(first + i - 1));
+
+  it('KEY_SET_POLICY with capabilities 0 is accepted: the key stays listed, public, attestable and deletable, every use is POLICY_DENIED, and nothing gives a capability back', () => {
+    const t = startTestDevice();
+    const g = t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_P256, 3: SIGN | DERIVE });
+    const id = field<number>(g, 1);
+    const pub = field<Uint8Array>(g, 2);
+    const set = t.call(Command.KEY_SET_POLICY, { 1: id, 2: 0 });
+    expect([set.statusName, ...policyOf(set, 1), set.map.get(5)]).toEqual(['OK', 0, true, false, true, true]);
+    expect(field<Map<number, unknown>[]>(t.call(Command.KEY_LIST), 1).map((e) => [e.get(1), e.get(6)])).toEqual([[id, 0]]);
+    expect(field(t.call(Command.KEY_PUBLIC, { 1: id }), 5)).toBe(0);
+    const att = t.call(Command.KEY_ATTEST, { 1: id, 2: new Uint8Array(16).fill(3) });
+    expect(att.statusName).toBe('OK');
+    const st = cborDecode(field<Uint8Array>(att, 1));
+    expect(st.ok && (st.value as Map<number, unknown>).get(7)).toBe(0);
+    const s = t.call(Command.SIGN, { 1: id, 2: new Uint8Array([1]) });
+    expect([s.statusName, s.reason, s.args]).toEqual(['POLICY_DENIED', Reason.CAPABILITY_MISSING, [id, SIGN, 0]]);
+    const e = t.call(Command.ECDH, { 1: id, 2: pub });
+    expect([e.statusName, e.reason, e.args]).toEqual(['POLICY_DENIED', Reason.CAPABILITY_MISSING, [id, DERIVE, 0]]);
+    const back = t.call(Command.KEY_SET_POLICY, { 1: id, 2: SIGN });
+    expect([back.statusName, back.args]).toEqual(['POLICY_LOOSENING', [id, SIGN, 0]]);
+    expect(t.call(Command.KEY_SET_POLICY, { 1: id, 2: 0 }).statusName).toBe('OK');
+    expect(t.call(Command.KEY_SET_POLICY, { 1: id }).statusName).toBe('OK');
+    // at creation an empty set is refused instead
+    const g0 = t.call(Command.KEY_GENERATE, { 1: Alg.ED25519, 3: 0 });
+    expect([g0.statusName, g0.reason]).toEqual(['INVALID_PARAMETER', Reason.NO_CAPABILITIES]);
+    expect(t.call(Command.KEY_DELETE, { 1: id }).statusName).toBe('OK');
+    expect(field<unknown[]>(t.call(Command.KEY_LIST), 1)).toEqual([]);
+  });
+
+  it('KEY_GENERATE {4: false} and KEY_IMPORT {5: false} make keys that are not sensitive; KEY_SET_POLICY {3: true} makes one sensitive for good', () => {
+    const t = startTestDevice();
+    const dflt = field<number>(t.call(Command.KEY_GENERATE, { 1: Alg.ED25519 }), 1);
+    const gen = field<number>(t.call(Command.KEY_GENERATE, { 1: Alg.ED25519, 4: false }), 1);
+    const imp = t.call(Command.KEY_IMPORT, { 1: Alg.X25519, 3: new Uint8Array(32).fill(0x5c), 5: false });
+    expect(imp.statusName).toBe('OK');
+    const sensitive = () => new Map(field<Map<number, unknown>[]>(t.call(Command.KEY_LIST), 1).map((e) => [e.get(1), e.get(7)]));
+    expect([...sensitive()]).toEqual([[dflt, true], [gen, false], [field<number>(imp, 1), false]]);
+    const att = t.call(Command.KEY_ATTEST, { 1: gen, 2: new Uint8Array(16).fill(4) });
+    const st = cborDecode(field<Uint8Array>(att, 1));
+    expect(st.ok && (st.value as Map<number, unknown>).get(8)).toBe(false);
+    expect(t.call(Command.KEY_SET_POLICY, { 1: gen, 3: true }).map.get(2)).toBe(true);
+    const back = t.call(Command.KEY_SET_POLICY, { 1: gen, 3: false });
+    expect([back.statusName, back.args]).toEqual(['POLICY_LOOSENING', [gen, 0, 1]]);
+    expect(sensitive().get(gen)).toBe(true);
   });
 });
