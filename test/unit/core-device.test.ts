@@ -1,10 +1,11 @@
-// Device frame loop and boot: answers, ERROR frames, reply cache, noise, armor mode, boot-time checks, and the name and keys kept in flash (issues 2 §3, 3 §4).
+// Device frame loop and boot: answers, ERROR frames, oversize frames, keepalives, reply cache, what a non-raw tty does, noise, armor mode, boot-time checks, and the name and keys kept in flash (issues 2 §3, 3 §4).
 import { renderReason } from '../../host/render.ts';
 
 /** The device's boot problems as the host renders them. */
 const bootText = (d: { reason: number; args: number[] }[] | undefined): string => (d ?? []).map((x) => renderReason(x.reason, x.args)).join('; ');
 import { describe, it, expect } from 'vitest';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import { DEVICE_ID_RECORD, IDENTITY_RECORD } from '../../firmware/core/records.ts';
@@ -12,7 +13,9 @@ import { NorFlash } from '../helpers/nor-flash.ts';
 import { nobleCrypto } from '../helpers/loopback.ts';
 import { Alg, Command, FrameType, Status } from '../../firmware/protocol/codes.ts';
 import { cborEncode } from '../../firmware/protocol/cbor.ts';
-import { encodeFrame, encodePacket, encodeArmorLine } from '../../firmware/protocol/frame.ts';
+import { FrameReader, encodeFrame, encodePacket, encodeArmorLine, type Frame } from '../../firmware/protocol/frame.ts';
+import { Reason } from '../../firmware/protocol/reasons.ts';
+import { PresenceRig } from '../helpers/presence.ts';
 import { cobsEncode } from '../../firmware/protocol/cobs.ts';
 import { startDevice, maxSlotsFor } from '../../firmware/core/device.ts';
 import { createLoopbackEnv, decodeReplies, field, hex, requestBodyOf, seededRng, startTestDevice } from '../helpers/loopback.ts';
@@ -399,5 +402,183 @@ describe('boot: the device id, identity and keys live in flash (DESIGN.md "Ident
     const b = startTestDevice({ flash, seed: 'y' });
     expect(hex(b.device.deviceId)).not.toBe(hex(a.device.deviceId)); // RAM-only ids, as the problem says
     expect(field<number>(b.call(Command.INFO), 7)).toBe(0); // slotsUsed: the refused KEY_GENERATE made nothing
+  });
+});
+
+/** A binary frame whose CRC-32 is wrong (the packet's last byte flipped). */
+function badCrcFrame(type: number, seq: number, body: Uint8Array, version = 1): Uint8Array {
+  const p = encodePacket(type, seq, body, version);
+  p[p.length - 1] ^= 0xff;
+  return new Uint8Array([...cobsEncode(p), 0]);
+}
+
+/** Frames (not oversize events) a host-side reader finds in these bytes. */
+function framesIn(bytes: Uint8Array): Frame[] {
+  const out: Frame[] = [];
+  for (const ev of new FrameReader(65535).push(bytes)) if (ev.kind === 'frame') out.push(ev.frame);
+  return out;
+}
+
+describe('a frame longer than the maximum packet (docs/protocol.md §1 "Maximum packet size")', () => {
+  // L: the most bytes of a binary frame's encoding the device keeps, M + ⌈M/254⌉ + 1 for M = 2048
+  const L = 2048 + Math.ceil(2048 / 254) + 1;
+  const ECHO_BIG = (n: number) => {
+    const b = new Uint8Array(n).fill(0x41);
+    b[0] = Command.ECHO;
+    return b;
+  };
+
+  it('an encoding longer than L is answered PACKET_TOO_LARGE with its seq although its CRC is wrong: that CRC is never checked', () => {
+    const t = startTestDevice();
+    const f = badCrcFrame(FrameType.REQUEST, 4243, ECHO_BIG(3000));
+    expect(f.length - 1).toBeGreaterThan(L);
+    const [r, ...rest] = t.raw(f);
+    expect(rest).toEqual([]);
+    expect([r.frame.type, r.frame.seq, r.status, r.reason, r.args]).toEqual([FrameType.ERROR, 4243, Status.PACKET_TOO_LARGE, Reason.FRAME_TOO_LARGE, [2048]]);
+  });
+
+  it('an encoding of at most L bytes whose packet is over the maximum has its CRC checked first: bad, dropped silently; good, PACKET_TOO_LARGE', () => {
+    const t = startTestDevice();
+    const body = ECHO_BIG(2049 - 8); // a 2049-byte packet
+    const bad = badCrcFrame(FrameType.REQUEST, 0x1111, body);
+    expect(bad.length - 1).toBeLessThanOrEqual(L);
+    expect(t.raw(bad)).toEqual([]);
+    const [r, ...rest] = t.raw(encodeFrame(FrameType.REQUEST, 0x1111, body));
+    expect(rest).toEqual([]);
+    expect([r.frame.type, r.frame.seq, r.status, r.args]).toEqual([FrameType.ERROR, 0x1111, Status.PACKET_TOO_LARGE, [2048]]);
+  });
+
+  it('only a REQUEST is answered, whatever its version byte: another frame type gets nothing, another version PACKET_TOO_LARGE', () => {
+    const t = startTestDevice();
+    expect(t.raw(encodeFrame(FrameType.RESPONSE, 77, ECHO_BIG(3000)))).toEqual([]);
+    expect(t.raw(badCrcFrame(FrameType.CANCEL, 78, ECHO_BIG(3000)))).toEqual([]);
+    expect(t.raw(encodeFrame(FrameType.KEEPALIVE, 79, ECHO_BIG(2049 - 8)))).toEqual([]);
+    const [r] = t.raw(badCrcFrame(FrameType.REQUEST, 80, ECHO_BIG(3000), 2));
+    expect([r.frame.type, r.frame.seq, r.status]).toEqual([FrameType.ERROR, 80, Status.PACKET_TOO_LARGE]);
+    const [v] = t.raw(new Uint8Array([...cobsEncode(encodePacket(FrameType.REQUEST, 81, ECHO_BIG(2049 - 8), 2)), 0]));
+    expect([v.frame.type, v.frame.seq, v.status]).toEqual([FrameType.ERROR, 81, Status.PACKET_TOO_LARGE]);
+    expect(t.call(Command.INFO).status).toBe(Status.OK);
+  });
+});
+
+describe('ERROR frames (docs/protocol.md §1 "ERROR frames")', () => {
+  it('the statuses and reasons device.ts sends in ERROR frames are exactly the rows of the table in docs/protocol.md §1', () => {
+    const src = readFileSync('firmware/core/device.ts', 'utf8');
+    const sent = new Set([...src.matchAll(/sendError\([^,]+,\s*Status\.(\w+),\s*Reason\.(\w+)/g)].map((m) => m[1] + ' ' + m[2]));
+    const doc = readFileSync('docs/protocol.md', 'utf8');
+    const table = doc.slice(doc.indexOf('**ERROR frames.**'), doc.indexOf('### Text armor'));
+    const documented = new Set([...table.matchAll(/^\| ([A-Z_]+) \(0x[0-9A-F]{2}\) \| \d+ ([A-Z_]+) /gm)].map((m) => m[1] + ' ' + m[2]));
+    expect(sent.size).toBeGreaterThanOrEqual(5);
+    expect([...documented].sort()).toEqual([...sent].sort());
+  });
+
+  it('an ERROR frame leaves the reply cache as it was: the last answer is still served for its retransmission', () => {
+    const t = startTestDevice();
+    const frame = t.sealedFrame(Command.KEY_GENERATE, { 1: Alg.ED25519 }, 520);
+    t.link.feed(frame);
+    const first = t.link.take();
+    // ERROR frames for the same seq: another version, a frame type the host may not send
+    expect(t.raw(new Uint8Array([...cobsEncode(encodePacket(FrameType.REQUEST, 520, infoBody, 2)), 0]))[0].status).toBe(Status.UNSUPPORTED_VERSION);
+    expect(t.raw(encodeFrame(FrameType.RESPONSE, 520, infoBody))[0].status).toBe(Status.INVALID_FRAME);
+    t.link.feed(frame);
+    expect(hex(t.link.take())).toBe(hex(first));
+    expect(field<number>(t.call(Command.INFO), 7)).toBe(1);
+  });
+
+  it('a request answered BUSY is not cached: the same frame sent after the wait runs and gets its RESPONSE', () => {
+    const rig = new PresenceRig().setUp();
+    const { keyId } = rig.touchKey(Alg.ED25519);
+    const q = rig.nextSeq();
+    expect(rig.feed(rig.sealedFrame(Command.SIGN, { 1: keyId, 2: new Uint8Array([1]) }, q)).map((o) => o.type)).toEqual([FrameType.KEEPALIVE]);
+    const q2 = rig.nextSeq();
+    const list = rig.sealedFrame(Command.KEY_LIST, {}, q2);
+    const busy = rig.feed(list);
+    expect(busy.map((o) => [o.type, o.seq, o.reply && o.reply.statusName])).toEqual([[FrameType.ERROR, q2, 'BUSY']]);
+    expect(busy[0].reply!.args).toEqual([q]);
+    // the button ends the wait (pressed for one 100 ms period, then let go)
+    rig.button!.down = true;
+    const done = rig.advance(100);
+    rig.button!.down = false;
+    expect(done.map((o) => [o.type, o.seq])).toEqual([[FrameType.RESPONSE, q]]);
+    const again = rig.feed(list);
+    expect(again.map((o) => [o.type, o.seq])).toEqual([[FrameType.RESPONSE, q2]]);
+    expect(rig.inner(again[0]).statusName).toBe('OK');
+  });
+});
+
+describe('KEEPALIVE frames (docs/protocol.md §1 "Frame types")', () => {
+  it('only SIGN and ECDH with a touch key send them, always with reason 0x02; nothing sends reason 0x01', () => {
+    const rig = new PresenceRig().setUp();
+    const ed = rig.touchKey(Alg.ED25519);
+    const x = rig.touchKey(Alg.X25519);
+    const plain = rig.call(Command.KEY_GENERATE, { 1: Alg.ED25519 });
+    // rig.call() throws unless the one frame that comes back is a RESPONSE: none of these sends a KEEPALIVE
+    for (const [code, params] of [
+      [Command.KEY_LIST, {}],
+      [Command.KEY_PUBLIC, { 1: ed.keyId }],
+      [Command.KEY_ATTEST, { 1: ed.keyId, 2: new Uint8Array(16) }],
+      [Command.KEY_SET_POLICY, { 1: x.keyId, 3: true }],
+      [Command.SIGN, { 1: plain.map.get(1), 2: new Uint8Array([1]) }],
+      [Command.RANDOM, { 1: 8 }],
+      [Command.LOGIN, { 1: 1, 2: new Uint8Array(Buffer.from('wrong-user-pin')) }],
+    ] as const)
+      expect(rig.call(code, params).frame.type, 'command ' + code).toBe(FrameType.RESPONSE);
+    const peer = new Uint8Array(32).fill(9);
+    for (const [code, params] of [
+      [Command.SIGN, { 1: ed.keyId, 2: new Uint8Array([1]) }],
+      [Command.ECDH, { 1: x.keyId, 2: peer }],
+    ] as const) {
+      const q = rig.nextSeq();
+      const outs = [...rig.feed(rig.sealedFrame(code, params, q)), ...rig.advance(300)];
+      expect(outs.map((o) => [o.type, o.seq, hex(o.body)])).toEqual(new Array(4).fill([FrameType.KEEPALIVE, q, '02']));
+      rig.button!.down = true;
+      const done = rig.advance(100);
+      rig.button!.down = false;
+      expect(done.map((o) => o.type)).toEqual([FrameType.RESPONSE]);
+      expect(rig.inner(done[0]).statusName).toBe('OK');
+    }
+    expect(rig.call(Command.KEY_DELETE, { 1: ed.keyId }).frame.type).toBe(FrameType.RESPONSE);
+  });
+});
+
+describe('a tty that is not raw (docs/protocol.md §1 "Raw link")', () => {
+  it('with echo on, the device gets its own frames back and answers each with an INVALID_FRAME ERROR frame of that seq, which the echo sends back again, without end', () => {
+    const t = startTestDevice();
+    t.link.feed(t.requestFrame(Command.ECHO, { 1: new Uint8Array([1, 2, 3]) }, 60));
+    let back = t.link.take();
+    expect(framesIn(back).map((f) => [f.type, f.seq])).toEqual([[FrameType.RESPONSE, 60]]);
+    for (let i = 0; i < 5; i++) {
+      const echoedType = framesIn(back)[0].type;
+      t.link.feed(back);
+      back = t.link.take();
+      const [r, ...rest] = decodeReplies(back);
+      expect(rest).toEqual([]);
+      expect([r.frame.type, r.frame.seq, r.status, r.reason, r.args]).toEqual([FrameType.ERROR, 60, Status.INVALID_FRAME, Reason.FRAME_TYPE_REFUSED, [echoedType]]);
+    }
+  });
+
+  it('with echo on during a button wait, the echoed KEEPALIVE brings an INVALID_FRAME ERROR frame with the waiting seq, though the wait goes on', () => {
+    const rig = new PresenceRig().setUp();
+    const { keyId } = rig.touchKey(Alg.ED25519);
+    const q = rig.nextSeq();
+    const [ka] = rig.feed(rig.sealedFrame(Command.SIGN, { 1: keyId, 2: new Uint8Array([1]) }, q));
+    const err = rig.feed(encodeFrame(ka.type, ka.seq, ka.body));
+    expect(err.map((o) => [o.type, o.seq, o.reply && o.reply.statusName])).toEqual([[FrameType.ERROR, q, 'INVALID_FRAME']]);
+    expect(rig.advance(100).map((o) => [o.type, o.seq])).toEqual([[FrameType.KEEPALIVE, q]]);
+  });
+
+  it('CR/LF mapping spoils frames holding 0x0a or 0x0d: a request with LF sent as CR LF is dropped silently, an answer with CR read as LF does not decode', () => {
+    const t = startTestDevice();
+    const f = t.requestFrame(Command.ECHO, { 1: new Uint8Array([0x0a, 0x0d, 0x0a]) }, 62);
+    const onlcr: number[] = [];
+    for (const b of f) onlcr.push(...(b === 0x0a ? [0x0d, 0x0a] : [b]));
+    expect(onlcr.length).toBeGreaterThan(f.length);
+    expect(t.raw(new Uint8Array(onlcr))).toEqual([]);
+    t.link.feed(f);
+    const answer = t.link.take();
+    expect(framesIn(answer).map((x) => x.seq)).toEqual([62]);
+    const icrnl = answer.map((b) => (b === 0x0d ? 0x0a : b));
+    expect(hex(icrnl)).not.toBe(hex(answer));
+    expect(framesIn(icrnl)).toEqual([]);
   });
 });
