@@ -1,10 +1,10 @@
-// Device frame loop and boot: answers, ERROR frames, oversize frames, keepalives, reply cache, what a non-raw tty does, noise, armor mode, boot-time checks, and the name and keys kept in flash (issues 2 §3, 3 §4).
+// Device frame loop and boot: answers, ERROR frames, oversize frames, keepalives, reply cache (across host processes too), what a non-raw tty does, noise, armor mode, boot-time checks, and the name and keys kept in flash (issues 2 §3, 3 §4).
 import { renderReason } from '../../host/render.ts';
 
 /** The device's boot problems as the host renders them. */
 const bootText = (d: { reason: number; args: number[] }[] | undefined): string => (d ?? []).map((x) => renderReason(x.reason, x.args)).join('; ');
 import { describe, it, expect } from 'vitest';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { Store } from '../../firmware/core/store/index.ts';
@@ -580,5 +580,32 @@ describe('a tty that is not raw (docs/protocol.md §1 "Raw link")', () => {
     const icrnl = answer.map((b) => (b === 0x0d ? 0x0a : b));
     expect(hex(icrnl)).not.toBe(hex(answer));
     expect(framesIn(icrnl)).toEqual([]);
+  });
+});
+
+describe('the reply cache across host processes (docs/protocol.md §1 "Sequence number")', () => {
+  it('a new process that sends the seq and body of the last answered request gets that answer, not a new run: RANDOM in the clear repeats its bytes', () => {
+    // a device that cannot open sessions answers RANDOM in the clear (docs/protocol.md §6)
+    const t = startTestDevice({ crypto: brokenEd25519() });
+    const rng = t.link.env.rng as unknown as { calls: number };
+    const a = t.raw(t.requestFrame(Command.RANDOM, { 1: 16 }, 7))[0]; // process A's last request
+    expect(a.status).toBe(Status.OK);
+    const draws = rng.calls;
+    // process B starts at seq 7 with the same request: A's bytes, and the RNG is not asked
+    const b = t.raw(t.requestFrame(Command.RANDOM, { 1: 16 }, 7))[0];
+    expect(hex(field<Uint8Array>(b, 1))).toBe(hex(field<Uint8Array>(a, 1)));
+    expect(rng.calls).toBe(draws);
+    // another seq runs it
+    const c = t.raw(t.requestFrame(Command.RANDOM, { 1: 16 }, 8))[0];
+    expect(hex(field<Uint8Array>(c, 1))).not.toBe(hex(field<Uint8Array>(a, 1)));
+    // a request whose body nobody else sends (ECHO of fresh random bytes) replaces the entry: after it, even the
+    // seq and body of the last RANDOM run again
+    const e = t.raw(t.requestFrame(Command.RANDOM, { 1: 16 }, 7))[0];
+    expect(hex(field<Uint8Array>(t.raw(t.requestFrame(Command.RANDOM, { 1: 16 }, 7))[0], 1))).toBe(hex(field<Uint8Array>(e, 1)));
+    expect(t.raw(t.requestFrame(Command.ECHO, { 1: new Uint8Array(randomBytes(16)) }, 7))[0].status).toBe(Status.OK);
+    const before = rng.calls;
+    const d = t.raw(t.requestFrame(Command.RANDOM, { 1: 16 }, 7))[0];
+    expect(hex(field<Uint8Array>(d, 1))).not.toBe(hex(field<Uint8Array>(e, 1)));
+    expect(rng.calls).toBeGreaterThan(before);
   });
 });

@@ -1,4 +1,4 @@
-// HsmClient against a scripted link (no firmware): queueing, seq matching, keepalive (and its callback), retransmit, abort with CANCEL and its bounded wait, close and error mapping.
+// HsmClient against a scripted link (no firmware): queueing, seq matching and its random start, keepalive (and its callback), retransmit, abort with CANCEL and its bounded wait, close and error mapping.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   Command,
@@ -108,6 +108,21 @@ describe('HsmClient over a scripted link', () => {
     await settle();
     link.ok(link.last.seq, new Map([[1, new Uint8Array([3])]]));
     expect(await Promise.all([a, b, d])).toEqual([new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])]);
+  });
+
+  it('starts every client at a random seq, so that a new process does not get the last one\'s cached reply (docs/protocol.md §1 "Sequence number")', async () => {
+    const firsts: number[] = [];
+    for (let i = 0; i < 32; i++) {
+      const link = new ScriptedLink();
+      const c = new HsmClient(link, { closeOnExit: false });
+      const p = c.echo(new Uint8Array([i]));
+      await settle();
+      firsts.push(link.last.seq);
+      link.ok(link.last.seq, new Map([[1, new Uint8Array([i])]]));
+      await p;
+    }
+    // a fixed start gives one value; 32 uniform draws from 0..65535 give 17 or more distinct ones but for odds below 2^-300
+    expect(new Set(firsts).size).toBeGreaterThan(16);
   });
 
   it('ignores answers with another seq or protocol version, and stray frame types', async () => {
