@@ -1,8 +1,9 @@
 // Kaluma 1.x entry for the Pico 2 (RP2350, 256 KB JS heap): Ed25519, X25519 and secp256k1; P-256 is left out because JerryScript 2.4 computes it wrong.
 //
-// dist/tinyhsm-kaluma.js. As a board image (the bundle a static snapshot run in place, docs/boards.md "Kaluma") or
-// uploaded with `kaluma flash dist/tinyhsm-kaluma.js`; the host talks to it with the armor transport. The Pico
-// (RP2040, 180 KB) has its own bundle, entry_pico.ts. Everything else is boot.ts, imported first (see there why).
+// dist/tinyhsm-kaluma.js, for a board image that runs it as a static snapshot in place (docs/boards.md "Kaluma"):
+// uploaded as text (`kaluma flash`) it runs out of the heap while Kaluma parses it. The host talks to it with the
+// armor transport. The Pico (RP2040, 180 KB) has its own bundle, entry_pico.ts. Everything else is boot.ts, imported
+// first (see there why).
 import { bootKaluma } from './boot.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { useWeierstrassDeviceProfile, weierstrassBackend } from '../../hal/crypto_weierstrass.ts';
