@@ -183,7 +183,7 @@ const frameArb: fc.Arbitrary<Input> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 2050, max: 2400 }).map((n) => answered(n, encodeFrame(FrameType.REQUEST, n, new Uint8Array(n).fill(Command.ECHO)))) },
   // session envelopes: genuine, replayed, mutated, random
   { weight: 11, arbitrary: envelopeArb },
-  // a SESSION_OPEN with a random key now and then (fills the session table: SESSION_LIMIT, idle expiry)
+  // a SESSION_OPEN with a random key now and then (fills the session table: eviction of sessions that never logged in, idle expiry)
   { weight: 1, arbitrary: fc.tuple(seqArb, fc.uint8Array({ minLength: 32, maxLength: 32 })).map(([s, k]) => answered(s, encodeFrame(FrameType.REQUEST, s, new Uint8Array([Command.SESSION_OPEN, ...cborEncode(new Map([[1, k]]))])))) },
 );
 
@@ -319,7 +319,9 @@ describe('fuzz: random and mutated frames at one device', () => {
       for (const s of ['OK', 'INVALID_COMMAND', 'INVALID_CBOR', 'INVALID_PARAMETER', 'MISSING_PARAMETER', 'UNKNOWN_PARAMETER', 'ERROR:INVALID_FRAME', 'ERROR:UNSUPPORTED_VERSION', 'ERROR:PACKET_TOO_LARGE'])
         expect(statuses.get(s) || 0, s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);
       // the session layer refused what it must, and genuine envelopes reached every handler's guard clauses
-      for (const s of ['SESSION_REQUIRED', 'SESSION_AUTH_FAILED', 'SESSION_INVALID', 'SESSION_LIMIT'])
+      // (no SESSION_LIMIT: random SESSION_OPENs never log in, so a full table makes room by evicting the oldest of
+      // them, docs/session.md §6; test/unit/core-session.test.ts covers the limit with logged-in sessions)
+      for (const s of ['SESSION_REQUIRED', 'SESSION_AUTH_FAILED', 'SESSION_INVALID'])
         expect(statuses.get(s) || 0, s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);
       for (const s of ['OK', 'INVALID_COMMAND', 'INVALID_CBOR', 'INVALID_PARAMETER', 'MISSING_PARAMETER', 'UNKNOWN_PARAMETER', 'KEY_NOT_FOUND', 'UNSUPPORTED_ALGORITHM'])
         expect(statuses.get('inner:' + s) || 0, 'inner ' + s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);

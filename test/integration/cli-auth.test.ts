@@ -438,7 +438,7 @@ describe('tinyhsm CLI: lockout across restarts (issue 4 "Done when")', () => {
     } finally {
       await sim.stop();
     }
-  });
+  }, 240_000); // ten CLI runs and nine simulator restarts: over a minute on a loaded 2-core machine
 });
 
 /** A fresh Ed25519 public key (32 bytes): some identity that is not the device's. */
