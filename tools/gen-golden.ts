@@ -26,10 +26,10 @@ const S_RES_ENVELOPE = h('8b2b9a45e3332b1224b2ad21a4dec924b16049220cf8d5ebc6');
 // docs/session.md §4.1: ChaCha20-Poly1305(k_h2d, 00000001 ‖ BE64(1), empty, aad 01 ‖ BE64(1) ‖ 03), the tag alone
 const S_CANCEL_TOKEN = h('6736210c007d6530d4a5ef4b4972efe5');
 
-// PINs of the examples (6..64 bytes on the wire; the CLI sends the UTF-8 of what it is given)
-const USER_PIN = utf8Encode('123456');
+// PINs of the examples (6..64 bytes on the wire, and above the floor of docs/security.md §4.1; the CLI sends the UTF-8 of what it is given)
+const USER_PIN = utf8Encode('user-PIN-1729');
 const SO_PIN = utf8Encode('so-secret');
-const NEW_PIN = utf8Encode('654321');
+const NEW_PIN = utf8Encode('new-PIN-4096');
 // a generated Ed25519 key's policy with the defaults (docs/security.md §6)
 const POLICY = { capabilities: Capability.SIGN, sensitive: true, touch: false, neverExtractable: true, local: true };
 // KEY_ATTEST: a real statement about key 1 (the RFC 8032 key), signed by the same key acting as the identity
@@ -53,7 +53,7 @@ const examples: Example[] = [
       firmwareVersion: '0.1.0', protocolVersion: 1, deviceId: h('000102030405060708090a0b0c0d0e0f'), maxPacket: 2048,
       algorithms: [1, 2, 3, 4], slotsUsed: 0, slotsFree: 16, platform: 'node-sim', identityPublicKey: ED_PUB,
       flashPageSize: 4096, flashPages: 32, flashBytesUsed: 116, flashBytesFree: 122728, flashEraseCounts: new Array(32).fill(1),
-      initialized: true, label: 'ca', userPinTries: 8, soPinTries: 8, pinIterations: 10000, presence: true,
+      initialized: true, label: 'ca', userPinTries: 8, soPinTries: 8, pinIterations: 10000, presence: true, pinMinBits: 48,
     },
   },
   { name: 'ECHO request', kind: 'request', frameType: FrameType.REQUEST, seq: 2, code: Command.ECHO, fields: { data: h('00ff00') } },

@@ -269,6 +269,8 @@ export enum Reason {
   IDENTITY_UNREADABLE = 117,
   /** SESSION_INVALID. [session id] the table was full and a new session took this one's slot: it had not logged in. */
   SESSION_EVICTED = 118,
+  /** INVALID_PARAMETER. [field, estimated bits, floor in bits] a new PIN too easy to guess from a flash dump (docs/security.md §4.1). */
+  PIN_TOO_WEAK = 119,
 }
 export type ReasonName = keyof typeof Reason;
 

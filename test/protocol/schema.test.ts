@@ -129,6 +129,7 @@ describe('round trip of random valid messages through both codecs', () => {
       soPinTries: 8,
       pinIterations: 1000,
       presence: false,
+      pinMinBits: 48,
     };
     const r = cborDecode(cborEncode(encodeMessage(schema, info)));
     if (!r.ok) throw new Error(msgOf(r));

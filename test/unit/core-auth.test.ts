@@ -112,9 +112,14 @@ describe('INIT', () => {
     }
     expect(flash.wordWrites).toBe(writes);
     expect(field(info(t), 17)).toBe(false);
-    // 6 and 64 bytes are the bounds, and a PIN is bytes: 'ééé' is a 6-byte PIN
-    expect(init(t, s, undefined, 'ééé', 'y'.repeat(64)).status).toBe(Status.OK);
-    expect(login(t, s, Role.USER, 'ééé').status).toBe(Status.OK);
+    // 6 and 64 bytes are the bounds, and a PIN is bytes: 'ééé' is a 6-byte PIN, but too easy to guess from a flash
+    // dump (6 bytes of one class: 36 bits of the estimate, docs/security.md §4.1); 'éé-Aa1' (8 bytes, every class) is not
+    const weak = init(t, s, undefined, 'ééé', 'y'.repeat(64));
+    expect(weak.statusName).toBe('INVALID_PARAMETER');
+    expect(weak.message).toMatch(/key 1\)?: this PIN is too easy to guess .*about 36 bits; at least 48/);
+    expect(flash.wordWrites).toBe(writes);
+    expect(init(t, s, undefined, 'éé-Aa1', 'y'.repeat(64)).status).toBe(Status.OK);
+    expect(login(t, s, Role.USER, 'éé-Aa1').status).toBe(Status.OK);
   });
 
   it('sets both PINs, 8 tries each and the label, does not log in, survives a reboot, and runs only once', () => {
@@ -443,6 +448,33 @@ describe('CHANGE_PIN', () => {
     expect(login(t2, so, Role.SO, SO_PIN).status).toBe(Status.OK);
     expect(inSession(t2, so, Command.CHANGE_PIN, { 1: Role.SO, 2: pin(SO_PIN), 3: pin('new-so-pin') }).status).toBe(Status.OK);
     expect(login(t2, newSession(t2), Role.SO, 'new-so-pin').status).toBe(Status.OK);
+  });
+
+  it('a new PIN below the floor (docs/security.md §4.1) is refused by CHANGE_PIN and UNBLOCK before anything else: no try spent, nothing written', () => {
+    const { t, flash, s } = initialized();
+    expect(login(t, s, Role.USER, USER_PIN).status).toBe(Status.OK);
+    const writes = flash.wordWrites;
+    for (const weak of ['123456', '12345678901', 'abcdefgh', 'ééé']) {
+      // even with a wrong old PIN: the new one is judged first, so no try is spent
+      const r = inSession(t, s, Command.CHANGE_PIN, { 1: Role.USER, 2: pin(WRONG), 3: pin(weak) });
+      expect(r.statusName, weak).toBe('INVALID_PARAMETER');
+      expect(r.message).toMatch(/key 3\)?: this PIN is too easy to guess .*at least 48 needed/);
+    }
+    expect(userTries(t)).toBe(8);
+    expect(flash.wordWrites).toBe(writes);
+    // 15 digits, or 8 characters of every class, clear it
+    expect(inSession(t, s, Command.CHANGE_PIN, { 1: Role.USER, 2: pin(USER_PIN), 3: pin('123456789012345') }).status).toBe(Status.OK);
+    const so = newSession(t);
+    expect(login(t, so, Role.SO, SO_PIN).status).toBe(Status.OK);
+    const w = flash.wordWrites;
+    const u = inSession(t, so, Command.UNBLOCK, { 1: pin('654321') });
+    expect(u.statusName).toBe('INVALID_PARAMETER');
+    expect(u.message).toMatch(/this PIN is too easy to guess .*about 19 bits/);
+    expect(flash.wordWrites).toBe(w);
+    expect(inSession(t, so, Command.UNBLOCK, { 1: pin('Aa1-Bb2+') }).status).toBe(Status.OK);
+    expect(login(t, newSession(t), Role.USER, 'Aa1-Bb2+').status).toBe(Status.OK);
+    // INFO states the floor (key 24), in the clear
+    expect(field(info(t), 24)).toBe(48);
   });
 
   it('the superseded PIN record is wiped from flash: its verifier and wrapped master key are nowhere in the image', () => {

@@ -51,7 +51,7 @@ describe('code tables', () => {
 
 const ctx = (flash?: Flash): DeviceContext => deviceContext({ flash, flashVolatile: true });
 
-const PIN = new Uint8Array(Buffer.from('123456'));
+const PIN = new Uint8Array(Buffer.from('dispatch-user-PIN-1'));
 
 /** INIT the context's device, open a session (the handshake on the device side) and log it in as user, as LOGIN does. */
 function userSession(c: DeviceContext): number {

@@ -18,6 +18,7 @@ import { equalBytes, wipe } from '../../protocol/bytes.ts';
 import type { Entry, Store } from '../store/index.ts';
 import type { SessionTable } from '../session/index.ts';
 import { PIN_MAX_LENGTH, PIN_MIN_LENGTH, createPinRecord, generateMasterKey, unlockWithPin, type PinRecord } from './pin.ts';
+import { PIN_MIN_BITS, pinStrengthBits } from './pin_strength.ts';
 import {
   MAX_TRIES,
   MAX_WRONG_IN_A_ROW,
@@ -54,6 +55,12 @@ export interface AuthOptions {
  */
 function badPin(field: number, pin: Uint8Array): Err {
   return err(Status.INVALID_PARAMETER, Reason.LENGTH_OUT_OF_RANGE, [field, pin.length, PIN_MIN_LENGTH, PIN_MAX_LENGTH]);
+}
+
+/** A new PIN below the floor of pin_strength.ts, as the request field it came in; undefined when it clears it. */
+function weakPin(field: number, pin: Uint8Array): Err | undefined {
+  const bits = pinStrengthBits(pin);
+  return bits < PIN_MIN_BITS ? err(Status.INVALID_PARAMETER, Reason.PIN_TOO_WEAK, [field, bits, PIN_MIN_BITS]) : undefined;
 }
 
 export class AuthState {
@@ -164,6 +171,8 @@ export class AuthState {
    */
   init(userPin: Uint8Array, soPin: Uint8Array, label: string | undefined): Result<void> {
     if (this.init_) return err(Status.ALREADY_INITIALIZED, Reason.ALREADY_INITIALIZED);
+    const weak = weakPin(1, userPin) || weakPin(2, soPin);
+    if (weak) return weak;
     const bad = this.unwritable();
     if (bad) return bad;
     const { crypto, rng } = this.env;
@@ -272,6 +281,9 @@ export class AuthState {
    * so a power cut leaves the old PIN or the new one working, never neither.
    */
   changePin(role: number, oldPin: Uint8Array, newPin: Uint8Array): Result<void> {
+    // before the old PIN is tried: a refused new PIN spends no try
+    const weak = weakPin(3, newPin);
+    if (weak) return weak;
     const t = this.tryPin(role, oldPin);
     if (!t.ok) return t;
     const master = t.value;
@@ -298,6 +310,8 @@ export class AuthState {
   unblock(newUserPin: Uint8Array): Result<void> {
     const master = this.master;
     if (master === undefined) return err(Status.LOGIN_REQUIRED, Reason.LOGIN_NEEDED, [Role.SO]);
+    const weak = weakPin(1, newUserPin);
+    if (weak) return weak;
     const bad = this.unwritable();
     if (bad) return bad;
     const rec = createPinRecord(this.env.crypto, this.env.rng, 'user', newUserPin, master, this.deviceId, this.iterations);

@@ -4,6 +4,7 @@ import { type Result, ok } from '../../protocol/result.ts';
 import { MAX_PAGES } from '../../protocol/messages/limits.ts';
 import type { InfoRequest, InfoResponse } from '../../protocol/messages/info.ts';
 import type { DeviceContext } from '../context.ts';
+import { PIN_MIN_BITS } from '../auth/pin_strength.ts';
 
 export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse> {
   const { env, keystore, store, selftest, deviceId, identity, firmwareVersion, maxPacket, flashVolatile, auth } = ctx;
@@ -42,5 +43,7 @@ export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse
     pinLocked: auth.initialized ? auth.lockedUntilPowerCycle : undefined,
     pinIterations: auth.pinIterations,
     presence: env.presence !== undefined,
+    // docs/security.md §4.1: the floor a new PIN must clear (no board here has flash readout protection)
+    pinMinBits: PIN_MIN_BITS,
   });
 }

@@ -40,6 +40,8 @@ export interface InfoResponse {
   pinIterations: number;
   /** True when the board has a user-presence button (keys with `touch` need one). */
   presence: boolean;
+  /** The floor, in estimated bits, a new PIN must clear at INIT, CHANGE_PIN and UNBLOCK (docs/security.md §4.1). */
+  pinMinBits: number;
 }
 export const InfoResponseSchema: Schema = [
   { key: 1, name: 'firmwareVersion', type: { t: 'text', max: 32 } },
@@ -65,4 +67,5 @@ export const InfoResponseSchema: Schema = [
   { key: 21, name: 'pinLocked', type: { t: 'bool' }, optional: true },
   { key: 22, name: 'pinIterations', type: { t: 'uint', min: 1, max: 0xffffffff } },
   { key: 23, name: 'presence', type: { t: 'bool' } },
+  { key: 24, name: 'pinMinBits', type: { t: 'uint', max: 512 } },
 ];
