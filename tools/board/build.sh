@@ -8,7 +8,7 @@
 # Debian 12 packages (apt-get install -y …): gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
 #   cmake make python3 g++, and Node ≥ 20.19 as for the rest of the repository (Debian 12's nodejs is 18). g++ builds
 #   picotool and the host jerry-snapshot; libusb is not needed (picotool is built without it, see below).
-# Work dir: build/board/sdk/ (pico-sdk, picotool, jerry-snapshot: shared by both boards) and build/board/<board>/
+# Work dir: build/board/sdk/ (pico-sdk, picotool, the two jerry-snapshots: shared by both boards) and build/board/<board>/
 #   (Kaluma tree with its JerryScript, cmake build, generated sources). After a bundle change only js2c (the
 #   snapshots) runs and kaluma_modules.c is recompiled and relinked. Build one board at a time: they share sdk/.
 # JOBS (default 2) caps every parallel step (make, JerryScript's build.py, picotool).
@@ -128,6 +128,26 @@ if [ "$(cat "$JH.stamp" 2>/dev/null)" != "$JHS" ] || [ ! -x "$JH/build/bin/jerry
   echo "$JHS" > "$JH.stamp"
 fi
 SNAPSHOT_TOOL=$JH/build/bin/jerry-snapshot
+# The bundle is a static snapshot (js2c.mjs --static, as the Linux image twins build it, tools/engines/kaluma/build.sh):
+# its byte code and literal tables run in place from flash and its strings are external magic strings
+# (kaluma_magic_strings.c, which Kaluma's km_runtime_init registers before the boot module runs); as an ordinary
+# snapshot its function headers, literal tables and strings load into the JS heap, and the Pico runs out of memory.
+# The tool writes the literal values the engine will read, so it must encode them as the boards' engine does:
+# magic-string ids count JerryScript's own magic strings (line info adds some) and the direct-string range depends
+# on the pointer size. So this second host jerry-snapshot has the boards' JerryScript features (JARGS below without
+# toolchain and heap size), like the twin's jerry-snapshot-board.
+JBARGS=(--jerry-cmdline-snapshot=ON --snapshot-save=ON "--compile-flag=-DJERRY_NDEBUG=1 -DJERRY_LCACHE=0 -DJERRY_PROPRETY_HASHMAP=0"
+  --lto=OFF --error-messages=ON --js-parser=ON --mem-stats=ON --snapshot-exec=ON --line-info=ON --vm-exec-stop=ON
+  --profile=es.next --cpointer-32bit=ON)
+JB=$SDKS/jerry-snapshot-board; JBS=$(stamp_of jerryscript-kaluma-984c39fa -- <(echo "${JBARGS[*]}"))
+if [ "$(cat "$JB.stamp" 2>/dev/null)" != "$JBS" ] || [ ! -x "$JB/build/bin/jerry-snapshot" ]; then
+  log "jerry-snapshot (host, the boards' JerryScript features, for the static boot module)"
+  rm -rf "$JB"; unpack jerryscript-kaluma-984c39fa "$JB/src"
+  (cd "$JB/src" && python3 tools/build.py --builddir="$JB/build" "${JBARGS[@]}" --jobs="$JOBS") > "$JB.log" 2>&1 ||
+    { tail -30 "$JB.log" >&2; echo "build.sh: jerry-snapshot (board features) failed, see $JB.log" >&2; exit 1; }
+  echo "$JBS" > "$JB.stamp"
+fi
+STATIC_SNAPSHOT_TOOL=$JB/build/bin/jerry-snapshot
 
 # --- Kaluma tree for this board (its build writes into src/gen and lib/jerryscript/build) --------------------------
 K=$B/kaluma; KS=$(stamp_of kaluma-1.2.0 jerryscript-kaluma-984c39fa littlefs-ead50807)
@@ -163,12 +183,15 @@ if [ ! -f "$J/build/lib/libjerry-core.a" ] || [ "$(cat "$B/jerry.args" 2>/dev/nu
   echo "${JARGS[*]}" > "$B/jerry.args"
 fi
 
-# Generated sources: Kaluma's modules + board.js + the bundle as boot module "tinyhsm" (js2c.mjs --boot).
-log "snapshots of Kaluma's modules and $(basename "$BUNDLE")"
-G=$B/gen; rm -rf "$G"; mkdir -p "$G" "$K/src/gen"
+# Generated sources: Kaluma's modules + board.js + the bundle as boot module "tinyhsm" (js2c.mjs --boot), a static
+# snapshot (--static, see the jerry-snapshot above); kaluma_magic_strings.c then holds the bundle's literals too.
+log "snapshots of Kaluma's modules and $(basename "$BUNDLE") (static)"
+G=$B/gen; rm -rf "$G" "$B/snapshots"; mkdir -p "$G" "$K/src/gen"
 node "$JS2C" --kaluma="$K" --target=rp2 --board=$BOARD --modules="$MODULES" --snapshot-tool="$SNAPSHOT_TOOL" \
-  --out="$G" --tmp="$B/snapshots" --boot=tinyhsm="$BUNDLE" > "$B/js2c.log" 2>&1 ||
+  --out="$G" --tmp="$B/snapshots" --boot=tinyhsm="$BUNDLE" --static --static-snapshot-tool="$STATIC_SNAPSHOT_TOOL" \
+  > "$B/js2c.log" 2>&1 ||
   { cat "$B/js2c.log" >&2; echo "build.sh: js2c.mjs failed" >&2; exit 1; }
+grep 'tinyhsm' "$B/js2c.log" || true
 for f in kaluma_modules.c kaluma_modules.h kaluma_magic_strings.c kaluma_magic_strings.h; do
   copy_if_changed "$G/$f" "$K/src/gen/$f"
 done
@@ -196,9 +219,9 @@ SIZE=$(stat -c %s "$BIN")
 # bundle carries (docs/session.md §2, §3), so a snapshot of some other file is caught as well.
 log "checking the image"
 node "$HERE/check-image.mjs" --board=$BOARD --uf2="$UF2" --bin="$BIN" --elf="$ELF" --heap=$HEAP \
-  --snapshot="$B/snapshots/tinyhsm.snapshot" --wrapped="$B/snapshots/tinyhsm.wrapped" --bundle="$BUNDLE" \
-  --expect-string=tinyhsm/session/v1 > "$B/check.log" || { cat "$B/check.log" >&2; exit 1; }
+  --snapshot="$B/snapshots/tinyhsm.snapshot" --wrapped="$B/snapshots/tinyhsm.wrapped" --bundle="$BUNDLE" --static=1 \
+  --literals="$B/snapshots/tinyhsm.literals" --expect-string=tinyhsm/session/v1 > "$B/check.log" || { cat "$B/check.log" >&2; exit 1; }
 mkdir -p "$(dirname "$OUT")"; cp "$UF2" "$OUT"
 SNAP=$(stat -c %s "$B/snapshots/tinyhsm.snapshot")
 ADDR=$(arm-none-eabi-nm "$ELF" | sed -n 's/^\([0-9a-f]*\) R module_tinyhsm_code$/0x\1/p')
-log "$OUT: $(stat -c %s "$OUT") bytes UF2, $SIZE bytes image of $((MAX)) max; $(basename "$BUNDLE") as a $SNAP-byte snapshot at $ADDR; JS heap $HEAP KB; $(grep -c ' ok ' "$B/check.log") checks passed ($B/check.log)"
+log "$OUT: $(stat -c %s "$OUT") bytes UF2, $SIZE bytes image of $((MAX)) max; $(basename "$BUNDLE") as a $SNAP-byte static snapshot at $ADDR; JS heap $HEAP KB; $(grep -c ' ok ' "$B/check.log") checks passed ($B/check.log)"

@@ -1,8 +1,11 @@
 // Checks a built board image: UF2 structure and family ID, boot header, the firmware snapshot in it, and that the link code has no REPL, no 0x03 stop and no USB reset to BOOTSEL.
 //
 // Usage: node tools/board/check-image.mjs --board=pico|pico2 --uf2=FILE [--bin=FILE --elf=FILE --heap=KB
-//          --snapshot=FILE --wrapped=FILE --bundle=FILE --expect-string=TEXT]
+//          --snapshot=FILE --wrapped=FILE --bundle=FILE [--static=1 [--literals=FILE]] --expect-string=TEXT]
 // Run by tools/board/build.sh after every build; with only --board and --uf2 it checks a UF2 file alone.
+// --static=1: the snapshot is js2c.mjs --static's (tools/engines/kaluma/static_literals.mjs rewrote the bundle before
+// it was wrapped); --literals: the bundle's literal strings as jerry-snapshot litdump listed them (js2c.mjs writes
+// <tmp>/tinyhsm.literals), each of which must be in the image as a magic string.
 //
 // Formats checked (cited where each check is made):
 //   * UF2: github.com/microsoft/uf2 README "File format" (512-byte blocks, family ID present when flags has 0x2000);
@@ -15,6 +18,7 @@
 //     src/rp2_common/pico_crt0/embedded_start_block.inc.S; RP2350 datasheet §5.9.5 "Minimum viable image metadata").
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { parseLiteralList, rewriteForStaticSnapshot } from '../engines/kaluma/static_literals.mjs';
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -175,8 +179,21 @@ if (args.wrapped && args.bundle) {
   // js2c.mjs wraps the bundle as Kaluma's tools/js2c.js wraps a module, then jerry-snapshot compiles the wrapped file
   const wrapped = readFileSync(args.wrapped, 'utf8');
   const bundle = readFileSync(args.bundle, 'utf8');
-  if (wrapped === '(function(exports, require, module) {\n' + bundle + '\n});\n') ok(`the snapshot was compiled from ${args.bundle} (wrapped, unchanged)`);
+  if (args.static) {
+    // js2c.mjs --static wraps the bundle after static_literals.mjs hoisted its numbers outside the direct range
+    const code = rewriteForStaticSnapshot(bundle, args.bundle).code;
+    if (wrapped === '(function(exports, require, module) {\n' + code + '\n});\n') ok(`the static snapshot was compiled from ${args.bundle} (wrapped, numbers outside the direct range hoisted, nothing else changed)`);
+    else fail(`${args.wrapped} is not ${args.bundle} rewritten for a static snapshot and wrapped as a module`);
+  } else if (wrapped === '(function(exports, require, module) {\n' + bundle + '\n});\n') ok(`the snapshot was compiled from ${args.bundle} (wrapped, unchanged)`);
   else fail(`${args.wrapped} is not ${args.bundle} wrapped as a module`);
+}
+if (args.literals) {
+  // a static snapshot holds no strings: the engine finds each literal among the registered (external) magic strings,
+  // which kaluma_magic_strings.c puts into flash as C strings
+  const literals = parseLiteralList(readFileSync(args.literals));
+  const missing = literals.filter((l) => !flash.includes(Buffer.from(l, 'latin1')));
+  if (literals.length && !missing.length) ok(`the image holds all ${literals.length} literal strings of the static snapshot (its magic strings)`);
+  else fail(`${missing.length} of ${literals.length} literal strings of the static snapshot are not in the image: ${missing.slice(0, 5).map((l) => JSON.stringify(l)).join(', ')}`);
 }
 if (args['expect-string']) {
   const s = Buffer.from(args['expect-string'], 'utf8');

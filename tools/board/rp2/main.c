@@ -5,7 +5,10 @@
  *   1. The firmware bundle is one more JerryScript snapshot module (tools/engines/kaluma/js2c.mjs --boot=tinyhsm=…),
  *      a const array in flash. jerry_exec_snapshot with JERRY_SNAPSHOT_EXEC_ALLOW_STATIC and without
  *      JERRY_SNAPSHOT_EXEC_COPY_DATA runs its bytecode in place from XIP flash, as Kaluma runs its own modules
- *      (src/global.c run_startup_module / process_get_builtin_module_fn); nothing is parsed at boot.
+ *      (src/global.c run_startup_module / process_get_builtin_module_fn); nothing is parsed at boot. It is a static
+ *      snapshot (js2c.mjs --static, tools/board/build.sh): its byte code and literal tables stay in flash and its
+ *      strings are external magic strings (the generated kaluma_magic_strings.c, which km_runtime_init registers
+ *      with jerry_register_magic_strings before run_boot_module executes the snapshot), so none of it goes to the heap.
  *   2. No REPL and no uploaded program: km_repl_init and km_running_script_check / km_runtime_load are not called,
  *      so no tty handle takes the USB CDC bytes; the program reads them with process.stdin.read().
  * The module is called as Kaluma calls board.js (src/global.c run_board_module): fn(exports, require, module).
