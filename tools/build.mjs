@@ -489,6 +489,29 @@ export async function downlevelToEs5(code, bundle) {
 const gz = (text) => gzipSync(Buffer.from(text), { level: 9 }).length;
 
 /**
+ * esbuild's options for a firmware target's unminified IIFE (the one shape every firmware bundle starts from; the
+ * Espruino profiler, tools/engines/espruino/profile.mjs, builds it the same way).
+ */
+export function firmwareBuildOptions(spec, entry, root = ROOT) {
+  return {
+    absWorkingDir: root,
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'neutral',
+    // platform 'neutral' resolves no package fields by default; noble and friends publish ESM under these
+    mainFields: ['module', 'main'],
+    conditions: ['import', 'default'],
+    target: spec.target,
+    supported: spec.supported,
+    minify: false,
+    logLevel: 'silent',
+    legalComments: 'inline',
+  };
+}
+
+/**
  * Bundle one firmware target and run every check. Never throws for a build or check failure: returns
  * { ok, problems, notes, code, debugCode, metafile, minified, gzipped }. Writes files when `outdir` is given and the build succeeded.
  */
@@ -499,24 +522,7 @@ export async function buildFirmware(spec, { root = ROOT, outdir } = {}) {
   if (!existsSync(entry)) return { ok: false, problems: [`${spec.name}: entry ${spec.entry} does not exist`], notes };
   let result;
   try {
-    result = await esbuild.build({
-      absWorkingDir: root,
-      entryPoints: [entry],
-      bundle: true,
-      write: false,
-      format: 'iife',
-      platform: 'neutral',
-      // platform 'neutral' resolves no package fields by default; noble and friends publish ESM under these
-      mainFields: ['module', 'main'],
-      conditions: ['import', 'default'],
-      target: spec.target,
-      supported: spec.supported,
-      minify: false,
-      metafile: true,
-      logLevel: 'silent',
-      legalComments: 'inline',
-      plugins: [nodeBuiltinsAsExternal],
-    });
+    result = await esbuild.build({ ...firmwareBuildOptions(spec, entry, root), metafile: true, plugins: [nodeBuiltinsAsExternal] });
   } catch (e) {
     const msgs = e && e.errors ? e.errors.map((m) => `${spec.name}: ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`) : [`${spec.name}: ${String(e)}`];
     return { ok: false, problems: msgs, notes };

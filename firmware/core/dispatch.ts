@@ -122,7 +122,7 @@ interface Entry {
   gate: number;
 }
 
-// Built once at load: a request costs one array index, no table building (issue 2: bench). Only the codes that exist
+// Built once at load: a request costs one array index, no table building (the bench measures it: docs/architecture.md). Only the codes that exist
 // are set: a sparse array, which Espruino stores element by element (each unset code would cost a JsVar there).
 const TABLE: (Entry | undefined)[] = [];
 for (const k in Command) {

@@ -1,4 +1,4 @@
-// Device frame loop and boot: answers, ERROR frames, oversize frames, keepalives, reply cache (across host processes too), what a non-raw tty does, noise, armor mode, boot-time checks, and the name and keys kept in flash (issues 2 §3, 3 §4).
+// Device frame loop and boot: answers, ERROR frames, oversize frames, keepalives, reply cache (across host processes too), what a non-raw tty does, noise, armor mode, boot-time checks, and the name and keys kept in flash (docs/protocol.md §1, docs/storage.md).
 import { renderReason } from '../../host/render.ts';
 
 /** The device's boot problems as the host renders them. */

@@ -12,24 +12,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
-import { FIRMWARE_TARGETS, ROOT, downlevelToEs5, renameEspruinoKeywords, unwrapEspruinoBody } from '../../build.mjs';
+import { FIRMWARE_TARGETS, ROOT, downlevelToEs5, firmwareBuildOptions, renameEspruinoKeywords, unwrapEspruinoBody } from '../../build.mjs';
 
 const twin = process.argv[2] || join(ROOT, 'build', 'engines', 'espruino', 'espruino-12000');
 const spec = FIRMWARE_TARGETS.find((t) => t.name === 'espruino');
-const r = await esbuild.build({
-  absWorkingDir: ROOT,
-  entryPoints: [join(ROOT, spec.entry)],
-  bundle: true,
-  write: false,
-  format: 'iife',
-  platform: 'neutral',
-  mainFields: ['module', 'main'],
-  conditions: ['import', 'default'],
-  target: spec.target,
-  supported: spec.supported,
-  legalComments: 'inline',
-  logLevel: 'silent',
-});
+const r = await esbuild.build(firmwareBuildOptions(spec, join(ROOT, spec.entry)));
 let code = r.outputFiles[0].text
   .split('\n')
   .map((l) => {
