@@ -8,6 +8,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Crypto } from './index.ts';
 import { nobleCryptoWith, useEdwardsDeviceProfile } from './crypto_noble_base.ts';
+import { noblePbkdf2Sha256 } from './symmetric.ts';
 import { useWeierstrassDeviceProfile, weierstrassBackend, type WeierstrassCurves } from './crypto_weierstrass.ts';
 
 const CURVES: WeierstrassCurves = { p256, secp256k1 };
@@ -24,7 +25,7 @@ export interface NobleCryptoOptions {
 /** The Crypto HAL over noble. Every function throws on invalid key material (the core maps that to INVALID_KEY). */
 export function createNobleCrypto(opts?: NobleCryptoOptions): Crypto {
   const absent = 'unreachable: the Weierstrass backend is present';
-  return nobleCryptoWith(weierstrassBackend(CURVES, !opts || opts.hedged !== false, absent), absent);
+  return nobleCryptoWith(weierstrassBackend(CURVES, !opts || opts.hedged !== false, absent), absent, noblePbkdf2Sha256);
 }
 
 /**

@@ -26,11 +26,12 @@ function isAllZero(b: Uint8Array): boolean {
 }
 
 /**
- * The Crypto HAL over noble with `ec` for the Weierstrass operations. Without `ec`, every ECDSA / P-256 function
- * throws `absent` (the self-test reports it and the device does not offer those algorithms). Every function throws
- * on invalid key material (the core maps that to INVALID_KEY).
+ * The Crypto HAL over noble with `ec` for the Weierstrass operations and `pbkdf2` for PBKDF2-SHA256 (symmetric.ts
+ * noblePbkdf2Sha256, or a platform's own behind checkedPbkdf2). Without `ec`, every ECDSA / P-256 function throws
+ * `absent` (the self-test reports it and the device does not offer those algorithms). Every function throws on
+ * invalid key material (the core maps that to INVALID_KEY).
  */
-export function nobleCryptoWith(ec: WeierstrassBackend | undefined, absent: string): Crypto {
+export function nobleCryptoWith(ec: WeierstrassBackend | undefined, absent: string, pbkdf2: Crypto['pbkdf2Sha256']): Crypto {
   const missing = (): never => {
     throw new Error(absent);
   };
@@ -61,7 +62,7 @@ export function nobleCryptoWith(ec: WeierstrassBackend | undefined, absent: stri
     ecdhP256: ec ? ec.ecdhP256 : missing,
     hmacSha256: symmetricCrypto.hmacSha256,
     hkdfSha256: symmetricCrypto.hkdfSha256,
-    pbkdf2Sha256: symmetricCrypto.pbkdf2Sha256,
+    pbkdf2Sha256: pbkdf2,
     aeadSeal: symmetricCrypto.aeadSeal,
     aeadOpen: symmetricCrypto.aeadOpen,
   };

@@ -8,7 +8,7 @@ import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
 import { chachaPolyOpen, chachaPolySeal } from './chacha20poly1305.ts';
 import type { Crypto } from './index.ts';
 
-export type SymmetricCrypto = Pick<Crypto, 'sha256' | 'hmacSha256' | 'hkdfSha256' | 'pbkdf2Sha256' | 'aeadSeal' | 'aeadOpen'>;
+export type SymmetricCrypto = Pick<Crypto, 'sha256' | 'hmacSha256' | 'hkdfSha256' | 'aeadSeal' | 'aeadOpen'>;
 
 function isPositiveInt(n: number): boolean {
   return typeof n === 'number' && n >= 1 && Math.floor(n) === n && n <= 0xffffffff;
@@ -26,11 +26,16 @@ export function checkedPbkdf2(impl: Pbkdf2): Pbkdf2 {
   };
 }
 
+/**
+ * noble's PBKDF2, apart from the rest so that a bundle with a PBKDF2 of its own (Kaluma: pbkdf2_sha256_halves.ts)
+ * does not carry it.
+ */
+export const noblePbkdf2Sha256: Crypto['pbkdf2Sha256'] = /* @__PURE__ */ checkedPbkdf2((password, salt, c, dkLen) => pbkdf2(sha256, password, salt, { c, dkLen }));
+
 export const symmetricCrypto: SymmetricCrypto = {
   sha256: (data) => sha256(data),
   hmacSha256: (key, data) => hmac(sha256, key, data),
   hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
-  pbkdf2Sha256: checkedPbkdf2((password, salt, c, dkLen) => pbkdf2(sha256, password, salt, { c, dkLen })),
   // BigInt-free RFC 8439 composition over noble's ChaCha20 and Poly1305 (see chacha20poly1305.ts for why)
   aeadSeal: chachaPolySeal,
   aeadOpen: chachaPolyOpen,

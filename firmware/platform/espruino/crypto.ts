@@ -7,7 +7,7 @@
 // HMAC, HKDF, PBKDF2 (@noble/hashes) and ChaCha20-Poly1305 (noble's ChaCha20 and Poly1305 composed without BigInt in
 // hal/chacha20poly1305.ts) need no BigInt, so they work here. Note that a session still cannot open on this engine:
 // its handshake needs X25519 and Ed25519 (docs/session.md).
-import { symmetricCrypto } from '../../hal/symmetric.ts';
+import { noblePbkdf2Sha256, symmetricCrypto } from '../../hal/symmetric.ts';
 import type { Crypto } from '../../hal/index.ts';
 
 // INFO carries it as each curve's self-test failure, after 'threw during the known-answer test: ', cut at 80
@@ -33,7 +33,7 @@ export function createNoBigIntCrypto(): Crypto {
     ecdhP256: unavailable,
     hmacSha256: symmetricCrypto.hmacSha256,
     hkdfSha256: symmetricCrypto.hkdfSha256,
-    pbkdf2Sha256: symmetricCrypto.pbkdf2Sha256,
+    pbkdf2Sha256: noblePbkdf2Sha256,
     aeadSeal: symmetricCrypto.aeadSeal,
     aeadOpen: symmetricCrypto.aeadOpen,
   };

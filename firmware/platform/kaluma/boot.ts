@@ -40,10 +40,9 @@ export function bootKaluma(curves: KalumaCurves): void {
     useEdwardsDeviceProfile();
     if (curves.deviceProfile) curves.deviceProfile();
     const flash = openKalumaFlash(kaluma, FLASH_BASE, FLASH_SECTORS);
-    const crypto = nobleCryptoWith(curves.ec, curves.absent);
     // PBKDF2 on 16-bit halves: JerryScript boxes every integer beyond ±2^27, and noble's 32-bit SHA-256 made a LOGIN
     // allocate a number per word operation (pbkdf2_sha256_halves.ts); the argument checks stay symmetric.ts's
-    crypto.pbkdf2Sha256 = checkedPbkdf2(pbkdf2Sha256Halves);
+    const crypto = nobleCryptoWith(curves.ec, curves.absent, checkedPbkdf2(pbkdf2Sha256Halves));
     const { env, link } = createKalumaEnv(kaluma, rng, crypto, { buttonPin: BUTTON_PIN, flash });
     startDevice(env, { pinIterations: DEVICE_PIN_ITERATIONS });
     link.run();
