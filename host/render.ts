@@ -208,7 +208,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.PIN_LOCKOUT]: (a) =>
     `${a[0]} wrong PINs in a row since power-on: the device takes no more PIN tries until it is power-cycled (unplug it and plug it in again)`,
   [Reason.MASTER_KEY_MISMATCH]: (a) =>
-    `the ${roleText(a[0])} PIN is right, but it unwraps another master key than the one in use: the PIN records in flash were altered`,
+    `the ${roleText(a[0])} PIN is right, but it opens another master key than the one in use: the role records in flash were altered, or one was put back from an older image`,
   [Reason.ALREADY_LOGGED_IN]: (a) => `this session is already logged in as ${roleText(a[0])}; send LOGOUT first to change role (no PIN was tried)`,
   [Reason.LOGIN_SESSION_OVER]: () => 'LOGIN needs a live session; open a new one',
   [Reason.OTHER_ROLE_PIN]: (a) =>

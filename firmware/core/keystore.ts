@@ -17,7 +17,7 @@ import { Status, type AlgId, type Origin } from '../protocol/codes.ts';
 import { type Result, ok, err } from '../protocol/result.ts';
 import { MAX_KEY_ID } from '../protocol/messages/limits.ts';
 import { Reason } from '../protocol/reasons.ts';
-import { RecordKind, indexOf, type Store } from './store/index.ts';
+import { RecordKind, indexOf, type Entry, type Store } from './store/index.ts';
 import type { Crypto, Ed25519Signer, Env, Rng } from '../hal/index.ts';
 import { NEXT_KEY_ID_RECORD, decodeCounter, decodeKey, encodeCounter, encodeKey, encodeKeyClear, keyRecordKey, type KeyMeta } from './records.ts';
 import { openKeyRecord, sealKeyRecord } from './auth/records.ts';
@@ -259,6 +259,46 @@ export class KeyStore {
     const rec: KeyRecord = { id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy, sealed, privateKey: old.privateKey, signer: old.signer };
     this.slots[slot] = rec;
     return ok(rec);
+  }
+
+  /**
+   * Every loaded key sealed again under `next`, a new master key, for the one transaction of a PIN change
+   * (docs/security.md §4): the entries to commit with it, and `apply`, which takes the new sealed bytes into RAM
+   * once that commit returned ok. A record that does not open under the current master key (altered on flash) is
+   * left as it is: it opened nothing before and opens nothing after. A private key opened here only to be sealed
+   * again is wiped; the RAM cache is kept as it was.
+   */
+  resealAll(kc: KeyCrypto, next: Uint8Array): { entries: Entry[]; apply(): void } {
+    const entries: Entry[] = [];
+    const updated: KeyRecord[] = [];
+    for (let i = 0; i < this.slots.length; i++) {
+      const r = this.slots[i];
+      if (r === undefined) continue;
+      const bound = encodeKeyClear(r);
+      const ctx = { deviceId: kc.deviceId, keyId: r.id, alg: r.alg, bound };
+      const sk = r.privateKey !== undefined ? r.privateKey : openKeyRecord(kc.crypto, kc.masterKey, ctx, r.sealed);
+      if (sk === undefined) continue;
+      try {
+        const sealed = sealKeyRecord(kc.crypto, kc.rng, next, ctx, sk);
+        entries.push({ key: keyRecordKey(r.id), value: encodeKey({ id: r.id, alg: r.alg, label: r.label, origin: r.origin, publicKey: r.publicKey, policy: r.policy, sealed }) });
+        updated.push({ id: r.id, alg: r.alg, label: r.label, origin: r.origin, publicKey: r.publicKey, policy: r.policy, sealed, privateKey: undefined });
+      } finally {
+        if (sk !== r.privateKey) sk.fill(0);
+      }
+    }
+    return {
+      entries,
+      apply: () => {
+        for (let i = 0; i < updated.length; i++) {
+          const u = updated[i];
+          const slot = this.slotOf(u.id);
+          const old = this.slots[slot] as KeyRecord;
+          u.privateKey = old.privateKey;
+          u.signer = old.signer;
+          this.slots[slot] = u;
+        }
+      },
+    };
   }
 
   /** The RAM slot holding key `id`, or -1. */

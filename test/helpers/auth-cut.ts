@@ -89,14 +89,23 @@ export function triesAfterCut(c: Cut, role: number, before: number): number {
  * 7 or 8 tries (at most one of the two probes is wrong, and the right one clears the in-a-row count); and the other
  * role's `otherPin` still logs in. Which of the two worked.
  */
-export function oldOrNewPin(after: TestDevice, n: string, role: number, oldPin: string, newPin: string, otherPin: string): 'old' | 'new' {
+export function oldOrNewPin(after: TestDevice, n: string, role: number, oldPin: string, newPin: string, otherPin: string, keyId?: number): 'old' | 'new' {
   const left = tries(after, role);
   const withNew = login(after, role, newPin).status === Status.OK;
   const withOld = login(after, role, oldPin).status === Status.OK;
   expect(withNew !== withOld, 'N=' + n + ': new ' + withNew + ', old ' + withOld).toBe(true);
   if (withNew) expect(left, 'N=' + n + ': the new PIN comes with a full counter').toBe(8);
   else expect([7, 8], 'N=' + n).toContain(left);
-  expect(login(after, role === Role.USER ? Role.SO : Role.USER, otherPin).status, 'N=' + n + ': the other role').toBe(Status.OK);
+  const other = role === Role.USER ? Role.SO : Role.USER;
+  expect(login(after, other, otherPin).status, 'N=' + n + ': the other role').toBe(Status.OK);
+  if (keyId !== undefined) {
+    // the key made before the change opens under the master key that the working PINs give: both roles' envelopes
+    // and every key record are of the same state (old or new), never a mix
+    const s = loggedIn(after, Role.USER, role === Role.USER ? (withNew ? newPin : oldPin) : otherPin);
+    expect(inSession(after, s, Command.SIGN, { 1: keyId, 2: new Uint8Array([1, 2, 3]) }).status, 'N=' + n + ': SIGN with the key made before').toBe(Status.OK);
+    const so = loggedIn(after, Role.SO, role === Role.SO ? (withNew ? newPin : oldPin) : otherPin);
+    expect(so).toBeDefined(); // both roles logged in at once: their envelopes hold the same master key (else MASTER_KEY_MISMATCH)
+  }
   return withNew ? 'new' : 'old';
 }
 
@@ -138,6 +147,8 @@ export interface PinChange {
   to: string;
   /** The other role's PIN, which must still log in. */
   other: string;
+  /** A key in the image: after every cut it must sign with the PINs that work. */
+  keyId?: number;
 }
 
 export interface AuthCutRig {
@@ -229,7 +240,7 @@ export function authCutRig(seed: string): AuthCutRig {
       ok: (r) => r.status === Status.OK,
       stride: c.stride,
       check: ({ n, after }) => {
-        seen[oldOrNewPin(after, n, c.role, c.from, c.to, c.other)]++;
+        seen[oldOrNewPin(after, n, c.role, c.from, c.to, c.other, c.keyId)]++;
       },
     });
     expect(seen.old, 'cuts that left the old PIN').toBeGreaterThan(0);

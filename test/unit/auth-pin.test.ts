@@ -1,7 +1,7 @@
-// PIN rules, verifiers and the master-key wrap (firmware/core/auth/pin.ts), re-derived with node:crypto (OpenSSL) from the layout in docs/session.md §8.
+// PIN rules, verifiers, role keys and the master key sealed to each role (firmware/core/auth/pin.ts), re-derived with node:crypto (OpenSSL) from the layout in docs/session.md §8.
 import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect, vi } from 'vitest';
-import { createDecipheriv, hkdfSync, pbkdf2Sync, randomBytes, randomFillSync } from 'node:crypto';
+import { createDecipheriv, createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, pbkdf2Sync, randomBytes, randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import ts from 'typescript';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
@@ -10,15 +10,15 @@ import * as bytes from '../../firmware/protocol/bytes.ts';
 import {
   PIN_MAX_LENGTH,
   PIN_MIN_LENGTH,
-  changePin,
   checkPin,
-  createPinRecord,
+  createRole,
   generateMasterKey,
+  publicKeyVouched,
+  sealMaster,
   unlockWithPin,
-  unwrapMasterKey,
-  verifyPin,
   type AuthResult,
   type PinRecord,
+  type Role,
 } from '../../firmware/core/auth/index.ts';
 
 // Count equalBytes calls (and their arguments) while keeping its behaviour: the verifier check must go through it.
@@ -39,9 +39,39 @@ function value<T>(r: AuthResult<T>): T {
   return r.value;
 }
 
-function record(role: 'user' | 'so', pin: string, master: Uint8Array, id = deviceId): PinRecord {
-  return value(createPinRecord(crypto, rng, role, pinOf(pin), master, id, IT));
+/** Role records for both roles sealing `master`, as INIT makes them (one ephemeral key for both envelopes). */
+function roles(userPin: string, soPin: string, master: Uint8Array, link: Uint8Array, c: Crypto = crypto, id = deviceId): { user: PinRecord; so: PinRecord } {
+  const u = value(createRole(c, rng, 'user', pinOf(userPin), link, id, IT));
+  const s = value(createRole(c, rng, 'so', pinOf(soPin), link, id, IT));
+  const [eu, es] = sealMaster(c, rng, master, link, id, [u, s]);
+  return { user: { ...u, envelope: eu }, so: { ...s, envelope: es } };
 }
+
+function record(role: Role, pin: string, master: Uint8Array, link = generateMasterKey(rng), id = deviceId): PinRecord {
+  const r = value(createRole(crypto, rng, role, pinOf(pin), link, id, IT));
+  return { ...r, envelope: sealMaster(crypto, rng, master, link, id, [r])[0] };
+}
+
+const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+/** X25519 with node:crypto (OpenSSL), from raw keys. */
+function x25519Node(secret: Uint8Array, peer: Uint8Array): Buffer {
+  return diffieHellman({
+    privateKey: createPrivateKey({ key: Buffer.concat([X25519_PKCS8, secret]), format: 'der', type: 'pkcs8' }),
+    publicKey: createPublicKey({ key: Buffer.concat([X25519_SPKI, peer]), format: 'der', type: 'spki' }),
+  });
+}
+function x25519PublicNode(secret: Uint8Array): Buffer {
+  const der = createPublicKey(createPrivateKey({ key: Buffer.concat([X25519_PKCS8, secret]), format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
+  return der.subarray(der.length - 32);
+}
+function chachaOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+  const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  d.setAAD(aad, { plaintextLength: sealed.length - 16 });
+  d.setAuthTag(sealed.subarray(sealed.length - 16));
+  return Buffer.concat([d.update(sealed.subarray(0, sealed.length - 16)), d.final()]);
+}
+const context = (label: string, role: string, id: Uint8Array) => Buffer.concat([Buffer.from(label + role), Buffer.from([0]), id]);
 
 describe('PIN length rule (6–64 bytes)', () => {
   it('accepts 6 and 64 bytes, refuses 0, 5 and 65 with messages that do not contain the PIN', () => {
@@ -58,122 +88,143 @@ describe('PIN length rule (6–64 bytes)', () => {
     expect(reasons).toEqual(['pin-too-short', 'pin-too-short', 'pin-too-long', 'pin-too-long']);
   });
 
-  it('createPinRecord and changePin refuse out-of-range PINs and bad iteration counts; UTF-8 PINs count bytes', () => {
-    const m = generateMasterKey(rng);
+  it('createRole refuses out-of-range PINs and bad iteration counts; UTF-8 PINs count bytes', () => {
+    const l = generateMasterKey(rng);
     const refused = (r: AuthResult<unknown>) => (r.ok ? 'ok' : r.reason);
-    expect(refused(createPinRecord(crypto, rng, 'user', pinOf('12345'), m, deviceId, IT))).toBe('pin-too-short');
-    expect(refused(createPinRecord(crypto, rng, 'user', new Uint8Array(65), m, deviceId, IT))).toBe('pin-too-long');
-    expect(refused(createPinRecord(crypto, rng, 'user', pinOf('ééé'), m, deviceId, IT))).toBe('ok'); // 3 characters, 6 bytes
-    for (const bad of [0, -1, 2.5, NaN, 2 ** 32]) expect(refused(createPinRecord(crypto, rng, 'user', pinOf('123456'), m, deviceId, bad))).toBe('bad-iterations');
-    const r = record('user', '123456', m);
-    expect(refused(changePin(crypto, rng, r, pinOf('123456'), pinOf('123'), deviceId))).toBe('pin-too-short');
+    expect(refused(createRole(crypto, rng, 'user', pinOf('12345'), l, deviceId, IT))).toBe('pin-too-short');
+    expect(refused(createRole(crypto, rng, 'user', new Uint8Array(65), l, deviceId, IT))).toBe('pin-too-long');
+    expect(refused(createRole(crypto, rng, 'user', pinOf('ééé'), l, deviceId, IT))).toBe('ok'); // 3 characters, 6 bytes
+    for (const bad of [0, -1, 2.5, NaN, 2 ** 32]) expect(refused(createRole(crypto, rng, 'user', pinOf('123456'), l, deviceId, bad))).toBe('bad-iterations');
   });
 });
 
-describe('PIN record', () => {
-  it('round trip: the right PIN verifies and unwraps the master key; a wrong PIN does neither', () => {
+describe('role record', () => {
+  it('round trip: the right PIN opens the master and link keys; a wrong PIN opens nothing', () => {
     const m = generateMasterKey(rng);
-    const r = record('user', 'correct horse', m);
-    expect(verifyPin(crypto, r, pinOf('correct horse'))).toBe(true);
-    expect(hex(unwrapMasterKey(crypto, r, pinOf('correct horse'), deviceId)!)).toBe(hex(m));
-    expect(hex(value(unlockWithPin(crypto, r, pinOf('correct horse'), deviceId)))).toBe(hex(m));
-    for (const wrong of ['correct horsf', 'Correct horse', 'correct horse ', '123456', 'x'.repeat(64), '12345']) {
-      expect(verifyPin(crypto, r, pinOf(wrong)), wrong).toBe(false);
-      expect(unwrapMasterKey(crypto, r, pinOf(wrong), deviceId), wrong).toBeUndefined();
-      const u = unlockWithPin(crypto, r, pinOf(wrong), deviceId);
+    const l = generateMasterKey(rng);
+    const { user, so } = roles('correct horse', 'battery staple', m, l);
+    for (const [r, pin] of [[user, 'correct horse'], [so, 'battery staple']] as const) {
+      const u = value(unlockWithPin(crypto, r, pinOf(pin), deviceId));
+      expect([hex(u.master), hex(u.link)]).toEqual([hex(m), hex(l)]);
+    }
+    for (const wrong of ['correct horsf', 'Correct horse', 'correct horse ', '123456', 'x'.repeat(64), '12345', 'battery staple']) {
+      const u = unlockWithPin(crypto, user, pinOf(wrong), deviceId);
       expect(u.ok ? 'ok' : u.reason, wrong).toBe('wrong-pin');
     }
   });
 
-  it('matches the documented derivation, recomputed with OpenSSL: PBKDF2 → HKDF verifier / kek, AAD = label ‖ role ‖ 00 ‖ device id', () => {
+  it('matches the documented derivation, recomputed with OpenSSL: PBKDF2 → HKDF verifier / kek, the wrap, the tag and the envelope', () => {
     const m = generateMasterKey(rng);
+    const l = generateMasterKey(rng);
     for (const role of ['user', 'so'] as const) {
       const pin = pinOf(role === 'user' ? '246810' : 'so-pin-with-more-bytes');
-      const r = value(createPinRecord(crypto, rng, role, pin, m, deviceId, 17));
-      expect([r.salt.length, r.verifier.length, r.wrapNonce.length, r.wrappedMaster.length, r.iterations]).toEqual([16, 32, 12, 48, 17]);
+      const r = value(createRole(crypto, rng, role, pin, l, deviceId, 17));
+      const envelope = sealMaster(crypto, rng, m, l, deviceId, [r])[0];
+      expect([r.salt.length, r.verifier.length, r.wrapNonce.length, r.wrappedSecrets.length, r.rolePublic.length, r.publicTag.length, envelope.length, r.iterations]).toEqual([
+        16, 32, 12, 80, 32, 32, 80, 17,
+      ]);
       const base = pbkdf2Sync(pin, r.salt, 17, 32, 'sha256');
       expect(hex(r.verifier)).toBe(Buffer.from(hkdfSync('sha256', base, r.salt, 'tinyhsm/pin/v1 verifier', 32)).toString('hex'));
       const kek = Buffer.from(hkdfSync('sha256', base, r.salt, 'tinyhsm/pin/v1 wrap', 32));
-      const d = createDecipheriv('chacha20-poly1305', kek, r.wrapNonce, { authTagLength: 16 });
-      d.setAAD(Buffer.concat([Buffer.from('tinyhsm/master/v1 ' + role), Buffer.from([0]), deviceId]), { plaintextLength: 32 });
-      d.setAuthTag(r.wrappedMaster.subarray(32));
-      const opened = Buffer.concat([d.update(r.wrappedMaster.subarray(0, 32)), d.final()]);
-      expect(opened.toString('hex')).toBe(hex(m));
-      // the PBKDF2 block itself is not stored: neither it nor the kek appears in the record
-      const stored = hex(r.salt) + hex(r.verifier) + hex(r.wrapNonce) + hex(r.wrappedMaster);
-      expect(stored).not.toContain(base.toString('hex').slice(0, 16));
-      expect(stored).not.toContain(kek.toString('hex').slice(0, 16));
-      expect(stored).not.toContain(hex(m).slice(0, 16));
+      // the wrap: the role's X25519 secret ‖ the link key, AAD "tinyhsm/role/v2 " ‖ role ‖ 00 ‖ device id
+      const both = chachaOpen(kek, r.wrapNonce, r.wrappedSecrets, context('tinyhsm/role/v2 ', role, deviceId));
+      const secret = both.subarray(0, 32);
+      expect(hex(both.subarray(32))).toBe(hex(l));
+      expect(hex(x25519PublicNode(secret))).toBe(hex(r.rolePublic));
+      // the tag: HMAC-SHA256(link, "tinyhsm/role/v2 " ‖ role ‖ 00 ‖ device id ‖ rolePublic)
+      const tag = createHmac('sha256', l).update(Buffer.concat([context('tinyhsm/role/v2 ', role, deviceId), r.rolePublic])).digest();
+      expect(hex(r.publicTag)).toBe(tag.toString('hex'));
+      // the envelope: E ‖ ChaCha20-Poly1305(HKDF(X25519(secret, E), link, ctx ‖ E ‖ rolePublic), 0^12, master, ctx)
+      const E = envelope.subarray(0, 32);
+      const ctx = context('tinyhsm/master/v2 ', role, deviceId);
+      const k = Buffer.from(hkdfSync('sha256', x25519Node(secret, E), l, Buffer.concat([ctx, E, r.rolePublic]), 32));
+      expect(hex(chachaOpen(k, new Uint8Array(12), envelope.subarray(32), ctx))).toBe(hex(m));
+      // neither the PBKDF2 block, the kek, the role secret, the link key nor the master key appears in the record
+      const stored = hex(r.salt) + hex(r.verifier) + hex(r.wrapNonce) + hex(r.wrappedSecrets) + hex(r.rolePublic) + hex(r.publicTag) + hex(envelope);
+      for (const secretBytes of [base, kek, secret, l, m]) expect(stored).not.toContain(hex(secretBytes).slice(0, 16));
       expect(stored).not.toContain(Buffer.from(pin).toString('hex'));
     }
   });
 
-  it('fresh salt and nonce every time: the same PIN and master key give unrelated records', () => {
+  it('fresh salt, nonce and role key every time: the same PIN and keys give unrelated records', () => {
     const m = generateMasterKey(rng);
-    const a = record('user', '123456', m);
-    const b = record('user', '123456', m);
-    expect(hex(a.salt)).not.toBe(hex(b.salt));
-    expect(hex(a.verifier)).not.toBe(hex(b.verifier));
-    expect(hex(a.wrappedMaster)).not.toBe(hex(b.wrappedMaster));
+    const l = generateMasterKey(rng);
+    const a = record('user', '123456', m, l);
+    const b = record('user', '123456', m, l);
+    for (const f of ['salt', 'verifier', 'wrappedSecrets', 'rolePublic', 'envelope'] as const) expect(hex(a[f]), f).not.toBe(hex(b[f]));
   });
 
-  it('the wrap is bound to its role and device: a user record relabelled "so", or read on another device, does not open', () => {
+  it('bound to its role and device: a user record relabelled "so", or read on another device, does not open', () => {
     const m = generateMasterKey(rng);
     const u = record('user', '123456', m);
     const asSo: PinRecord = { ...u, role: 'so' };
-    expect(verifyPin(crypto, asSo, pinOf('123456'))).toBe(true); // the verifier alone does not know the role…
-    expect(unwrapMasterKey(crypto, asSo, pinOf('123456'), deviceId)).toBeUndefined(); // …the wrap does
-    const r = unlockWithPin(crypto, asSo, pinOf('123456'), deviceId);
-    expect(r.ok ? 'ok' : r.reason).toBe('corrupt-record');
-    const other = new Uint8Array(randomBytes(16));
-    expect(unwrapMasterKey(crypto, u, pinOf('123456'), other)).toBeUndefined();
-    const r2 = unlockWithPin(crypto, u, pinOf('123456'), other);
+    const r = unlockWithPin(crypto, asSo, pinOf('123456'), deviceId); // the verifier alone does not know the role…
+    expect(r.ok ? 'ok' : r.reason).toBe('corrupt-record'); // …the wrap does
+    const r2 = unlockWithPin(crypto, u, pinOf('123456'), new Uint8Array(randomBytes(16)));
     expect(r2.ok ? 'ok' : r2.reason).toBe('corrupt-record');
   });
 
-  it('every single-bit change of the stored wrap, nonce, salt, verifier or iteration count is refused', () => {
+  it('every single-bit change of the wrap, nonce, public key or envelope is corrupt-record; of the salt, verifier or iterations wrong-pin', () => {
     const m = generateMasterKey(rng);
     const r = record('so', 'officer-pin', m);
     const pin = pinOf('officer-pin');
-    for (const field of ['wrappedMaster', 'wrapNonce'] as const) {
-      for (let bit = 0; bit < r[field].length * 8; bit++) {
+    const reason = (rec: PinRecord) => {
+      const u = unlockWithPin(crypto, rec, pin, deviceId);
+      return u.ok ? 'ok' : u.reason;
+    };
+    for (const field of ['wrappedSecrets', 'wrapNonce', 'rolePublic', 'envelope'] as const) {
+      for (let bit = 0; bit < r[field].length * 8; bit += field === 'envelope' ? 1 : 3) {
         const t = r[field].slice();
         t[bit >> 3] ^= 1 << (bit & 7);
-        const rec = { ...r, [field]: t };
-        expect(unwrapMasterKey(crypto, rec, pin, deviceId), field + ' bit ' + bit).toBeUndefined();
-        const u = unlockWithPin(crypto, rec, pin, deviceId);
-        expect(u.ok ? 'ok' : u.reason).toBe('corrupt-record');
+        expect(reason({ ...r, [field]: t }), field + ' bit ' + bit).toBe('corrupt-record');
       }
     }
     for (let bit = 0; bit < 128; bit += 9) {
       const salt = r.salt.slice();
       salt[bit >> 3] ^= 1 << (bit & 7);
-      expect(verifyPin(crypto, { ...r, salt }, pin)).toBe(false);
-      expect(unwrapMasterKey(crypto, { ...r, salt }, pin, deviceId)).toBeUndefined();
+      expect(reason({ ...r, salt })).toBe('wrong-pin');
     }
     for (let bit = 0; bit < 256; bit += 13) {
       const verifier = r.verifier.slice();
       verifier[bit >> 3] ^= 1 << (bit & 7);
-      expect(verifyPin(crypto, { ...r, verifier }, pin)).toBe(false);
+      expect(reason({ ...r, verifier })).toBe('wrong-pin');
     }
-    expect(verifyPin(crypto, { ...r, iterations: IT + 1 }, pin)).toBe(false);
-    expect(unwrapMasterKey(crypto, { ...r, iterations: IT + 1 }, pin, deviceId)).toBeUndefined();
+    expect(reason({ ...r, iterations: IT + 1 })).toBe('wrong-pin');
   });
 
-  it('changePin rewraps the same master key under the new PIN; the old PIN does not open the new record', () => {
+  it('someone who can write the flash but knows no PIN cannot plant a master key: an envelope sealed without the link key does not open', () => {
     const m = generateMasterKey(rng);
-    const old = record('user', 'first-pin', m);
-    const wrong = changePin(crypto, rng, old, pinOf('not-the-pin'), pinOf('second-pin'), deviceId);
-    expect(wrong.ok ? 'ok' : wrong.reason).toBe('wrong-pin');
-    const next = value(changePin(crypto, rng, old, pinOf('first-pin'), pinOf('second-pin'), deviceId));
-    expect(hex(unwrapMasterKey(crypto, next, pinOf('second-pin'), deviceId)!)).toBe(hex(m));
-    expect(unwrapMasterKey(crypto, next, pinOf('first-pin'), deviceId)).toBeUndefined();
-    expect(hex(next.salt)).not.toBe(hex(old.salt));
-    // UNBLOCK: the SO's record unlocks the master key, which then gets a new user record
-    const so = record('so', 'so-secret', m);
-    const mk = value(unlockWithPin(crypto, so, pinOf('so-secret'), deviceId));
-    const user2 = value(createPinRecord(crypto, rng, 'user', pinOf('fresh-user'), mk, deviceId, IT));
-    expect(hex(unwrapMasterKey(crypto, user2, pinOf('fresh-user'), deviceId)!)).toBe(hex(m));
+    const l = generateMasterKey(rng);
+    const { user } = roles('user-pin-42', 'so-pin-42', m, l);
+    // the attacker sees the user's public key in flash and seals a master key of their own to it, with any link key
+    const planted = sealMaster(crypto, rng, generateMasterKey(rng), generateMasterKey(rng), deviceId, [user])[0];
+    const u = unlockWithPin(crypto, { ...user, envelope: planted }, pinOf('user-pin-42'), deviceId);
+    expect(u.ok ? 'ok' : u.reason).toBe('corrupt-record');
+    // nor a public key of their own for the device to seal the next master key to: the link key does not vouch for it
+    const mine = value(createRole(crypto, rng, 'so', pinOf('attacker-pin'), generateMasterKey(rng), deviceId, IT));
+    expect(publicKeyVouched(crypto, l, deviceId, user)).toBe(true);
+    expect(publicKeyVouched(crypto, l, deviceId, { ...user, rolePublic: mine.rolePublic })).toBe(false);
+    expect(publicKeyVouched(crypto, l, deviceId, mine)).toBe(false);
+    expect(publicKeyVouched(crypto, l, new Uint8Array(16), user)).toBe(false);
+  });
+
+  it('one role can give both a new master key: sealed to the other role\'s public key, its old PIN opens the new key', () => {
+    const m = generateMasterKey(rng);
+    const l = generateMasterKey(rng);
+    const { user, so } = roles('user-pin-1', 'so-pin-1', m, l);
+    // the user changes PIN: a new user role, a new master key sealed to it and to the SO's unchanged public key
+    const m2 = generateMasterKey(rng);
+    const u2 = value(createRole(crypto, rng, 'user', pinOf('user-pin-2'), l, deviceId, IT));
+    const [eu, es] = sealMaster(crypto, rng, m2, l, deviceId, [u2, so]);
+    const user2 = { ...u2, envelope: eu };
+    const so2 = { ...so, envelope: es };
+    expect(hex(value(unlockWithPin(crypto, user2, pinOf('user-pin-2'), deviceId)).master)).toBe(hex(m2));
+    expect(hex(value(unlockWithPin(crypto, so2, pinOf('so-pin-1'), deviceId)).master)).toBe(hex(m2));
+    // the old user record (an old flash image) with the old PIN opens only the old master key
+    expect(hex(value(unlockWithPin(crypto, user, pinOf('user-pin-1'), deviceId)).master)).toBe(hex(m));
+    // and the old user PIN against the new record is simply wrong
+    const w = unlockWithPin(crypto, user2, pinOf('user-pin-1'), deviceId);
+    expect(w.ok ? 'ok' : w.reason).toBe('wrong-pin');
   });
 });
 
@@ -193,34 +244,36 @@ describe('secrets are wiped and the verifier comparison is constant-time', () =>
         outputs.push(o);
         return o;
       },
+      x25519: (...a) => {
+        const o = crypto.x25519(...a);
+        outputs.push(o);
+        return o;
+      },
     };
     return { c, outputs };
   }
 
-  it('the PBKDF2 block, the verifier copy and the kek are zero after create, verify, unwrap, unlock and changePin', () => {
+  it('the PBKDF2 block, the verifier copy, the kek, the role secret, the shared secrets and the envelope keys are zero after create, seal and unlock', () => {
     const m = generateMasterKey(rng);
+    const l = generateMasterKey(rng);
     const { c, outputs } = spying();
-    const r = value(createPinRecord(c, rng, 'user', pinOf('123456'), m, deviceId, IT));
-    expect(verifyPin(c, r, pinOf('123456'))).toBe(true);
-    expect(verifyPin(c, r, pinOf('654321'))).toBe(false);
-    unwrapMasterKey(c, r, pinOf('123456'), deviceId);
-    unlockWithPin(c, r, pinOf('123456'), deviceId);
-    unlockWithPin(c, r, pinOf('000000'), deviceId);
-    value(changePin(c, rng, r, pinOf('123456'), pinOf('abcdef'), deviceId));
-    expect(outputs.length).toBe(7 * 3 + 3); // changePin: unlock (3) + create (3)
+    const { user } = roles('123456', 'abcdef', m, l, c);
+    const opened = value(unlockWithPin(c, user, pinOf('123456'), deviceId));
+    unlockWithPin(c, user, pinOf('000000'), deviceId);
+    // create ×2 (PBKDF2 + 2 HKDF, X25519 secret), seal ×2 (X25519 + HKDF each), unlock (PBKDF2 + 2 HKDF, X25519 + HKDF), wrong (PBKDF2 + 2 HKDF)
+    expect(outputs.length).toBe(2 * 3 + 2 * 2 + 5 + 3);
     for (const o of outputs) expect(hex(o)).toBe('00'.repeat(o.length));
-    expect(hex(r.verifier)).not.toBe('00'.repeat(32)); // the stored verifier is a copy, not a wiped buffer
-    expect(hex(m)).not.toBe('00'.repeat(32)); // the caller's master key is the caller's
+    expect(hex(user.verifier)).not.toBe('00'.repeat(32)); // the stored verifier is a copy, not a wiped buffer
+    expect([hex(m), hex(l)]).toEqual([hex(opened.master), hex(opened.link)]); // the caller's keys are the caller's, and the opened ones new buffers
   });
 
-  it('verifyPin and unlockWithPin compare the verifier with equalBytes (spied) and nothing else', () => {
+  it('unlockWithPin compares the verifier with equalBytes (spied) and nothing else', () => {
     const spy = vi.mocked(bytes.equalBytes);
     const m = generateMasterKey(rng);
     const r = record('user', '123456', m);
     spy.mockClear();
-    verifyPin(crypto, r, pinOf('654321'));
     unlockWithPin(crypto, r, pinOf('654321'), deviceId);
-    expect(spy).toHaveBeenCalledTimes(2);
+    expect(spy).toHaveBeenCalledTimes(1);
     for (const call of spy.mock.calls) expect(call[1]).toBe(r.verifier);
     // and in the source: no ===, !== or == with a verifier operand, and no early-exit loop over it
     const src = readFileSync(new URL('../../firmware/core/auth/pin.ts', import.meta.url), 'utf8');

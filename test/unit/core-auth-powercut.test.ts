@@ -1,6 +1,6 @@
 // Power cuts at every word of INIT, LOGIN (wrong and right PIN), CHANGE_PIN and UNBLOCK: the device boots, the state is old or new, a PIN always works, and a retry counter never comes back up (issue 4 §3, docs/security.md §3–§4).
 import { describe, it, expect } from 'vitest';
-import { Command, Role, Status } from '../../firmware/protocol/codes.ts';
+import { Alg, Command, Role, Status } from '../../firmware/protocol/codes.ts';
 import { field, sweepStride } from '../helpers/loopback.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 import { Store } from '../../firmware/core/store/index.ts';
@@ -31,6 +31,15 @@ function compactingLoginImage(): { img: Uint8Array; pageSize: number } {
     expect(Store.open(flash).commit([{ key: SETTINGS_RECORD, value: encodeSettings({ label: 'fill ' + i }) }]).ok).toBe(true);
   }
   throw new Error('no LOGIN compacted the store');
+}
+
+/** An initialized image holding key 1 (Ed25519), so that a PIN change has a key record to seal again under its new master key. */
+function imageWithKey(): Uint8Array {
+  return image((t) => {
+    expect(inSession(t, newSession(t), Command.INIT, { 1: pin(USER_PIN), 2: pin(SO_PIN), 3: 'cut' }).status).toBe(Status.OK);
+    const r = inSession(t, loggedIn(t, Role.USER, USER_PIN), Command.KEY_GENERATE, { 1: Alg.ED25519 });
+    expect([r.status, field(r, 1)]).toEqual([Status.OK, 1]);
+  });
 }
 
 const isOk = (r: { status: number }) => r.status === Status.OK;
@@ -165,6 +174,6 @@ describe('power cuts during the PIN commands', () => {
     { name: 'UNBLOCK', command: Command.UNBLOCK, as: { role: Role.SO, pin: SO_PIN }, params: () => ({ 1: pin(NEW_PIN) }) },
   ])
     it(c.name + ': cut at every word (every 3rd unless POWERCUT_FULL=1), the old user PIN or the new one works, never neither and never both', () => {
-      sweepPinChange({ ...c, img: initializedImage(), stride: sweepStride(3), role: Role.USER, from: USER_PIN, to: NEW_PIN, other: SO_PIN });
+      sweepPinChange({ ...c, img: imageWithKey(), stride: sweepStride(3), role: Role.USER, from: USER_PIN, to: NEW_PIN, other: SO_PIN, keyId: 1 });
     });
 });

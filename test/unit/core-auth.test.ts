@@ -477,7 +477,7 @@ describe('CHANGE_PIN', () => {
     expect(field(info(t), 24)).toBe(48);
   });
 
-  it('the superseded PIN record is wiped from flash: its verifier and wrapped master key are nowhere in the image', () => {
+  it('the superseded PIN record is wiped from flash: its verifier, wrapped secrets and envelope are nowhere in the image', () => {
     const { t, flash, s } = initialized();
     const store = Store.open(NorFlash.fromBytes(flash.snapshot(), { pageSize: flash.pageSize }));
     const old = decodePinRecord(store.get(pinRecordKey(Role.USER)) as Uint8Array, Role.USER);
@@ -486,7 +486,8 @@ describe('CHANGE_PIN', () => {
     expect(login(t, s, Role.USER, USER_PIN).status).toBe(Status.OK);
     expect(inSession(t, s, Command.CHANGE_PIN, { 1: Role.USER, 2: pin(USER_PIN), 3: pin('new-user-pin') }).status).toBe(Status.OK);
     expect(leftover(flash.bytes, old!.verifier)).toBe(-1);
-    expect(leftover(flash.bytes, old!.wrappedMaster)).toBe(-1);
+    expect(leftover(flash.bytes, old!.wrappedSecrets)).toBe(-1);
+    expect(leftover(flash.bytes, old!.envelope)).toBe(-1);
     expect(leftover(flash.bytes, old!.salt)).toBe(-1);
   });
 });

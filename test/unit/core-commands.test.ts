@@ -117,8 +117,8 @@ describe('full store', () => {
 
 describe('full flash', () => {
   it('STORAGE_FULL when the flash has no room though slots are free: the message names the flash, nothing changes, a delete makes room', () => {
-    // 3 small pages: room for the device's name, its PIN records (INIT) and a key or two
-    const flash = new NorFlash({ pageSize: 512, pageCount: 3 });
+    // 3 small pages: room for the device's name, its role records (INIT) and a key or two
+    const flash = new NorFlash({ pageSize: 1024, pageCount: 3 });
     const t = startTestDevice({ flash, slots: 16 });
     const made: number[] = [];
     let full: Reply | undefined;

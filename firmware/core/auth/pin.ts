@@ -1,14 +1,19 @@
-// PIN rules, PIN verifiers and the master key wrapped under a PIN (DESIGN.md "At rest", docs/session.md §8): pure functions over the Crypto HAL.
+// PIN rules, role records and the master key sealed to each role (docs/session.md §8): pure functions over the Crypto HAL.
 //
 // Derivation (docs/session.md §8.2). One PBKDF2-SHA256 run of 32 bytes, then two HKDF-SHA256 outputs:
 //   base     = PBKDF2-SHA256(pin, salt, iterations, 32)
 //   verifier = HKDF-SHA256(ikm = base, salt = salt, info = "tinyhsm/pin/v1 verifier", 32)   stored, compared in constant time
-//   kek      = HKDF-SHA256(ikm = base, salt = salt, info = "tinyhsm/pin/v1 wrap", 32)       never stored; wraps the master key
+//   kek      = HKDF-SHA256(ikm = base, salt = salt, info = "tinyhsm/pin/v1 wrap", 32)       never stored
 // Why not PBKDF2 with 64 output bytes split in two halves: PBKDF2 computes every 32-byte block with the full
 // iteration count, so the device would pay twice while an attacker testing guesses against the stored verifier
 // computes only the first block. One block plus HKDF costs the device one PBKDF2 and the attacker the same.
-// The verifier and the kek are independent HKDF outputs, so the stored verifier reveals nothing about the kek
-// beyond what a PIN guess does: offline guessing against a flash dump is bounded by PBKDF2's cost, no better.
+//
+// Role keys (docs/session.md §8.3). The kek does not wrap the master key itself: it wraps the role's X25519 secret
+// and the device's link key, and the master key is sealed to each role's X25519 public key. So the device can give
+// BOTH roles a new master key while it knows only ONE role's PIN (CHANGE_PIN, UNBLOCK), and an old flash image with
+// an old PIN opens only the master key of its day (docs/security.md §4). The link key, in both roles' wraps and
+// never stored in the clear, authenticates each role's public key and each sealed master key: someone who can
+// write the flash but knows no PIN cannot plant a master key of their own choosing, nor a public key to seal to.
 import type { Crypto, Rng } from '../../hal/index.ts';
 import { concatBytes, equalBytes, utf8Encode, wipe } from '../../protocol/bytes.ts';
 
@@ -17,13 +22,17 @@ export const PIN_MAX_LENGTH = 64;
 export const PIN_SALT_LENGTH = 16;
 export const MASTER_KEY_LENGTH = 32;
 export const WRAP_NONCE_LENGTH = 12;
-/** Wrapped master key: 32-byte ciphertext ‖ 16-byte tag. */
-export const WRAPPED_MASTER_LENGTH = MASTER_KEY_LENGTH + 16;
+/** The role's X25519 secret ‖ the link key, under the kek: 64 bytes ‖ 16-byte tag. */
+export const WRAPPED_SECRETS_LENGTH = 64 + 16;
+/** Ephemeral X25519 public key ‖ the master key under the envelope key ‖ 16-byte tag. */
+export const ENVELOPE_LENGTH = 32 + MASTER_KEY_LENGTH + 16;
 
 export const INFO_PIN_VERIFIER = 'tinyhsm/pin/v1 verifier';
 export const INFO_PIN_WRAP = 'tinyhsm/pin/v1 wrap';
-/** AAD of the master-key wrap: label ‖ role name ‖ 0x00 ‖ device id (docs/session.md §8.3). */
-export const MASTER_WRAP_LABEL = 'tinyhsm/master/v1 ';
+/** Label of the role-secrets wrap's AAD and of the public-key tag (docs/session.md §8.3). */
+export const ROLE_LABEL = 'tinyhsm/role/v2 ';
+/** Label of a master-key envelope's AAD and HKDF info (docs/session.md §8.3). */
+export const MASTER_LABEL = 'tinyhsm/master/v2 ';
 
 export type Role = 'user' | 'so';
 
@@ -36,7 +45,7 @@ export type AuthRefusal =
   | 'bad-iterations'
   /** The PIN does not match the verifier. */
   | 'wrong-pin'
-  /** The PIN matches, but the wrapped master key does not open: the record was altered, or belongs to another role or device. */
+  /** The PIN matches, but the wrap or the master-key envelope does not open: the record was altered, or belongs to another role or device. */
   | 'corrupt-record';
 
 export type AuthRefused = { ok: false; reason: AuthRefusal };
@@ -46,17 +55,30 @@ function refuse(reason: AuthRefusal): AuthRefused {
   return { ok: false, reason };
 }
 
-/** What a role stores about its PIN: no PIN, only a salted verifier and the master key wrapped under the PIN's kek. */
-export interface PinRecord {
+/** A role's public part: its X25519 public key and the link key's tag over it. */
+export interface RolePublic {
   readonly role: Role;
+  readonly rolePublic: Uint8Array;
+  readonly publicTag: Uint8Array;
+}
+
+/** What a role stores: no PIN, only a salted verifier, its secrets under the PIN's kek, its public key and the master key sealed to it. */
+export interface PinRecord extends RolePublic {
   readonly iterations: number;
   readonly salt: Uint8Array;
   readonly verifier: Uint8Array;
   readonly wrapNonce: Uint8Array;
-  readonly wrappedMaster: Uint8Array;
+  readonly wrappedSecrets: Uint8Array;
+  readonly envelope: Uint8Array;
 }
 
-/** PIN length rule (issue 4 §3): 6–64 bytes. */
+/** What a right PIN opens: the master key and the link key. Both secret; the caller wipes them. */
+export interface Unlocked {
+  readonly master: Uint8Array;
+  readonly link: Uint8Array;
+}
+
+/** PIN length rule: 6–64 bytes. */
 export function checkPin(pin: Uint8Array): AuthResult<true> {
   if (pin.length < PIN_MIN_LENGTH) return refuse('pin-too-short');
   if (pin.length > PIN_MAX_LENGTH) return refuse('pin-too-long');
@@ -81,111 +103,136 @@ export function derivePinSecrets(crypto: Crypto, pin: Uint8Array, salt: Uint8Arr
   }
 }
 
-/** AAD of a master-key wrap: "tinyhsm/master/v1 " ‖ role ‖ 0x00 ‖ deviceId. */
-export function masterWrapAad(role: Role, deviceId: Uint8Array): Uint8Array {
-  return concatBytes(utf8Encode(MASTER_WRAP_LABEL + role), new Uint8Array([0]), deviceId);
+/** label ‖ role ‖ 0x00 ‖ deviceId: the context of every role-bound value (docs/session.md §8.3). */
+export function roleContext(label: string, role: Role, deviceId: Uint8Array): Uint8Array {
+  return concatBytes(utf8Encode(label + role), new Uint8Array([0]), deviceId);
 }
 
-/** A fresh random master key (DESIGN.md "At rest"). */
+function random(rng: Rng, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  rng.fill(b);
+  return b;
+}
+
+/** 32 random bytes: a master key or a link key. */
 export function generateMasterKey(rng: Rng): Uint8Array {
-  const k = new Uint8Array(MASTER_KEY_LENGTH);
-  rng.fill(k);
-  return k;
+  return random(rng, MASTER_KEY_LENGTH);
+}
+
+/** HMAC-SHA256(link, "tinyhsm/role/v2 " ‖ role ‖ 0x00 ‖ deviceId ‖ rolePublic): the tag that vouches for a role's public key. */
+export function publicTagOf(crypto: Crypto, link: Uint8Array, role: Role, deviceId: Uint8Array, rolePublic: Uint8Array): Uint8Array {
+  return crypto.hmacSha256(link, concatBytes(roleContext(ROLE_LABEL, role, deviceId), rolePublic));
+}
+
+/** True when the role's public key carries the link key's tag (constant-time compare). */
+export function publicKeyVouched(crypto: Crypto, link: Uint8Array, deviceId: Uint8Array, r: RolePublic): boolean {
+  const t = publicTagOf(crypto, link, r.role, deviceId, r.rolePublic);
+  try {
+    return equalBytes(t, r.publicTag);
+  } finally {
+    wipe(t);
+  }
+}
+
+/** The envelope key: HKDF-SHA256(ikm = X25519 shared secret, salt = link, info = context ‖ ephemeral ‖ recipient). */
+function envelopeKey(crypto: Crypto, shared: Uint8Array, link: Uint8Array, context: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array): Uint8Array {
+  return crypto.hkdfSha256(shared, link, concatBytes(context, ephemeral, recipient), 32);
+}
+
+const ZERO_NONCE = new Uint8Array(WRAP_NONCE_LENGTH);
+
+/**
+ * The master key sealed to each of `recipients` with ONE fresh ephemeral X25519 key (docs/session.md §8.3):
+ * envelope = E ‖ ChaCha20-Poly1305(envelopeKey, 0^12, master, context). Each envelope key is used once (it depends on
+ * E and the recipient), so the zero nonce never repeats under a key. The ephemeral secret is wiped here.
+ */
+export function sealMaster(crypto: Crypto, rng: Rng, master: Uint8Array, link: Uint8Array, deviceId: Uint8Array, recipients: RolePublic[]): Uint8Array[] {
+  const e = random(rng, 32);
+  const out: Uint8Array[] = [];
+  try {
+    const E = crypto.x25519PublicKey(e);
+    for (let i = 0; i < recipients.length; i++) {
+      const r = recipients[i];
+      const context = roleContext(MASTER_LABEL, r.role, deviceId);
+      const shared = crypto.x25519(e, r.rolePublic);
+      const k = envelopeKey(crypto, shared, link, context, E, r.rolePublic);
+      try {
+        out.push(concatBytes(E, crypto.aeadSeal(k, ZERO_NONCE, master, context)));
+      } finally {
+        wipe(shared, k);
+      }
+    }
+    return out;
+  } finally {
+    wipe(e);
+  }
 }
 
 /**
- * A role's PIN record: random salt, the verifier, and `masterKey` wrapped under the PIN's kek with a random nonce.
- * Used by INIT, CHANGE_PIN (the same master key under the new PIN) and UNBLOCK (the SO sets a new user PIN).
- * `masterKey` stays the caller's (not wiped here).
+ * The parts of a role record for a new PIN (INIT, CHANGE_PIN, UNBLOCK): a random salt, the verifier, a NEW role
+ * X25519 key pair whose secret is wrapped with the link key under the PIN's kek, and the public key's tag. The
+ * caller seals the master key to it (sealMaster) and adds the envelope. `link` stays the caller's.
  */
-export function createPinRecord(
+export function createRole(
   crypto: Crypto,
   rng: Rng,
   role: Role,
   pin: Uint8Array,
-  masterKey: Uint8Array,
+  link: Uint8Array,
   deviceId: Uint8Array,
   iterations: number,
-): AuthResult<PinRecord> {
+): AuthResult<Omit<PinRecord, 'envelope'>> {
   const p = checkPin(pin);
   if (!p.ok) return p;
   const it = checkIterations(iterations);
   if (!it.ok) return it;
-  if (masterKey.length !== MASTER_KEY_LENGTH) throw new Error('createPinRecord: the master key must be 32 bytes');
-  const salt = new Uint8Array(PIN_SALT_LENGTH);
-  rng.fill(salt);
-  const wrapNonce = new Uint8Array(WRAP_NONCE_LENGTH);
-  rng.fill(wrapNonce);
+  if (link.length !== 32) throw new Error('createRole: the link key must be 32 bytes');
+  const salt = random(rng, PIN_SALT_LENGTH);
+  const wrapNonce = random(rng, WRAP_NONCE_LENGTH);
+  const secret = random(rng, 32);
   const s = derivePinSecrets(crypto, pin, salt, iterations);
+  const both = concatBytes(secret, link);
   try {
-    const wrappedMaster = crypto.aeadSeal(s.kek, wrapNonce, masterKey, masterWrapAad(role, deviceId));
-    return { ok: true, value: { role, iterations, salt, verifier: s.verifier.slice(), wrapNonce, wrappedMaster } };
+    const rolePublic = crypto.x25519PublicKey(secret);
+    const wrappedSecrets = crypto.aeadSeal(s.kek, wrapNonce, both, roleContext(ROLE_LABEL, role, deviceId));
+    const publicTag = publicTagOf(crypto, link, role, deviceId, rolePublic);
+    return { ok: true, value: { role, iterations, salt, verifier: s.verifier.slice(), wrapNonce, wrappedSecrets, rolePublic, publicTag } };
   } finally {
-    wipe(s.kek, s.verifier);
-  }
-}
-
-/** Constant-time check of a PIN against its record (equalBytes: time depends only on the lengths). */
-export function verifyPin(crypto: Crypto, record: PinRecord, pin: Uint8Array): boolean {
-  if (!checkPin(pin).ok) return false;
-  const s = derivePinSecrets(crypto, pin, record.salt, record.iterations);
-  try {
-    return equalBytes(s.verifier, record.verifier);
-  } finally {
-    wipe(s.kek, s.verifier);
+    wipe(s.kek, s.verifier, secret, both);
   }
 }
 
 /**
- * The master key under this PIN, or undefined: a wrong PIN, or a wrap that does not open for this role and device
- * (altered bytes, another role's record, another device's record). The caller wipes the result when done.
+ * LOGIN's check after the retry counter was committed: the verifier first (constant time), then the wrap, then the
+ * envelope. 'wrong-pin', or 'corrupt-record' (PIN right, but the wrap or envelope does not open); on success the
+ * master and link keys, which the caller wipes. One PBKDF2 run serves every step.
  */
-export function unwrapMasterKey(crypto: Crypto, record: PinRecord, pin: Uint8Array, deviceId: Uint8Array): Uint8Array | undefined {
-  if (!checkPin(pin).ok) return undefined;
-  const s = derivePinSecrets(crypto, pin, record.salt, record.iterations);
-  try {
-    return crypto.aeadOpen(s.kek, record.wrapNonce, record.wrappedMaster, masterWrapAad(record.role, deviceId));
-  } finally {
-    wipe(s.kek, s.verifier);
-  }
-}
-
-/**
- * LOGIN's check after the retry counter was committed: the verifier first (constant time), then the unwrap.
- * 'wrong-pin' or 'corrupt-record' (PIN right, wrap broken); on success the master key, which the caller wipes.
- * One PBKDF2 run serves both steps.
- */
-export function unlockWithPin(crypto: Crypto, record: PinRecord, pin: Uint8Array, deviceId: Uint8Array): AuthResult<Uint8Array> {
+export function unlockWithPin(crypto: Crypto, record: PinRecord, pin: Uint8Array, deviceId: Uint8Array): AuthResult<Unlocked> {
   if (!checkPin(pin).ok) return refuse('wrong-pin');
   const s = derivePinSecrets(crypto, pin, record.salt, record.iterations);
+  let both: Uint8Array | undefined;
+  let shared: Uint8Array | undefined;
+  let k: Uint8Array | undefined;
+  let link: Uint8Array | undefined;
   try {
     if (!equalBytes(s.verifier, record.verifier)) return refuse('wrong-pin');
-    const master = crypto.aeadOpen(s.kek, record.wrapNonce, record.wrappedMaster, masterWrapAad(record.role, deviceId));
-    if (!master)
-      return refuse('corrupt-record'); // altered, or another role's or device's record
-    return { ok: true, value: master };
+    both = crypto.aeadOpen(s.kek, record.wrapNonce, record.wrappedSecrets, roleContext(ROLE_LABEL, record.role, deviceId));
+    if (!both) return refuse('corrupt-record'); // altered, or another role's or device's record
+    link = both.slice(32);
+    const E = record.envelope.subarray(0, 32);
+    const context = roleContext(MASTER_LABEL, record.role, deviceId);
+    shared = crypto.x25519(both.subarray(0, 32), E);
+    k = envelopeKey(crypto, shared, link, context, E, record.rolePublic);
+    const master = crypto.aeadOpen(k, ZERO_NONCE, record.envelope.subarray(32), context);
+    if (!master) return refuse('corrupt-record'); // the envelope or the public key was altered, or sealed without the link key
+    const value = { master, link };
+    link = undefined; // the caller's now
+    return { ok: true, value };
+  } catch (_e) {
+    // x25519 throws on a low-order ephemeral key: only an edited record has one
+    return refuse('corrupt-record');
   } finally {
-    wipe(s.kek, s.verifier);
-  }
-}
-
-/** CHANGE_PIN: the same master key under a new PIN (new salt and nonce). The old record stays valid until the caller commits the new one. */
-export function changePin(
-  crypto: Crypto,
-  rng: Rng,
-  record: PinRecord,
-  oldPin: Uint8Array,
-  newPin: Uint8Array,
-  deviceId: Uint8Array,
-  iterations?: number,
-): AuthResult<PinRecord> {
-  const p = checkPin(newPin);
-  if (!p.ok) return p;
-  const u = unlockWithPin(crypto, record, oldPin, deviceId);
-  if (!u.ok) return u;
-  try {
-    return createPinRecord(crypto, rng, record.role, newPin, u.value, deviceId, iterations !== undefined ? iterations : record.iterations);
-  } finally {
-    wipe(u.value);
+    wipe(link);
+    wipe(s.kek, s.verifier, both, shared, k);
   }
 }

@@ -1,12 +1,14 @@
 // Flash encoding of the access state (docs/security.md §3–§5, docs/session.md §8.3): PIN records, tries-left counters and the settings map, schema-checked when read.
 //
 // Record keys (store/record_keys.ts, never reused):
-//   recordKey(PIN, 1)        user PIN record   CBOR {1: role (1), 2: iterations, 3: salt(16), 4: verifier(32),
-//   recordKey(PIN, 2)        SO PIN record                   5: wrapNonce(12), 6: wrappedMaster(48)}
+//   recordKey(ROLE, 1)       user role record  CBOR {1: role (1), 2: iterations, 3: salt(16), 4: verifier(32),
+//   recordKey(ROLE, 2)       SO role record       5: wrapNonce(12), 6: wrappedSecrets(80), 7: rolePublic(32),
+//                                                 8: publicTag(32), 9: envelope(80)}
 //   recordKey(COUNTERS, 1)   user tries left   CBOR uint 0..8
 //   recordKey(COUNTERS, 2)   SO tries left     CBOR uint 0..8
 //   recordKey(SETTINGS, 0)   settings          CBOR {1: label (text, ≤ 32 bytes of UTF-8)}; absent without a label
-// No PIN is stored: only the salted PBKDF2/HKDF verifier and the master key wrapped under the PIN's kek (pin.ts).
+// No PIN is stored: only the salted PBKDF2/HKDF verifier, the role's secrets wrapped under the PIN's kek, and the
+// master key sealed to the role's public key (pin.ts).
 // A value that does not decode, or a PIN record whose role field is not its index, gives undefined: the caller
 // treats that role as damaged (blocked), never trusts it and never crashes (docs/security.md §4).
 import { Role } from '../../protocol/codes.ts';
@@ -14,7 +16,7 @@ import { type CborMap, type CborValue, cborDecode, cborEncode } from '../../prot
 import { type Schema, decodeMessage } from '../../protocol/schema.ts';
 import { MAX_LABEL } from '../../protocol/messages/limits.ts';
 import { RecordKind, recordKey } from '../store/index.ts';
-import { PIN_SALT_LENGTH, WRAP_NONCE_LENGTH, WRAPPED_MASTER_LENGTH, type PinRecord, type Role as PinRole } from './pin.ts';
+import { ENVELOPE_LENGTH, PIN_SALT_LENGTH, WRAP_NONCE_LENGTH, WRAPPED_SECRETS_LENGTH, type PinRecord, type Role as PinRole } from './pin.ts';
 
 /** Tries left after INIT, after a right PIN and after UNBLOCK, for both roles (issue 4 §3). */
 export const MAX_TRIES = 8;
@@ -24,7 +26,7 @@ export const MAX_WRONG_IN_A_ROW = 3;
 export const VERIFIER_LENGTH = 32;
 
 export function pinRecordKey(role: number): number {
-  return recordKey(RecordKind.PIN, role);
+  return recordKey(RecordKind.ROLE, role);
 }
 
 export function triesRecordKey(role: number): number {
@@ -33,7 +35,7 @@ export function triesRecordKey(role: number): number {
 
 export const SETTINGS_RECORD = recordKey(RecordKind.SETTINGS, 0);
 
-/** codes.ts Role id → pin.ts role name (the name is part of the master-key wrap's AAD). */
+/** codes.ts Role id → pin.ts role name (the name is part of every role-bound AAD and tag). */
 export function pinRoleName(role: number): PinRole {
   return role === Role.SO ? 'so' : 'user';
 }
@@ -59,7 +61,10 @@ const PinRecordSchema: Schema = [
   { key: 3, name: 'salt', type: { t: 'bytes', min: PIN_SALT_LENGTH, max: PIN_SALT_LENGTH } },
   { key: 4, name: 'verifier', type: { t: 'bytes', min: VERIFIER_LENGTH, max: VERIFIER_LENGTH } },
   { key: 5, name: 'wrapNonce', type: { t: 'bytes', min: WRAP_NONCE_LENGTH, max: WRAP_NONCE_LENGTH } },
-  { key: 6, name: 'wrappedMaster', type: { t: 'bytes', min: WRAPPED_MASTER_LENGTH, max: WRAPPED_MASTER_LENGTH } },
+  { key: 6, name: 'wrappedSecrets', type: { t: 'bytes', min: WRAPPED_SECRETS_LENGTH, max: WRAPPED_SECRETS_LENGTH } },
+  { key: 7, name: 'rolePublic', type: { t: 'bytes', min: 32, max: 32 } },
+  { key: 8, name: 'publicTag', type: { t: 'bytes', min: 32, max: 32 } },
+  { key: 9, name: 'envelope', type: { t: 'bytes', min: ENVELOPE_LENGTH, max: ENVELOPE_LENGTH } },
 ];
 
 export function encodePinRecord(r: PinRecord): Uint8Array {
@@ -70,19 +75,29 @@ export function encodePinRecord(r: PinRecord): Uint8Array {
       [3, r.salt],
       [4, r.verifier],
       [5, r.wrapNonce],
-      [6, r.wrappedMaster],
+      [6, r.wrappedSecrets],
+      [7, r.rolePublic],
+      [8, r.publicTag],
+      [9, r.envelope],
     ]),
   );
 }
 
 /** The PIN record stored under index `role`, or undefined if it does not decode or names another role. */
 export function decodePinRecord(v: Uint8Array, role: number): PinRecord | undefined {
-  const d = decodeMap<{ role: number; iterations: number; salt: Uint8Array; verifier: Uint8Array; wrapNonce: Uint8Array; wrappedMaster: Uint8Array }>(
-    v,
-    PinRecordSchema,
-  );
+  const d = decodeMap<Omit<PinRecord, 'role'> & { role: number }>(v, PinRecordSchema);
   if (d === undefined || d.role !== role) return undefined;
-  return { role: pinRoleName(role), iterations: d.iterations, salt: d.salt, verifier: d.verifier, wrapNonce: d.wrapNonce, wrappedMaster: d.wrappedMaster };
+  return {
+    role: pinRoleName(role),
+    iterations: d.iterations,
+    salt: d.salt,
+    verifier: d.verifier,
+    wrapNonce: d.wrapNonce,
+    wrappedSecrets: d.wrappedSecrets,
+    rolePublic: d.rolePublic,
+    publicTag: d.publicTag,
+    envelope: d.envelope,
+  };
 }
 
 // ------------------------------------------------------------------ tries left

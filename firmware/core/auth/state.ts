@@ -3,8 +3,10 @@
 // What lives where:
 // - flash (pin_records.ts): one PIN record per role, the tries left per role, the label. Loaded at boot.
 // - RAM only: the count of wrong PINs in a row (a power cycle, and only a power cycle, clears it: docs/security.md
-//   §4 step 1), and the master key, unwrapped at a successful LOGIN and wiped, with the keystore's cached private
-//   keys, as soon as no live session is logged in (§5).
+//   §4 step 1), and the master and link keys, opened at a successful LOGIN and wiped, with the keystore's cached
+//   private keys, as soon as no live session is logged in (§5).
+// A PIN change (CHANGE_PIN, UNBLOCK) gives both roles a NEW master key and seals every key record again under it,
+// in one transaction (§4): an old flash image and an old PIN then open only the keys of the old image's day.
 // The order of a PIN try (LOGIN, and CHANGE_PIN for its old PIN) is the heart of this file (§4): lockout, blocked,
 // commit tries − 1, only then derive and compare, then reset. A power cut at any word of it therefore leaves the
 // counter unchanged with the PIN never compared, or spent: it never comes back up.
@@ -17,7 +19,18 @@ import { PinDamage, Reason } from '../../protocol/reasons.ts';
 import { equalBytes, wipe } from '../../protocol/bytes.ts';
 import type { Entry, Store } from '../store/index.ts';
 import type { SessionTable } from '../session/index.ts';
-import { PIN_MAX_LENGTH, PIN_MIN_LENGTH, createPinRecord, generateMasterKey, unlockWithPin, type PinRecord } from './pin.ts';
+import type { KeyCrypto } from '../keystore.ts';
+import {
+  PIN_MAX_LENGTH,
+  PIN_MIN_LENGTH,
+  createRole,
+  generateMasterKey,
+  publicKeyVouched,
+  sealMaster,
+  unlockWithPin,
+  type PinRecord,
+  type Unlocked,
+} from './pin.ts';
 import { PIN_MIN_BITS, pinStrengthBits } from './pin_strength.ts';
 import {
   MAX_TRIES,
@@ -34,9 +47,10 @@ import {
   triesRecordKey,
 } from './pin_records.ts';
 
-/** What the access state needs from the keystore (keystore.ts): wipe cached private keys; whether its flash failed. */
+/** What the access state needs from the keystore (keystore.ts): wipe cached private keys; seal every key again under a new master key; whether its flash failed. */
 export interface KeyLock {
   lock(): void;
+  resealAll(kc: KeyCrypto, next: Uint8Array): { entries: Entry[]; apply(): void };
   readonly storageFault: boolean;
 }
 
@@ -51,7 +65,7 @@ export interface AuthOptions {
 
 /**
  * A new PIN the record code refused, as the request field it came in (field key, length, 6..64): the schema checks
- * the same bounds first, so this is a second line (createPinRecord's iteration count is checked at startDevice).
+ * the same bounds first, so this is a second line (createRole's iteration count is checked at startDevice).
  */
 function badPin(field: number, pin: Uint8Array): Err {
   return err(Status.INVALID_PARAMETER, Reason.LENGTH_OUT_OF_RANGE, [field, pin.length, PIN_MIN_LENGTH, PIN_MAX_LENGTH]);
@@ -61,6 +75,21 @@ function badPin(field: number, pin: Uint8Array): Err {
 function weakPin(field: number, pin: Uint8Array): Err | undefined {
   const bits = pinStrengthBits(pin);
   return bits < PIN_MIN_BITS ? err(Status.INVALID_PARAMETER, Reason.PIN_TOO_WEAK, [field, bits, PIN_MIN_BITS]) : undefined;
+}
+
+/** A role record of `parts` with `envelope` (the master key sealed to it). */
+function withEnvelope(parts: Omit<PinRecord, 'envelope'>, envelope: Uint8Array): PinRecord {
+  return {
+    role: parts.role,
+    iterations: parts.iterations,
+    salt: parts.salt,
+    verifier: parts.verifier,
+    wrapNonce: parts.wrapNonce,
+    wrappedSecrets: parts.wrappedSecrets,
+    rolePublic: parts.rolePublic,
+    publicTag: parts.publicTag,
+    envelope,
+  };
 }
 
 export class AuthState {
@@ -78,6 +107,8 @@ export class AuthState {
   /** Wrong PINs in a row since power-on, any role (docs/security.md §4 step 1). RAM only, by design. */
   private wrongInARow = 0;
   private master: Uint8Array | undefined = undefined;
+  /** The link key (pin.ts), opened with the master key and wiped with it. */
+  private link: Uint8Array | undefined = undefined;
   private labelText: string | undefined = undefined;
   private faulted = false;
 
@@ -177,22 +208,26 @@ export class AuthState {
     if (bad) return bad;
     const { crypto, rng } = this.env;
     const master = generateMasterKey(rng);
+    const link = generateMasterKey(rng);
     try {
-      const u = createPinRecord(crypto, rng, 'user', userPin, master, this.deviceId, this.iterations);
+      const u = createRole(crypto, rng, 'user', userPin, link, this.deviceId, this.iterations);
       if (!u.ok) return badPin(1, userPin);
-      const s = createPinRecord(crypto, rng, 'so', soPin, master, this.deviceId, this.iterations);
+      const s = createRole(crypto, rng, 'so', soPin, link, this.deviceId, this.iterations);
       if (!s.ok) return badPin(2, soPin);
+      const sealed = sealMaster(crypto, rng, master, link, this.deviceId, [u.value, s.value]);
+      const user: PinRecord = withEnvelope(u.value, sealed[0]);
+      const so: PinRecord = withEnvelope(s.value, sealed[1]);
       const entries: Entry[] = [
-        { key: pinRecordKey(Role.USER), value: encodePinRecord(u.value) },
-        { key: pinRecordKey(Role.SO), value: encodePinRecord(s.value) },
+        { key: pinRecordKey(Role.USER), value: encodePinRecord(user) },
+        { key: pinRecordKey(Role.SO), value: encodePinRecord(so) },
         { key: triesRecordKey(Role.USER), value: encodeTries(MAX_TRIES) },
         { key: triesRecordKey(Role.SO), value: encodeTries(MAX_TRIES) },
       ];
       if (label !== undefined) entries.push({ key: SETTINGS_RECORD, value: encodeSettings({ label }) });
       const c = this.commit(entries);
       if (!c.ok) return c; // the device was not initialized
-      this.records[Role.USER] = u.value;
-      this.records[Role.SO] = s.value;
+      this.records[Role.USER] = user;
+      this.records[Role.SO] = so;
       this.tries[Role.USER] = MAX_TRIES;
       this.tries[Role.SO] = MAX_TRIES;
       this.damage[Role.USER] = 0;
@@ -201,7 +236,7 @@ export class AuthState {
       this.init_ = true;
       return ok(undefined);
     } finally {
-      wipe(master);
+      wipe(master, link);
     }
   }
 
@@ -209,10 +244,10 @@ export class AuthState {
 
   /**
    * One PIN try for `role` (docs/security.md §4 steps 1–4): lockout, blocked, commit tries − 1, derive and compare.
-   * On a right PIN the in-a-row count is cleared and the unwrapped master key returned (the caller wipes or keeps
-   * it); the counter stays spent: the caller commits it back to MAX_TRIES (step 5), alone or with its own change.
+   * On a right PIN the in-a-row count is cleared and the opened master and link keys returned (the caller wipes or
+   * keeps them); the counter stays spent: the caller commits it back to MAX_TRIES (step 5), alone or with its own change.
    */
-  private tryPin(role: number, pin: Uint8Array): Result<Uint8Array> {
+  private tryPin(role: number, pin: Uint8Array): Result<Unlocked> {
     if (this.wrongInARow >= MAX_WRONG_IN_A_ROW) return err(Status.PIN_LOCKED_UNTIL_POWER_CYCLE, Reason.PIN_LOCKOUT, [MAX_WRONG_IN_A_ROW]);
     const rec = this.records[role];
     if (this.damage[role] !== 0 || rec === undefined) return err(Status.PIN_BLOCKED, Reason.PIN_STATE_DAMAGED, [role, this.damage[role]]);
@@ -254,31 +289,28 @@ export class AuthState {
   login(role: number, pin: Uint8Array): Result<void> {
     const t = this.tryPin(role, pin);
     if (!t.ok) return t;
-    let fresh: Uint8Array | undefined = t.value;
+    let fresh: Unlocked | undefined = t.value;
     try {
       // step 5: the counter back to the maximum. If this write is refused (never expected: an overwrite of the same
       // size fits in the store's reserve), the try stays spent and the next right PIN resets it; the login stands.
-      if (this.tries[role] !== MAX_TRIES) {
-        const c = this.commit([{ key: triesRecordKey(role), value: encodeTries(MAX_TRIES) }]);
-        if (c.ok) this.tries[role] = MAX_TRIES;
-      }
+      this.restoreTries(role);
       if (this.master === undefined) {
-        this.master = fresh;
+        this.master = fresh.master;
+        this.link = fresh.link;
         fresh = undefined;
-      } else if (!equalBytes(this.master, fresh)) {
-        // both records must wrap the same key; a mismatch means they were altered in flash
+      } else if (!equalBytes(this.master, fresh.master)) {
+        // both roles' envelopes must hold the same key; a mismatch means they were altered in flash
         return err(Status.INTERNAL_ERROR, Reason.MASTER_KEY_MISMATCH, [role]);
       }
       return ok(undefined);
     } finally {
-      wipe(fresh);
+      if (fresh !== undefined) wipe(fresh.master, fresh.link);
     }
   }
 
   /**
-   * CHANGE_PIN (docs/security.md §4): the old PIN is tried exactly as a LOGIN (it spends a try first); then the new
-   * PIN record (same master key, new salt, nonce and kek) and the counter back at MAX_TRIES go in ONE transaction,
-   * so a power cut leaves the old PIN or the new one working, never neither.
+   * CHANGE_PIN (docs/security.md §4): the old PIN is tried exactly as a LOGIN (it spends a try first); then a new
+   * master key for both roles, the role's new record and every key sealed again, in ONE transaction (rotate).
    */
   changePin(role: number, oldPin: Uint8Array, newPin: Uint8Array): Result<void> {
     // before the old PIN is tried: a refused new PIN spends no try
@@ -286,45 +318,84 @@ export class AuthState {
     if (weak) return weak;
     const t = this.tryPin(role, oldPin);
     if (!t.ok) return t;
-    const master = t.value;
     try {
-      const rec = createPinRecord(this.env.crypto, this.env.rng, pinRoleName(role), newPin, master, this.deviceId, this.iterations);
-      if (!rec.ok) return badPin(3, newPin);
-      const c = this.commit([
-        { key: pinRecordKey(role), value: encodePinRecord(rec.value) },
-        { key: triesRecordKey(role), value: encodeTries(MAX_TRIES) },
-      ]);
-      if (!c.ok) return c; // the PIN was not changed (the old one still works)
-      this.records[role] = rec.value;
-      this.tries[role] = MAX_TRIES;
-      return ok(undefined);
+      const r = this.rotate(role, 3, newPin, t.value);
+      // the old PIN was right: if the change did not land, its try is given back (as LOGIN's step 5)
+      if (!r.ok) this.restoreTries(role);
+      return r;
     } finally {
-      wipe(master);
+      wipe(t.value.master, t.value.link);
     }
   }
 
   /**
-   * UNBLOCK (docs/security.md §4): the SO, logged in (so the master key is in RAM), sets a new user PIN; the new
-   * user record and the user's tries at MAX_TRIES go in ONE transaction. It also repairs a damaged user record.
+   * UNBLOCK (docs/security.md §4): the SO, logged in (so the master and link keys are in RAM), sets a new user PIN,
+   * with a new master key for both roles, in ONE transaction (rotate). It also repairs a damaged user record.
    */
   unblock(newUserPin: Uint8Array): Result<void> {
     const master = this.master;
-    if (master === undefined) return err(Status.LOGIN_REQUIRED, Reason.LOGIN_NEEDED, [Role.SO]);
+    const link = this.link;
+    if (master === undefined || link === undefined) return err(Status.LOGIN_REQUIRED, Reason.LOGIN_NEEDED, [Role.SO]);
     const weak = weakPin(1, newUserPin);
     if (weak) return weak;
     const bad = this.unwritable();
     if (bad) return bad;
-    const rec = createPinRecord(this.env.crypto, this.env.rng, 'user', newUserPin, master, this.deviceId, this.iterations);
-    if (!rec.ok) return badPin(1, newUserPin);
-    const c = this.commit([
-      { key: pinRecordKey(Role.USER), value: encodePinRecord(rec.value) },
-      { key: triesRecordKey(Role.USER), value: encodeTries(MAX_TRIES) },
-    ]);
-    if (!c.ok) return c; // the user PIN was not changed
-    this.records[Role.USER] = rec.value;
-    this.tries[Role.USER] = MAX_TRIES;
-    this.damage[Role.USER] = 0;
-    return ok(undefined);
+    return this.rotate(Role.USER, 1, newUserPin, { master, link });
+  }
+
+  /**
+   * A new PIN for `role` and a new master key for both roles (docs/security.md §4, docs/session.md §8.3), in ONE
+   * store transaction, so that a power cut at any word leaves the old state or the new one:
+   * - the role's new record: new salt, verifier and X25519 key pair, the new master key sealed to it;
+   * - the other role's record with the new master key sealed to its public key, if the link key vouches for that
+   *   key; otherwise that record is deleted (whatever is there was not written by this device: the role is then
+   *   blocked, and for the user the SO's UNBLOCK repairs it);
+   * - the role's tries at MAX_TRIES; every key record sealed again under the new master key.
+   * `current` (the master and link keys as they are) stays the caller's. `field` names the new PIN in a refusal.
+   */
+  private rotate(role: number, field: number, pin: Uint8Array, current: Unlocked): Result<void> {
+    const { crypto, rng } = this.env;
+    const other = role === Role.USER ? Role.SO : Role.USER;
+    const fresh = createRole(crypto, rng, pinRoleName(role), pin, current.link, this.deviceId, this.iterations);
+    if (!fresh.ok) return badPin(field, pin);
+    const peer = this.records[other];
+    const vouched = peer !== undefined && this.damage[other] !== PinDamage.RECORD_ALTERED && publicKeyVouched(crypto, current.link, this.deviceId, peer);
+    let next: Uint8Array | undefined = generateMasterKey(rng);
+    try {
+      const sealed = sealMaster(crypto, rng, next, current.link, this.deviceId, vouched ? [fresh.value, peer as PinRecord] : [fresh.value]);
+      const mine = withEnvelope(fresh.value, sealed[0]);
+      const theirs = vouched ? withEnvelope(peer as PinRecord, sealed[1]) : undefined;
+      const keys = this.keys.resealAll({ crypto, rng, deviceId: this.deviceId, masterKey: current.master }, next);
+      const entries: Entry[] = [
+        { key: pinRecordKey(role), value: encodePinRecord(mine) },
+        { key: triesRecordKey(role), value: encodeTries(MAX_TRIES) },
+        { key: pinRecordKey(other), value: theirs !== undefined ? encodePinRecord(theirs) : null },
+      ];
+      const c = this.commit(entries.concat(keys.entries));
+      if (!c.ok) return c; // nothing changed: the old PIN and the old master key still work
+      keys.apply();
+      this.records[role] = mine;
+      this.tries[role] = MAX_TRIES;
+      this.damage[role] = 0;
+      this.records[other] = theirs;
+      if (theirs === undefined) this.damage[other] = PinDamage.RECORD_MISSING;
+      if (this.master !== undefined) {
+        // sessions logged in go on with the new master key (the link key does not change)
+        wipe(this.master);
+        this.master = next;
+        next = undefined;
+      }
+      return ok(undefined);
+    } finally {
+      wipe(next);
+    }
+  }
+
+  /** LOGIN's step 5: the role's tries back to MAX_TRIES, if spent; a refused write leaves them spent. */
+  private restoreTries(role: number): void {
+    if (this.tries[role] === MAX_TRIES) return;
+    const c = this.commit([{ key: triesRecordKey(role), value: encodeTries(MAX_TRIES) }]);
+    if (c.ok) this.tries[role] = MAX_TRIES;
   }
 
   // ---- the master key's lifetime ------------------------------------------------------------------------
@@ -346,11 +417,13 @@ export class AuthState {
     this.release(sessions, now);
   }
 
-  /** Wipe the master key and the decrypted private keys cached with it. */
+  /** Wipe the master and link keys and the decrypted private keys cached with them. */
   lock(): void {
     const m = this.master;
+    const l = this.link;
     this.master = undefined;
-    wipe(m);
+    this.link = undefined;
+    wipe(m, l);
     this.keys.lock();
   }
 

@@ -4,7 +4,7 @@ import { wipe } from '../../protocol/bytes.ts';
 import type { UnblockRequest, UnblockResponse } from '../../protocol/messages/unblock.ts';
 import type { Caller, DeviceContext } from '../context.ts';
 
-/** The gate let only an SO session through, so the master key is in RAM to rewrap. The new PIN is wiped here. */
+/** The gate let only an SO session through, so the master and link keys are in RAM for the new master key. The new PIN is wiped here. */
 export function unblock(ctx: DeviceContext, req: UnblockRequest, _caller: Caller): Result<UnblockResponse> {
   try {
     const r = ctx.auth.unblock(req.newUserPin);

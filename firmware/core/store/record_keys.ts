@@ -16,8 +16,13 @@ export const RecordKind = {
   COUNTERS: 0x0004,
   /** index = key id: a key record (secret). */
   KEY: 0x0010,
-  /** index = codes.ts Role (1 user, 2 SO): that role's PIN record (salt, verifier, wrapped master key). */
+  /** Retired: PIN records of the first format (the master key wrapped under the PIN itself); read by no firmware now. */
   PIN: 0x0011,
+  /**
+   * index = codes.ts Role (1 user, 2 SO): that role's record (salt, verifier, its X25519 secret and the link key
+   * under the PIN, its public key, the master key sealed to it; docs/session.md §8.3).
+   */
+  ROLE: 0x0012,
 } as const;
 
 /**
@@ -47,11 +52,10 @@ export function isUserKey(key: number): boolean {
 }
 
 /**
- * Kinds whose values are secret (IDENTITY, KEY, PIN): when such a record is superseded or deleted, or was written by a
- * transaction that never committed, its value bytes are overwritten with zeros in flash (docs/storage.md §6).
- * PIN: a superseded PIN record still wraps the master key under the OLD PIN; left in flash, a dump plus that old
- * PIN (the very reason it was changed, perhaps) would open every key (docs/security.md §4 CHANGE_PIN).
+ * Kinds whose values are secret (IDENTITY, KEY, PIN, ROLE): when such a record is superseded or deleted, or was
+ * written by a transaction that never committed, its value bytes are overwritten with zeros in flash
+ * (docs/storage.md §6). ROLE: a superseded role record still opens the master key of its day under the OLD PIN.
  */
 export function isSecretKind(kind: number): boolean {
-  return kind === RecordKind.IDENTITY || kind === RecordKind.KEY || kind === RecordKind.PIN;
+  return kind === RecordKind.IDENTITY || kind === RecordKind.KEY || kind === RecordKind.PIN || kind === RecordKind.ROLE;
 }

@@ -1,4 +1,4 @@
-// CHANGE_PIN: a logged-in role replaces its own PIN, giving the old one again (counted as a PIN try); the master key is rewrapped atomically (issue 4 §3, §4).
+// CHANGE_PIN: a logged-in role replaces its own PIN, giving the old one again (counted as a PIN try); both roles get a new master key and every key is sealed again, in one transaction (docs/security.md §4).
 import type { Schema } from '../schema.ts';
 import { MAX_PIN, MIN_PIN } from './limits.ts';
 
