@@ -280,8 +280,9 @@ export class KeyStore {
       if (sk === undefined) continue;
       try {
         const sealed = sealKeyRecord(kc.crypto, kc.rng, next, ctx, sk);
-        entries.push({ key: keyRecordKey(r.id), value: encodeKey({ id: r.id, alg: r.alg, label: r.label, origin: r.origin, publicKey: r.publicKey, policy: r.policy, sealed }) });
-        updated.push({ id: r.id, alg: r.alg, label: r.label, origin: r.origin, publicKey: r.publicKey, policy: r.policy, sealed, privateKey: undefined });
+        const u: KeyRecord = { ...r, sealed, privateKey: undefined, signer: undefined };
+        entries.push({ key: keyRecordKey(r.id), value: encodeKey(u) });
+        updated.push(u);
       } finally {
         if (sk !== r.privateKey) sk.fill(0);
       }

@@ -39,17 +39,18 @@ function value<T>(r: AuthResult<T>): T {
   return r.value;
 }
 
-/** Role records for both roles sealing `master`, as INIT makes them (one ephemeral key for both envelopes). */
+/** Role records for both roles sealing `master`, as INIT makes them (one static-static X25519 for both envelopes). */
 function roles(userPin: string, soPin: string, master: Uint8Array, link: Uint8Array, c: Crypto = crypto, id = deviceId): { user: PinRecord; so: PinRecord } {
   const u = value(createRole(c, rng, 'user', pinOf(userPin), link, id, IT));
   const s = value(createRole(c, rng, 'so', pinOf(soPin), link, id, IT));
-  const [eu, es] = sealMaster(c, rng, master, link, id, [u, s]);
-  return { user: { ...u, envelope: eu }, so: { ...s, envelope: es } };
+  const [eu, es] = sealMaster(c, rng, master, link, id, u, s.parts);
+  return { user: { ...u.parts, envelope: eu }, so: { ...s.parts, envelope: es } };
 }
 
+/** One role alone, its master key sealed with an ephemeral key (as a PIN change whose other record was not vouched for). */
 function record(role: Role, pin: string, master: Uint8Array, link = generateMasterKey(rng), id = deviceId): PinRecord {
   const r = value(createRole(crypto, rng, role, pinOf(pin), link, id, IT));
-  return { ...r, envelope: sealMaster(crypto, rng, master, link, id, [r])[0] };
+  return { ...r.parts, envelope: sealMaster(crypto, rng, master, link, id, r)[0] };
 }
 
 const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -116,10 +117,17 @@ describe('role record', () => {
   it('matches the documented derivation, recomputed with OpenSSL: PBKDF2 → HKDF verifier / kek, the wrap, the tag and the envelope', () => {
     const m = generateMasterKey(rng);
     const l = generateMasterKey(rng);
-    for (const role of ['user', 'so'] as const) {
+    const other = value(createRole(crypto, rng, 'so', pinOf('the-other-role'), l, deviceId, 17));
+    for (const [role, sealing] of [
+      ['user', 'static'],
+      ['so', 'ephemeral'],
+    ] as const) {
       const pin = pinOf(role === 'user' ? '246810' : 'so-pin-with-more-bytes');
-      const r = value(createRole(crypto, rng, role, pin, l, deviceId, 17));
-      const envelope = sealMaster(crypto, rng, m, l, deviceId, [r])[0];
+      const fresh = value(createRole(crypto, rng, role, pin, l, deviceId, 17));
+      const r = fresh.parts;
+      const envelope = sealing === 'static' ? sealMaster(crypto, rng, m, l, deviceId, fresh, other.parts)[0] : sealMaster(crypto, rng, m, l, deviceId, fresh)[0];
+      // static-static: E is the other role's public key; ephemeral: a key made for this sealing
+      if (sealing === 'static') expect(hex(envelope.subarray(0, 32))).toBe(hex(other.parts.rolePublic));
       expect([r.salt.length, r.verifier.length, r.wrapNonce.length, r.wrappedSecrets.length, r.rolePublic.length, r.publicTag.length, envelope.length, r.iterations]).toEqual([
         16, 32, 12, 80, 32, 32, 80, 17,
       ]);
@@ -149,8 +157,8 @@ describe('role record', () => {
   it('fresh salt, nonce and role key every time: the same PIN and keys give unrelated records', () => {
     const m = generateMasterKey(rng);
     const l = generateMasterKey(rng);
-    const a = record('user', '123456', m, l);
-    const b = record('user', '123456', m, l);
+    const a = roles('123456', 'other-1', m, l).user;
+    const b = roles('123456', 'other-1', m, l).user;
     for (const f of ['salt', 'verifier', 'wrappedSecrets', 'rolePublic', 'envelope'] as const) expect(hex(a[f]), f).not.toBe(hex(b[f]));
   });
 
@@ -195,13 +203,16 @@ describe('role record', () => {
   it('someone who can write the flash but knows no PIN cannot plant a master key: an envelope sealed without the link key does not open', () => {
     const m = generateMasterKey(rng);
     const l = generateMasterKey(rng);
-    const { user } = roles('user-pin-42', 'so-pin-42', m, l);
-    // the attacker sees the user's public key in flash and seals a master key of their own to it, with any link key
-    const planted = sealMaster(crypto, rng, generateMasterKey(rng), generateMasterKey(rng), deviceId, [user])[0];
+    const { user, so } = roles('user-pin-42', 'so-pin-42', m, l);
+    // the attacker sees both public keys in flash and seals a master key of their own to the user's, with a key pair
+    // of theirs as E and any link key: without the link key (and without either role's secret) nothing they make opens
+    const mine0 = value(createRole(crypto, rng, 'so', pinOf('attacker-pin'), generateMasterKey(rng), deviceId, IT));
+    const planted = sealMaster(crypto, rng, generateMasterKey(rng), generateMasterKey(rng), deviceId, mine0, user)[1];
+    expect(hex(planted.subarray(0, 32))).not.toBe(hex(so.rolePublic));
     const u = unlockWithPin(crypto, { ...user, envelope: planted }, pinOf('user-pin-42'), deviceId);
     expect(u.ok ? 'ok' : u.reason).toBe('corrupt-record');
     // nor a public key of their own for the device to seal the next master key to: the link key does not vouch for it
-    const mine = value(createRole(crypto, rng, 'so', pinOf('attacker-pin'), generateMasterKey(rng), deviceId, IT));
+    const mine = mine0.parts;
     expect(publicKeyVouched(crypto, l, deviceId, user)).toBe(true);
     expect(publicKeyVouched(crypto, l, deviceId, { ...user, rolePublic: mine.rolePublic })).toBe(false);
     expect(publicKeyVouched(crypto, l, deviceId, mine)).toBe(false);
@@ -215,8 +226,8 @@ describe('role record', () => {
     // the user changes PIN: a new user role, a new master key sealed to it and to the SO's unchanged public key
     const m2 = generateMasterKey(rng);
     const u2 = value(createRole(crypto, rng, 'user', pinOf('user-pin-2'), l, deviceId, IT));
-    const [eu, es] = sealMaster(crypto, rng, m2, l, deviceId, [u2, so]);
-    const user2 = { ...u2, envelope: eu };
+    const [eu, es] = sealMaster(crypto, rng, m2, l, deviceId, u2, so);
+    const user2 = { ...u2.parts, envelope: eu };
     const so2 = { ...so, envelope: es };
     expect(hex(value(unlockWithPin(crypto, user2, pinOf('user-pin-2'), deviceId)).master)).toBe(hex(m2));
     expect(hex(value(unlockWithPin(crypto, so2, pinOf('so-pin-1'), deviceId)).master)).toBe(hex(m2));
@@ -260,8 +271,8 @@ describe('secrets are wiped and the verifier comparison is constant-time', () =>
     const { user } = roles('123456', 'abcdef', m, l, c);
     const opened = value(unlockWithPin(c, user, pinOf('123456'), deviceId));
     unlockWithPin(c, user, pinOf('000000'), deviceId);
-    // create ×2 (PBKDF2 + 2 HKDF, X25519 secret), seal ×2 (X25519 + HKDF each), unlock (PBKDF2 + 2 HKDF, X25519 + HKDF), wrong (PBKDF2 + 2 HKDF)
-    expect(outputs.length).toBe(2 * 3 + 2 * 2 + 5 + 3);
+    // create ×2 (PBKDF2 + 2 HKDF), seal (one X25519, an HKDF per envelope), unlock (PBKDF2 + 2 HKDF, X25519 + HKDF), wrong (PBKDF2 + 2 HKDF)
+    expect(outputs.length).toBe(2 * 3 + 3 + 5 + 3);
     for (const o of outputs) expect(hex(o)).toBe('00'.repeat(o.length));
     expect(hex(user.verifier)).not.toBe('00'.repeat(32)); // the stored verifier is a copy, not a wiped buffer
     expect([hex(m), hex(l)]).toEqual([hex(opened.master), hex(opened.link)]); // the caller's keys are the caller's, and the opened ones new buffers

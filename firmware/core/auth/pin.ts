@@ -134,44 +134,62 @@ export function publicKeyVouched(crypto: Crypto, link: Uint8Array, deviceId: Uin
   }
 }
 
-/** The envelope key: HKDF-SHA256(ikm = X25519 shared secret, salt = link, info = context ‖ ephemeral ‖ recipient). */
-function envelopeKey(crypto: Crypto, shared: Uint8Array, link: Uint8Array, context: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array): Uint8Array {
-  return crypto.hkdfSha256(shared, link, concatBytes(context, ephemeral, recipient), 32);
+/** The envelope key: HKDF-SHA256(ikm = X25519 shared secret, salt = link, info = context ‖ E ‖ recipient). */
+function envelopeKey(crypto: Crypto, shared: Uint8Array, link: Uint8Array, context: Uint8Array, E: Uint8Array, recipient: Uint8Array): Uint8Array {
+  return crypto.hkdfSha256(shared, link, concatBytes(context, E, recipient), 32);
 }
 
 const ZERO_NONCE = new Uint8Array(WRAP_NONCE_LENGTH);
 
-/**
- * The master key sealed to each of `recipients` with ONE fresh ephemeral X25519 key (docs/session.md §8.3):
- * envelope = E ‖ ChaCha20-Poly1305(envelopeKey, 0^12, master, context). Each envelope key is used once (it depends on
- * E and the recipient), so the zero nonce never repeats under a key. The ephemeral secret is wiped here.
- */
-export function sealMaster(crypto: Crypto, rng: Rng, master: Uint8Array, link: Uint8Array, deviceId: Uint8Array, recipients: RolePublic[]): Uint8Array[] {
-  const e = random(rng, 32);
-  const out: Uint8Array[] = [];
+/** E ‖ ChaCha20-Poly1305(envelope key, 0^12, master, context) for `to`, from the X25519 secret `shared` that its holder computes from E. */
+function envelope(crypto: Crypto, shared: Uint8Array, master: Uint8Array, link: Uint8Array, deviceId: Uint8Array, E: Uint8Array, to: RolePublic): Uint8Array {
+  const context = roleContext(MASTER_LABEL, to.role, deviceId);
+  const k = envelopeKey(crypto, shared, link, context, E, to.rolePublic);
   try {
-    const E = crypto.x25519PublicKey(e);
-    for (let i = 0; i < recipients.length; i++) {
-      const r = recipients[i];
-      const context = roleContext(MASTER_LABEL, r.role, deviceId);
-      const shared = crypto.x25519(e, r.rolePublic);
-      const k = envelopeKey(crypto, shared, link, context, E, r.rolePublic);
-      try {
-        out.push(concatBytes(E, crypto.aeadSeal(k, ZERO_NONCE, master, context)));
-      } finally {
-        wipe(shared, k);
-      }
-    }
-    return out;
+    return concatBytes(E, crypto.aeadSeal(k, ZERO_NONCE, master, context));
   } finally {
-    wipe(e);
+    wipe(k);
+  }
+}
+
+/** A role whose secret the device holds right now: just made for a new PIN (createRole). */
+export interface FreshRole {
+  readonly parts: Omit<PinRecord, 'envelope'>;
+  /** Its X25519 secret; the caller wipes it. */
+  readonly secret: Uint8Array;
+}
+
+/**
+ * The master key sealed to the role just made, and to the other role if given (docs/session.md §8.3): with the other
+ * role, one static-static X25519 (fresh secret × other's public key) serves both envelopes, each naming the OTHER
+ * role's public key as its E; without it (INIT makes both roles, so only a PIN change whose other record was not
+ * vouched for), a fresh ephemeral key. Each envelope key depends on a secret made for this sealing and on the
+ * recipient, so the zero nonce never repeats under a key. Returns [the fresh role's envelope, the other's].
+ */
+export function sealMaster(crypto: Crypto, rng: Rng, master: Uint8Array, link: Uint8Array, deviceId: Uint8Array, fresh: FreshRole, other?: RolePublic): Uint8Array[] {
+  let e: Uint8Array | undefined;
+  let shared: Uint8Array | undefined;
+  try {
+    if (other !== undefined) {
+      shared = crypto.x25519(fresh.secret, other.rolePublic);
+      return [
+        envelope(crypto, shared, master, link, deviceId, other.rolePublic, fresh.parts),
+        envelope(crypto, shared, master, link, deviceId, fresh.parts.rolePublic, other),
+      ];
+    }
+    e = random(rng, 32);
+    shared = crypto.x25519(e, fresh.parts.rolePublic);
+    return [envelope(crypto, shared, master, link, deviceId, crypto.x25519PublicKey(e), fresh.parts)];
+  } finally {
+    wipe(e, shared);
   }
 }
 
 /**
- * The parts of a role record for a new PIN (INIT, CHANGE_PIN, UNBLOCK): a random salt, the verifier, a NEW role
- * X25519 key pair whose secret is wrapped with the link key under the PIN's kek, and the public key's tag. The
- * caller seals the master key to it (sealMaster) and adds the envelope. `link` stays the caller's.
+ * A role for a new PIN (INIT, CHANGE_PIN, UNBLOCK): a random salt, the verifier, a NEW role X25519 key pair whose
+ * secret is wrapped with the link key under the PIN's kek, and the public key's tag; everything of the record but
+ * the envelope, which sealMaster makes. The secret is returned for sealMaster; the caller wipes it. `link` stays the
+ * caller's.
  */
 export function createRole(
   crypto: Crypto,
@@ -181,7 +199,7 @@ export function createRole(
   link: Uint8Array,
   deviceId: Uint8Array,
   iterations: number,
-): AuthResult<Omit<PinRecord, 'envelope'>> {
+): AuthResult<FreshRole> {
   const p = checkPin(pin);
   if (!p.ok) return p;
   const it = checkIterations(iterations);
@@ -196,9 +214,9 @@ export function createRole(
     const rolePublic = crypto.x25519PublicKey(secret);
     const wrappedSecrets = crypto.aeadSeal(s.kek, wrapNonce, both, roleContext(ROLE_LABEL, role, deviceId));
     const publicTag = publicTagOf(crypto, link, role, deviceId, rolePublic);
-    return { ok: true, value: { role, iterations, salt, verifier: s.verifier.slice(), wrapNonce, wrappedSecrets, rolePublic, publicTag } };
+    return { ok: true, value: { parts: { role, iterations, salt, verifier: s.verifier.slice(), wrapNonce, wrappedSecrets, rolePublic, publicTag }, secret } };
   } finally {
-    wipe(s.kek, s.verifier, secret, both);
+    wipe(s.kek, s.verifier, both);
   }
 }
 

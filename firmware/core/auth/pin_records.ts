@@ -87,17 +87,7 @@ export function encodePinRecord(r: PinRecord): Uint8Array {
 export function decodePinRecord(v: Uint8Array, role: number): PinRecord | undefined {
   const d = decodeMap<Omit<PinRecord, 'role'> & { role: number }>(v, PinRecordSchema);
   if (d === undefined || d.role !== role) return undefined;
-  return {
-    role: pinRoleName(role),
-    iterations: d.iterations,
-    salt: d.salt,
-    verifier: d.verifier,
-    wrapNonce: d.wrapNonce,
-    wrappedSecrets: d.wrappedSecrets,
-    rolePublic: d.rolePublic,
-    publicTag: d.publicTag,
-    envelope: d.envelope,
-  };
+  return { ...d, role: pinRoleName(role) };
 }
 
 // ------------------------------------------------------------------ tries left

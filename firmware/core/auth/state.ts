@@ -79,17 +79,7 @@ function weakPin(field: number, pin: Uint8Array): Err | undefined {
 
 /** A role record of `parts` with `envelope` (the master key sealed to it). */
 function withEnvelope(parts: Omit<PinRecord, 'envelope'>, envelope: Uint8Array): PinRecord {
-  return {
-    role: parts.role,
-    iterations: parts.iterations,
-    salt: parts.salt,
-    verifier: parts.verifier,
-    wrapNonce: parts.wrapNonce,
-    wrappedSecrets: parts.wrappedSecrets,
-    rolePublic: parts.rolePublic,
-    publicTag: parts.publicTag,
-    envelope,
-  };
+  return { ...parts, envelope };
 }
 
 export class AuthState {
@@ -213,10 +203,14 @@ export class AuthState {
       const u = createRole(crypto, rng, 'user', userPin, link, this.deviceId, this.iterations);
       if (!u.ok) return badPin(1, userPin);
       const s = createRole(crypto, rng, 'so', soPin, link, this.deviceId, this.iterations);
-      if (!s.ok) return badPin(2, soPin);
-      const sealed = sealMaster(crypto, rng, master, link, this.deviceId, [u.value, s.value]);
-      const user: PinRecord = withEnvelope(u.value, sealed[0]);
-      const so: PinRecord = withEnvelope(s.value, sealed[1]);
+      if (!s.ok) {
+        wipe(u.value.secret);
+        return badPin(2, soPin);
+      }
+      const sealed = sealMaster(crypto, rng, master, link, this.deviceId, u.value, s.value.parts);
+      wipe(u.value.secret, s.value.secret);
+      const user: PinRecord = withEnvelope(u.value.parts, sealed[0]);
+      const so: PinRecord = withEnvelope(s.value.parts, sealed[1]);
       const entries: Entry[] = [
         { key: pinRecordKey(Role.USER), value: encodePinRecord(user) },
         { key: pinRecordKey(Role.SO), value: encodePinRecord(so) },
@@ -362,8 +356,8 @@ export class AuthState {
     const vouched = peer !== undefined && this.damage[other] !== PinDamage.RECORD_ALTERED && publicKeyVouched(crypto, current.link, this.deviceId, peer);
     let next: Uint8Array | undefined = generateMasterKey(rng);
     try {
-      const sealed = sealMaster(crypto, rng, next, current.link, this.deviceId, vouched ? [fresh.value, peer as PinRecord] : [fresh.value]);
-      const mine = withEnvelope(fresh.value, sealed[0]);
+      const sealed = sealMaster(crypto, rng, next, current.link, this.deviceId, fresh.value, vouched ? peer : undefined);
+      const mine = withEnvelope(fresh.value.parts, sealed[0]);
       const theirs = vouched ? withEnvelope(peer as PinRecord, sealed[1]) : undefined;
       const keys = this.keys.resealAll({ crypto, rng, deviceId: this.deviceId, masterKey: current.master }, next);
       const entries: Entry[] = [
@@ -387,7 +381,7 @@ export class AuthState {
       }
       return ok(undefined);
     } finally {
-      wipe(next);
+      wipe(next, fresh.value.secret);
     }
   }
 
