@@ -232,6 +232,8 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.SESSION_CAP]: (a) => `session ${a[0]} has carried its maximum of ${a[1]} requests; open a new session`,
   [Reason.PIN_TOO_WEAK]: (a, c) =>
     `${fieldText(a[0], c)}: this PIN is too easy to guess from a copy of the flash (about ${a[1]} bits; at least ${a[2]} needed): use a longer one, or mix digits, lower and upper case letters and other characters (a 15-digit number, or 8 characters of all four kinds)`,
+  [Reason.STORE_ROLLED_BACK]: (a) =>
+    `the flash was bound to counter value ${a[0]}, but the device's monotonic counter is at ${a[1]}: an older flash image was written back, so no PIN, key or policy in it is used; write back the newest image, or reset the device`,
   [Reason.SESSION_EVICTED]: (a) =>
     `session ${a[0]} was ended to make room for a new session because it had not logged in; open a new session and log in at once`,
   [Reason.COUNTER_INVALID]: (a) => `the request counter must be an integer from 1 to 2^53-1; got ${a[0]}`,

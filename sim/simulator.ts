@@ -7,6 +7,7 @@ import { createRandomSource, type RandomFill } from './rng.ts';
 import { LinkFaults, type Direction } from './link.ts';
 import { locateNodeBundle } from './locate.ts';
 import { FlashBugError, PowerCutError, PowerCutFlash, SimFlash, type PowerCutInfo } from './flash.ts';
+import { fileCounter, memoryCounter, type SimCounter } from './counter.ts';
 
 export type { Direction } from './link.ts';
 export type { PowerCutInfo } from './flash.ts';
@@ -36,6 +37,11 @@ export interface SimulatorOptions {
    * until reboot(). Needs `flash`. See also schedulePowerCut().
    */
   powerCutAfterWords?: number;
+  /**
+   * The board's monotonic counter (docs/storage.md §12). Default: one kept beside a flash image file (FILE.counter),
+   * else in memory; false: a board without one (INFO rollbackProtection false).
+   */
+  monotonic?: boolean;
 }
 
 /** Something the device did that a real board would show as a crash: an exception out of its receive handler or a timer. */
@@ -136,6 +142,7 @@ export class Simulator {
   private boots = 0;
   private readonly flashDev: PowerCutFlash | undefined;
   private readonly ownedFlash: SimFlash | undefined;
+  private readonly counter: SimCounter | undefined;
   private poweredOff = false;
   private cutInfo: PowerCutInfo | undefined;
   private cutListeners: CutListener[] = [];
@@ -162,6 +169,11 @@ export class Simulator {
       }
     }
     try {
+      if (opts.monotonic !== false) {
+        const inner = this.flashDev ? this.flashDev.inner : undefined;
+        const file = inner instanceof SimFlash ? inner.path : undefined;
+        this.counter = file !== undefined ? fileCounter(file + '.counter') : memoryCounter();
+      }
       this.boot();
     } catch (e) {
       if (this.ownedFlash) this.ownedFlash.close();
@@ -455,6 +467,14 @@ export class Simulator {
     };
     if (this.opts.maxPacket !== undefined) board.maxPacket = this.opts.maxPacket;
     if (this.flashDev) board.flash = this.boardFlash(gen, this.flashDev);
+    const counter = this.counter;
+    if (counter)
+      board.monotonic = {
+        read: () => counter.read(),
+        advance: (value) => {
+          if (live()) counter.advance(value);
+        },
+      };
     const log = this.log;
     const sandbox = {
       board,

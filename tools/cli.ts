@@ -358,6 +358,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           pinLocked: i.pinLocked === true,
           pinIterations: i.pinIterations,
           presence: i.presence,
+          rollbackProtection: i.rollbackProtection === true,
+          rolledBack: i.rolledBack === true,
           flash: {
             pageSize: i.flashPageSize,
             pages: i.flashPages,
@@ -382,6 +384,13 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           `identity      ${json.identityPublicKey || '(none yet: Ed25519 is not offered)'}`,
           `pinned        ${pinText(pin)}`,
           `button        ${json.presence ? 'yes (keys may require a touch per use)' : 'no (keys that require a touch cannot be used here)'}`,
+          `rollback      ${
+            json.rolledBack
+              ? 'REFUSED: the flash is older than the device\'s monotonic counter (an old image was written back); only INFO and ECHO work'
+              : json.rollbackProtection
+                ? 'protected: a monotonic counter binds the flash, an old image written back is refused'
+                : 'not protected: this board has no monotonic counter, an old flash image written back would be used'
+          }`,
           `key slots     ${json.slotsUsed} used, ${json.slotsFree} free`,
           `flash         ${json.flash.pages} pages of ${json.flash.pageSize} bytes, ${json.flash.bytesUsed} used, about ${json.flash.bytesFree} free, erases ${Math.min(...json.flash.eraseCounts)}..${Math.max(...json.flash.eraseCounts)} per page${json.flash.volatile ? ' (RAM only: lost at power-off)' : ''}`,
           `max packet    ${json.maxPacket} bytes`,

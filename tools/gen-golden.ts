@@ -53,7 +53,7 @@ const examples: Example[] = [
       firmwareVersion: '0.1.0', protocolVersion: 1, deviceId: h('000102030405060708090a0b0c0d0e0f'), maxPacket: 2048,
       algorithms: [1, 2, 3, 4], slotsUsed: 0, slotsFree: 16, platform: 'node-sim', identityPublicKey: ED_PUB,
       flashPageSize: 4096, flashPages: 32, flashBytesUsed: 116, flashBytesFree: 122728, flashEraseCounts: new Array(32).fill(1),
-      initialized: true, label: 'ca', userPinTries: 8, soPinTries: 8, pinIterations: 10000, presence: true, pinMinBits: 48,
+      initialized: true, label: 'ca', userPinTries: 8, soPinTries: 8, pinIterations: 10000, presence: true, pinMinBits: 48, rollbackProtection: true,
     },
   },
   { name: 'ECHO request', kind: 'request', frameType: FrameType.REQUEST, seq: 2, code: Command.ECHO, fields: { data: h('00ff00') } },

@@ -7,6 +7,7 @@ import type { Identity } from './identity.ts';
 import type { SessionTable } from './session/index.ts';
 import type { AuthState } from './auth/state.ts';
 import type { PresenceGate } from './presence.ts';
+import type { RollbackState } from './rollback.ts';
 
 /** Who sent the request a handler runs: its session (0: in the clear) and that session's role (codes.ts Role; 0: none). */
 export interface Caller {
@@ -36,4 +37,6 @@ export interface DeviceContext {
   readonly auth: AuthState;
   /** The button-press state of the request being handled (issue 4 §5; core/presence.ts). */
   readonly presence: PresenceGate;
+  /** Whether the store is bound to a monotonic counter, and whether the flash was found rolled back (core/rollback.ts). */
+  readonly rollback: RollbackState;
 }

@@ -18,6 +18,7 @@ import { KeepaliveReason } from '../protocol/codes.ts';
 import type { PresenceOutcome } from './presence.ts';
 import { SessionTable, cancelAuthentic, type SessionLimits } from './session/index.ts';
 import { AuthState } from './auth/state.ts';
+import { bindToCounter } from './rollback.ts';
 import { PresenceGate } from './presence.ts';
 
 export const DEFAULT_SLOTS = 16;
@@ -118,6 +119,8 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const flashVolatile = env.flash === undefined;
   const flash = env.flash !== undefined ? env.flash : new RamFlash();
   const store = Store.open(flash);
+  // before anything is written: a rolled-back flash is refused whole (docs/storage.md §12)
+  const rollback = bindToCounter(store, env.monotonic);
   const name = loadOrCreateName(env, store, offered[Alg.ED25519] === true);
   const keystore = KeyStore.load(slots, store);
   // PINs, retry counters and the label (docs/security.md §3–§5); the master key only comes with a LOGIN
@@ -137,6 +140,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     sessions: new SessionTable(opts ? opts.sessionLimits : undefined),
     auth,
     presence: new PresenceGate(),
+    rollback,
   };
 
   const transport = env.transport;
@@ -391,7 +395,10 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     identityPublicKey: name.identity === undefined ? undefined : name.identity.publicKey,
     flashVolatile,
     skippedRecords: keystore.skipped,
-    bootProblem: bootProblems(name.problem, auth.problem),
+    bootProblem: bootProblems(
+      rollback.rolledBack !== undefined ? [{ reason: Reason.STORE_ROLLED_BACK, args: rollback.rolledBack }] : undefined,
+      bootProblems(name.problem, auth.problem),
+    ),
     selftest,
     maxPacket,
     slots,

@@ -181,6 +181,9 @@ export function canOpenSessions(ctx: DeviceContext): boolean {
 /** The gate's refusal for this caller, or undefined when the command may run (docs/protocol.md "Access"). */
 function refusal(ctx: DeviceContext, entry: Entry, caller: Caller): Uint8Array | undefined {
   const gate = entry.gate;
+  // docs/storage.md §12: an old flash image written back serves INFO and ECHO only
+  const rolledBack = ctx.rollback.rolledBack;
+  if (rolledBack !== undefined && gate !== Gate.CLEAR) return errorBody(Status.ROLLBACK_DETECTED, Reason.STORE_ROLLED_BACK, rolledBack);
   if (caller.sessionId === 0) {
     if (gate === Gate.CLEAR || gate === Gate.OUTER) return undefined;
     if (gate === Gate.SESSION_IF_CAPABLE && !canOpenSessions(ctx)) return undefined;

@@ -27,6 +27,8 @@ export const DEVICE_ID_RECORD = recordKey(RecordKind.DEVICE_ID, 0);
 export const IDENTITY_RECORD = recordKey(RecordKind.IDENTITY, 0);
 /** Counter index 0: the next key id. Later counters (PIN retries, audit index) take further indexes. */
 export const NEXT_KEY_ID_RECORD = recordKey(RecordKind.COUNTERS, 0);
+/** Counter index 3: the value of the monotonic counter the last transaction bound the store to (rollback.ts); indexes 1, 2 are the PIN tries. */
+export const FRESHNESS_RECORD = recordKey(RecordKind.COUNTERS, 3);
 
 export const DEVICE_ID_LENGTH = 16;
 export const PRIVATE_KEY_LENGTH = 32;

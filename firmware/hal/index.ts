@@ -48,6 +48,17 @@ export interface Flash {
   erase(page: number): void;
 }
 
+/**
+ * A counter that only goes up and that a flash image does not carry (OTP fuses, a secure element's counter, a file the
+ * simulator keeps beside its image): the store binds every transaction to it, so an old image written back is
+ * refused (core/rollback.ts, docs/storage.md §12). An implementation must take one advance per store transaction.
+ */
+export interface MonotonicCounter {
+  read(): number;
+  /** Raise the counter to `value` (never lowers it); throws if the hardware refuses. */
+  advance(value: number): void;
+}
+
 export type EcCurve = 'p256' | 'secp256k1';
 
 /**
@@ -117,6 +128,8 @@ export interface Env {
   readonly presence?: Presence;
   readonly led?: Led;
   readonly flash?: Flash;
+  /** Absent where the board has none: INFO then says rollbackProtection false (docs/security.md §9). */
+  readonly monotonic?: MonotonicCounter;
   /** Largest packet the device accepts (≥ 2048); defaults to 2048. */
   readonly maxPacket?: number;
 }

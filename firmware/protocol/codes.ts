@@ -73,6 +73,7 @@ export const Status = {
   PRESENCE_TIMEOUT: 0x1d,
   CANCELLED: 0x1e,
   BUSY: 0x1f,
+  ROLLBACK_DETECTED: 0x20,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 export type StatusName = keyof typeof Status;
@@ -111,6 +112,8 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
   PRESENCE_TIMEOUT: "this key needs a button press for every use and nobody pressed the device's button in time; retry and press it",
   CANCELLED: 'the host cancelled the request while the device waited for the button; nothing was done',
   BUSY: 'the device is waiting for a button press for another request; press the button or cancel that request, then retry',
+  ROLLBACK_DETECTED:
+    'the flash holds an older state than the device has had (an old image was written back); the device uses nothing of it. Write back the newest image, or reset the device',
 };
 
 /** Key algorithms (wire ids). Add at the end. */

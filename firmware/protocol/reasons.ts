@@ -271,6 +271,8 @@ export enum Reason {
   SESSION_EVICTED = 118,
   /** INVALID_PARAMETER. [field, estimated bits, floor in bits] a new PIN too easy to guess from a flash dump (docs/security.md §4.1). */
   PIN_TOO_WEAK = 119,
+  /** ROLLBACK_DETECTED. [value in flash, monotonic counter] the flash is older than the counter (docs/storage.md §12). */
+  STORE_ROLLED_BACK = 120,
 }
 export type ReasonName = keyof typeof Reason;
 

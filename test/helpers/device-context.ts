@@ -41,5 +41,6 @@ export function deviceContext(o: DeviceContextOptions = {}): DeviceContext {
     sessions: new SessionTable(o.limits),
     auth: AuthState.load({ env: link.env, store, deviceId, keys: keystore, pinIterations: 2 }),
     presence: new PresenceGate(),
+    rollback: { protection: false, rolledBack: undefined },
   };
 }

@@ -83,6 +83,7 @@ export function keyContext(o: KeyContextOptions = {}): KeyContext {
     sessions: new SessionTable(),
     auth: auth as unknown as DeviceContext['auth'],
     presence: new PresenceGate(),
+    rollback: { protection: false, rolledBack: undefined },
   };
   return { ctx, auth, flash, masterKey };
 }

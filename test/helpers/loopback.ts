@@ -1,7 +1,7 @@
 // Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, an optional flash, and call() (auto-session, auto-INIT and auto-LOGIN).
 import { errorDetailOf, renderDetail, renderReason } from '../../host/render.ts';
 import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
-import type { Crypto, Env, Flash, Rng, Transport } from '../../firmware/hal/index.ts';
+import type { Crypto, Env, Flash, MonotonicCounter, Rng, Transport } from '../../firmware/hal/index.ts';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
 import { startDevice, type Device, type DeviceOptions } from '../../firmware/core/device.ts';
 import { Command, FrameType, Role, Status, nameOf } from '../../firmware/protocol/codes.ts';
@@ -63,6 +63,8 @@ export interface LoopbackOptions {
   flash?: Flash;
   /** The device's monotonic clock in ms (default: process.hrtime); tests drive it to reach the session idle timeout. */
   now?: () => number;
+  /** The board's monotonic counter (docs/storage.md §12); without one the store is not bound (rollbackProtection false). */
+  monotonic?: MonotonicCounter;
 }
 
 export interface Loopback {
@@ -107,6 +109,7 @@ export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
     crypto: spy.crypto(opts.crypto || nobleCrypto()),
     maxPacket: opts.maxPacket,
     flash: opts.flash,
+    monotonic: opts.monotonic,
   };
   allLinks.push(written);
   return {

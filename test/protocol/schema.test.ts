@@ -130,6 +130,7 @@ describe('round trip of random valid messages through both codecs', () => {
       pinIterations: 1000,
       presence: false,
       pinMinBits: 48,
+      rollbackProtection: true,
     };
     const r = cborDecode(cborEncode(encodeMessage(schema, info)));
     if (!r.ok) throw new Error(msgOf(r));

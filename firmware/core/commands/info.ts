@@ -45,5 +45,8 @@ export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse
     presence: env.presence !== undefined,
     // docs/security.md §4.1: the floor a new PIN must clear (no board here has flash readout protection)
     pinMinBits: PIN_MIN_BITS,
+    // docs/storage.md §12; docs/security.md §9 says what an old image does where this is false
+    rollbackProtection: ctx.rollback.protection,
+    rolledBack: ctx.rollback.rolledBack !== undefined ? true : undefined,
   });
 }

@@ -62,6 +62,15 @@ export const MIN_PAGE_SIZE = 128;
 const LEN_RANGE = 0x10000;
 const ERASES_MAX = 0xfffffffe;
 
+/**
+ * What binds every transaction to something outside the flash (core/rollback.ts, docs/storage.md §12): `entry` is
+ * added to each transaction, `committed` runs once it is committed (it may throw, as a flash write may).
+ */
+export interface CommitBinding {
+  entry(): Entry;
+  committed(): void;
+}
+
 /** A transaction ready to write: the order of its entries, their record sizes, and how to commit it. */
 interface Plan {
   /** Indices into the caller's entries, in write order; deletes of absent keys and repeated keys dropped. */
@@ -100,6 +109,9 @@ export class Store {
   private nextCap = 0;
   /** key → packed location of its current value. Values stay in flash; RAM holds only this map. */
   private readonly index = new Map<number, number>();
+  private binding: CommitBinding | undefined = undefined;
+  /** Set when the flash holds an older state than the counter (rollback.ts): commits are refused with these arguments. */
+  private frozen: number[] | undefined = undefined;
 
   private constructor(flash: Flash) {
     this.flash = flash;
@@ -185,10 +197,24 @@ export class Store {
       keys.push(entries[i].key);
       lengths.push(entries[i].length);
     }
-    return this.plan(keys, lengths).ok;
+    if (this.binding !== undefined) {
+      const b = this.binding.entry();
+      keys.push(b.key);
+      lengths.push((b.value as Uint8Array).length);
+    }
+    return this.frozen === undefined && this.plan(keys, lengths).ok;
   }
 
   // ---- writing ------------------------------------------------------------------------------------------
+
+  /**
+   * Bind every later transaction (docs/storage.md §12): with `b`, each commit carries b.entry() and calls
+   * b.committed() after it landed; with `frozen` instead, every commit is refused with ROLLBACK_DETECTED.
+   */
+  bind(b: CommitBinding | undefined, frozen?: number[]): void {
+    this.binding = b;
+    this.frozen = frozen;
+  }
 
   /**
    * Atomically apply all entries (all or nothing, even if power is cut at any word): returns
@@ -200,6 +226,9 @@ export class Store {
    */
   commit(entries: Entry[]): Result<void> {
     if (!Array.isArray(entries)) return err(Status.INVALID_PARAMETER, Reason.STORE_BAD_ENTRY, []);
+    if (this.frozen !== undefined) return err(Status.ROLLBACK_DETECTED, Reason.STORE_ROLLED_BACK, this.frozen);
+    const binding = this.binding;
+    if (binding !== undefined) entries = entries.concat([binding.entry()]);
     const keys: number[] = [];
     const lengths: number[] = [];
     for (let i = 0; i < entries.length; i++) {
@@ -242,6 +271,7 @@ export class Store {
       this.apply(e.key, e.value === null ? -1 : locs[i], wipes);
     }
     for (let i = 0; i < wipes.length; i += 2) this.wipe(wipes[i], wipes[i + 1]);
+    if (binding !== undefined) binding.committed();
     return ok(undefined);
   }
 

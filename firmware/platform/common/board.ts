@@ -39,6 +39,11 @@ export interface BoardGlobals {
   maxPacket?: number;
   /** The flash for the store; without it the core keeps its store in RAM (lost at power-off). */
   flash?: BoardFlash;
+  /**
+   * A monotonic counter the flash image does not carry (hal MonotonicCounter: read, advance); without it an old
+   * flash image written back is not detected, and INFO says rollbackProtection false.
+   */
+  monotonic?: { read(): number; advance(value: number): void };
 }
 
 function isCount(n: unknown): boolean {
@@ -144,6 +149,7 @@ export function envFromBoard(board: BoardGlobals, platform: string, crypto: Cryp
     presence: buttonPressed ? { isPressed: () => buttonPressed() } : undefined,
     led: led ? { set: (on) => led(on) } : undefined,
     flash: board.flash ? flashFromBoard(board.flash) : undefined,
+    monotonic: board.monotonic,
     maxPacket: board.maxPacket,
   };
 }

@@ -42,6 +42,10 @@ export interface InfoResponse {
   presence: boolean;
   /** The floor, in estimated bits, a new PIN must clear at INIT, CHANGE_PIN and UNBLOCK (docs/security.md §4.1). */
   pinMinBits: number;
+  /** True when the store is bound to a monotonic counter, so an old flash image written back is refused (docs/storage.md §12). */
+  rollbackProtection: boolean;
+  /** Present (true) when this boot found such an old image: only INFO and ECHO are served. */
+  rolledBack?: boolean;
 }
 export const InfoResponseSchema: Schema = [
   { key: 1, name: 'firmwareVersion', type: { t: 'text', max: 32 } },
@@ -68,4 +72,6 @@ export const InfoResponseSchema: Schema = [
   { key: 22, name: 'pinIterations', type: { t: 'uint', min: 1, max: 0xffffffff } },
   { key: 23, name: 'presence', type: { t: 'bool' } },
   { key: 24, name: 'pinMinBits', type: { t: 'uint', max: 512 } },
+  { key: 25, name: 'rollbackProtection', type: { t: 'bool' } },
+  { key: 26, name: 'rolledBack', type: { t: 'bool' }, optional: true },
 ];
