@@ -264,30 +264,29 @@ export class KeyStore {
   /**
    * Every loaded key sealed again under `next`, a new master key, for the one transaction of a PIN change
    * (docs/security.md §4): the entries to commit with it, and `apply`, which takes the new sealed bytes into RAM
-   * once that commit returned ok. A record that does not open under the current master key (altered on flash) is
-   * left as it is: it opened nothing before and opens nothing after. A private key opened here only to be sealed
-   * again is wiped; the RAM cache is kept as it was.
+   * once that commit returned ok. A record that does not open under the current master key (altered on flash)
+   * refuses the whole change (INVALID_KEY, KEY_RECORD_DAMAGED): sealed under a master key no envelope held any more,
+   * it could never open again, so it is deleted first, knowingly. A private key opened here only to be sealed again
+   * is wiped; the RAM cache is kept as it was.
    */
-  resealAll(kc: KeyCrypto, next: Uint8Array): { entries: Entry[]; apply(): void } {
+  resealAll(kc: KeyCrypto, next: Uint8Array): Result<{ entries: Entry[]; apply(): void }> {
     const entries: Entry[] = [];
     const updated: KeyRecord[] = [];
     for (let i = 0; i < this.slots.length; i++) {
       const r = this.slots[i];
       if (r === undefined) continue;
-      const bound = encodeKeyClear(r);
-      const ctx = { deviceId: kc.deviceId, keyId: r.id, alg: r.alg, bound };
+      const ctx = { deviceId: kc.deviceId, keyId: r.id, alg: r.alg, bound: encodeKeyClear(r) };
       const sk = r.privateKey !== undefined ? r.privateKey : openKeyRecord(kc.crypto, kc.masterKey, ctx, r.sealed);
-      if (sk === undefined) continue;
+      if (sk === undefined) return err(Status.INVALID_KEY, Reason.KEY_RECORD_DAMAGED, [r.id]);
       try {
-        const sealed = sealKeyRecord(kc.crypto, kc.rng, next, ctx, sk);
-        const u: KeyRecord = { ...r, sealed, privateKey: undefined, signer: undefined };
+        const u: KeyRecord = { ...r, sealed: sealKeyRecord(kc.crypto, kc.rng, next, ctx, sk), privateKey: undefined, signer: undefined };
         entries.push({ key: keyRecordKey(r.id), value: encodeKey(u) });
         updated.push(u);
       } finally {
         if (sk !== r.privateKey) sk.fill(0);
       }
     }
-    return {
+    return ok({
       entries,
       apply: () => {
         for (let i = 0; i < updated.length; i++) {
@@ -299,7 +298,7 @@ export class KeyStore {
           this.slots[slot] = u;
         }
       },
-    };
+    });
   }
 
   /** The RAM slot holding key `id`, or -1. */

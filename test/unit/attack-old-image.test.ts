@@ -89,6 +89,16 @@ describe('an old flash image and the PIN of its day open no key that exists afte
     // and the SO, logged in beside it, finds a master key that differs from the one the old record gave
     const so = newSession(t2);
     expect(inSession(t2, so, Command.LOGIN, { 1: Role.SO, 2: pin(SO) }).statusName).toBe('INTERNAL_ERROR');
+    // a PIN change from the spliced record would seal nothing (no key opens under its master key) and drop the SO's
+    // envelope of the real one, losing every key: it is refused, and nothing changes
+    const image = flash.snapshot();
+    const change = inSession(t2, s, Command.CHANGE_PIN, { 1: Role.USER, 2: pin(USER), 3: pin('user-Third-pin-44') });
+    expect([change.statusName, change.message]).toEqual(['INVALID_KEY', expect.stringMatching(/key 1 is damaged or was altered on flash/)]);
+    const t3 = boot(flash);
+    expect(inSession(t3, loggedIn(t3, Role.SO, SO), Command.KEY_LIST).status).toBe(Status.OK);
+    expect(Store.open(NorFlash.fromBytes(image, { pageSize: 2048 })).get(pinRecordKey(Role.SO))).toEqual(
+      Store.open(NorFlash.fromBytes(flash.snapshot(), { pageSize: 2048 })).get(pinRecordKey(Role.SO)),
+    );
   });
 
   it('a public key planted in the SO record by someone without a PIN is not sealed to: the user\'s PIN change deletes that record instead', () => {

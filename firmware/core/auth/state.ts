@@ -50,7 +50,7 @@ import {
 /** What the access state needs from the keystore (keystore.ts): wipe cached private keys; seal every key again under a new master key; whether its flash failed. */
 export interface KeyLock {
   lock(): void;
-  resealAll(kc: KeyCrypto, next: Uint8Array): { entries: Entry[]; apply(): void };
+  resealAll(kc: KeyCrypto, next: Uint8Array): Result<{ entries: Entry[]; apply(): void }>;
   readonly storageFault: boolean;
 }
 
@@ -313,6 +313,9 @@ export class AuthState {
     const t = this.tryPin(role, oldPin);
     if (!t.ok) return t;
     try {
+      // the key records are sealed under the master key in use: one that differs would leave them sealed under a key
+      // no envelope holds any more (as LOGIN, the records were altered in flash)
+      if (this.master !== undefined && !equalBytes(this.master, t.value.master)) return err(Status.INTERNAL_ERROR, Reason.MASTER_KEY_MISMATCH, [role]);
       const r = this.rotate(role, 3, newPin, t.value);
       // the old PIN was right: if the change did not land, its try is given back (as LOGIN's step 5)
       if (!r.ok) this.restoreTries(role);
@@ -344,7 +347,8 @@ export class AuthState {
    * - the other role's record with the new master key sealed to its public key, if the link key vouches for that
    *   key; otherwise that record is deleted (whatever is there was not written by this device: the role is then
    *   blocked, and for the user the SO's UNBLOCK repairs it);
-   * - the role's tries at MAX_TRIES; every key record sealed again under the new master key.
+   * - the role's tries at MAX_TRIES; every key record sealed again under the new master key (a key record that does
+   *   not open refuses the change: keystore.ts resealAll).
    * `current` (the master and link keys as they are) stays the caller's. `field` names the new PIN in a refusal.
    */
   private rotate(role: number, field: number, pin: Uint8Array, current: Unlocked): Result<void> {
@@ -360,14 +364,15 @@ export class AuthState {
       const mine = withEnvelope(fresh.value.parts, sealed[0]);
       const theirs = vouched ? withEnvelope(peer as PinRecord, sealed[1]) : undefined;
       const keys = this.keys.resealAll({ crypto, rng, deviceId: this.deviceId, masterKey: current.master }, next);
+      if (!keys.ok) return keys; // a damaged key record: nothing changed
       const entries: Entry[] = [
         { key: pinRecordKey(role), value: encodePinRecord(mine) },
         { key: triesRecordKey(role), value: encodeTries(MAX_TRIES) },
         { key: pinRecordKey(other), value: theirs !== undefined ? encodePinRecord(theirs) : null },
       ];
-      const c = this.commit(entries.concat(keys.entries));
+      const c = this.commit(entries.concat(keys.value.entries));
       if (!c.ok) return c; // nothing changed: the old PIN and the old master key still work
-      keys.apply();
+      keys.value.apply();
       this.records[role] = mine;
       this.tries[role] = MAX_TRIES;
       this.damage[role] = 0;
