@@ -315,8 +315,10 @@ export class AuthState {
     try {
       // the key records are sealed under the master key in use: one that differs would leave them sealed under a key
       // no envelope holds any more (as LOGIN, the records were altered in flash)
-      if (this.master !== undefined && !equalBytes(this.master, t.value.master)) return err(Status.INTERNAL_ERROR, Reason.MASTER_KEY_MISMATCH, [role]);
-      const r = this.rotate(role, 3, newPin, t.value);
+      const r =
+        this.master !== undefined && !equalBytes(this.master, t.value.master)
+          ? err(Status.INTERNAL_ERROR, Reason.MASTER_KEY_MISMATCH, [role])
+          : this.rotate(role, 3, newPin, t.value);
       // the old PIN was right: if the change did not land, its try is given back (as LOGIN's step 5)
       if (!r.ok) this.restoreTries(role);
       return r;
