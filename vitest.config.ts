@@ -7,7 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // the response scan of issue 4 §8: records what every loopback device holds and says, checks it after each file
+    // the response scan of docs/security.md §5: records what every loopback device holds and says, checks it after each file
     setupFiles: ['./test/setup/secret-scan.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
   },

@@ -1,4 +1,4 @@
-// Checking a KEY_ATTEST answer on the host (docs/security.md §8, issue 4 §6): decode the statement, verify the identity signature with node:crypto, match nonce, device id and key id.
+// Checking a KEY_ATTEST answer on the host (docs/security.md §8): decode the statement, verify the identity signature with node:crypto, match nonce, device id and key id.
 //
 // The statement is the device's claim about one key; it is worth something only when it verifies under the identity
 // key this host pinned (docs/session.md §9) and answers the nonce this host just picked, so a recorded statement

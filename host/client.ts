@@ -1,4 +1,4 @@
-// HsmClient: one typed async method per command over any HostTransport; one request in flight, timeouts, retransmit with the same seq, secure sessions opened by itself, logged in again by itself (DESIGN.md "Host", docs/session.md, docs/security.md).
+// HsmClient: one typed async method per command over any HostTransport; one request in flight, timeouts, retransmit with the same seq, secure sessions opened by itself, logged in again by itself (docs/architecture.md §7, docs/session.md, docs/security.md).
 import { randomBytes, randomInt } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { isMainThread } from 'node:worker_threads';
@@ -187,7 +187,7 @@ interface Job {
 const DEFAULT_TIMEOUT_MS = 5000;
 /** SESSION_CLOSE on close() is best effort: a device that does not answer quickly drops the session at its idle timeout anyway. */
 const CLOSE_TIMEOUT_MS = 1000;
-/** Commands that run without a session (issue 4 §1); SESSION_* are the session's own plumbing. */
+/** Commands that run without a session (docs/protocol.md §6); SESSION_* are the session's own plumbing. */
 const CLEAR_COMMANDS: ReadonlySet<number> = new Set([Command.INFO, Command.ECHO, Command.SESSION_OPEN, Command.SESSION_MESSAGE, Command.SESSION_CLOSE]);
 const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const DEFAULT_RETRIES = 2;
@@ -360,7 +360,7 @@ export class HsmClient {
 
   // ---------------------------------------------------------------- commands
 
-  /** INFO travels in the clear (issue 4 §1): it works before a device is pinned. */
+  /** INFO travels in the clear (docs/protocol.md §6): it works before a device is pinned. */
   info(opts?: CallOptions): Promise<InfoResponse> {
     return this.callClear(Command.INFO, {}, opts) as Promise<unknown> as Promise<InfoResponse>;
   }

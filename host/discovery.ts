@@ -1,4 +1,4 @@
-// Finds boards: candidate serial ports (SerialPort.list, or a /dev scan where udev is absent), each confirmed with INFO (DESIGN.md "Host").
+// Finds boards: candidate serial ports (SerialPort.list, or a /dev scan where udev is absent), each confirmed with INFO (docs/architecture.md §7).
 import { readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';

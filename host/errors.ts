@@ -1,4 +1,4 @@
-// HsmError: what went wrong talking to the device, with the device's status code and what a person can do about it (DESIGN.md "Host").
+// HsmError: what went wrong talking to the device, with the device's status code and what a person can do about it (docs/architecture.md §7).
 import { Reason, STATUS_HINTS, Status, nameOf, type StatusName } from '../firmware/protocol/index.ts';
 import { renderReason } from './render.ts';
 

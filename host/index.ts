@@ -1,4 +1,4 @@
-// The host driver's public API: HsmClient, its errors, transports and discovery (DESIGN.md "Host").
+// The host driver's public API: HsmClient, its errors, transports and discovery (docs/architecture.md §7).
 export { HsmClient, algName, resolveAlg, openTransport, roleId, pinBytes } from './client.ts';
 export type {
   ClientOptions,

@@ -1,4 +1,4 @@
-// Trust on first use for device identity keys (issue 4 §2, DESIGN.md "Security model"): the known-devices file in the user's config directory.
+// Trust on first use for device identity keys (docs/session.md §9): the known-devices file in the user's config directory.
 //
 // The file maps a device id (hex) to the Ed25519 identity public key the host pinned for it. A device that is not in
 // the file is refused unless the caller passes `trust` (the CLI's --trust); a device whose identity key differs from

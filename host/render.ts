@@ -1,6 +1,6 @@
 // The host's words for a device error: (status, reason, arguments) from the wire rendered as the sentence a person reads (docs/protocol.md "Error details"); host only, never imported by firmware.
 //
-// DESIGN.md "Runtime constraints": the device sends numbers, the host writes the text (as CTAP2 and YubiHSM do). One
+// docs/protocol.md §2.1: the device sends numbers, the host writes the text (as CTAP2 and YubiHSM do). One
 // rendering per reason of firmware/protocol/reasons.ts (test/protocol/reasons.test.ts checks that none is missing);
 // a reason this host does not know (a newer device) is rendered generically with its number and arguments.
 import { ALG_NAMES, CAPABILITY_NAMES, Command, MESSAGES, Reason, type ErrorDetail, type Schema } from '../firmware/protocol/index.ts';

@@ -1,4 +1,4 @@
-// The simulator's NOR flash: a file (or memory) with real NOR rules, wear counters, and power cuts that tear the N-th word write (DESIGN.md "Storage", "Simulator"; issue 3 §1–2).
+// The simulator's NOR flash: a file (or memory) with real NOR rules, wear counters, and power cuts that tear the N-th word write (docs/storage.md §2, §9, §11; docs/architecture.md §6).
 //
 // The file is a raw image: page p lives at byte p·4096, so `xxd dev.img` shows exactly what a flash dump of a
 // board would. The geometry is the file's size (a whole number of 4096-byte pages); a file of another size than

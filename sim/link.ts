@@ -1,4 +1,4 @@
-// Byte-link fault injection for the simulator: drop, corrupt or duplicate bytes or whole frames in one direction (DESIGN.md "Simulator").
+// Byte-link fault injection for the simulator: drop, corrupt or duplicate bytes or whole frames in one direction.
 
 /** 'toDevice': host → device (requests). 'toHost': device → host (responses, keepalives). */
 export type Direction = 'toDevice' | 'toHost';

@@ -1,4 +1,4 @@
-// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE [--power-cut-after N]]`: a simulated token served until SIGINT/SIGTERM or a power cut (issue 2 §7, issue 3 §2); a line `press` on stdin presses its button (issue 4 §5).
+// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE [--power-cut-after N]]`: a simulated token served until SIGINT/SIGTERM or a power cut (docs/architecture.md §6–§7); a line `press` on stdin presses its button (docs/security.md §7).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve as resolvePath } from 'node:path';

@@ -1,4 +1,4 @@
-// The simulator's RNG: the OS CSPRNG by default, or a reproducible SHA-256 counter stream from a test seed (DESIGN.md "Simulator").
+// The simulator's RNG: the OS CSPRNG by default, or a reproducible SHA-256 counter stream from a test seed (docs/architecture.md §2).
 import { createHash, randomFillSync } from 'node:crypto';
 
 /** Fills a buffer (of any realm) with random bytes. */

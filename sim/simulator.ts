@@ -1,4 +1,4 @@
-// The simulator: boots the BUILT firmware bundle in an isolated vm context whose only contact with Node is a `board` global (DESIGN.md "Simulator").
+// The simulator: boots the BUILT firmware bundle in an isolated vm context whose only contact with Node is a `board` global (docs/architecture.md §7).
 import { readFileSync, statSync } from 'node:fs';
 import vm from 'node:vm';
 import type { BoardFlash, BoardGlobals } from '../firmware/platform/common/board.ts';
@@ -24,7 +24,7 @@ export interface SimulatorOptions {
   /** Where the device's console output goes; default stderr with a "[device]" prefix. */
   log?: (line: string) => void;
   /**
-   * The board's flash (issue 3): a SimFlash (SimFlash.open(path) or SimFlash.memory()), any other HAL Flash
+   * The board's flash (docs/storage.md §2): a SimFlash (SimFlash.open(path) or SimFlash.memory()), any other HAL Flash
    * (checked against the same NOR rules), or the path of an image file, which the simulator opens and closes.
    * Without one the board has no flash and the firmware keeps its store in RAM. The flash outlives reboots.
    */

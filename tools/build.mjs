@@ -1,4 +1,4 @@
-// Bundles the firmware per target and the host programs with esbuild, prints sizes, and fails on what must never reach a device (DESIGN.md "Layout", issue 2 §5).
+// Bundles the firmware per target and the host programs with esbuild, prints sizes, and fails on what must never reach a device (docs/architecture.md §2).
 //
 // Usage: node tools/build.mjs            (npm run build)
 //
@@ -15,7 +15,7 @@
 //   - an input comes from sim/, host/, tools/, test/, or is a *.test.ts file, or a node builtin (node:*) is imported;
 // and in a device bundle (generic, kaluma, espruino):
 //   - the minified size is over 160 KiB;
-//   - @noble/ciphers' AES is included (noble builds ~640 KiB of AES tables on first use; DESIGN.md "Runtime constraints");
+//   - @noble/ciphers' AES is included (noble builds ~640 KiB of AES tables on first use; docs/architecture.md §3);
 //   - `Math.random`, `Date.now`, `performance.now` or `new Date` appear outside @noble's own code. Noble references
 //     `Date.now` only to time-slice its async KDF loops (hashes/utils.js asyncLoop), never for randomness, so that one
 //     is allowed there; `Math.random` is allowed nowhere (noble never uses it, and a device must not);
@@ -32,7 +32,7 @@ import { gzipSync } from 'node:zlib';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Largest minified device bundle (issue 2 §5). */
+/** Largest minified device bundle (docs/architecture.md §2: the build fails over it). */
 export const DEVICE_BUDGET = 160 * 1024;
 
 /**
@@ -50,7 +50,7 @@ export const FIRMWARE_TARGETS = [
     entry: 'firmware/platform/kaluma/entry.ts',
     out: 'tinyhsm-kaluma.js',
     target: 'es2019',
-    // esbuild refuses BigInt literals below es2020; JerryScript 2.4 parses them (DESIGN.md "Runtime constraints").
+    // esbuild refuses BigInt literals below es2020; JerryScript 2.4 parses them (docs/architecture.md §3).
     // No arrow functions: a board image runs the bundle as a static snapshot, and JerryScript 2.4 reads a static arrow
     // function's byte code pointer at the wrong offset (ecma_op_function_get_compiled_code takes every static function
     // for an ecma_static_function_t; an arrow is an ecma_static_arrow_function_t), so its first call crashes. esbuild
@@ -130,7 +130,7 @@ function importersOf(metafile, path) {
 }
 
 /**
- * The layering rules over an esbuild metafile (DESIGN.md "Layout": firmware imports nothing from host/, sim/,
+ * The layering rules over an esbuild metafile (docs/architecture.md §2: firmware imports nothing from host/, sim/,
  * tools/, test/ or node:*). Returns one message per violation; empty means clean.
  */
 export function checkMetafile(metafile, { bundle, device, root = ROOT }) {

@@ -1,4 +1,4 @@
-// Per-algorithm key rules shared by the key commands: which ids exist, key validation, key generation (issue 2 §3).
+// Per-algorithm key rules shared by the key commands: which ids exist, key validation, key generation (docs/protocol.md §3 "Algorithms").
 import type { Crypto, EcCurve, Env } from '../hal/index.ts';
 import { Alg, ALG_NAMES, Status, type AlgId } from '../protocol/codes.ts';
 import { type Result, ok, err } from '../protocol/result.ts';

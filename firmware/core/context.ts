@@ -1,4 +1,4 @@
-// What every command handler receives: the injected Env and the device's state (DESIGN.md "Layout" core/).
+// What every command handler receives: the injected Env and the device's state (docs/architecture.md §2, core/).
 import type { Env } from '../hal/index.ts';
 import type { KeyStore } from './keystore.ts';
 import type { SelftestReport } from './selftest.ts';
@@ -19,7 +19,7 @@ export interface DeviceContext {
   readonly env: Env;
   /** Keys: RAM slots backed by the flash store (a change is committed before RAM changes). */
   readonly keystore: KeyStore;
-  /** The flash record store (DESIGN.md "Storage"); handlers change it only through the keystore and friends. */
+  /** The flash record store (docs/storage.md); handlers change it only through the keystore and friends. */
   readonly store: Store;
   /** True when the platform has no flash and the store lives in RAM (INFO flashVolatile). */
   readonly flashVolatile: boolean;
@@ -27,15 +27,15 @@ export interface DeviceContext {
   /** Algorithm id → offered (self-test passed). Built once at boot so a request costs one index. */
   readonly offered: readonly boolean[];
   readonly deviceId: Uint8Array;
-  /** The Ed25519 identity key (DESIGN.md "Identity"); absent where Ed25519 is not offered. */
+  /** The Ed25519 identity key (docs/architecture.md §5); absent where Ed25519 is not offered. */
   readonly identity: Identity | undefined;
   readonly firmwareVersion: string;
   readonly maxPacket: number;
   /** Secure sessions (docs/session.md §6): RAM only, so a restart ends every session. */
   readonly sessions: SessionTable;
-  /** PINs, retry counters, the master key while some session is logged in (issue 4 §3–§4; core/auth/state.ts). */
+  /** PINs, retry counters, the master key while some session is logged in (docs/security.md §4–§5; core/auth/state.ts). */
   readonly auth: AuthState;
-  /** The button-press state of the request being handled (issue 4 §5; core/presence.ts). */
+  /** The button-press state of the request being handled (docs/security.md §7; core/presence.ts). */
   readonly presence: PresenceGate;
   /** Whether the store is bound to a monotonic counter, and whether the flash was found rolled back (core/rollback.ts). */
   readonly rollback: RollbackState;

@@ -1,4 +1,4 @@
-// The device: power-on self-tests, the flash store, its name and keys, and the frame loop on the transport (DESIGN.md "Wire protocol", "Storage"; issues 2 §3, 3 §4).
+// The device: power-on self-tests, the flash store, its name and keys, and the frame loop on the transport (docs/architecture.md §3, docs/storage.md §7, docs/protocol.md §1).
 import type { Env, TimerHandle } from '../hal/index.ts';
 import { Alg, FrameType, PROTOCOL_VERSION, Status, type StatusCode } from '../protocol/codes.ts';
 import { Reason } from '../protocol/reasons.ts';
@@ -50,12 +50,12 @@ export const DEVICE_PIN_ITERATIONS = 1000;
 
 /** Default button wait (docs/security.md §7): FIDO keys give up after about 30 s too. */
 export const DEFAULT_PRESENCE_TIMEOUT_MS = 30000;
-/** KEEPALIVE period while a request waits (DESIGN.md "Wire protocol": every 100 ms). */
+/** KEEPALIVE period while a request waits (docs/protocol.md §1 "Frame types": every 100 ms). */
 export const KEEPALIVE_INTERVAL_MS = 100;
 
 /** The running device, as the platform entry point and tests see it. */
 export interface Device {
-  /** Random 16-byte id made at first boot and kept in flash (DESIGN.md "Identity"). */
+  /** Random 16-byte id made at first boot and kept in flash (docs/storage.md §10, DEVICE_ID). */
   readonly deviceId: Uint8Array;
   /** The Ed25519 identity public key, the device's name; undefined where Ed25519 is not offered. */
   readonly identityPublicKey: Uint8Array | undefined;
@@ -72,10 +72,10 @@ export interface Device {
 }
 
 // Worst-case encoded size of one KEY_LIST entry: map head, ten keys, a 16-bit id, alg, a full label,
-// origin and a 65-byte public key, each with its CBOR head, then the policy (issue 4 §5): capabilities
+// origin and a 65-byte public key, each with its CBOR head, then the policy (docs/security.md §6): capabilities
 // (≤ 0x1f: 2 bytes) and four booleans (1 byte each). 125 bytes: 16 slots fit a 2048-byte packet (2046).
 const LIST_ENTRY_MAX = 1 + 10 + 3 + 2 + (2 + MAX_LABEL) + 2 + (2 + MAX_PUBLIC_KEY) + 2 + 4;
-// header + CRC + status byte + {1: [ … ]} heads, plus the session envelope around the answer (issue 4 §1):
+// header + CRC + status byte + {1: [ … ]} heads, plus the session envelope around the answer (docs/protocol.md §6):
 // outer status, map head, {1: counter ≤ 2^53} (1 + 9), {2: bytes} head (1 + 3) and the 16-byte tag
 const LIST_OVERHEAD = 4 + 4 + 1 + 1 + 1 + 3 + (1 + 1 + 10 + 4 + 16);
 
@@ -114,7 +114,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const offered: boolean[] = [];
   for (let i = 0; i < selftest.passed.length; i++) offered[selftest.passed[i]] = true;
 
-  // DESIGN.md "Storage": the store scans and recovers at open (a blank flash is formatted). Without a
+  // docs/storage.md §7: the store scans and recovers at open (a blank flash is formatted). Without a
   // flash HAL the same store runs on RAM, and INFO says so (flashVolatile).
   const flashVolatile = env.flash === undefined;
   const flash = env.flash !== undefined ? env.flash : new RamFlash();
@@ -147,7 +147,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const armor = transport.mode === 'armor';
   const reader = new FrameReader(maxPacket, transport.mode);
 
-  // One-entry reply cache (DESIGN.md "Wire protocol"): the host retransmits a timed-out request with the
+  // One-entry reply cache (docs/protocol.md §1): the host retransmits a timed-out request with the
   // same seq; the device resends its answer and never executes the request twice. The request is
   // remembered by the SHA-256 of its body, not by its bytes (a KEY_IMPORT body holds a private key) and not by a
   // CRC, which is linear: anyone could make another body with the same CRC and get the cached answer for it.
@@ -176,7 +176,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     send(wire(FrameType.ERROR, seq, errorBody(status, reason, args)));
   }
 
-  /** Send a request's answer and remember it in the reply cache (DESIGN.md "Wire protocol"). */
+  /** Send a request's answer and remember it in the reply cache (docs/protocol.md §1). */
   function answer(seq: number, digest: Uint8Array, body: Uint8Array): void {
     const out = wire(FrameType.RESPONSE, seq, body);
     // The answer is not wiped: a platform may still be queueing it, and it is the host's data anyway.
@@ -187,7 +187,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     send(out);
   }
 
-  // User presence (issue 4 §5; docs/security.md §7; core/presence.ts). A handler that needs a button press sets
+  // User presence (docs/security.md §7; core/presence.ts). A handler that needs a button press sets
   // ctx.presence.wanted on its first run; the request is then kept here (one at a time: every other request is
   // answered BUSY meanwhile), KEEPALIVE frames go out at once and every 100 ms of env.clock, and the button is
   // polled on the same timer. A press, the timeout or a CANCEL for this seq sets ctx.presence.outcome and the

@@ -1,6 +1,6 @@
-// Dispatcher: command byte → access gate → schema-checked request → pure handler → schema-encoded response (DESIGN.md "Wire protocol", issue 4 §1, §3).
+// Dispatcher: command byte → access gate → schema-checked request → pure handler → schema-encoded response (docs/protocol.md §2, docs/security.md §2).
 //
-// Gate (issue 4 §1, §3; docs/protocol.md "Access"), checked before a request's parameters are even decoded:
+// Gate (docs/security.md §2; docs/protocol.md §6, §7), checked before a request's parameters are even decoded:
 // in the clear only INFO, ECHO, SESSION_OPEN and SESSION_MESSAGE run (else SESSION_REQUIRED), and RANDOM on a
 // device that cannot open sessions at all (Gate.SESSION_IF_CAPABLE). Inside a
 // SESSION_MESSAGE every command runs except SESSION_OPEN and SESSION_MESSAGE (no nesting → INVALID_COMMAND),
@@ -136,7 +136,7 @@ for (const k in Command) {
 
 /**
  * Body of an error answer: status byte + {1: reason, 2: args[0], 3: args[1], …} (docs/protocol.md "Error details").
- * Used for RESPONSE and ERROR frames alike. No text: the host renders the sentence (DESIGN.md "Runtime constraints").
+ * Used for RESPONSE and ERROR frames alike. No text: the host renders the sentence (docs/protocol.md §2.1).
  */
 export function errorBody(status: StatusCode, reason: Reason, args?: number[]): Uint8Array {
   const m = new Map<number, CborValue>();
@@ -246,7 +246,7 @@ function respond(entry: Entry, res: Result<object>): Uint8Array {
 }
 
 /**
- * Run again the request the device loop kept while it waited for the button (issue 4 §5; core/presence.ts), now
+ * Run again the request the device loop kept while it waited for the button (docs/security.md §7; core/presence.ts), now
  * that ctx.presence.outcome is set. `body` is the outer request body as first received. A SESSION_MESSAGE is not
  * opened again (its counter is spent): the inner body kept by commands/session_message.ts is re-run and its answer
  * sealed with the same counter. Anything else (a request in the clear) simply runs again. Never throws.

@@ -1,4 +1,4 @@
-// The device's name: a random device id and an Ed25519 identity key, made once at first boot and never changed (DESIGN.md "Identity").
+// The device's name: a random device id and an Ed25519 identity key, made once at first boot and never changed (docs/architecture.md §5).
 //
 // First boot (no DEVICE_ID record): the id (16 random bytes) and, when Ed25519 passed its self-test,
 // the identity seed (32 random bytes) are committed in ONE transaction, so a power cut leaves either

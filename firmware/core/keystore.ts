@@ -1,6 +1,6 @@
-// Keystore: key records persisted in the flash store, mirrored in a fixed number of RAM slots for fast use; private keys sealed under the master key (DESIGN.md "Keys", "At rest", "Storage").
+// Keystore: key records persisted in the flash store, mirrored in a fixed number of RAM slots for fast use; private keys sealed under the master key (docs/security.md §5–§6, docs/storage.md).
 //
-// Rules (issue 3 §4, §6; issue 4 §4):
+// Rules (docs/storage.md §1, docs/security.md §5):
 // - Every change is committed to flash first, in one atomic transaction, and RAM changes only after the
 //   commit returned ok. A commit that throws (the flash failed, or power is going) leaves RAM as it was
 //   and marks the keystore faulted: later changes are refused until a power cycle, when the store's boot
@@ -11,7 +11,7 @@
 //   §5): add() and setPolicy() seal before they commit, so the plaintext private key never reaches flash.
 //   Boot loads the clear metadata only. A private key is opened at its first use with the master key, then
 //   cached in RAM (with its Ed25519 signer) until lock(), which auth calls when the master key is wiped.
-// - SIGN and friends read RAM only: no flash access per use (issue 2 bench).
+// - SIGN and friends read RAM only: no flash access per use.
 // - The RAM slot limit stays: a full KEY_LIST answer must fit one packet.
 import { Status, type AlgId, type Origin } from '../protocol/codes.ts';
 import { type Result, ok, err } from '../protocol/result.ts';
@@ -26,7 +26,7 @@ import { requirePresence } from './presence.ts';
 import type { DeviceContext } from './context.ts';
 
 export interface KeyRecord {
-  /** 16-bit id, never 0 (DESIGN.md "Keys"). */
+  /** 16-bit id, never 0 (docs/protocol.md §4). */
   readonly id: number;
   readonly alg: AlgId;
   readonly label: string;

@@ -1,4 +1,4 @@
-// Per-key policy (docs/security.md §6, issue 4 §5): defaults and allowed capabilities per algorithm, validation at creation, the tighten-only rule, and the use checks.
+// Per-key policy (docs/security.md §6): defaults and allowed capabilities per algorithm, validation at creation, the tighten-only rule, and the use checks.
 //
 // A key's policy is stored with its record (records.ts) and authenticated with its sealed private key (the
 // record's clear part is the AEAD's `bound`), so it changes only through KEY_SET_POLICY, and only tighter:
@@ -30,7 +30,7 @@ export const ALLOWED_CAPABILITIES: { readonly [alg: number]: number } = {
   [Alg.X25519]: Capability.DERIVE | Capability.EXPORT_WRAPPED,
 };
 
-/** A new key's capabilities when the request gives none: the algorithm's main use, never export (DESIGN.md "Keys"). */
+/** A new key's capabilities when the request gives none: the algorithm's main use, never export (docs/security.md §6). */
 export const DEFAULT_CAPABILITIES: { readonly [alg: number]: number } = {
   [Alg.ED25519]: Capability.SIGN,
   [Alg.ECDSA_P256]: Capability.SIGN,

@@ -1,4 +1,4 @@
-// User presence per use (issue 4 §5, DESIGN.md "Keys"): the gate a handler asks, and the state the device loop sets when it re-runs a deferred request.
+// User presence per use (docs/security.md §7): the gate a handler asks, and the state the device loop sets when it re-runs a deferred request.
 //
 // How a button wait works without making handlers asynchronous (docs/protocol.md "Keepalive and user presence"):
 // 1. A handler whose key needs a press calls requirePresence(). On the first run the gate has no outcome: it

@@ -1,6 +1,6 @@
 // A Flash in RAM with NOR rules, for platforms without a flash HAL: the store runs unchanged, everything is lost at power-off.
 //
-// Why NOR rules here too (DESIGN.md "Storage"): the store must behave the same on every target, so a
+// Why NOR rules here too (docs/storage.md §2): the store must behave the same on every target, so a
 // write that would set a bit (0→1), a misaligned write or an out-of-range access is a firmware bug and
 // throws, exactly as the simulator's flash does. INFO reports flashVolatile: true on such a device.
 import type { Flash } from '../hal/index.ts';

@@ -1,9 +1,9 @@
-// What the device keeps in the flash store and how each record's value is encoded: the one place that defines it (issue 3 §4, issue 4 §4–§5).
+// What the device keeps in the flash store and how each record's value is encoded: the one place that defines it (docs/storage.md §10, docs/security.md §5–§6).
 //
 // Record keys come from the store's table (store/index.ts RecordKind, never reused):
 //   recordKey(DEVICE_ID, 0)   16 raw bytes: the random device id made at first boot.
-//   recordKey(IDENTITY, 0)    CBOR {1: alg (1 = ed25519), 2: 32-byte seed}: the identity key (DESIGN.md
-//                             "Identity"). The public key is recomputed at boot; it is the device's name.
+//   recordKey(IDENTITY, 0)    CBOR {1: alg (1 = ed25519), 2: 32-byte seed}: the identity key (docs/architecture.md
+//                             §5). The public key is recomputed at boot; it is the device's name.
 //   recordKey(COUNTERS, 0)    CBOR uint: the next key id to hand out (persists so ids are not reused).
 //   recordKey(KEY, id)        CBOR {1: id, 2: alg, 3: label, 4: origin, 5: public key, 6: capabilities,
 //                             7: sensitive, 8: touch, 9: neverExtractable, 10: sealed private key}.

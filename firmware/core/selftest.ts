@@ -1,4 +1,4 @@
-// Power-on known-answer self-tests (DESIGN.md "Runtime constraints"): only algorithms that pass are offered.
+// Power-on known-answer self-tests (docs/architecture.md §3): only algorithms that pass are offered.
 //
 // Why: JerryScript 2.4 (Kaluma) has BigInt with a buggy division, so P-256 comes out wrong while
 // Ed25519 and X25519 are right. Like a FIPS 140 module, the device checks every algorithm against

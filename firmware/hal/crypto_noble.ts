@@ -1,4 +1,4 @@
-// The default Crypto HAL: @noble/curves v2 and @noble/hashes, the same code on every target but Kaluma (DESIGN.md "Runtime constraints").
+// The default Crypto HAL: @noble/curves v2 and @noble/hashes, the same code on every target but Kaluma (docs/architecture.md §3).
 //
 // Platform entry points must import ./global_crypto.ts and set its random source BEFORE this module
 // is evaluated, or noble drops scalar blinding (see global_crypto.ts). Ed25519, X25519 and the symmetric
@@ -29,7 +29,7 @@ export function createNobleCrypto(opts?: NobleCryptoOptions): Crypto {
 }
 
 /**
- * Device profile (DESIGN.md "Runtime constraints"): no big window tables for the base points.
+ * Device profile (docs/architecture.md §3): no big window tables for the base points.
  * Signing is ~3x slower but saves 0.5–1.8 MB of heap. The simulator keeps noble's default window.
  */
 export function useDeviceProfile(): void {

@@ -1,4 +1,4 @@
-// The noble Crypto HAL without the Weierstrass curves: Ed25519, X25519 and the symmetric primitives, with ECDSA/P-256 ECDH supplied by a backend or absent (DESIGN.md "Runtime constraints").
+// The noble Crypto HAL without the Weierstrass curves: Ed25519, X25519 and the symmetric primitives, with ECDSA/P-256 ECDH supplied by a backend or absent (docs/architecture.md §3).
 //
 // Why a separate module: a bundle that imports only this file carries none of noble's Weierstrass code (about
 // 18 KB minified). The Kaluma target uses it that way, because JerryScript 2.4 as built for Kaluma computes P-256
@@ -68,7 +68,7 @@ export function nobleCryptoWith(ec: WeierstrassBackend | undefined, absent: stri
   };
 }
 
-/** Device profile for Ed25519 (DESIGN.md "Runtime constraints"): no big window table for the base point. */
+/** Device profile for Ed25519 (docs/architecture.md §3): no big window table for the base point. */
 export function useEdwardsDeviceProfile(): void {
   ed25519.Point.BASE.precompute(1);
 }

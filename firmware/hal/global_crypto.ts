@@ -1,4 +1,4 @@
-// Installs globalThis.crypto.getRandomValues from the HAL RNG so that noble keeps scalar blinding (DESIGN.md "Runtime constraints").
+// Installs globalThis.crypto.getRandomValues from the HAL RNG so that noble keeps scalar blinding (docs/architecture.md §3).
 //
 // Why this module exists: @noble/curves probes `crypto.getRandomValues` ONCE, while its modules are being
 // evaluated. If the probe fails, noble silently falls back to unblinded scalar multiplication and

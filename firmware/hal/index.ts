@@ -1,4 +1,4 @@
-// The hardware abstraction: narrow interfaces the core needs (DESIGN.md "Layout" hal/); platforms implement them.
+// The hardware abstraction: narrow interfaces the core needs (docs/architecture.md §2, hal/); platforms implement them.
 
 /** The byte link to the host (USB CDC, UART, a pty in the simulator). */
 export interface Transport {
@@ -35,7 +35,7 @@ export interface Led {
 }
 
 /**
- * NOR flash as pages (DESIGN.md "Storage"): write may only clear bits (1→0) on aligned words;
+ * NOR flash as pages (docs/storage.md §2): write may only clear bits (1→0) on aligned words;
  * erase sets a whole page to 0xFF.
  */
 export interface Flash {

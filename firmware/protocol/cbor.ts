@@ -8,7 +8,7 @@ import { utf8Decode, utf8Encode } from './bytes.ts';
 export type CborValue = number | Uint8Array | string | boolean | null | CborValue[] | CborMap;
 export type CborMap = Map<number, CborValue>;
 
-/** Nesting limit (DESIGN.md "Wire protocol"): at most 4 levels of arrays/maps; the top-level map is level 1. */
+/** Nesting limit (docs/protocol.md §2): at most 4 levels of arrays/maps; the top-level map is level 1. */
 export const MAX_DEPTH = 4;
 
 // ---------------------------------------------------------------- encoder

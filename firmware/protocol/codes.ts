@@ -1,6 +1,6 @@
 // The wire's code tables: frame types, command codes, status codes, algorithm ids. Add at the end; never renumber or reuse.
 
-/** Protocol version carried in every frame header (DESIGN.md "Wire protocol"). */
+/** Protocol version carried in every frame header (docs/protocol.md §1). */
 export const PROTOCOL_VERSION = 1;
 
 /** Frame types (header byte 1). */
@@ -154,9 +154,9 @@ export const ROLE_NAMES: { readonly [id: number]: string } = {
 };
 
 /**
- * Key capabilities (DESIGN.md "Keys"): a bit set per key. A policy change may only clear bits (KEY_SET_POLICY).
+ * Key capabilities (docs/security.md §6): a bit set per key. A policy change may only clear bits (KEY_SET_POLICY).
  * EXPORT_WRAPPED is the PKCS#11 `extractable` attribute: the key may leave the device wrapped under a domain key
- * (backup, a later issue); once cleared it never comes back. Add at the end.
+ * (backup, planned: docs/architecture.md §5); once cleared it never comes back. Add at the end.
  */
 export const Capability = {
   SIGN: 0x01,

@@ -1,4 +1,4 @@
-// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the frame check of every packet (DESIGN.md "Wire protocol").
+// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the frame check of every packet (docs/protocol.md §1).
 
 let table: Uint32Array | undefined;
 

@@ -1,4 +1,4 @@
-// Framing (DESIGN.md "Wire protocol"): COBS(header | body | CRC-32 LE) 0x00, or the same packet in a text-safe armor line.
+// Framing (docs/protocol.md §1): COBS(header | body | CRC-32 LE) 0x00, or the same packet in a text-safe armor line.
 import { FrameType, PROTOCOL_VERSION, Status } from './codes.ts';
 import { type Result, ok, err } from './result.ts';
 import { Reason } from './reasons.ts';

@@ -1,6 +1,6 @@
 // The reason table of error details: why a request failed, as a number the host renders into words (docs/protocol.md "Error details"). Add at the end; never renumber or reuse.
 //
-// DESIGN.md "Runtime constraints": human-readable text costs board heap, so an error response carries
+// docs/architecture.md §3: human-readable text costs board heap, so an error response carries
 // status byte + {1: reason, 2: arg0, 3: arg1, …} and the host (host/render.ts) writes the sentence, as CTAP2
 // and YubiHSM do. Each line below gives the status the reason comes with and its arguments in order
 // (arg0 at key 2, arg1 at key 3, …); every argument is an integer. docs/protocol.md has the same table.

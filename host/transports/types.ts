@@ -1,4 +1,4 @@
-// The one interface every host link implements (serial, socket, in-process), so HsmClient does not care which it has (DESIGN.md "Host").
+// The one interface every host link implements (serial, socket, in-process), so HsmClient does not care which it has (docs/architecture.md §7).
 
 export interface HostTransport {
   /** Send bytes; resolves once the OS (or the simulator) has taken them. */

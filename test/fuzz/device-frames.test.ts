@@ -101,7 +101,7 @@ function flipBits(b: Uint8Array, positions: number[]): Uint8Array {
 }
 
 /**
- * Session envelopes (issue 4 §1), sealed when the property runs so that counters rise in order: a genuine
+ * Session envelopes (docs/protocol.md §6), sealed when the property runs so that counters rise in order: a genuine
  * envelope around a random inner body, the last genuine one replayed under a new seq, a genuine one with its
  * ciphertext, counter or session id mutated, or random envelope fields.
  */

@@ -1,4 +1,4 @@
-// Boot scan robustness: bit flips, torn (half-erased) pages, garbage and hostile well-formed headers never make Store.open throw, and what it yields was committed at some point (issue 3 §6).
+// Boot scan robustness: bit flips, torn (half-erased) pages, garbage and hostile well-formed headers never make Store.open throw, and what it yields was committed at some point (docs/storage.md §1, §11).
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Store, RecordKind, recordKey, type Entry } from '../../firmware/core/store/index.ts';

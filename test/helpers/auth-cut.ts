@@ -1,4 +1,4 @@
-// PIN tests on the loopback device: sealed requests in a chosen session, a PBKDF2-counting Crypto, INFO's tries-left, and the power-cut sweep of a PIN command (issue 4 §3, docs/security.md §3–§4).
+// PIN tests on the loopback device: sealed requests in a chosen session, a PBKDF2-counting Crypto, INFO's tries-left, and the power-cut sweep of a PIN command (docs/security.md §3–§4).
 import { expect } from 'vitest';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { Command, Role, Status } from '../../firmware/protocol/codes.ts';

@@ -44,7 +44,7 @@ export function nobleCrypto(): Crypto {
   return sharedCrypto || (sharedCrypto = createNobleCrypto());
 }
 
-/** The PINs call() gives the device at its automatic INIT and uses for its automatic LOGINs (issue 4 §3). */
+/** The PINs call() gives the device at its automatic INIT and uses for its automatic LOGINs (docs/security.md §3–§4). */
 export const TEST_USER_PIN_TEXT = 'test-user-pin-0001';
 export const TEST_SO_PIN_TEXT = 'test-so-pin-0002';
 /** The same PINs as bytes, as INIT, LOGIN, CHANGE_PIN and UNBLOCK carry them (a fresh copy each time you read them). */
@@ -80,7 +80,7 @@ export interface Loopback {
 export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
   let receiver: ((b: Uint8Array) => void) | undefined;
   const written: Uint8Array[] = [];
-  // the response scan (secret-spy.ts, issue 4 §8): this device's secrets, RNG draws, and what it says
+  // the response scan (secret-spy.ts, docs/security.md §5): this device's secrets, RNG draws, and what it says
   const spy = watchLink(opts.mode || 'binary');
   let pending: Uint8Array[] = [];
   const transport: Transport = {
@@ -218,7 +218,7 @@ export interface TestDeviceOptions extends LoopbackOptions, DeviceOptions {
    * (dispatch.ts GATES: user, SO, or either), it INITs a factory-new device with TEST_USER_PIN / TEST_SO_PIN and
    * sends the command in a session logged in as that role: KEY_IMPORT and UNBLOCK in an SO session, the rest in a
    * user session (a LOGGED_IN command goes to the current session if it has a role). false: call() only opens a
-   * session, as before issue 4, and the test sends INIT and LOGIN itself.
+   * session, and the test sends INIT and LOGIN itself.
    */
   autoAuth?: boolean;
 }
@@ -265,7 +265,7 @@ export interface TestDevice {
   nextSeq(): number;
 }
 
-/** Commands that run in the clear (issue 4 §1); everything else needs a session. */
+/** Commands that run in the clear (docs/protocol.md §6); everything else needs a session. */
 const CLEAR_COMMANDS = new Set([0x01, 0x02, 0x0b, 0x0c]);
 
 export function requestBodyOf(command: number, params?: unknown): Uint8Array {
@@ -479,7 +479,7 @@ export function field<T = CborValue>(r: Reply, key: number): T {
 export const hex = (b: Uint8Array | undefined): string => (b === undefined ? 'undefined' : Buffer.from(b).toString('hex'));
 export const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
-// ---------------------------------------------------------------- persistence and power-cut checks (issue 3 §6)
+// ---------------------------------------------------------------- persistence and power-cut checks (docs/storage.md §1)
 
 /** A key as KEY_LIST shows it (public key in hex), for comparing key sets across reboots. */
 export interface ListedKey {
@@ -588,7 +588,7 @@ export interface SweepReport {
 const same = (a: ListedKey[], b: ListedKey[]) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
- * Issue 3 §6 for one mutating command: run it once whole to learn its word writes (W) and the key sets
+ * The power-cut guarantee (docs/storage.md §1) for one mutating command: run it once whole to learn its word writes (W) and the key sets
  * before and after, then for each cut point N restore the image, boot, cut power at the N-th word write of
  * the command, power on, reboot, and check that the device boots and answers INFO with the same device id and
  * identity, that no record was skipped, that the key set is exactly the old or the new one, that every listed

@@ -1,4 +1,4 @@
-// An in-memory NOR flash for tests: enforces NOR rules, counts erases and word writes, and cuts power mid-write or mid-erase (issue 3 §2).
+// An in-memory NOR flash for tests: enforces NOR rules, counts erases and word writes, and cuts power mid-write or mid-erase (docs/storage.md §2, §11).
 import type { Flash } from '../../firmware/hal/index.ts';
 
 /** Thrown by the write or erase that loses power, and by every write or erase after it until powerOn(). */

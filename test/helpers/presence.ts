@@ -1,4 +1,4 @@
-// Test rigs for the button wait (issue 4 §5, docs/security.md §7): a device on a hand-driven clock and button, and a frame-level host for the in-process simulator.
+// Test rigs for the button wait (docs/security.md §7): a device on a hand-driven clock and button, and a frame-level host for the in-process simulator.
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import type { Crypto, Ed25519Signer, Env, Presence, Transport } from '../../firmware/hal/index.ts';
 import { startDevice, type Device, type DeviceOptions } from '../../firmware/core/device.ts';

@@ -1,4 +1,4 @@
-// The response scan (issue 4 §8): record every secret a test device hands its Crypto and everything it says, then find any secret in what it said or left in flash.
+// The response scan (docs/security.md §5): record every secret a test device hands its Crypto and everything it says, then find any secret in what it said or left in flash.
 //
 // What is recorded, per test file (test/setup/secret-scan.ts runs the scan after each file):
 // - secrets: every private key, seed or scalar a loopback device passes to a crypto function (ed25519PublicKey,

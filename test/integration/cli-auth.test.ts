@@ -1,4 +1,4 @@
-// The CLI with PINs on a real pty simulator (issue 4 §7 and "Done when"): refused before init and before login, init, login from flags/env/terminal, the SO role, lockout across restarts, unblock, change-pin, policy, touch, and attestation checked against the pinned identity.
+// The CLI with PINs on a real pty simulator (README.md "Using the CLI", docs/security.md): refused before init and before login, init, login from flags/env/terminal, the SO role, lockout across restarts, unblock, change-pin, policy, touch, and attestation checked against the pinned identity.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
@@ -388,7 +388,7 @@ describe('tinyhsm CLI: init on a terminal', () => {
   });
 });
 
-describe('tinyhsm CLI: lockout across restarts (issue 4 "Done when")', () => {
+describe('tinyhsm CLI: lockout across restarts (docs/security.md §4)', () => {
   it('8 wrong user PINs block it, even with the simulator restarted between tries; the SO unblocks it', async () => {
     const known = freshKnownDevices();
     const flash = join(dir, 'lockout.img');

@@ -1,4 +1,4 @@
-// Keys at rest (docs/security.md §5, issue 4 §4): the raw NOR image after generating and importing keys holds none of their private key bytes, and the keys still work after a reboot (they are sealed, not lost).
+// Keys at rest (docs/security.md §5): the raw NOR image after generating and importing keys holds none of their private key bytes, and the keys still work after a reboot (they are sealed, not lost).
 import { describe, it, expect } from 'vitest';
 import { createECDH, createPrivateKey, createPublicKey } from 'node:crypto';
 import { Alg, Capability, Command, Status } from '../../firmware/protocol/codes.ts';

@@ -1,4 +1,4 @@
-// Every command from the negative side (issue 4 §8, docs/security.md §2 and §6): in the clear, on a factory-new device, without login, with the wrong role, replayed, tampered, and on keys whose policy forbids the use; each refusal has its exact status and changes nothing.
+// Every command from the negative side (docs/security.md §2 and §6): in the clear, on a factory-new device, without login, with the wrong role, replayed, tampered, and on keys whose policy forbids the use; each refusal has its exact status and changes nothing.
 //
 // The commands come from codes.ts `Command`, not from a list here: a new command is refused in every context its
 // gate says, and the first test fails until its gate is written down in docs/security.md §2 and DOC_GATES below.

@@ -1,4 +1,4 @@
-// Keys, device id and identity survive power cycles of the simulator on the same flash, through the built bundle and the host driver (issue 3 §4, "Done when").
+// Keys, device id and identity survive power cycles of the simulator on the same flash, through the built bundle and the host driver (docs/storage.md §1).
 import { afterEach, describe, expect, it } from 'vitest';
 import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

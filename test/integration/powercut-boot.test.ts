@@ -1,7 +1,7 @@
-// Power cut at every word write of the first boot (format, device id and identity), of a later identity creation, and random bit flips in a device's flash (issue 3 §6).
+// Power cut at every word write of the first boot (format, device id and identity), of a later identity creation, and random bit flips in a device's flash (docs/storage.md §1, §7).
 //
 // Checks: the device always boots again; its device id and identity are made at most once and never change
-// after that (DESIGN.md "Identity"); a damaged flash costs at most the damaged records, never the boot.
+// after that (docs/architecture.md §5); a damaged flash costs at most the damaged records, never the boot.
 import { describe, it, expect } from 'vitest';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { Alg, Command } from '../../firmware/protocol/codes.ts';

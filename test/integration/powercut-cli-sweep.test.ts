@@ -1,6 +1,6 @@
-// Issue 3 "Done when": for N = 1, 2, … through every word write of a KEY_GENERATE, `tinyhsm sim --pty --flash F
+// The power-cut guarantee (docs/storage.md §1) end to end: for N = 1, 2, … through every word write of a KEY_GENERATE, `tinyhsm sim --pty --flash F
 // --power-cut-after N` loses power, and a simulator restarted on F lists the old or the new key set, answers INFO,
-// and every listed key signs (checked by node:crypto). Since issue 4 the host logs in (LOGIN writes the retry counter,
+// and every listed key signs (checked by node:crypto). The host logs in (LOGIN writes the retry counter,
 // docs/security.md §4) before the KEY_GENERATE: the cut points that land in that LOGIN are told apart and checked too.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Power cut during a compaction that a key command triggers (word writes of the copy, the new page header, the re-format, and the erase), and during a delete on a full flash (issue 3 §6, §7).
+// Power cut during a compaction that a key command triggers (word writes of the copy, the new page header, the re-format, and the erase), and during a delete on a full flash (docs/storage.md §1, §8).
 //
 // The flash is small (4 pages of 1 KiB) and churned with generate/delete pairs until the next KEY_GENERATE has
 // to compact the oldest page into the spare one; then the usual sweep runs (sweepCommand), plus cuts during
@@ -76,7 +76,7 @@ describe('power cut during a compaction', () => {
     expect(r.after).toBeGreaterThan(0);
   });
 
-  it('on a full flash, deleting a P-256 key makes room for an ed25519 key (issue 3 §7: a full device recovers by deleting)', () => {
+  it('on a full flash, deleting a P-256 key makes room for an ed25519 key (docs/storage.md §8: a full device recovers by deleting)', () => {
     const t = startTestDevice({ flash: NorFlash.fromBytes(fullImage(), { pageSize: PAGE }), seed: SEED + ' refill' });
     expect(t.call(Command.KEY_GENERATE, { 1: Alg.ED25519, 2: 'small' }).status).toBe(Status.STORAGE_FULL);
     const info = t.call(Command.INFO);

@@ -1,4 +1,4 @@
-// Power cut at every word write of KEY_GENERATE (each algorithm), KEY_IMPORT and KEY_DELETE: the device boots with the old or the new key set, never a mix (issue 3 §6).
+// Power cut at every word write of KEY_GENERATE (each algorithm), KEY_IMPORT and KEY_DELETE: the device boots with the old or the new key set, never a mix (docs/storage.md §1).
 //
 // CI runs every word for ed25519 KEY_GENERATE and KEY_DELETE and every 7th word (plus the first and last) for
 // the others; `npm run test:powercut` (POWERCUT_FULL=1) cuts at every word of every command.

@@ -1,4 +1,4 @@
-// Issue 4 "Done when", on the real `tinyhsm sim --pty --flash F` process: eight wrong user PINs block the user PIN although the simulator is stopped, power-cut (--power-cut-after N at each word a LOGIN writes) and restarted between and during the tries; the SO unblocks it and the new user PIN signs (node:crypto verifies).
+// The PIN lockout of docs/security.md §4, on the real `tinyhsm sim --pty --flash F` process: eight wrong user PINs block the user PIN although the simulator is stopped, power-cut (--power-cut-after N at each word a LOGIN writes) and restarted between and during the tries; the SO unblocks it and the new user PIN signs (node:crypto verifies).
 //
 // The words a wrong-PIN LOGIN writes are counted first, on a copy of the flash file in an in-process simulator
 // running the same bundle; then tries are cut at each of them (CI: one cut per run, each word once; POWERCUT_FULL=1
@@ -27,7 +27,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const open = (sim: SimProcess, login?: { role: 'user' | 'so'; pin: string }) =>
   HsmClient.open(sim.device, { knownDevices: null, timeoutMs: 3000, retries: 0, closeOnExit: false, login });
 
-describe('tinyhsm sim: the user PIN lockout survives stops, power cuts and restarts (issue 4 "Done when")', () => {
+describe('tinyhsm sim: the user PIN lockout survives stops, power cuts and restarts (docs/security.md §4)', () => {
   it('eight wrong user PINs with a power cut at the words of LOGINs and restarts between them block the PIN; the SO unblocks it; the new PIN signs', async () => {
     const flash = join(dir, 'lockout.img');
 

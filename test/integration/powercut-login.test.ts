@@ -1,4 +1,4 @@
-// Power cuts and PIN lockout, what test/unit/core-auth-powercut.test.ts leaves out: the SO's counter, the last try, a right PIN after a cut, 8 wrong PINs with cuts inside tries, cuts between them and the 3-in-a-row lock, CHANGE_PIN of the SO and with a wrong old PIN, UNBLOCK of a blocked PIN (issue 4 §3, §8; docs/security.md §4).
+// Power cuts and PIN lockout, what test/unit/core-auth-powercut.test.ts leaves out: the SO's counter, the last try, a right PIN after a cut, 8 wrong PINs with cuts inside tries, cuts between them and the 3-in-a-row lock, CHANGE_PIN of the SO and with a wrong old PIN, UNBLOCK of a blocked PIN (docs/security.md §4).
 //
 // Every sweep runs a command once uncut to count its word writes, then for each cut point: restores the flash
 // image, boots, cuts the power at the n-th word the command writes, powers on, reboots and judges the state. A

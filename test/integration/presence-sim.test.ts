@@ -1,4 +1,4 @@
-// The simulator's button (issue 4 §5, docs/security.md §7): the built bundle waits for pressButton() or a `press` line on `tinyhsm sim`'s stdin, sending keepalives meanwhile.
+// The simulator's button (docs/security.md §7): the built bundle waits for pressButton() or a `press` line on `tinyhsm sim`'s stdin, sending keepalives meanwhile.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The engine check (issue 2 §6): dist/tinyhsm-generic.js runs in QuickJS with no Node globals, passes its self-tests and signs through real frames; node:crypto verifies.
+// The engine check (docs/architecture.md §3): dist/tinyhsm-generic.js runs in QuickJS with no Node globals, passes its self-tests and signs through real frames; node:crypto verifies.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ function sealed(w: WireSession, code: number, fields: object = {}): Answer {
   return w.unwrap(code, askClear(Command.SESSION_MESSAGE, w.wrap(code, fields)));
 }
 
-/** A session (issue 4 §1) with host/session.ts (node:crypto), pinned to INFO's identity key; throws unless the identity signature verifies. */
+/** A session (docs/protocol.md §6) with host/session.ts (node:crypto), pinned to INFO's identity key; throws unless the identity signature verifies. */
 function openSession(): WireSession {
   const info = askClear(Command.INFO);
   const w = new WireSession();

@@ -123,7 +123,7 @@ describe('simulator, in-process', () => {
       [imported.keyId, 'ed25519', 'from node', Origin.IMPORTED],
       [gen.keyId, 'x25519', 'kex', Origin.GENERATED],
     ]);
-    // KEY_PUBLIC now also carries the label, origin and policy (issue 4 §5): an x25519 key derives by default
+    // KEY_PUBLIC now also carries the label, origin and policy (docs/protocol.md §4, docs/security.md §6): an x25519 key derives by default
     expect(await client.publicKey(gen.keyId)).toEqual({
       alg: 4,
       publicKey: gen.publicKey,

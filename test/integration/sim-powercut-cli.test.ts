@@ -1,4 +1,4 @@
-// `tinyhsm sim --flash FILE [--power-cut-after N]` as a process on a real pty: the file is the flash, a cut tears word N and exits 3 (issue 3 §2).
+// `tinyhsm sim --flash FILE [--power-cut-after N]` as a process on a real pty: the file is the flash, a cut tears word N and exits 3 (docs/architecture.md §6).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';

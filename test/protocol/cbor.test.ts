@@ -169,7 +169,7 @@ describe('decoder enforces deterministic encoding (RFC 8949 §4.2.1) with INVALI
   });
 
   it('rejects nesting deeper than MAX_DEPTH and accepts exactly MAX_DEPTH', () => {
-    expect(MAX_DEPTH).toBe(4); // DESIGN.md "Wire protocol": nesting depth ≤ 4
+    expect(MAX_DEPTH).toBe(4); // docs/protocol.md §2: nesting depth ≤ 4
     expectValue('8181818101', nested(4, 1));
     expectInvalid('818181818101', /nested deeper than 4/);
     expectValue('a101a101a101a10100', nested(4, 0, true));

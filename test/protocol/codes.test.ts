@@ -176,7 +176,7 @@ describe('algorithms', () => {
     expect(algId('')).toBeUndefined();
     expect(algId('toString')).toBeUndefined();
   });
-  it('the four algorithms of issue 2 are in the wire table', () => {
+  it('the four algorithms of docs/protocol.md §3 are in the wire table', () => {
     expect(Object.values(ALG_NAMES)).toEqual(expect.arrayContaining(['ed25519', 'ecdsa-p256', 'ecdsa-secp256k1', 'x25519']));
   });
 });

@@ -1,4 +1,4 @@
-// firmware/protocol obeys the device rules (DESIGN.md "Layout", "Runtime constraints"): imports nothing outside itself, no I/O or clock, no syntax JerryScript lacks.
+// firmware/protocol obeys the device rules (docs/architecture.md §2–§3): imports nothing outside itself, no I/O or clock, no syntax JerryScript lacks.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join, dirname, resolve, relative } from 'node:path';

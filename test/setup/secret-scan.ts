@@ -1,4 +1,4 @@
-// Vitest setup file (vitest.config.ts setupFiles), run in every test file: after the file's tests, the response scan of issue 4 §8 (test/helpers/secret-spy.ts).
+// Vitest setup file (vitest.config.ts setupFiles), run in every test file: after the file's tests, the response scan of docs/security.md §5 (test/helpers/secret-spy.ts).
 //
 // Every secret a loopback device handed its Crypto in this file is searched for in every byte it wrote, every
 // inner response body a host session opened, and every NorFlash image made or written; a hit fails the file with

@@ -1,4 +1,4 @@
-// The build's gates (issue 2 §5): bad inputs make it fail with a message naming the culprit; the real bundles exist and fit the device budget.
+// The build's gates (docs/architecture.md §2): bad inputs make it fail with a message naming the culprit; the real bundles exist and fit the device budget.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Power cuts at every word of INIT, LOGIN (wrong and right PIN), CHANGE_PIN and UNBLOCK: the device boots, the state is old or new, a PIN always works, and a retry counter never comes back up (issue 4 §3, docs/security.md §3–§4).
+// Power cuts at every word of INIT, LOGIN (wrong and right PIN), CHANGE_PIN and UNBLOCK: the device boots, the state is old or new, a PIN always works, and a retry counter never comes back up (docs/security.md §3–§4).
 import { describe, it, expect } from 'vitest';
 import { Alg, Command, Role, Status } from '../../firmware/protocol/codes.ts';
 import { field, sweepStride } from '../helpers/loopback.ts';

@@ -1,4 +1,4 @@
-// Initialization, LOGIN and its retry counters, lockout, blocking, UNBLOCK, CHANGE_PIN, the access gate by role, INFO's PIN fields, and no PIN in flash (issue 4 §3, docs/security.md §1–§5).
+// Initialization, LOGIN and its retry counters, lockout, blocking, UNBLOCK, CHANGE_PIN, the access gate by role, INFO's PIN fields, and no PIN in flash (docs/security.md §1–§5).
 import { renderReason } from '../../host/render.ts';
 
 /** The device's boot problems as the host renders them. */

@@ -334,7 +334,7 @@ describe('request validation (every command)', () => {
     [Command.ECHO, { 1: new Uint8Array(1), 2: 0 }],
     [Command.RANDOM, { 1: 4, 3: 1 }],
     [Command.KEY_GENERATE, { 1: Alg.ED25519, 7: 1 }],
-    [Command.KEY_IMPORT, { 1: Alg.ED25519, 3: new Uint8Array(32), 7: true }], // keys 4–6 are the policy (issue 4 §5)
+    [Command.KEY_IMPORT, { 1: Alg.ED25519, 3: new Uint8Array(32), 7: true }], // keys 4–6 are the policy (docs/protocol.md §4)
     [Command.KEY_PUBLIC, { 1: 1, 2: 1 }],
     [Command.KEY_DELETE, { 1: 1, 100: 1 }],
     [Command.SIGN, { 1: 1, 2: new Uint8Array(1), 4: 1 }],
@@ -361,7 +361,7 @@ describe('request validation (every command)', () => {
   });
 
   const rawBody = (cmd: number, cbor: string) => {
-    // gated commands travel in a session (issue 4 §1): the malformed CBOR is the inner body
+    // gated commands travel in a session (docs/protocol.md §6): the malformed CBOR is the inner body
     const body = new Uint8Array([cmd, ...unhex(cbor)]);
     const f = cmd === Command.INFO || cmd === Command.ECHO ? encodeFrame(FrameType.REQUEST, t.nextSeq(), body) : t.sealBody(body);
     const rs = t.raw(f);

@@ -193,7 +193,7 @@ describe('global_crypto shim', () => {
     expect(() => getRandomValues(new Uint8Array(65537))).toThrow(RangeError);
   });
 
-  // The ordering contract (DESIGN.md): noble probes getRandomValues while it loads; without a working
+  // The ordering contract (docs/architecture.md §3): noble probes getRandomValues while it loads; without a working
   // source at that moment it signs without blinding. Bundle two entry points with esbuild and run them
   // in a Node without WebCrypto to show that setting the source first keeps blinding on.
   it('a source set before noble loads is used by signing (blinding on); one set after is not', async () => {

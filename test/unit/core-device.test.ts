@@ -84,7 +84,7 @@ describe('INFO', () => {
     expect(field(r, 7)).toBe(0);
     expect(field(r, 8)).toBe(16);
     expect(field(r, 9)).toBe('test-loopback');
-    // issue 3: the identity key is made from the next 32 bytes of the stream, right after the device id
+    // the identity key is made from the next 32 bytes of the stream, right after the device id
     const stream = new Uint8Array(48);
     seededRng('info').fill(stream);
     expect(hex(field<Uint8Array>(r, 10))).toBe(ed25519Public(stream.subarray(16)));
@@ -204,7 +204,7 @@ describe('stream handling', () => {
 describe('one-entry reply cache', () => {
   it('the same KEY_GENERATE frame fed twice makes one key and both answers are byte-identical', () => {
     const t = startTestDevice();
-    // a retransmitted envelope (same seq, same bytes) gets the cached answer, not SESSION_AUTH_FAILED (issue 4 §1)
+    // a retransmitted envelope (same seq, same bytes) gets the cached answer, not SESSION_AUTH_FAILED (docs/protocol.md §6 "Retransmission")
     const frame = t.sealedFrame(Command.KEY_GENERATE, { 1: Alg.ED25519, 2: 'once' }, 500);
     t.link.feed(frame);
     const first = t.link.take();
@@ -333,7 +333,7 @@ function brokenEd25519(): Crypto {
   };
 }
 
-describe('boot: the device id, identity and keys live in flash (DESIGN.md "Identity", issue 3 §4)', () => {
+describe('boot: the device id, identity and keys live in flash (docs/architecture.md §5, docs/storage.md §10)', () => {
   it('a reboot on the same flash keeps the device id, the identity and the keys, whatever the RNG says', () => {
     const flash = new NorFlash();
     const a = startTestDevice({ flash, seed: 'first boot' });
@@ -391,7 +391,7 @@ describe('boot: the device id, identity and keys live in flash (DESIGN.md "Ident
     expect(a.device.identityPublicKey).toBeUndefined();
     expect(bootText(a.device.bootProblem)).toMatch(/does not decode/);
     expect(a.call(Command.INFO).status).toBe(Status.OK);
-    // without an identity no session can be opened, so gated commands stay refused (issue 4 §1)
+    // without an identity no session can be opened, so gated commands stay refused (docs/protocol.md §6)
     const open = a.callClear(Command.SESSION_OPEN, { 1: new Uint8Array(32).fill(9) });
     expect(open.statusName).toBe('OPERATION_NOT_PERMITTED');
     expect(open.message).toMatch(/no identity key/);

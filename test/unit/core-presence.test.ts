@@ -1,4 +1,4 @@
-// The button wait (issue 4 §5, docs/security.md §7): keepalives on the device clock, press, timeout, CANCEL, BUSY, retransmits, no button, and the session around it.
+// The button wait (docs/security.md §7): keepalives on the device clock, press, timeout, CANCEL, BUSY, retransmits, no button, and the session around it.
 import { describe, expect, it } from 'vitest';
 import { createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import { Alg, Command, FrameType, Status } from '../../firmware/protocol/codes.ts';

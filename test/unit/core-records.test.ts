@@ -116,7 +116,7 @@ describe('key records', () => {
     const capsTooBig = new Map(m);
     capsTooBig.set(6, 0x20);
     expect(decodeKey(cborxEncoder.encode(capsTooBig), 7)).toBeUndefined();
-    // the old (issue 3) layout with a plaintext private key in field 6 is not a key record any more
+    // the first layout, with a plaintext private key in field 6, is not a key record any more
     const old = new Map<number, unknown>([...[...m.entries()].filter(([k]) => k <= 5), [6, new Uint8Array(32).fill(1)]]);
     expect(decodeKey(cborxEncoder.encode(old), 7)).toBeUndefined();
     expect(decodeKey(ok.subarray(0, ok.length - 1), 7)).toBeUndefined();

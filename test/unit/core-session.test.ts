@@ -1,4 +1,4 @@
-// The secure session from the negative side (issue 4 §1, docs/protocol.md §6): the gate, replay, tampering, limits, close, nesting; the host side is node:crypto (host/session.ts).
+// The secure session from the negative side (docs/protocol.md §6): the gate, replay, tampering, limits, close, nesting; the host side is node:crypto (host/session.ts).
 import { describe, it, expect } from 'vitest';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { Alg, Command, FrameType, Status } from '../../firmware/protocol/codes.ts';
@@ -22,7 +22,7 @@ const GATED: [string, number, object][] = [
   ['SIGN', Command.SIGN, { 1: 1, 2: new Uint8Array([1, 2, 3]) }],
   ['ECDH', Command.ECDH, { 1: 1, 2: new Uint8Array(32).fill(9) }],
   ['SESSION_CLOSE', Command.SESSION_CLOSE, {}],
-  // issue 4 §3: the PIN commands need a session too (a PIN never travels in the clear)
+  // docs/security.md §2: the PIN commands need a session too (a PIN never travels in the clear)
   ['INIT', Command.INIT, { 1: new Uint8Array(Buffer.from('user-pin-1')), 2: new Uint8Array(Buffer.from('so-pin-22')) }],
   ['LOGIN', Command.LOGIN, { 1: 1, 2: new Uint8Array(Buffer.from('test-user-pin-0001')) }],
   ['LOGOUT', Command.LOGOUT, {}],
@@ -37,8 +37,8 @@ function keyCount(t: TestDevice): number {
 }
 
 /**
- * Seal `body` in the test host's session without sending it. The session is one the command may run in (issue 4
- * §3): t.ready() INITs the device and logs the session in as the command's gate needs, as call() would.
+ * Seal `body` in the test host's session without sending it. The session is one the command may run in (docs/security.md
+ * §2): t.ready() INITs the device and logs the session in as the command's gate needs, as call() would.
  */
 function seal(t: TestDevice, command: number, params?: object): { sessionId: number; counter: number; ciphertext: Uint8Array } {
   t.ready(command);

@@ -1,4 +1,4 @@
-// firmware/core and the noble HAL obey the device rules (DESIGN.md "Layout", "Runtime constraints"): no I/O, clock, globals, or syntax JerryScript lacks.
+// firmware/core and the noble HAL obey the device rules (docs/architecture.md §2–§3): no I/O, clock, globals, or syntax JerryScript lacks.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join, dirname, resolve, relative } from 'node:path';

@@ -1,4 +1,4 @@
-// HsmClient with roles against the real firmware (in-process, and one child process on a pty): init, login, logging in again in a new session, the kept PIN wiped, change-pin, unblock, policy, attestation verified, touch with keepalives and cancel, and the session closed at process exit (issue 4 §3, §5–§7).
+// HsmClient with roles against the real firmware (in-process, and one child process on a pty): init, login, logging in again in a new session, the kept PIN wiped, change-pin, unblock, policy, attestation verified, touch with keepalives and cancel, and the session closed at process exit (docs/security.md §3–§8).
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';

@@ -1,4 +1,4 @@
-// HsmClient's secure session against the real firmware in-process: opened by itself, pinned (file or memory), verified, sealed with rising counters, reopened once on SESSION_INVALID (and logged in again), closed and wiped (issue 4 §1–§2, docs/session.md).
+// HsmClient's secure session against the real firmware in-process: opened by itself, pinned (file or memory), verified, sealed with rising counters, reopened once on SESSION_INVALID (and logged in again), closed and wiped (docs/session.md).
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, FrameReader, FrameType, cborDecode, encodeFrame, toHex, type Frame } from '../../firmware/protocol/index.ts';

@@ -1,4 +1,4 @@
-// Espruino's flash adapter (firmware/platform/espruino/adapter.ts) against an emulation of require('Flash'), and the espruino bundle booting on it (issue 3 §5).
+// Espruino's flash adapter (firmware/platform/espruino/adapter.ts) against an emulation of require('Flash'), and the espruino bundle booting on it (docs/storage.md §2).
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

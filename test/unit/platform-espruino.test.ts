@@ -1,4 +1,4 @@
-// The espruino bundle in a vm context that has only an emulation of Espruino's globals and library, fed real binary frames (issue 2 §4).
+// The espruino bundle in a vm context that has only an emulation of Espruino's globals and library, fed real binary frames (docs/architecture.md §3).
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,7 +72,7 @@ describe('espruino bundle on an emulated Espruino board', () => {
     const echo = decodeAnswer(Command.ECHO, await ask(binaryRequest(2, Command.ECHO, { data })));
     expect(echo.status).toBe(Status.OK);
     expect(Array.from(echo.fields.data as Uint8Array)).toEqual(Array.from(data));
-    // issue 4 §1: a session needs the Ed25519 identity, which an engine without BigInt cannot have
+    // docs/protocol.md §6: a session needs the Ed25519 identity, which an engine without BigInt cannot have
     const open = decodeAnswer(Command.SESSION_OPEN, await ask(binaryRequest(3, Command.SESSION_OPEN, new WireSession().openFields())));
     expect(open.statusName).toBe('UNSUPPORTED_ALGORITHM');
     expect(String(open.fields.message)).toMatch(/Ed25519 is not offered.*only INFO, ECHO and RANDOM/);

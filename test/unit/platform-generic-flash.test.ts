@@ -1,4 +1,4 @@
-// The generic adapter's flash (board.flash → env.flash, firmware/platform/common/board.ts), and the generic bundle on a QuickJS board whose flash is the simulator's NOR flash (issue 3 §5).
+// The generic adapter's flash (board.flash → env.flash, firmware/platform/common/board.ts), and the generic bundle on a QuickJS board whose flash is the simulator's NOR flash (docs/storage.md §2).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Kaluma's flash adapter (firmware/platform/kaluma/adapter.ts) against an emulation of require('flash') on an RP2040, and the kaluma bundle booting on it (issue 3 §5).
+// Kaluma's flash adapter (firmware/platform/kaluma/adapter.ts) against an emulation of require('flash') on an RP2040, and the kaluma bundle booting on it (docs/storage.md §2).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -131,7 +131,7 @@ function answer(code: number, f: Frame | undefined): Answer {
   return decodeAnswer(code, f);
 }
 
-/** Open a session (issue 4 §1) on the board: yields INFO and SESSION_OPEN with seqs from `seq`, returns the session. */
+/** Open a session (docs/protocol.md §6) on the board: yields INFO and SESSION_OPEN with seqs from `seq`, returns the session. */
 function* openSession(seq: number): Generator<string, WireSession, Frame | undefined> {
   const info = answer(Command.INFO, yield armorRequest(seq, Command.INFO));
   const ws = new WireSession();

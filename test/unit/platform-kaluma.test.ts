@@ -1,4 +1,4 @@
-// The kaluma bundle in a vm context that has only an emulation of Kaluma's globals, fed real armored frames (issue 2 §4).
+// The kaluma bundle in a vm context that has only an emulation of Kaluma's globals, fed real armored frames (docs/architecture.md §3).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -80,7 +80,7 @@ describe('kaluma bundle on an emulated Kaluma board', () => {
     const gated: string[] = [];
     let p256: Answer | undefined;
     session(function* () {
-      // in the clear the key commands are gated (issue 4 §1); inside a session (host/session.ts) they run once the
+      // in the clear the key commands are gated (docs/protocol.md §6); inside a session (host/session.ts) they run once the
       // board is INITed and the session logged in as the user (docs/security.md §2)
       refused = answer(Command.KEY_GENERATE, yield armorRequest(5, Command.KEY_GENERATE, { alg: Alg.ED25519 }));
       const info = answer(Command.INFO, yield armorRequest(6, Command.INFO));

@@ -1,4 +1,4 @@
-// The response scan can fail (issue 4 §8): planted responses and flash images holding a recorded secret are reported with the command that leaked; clean ones are not; the identity seed alone is allowed in flash.
+// The response scan can fail (docs/security.md §5): planted responses and flash images holding a recorded secret are reported with the command that leaked; clean ones are not; the identity seed alone is allowed in flash.
 import { describe, it, expect } from 'vitest';
 import { Alg, Command, FrameType } from '../../firmware/protocol/codes.ts';
 import { cborEncode } from '../../firmware/protocol/cbor.ts';

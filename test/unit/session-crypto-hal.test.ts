@@ -1,4 +1,4 @@
-// The Crypto HAL's HMAC, HKDF, PBKDF2 and ChaCha20-Poly1305 (issue 4) against Wycheproof, OpenSSL and noble, on the noble HAL and inside an ES5 Espruino bundle.
+// The Crypto HAL's HMAC, HKDF, PBKDF2 and ChaCha20-Poly1305 (docs/session.md §3–§4, §8.2) against Wycheproof, OpenSSL and noble, on the noble HAL and inside an ES5 Espruino bundle.
 import { describe, it, expect } from 'vitest';
 import { createCipheriv, createHmac, hkdfSync, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The simulator's NOR flash (sim/flash.ts) and its power cuts, on their own and through the Simulator's board.flash (issue 3 §1–2).
+// The simulator's NOR flash (sim/flash.ts) and its power cuts, on their own and through the Simulator's board.flash (docs/storage.md §2, §11).
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

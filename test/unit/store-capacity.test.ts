@@ -1,4 +1,4 @@
-// Capacity and wear: a full store refuses with STORAGE_FULL and stays unchanged, can always be emptied and refilled, and spreads erases evenly (issue 3 §7).
+// Capacity and wear: a full store refuses with STORAGE_FULL and stays unchanged, can always be emptied and refilled, and spreads erases evenly (docs/storage.md §8–§9).
 import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey, RESERVE_BYTES } from '../../firmware/core/store/index.ts';

@@ -1,4 +1,4 @@
-// Power cuts at every word write and during every erase of a transaction (with and without compaction): after reboot the state is exactly old or new, and no stale secret is left in flash (issue 3 §3, §6).
+// Power cuts at every word write and during every erase of a transaction (with and without compaction): after reboot the state is exactly old or new, and no stale secret is left in flash (docs/storage.md §1, §6).
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey, type Entry } from '../../firmware/core/store/index.ts';
 import { NorFlash, PowerCut, bytesFrom, leftover, stateOf, sameState, applied, hex } from '../helpers/nor-flash.ts';

@@ -1,4 +1,4 @@
-// A full store recovers by deleting: after one ~200-byte record is deleted, a ~140-byte one fits again, on small and large flashes, and a power cut during that refill leaves old or new (issue 3 §7, docs/storage.md §8).
+// A full store recovers by deleting: after one ~200-byte record is deleted, a ~140-byte one fits again, on small and large flashes, and a power cut during that refill leaves old or new (docs/storage.md §8).
 import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey, RESERVE_BYTES, type Entry } from '../../firmware/core/store/index.ts';

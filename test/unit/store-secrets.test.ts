@@ -1,4 +1,4 @@
-// Secure wipe: a deleted or overwritten secret (identity, key records) leaves no byte in flash, also across compaction and a power cut between commit and wipe (issue 3 §3).
+// Secure wipe: a deleted or overwritten secret (identity, key records) leaves no byte in flash, also across compaction and a power cut between commit and wipe (docs/storage.md §6).
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey } from '../../firmware/core/store/index.ts';
 import { forEachRecord } from '../../firmware/core/store/format.ts';

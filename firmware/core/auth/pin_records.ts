@@ -18,7 +18,7 @@ import { MAX_LABEL } from '../../protocol/messages/limits.ts';
 import { RecordKind, recordKey } from '../store/index.ts';
 import { ENVELOPE_LENGTH, PIN_SALT_LENGTH, WRAP_NONCE_LENGTH, WRAPPED_SECRETS_LENGTH, type PinRecord, type Role as PinRole } from './pin.ts';
 
-/** Tries left after INIT, after a right PIN and after UNBLOCK, for both roles (issue 4 §3). */
+/** Tries left after INIT, after a right PIN and after UNBLOCK, for both roles (docs/security.md §4). */
 export const MAX_TRIES = 8;
 /** Wrong PINs in a row (any role) after which the device takes no PIN until it is power-cycled (RAM only). */
 export const MAX_WRONG_IN_A_ROW = 3;

@@ -1,4 +1,4 @@
-// Key records encrypted at rest under the master key (DESIGN.md "At rest", docs/session.md §8.4): ChaCha20-Poly1305, random nonce, AAD binds device, key id and algorithm.
+// Key records encrypted at rest under the master key (docs/security.md §5, docs/session.md §8.4): ChaCha20-Poly1305, random nonce, AAD binds device, key id and algorithm.
 //
 // blob = nonce(12) ‖ ciphertext ‖ tag(16)
 // AAD  = "tinyhsm/key/v1" ‖ deviceId(16) ‖ keyId (2 bytes big-endian) ‖ alg(1) ‖ bound

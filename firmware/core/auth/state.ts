@@ -1,4 +1,4 @@
-// The device's access state (docs/security.md §1–§5, issue 4 §3–§4): initialized or not, PIN records, tries-left counters, the in-a-row lockout, the label, and the master key while some session is logged in.
+// The device's access state (docs/security.md §1–§5): initialized or not, PIN records, tries-left counters, the in-a-row lockout, the label, and the master key while some session is logged in.
 //
 // What lives where:
 // - flash (pin_records.ts): one PIN record per role, the tries left per role, the label. Loaded at boot.

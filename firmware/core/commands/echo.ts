@@ -1,4 +1,4 @@
-// ECHO: returns its data unchanged, a link check (issue 2 §3).
+// ECHO: returns its data unchanged, a link check (docs/protocol.md §3 "Commands").
 import { type Result, ok } from '../../protocol/result.ts';
 import type { EchoRequest, EchoResponse } from '../../protocol/messages/echo.ts';
 import type { DeviceContext } from '../context.ts';

@@ -1,4 +1,4 @@
-// INFO: what the device is and offers (issues 2 §3, 3 §4, 4 §3): versions, id, identity, packet size, algorithms that passed self-test, slots, flash, PIN state.
+// INFO: what the device is and offers (docs/protocol.md §4): versions, id, identity, packet size, algorithms that passed self-test, slots, flash, PIN state.
 import { PROTOCOL_VERSION, Role } from '../../protocol/codes.ts';
 import { type Result, ok } from '../../protocol/result.ts';
 import { MAX_PAGES } from '../../protocol/messages/limits.ts';

@@ -1,4 +1,4 @@
-// INIT: a factory-new device gets its user PIN, SO PIN and label, and a random master key, in one store transaction (docs/security.md §3, issue 4 §3).
+// INIT: a factory-new device gets its user PIN, SO PIN and label, and a random master key, in one store transaction (docs/security.md §3).
 import { type Result, ok } from '../../protocol/result.ts';
 import { wipe } from '../../protocol/bytes.ts';
 import type { InitRequest, InitResponse } from '../../protocol/messages/init.ts';

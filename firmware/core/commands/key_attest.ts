@@ -1,4 +1,4 @@
-// KEY_ATTEST: a statement about one key (device id, key id, algorithm, public key, origin, policy, host nonce) signed by the device's identity key (docs/security.md §8, issue 4 §6).
+// KEY_ATTEST: a statement about one key (device id, key id, algorithm, public key, origin, policy, host nonce) signed by the device's identity key (docs/security.md §8).
 //
 // The record is opened first (it proves its clear part is what was sealed); nothing of the private key is used.
 // signature = Ed25519(identity seed, utf8(ATTEST_CONTEXT) ‖ 0x00 ‖ statement), statement = the deterministic CBOR

@@ -1,4 +1,4 @@
-// KEY_GENERATE: a new key pair made inside the device from its RNG, with its policy, sealed under the master key and committed to flash before the answer; only the public key leaves (DESIGN.md "Keys", docs/security.md §5–§6).
+// KEY_GENERATE: a new key pair made inside the device from its RNG, with its policy, sealed under the master key and committed to flash before the answer; only the public key leaves (docs/security.md §5–§6).
 import { Origin, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';

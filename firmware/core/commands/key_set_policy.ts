@@ -1,4 +1,4 @@
-// KEY_SET_POLICY (user role, checked by the dispatcher's gate): tighten one key's policy; any loosening is POLICY_LOOSENING and changes nothing (docs/security.md §6, issue 4 §5).
+// KEY_SET_POLICY (user role, checked by the dispatcher's gate): tighten one key's policy; any loosening is POLICY_LOOSENING and changes nothing (docs/security.md §6).
 import { Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';

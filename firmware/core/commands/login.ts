@@ -1,4 +1,4 @@
-// LOGIN: give this session the user or SO role by its PIN; the retry counter is spent in flash before the PIN is compared (docs/security.md §4, issue 4 §3).
+// LOGIN: give this session the user or SO role by its PIN; the retry counter is spent in flash before the PIN is compared (docs/security.md §4).
 import { Status } from '../../protocol/codes.ts';
 import { type Result, err, ok } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';

@@ -1,4 +1,4 @@
-// SESSION_MESSAGE: open a request envelope, run the inner request body like a clear one, seal its response with the same counter (docs/session.md §4–§5; issue 4 §1, §5).
+// SESSION_MESSAGE: open a request envelope, run the inner request body like a clear one, seal its response with the same counter (docs/session.md §4–§5; docs/protocol.md §6).
 import { Command, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';

@@ -1,4 +1,4 @@
-// SESSION_OPEN: X25519 handshake signed by the device identity, in a free slot of the session table (docs/session.md §2–§3, §6; issue 4 §1).
+// SESSION_OPEN: X25519 handshake signed by the device identity, in a free slot of the session table (docs/session.md §2–§3, §6; docs/protocol.md §6).
 import { Alg, Status, type StatusCode } from '../../protocol/codes.ts';
 import { type Err, type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
@@ -39,7 +39,7 @@ export function refusalErr(r: { reason: SessionRefusal; code: Reason; args: numb
 
 export function sessionOpen(ctx: DeviceContext, req: SessionOpenRequest): Result<SessionOpenResponse> {
   const { env, identity, deviceId, sessions, offered } = ctx;
-  // issue 4 §1: no identity → no session can be authenticated, and every gated command stays refused
+  // docs/protocol.md §6 "Handshake": no identity → no session can be authenticated, and every gated command stays refused
   if (identity === undefined) {
     if (offered[Alg.ED25519] !== true) return err(Status.UNSUPPORTED_ALGORITHM, Reason.NO_IDENTITY_ENGINE);
     return err(Status.OPERATION_NOT_PERMITTED, Reason.NO_IDENTITY_RECORD);

@@ -1,4 +1,4 @@
-// UNBLOCK: the SO sets a new user PIN and restores the user's tries, in one transaction (docs/security.md §4, issue 4 §3).
+// UNBLOCK: the SO sets a new user PIN and restores the user's tries, in one transaction (docs/security.md §4).
 import { type Result, ok } from '../../protocol/result.ts';
 import { wipe } from '../../protocol/bytes.ts';
 import type { UnblockRequest, UnblockResponse } from '../../protocol/messages/unblock.ts';

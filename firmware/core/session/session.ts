@@ -1,4 +1,4 @@
-// The device side of one secure session (docs/session.md, DESIGN.md "Security model"): handshake, directional keys, envelopes.
+// The device side of one secure session (docs/session.md): handshake, directional keys, envelopes.
 //
 // Everything here is a function of its arguments and the Crypto HAL: no clock (callers pass `now`, milliseconds from
 // Env.clock), no I/O. A refused envelope changes nothing in the session: counters, message count and idle time are
@@ -62,7 +62,7 @@ function refuse(reason: SessionRefusal, code: Reason, args?: number[]): SessionR
 }
 
 export interface SessionLimits {
-  /** Concurrent sessions (DESIGN.md: "few sessions (e.g. 4)"). */
+  /** Concurrent sessions (docs/session.md §6: 4). */
   readonly maxSessions: number;
   /** A session with no authenticated request for longer than this (ms) is over. */
   readonly idleTimeoutMs: number;

@@ -1,4 +1,4 @@
-// The one table of persistent record keys (DESIGN.md "Storage", docs/storage.md §10; as OpenSK storage/key.rs): add at the end, never reuse a number.
+// The one table of persistent record keys (docs/storage.md §10; as OpenSK storage/key.rs): add at the end, never reuse a number.
 
 /**
  * A record key is a 32-bit number: kind (high 16 bits) | index (low 16 bits). A kind, once shipped, keeps its

@@ -1,4 +1,4 @@
-// The flash record store: a log of CRC-checked records on NOR pages, with atomic transactions, compaction into a spare page and secure wipe (DESIGN.md "Storage", docs/storage.md).
+// The flash record store: a log of CRC-checked records on NOR pages, with atomic transactions, compaction into a spare page and secure wipe (docs/storage.md).
 import type { Flash } from '../../hal/index.ts';
 import { Status } from '../../protocol/codes.ts';
 import { type Result, type Err, ok, err } from '../../protocol/result.ts';

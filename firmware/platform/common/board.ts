@@ -2,7 +2,7 @@
 import type { Clock, Crypto, Env, Flash, Transport } from '../../hal/index.ts';
 
 /**
- * The board's NOR flash, as the host hands it over (DESIGN.md "Storage"): pages of `pageSize` bytes, writes of
+ * The board's NOR flash, as the host hands it over (docs/storage.md §2): pages of `pageSize` bytes, writes of
  * whole aligned words that only clear bits, erase sets a page to 0xFF. The host enforces those rules (the
  * simulator throws "firmware bug: …" on a violation, as the emulations of the boards do) and copies bytes across
  * its realm boundary; read returns a new array of exactly `length` bytes.
@@ -18,7 +18,7 @@ export interface BoardFlash {
 
 /**
  * What a host program puts on globalThis.board before it evaluates the bundle. It is the whole of the
- * device's contact with the outside: no require, no process, no fs (DESIGN.md "Simulator").
+ * device's contact with the outside: no require, no process, no fs (docs/architecture.md §7).
  */
 export interface BoardGlobals {
   /** Send bytes to the host link. */

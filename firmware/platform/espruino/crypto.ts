@@ -2,7 +2,7 @@
 //
 // @noble/curves needs BigInt, and a BigInt literal would not even parse on Espruino, so no curve code may reach
 // this bundle (tools/build.mjs fails the build if one does). The power-on self-tests call these functions,
-// fail with the message below, and INFO lists the reason per algorithm (DESIGN.md "Runtime constraints").
+// fail with the message below, and INFO lists the reason per algorithm (docs/architecture.md §3).
 //
 // HMAC, HKDF, PBKDF2 (@noble/hashes) and ChaCha20-Poly1305 (noble's ChaCha20 and Poly1305 composed without BigInt in
 // hal/chacha20poly1305.ts) need no BigInt, so they work here. Note that a session still cannot open on this engine:

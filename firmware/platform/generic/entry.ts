@@ -11,6 +11,6 @@ import { createNobleCrypto, useDeviceProfile } from '../../hal/crypto_noble.ts';
 import { DEVICE_PIN_ITERATIONS, startDevice } from '../../core/device.ts';
 import { envFromBoard } from '../common/board.ts';
 
-// DESIGN.md "Runtime constraints": device profile, small base-point tables.
+// docs/architecture.md §3: device profile, small base-point tables.
 useDeviceProfile();
 startDevice(envFromBoard(board, 'generic', createNobleCrypto()), { pinIterations: DEVICE_PIN_ITERATIONS });

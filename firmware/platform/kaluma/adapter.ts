@@ -20,7 +20,7 @@
 //   (get_rand_128: ring-oscillator, timer and bus-counter entropy mixed into a 128-bit generator; on RP2350 the
 //   chip's TRNG). It is the only hardware-backed source Kaluma exposes (Math.random is a seeded PRNG, see
 //   `seed()` in docs/api/global.md). Bytes are taken with `&` and `>>` only: JerryScript 2.4's BigInt division
-//   is buggy (DESIGN.md "Runtime constraints"), shifts and masks are not affected. A continuous test (FIPS 140-2
+//   is buggy (P-256 comes out wrong, docs/architecture.md §3), shifts and masks are not affected. A continuous test (FIPS 140-2
 //   §4.9.2 style) refuses two equal consecutive 128-bit draws.
 // * Clock: `millis()`; made monotonic here because it follows the RTC once one is set.
 // * LED: `board.LED` (25 on the Pico) with pinMode/digitalWrite. Button: the Pico has no user button, so presence

@@ -6,5 +6,5 @@ import { createNobleCrypto } from '../../hal/crypto_noble.ts';
 import { startDevice } from '../../core/device.ts';
 import { envFromBoard } from '../common/board.ts';
 
-// The simulator keeps noble's default precomputation window (DESIGN.md: only device profiles call precompute(1)).
+// The simulator keeps noble's default precomputation window (docs/architecture.md §3: only device profiles call precompute(1)).
 startDevice(envFromBoard(board, 'node-sim', createNobleCrypto()));

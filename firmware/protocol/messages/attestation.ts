@@ -1,4 +1,4 @@
-// The attestation statement's layout, shared by the device that signs it and the host that checks it (issue 4 §6).
+// The attestation statement's layout, shared by the device that signs it and the host that checks it (docs/security.md §8).
 import type { Schema } from '../schema.ts';
 import { MAX_KEY_ID, MAX_NONCE, MAX_PUBLIC_KEY, MIN_NONCE, MIN_PUBLIC_KEY } from './limits.ts';
 import { policyFields, type KeyPolicy } from './policy.ts';

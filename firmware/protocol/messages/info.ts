@@ -1,4 +1,4 @@
-// INFO: what the device is and can do; allowed without a session (DESIGN.md "Session").
+// INFO: what the device is and can do; allowed without a session (docs/protocol.md §6).
 import type { Schema } from '../schema.ts';
 import { MAX_LABEL, MAX_LIST, MAX_PAGES } from './limits.ts';
 
@@ -19,7 +19,7 @@ export interface InfoResponse {
   platform: string;
   /** Ed25519 identity public key, made at first boot (absent where Ed25519 is not offered). */
   identityPublicKey?: Uint8Array;
-  /** Flash store (DESIGN.md "Storage"): geometry, use, and erase count per page. */
+  /** Flash store (docs/storage.md §8–§9): geometry, use, and erase count per page. */
   flashPageSize: number;
   flashPages: number;
   flashBytesUsed: number;
@@ -27,7 +27,7 @@ export interface InfoResponse {
   flashEraseCounts: number[];
   /** True when the platform has no flash and the store lives in RAM (everything is lost at power-off). */
   flashVolatile?: boolean;
-  /** False on a factory-new device: only INIT (in a session) makes it usable (issue 4 §3). */
+  /** False on a factory-new device: only INIT (in a session) makes it usable (docs/security.md §1). */
   initialized: boolean;
   /** The label given at INIT. */
   label?: string;

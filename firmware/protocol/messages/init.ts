@@ -1,4 +1,4 @@
-// INIT: give a factory-new device its user PIN, SO PIN and label; makes the master key (issue 4 §3, §4).
+// INIT: give a factory-new device its user PIN, SO PIN and label; makes the master key (docs/security.md §3).
 import type { Schema } from '../schema.ts';
 import { MAX_LABEL, MAX_PIN, MIN_PIN } from './limits.ts';
 

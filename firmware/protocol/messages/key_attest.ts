@@ -1,4 +1,4 @@
-// KEY_ATTEST: a statement about one key (device id, key id, algorithm, public key, origin, policy, host nonce) signed by the identity key (issue 4 §6).
+// KEY_ATTEST: a statement about one key (device id, key id, algorithm, public key, origin, policy, host nonce) signed by the identity key (docs/security.md §8).
 import type { Schema } from '../schema.ts';
 import { MAX_KEY_ID, MAX_NONCE, MAX_STATEMENT, MIN_NONCE } from './limits.ts';
 

@@ -4,7 +4,7 @@ import { MAX_LABEL } from './limits.ts';
 import { KeyGenerateResponseSchema, type KeyGenerateResponse } from './key_generate.ts';
 import { policyRequestFields, type KeyPolicyRequest } from './policy.ts';
 
-/** Needs the SO role (issue 4 §5). The key's origin is imported for ever: never `local`, and its statement says so. */
+/** Needs the SO role (docs/security.md §6). The key's origin is imported for ever: never `local`, and its statement says so. */
 export interface KeyImportRequest extends KeyPolicyRequest {
   alg: number;
   label?: string;

@@ -1,4 +1,4 @@
-// KEY_SET_POLICY: tighten a key's policy (drop capabilities, set sensitive or touch); any loosening is refused (issue 4 §5).
+// KEY_SET_POLICY: tighten a key's policy (drop capabilities, set sensitive or touch); any loosening is refused (docs/security.md §6).
 import type { Schema } from '../schema.ts';
 import { MAX_KEY_ID } from './limits.ts';
 import { policyFields, policyRequestFields, type KeyPolicy, type KeyPolicyRequest } from './policy.ts';

@@ -6,7 +6,7 @@ export const MAX_DATA = 1984;
 export const MAX_LABEL = 32;
 /** RANDOM returns at most this many bytes per request. */
 export const MAX_RANDOM = 1024;
-/** Key ids are 16-bit (DESIGN.md "Keys"); 0 is never a key. */
+/** Key ids are 16-bit (docs/protocol.md §4); 0 is never a key. */
 export const MAX_KEY_ID = 0xffff;
 /** Public keys: 32 bytes (Ed25519, X25519) up to 65 (uncompressed SEC1 P-256/secp256k1). */
 export const MIN_PUBLIC_KEY = 32;
@@ -20,7 +20,7 @@ export const MAX_PAGES = 256;
  * envelope map's heads (19 at most), leaving 2021 bytes; an inner request of up to 2005 bytes plus the 16-byte tag.
  */
 export const MAX_ENVELOPE = 2021;
-/** PIN length in bytes (issue 4 §3): 6–64 bytes of UTF-8 or raw bytes; the PIN itself is never stored. */
+/** PIN length in bytes (docs/session.md §8.1): 6–64 bytes of UTF-8 or raw bytes; the PIN itself is never stored. */
 export const MIN_PIN = 6;
 export const MAX_PIN = 64;
 /** KEY_ATTEST host nonce: 16–64 bytes, so a statement cannot be replayed to a host that picked a fresh one. */

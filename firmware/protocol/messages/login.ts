@@ -1,4 +1,4 @@
-// LOGIN: give this session a role (user or SO) by its PIN; the retry counter is spent before the PIN is compared (issue 4 §3).
+// LOGIN: give this session a role (user or SO) by its PIN; the retry counter is spent before the PIN is compared (docs/security.md §4).
 import type { Schema } from '../schema.ts';
 import { MAX_PIN, MIN_PIN } from './limits.ts';
 

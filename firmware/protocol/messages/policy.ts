@@ -1,4 +1,4 @@
-// The key-policy fields every message that describes a key carries (DESIGN.md "Keys"; issue 4 §5): one definition, many key numbers.
+// The key-policy fields every message that describes a key carries (docs/security.md §6): one definition, many key numbers.
 import type { Field } from '../schema.ts';
 import { ALL_CAPABILITIES } from '../codes.ts';
 

@@ -1,4 +1,4 @@
-// SESSION_OPEN: X25519 key agreement bound to the device's Ed25519 identity (docs/session.md, DESIGN.md "Session").
+// SESSION_OPEN: X25519 key agreement bound to the device's Ed25519 identity (docs/session.md §2; docs/protocol.md §6).
 import type { Schema } from '../schema.ts';
 
 export interface SessionOpenRequest {

@@ -1,4 +1,4 @@
-// UNBLOCK: the SO (logged in) sets a new user PIN and restores the user's tries (issue 4 §3).
+// UNBLOCK: the SO (logged in) sets a new user PIN and restores the user's tries (docs/security.md §4).
 import type { Schema } from '../schema.ts';
 import { MAX_PIN, MIN_PIN } from './limits.ts';
 

@@ -73,7 +73,7 @@ export class AnswerCollector {
 }
 
 /**
- * A test host's secure session over a board's wire (issue 4 §1), with host/session.ts (node:crypto): an
+ * A test host's secure session over a board's wire (docs/protocol.md §6), with host/session.ts (node:crypto): an
  * implementation independent of the firmware's. Use: send `openFields()` as SESSION_OPEN, `finish()` with the
  * answer and the INFO answer (whose deviceId and identityPublicKey are pinned), then send `wrap(code, fields)` as
  * SESSION_MESSAGE and read the answer with `unwrap(code, answer)`.
