@@ -142,15 +142,15 @@ export function checkMetafile(metafile, { bundle, device, root = ROOT }) {
     const from = by.length ? ` (imported by ${by.map((b) => rootRelative(b, root)).join(', ')})` : ' (the entry point)';
     if (input.startsWith('node:')) problems.push(`${bundle}: node builtin ${input}${from} reaches a firmware bundle; firmware must not import node:*`);
     else if (FORBIDDEN_DIRS.includes(top))
-      problems.push(`${bundle}: ${rel}${from} reaches a firmware bundle; firmware must not import ${top}/ (DESIGN.md "Layout")`);
+      problems.push(`${bundle}: ${rel}${from} reaches a firmware bundle; firmware must not import ${top}/ (docs/architecture.md §2)`);
     else if (/\.test\.[cm]?[jt]s$/.test(rel)) problems.push(`${bundle}: test file ${rel}${from} reaches a firmware bundle`);
     if (device && rel.includes('@noble/ciphers/') && /aes/i.test(rel.split('/').pop()))
       problems.push(
-        `${bundle}: ${rel}${from} puts @noble/ciphers' AES in a device bundle; its tables take ~640 KiB of heap (DESIGN.md "Runtime constraints": use ChaCha20-Poly1305)`,
+        `${bundle}: ${rel}${from} puts @noble/ciphers' AES in a device bundle; its tables take ~640 KiB of heap (docs/architecture.md §3: use ChaCha20-Poly1305)`,
       );
     for (const imp of metafile.inputs[input].imports || []) {
       if (imp.external && isNodeBuiltin(imp.path))
-        problems.push(`${bundle}: node builtin '${imp.path}' imported by ${rel} reaches a firmware bundle; firmware must not import node:* (DESIGN.md "Layout")`);
+        problems.push(`${bundle}: node builtin '${imp.path}' imported by ${rel} reaches a firmware bundle; firmware must not import node:* (docs/architecture.md §2)`);
     }
   }
   return problems;

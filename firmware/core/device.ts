@@ -100,7 +100,7 @@ export function maxSlotsFor(maxPacket: number): number {
 export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const maxPacket = env.maxPacket || DEFAULT_MAX_PACKET;
   if (!(maxPacket >= DEFAULT_MAX_PACKET && maxPacket <= 65535))
-    throw new Error('startDevice: maxPacket must be in 2048..65535 (DESIGN.md "Wire protocol"), got ' + maxPacket);
+    throw new Error('startDevice: maxPacket must be in 2048..65535 (docs/protocol.md §1), got ' + maxPacket);
   const slots = opts && opts.slots !== undefined ? opts.slots : DEFAULT_SLOTS;
   const slotLimit = maxSlotsFor(maxPacket);
   if (!(slots >= 1 && slots <= slotLimit && slots < MAX_KEY_ID))

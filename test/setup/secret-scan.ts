@@ -21,7 +21,7 @@ afterAll(() => {
     if (leaks.length > 0) {
       const lines = leaks.slice(0, 20).map(describeLeak);
       if (leaks.length > 20) lines.push('… and ' + (leaks.length - 20) + ' more');
-      throw new Error('secret scan (issue 4 §8): a device gave away key material\n' + lines.join('\n'));
+      throw new Error('secret scan (docs/security.md §5): a device gave away key material\n' + lines.join('\n'));
     }
   } finally {
     if (process.env.SECRET_SCAN_TIMING) console.log('SCAN-TIMING ' + Math.round(performance.now() - t0) + ' ms');
