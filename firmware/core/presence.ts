@@ -1,6 +1,6 @@
 // User presence per use (docs/security.md §7): the gate a handler asks, and the state the device loop sets when it re-runs a deferred request.
 //
-// How a button wait works without making handlers asynchronous (docs/protocol.md "Keepalive and user presence"):
+// How a button wait works without making handlers asynchronous (docs/security.md §7, docs/protocol.md §1 "Frame types"):
 // 1. A handler whose key needs a press calls requirePresence(). On the first run the gate has no outcome: it
 //    marks the request `wanted` and returns an error that is never sent.
 // 2. The device loop (device.ts) sees `wanted`, keeps the request, sends KEEPALIVE frames (reason

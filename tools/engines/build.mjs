@@ -1,4 +1,4 @@
-// Builds the boards' real JavaScript engines from their pinned upstream sources (docs/boards.md "Building the engines"), for the engine suite in test/engines/.
+// Builds the boards' real JavaScript engines from their pinned upstream sources (docs/boards.md "Kaluma 1.2 / JerryScript 2.4", "Espruino 2v29"), for the engine suite in test/engines/.
 //
 // Usage: node tools/engines/build.mjs [kaluma] [espruino]      (npm run engines; no names: all)
 //

@@ -14,7 +14,7 @@ export const KeyAttestRequestSchema: Schema = [
 export interface KeyAttestResponse {
   /** Deterministic CBOR of the statement map (AttestationStatementSchema). */
   statement: Uint8Array;
-  /** Ed25519 by the identity key over ATTEST_CONTEXT ‖ 0x00 ‖ statement (docs/protocol.md "KEY_ATTEST"). */
+  /** Ed25519 by the identity key over ATTEST_CONTEXT ‖ 0x00 ‖ statement (docs/security.md §8). */
   signature: Uint8Array;
 }
 export const KeyAttestResponseSchema: Schema = [

@@ -3,7 +3,7 @@ import type { Schema } from '../schema.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
 import { policyRequestFields, type KeyPolicyRequest } from './policy.ts';
 
-/** Absent policy fields take the defaults (docs/protocol.md "Key policy"): the algorithm's main use, sensitive, no touch. */
+/** Absent policy fields take the defaults (docs/security.md §6): the algorithm's main use, sensitive, no touch. */
 export interface KeyGenerateRequest extends KeyPolicyRequest {
   alg: number;
   label?: string;
