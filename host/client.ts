@@ -1224,7 +1224,7 @@ export async function openTransport(spec: string | undefined, opts: OpenOptions 
     return SerialTransport.open(found[0].path, { baudRate: opts.baudRate, mode: found[0].linkMode });
   }
   if (spec === 'sim')
-    return InProcessTransport.start({ seed: opts.seed, linkMode: opts.linkMode, bundlePath: opts.bundlePath, maxPacket: opts.simMaxPacket });
+    return await InProcessTransport.start({ seed: opts.seed, linkMode: opts.linkMode, bundlePath: opts.bundlePath, maxPacket: opts.simMaxPacket });
   if (spec.startsWith('unix:')) return SocketTransport.open(spec.slice(5), { mode: opts.linkMode });
   if (spec.startsWith('armor:')) return SerialTransport.open(spec.slice(6), { baudRate: opts.baudRate, mode: 'armor' });
   let st;

@@ -1,9 +1,22 @@
 // In-process transport: a simulator running in this Node process (device "sim"), the fastest link and the one tests use most.
-import { Simulator, type SimulatorOptions } from '../../sim/simulator.ts';
+//
+// The simulator (sim/, and with it node:vm and the firmware bundle) is loaded only when start() boots one: a program
+// that uses the driver with a serial port or a socket never loads it (test/unit/host-imports.test.ts).
+import type { Simulator, SimulatorOptions } from '../../sim/simulator.ts';
 import { HsmError } from '../errors.ts';
 import type { HostTransport } from './types.ts';
 
-export class InProcessTransport implements HostTransport {
+/** What the transport needs of an in-process device (sim/simulator.ts Simulator has it). */
+export interface InProcessDevice {
+  readonly linkMode: 'binary' | 'armor';
+  readonly isClosed: boolean;
+  write(bytes: Uint8Array): void;
+  /** Register a listener for the device's bytes; returns what removes it. */
+  onData(cb: (b: Uint8Array) => void): () => void;
+  close(): void;
+}
+
+export class InProcessTransport<D extends InProcessDevice = InProcessDevice> implements HostTransport {
   readonly mode: 'binary' | 'armor';
   readonly description = 'sim';
   /** This process made the device (see HostTransport.selfHosted). */
@@ -14,16 +27,17 @@ export class InProcessTransport implements HostTransport {
 
   /** `owns`: close the simulator when the transport closes (true when this transport booted it). */
   constructor(
-    readonly sim: Simulator,
+    readonly sim: D,
     private readonly owns = false,
   ) {
     this.mode = sim.linkMode;
     this.off = sim.onData((b) => this.receiver(b));
   }
 
-  /** Boot a fresh simulator (RAM only: its keys vanish when it closes). */
-  static start(opts: SimulatorOptions = {}): InProcessTransport {
-    return new InProcessTransport(new Simulator(opts), true);
+  /** Boot a fresh simulator (RAM only: its keys vanish when it closes), loading sim/ now. */
+  static async start(opts: SimulatorOptions = {}): Promise<InProcessTransport<Simulator>> {
+    const { Simulator: Sim } = await import('../../sim/simulator.ts');
+    return new InProcessTransport(new Sim(opts), true);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
