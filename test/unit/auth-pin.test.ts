@@ -18,7 +18,7 @@ import {
   unlockWithPin,
   type AuthResult,
   type PinRecord,
-  type Role,
+  type RoleName,
 } from '../../firmware/core/auth/index.ts';
 
 // Count equalBytes calls (and their arguments) while keeping its behaviour: the verifier check must go through it.
@@ -48,7 +48,7 @@ function roles(userPin: string, soPin: string, master: Uint8Array, link: Uint8Ar
 }
 
 /** One role alone, its master key sealed with an ephemeral key (as a PIN change whose other record was not vouched for). */
-function record(role: Role, pin: string, master: Uint8Array, link = generateMasterKey(rng), id = deviceId): PinRecord {
+function record(role: RoleName, pin: string, master: Uint8Array, link = generateMasterKey(rng), id = deviceId): PinRecord {
   const r = value(createRole(crypto, rng, role, pinOf(pin), link, id, IT));
   return { ...r.parts, envelope: sealMaster(crypto, rng, master, link, id, r)[0] };
 }

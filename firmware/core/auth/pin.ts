@@ -34,7 +34,8 @@ export const ROLE_LABEL = 'tinyhsm/role/v2 ';
 /** Label of a master-key envelope's AAD and HKDF info (docs/session.md §8.3). */
 export const MASTER_LABEL = 'tinyhsm/master/v2 ';
 
-export type Role = 'user' | 'so';
+/** A role's name in role-bound contexts (AAD, tags); the wire's codes.ts Role is its number. */
+export type RoleName = 'user' | 'so';
 
 export type AuthRefusal =
   /** Fewer than 6 bytes. */
@@ -57,7 +58,7 @@ function refuse(reason: AuthRefusal): AuthRefused {
 
 /** A role's public part: its X25519 public key and the link key's tag over it. */
 export interface RolePublic {
-  readonly role: Role;
+  readonly role: RoleName;
   readonly rolePublic: Uint8Array;
   readonly publicTag: Uint8Array;
 }
@@ -104,7 +105,7 @@ export function derivePinSecrets(crypto: Crypto, pin: Uint8Array, salt: Uint8Arr
 }
 
 /** label ‖ role ‖ 0x00 ‖ deviceId: the context of every role-bound value (docs/session.md §8.3). */
-export function roleContext(label: string, role: Role, deviceId: Uint8Array): Uint8Array {
+export function roleContext(label: string, role: RoleName, deviceId: Uint8Array): Uint8Array {
   return concatBytes(utf8Encode(label + role), new Uint8Array([0]), deviceId);
 }
 
@@ -120,7 +121,7 @@ export function generateMasterKey(rng: Rng): Uint8Array {
 }
 
 /** HMAC-SHA256(link, "tinyhsm/role/v2 " ‖ role ‖ 0x00 ‖ deviceId ‖ rolePublic): the tag that vouches for a role's public key. */
-export function publicTagOf(crypto: Crypto, link: Uint8Array, role: Role, deviceId: Uint8Array, rolePublic: Uint8Array): Uint8Array {
+export function publicTagOf(crypto: Crypto, link: Uint8Array, role: RoleName, deviceId: Uint8Array, rolePublic: Uint8Array): Uint8Array {
   return crypto.hmacSha256(link, concatBytes(roleContext(ROLE_LABEL, role, deviceId), rolePublic));
 }
 
@@ -194,7 +195,7 @@ export function sealMaster(crypto: Crypto, rng: Rng, master: Uint8Array, link: U
 export function createRole(
   crypto: Crypto,
   rng: Rng,
-  role: Role,
+  role: RoleName,
   pin: Uint8Array,
   link: Uint8Array,
   deviceId: Uint8Array,

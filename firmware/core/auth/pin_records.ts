@@ -16,7 +16,7 @@ import { type CborMap, type CborValue, cborDecode, cborEncode } from '../../prot
 import { type Schema, decodeMessage } from '../../protocol/schema.ts';
 import { MAX_LABEL } from '../../protocol/messages/limits.ts';
 import { RecordKind, recordKey } from '../store/index.ts';
-import { ENVELOPE_LENGTH, PIN_SALT_LENGTH, WRAP_NONCE_LENGTH, WRAPPED_SECRETS_LENGTH, type PinRecord, type Role as PinRole } from './pin.ts';
+import { ENVELOPE_LENGTH, PIN_SALT_LENGTH, WRAP_NONCE_LENGTH, WRAPPED_SECRETS_LENGTH, type PinRecord, type RoleName } from './pin.ts';
 
 /** Tries left after INIT, after a right PIN and after UNBLOCK, for both roles (docs/security.md §4). */
 export const MAX_TRIES = 8;
@@ -36,7 +36,7 @@ export function triesRecordKey(role: number): number {
 export const SETTINGS_RECORD = recordKey(RecordKind.SETTINGS, 0);
 
 /** codes.ts Role id → pin.ts role name (the name is part of every role-bound AAD and tag). */
-export function pinRoleName(role: number): PinRole {
+export function pinRoleName(role: number): RoleName {
   return role === Role.SO ? 'so' : 'user';
 }
 
