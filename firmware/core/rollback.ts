@@ -13,6 +13,7 @@
 import type { MonotonicCounter } from '../hal/index.ts';
 import { type Store } from './store/index.ts';
 import { FRESHNESS_RECORD } from './records.ts';
+import { putU32, u32 } from './store/format.ts';
 
 /** What the boot check found: whether the platform binds the store, and if the flash was rolled back, [stored, counter]. */
 export interface RollbackState {
@@ -20,14 +21,15 @@ export interface RollbackState {
   readonly rolledBack: number[] | undefined;
 }
 
-/** 4 bytes, big-endian: the value a transaction bound the store to. */
+/** 4 bytes, little-endian as every word of the store's format: the value a transaction bound the store to. */
 function encode(n: number): Uint8Array {
-  return new Uint8Array([(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  const b = new Uint8Array(4);
+  putU32(b, 0, n);
+  return b;
 }
 
 function decode(v: Uint8Array | undefined): number | undefined {
-  if (v === undefined || v.length !== 4) return undefined;
-  return ((v[0] << 24) >>> 0) + (v[1] << 16) + (v[2] << 8) + v[3];
+  return v === undefined || v.length !== 4 ? undefined : u32(v, 0);
 }
 
 /**

@@ -121,7 +121,7 @@ describe('with a monotonic counter: an old image written back is refused, not us
     const flash = new NorFlash({ pageSize: 2048, pageCount: 8 });
     const crypto = countingCrypto(() => {
       const s = Store.open(NorFlash.fromBytes(flash.snapshot(), { pageSize: 2048 })).get(FRESHNESS_RECORD)!;
-      seen.push(Buffer.from(s).readUInt32BE(0), c.value);
+      seen.push(Buffer.from(s).readUInt32LE(0), c.value);
     });
     const t = startTestDevice({ flash, monotonic: c, autoAuth: false, crypto });
     expect(inSession(t, newSession(t), Command.INIT, { 1: pin(USER), 2: pin(SO) }).status).toBe(Status.OK);
@@ -165,7 +165,7 @@ describe('with a monotonic counter: an old image written back is refused, not us
     const n = c.advances;
     loggedIn(t, Role.USER, USER); // LOGIN: the spent try and its reset, two transactions
     expect(c.advances - n).toBe(2);
-    expect(Buffer.from(Store.open(NorFlash.fromBytes(flash.snapshot(), { pageSize: 2048 })).get(FRESHNESS_RECORD)!).readUInt32BE(0)).toBe(c.value);
+    expect(Buffer.from(Store.open(NorFlash.fromBytes(flash.snapshot(), { pageSize: 2048 })).get(FRESHNESS_RECORD)!).readUInt32LE(0)).toBe(c.value);
   });
 });
 
