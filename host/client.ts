@@ -542,7 +542,7 @@ export class HsmClient {
 
   /**
    * Any command. `request` holds the fields by name and is encoded with the command's schema from
-   * firmware/protocol/messages (a Map is sent as the raw CBOR map instead). Resolves with the decoded
+   * firmware/protocol/commands (a Map is sent as the raw CBOR map instead). Resolves with the decoded
    * response; rejects with an HsmError. Every command but INFO and ECHO travels inside a secure session,
    * which this opens (and verifies against the pinned identity) by itself; SESSION_OPEN, SESSION_MESSAGE and
    * SESSION_CLOSE given here are sent in the clear, as written.

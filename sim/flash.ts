@@ -17,7 +17,7 @@ export const SIM_WORD_SIZE = 4;
 export const DEFAULT_FLASH_PAGES = 32;
 /** A store needs at least one page and a spare to compact into. */
 export const MIN_FLASH_PAGES = 2;
-/** INFO reports one erase count per page, at most 256 (firmware/protocol/messages/limits.ts MAX_PAGES). */
+/** INFO reports one erase count per page, at most 256 (firmware/protocol/commands/limits.ts MAX_PAGES). */
 export const MAX_FLASH_PAGES = 256;
 
 /** A flash access no correct firmware makes: a write that sets bits, a misaligned or out-of-range access. */

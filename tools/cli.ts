@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { ALG_NAMES, Alg, Capability, STATUS_HINTS, algId, fromHex, toHex, type InfoResponse, type KeyPolicy } from '../firmware/protocol/index.ts';
-import { MAX_NONCE, MIN_NONCE } from '../firmware/protocol/messages/limits.ts';
+import { MAX_NONCE, MIN_NONCE } from '../firmware/protocol/commands/limits.ts';
 import { HsmClient, HsmError, type KeepaliveEvent, type KeyPolicyOptions, type PinState, type RoleName, type VerifiedAttestation } from '../host/index.ts';
 import { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, originName, policyJson, policyText } from '../host/policy.ts';
 import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubkey-format.ts';

@@ -6,7 +6,7 @@ import type { ErrorDetail } from '../protocol/result.ts';
 import { equalBytes } from '../protocol/bytes.ts';
 import { cborDecode } from '../protocol/cbor.ts';
 import { DEFAULT_MAX_PACKET, FrameReader, encodeArmorLine, encodeFrame, type Frame, type ReaderEvent } from '../protocol/frame.ts';
-import { MAX_LIST, MAX_LABEL, MAX_PUBLIC_KEY, MAX_KEY_ID } from '../protocol/messages/limits.ts';
+import { MAX_LIST, MAX_LABEL, MAX_PUBLIC_KEY, MAX_KEY_ID } from '../protocol/commands/limits.ts';
 import type { DeviceContext } from './context.ts';
 import { KeyStore } from './keystore.ts';
 import { Store } from './store/index.ts';

@@ -15,7 +15,7 @@ import { Reason } from '../protocol/reasons.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import type { Result } from '../protocol/result.ts';
 import { type Schema, decodeMessage, encodeMessage } from '../protocol/schema.ts';
-import { MESSAGES } from '../protocol/messages/index.ts';
+import { MESSAGES } from '../protocol/commands/index.ts';
 import type { Caller, DeviceContext } from './context.ts';
 import { info } from './commands/info.ts';
 import { echo } from './commands/echo.ts';

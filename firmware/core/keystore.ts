@@ -15,7 +15,7 @@
 // - The RAM slot limit stays: a full KEY_LIST answer must fit one packet.
 import { Status, type AlgId, type Origin } from '../protocol/codes.ts';
 import { type Result, ok, err } from '../protocol/result.ts';
-import { MAX_KEY_ID } from '../protocol/messages/limits.ts';
+import { MAX_KEY_ID } from '../protocol/commands/limits.ts';
 import { Reason } from '../protocol/reasons.ts';
 import { RecordKind, indexOf, type Entry, type Store } from './store/index.ts';
 import type { Crypto, Ed25519Signer, Env, Rng } from '../hal/index.ts';

@@ -12,7 +12,7 @@
 import { Alg, Capability, Origin, Status, type AlgId } from '../protocol/codes.ts';
 import { LooseFlag, Reason } from '../protocol/reasons.ts';
 import { type Err, type Result, err, ok } from '../protocol/result.ts';
-import type { KeyPolicy, KeyPolicyRequest } from '../protocol/messages/policy.ts';
+import type { KeyPolicy, KeyPolicyRequest } from '../protocol/commands/policy.ts';
 
 /** The policy as stored in a key record: everything but `local`, which origin gives. */
 export interface StoredPolicy {

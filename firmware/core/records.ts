@@ -19,7 +19,7 @@
 import { Alg, ALG_NAMES, ALL_CAPABILITIES, Origin, type AlgId } from '../protocol/codes.ts';
 import { type CborMap, type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import { type Schema, decodeMessage } from '../protocol/schema.ts';
-import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from '../protocol/messages/limits.ts';
+import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from '../protocol/commands/limits.ts';
 import { RecordKind, recordKey } from './store/index.ts';
 import type { StoredPolicy } from './policy.ts';
 

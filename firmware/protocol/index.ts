@@ -9,4 +9,4 @@ export * from './crc32.ts';
 export * from './base64.ts';
 export * from './frame.ts';
 export * from './schema.ts';
-export * from './messages/index.ts';
+export * from './commands/index.ts';

@@ -29,7 +29,7 @@ export interface Field {
 /** Fields in ascending key order. */
 export type Schema = readonly Field[];
 
-/** A decoded message: field name → value. Each messages/*.ts file gives the precise interface. */
+/** A decoded message: field name → value. Each commands/*.ts file gives the precise interface. */
 export type Message = { [name: string]: unknown };
 
 const P = Status.INVALID_PARAMETER;

@@ -9,7 +9,7 @@ import { decodePacket, encodePacket, encodeFrame, encodeArmorLine, FrameReader, 
 import { decodeMessage, encodeMessage } from '../../firmware/protocol/schema.ts';
 import { Command, FrameType } from '../../firmware/protocol/codes.ts';
 import type { Result } from '../../firmware/protocol/result.ts';
-import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
+import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
 import { STATUS_CODES, valueArb, messageArb, mutate, mutationArb, hex } from '../protocol/support.ts';
 
 const RUNS = 20_000;

@@ -14,14 +14,14 @@ import {
   nameOf,
   algId,
 } from '../../firmware/protocol/codes.ts';
-import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
+import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
 import pinned from '../vectors/code_tables_v1.json' with { type: 'json' };
 
-const MESSAGES_DIR = fileURLToPath(new URL('../../firmware/protocol/messages/', import.meta.url));
+const MESSAGES_DIR = fileURLToPath(new URL('../../firmware/protocol/commands/', import.meta.url));
 
 const TABLES: { [name: string]: { [k: string]: number } } = { Command, Status, FrameType, Alg, Origin };
 
-/** KEY_GENERATE → key_generate: the file naming rule for messages/*.ts. */
+/** KEY_GENERATE → key_generate: the file naming rule for protocol/commands/*.ts. */
 const snake = (name: string) => name.toLowerCase();
 
 describe('code tables', () => {
@@ -120,7 +120,7 @@ describe('MESSAGES table', () => {
     for (const k of Object.keys(MESSAGES)) expect(codes.has(Number(k)), 'MESSAGES[' + k + ']').toBe(true);
   });
 
-  it('every command has its file firmware/protocol/messages/<snake_case name>.ts', () => {
+  it('every command has its file firmware/protocol/commands/<snake_case name>.ts', () => {
     for (const name of Object.keys(Command)) {
       const file = MESSAGES_DIR + snake(name) + '.ts';
       expect(existsSync(file), file).toBe(true);
@@ -133,7 +133,7 @@ describe('MESSAGES table', () => {
     const commandFiles = new Set(Object.keys(Command).map((n) => snake(n) + '.ts'));
     for (const f of readdirSync(MESSAGES_DIR)) {
       if (shared.has(f)) continue;
-      expect(commandFiles.has(f), 'messages/' + f + ' has no command').toBe(true);
+      expect(commandFiles.has(f), 'protocol/commands/' + f + ' has no command').toBe(true);
     }
   });
 

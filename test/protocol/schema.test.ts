@@ -1,12 +1,12 @@
-// Message schemas (firmware/protocol/schema.ts, messages/*): every schema round-trips random valid messages, and each kind of bad field gets its status and names the field.
+// Message schemas (firmware/protocol/schema.ts, protocol/commands/*): every schema round-trips random valid messages, and each kind of bad field gets its status and names the field.
 import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { decodeMessage, encodeMessage, type Schema, type Field, type Message } from '../../firmware/protocol/schema.ts';
 import { cborDecode, cborEncode, type CborValue, type CborMap } from '../../firmware/protocol/cbor.ts';
 import { Command, Status, nameOf } from '../../firmware/protocol/codes.ts';
-import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
-import { AttestationStatementSchema } from '../../firmware/protocol/messages/attestation.ts';
+import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
+import { AttestationStatementSchema } from '../../firmware/protocol/commands/attestation.ts';
 import { hex, picture, messageArb, minimalMessage, cborxDecoder, cborxEncoder, fromCborX, toCborX } from './support.ts';
 
 /** Every schema of the table, named like "KEY_LIST.response". */

@@ -5,7 +5,7 @@ import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellma
 import { Alg, Capability, Command, FrameType, Origin, Status } from '../../firmware/protocol/codes.ts';
 import { encodeFrame } from '../../firmware/protocol/frame.ts';
 import { decodeMessage } from '../../firmware/protocol/schema.ts';
-import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
+import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 import { field, findLeakedKeys, hex, inContext, seededRng, startTestDevice, unhex, type Reply, type TestDevice } from '../helpers/loopback.ts';
 

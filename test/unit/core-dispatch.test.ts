@@ -3,7 +3,7 @@ import { msgOf } from '../helpers/message.ts';
 import { renderReason } from '../../host/render.ts';
 import { describe, it, expect } from 'vitest';
 import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS, nameOf } from '../../firmware/protocol/codes.ts';
-import { MESSAGES } from '../../firmware/protocol/messages/index.ts';
+import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
 import { type CborValue, cborDecode, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
 import { HANDLERS, dispatch, dispatchInSession, errorBody } from '../../firmware/core/dispatch.ts';

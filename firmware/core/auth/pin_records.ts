@@ -14,7 +14,7 @@
 import { Role } from '../../protocol/codes.ts';
 import { type CborMap, type CborValue, cborDecode, cborEncode } from '../../protocol/cbor.ts';
 import { type Schema, decodeMessage } from '../../protocol/schema.ts';
-import { MAX_LABEL } from '../../protocol/messages/limits.ts';
+import { MAX_LABEL } from '../../protocol/commands/limits.ts';
 import { RecordKind, recordKey } from '../store/index.ts';
 import { ENVELOPE_LENGTH, PIN_SALT_LENGTH, WRAP_NONCE_LENGTH, WRAPPED_SECRETS_LENGTH, type PinRecord, type RoleName } from './pin.ts';
 

@@ -3,7 +3,7 @@ import { Status } from '../../protocol/codes.ts';
 import { type Result, err, ok } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
 import { wipe } from '../../protocol/bytes.ts';
-import type { ChangePinRequest, ChangePinResponse } from '../../protocol/messages/change_pin.ts';
+import type { ChangePinRequest, ChangePinResponse } from '../../protocol/commands/change_pin.ts';
 import type { Caller, DeviceContext } from '../context.ts';
 
 /** The gate let only a logged-in session through; a session changes only the PIN of the role it holds. PINs are wiped here. */

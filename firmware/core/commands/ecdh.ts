@@ -1,7 +1,7 @@
 // ECDH: X25519 (RFC 7748) with a 32-byte peer key, or P-256 (SEC 1 §3.3.1) with a SEC1 peer point; returns the 32-byte secret; only with a key whose policy has `derive`, after a button press if it has `touch` (docs/security.md §6–§7).
 import { Alg, Capability, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
-import type { EcdhRequest, EcdhResponse } from '../../protocol/messages/ecdh.ts';
+import type { EcdhRequest, EcdhResponse } from '../../protocol/commands/ecdh.ts';
 import type { DeviceContext } from '../context.ts';
 import { offeredAlg } from '../algorithms.ts';
 import { Reason } from '../../protocol/reasons.ts';

@@ -1,8 +1,8 @@
 // INFO: what the device is and offers (docs/protocol.md §4): versions, id, identity, packet size, algorithms that passed self-test, slots, flash, PIN state.
 import { PROTOCOL_VERSION, Role } from '../../protocol/codes.ts';
 import { type Result, ok } from '../../protocol/result.ts';
-import { MAX_PAGES } from '../../protocol/messages/limits.ts';
-import type { InfoRequest, InfoResponse } from '../../protocol/messages/info.ts';
+import { MAX_PAGES } from '../../protocol/commands/limits.ts';
+import type { InfoRequest, InfoResponse } from '../../protocol/commands/info.ts';
 import type { DeviceContext } from '../context.ts';
 import { PIN_MIN_BITS } from '../auth/pin_strength.ts';
 
@@ -14,7 +14,7 @@ export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse
     break;
   }
   const st = store.stats();
-  // the schema caps the list (messages/limits.ts MAX_PAGES); a bigger flash reports its first pages
+  // the schema caps the list (commands/limits.ts MAX_PAGES); a bigger flash reports its first pages
   const erase = st.eraseCounts.length > MAX_PAGES ? st.eraseCounts.slice(0, MAX_PAGES) : st.eraseCounts.slice();
   return ok({
     firmwareVersion,
@@ -22,7 +22,7 @@ export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse
     deviceId,
     maxPacket,
     algorithms: selftest.passed.slice(),
-    // present only when something failed (messages/info.ts)
+    // present only when something failed (protocol/commands/info.ts)
     selftestFailures: anyFailure ? selftest.failures : undefined,
     slotsUsed: keystore.used,
     slotsFree: keystore.free,

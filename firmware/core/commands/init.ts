@@ -1,7 +1,7 @@
 // INIT: a factory-new device gets its user PIN, SO PIN and label, and a random master key, in one store transaction (docs/security.md §3).
 import { type Result, ok } from '../../protocol/result.ts';
 import { wipe } from '../../protocol/bytes.ts';
-import type { InitRequest, InitResponse } from '../../protocol/messages/init.ts';
+import type { InitRequest, InitResponse } from '../../protocol/commands/init.ts';
 import type { Caller, DeviceContext } from '../context.ts';
 
 /**

@@ -2,7 +2,7 @@
 import { Origin, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
-import type { KeyGenerateRequest, KeyGenerateResponse } from '../../protocol/messages/key_generate.ts';
+import type { KeyGenerateRequest, KeyGenerateResponse } from '../../protocol/commands/key_generate.ts';
 import type { DeviceContext } from '../context.ts';
 import { generateKeyPair, offeredAlg } from '../algorithms.ts';
 import { keyCrypto } from '../keystore.ts';

@@ -1,7 +1,7 @@
 // KEY_IMPORT (SO role, checked by the dispatcher's gate): store a private key made elsewhere, validated first, sealed under the master key and committed before the answer, marked IMPORTED for ever (docs/security.md §5–§6).
 import { Origin, Status } from '../../protocol/codes.ts';
 import { type Err, type Result, ok, err } from '../../protocol/result.ts';
-import type { KeyImportRequest, KeyImportResponse } from '../../protocol/messages/key_import.ts';
+import type { KeyImportRequest, KeyImportResponse } from '../../protocol/commands/key_import.ts';
 import type { DeviceContext } from '../context.ts';
 import { offeredAlg, publicKeyOf } from '../algorithms.ts';
 import { Reason } from '../../protocol/reasons.ts';

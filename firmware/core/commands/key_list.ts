@@ -1,6 +1,6 @@
 // KEY_LIST: id, algorithm, label, origin, public key and policy of every key, in id order, from the clear metadata loaded at boot (never private material; no key is opened).
 import { type Result, ok } from '../../protocol/result.ts';
-import type { KeyListEntry, KeyListRequest, KeyListResponse } from '../../protocol/messages/key_list.ts';
+import type { KeyListEntry, KeyListRequest, KeyListResponse } from '../../protocol/commands/key_list.ts';
 import type { DeviceContext } from '../context.ts';
 import { wirePolicy } from '../policy.ts';
 

@@ -2,7 +2,7 @@
 import { Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
-import type { KeyPublicRequest, KeyPublicResponse } from '../../protocol/messages/key_public.ts';
+import type { KeyPublicRequest, KeyPublicResponse } from '../../protocol/commands/key_public.ts';
 import type { DeviceContext } from '../context.ts';
 import { wirePolicy } from '../policy.ts';
 

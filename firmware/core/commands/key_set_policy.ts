@@ -2,7 +2,7 @@
 import { Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
-import type { KeySetPolicyRequest, KeySetPolicyResponse } from '../../protocol/messages/key_set_policy.ts';
+import type { KeySetPolicyRequest, KeySetPolicyResponse } from '../../protocol/commands/key_set_policy.ts';
 import type { DeviceContext } from '../context.ts';
 import { keyCrypto } from '../keystore.ts';
 import { tightenPolicy, wirePolicy } from '../policy.ts';

@@ -3,7 +3,7 @@ import { Status } from '../../protocol/codes.ts';
 import { type Result, err, ok } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
 import { wipe } from '../../protocol/bytes.ts';
-import type { LoginRequest, LoginResponse } from '../../protocol/messages/login.ts';
+import type { LoginRequest, LoginResponse } from '../../protocol/commands/login.ts';
 import type { Caller, DeviceContext } from '../context.ts';
 
 /**

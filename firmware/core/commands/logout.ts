@@ -1,6 +1,6 @@
 // LOGOUT: drop this session's role and keep the session; the master key is wiped when no session is logged in any more (docs/security.md §1, §5).
 import { type Result, ok } from '../../protocol/result.ts';
-import type { LogoutRequest, LogoutResponse } from '../../protocol/messages/logout.ts';
+import type { LogoutRequest, LogoutResponse } from '../../protocol/commands/logout.ts';
 import type { Caller, DeviceContext } from '../context.ts';
 
 /**

@@ -1,6 +1,6 @@
 // RANDOM: `length` bytes from the HAL RNG (the board's TRNG; seeded only in the simulator's test mode).
 import { type Result, ok } from '../../protocol/result.ts';
-import type { RandomRequest, RandomResponse } from '../../protocol/messages/random.ts';
+import type { RandomRequest, RandomResponse } from '../../protocol/commands/random.ts';
 import type { DeviceContext } from '../context.ts';
 
 export function random(ctx: DeviceContext, req: RandomRequest): Result<RandomResponse> {

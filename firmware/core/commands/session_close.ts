@@ -1,6 +1,6 @@
 // SESSION_CLOSE: valid only inside a session; it answers OK (sealed), then the dispatcher forgets the session's keys (docs/session.md §6).
 import { type Result, ok } from '../../protocol/result.ts';
-import type { SessionCloseRequest, SessionCloseResponse } from '../../protocol/messages/session_close.ts';
+import type { SessionCloseRequest, SessionCloseResponse } from '../../protocol/commands/session_close.ts';
 import type { Caller, DeviceContext } from '../context.ts';
 import { dropRole } from './logout.ts';
 

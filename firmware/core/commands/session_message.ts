@@ -3,7 +3,7 @@ import { Command, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
 import { wipe } from '../../protocol/bytes.ts';
-import type { SessionMessageRequest, SessionMessageResponse } from '../../protocol/messages/session_message.ts';
+import type { SessionMessageRequest, SessionMessageResponse } from '../../protocol/commands/session_message.ts';
 import type { DeviceContext } from '../context.ts';
 import type { DeferredInner } from '../presence.ts';
 import { refusalErr } from './session_open.ts';

@@ -2,7 +2,7 @@
 import { Alg, Status, type StatusCode } from '../../protocol/codes.ts';
 import { type Err, type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
-import type { SessionOpenRequest, SessionOpenResponse } from '../../protocol/messages/session_open.ts';
+import type { SessionOpenRequest, SessionOpenResponse } from '../../protocol/commands/session_open.ts';
 import type { SessionRefusal } from '../session/index.ts';
 import type { DeviceContext } from '../context.ts';
 

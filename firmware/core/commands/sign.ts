@@ -2,7 +2,7 @@
 import { Alg, Capability, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { equalBytes } from '../../protocol/bytes.ts';
-import type { SignRequest, SignResponse } from '../../protocol/messages/sign.ts';
+import type { SignRequest, SignResponse } from '../../protocol/commands/sign.ts';
 import type { DeviceContext } from '../context.ts';
 import { curveOf, offeredAlg } from '../algorithms.ts';
 import { Reason } from '../../protocol/reasons.ts';
