@@ -8,7 +8,10 @@ import {
   FrameReader,
   FrameType,
   KeepaliveReason,
-  MESSAGES,
+  COMMANDS,
+  sentInClear,
+  needsRole,
+  type CommandSpec,
   PROTOCOL_VERSION,
   ROLE_NAMES,
   Role,
@@ -187,8 +190,6 @@ interface Job {
 const DEFAULT_TIMEOUT_MS = 5000;
 /** SESSION_CLOSE on close() is best effort: a device that does not answer quickly drops the session at its idle timeout anyway. */
 const CLOSE_TIMEOUT_MS = 1000;
-/** Commands that run without a session (docs/protocol.md §6); SESSION_* are the session's own plumbing. */
-const CLEAR_COMMANDS: ReadonlySet<number> = new Set([Command.INFO, Command.ECHO, Command.SESSION_OPEN, Command.SESSION_MESSAGE, Command.SESSION_CLOSE]);
 const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const DEFAULT_RETRIES = 2;
 const DEFAULT_CANCEL_WAIT_MS = 2000;
@@ -219,23 +220,6 @@ const MAY_HAVE_RUN_CHECK: { readonly [command: string]: string } = {
   UNBLOCK: 'Log in as the user with the new PIN; if it is refused, the unblock did not run (INFO shows the tries left).',
   LOGIN: 'Log in again; INFO shows the PIN tries left.',
 };
-/**
- * Commands that never need a role (docs/security.md §2): the client logs in (again) before any other gated command
- * when it holds credentials and the current session has no role yet.
- */
-const NO_LOGIN: ReadonlySet<number> = new Set([
-  Command.INFO,
-  Command.ECHO,
-  Command.SESSION_OPEN,
-  Command.SESSION_MESSAGE,
-  Command.SESSION_CLOSE,
-  Command.RANDOM,
-  Command.INIT,
-  Command.LOGIN,
-  Command.LOGOUT,
-]);
-/** Requests that carry a PIN or a private key: their encoded plaintext is wiped once sent. */
-const SECRET_REQUESTS: ReadonlySet<number> = new Set([Command.INIT, Command.LOGIN, Command.CHANGE_PIN, Command.UNBLOCK, Command.KEY_IMPORT]);
 /** Device answers to a LOGIN that mean the stored PIN must not be tried again by itself. */
 const FORGET_PIN_ON: ReadonlySet<string> = new Set(['PIN_INCORRECT', 'PIN_BLOCKED', 'PIN_LOCKED_UNTIL_POWER_CYCLE', 'NOT_INITIALIZED', 'WRONG_ROLE']);
 
@@ -543,15 +527,16 @@ export class HsmClient {
   /**
    * Any command. `request` holds the fields by name and is encoded with the command's schema from
    * firmware/protocol/commands (a Map is sent as the raw CBOR map instead). Resolves with the decoded
-   * response; rejects with an HsmError. Every command but INFO and ECHO travels inside a secure session,
-   * which this opens (and verifies against the pinned identity) by itself; SESSION_OPEN, SESSION_MESSAGE and
-   * SESSION_CLOSE given here are sent in the clear, as written.
+   * response; rejects with an HsmError. A command goes in the clear when its gate allows it without a session
+   * (COMMANDS' sentInClear: INFO, ECHO, SESSION_OPEN, SESSION_MESSAGE, as written); every other one travels inside
+   * a secure session, which this opens (and verifies against the pinned identity) by itself. SESSION_CLOSE given
+   * here closes that session.
    */
   async call(command: number | keyof typeof Command, request: object = {}, opts: CallOptions = {}): Promise<Message> {
     const r = this.encodeRequest(command, request);
     if (r instanceof HsmError) throw r;
     if (this.closing) throw this.closing;
-    if (CLEAR_COMMANDS.has(r.code)) return this.enqueue(r.code, r.name, r.body, r.schema, opts);
+    if (r.spec !== undefined && sentInClear(r.spec)) return this.enqueue(r.code, r.name, r.body, r.schema, opts);
     try {
       const { message, session } = await this.callInSession(r.code, r.name, r.body, r.schema, opts);
       // a LOGIN or LOGOUT sent by hand changes the session's role all the same
@@ -565,7 +550,7 @@ export class HsmClient {
       }
       return message;
     } finally {
-      if (SECRET_REQUESTS.has(r.code)) r.body.fill(0);
+      if (r.spec !== undefined && r.spec.secret) r.body.fill(0);
     }
   }
 
@@ -577,7 +562,7 @@ export class HsmClient {
     try {
       return await this.callInSession(r.code, r.name, r.body, r.schema, opts, gated);
     } finally {
-      if (SECRET_REQUESTS.has(r.code)) r.body.fill(0);
+      if (r.spec !== undefined && r.spec.secret) r.body.fill(0);
     }
   }
 
@@ -616,15 +601,15 @@ export class HsmClient {
     return { state: entry.identityKey === toHexString(identityKey) ? 'pinned' : 'changed', path, entry };
   }
 
-  private encodeRequest(command: number | keyof typeof Command, request: object): { code: number; name: string; body: Uint8Array; schema: Schema | undefined } | HsmError {
+  private encodeRequest(command: number | keyof typeof Command, request: object): { code: number; name: string; body: Uint8Array; schema: Schema | undefined; spec: CommandSpec | undefined } | HsmError {
     const code = typeof command === 'number' ? command : Command[command];
     if (code === undefined || !Number.isInteger(code) || code < 0 || code > 255) return new HsmError('BAD_ARGUMENT', `unknown command ${String(command)}`);
     const name = String(nameOf(Command, code) || `command 0x${code.toString(16)}`);
-    const pair = MESSAGES[code];
+    const spec = COMMANDS[code];
     let map: CborValue;
     let payload: Uint8Array;
     try {
-      map = request instanceof Map ? (request as CborMap) : pair ? encodeMessage(pair.request, request) : new Map();
+      map = request instanceof Map ? (request as CborMap) : spec ? encodeMessage(spec.request, request) : new Map();
       payload = cborEncode(map);
     } catch (e) {
       return new HsmError('BAD_ARGUMENT', `${name}: the request cannot be encoded: ${(e as Error).message}`, { command: name });
@@ -632,7 +617,7 @@ export class HsmClient {
     const body = new Uint8Array(1 + payload.length);
     body[0] = code;
     body.set(payload, 1);
-    return { code, name, body, schema: pair ? pair.response : undefined };
+    return { code, name, body, schema: spec ? spec.response : undefined, spec };
   }
 
   // ---------------------------------------------------------------- the session (docs/session.md)
@@ -640,7 +625,7 @@ export class HsmClient {
   /**
    * A gated command: sealed in the current session (opened first if there is none or it is spent). When the
    * device answers SESSION_INVALID for the envelope (idle timeout, cap, device restarted), a new session is opened
-   * and the command sent once more only if running it twice does what running it once does (MESSAGES' `resend`):
+   * and the command sent once more only if running it twice does what running it once does (COMMANDS' `resend`):
    * the outer status is not authenticated, so a man in the middle can let a request run, drop its answer and forge
    * SESSION_INVALID. Any other command fails with MAY_HAVE_RUN, saying how to check. Every other failure is final:
    * a command whose envelope may have executed is never sent again (only retransmitted as the same bytes, which
@@ -686,7 +671,8 @@ export class HsmClient {
       if (this.closing) throw this.closing;
       try {
         // a new session has no role: log in again first with the kept PIN (docs/security.md §1)
-        if (!NO_LOGIN.has(code)) await this.ensureLoggedIn(s, opts);
+        const spec = COMMANDS[code];
+        if (spec === undefined || needsRole(spec)) await this.ensureLoggedIn(s, opts);
         if (this.closing) throw this.closing;
         // seal() throws a SessionError, synchronously and before anything is sent, when the host's mirror of the
         // idle timeout or cap ran out since ensureSession
@@ -702,7 +688,7 @@ export class HsmClient {
         if (e instanceof HsmError && e.code === 'SESSION_INVALID' && this.outerErrors.has(e) && !reopened) {
           reopened = true;
           this.dropSession(s);
-          const pair = MESSAGES[code];
+          const pair = COMMANDS[code];
           if (pair && pair.resend) continue;
           throw new HsmError('MAY_HAVE_RUN', `${name}: the answer said the session was invalid (${e.deviceMessage || 'SESSION_INVALID'}), but that answer is not authenticated and the request may have run; it was not sent again. ${MAY_HAVE_RUN_CHECK[name] || 'Check the device before you retry.'}`, { command: name, cause: e });
         }
@@ -747,7 +733,7 @@ export class HsmClient {
   /** LOGOUT in `s` (no new session for it: a new session has no role anyway). A session the device forgot counts as logged out. */
   private async logoutSession(s: HostSession, opts: CallOptions): Promise<void> {
     try {
-      await this.sendEnvelope(s, Command.LOGOUT, 'LOGOUT', Uint8Array.of(Command.LOGOUT), MESSAGES[Command.LOGOUT].response, opts);
+      await this.sendEnvelope(s, Command.LOGOUT, 'LOGOUT', Uint8Array.of(Command.LOGOUT), COMMANDS[Command.LOGOUT].response, opts);
     } catch (e) {
       if (e instanceof SessionError) this.dropSession(s);
       else if (e instanceof HsmError && e.code === 'SESSION_INVALID' && this.outerErrors.has(e)) this.dropSession(s);
@@ -835,7 +821,7 @@ export class HsmClient {
     let s: HostSession | undefined;
     try {
       s = hs.finish(deviceId, identityKey, answer);
-      await this.sendEnvelope(s, Command.SESSION_CLOSE, 'SESSION_CLOSE', Uint8Array.of(Command.SESSION_CLOSE), MESSAGES[Command.SESSION_CLOSE].response, {
+      await this.sendEnvelope(s, Command.SESSION_CLOSE, 'SESSION_CLOSE', Uint8Array.of(Command.SESSION_CLOSE), COMMANDS[Command.SESSION_CLOSE].response, {
         timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.opts.timeoutMs),
         retries: 0,
       });
@@ -926,7 +912,7 @@ export class HsmClient {
     const s = this.session;
     if (s && !s.isSpent()) {
       try {
-        await this.sendEnvelope(s, Command.SESSION_CLOSE, 'SESSION_CLOSE', Uint8Array.of(Command.SESSION_CLOSE), MESSAGES[Command.SESSION_CLOSE].response, {
+        await this.sendEnvelope(s, Command.SESSION_CLOSE, 'SESSION_CLOSE', Uint8Array.of(Command.SESSION_CLOSE), COMMANDS[Command.SESSION_CLOSE].response, {
           timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.opts.timeoutMs),
           retries: 0,
         });
@@ -1101,7 +1087,7 @@ export class HsmClient {
     const env = job.envelope;
     if (!env) return parseBody(job.name, job.schema, f.body, f.type === FrameType.ERROR);
     // the outer answer: an error about the envelope itself (never executed), or {counter, ciphertext}
-    const outer = parseBody(job.name, MESSAGES[Command.SESSION_MESSAGE].response, f.body, f.type === FrameType.ERROR);
+    const outer = parseBody(job.name, COMMANDS[Command.SESSION_MESSAGE].response, f.body, f.type === FrameType.ERROR);
     if (outer instanceof HsmError) {
       if (outer.fromDevice) this.outerErrors.add(outer);
       return outer;

@@ -3,7 +3,7 @@
 // docs/protocol.md §2.1: the device sends numbers, the host writes the text (as CTAP2 and YubiHSM do). One
 // rendering per reason of firmware/protocol/reasons.ts (test/protocol/reasons.test.ts checks that none is missing);
 // a reason this host does not know (a newer device) is rendered generically with its number and arguments.
-import { ALG_NAMES, CAPABILITY_NAMES, Command, MESSAGES, Reason, type ErrorDetail, type Schema } from '../firmware/protocol/index.ts';
+import { ALG_NAMES, CAPABILITY_NAMES, Command, COMMANDS, Reason, type ErrorDetail, type Schema } from '../firmware/protocol/index.ts';
 
 /** What the host knows about the request that failed: its command name, or the schema whose fields the keys refer to. */
 export interface RenderContext {
@@ -52,7 +52,7 @@ export function fieldText(key: number | undefined, c: RenderContext): string {
   let schema = c.schema;
   if (!schema && c.command !== undefined) {
     const code = (Command as { [k: string]: number })[c.command];
-    const pair = code === undefined ? undefined : MESSAGES[code];
+    const pair = code === undefined ? undefined : COMMANDS[code];
     schema = pair ? pair.request : undefined;
   }
   const f = schema ? schema.find((x) => x.key === key) : undefined;

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   Reason,
-  Alg, ATTEST_CONTEXT, ATTEST_FORMAT, AttestationStatementSchema, Capability, Command, FrameType, KeepaliveReason, MESSAGES, Role, Status,
+  Alg, ATTEST_CONTEXT, ATTEST_FORMAT, AttestationStatementSchema, Capability, Command, FrameType, KeepaliveReason, COMMANDS, Role, Status,
   cborEncode, encodeFrame, encodeMessage, encodePacket, fromHex, toHex, utf8Encode, type CborMap, type CborValue, type Schema,
 } from '../firmware/protocol/index.ts';
 
@@ -129,7 +129,7 @@ const out = examples.map((e) => {
   let body: Uint8Array = new Uint8Array(0);
   if (e.kind === 'raw') body = e.raw as Uint8Array;
   else if (e.kind !== 'empty') {
-    const schema = e.kind === 'error' ? ERROR_SCHEMA : e.kind === 'request' ? MESSAGES[e.code].request : MESSAGES[e.code].response;
+    const schema = e.kind === 'error' ? ERROR_SCHEMA : e.kind === 'request' ? COMMANDS[e.code].request : COMMANDS[e.code].response;
     cbor = cborEncode(encodeMessage(schema, e.fields) as CborMap);
     body = new Uint8Array(1 + cbor.length);
     body[0] = e.kind === 'response' ? Status.OK : e.code;

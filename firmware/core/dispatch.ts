@@ -14,8 +14,8 @@ import { Alg, Command, Role, Status, type CommandName, type StatusCode } from '.
 import { Reason } from '../protocol/reasons.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import type { Result } from '../protocol/result.ts';
-import { type Schema, decodeMessage, encodeMessage } from '../protocol/schema.ts';
-import { MESSAGES } from '../protocol/commands/index.ts';
+import { decodeMessage, encodeMessage } from '../protocol/schema.ts';
+import { COMMANDS, Gate, type CommandSpec } from '../protocol/commands/index.ts';
 import type { Caller, DeviceContext } from './context.ts';
 import { info } from './commands/info.ts';
 import { echo } from './commands/echo.ts';
@@ -41,7 +41,7 @@ import { keyAttest } from './commands/key_attest.ts';
 /** A pure command handler: it validates with guard clauses, then acts; it never writes to the wire. */
 export type Handler = (ctx: DeviceContext, request: any, caller: Caller) => Result<object>;
 
-/** Command code → handler. Add a line here with every new command in codes.ts and messages/index.ts. */
+/** Command code → handler: the device's half of each command declared in protocol/commands/index.ts COMMANDS. */
 export const HANDLERS: { readonly [code: number]: Handler } = {
   [Command.INFO]: info,
   [Command.ECHO]: echo,
@@ -66,60 +66,9 @@ export const HANDLERS: { readonly [code: number]: Handler } = {
   [Command.KEY_ATTEST]: keyAttest,
 };
 
-/** Who may run a command (docs/protocol.md "Access"). Every command has exactly one gate (a unit test checks it). */
-export const Gate = {
-  /** In the clear or in a session, no login (INFO, ECHO). */
-  CLEAR: 1,
-  /** In a session, whatever the device's state and the session's role. */
-  SESSION: 2,
-  /** In a session, on a factory-new device only. */
-  UNINITIALIZED: 3,
-  /** In a session, on an initialized device, any role or none. */
-  INITIALIZED: 4,
-  /** In a session logged in as user or SO. */
-  LOGGED_IN: 5,
-  /** In a session logged in as user. */
-  USER: 6,
-  /** In a session logged in as SO. */
-  SO: 7,
-  /** In the clear only: a session cannot carry another one (SESSION_OPEN, SESSION_MESSAGE). */
-  OUTER: 8,
-  /**
-   * In a session on a device that can open one; in the clear on a device that cannot open any, because its
-   * self-tests offer no Ed25519 identity and no X25519 handshake (Espruino: no BigInt). Decided by the self-tests
-   * alone, never by what is in flash (docs/protocol.md §6 "Gating rule", docs/security.md §2).
-   */
-  SESSION_IF_CAPABLE: 9,
-} as const;
-
-export const GATES: { readonly [code: number]: number } = {
-  [Command.INFO]: Gate.CLEAR,
-  [Command.ECHO]: Gate.CLEAR,
-  [Command.SESSION_OPEN]: Gate.OUTER,
-  [Command.SESSION_MESSAGE]: Gate.OUTER,
-  [Command.RANDOM]: Gate.SESSION_IF_CAPABLE,
-  [Command.SESSION_CLOSE]: Gate.SESSION,
-  [Command.LOGOUT]: Gate.SESSION,
-  [Command.INIT]: Gate.UNINITIALIZED,
-  [Command.LOGIN]: Gate.INITIALIZED,
-  [Command.KEY_LIST]: Gate.LOGGED_IN,
-  [Command.KEY_PUBLIC]: Gate.LOGGED_IN,
-  [Command.KEY_ATTEST]: Gate.LOGGED_IN,
-  [Command.CHANGE_PIN]: Gate.LOGGED_IN,
-  [Command.KEY_GENERATE]: Gate.USER,
-  [Command.KEY_DELETE]: Gate.USER,
-  [Command.SIGN]: Gate.USER,
-  [Command.ECDH]: Gate.USER,
-  [Command.KEY_SET_POLICY]: Gate.USER,
-  [Command.KEY_IMPORT]: Gate.SO,
-  [Command.UNBLOCK]: Gate.SO,
-};
-
 interface Entry {
   handler: Handler;
-  request: Schema;
-  response: Schema;
-  gate: number;
+  spec: CommandSpec;
 }
 
 // Built once at load: a request costs one array index, no table building (the bench measures it: docs/architecture.md). Only the codes that exist
@@ -127,11 +76,9 @@ interface Entry {
 const TABLE: (Entry | undefined)[] = [];
 for (const k in Command) {
   const code = Command[k as CommandName];
-  const pair = MESSAGES[code];
+  const spec = COMMANDS[code];
   const handler = HANDLERS[code];
-  const gate = GATES[code];
-  if (pair !== undefined && handler !== undefined && gate !== undefined)
-    TABLE[code] = { handler, request: pair.request, response: pair.response, gate };
+  if (spec !== undefined && handler !== undefined) TABLE[code] = { handler, spec };
 }
 
 /**
@@ -180,7 +127,7 @@ export function canOpenSessions(ctx: DeviceContext): boolean {
 
 /** The gate's refusal for this caller, or undefined when the command may run (docs/protocol.md "Access"). */
 function refusal(ctx: DeviceContext, entry: Entry, caller: Caller): Uint8Array | undefined {
-  const gate = entry.gate;
+  const gate = entry.spec.gate;
   // docs/storage.md §12: an old flash image written back serves INFO and ECHO only
   const rolledBack = ctx.rollback.rolledBack;
   if (rolledBack !== undefined && gate !== Gate.CLEAR) return errorBody(Status.ROLLBACK_DETECTED, Reason.STORE_ROLLED_BACK, rolledBack);
@@ -221,7 +168,7 @@ function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Arra
     if (!(d.value instanceof Map)) return errorBody(Status.INVALID_CBOR, Reason.PARAMETERS_NOT_MAP);
     params = d.value;
   }
-  const req = decodeMessage<object>(entry.request, params);
+  const req = decodeMessage<object>(entry.spec.request, params);
   if (!req.ok) return errorBody(req.status, req.reason, req.args);
   let res: Result<object>;
   try {
@@ -239,7 +186,7 @@ function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Arra
 function respond(entry: Entry, res: Result<object>): Uint8Array {
   if (!res.ok) return errorBody(res.status, res.reason, res.args);
   try {
-    return withStatus(Status.OK, cborEncode(encodeMessage(entry.response, res.value)));
+    return withStatus(Status.OK, cborEncode(encodeMessage(entry.spec.response, res.value)));
   } catch (e) {
     return errorBody(Status.INTERNAL_ERROR, Reason.RESPONSE_NOT_ENCODED);
   }

@@ -9,7 +9,7 @@ import { decodePacket, encodePacket, encodeFrame, encodeArmorLine, FrameReader, 
 import { decodeMessage, encodeMessage } from '../../firmware/protocol/schema.ts';
 import { Command, FrameType } from '../../firmware/protocol/codes.ts';
 import type { Result } from '../../firmware/protocol/result.ts';
-import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
+import { COMMANDS } from '../../firmware/protocol/commands/index.ts';
 import { STATUS_CODES, valueArb, messageArb, mutate, mutationArb, hex } from '../protocol/support.ts';
 
 const RUNS = 20_000;
@@ -27,7 +27,7 @@ function expectResult<T>(r: Result<T>): void {
   }
 }
 
-const SCHEMAS = Object.values(Command).flatMap((c) => [MESSAGES[c].request, MESSAGES[c].response]);
+const SCHEMAS = Object.values(Command).flatMap((c) => [COMMANDS[c].request, COMMANDS[c].response]);
 
 /** Arbitrary bytes, biased towards short inputs and bytes that mean something to the decoders. */
 const bytesArb = fc.oneof(

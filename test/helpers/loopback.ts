@@ -1,11 +1,11 @@
 // Loopback Env for tests: a transport that records what the device writes and lets a test feed it bytes, a seeded RNG, an optional flash, and call() (auto-session, auto-INIT and auto-LOGIN).
+import { COMMANDS, Gate, sentInClear } from '../../firmware/protocol/commands/index.ts';
 import { errorDetailOf, renderDetail, renderReason } from '../../host/render.ts';
 import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import type { Crypto, Env, Flash, MonotonicCounter, Rng, Transport } from '../../firmware/hal/index.ts';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
 import { startDevice, type Device, type DeviceOptions } from '../../firmware/core/device.ts';
 import { Command, FrameType, Role, Status, nameOf } from '../../firmware/protocol/codes.ts';
-import { GATES, Gate } from '../../firmware/core/dispatch.ts';
 import { type CborMap, type CborValue, cborDecode, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { FrameReader, encodeArmorLine, encodeFrame, type Frame } from '../../firmware/protocol/frame.ts';
 import { NorFlash, leftover } from './nor-flash.ts';
@@ -265,8 +265,8 @@ export interface TestDevice {
   nextSeq(): number;
 }
 
-/** Commands that run in the clear (docs/protocol.md §6); everything else needs a session. */
-const CLEAR_COMMANDS = new Set([0x01, 0x02, 0x0b, 0x0c]);
+/** Commands a host sends in the clear (protocol/commands/spec.ts sentInClear); an unknown code goes in a session. */
+const inClear = (command: number): boolean => COMMANDS[command] !== undefined && sentInClear(COMMANDS[command]);
 
 export function requestBodyOf(command: number, params?: unknown): Uint8Array {
   const map = params === undefined ? new Uint8Array(0) : cborEncode(toCbor(params));
@@ -331,7 +331,7 @@ export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
   const live = (s: HostSession | undefined): s is HostSession => s !== undefined && !s.closed && roleOf.has(s);
   const openSession = (): Reply => {
     const hs = SessionHandshake.create();
-    const r = callClear(0x0b, { 1: hs.hostEphemeral });
+    const r = callClear(Command.SESSION_OPEN, { 1: hs.hostEphemeral });
     session = undefined;
     if (r.status !== Status.OK) return r;
     if (device.identityPublicKey === undefined) throw new Error('SESSION_OPEN answered OK on a device without an identity');
@@ -354,7 +354,7 @@ export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
   };
   const sealBody = (body: Uint8Array, s?: number): Uint8Array => {
     const env = ensureSession().seal(body, 0);
-    return requestFrame(0x0c, { 1: env.sessionId, 2: env.counter, 3: env.ciphertext }, s);
+    return requestFrame(Command.SESSION_MESSAGE, { 1: env.sessionId, 2: env.counter, 3: env.ciphertext }, s);
   };
   const frameIn = (command: number, params?: unknown, s?: number): Uint8Array => {
     const body = requestBodyOf(command, params);
@@ -404,8 +404,8 @@ export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
     initialized = true;
   };
   const ready = (command: number): void => {
-    if (CLEAR_COMMANDS.has(command) || device.identityPublicKey === undefined) return;
-    const gate = GATES[command];
+    if (inClear(command) || device.identityPublicKey === undefined) return;
+    const gate = COMMANDS[command] !== undefined ? COMMANDS[command].gate : undefined;
     if (!autoAuth || !(gate === Gate.USER || gate === Gate.SO || gate === Gate.LOGGED_IN)) {
       ensureSession();
       return;
@@ -454,11 +454,11 @@ export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
       return live(session) ? (roleOf.get(session) as number) : 0;
     },
     call(command, params, s) {
-      if (command === 0x05 && params && typeof params === 'object' && !(params instanceof Map)) {
+      if (command === Command.KEY_IMPORT && params && typeof params === 'object' && !(params instanceof Map)) {
         const pk = (params as Record<number, unknown>)[3];
         if (pk instanceof Uint8Array && pk.length === 32) importedPrivateKeys.push(pk.slice());
       }
-      if (CLEAR_COMMANDS.has(command) || device.identityPublicKey === undefined) return inContext(command, callClear(command, params, s));
+      if (inClear(command) || device.identityPublicKey === undefined) return inContext(command, callClear(command, params, s));
       ready(command);
       return inContext(command, send(command, params, s));
     },
@@ -492,7 +492,7 @@ export interface ListedKey {
 
 /** KEY_LIST as plain data, in id order. Throws unless the device answers OK. */
 export function listKeys(t: TestDevice): ListedKey[] {
-  const r = t.call(0x06);
+  const r = t.call(Command.KEY_LIST);
   if (r.status !== 0) throw new Error('KEY_LIST failed: ' + r.statusName + ' ' + r.message);
   return (r.map.get(1) as Map<number, unknown>[]).map((e) => ({
     keyId: e.get(1) as number,
@@ -520,13 +520,13 @@ export function checkKeysWork(t: TestDevice, keys: ListedKey[], tag = 'check'): 
     if (k.alg === 4) {
       const peer = generateKeyPairSync('x25519');
       const peerPub = peer.publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
-      const r = t.call(0x0a, { 1: k.keyId, 2: new Uint8Array(peerPub) });
+      const r = t.call(Command.ECDH, { 1: k.keyId, 2: new Uint8Array(peerPub) });
       const mine = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), pub]), format: 'der', type: 'spki' });
       const want = diffieHellman({ privateKey: peer.privateKey, publicKey: mine }).toString('hex');
       if (r.status !== 0 || hex(r.map.get(1) as Uint8Array) !== want) problems.push('x25519 key ' + k.keyId + ': ECDH does not match OpenSSL (' + r.statusName + ')');
       continue;
     }
-    const r = t.call(0x09, { 1: k.keyId, 2: msg });
+    const r = t.call(Command.SIGN, { 1: k.keyId, 2: msg });
     if (r.status !== 0) {
       problems.push('key ' + k.keyId + ' cannot sign: ' + r.statusName + ' ' + r.message);
       continue;
@@ -612,7 +612,7 @@ export function sweepCommand(c: CommandSweep): SweepReport {
   const erases = flash.erases - e0;
   const keysAfter = listKeys(t0);
   const maxIdEver = Math.max(0, ...keysBefore.map((k) => k.keyId), ...keysAfter.map((k) => k.keyId));
-  const nextGenerate = t0.call(0x04, { 1: 1, 2: 'after the cut' }).status;
+  const nextGenerate = t0.call(Command.KEY_GENERATE, { 1: 1, 2: 'after the cut' }).status;
   const report: SweepReport = { words, erases, cuts: 0, before: 0, after: 0, problems: [], keysBefore, keysAfter, nextGenerate };
 
   const runs: { name: string; arm: () => void }[] = [];
@@ -646,7 +646,7 @@ export function sweepCommand(c: CommandSweep): SweepReport {
       bad('the device does not boot: ' + String(e));
       continue;
     }
-    const info = t2.call(0x01);
+    const info = t2.call(Command.INFO);
     if (info.status !== 0) bad('INFO fails: ' + info.statusName);
     if (hex(t2.device.deviceId) !== id0) bad('the device id changed');
     if (hex(t2.device.identityPublicKey) !== ident0) bad('the identity changed');
@@ -667,13 +667,13 @@ export function sweepCommand(c: CommandSweep): SweepReport {
       // the host saw no OK and retries: the command must now succeed, as it did uncut
       const again = t2.call(c.command, c.params);
       if (again.status !== 0) bad('retrying the command after recovery fails: ' + again.statusName + ' ' + again.message);
-      else if (c.command === 0x04 || c.command === 0x05) {
+      else if (c.command === Command.KEY_GENERATE || c.command === Command.KEY_IMPORT) {
         const id = again.map.get(1) as number;
         if (id <= Math.max(0, ...keysBefore.map((k) => k.keyId))) bad('the retried command reused id ' + id);
       }
     } else {
       // the change stands: the device must be as able as after the uncut command, and never reuse an id
-      const g = t2.call(0x04, { 1: 1, 2: 'after the cut' });
+      const g = t2.call(Command.KEY_GENERATE, { 1: 1, 2: 'after the cut' });
       if (g.status !== nextGenerate) bad('KEY_GENERATE after recovery gives ' + g.statusName + ' (' + g.message + '), uncut it gave status ' + nextGenerate);
       else if (g.status === 0 && (g.map.get(1) as number) <= maxIdEver) bad('KEY_GENERATE after recovery reused id ' + String(g.map.get(1)));
     }

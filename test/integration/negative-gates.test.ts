@@ -5,11 +5,11 @@
 // "Changes nothing" is checked on the raw flash image (every byte, and the word-write and erase counters), on INFO
 // (every field), on KEY_LIST, and on the work done: no PIN derived, no private-key operation, no random drawn, and
 // for a refusal in the clear not even an AEAD run.
+import { COMMANDS, Gate } from '../../firmware/protocol/commands/index.ts';
 import { describe, it, expect } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { Alg, Capability, Command, Role, Status } from '../../firmware/protocol/codes.ts';
-import { GATES, Gate } from '../../firmware/core/dispatch.ts';
 import { cborEncode } from '../../firmware/protocol/cbor.ts';
 import { SessionHandshake, type HostSession } from '../../host/session.ts';
 import { field, hex, nobleCrypto, replyOfBody, requestBodyOf, startTestDevice, type Reply, type TestDevice } from '../helpers/loopback.ts';
@@ -46,8 +46,8 @@ const DOC_GATES: { readonly [name: string]: number } = {
   UNBLOCK: Gate.SO,
 };
 
-const COMMANDS: [string, number][] = Object.entries(Command).map(([name, code]) => [name, code as number]);
-const gateOf = (name: string, code: number): number => (DOC_GATES[name] !== undefined ? DOC_GATES[name] : GATES[code]);
+const ALL_COMMANDS: [string, number][] = Object.entries(Command).map(([name, code]) => [name, code as number]);
+const gateOf = (name: string, code: number): number => (DOC_GATES[name] !== undefined ? DOC_GATES[name] : COMMANDS[code].gate);
 
 /** The fixture's keys: A ed25519 (sign), B P-256 (sign + derive), C x25519 (derive). */
 interface Keys {
@@ -295,11 +295,11 @@ function expected(name: string, gate: number, ctx: Context): string {
 
 describe('the access table (docs/security.md §2)', () => {
   it('every command in codes.ts has the gate docs/security.md §2 gives it (a new command: document its gate there and in DOC_GATES)', () => {
-    for (const [name, code] of COMMANDS) {
+    for (const [name, code] of ALL_COMMANDS) {
       expect(DOC_GATES[name], name + ' is not in docs/security.md §2 / DOC_GATES').toBeDefined();
-      expect(GATES[code], name + ': dispatch.ts GATES').toBe(DOC_GATES[name]);
+      expect(COMMANDS[code].gate, name + ': dispatch.ts GATES').toBe(DOC_GATES[name]);
     }
-    expect(Object.keys(DOC_GATES).sort()).toEqual(COMMANDS.map(([n]) => n).sort());
+    expect(Object.keys(DOC_GATES).sort()).toEqual(ALL_COMMANDS.map(([n]) => n).sort());
   });
 });
 
@@ -315,7 +315,7 @@ describe('every command in every context its gate refuses: the exact status, and
     describe(c.title, () => {
       let fx: Fx | undefined;
       const get = () => fx || (fx = c.fixture());
-      const refused = COMMANDS.map(([name, code]) => ({ name, code, status: expected(name, gateOf(name, code), c.ctx) })).filter((x) => x.status !== 'runs');
+      const refused = ALL_COMMANDS.map(([name, code]) => ({ name, code, status: expected(name, gateOf(name, code), c.ctx) })).filter((x) => x.status !== 'runs');
       it('the context is what it claims (INFO, and what the session may do)', () => {
         const f = get();
         const info = f.t.callClear(Command.INFO);
@@ -360,7 +360,7 @@ function rightSession(fx: Fx, gate: number): HostSession {
 }
 
 describe('replayed and tampered envelopes of every command: refused, not executed, nothing changed', () => {
-  for (const [name, code] of COMMANDS) {
+  for (const [name, code] of ALL_COMMANDS) {
     const gate = gateOf(name, code);
     it(`${name}: tampered (ciphertext, tag, counter, another session, unknown session, truncated) → refused; the genuine one runs once; its replay → refused`, () => {
       const fx = gate === Gate.UNINITIALIZED ? factoryNewFixture() : initializedFixture();

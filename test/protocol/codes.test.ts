@@ -14,7 +14,7 @@ import {
   nameOf,
   algId,
 } from '../../firmware/protocol/codes.ts';
-import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
+import { COMMANDS } from '../../firmware/protocol/commands/index.ts';
 import pinned from '../vectors/code_tables_v1.json' with { type: 'json' };
 
 const MESSAGES_DIR = fileURLToPath(new URL('../../firmware/protocol/commands/', import.meta.url));
@@ -105,10 +105,10 @@ describe('STATUS_HINTS', () => {
   });
 });
 
-describe('MESSAGES table', () => {
+describe('COMMANDS table', () => {
   it('has a request and a response schema for every command', () => {
     for (const [name, code] of Object.entries(Command)) {
-      const pair = MESSAGES[code];
+      const pair = COMMANDS[code];
       expect(pair, name).toBeDefined();
       expect(Array.isArray(pair.request), name).toBe(true);
       expect(Array.isArray(pair.response), name).toBe(true);
@@ -117,7 +117,7 @@ describe('MESSAGES table', () => {
 
   it('has no entry for a code that is not a command', () => {
     const codes = new Set<number>(Object.values(Command));
-    for (const k of Object.keys(MESSAGES)) expect(codes.has(Number(k)), 'MESSAGES[' + k + ']').toBe(true);
+    for (const k of Object.keys(COMMANDS)) expect(codes.has(Number(k)), 'COMMANDS[' + k + ']').toBe(true);
   });
 
   it('every command has its file firmware/protocol/commands/<snake_case name>.ts', () => {
@@ -129,7 +129,7 @@ describe('MESSAGES table', () => {
 
   it('every message file except the shared ones belongs to a command', () => {
     // shared field sets and layouts that several messages use, not a command of their own
-    const shared = new Set(['index.ts', 'limits.ts', 'policy.ts', 'attestation.ts']);
+    const shared = new Set(['index.ts', 'spec.ts', 'limits.ts', 'policy.ts', 'attestation.ts']);
     const commandFiles = new Set(Object.keys(Command).map((n) => snake(n) + '.ts'));
     for (const f of readdirSync(MESSAGES_DIR)) {
       if (shared.has(f)) continue;
@@ -153,8 +153,8 @@ describe('MESSAGES table', () => {
       }
     };
     for (const [name, code] of Object.entries(Command)) {
-      check(name + '.request', MESSAGES[code].request);
-      check(name + '.response', MESSAGES[code].response);
+      check(name + '.request', COMMANDS[code].request);
+      check(name + '.response', COMMANDS[code].response);
     }
   });
 });

@@ -5,15 +5,15 @@ import fc from 'fast-check';
 import { decodeMessage, encodeMessage, type Schema, type Field, type Message } from '../../firmware/protocol/schema.ts';
 import { cborDecode, cborEncode, type CborValue, type CborMap } from '../../firmware/protocol/cbor.ts';
 import { Command, Status, nameOf } from '../../firmware/protocol/codes.ts';
-import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
+import { COMMANDS } from '../../firmware/protocol/commands/index.ts';
 import { AttestationStatementSchema } from '../../firmware/protocol/commands/attestation.ts';
 import { hex, picture, messageArb, minimalMessage, cborxDecoder, cborxEncoder, fromCborX, toCborX } from './support.ts';
 
 /** Every schema of the table, named like "KEY_LIST.response". */
 const SCHEMAS: [string, Schema][] = [];
 for (const [name, code] of Object.entries(Command)) {
-  SCHEMAS.push([name + '.request', MESSAGES[code].request]);
-  SCHEMAS.push([name + '.response', MESSAGES[code].response]);
+  SCHEMAS.push([name + '.request', COMMANDS[code].request]);
+  SCHEMAS.push([name + '.response', COMMANDS[code].response]);
 }
 
 /** Typed arrays and plain objects compared by content, whatever their class. */
@@ -60,9 +60,9 @@ function namesOfKey(k: number): string[] {
       if (f.type.t === 'list') walk(f.type.of);
     }
   };
-  for (const code of Object.keys(MESSAGES)) {
-    walk(MESSAGES[Number(code)].request);
-    walk(MESSAGES[Number(code)].response);
+  for (const code of Object.keys(COMMANDS)) {
+    walk(COMMANDS[Number(code)].request);
+    walk(COMMANDS[Number(code)].response);
   }
   walk(AttestationStatementSchema);
   return out;
@@ -100,14 +100,14 @@ describe('round trip of random valid messages through both codecs', () => {
   }
 
   it('optional fields that are absent stay absent, and required ones are always present on the wire', () => {
-    const sign = MESSAGES[Command.SIGN].request;
+    const sign = COMMANDS[Command.SIGN].request;
     const m = encodeMessage(sign, { keyId: 7, message: new Uint8Array([1]) });
     expect(Array.from(m.keys())).toEqual([1, 2]);
     expect(hex(cborEncode(m))).toBe('a20107024101');
   });
 
   it('an INFO response with self-test failures round trips (uintTextMap)', () => {
-    const schema = MESSAGES[Command.INFO].response;
+    const schema = COMMANDS[Command.INFO].response;
     const info = {
       firmwareVersion: '0.1.0',
       protocolVersion: 1,
@@ -289,7 +289,7 @@ describe('decodeMessage changes nothing and never throws', () => {
   });
 
   it('reports the unknown key before a missing one (a newer host talking to an older device learns the real cause)', () => {
-    const schema = MESSAGES[Command.KEY_PUBLIC].request;
+    const schema = COMMANDS[Command.KEY_PUBLIC].request;
     expectError(decodeMessage(schema, new Map([[9, 1]])), Status.UNKNOWN_PARAMETER, 'key 9');
   });
 });

@@ -6,7 +6,7 @@ import { createPrivateKey, createPublicKey, verify as nodeVerify } from 'node:cr
 import { Alg, Capability, Command, Origin, Status } from '../../firmware/protocol/codes.ts';
 import { ATTEST_CONTEXT, ATTEST_FORMAT, AttestationStatementSchema } from '../../firmware/protocol/commands/attestation.ts';
 import { decodeMessage } from '../../firmware/protocol/schema.ts';
-import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
+import { COMMANDS } from '../../firmware/protocol/commands/index.ts';
 import { cborDecode, cborEncode, type CborMap } from '../../firmware/protocol/cbor.ts';
 import { keyAttest } from '../../firmware/core/commands/key_attest.ts';
 import { keyGenerate } from '../../firmware/core/commands/key_generate.ts';
@@ -132,7 +132,7 @@ describe('KEY_ATTEST through the device (frames, session, login)', () => {
       const n = nonce(id * 3, 20);
       const r = t.call(Command.KEY_ATTEST, { 1: id, 2: n });
       expect(r.status, r.message).toBe(Status.OK);
-      const resp = decodeMessage<{ statement: Uint8Array; signature: Uint8Array }>(MESSAGES[Command.KEY_ATTEST].response, r.map);
+      const resp = decodeMessage<{ statement: Uint8Array; signature: Uint8Array }>(COMMANDS[Command.KEY_ATTEST].response, r.map);
       if (!resp.ok) throw new Error(msgOf(resp));
       expect(verifies(identity, resp.value.statement, resp.value.signature)).toBe(true);
       const m = cborxDecoder.decode(resp.value.statement) as Map<number, unknown>;

@@ -5,7 +5,7 @@ import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellma
 import { Alg, Capability, Command, FrameType, Origin, Status } from '../../firmware/protocol/codes.ts';
 import { encodeFrame } from '../../firmware/protocol/frame.ts';
 import { decodeMessage } from '../../firmware/protocol/schema.ts';
-import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
+import { COMMANDS } from '../../firmware/protocol/commands/index.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 import { field, findLeakedKeys, hex, inContext, seededRng, startTestDevice, unhex, type Reply, type TestDevice } from '../helpers/loopback.ts';
 
@@ -25,7 +25,7 @@ const sha256 = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).
 /** Every OK response also decodes against its response schema (the contract the host relies on). */
 function okValue(r: Reply, command: number): Record<string, unknown> {
   expect(r.status, r.message).toBe(Status.OK);
-  const d = decodeMessage<Record<string, unknown>>(MESSAGES[command].response, r.map);
+  const d = decodeMessage<Record<string, unknown>>(COMMANDS[command].response, r.map);
   if (!d.ok) throw new Error('response does not match its schema: ' + msgOf(d));
   return d.value;
 }

@@ -1,8 +1,9 @@
 // RANDOM's gate (dispatch.ts Gate.SESSION_IF_CAPABLE; docs/protocol.md §6, docs/security.md §2): in the clear only on a device that cannot open sessions at all, never on one that can.
+import { COMMANDS, Gate } from '../../firmware/protocol/commands/index.ts';
 import { describe, it, expect } from 'vitest';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { Alg, Command, Status } from '../../firmware/protocol/codes.ts';
-import { GATES, Gate, canOpenSessions } from '../../firmware/core/dispatch.ts';
+import { canOpenSessions } from '../../firmware/core/dispatch.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import { DEVICE_ID_RECORD, IDENTITY_RECORD } from '../../firmware/core/records.ts';
 import { createNoBigIntCrypto } from '../../firmware/platform/espruino/crypto.ts';
@@ -24,7 +25,7 @@ function without(alg: 'x25519' | 'ed25519'): Crypto {
 const rngCalls = (t: TestDevice): number => (t.link.env.rng as unknown as { calls: number }).calls;
 
 /** Every command but those the clear always allows and RANDOM: each must still say SESSION_REQUIRED in the clear. */
-const gatedInTheClear = Object.entries(Command).filter(([, code]) => GATES[code] !== Gate.CLEAR && GATES[code] !== Gate.OUTER && code !== Command.RANDOM);
+const gatedInTheClear = Object.entries(Command).filter(([, code]) => COMMANDS[code].gate !== Gate.CLEAR && COMMANDS[code].gate !== Gate.OUTER && code !== Command.RANDOM);
 
 describe('RANDOM on a device that cannot open sessions (no BigInt: the Espruino crypto)', () => {
   const boot = () => startTestDevice({ crypto: createNoBigIntCrypto(), seed: 'sessionless', autoAuth: false });

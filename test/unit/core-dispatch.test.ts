@@ -3,7 +3,7 @@ import { msgOf } from '../helpers/message.ts';
 import { renderReason } from '../../host/render.ts';
 import { describe, it, expect } from 'vitest';
 import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS, nameOf } from '../../firmware/protocol/codes.ts';
-import { MESSAGES } from '../../firmware/protocol/commands/index.ts';
+import { COMMANDS } from '../../firmware/protocol/commands/index.ts';
 import { type CborValue, cborDecode, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
 import { HANDLERS, dispatch, dispatchInSession, errorBody } from '../../firmware/core/dispatch.ts';
@@ -37,15 +37,15 @@ describe('code tables', () => {
     for (const v of values(Alg)) expect(ALG_NAMES[v]).toBeTruthy();
   });
 
-  it('every Command has a handler and a MESSAGES entry, and nothing else does', () => {
+  it('every Command has a handler and a COMMANDS entry, and nothing else does', () => {
     const cmds = values(Command);
     for (const c of cmds) {
       expect(typeof HANDLERS[c], 'handler for ' + c).toBe('function');
-      expect(MESSAGES[c], 'MESSAGES entry for ' + c).toBeDefined();
-      expect(Array.isArray(MESSAGES[c].request) && Array.isArray(MESSAGES[c].response)).toBe(true);
+      expect(COMMANDS[c], 'COMMANDS entry for ' + c).toBeDefined();
+      expect(Array.isArray(COMMANDS[c].request) && Array.isArray(COMMANDS[c].response)).toBe(true);
     }
     expect(Object.keys(HANDLERS).map(Number).sort((a, b) => a - b)).toEqual(cmds.slice().sort((a, b) => a - b));
-    expect(Object.keys(MESSAGES).map(Number).sort((a, b) => a - b)).toEqual(cmds.slice().sort((a, b) => a - b));
+    expect(Object.keys(COMMANDS).map(Number).sort((a, b) => a - b)).toEqual(cmds.slice().sort((a, b) => a - b));
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Decoder } from 'cbor-x';
 import {
-  Command, FrameReader, FrameType, MESSAGES, Role, Status, cborDecode, cborEncode, decodeMessage, encodeFrame, encodeMessage, encodePacket, fromHex, toHex,
+  Command, FrameReader, FrameType, COMMANDS, Role, Status, cborDecode, cborEncode, decodeMessage, encodeFrame, encodeMessage, encodePacket, fromHex, toHex,
   type CborMap, type Schema,
 } from '../../firmware/protocol/index.ts';
 
@@ -37,13 +37,13 @@ function revive(v: unknown): unknown {
 function schemaOf(g: Golden): Schema | undefined {
   if (g.kind === 'empty' || g.kind === 'raw') return undefined;
   if (g.kind === 'error') return ERROR_SCHEMA;
-  return g.kind === 'request' ? MESSAGES[g.command as number].request : MESSAGES[g.command as number].response;
+  return g.kind === 'request' ? COMMANDS[g.command as number].request : COMMANDS[g.command as number].response;
 }
 
 describe('golden frames', () => {
   it('covers every command request and every frame type', () => {
     const commands = new Set(golden.frames.filter((g) => g.kind === 'request').map((g) => g.command));
-    for (const code of Object.keys(MESSAGES).map(Number)) expect(commands.has(code), `request example for command ${code}`).toBe(true);
+    for (const code of Object.keys(COMMANDS).map(Number)) expect(commands.has(code), `request example for command ${code}`).toBe(true);
     const types = new Set(golden.frames.map((g) => g.frameType));
     for (const t of Object.values(FrameType)) expect(types.has(t), `frame type ${t}`).toBe(true);
   });

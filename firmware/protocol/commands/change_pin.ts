@@ -1,5 +1,6 @@
 // CHANGE_PIN: a logged-in role replaces its own PIN, giving the old one again (counted as a PIN try); both roles get a new master key and every key is sealed again, in one transaction (docs/security.md §4).
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_PIN, MIN_PIN } from './limits.ts';
 
 export interface ChangePinRequest {
@@ -16,3 +17,6 @@ export const ChangePinRequestSchema: Schema = [
 
 export interface ChangePinResponse {}
 export const ChangePinResponseSchema: Schema = [];
+
+/** CHANGE_PIN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const ChangePinCommand: CommandSpec = { gate: Gate.LOGGED_IN, request: ChangePinRequestSchema, response: ChangePinResponseSchema, secret: true };

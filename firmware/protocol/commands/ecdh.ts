@@ -1,5 +1,6 @@
 // ECDH: X25519 (RFC 7748) or P-256 shared secret between a device key and a peer public key.
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
 
 export interface EcdhRequest {
@@ -17,3 +18,6 @@ export interface EcdhResponse {
   sharedSecret: Uint8Array;
 }
 export const EcdhResponseSchema: Schema = [{ key: 1, name: 'sharedSecret', type: { t: 'bytes', min: 32, max: 32 } }];
+
+/** ECDH's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const EcdhCommand: CommandSpec = { gate: Gate.USER, request: EcdhRequestSchema, response: EcdhResponseSchema, resend: true };

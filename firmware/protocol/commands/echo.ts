@@ -1,5 +1,6 @@
 // ECHO: returns its data unchanged; a link check that needs no session.
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_DATA } from './limits.ts';
 
 export interface EchoRequest {
@@ -11,3 +12,6 @@ export interface EchoResponse {
   data: Uint8Array;
 }
 export const EchoResponseSchema: Schema = EchoRequestSchema;
+
+/** ECHO's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const EchoCommand: CommandSpec = { gate: Gate.CLEAR, request: EchoRequestSchema, response: EchoResponseSchema, resend: true };

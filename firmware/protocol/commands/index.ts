@@ -1,62 +1,52 @@
-// The message table: one request and one response schema per command code, the contract both sides share.
+// The command table: every command's declaration by its code (codes.ts Command), the one list that the device's dispatcher, the host and the test helpers read.
 import { Command } from '../codes.ts';
-import type { Schema } from '../schema.ts';
-import { InfoRequestSchema, InfoResponseSchema } from './info.ts';
-import { EchoRequestSchema, EchoResponseSchema } from './echo.ts';
-import { RandomRequestSchema, RandomResponseSchema } from './random.ts';
-import { KeyGenerateRequestSchema, KeyGenerateResponseSchema } from './key_generate.ts';
-import { KeyImportRequestSchema, KeyImportResponseSchema } from './key_import.ts';
-import { KeyListRequestSchema, KeyListResponseSchema } from './key_list.ts';
-import { KeyPublicRequestSchema, KeyPublicResponseSchema } from './key_public.ts';
-import { KeyDeleteRequestSchema, KeyDeleteResponseSchema } from './key_delete.ts';
-import { SignRequestSchema, SignResponseSchema } from './sign.ts';
-import { EcdhRequestSchema, EcdhResponseSchema } from './ecdh.ts';
-import { SessionOpenRequestSchema, SessionOpenResponseSchema } from './session_open.ts';
-import { SessionMessageRequestSchema, SessionMessageResponseSchema } from './session_message.ts';
-import { SessionCloseRequestSchema, SessionCloseResponseSchema } from './session_close.ts';
-import { InitRequestSchema, InitResponseSchema } from './init.ts';
-import { LoginRequestSchema, LoginResponseSchema } from './login.ts';
-import { LogoutRequestSchema, LogoutResponseSchema } from './logout.ts';
-import { ChangePinRequestSchema, ChangePinResponseSchema } from './change_pin.ts';
-import { UnblockRequestSchema, UnblockResponseSchema } from './unblock.ts';
-import { KeySetPolicyRequestSchema, KeySetPolicyResponseSchema } from './key_set_policy.ts';
-import { KeyAttestRequestSchema, KeyAttestResponseSchema } from './key_attest.ts';
+import type { CommandSpec } from './spec.ts';
+import { InfoCommand } from './info.ts';
+import { EchoCommand } from './echo.ts';
+import { RandomCommand } from './random.ts';
+import { KeyGenerateCommand } from './key_generate.ts';
+import { KeyImportCommand } from './key_import.ts';
+import { KeyListCommand } from './key_list.ts';
+import { KeyPublicCommand } from './key_public.ts';
+import { KeyDeleteCommand } from './key_delete.ts';
+import { SignCommand } from './sign.ts';
+import { EcdhCommand } from './ecdh.ts';
+import { SessionOpenCommand } from './session_open.ts';
+import { SessionMessageCommand } from './session_message.ts';
+import { SessionCloseCommand } from './session_close.ts';
+import { InitCommand } from './init.ts';
+import { LoginCommand } from './login.ts';
+import { LogoutCommand } from './logout.ts';
+import { ChangePinCommand } from './change_pin.ts';
+import { UnblockCommand } from './unblock.ts';
+import { KeySetPolicyCommand } from './key_set_policy.ts';
+import { KeyAttestCommand } from './key_attest.ts';
 
-export interface MessagePair {
-  request: Schema;
-  response: Schema;
-  /**
-   * Running the command twice has the effect of running it once (it reads, or sets what it would set again), so a
-   * host may send it again in a new session after an outer SESSION_INVALID. That status is not authenticated: a
-   * man in the middle can let a request run, drop its sealed answer and forge SESSION_INVALID, so a command without
-   * this flag is never sent twice by the host, which reports that it may have run (docs/protocol.md §6).
-   */
-  resend?: true;
-}
-
-export const MESSAGES: { readonly [code: number]: MessagePair } = {
-  [Command.INFO]: { request: InfoRequestSchema, response: InfoResponseSchema, resend: true },
-  [Command.ECHO]: { request: EchoRequestSchema, response: EchoResponseSchema, resend: true },
-  [Command.RANDOM]: { request: RandomRequestSchema, response: RandomResponseSchema, resend: true },
-  [Command.KEY_GENERATE]: { request: KeyGenerateRequestSchema, response: KeyGenerateResponseSchema },
-  [Command.KEY_IMPORT]: { request: KeyImportRequestSchema, response: KeyImportResponseSchema },
-  [Command.KEY_LIST]: { request: KeyListRequestSchema, response: KeyListResponseSchema, resend: true },
-  [Command.KEY_PUBLIC]: { request: KeyPublicRequestSchema, response: KeyPublicResponseSchema, resend: true },
-  [Command.KEY_DELETE]: { request: KeyDeleteRequestSchema, response: KeyDeleteResponseSchema },
-  [Command.SIGN]: { request: SignRequestSchema, response: SignResponseSchema, resend: true },
-  [Command.ECDH]: { request: EcdhRequestSchema, response: EcdhResponseSchema, resend: true },
-  [Command.SESSION_OPEN]: { request: SessionOpenRequestSchema, response: SessionOpenResponseSchema },
-  [Command.SESSION_MESSAGE]: { request: SessionMessageRequestSchema, response: SessionMessageResponseSchema },
-  [Command.SESSION_CLOSE]: { request: SessionCloseRequestSchema, response: SessionCloseResponseSchema },
-  [Command.INIT]: { request: InitRequestSchema, response: InitResponseSchema },
-  [Command.LOGIN]: { request: LoginRequestSchema, response: LoginResponseSchema },
-  [Command.LOGOUT]: { request: LogoutRequestSchema, response: LogoutResponseSchema, resend: true },
-  [Command.CHANGE_PIN]: { request: ChangePinRequestSchema, response: ChangePinResponseSchema },
-  [Command.UNBLOCK]: { request: UnblockRequestSchema, response: UnblockResponseSchema },
-  [Command.KEY_SET_POLICY]: { request: KeySetPolicyRequestSchema, response: KeySetPolicyResponseSchema, resend: true },
-  [Command.KEY_ATTEST]: { request: KeyAttestRequestSchema, response: KeyAttestResponseSchema, resend: true },
+/** Command code → declaration. A new command: its file here (schemas and declaration), its line below, its code in codes.ts. */
+export const COMMANDS: { readonly [code: number]: CommandSpec } = {
+  [Command.INFO]: InfoCommand,
+  [Command.ECHO]: EchoCommand,
+  [Command.RANDOM]: RandomCommand,
+  [Command.KEY_GENERATE]: KeyGenerateCommand,
+  [Command.KEY_IMPORT]: KeyImportCommand,
+  [Command.KEY_LIST]: KeyListCommand,
+  [Command.KEY_PUBLIC]: KeyPublicCommand,
+  [Command.KEY_DELETE]: KeyDeleteCommand,
+  [Command.SIGN]: SignCommand,
+  [Command.ECDH]: EcdhCommand,
+  [Command.SESSION_OPEN]: SessionOpenCommand,
+  [Command.SESSION_MESSAGE]: SessionMessageCommand,
+  [Command.SESSION_CLOSE]: SessionCloseCommand,
+  [Command.INIT]: InitCommand,
+  [Command.LOGIN]: LoginCommand,
+  [Command.LOGOUT]: LogoutCommand,
+  [Command.CHANGE_PIN]: ChangePinCommand,
+  [Command.UNBLOCK]: UnblockCommand,
+  [Command.KEY_SET_POLICY]: KeySetPolicyCommand,
+  [Command.KEY_ATTEST]: KeyAttestCommand,
 };
 
+export * from './spec.ts';
 export * from './info.ts';
 export * from './echo.ts';
 export * from './random.ts';

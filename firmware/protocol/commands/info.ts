@@ -1,5 +1,6 @@
 // INFO: what the device is and can do; allowed without a session (docs/protocol.md §6).
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_LABEL, MAX_LIST, MAX_PAGES } from './limits.ts';
 
 export interface InfoRequest {}
@@ -75,3 +76,6 @@ export const InfoResponseSchema: Schema = [
   { key: 25, name: 'rollbackProtection', type: { t: 'bool' } },
   { key: 26, name: 'rolledBack', type: { t: 'bool' }, optional: true },
 ];
+
+/** INFO's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const InfoCommand: CommandSpec = { gate: Gate.CLEAR, request: InfoRequestSchema, response: InfoResponseSchema, resend: true };

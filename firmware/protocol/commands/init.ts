@@ -1,5 +1,6 @@
 // INIT: give a factory-new device its user PIN, SO PIN and label; makes the master key (docs/security.md §3).
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_LABEL, MAX_PIN, MIN_PIN } from './limits.ts';
 
 export interface InitRequest {
@@ -15,3 +16,6 @@ export const InitRequestSchema: Schema = [
 
 export interface InitResponse {}
 export const InitResponseSchema: Schema = [];
+
+/** INIT's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const InitCommand: CommandSpec = { gate: Gate.UNINITIALIZED, request: InitRequestSchema, response: InitResponseSchema, secret: true };

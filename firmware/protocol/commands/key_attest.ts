@@ -1,5 +1,6 @@
 // KEY_ATTEST: a statement about one key (device id, key id, algorithm, public key, origin, policy, host nonce) signed by the identity key (docs/security.md §8).
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID, MAX_NONCE, MAX_STATEMENT, MIN_NONCE } from './limits.ts';
 
 export interface KeyAttestRequest {
@@ -21,3 +22,6 @@ export const KeyAttestResponseSchema: Schema = [
   { key: 1, name: 'statement', type: { t: 'bytes', min: 1, max: MAX_STATEMENT } },
   { key: 2, name: 'signature', type: { t: 'bytes', min: 64, max: 64 } },
 ];
+
+/** KEY_ATTEST's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const KeyAttestCommand: CommandSpec = { gate: Gate.LOGGED_IN, request: KeyAttestRequestSchema, response: KeyAttestResponseSchema, resend: true };

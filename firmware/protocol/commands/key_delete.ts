@@ -1,5 +1,6 @@
 // KEY_DELETE: remove a key and wipe its private bytes from memory.
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { KeyPublicRequestSchema, type KeyPublicRequest } from './key_public.ts';
 
 export type KeyDeleteRequest = KeyPublicRequest;
@@ -7,3 +8,6 @@ export const KeyDeleteRequestSchema: Schema = KeyPublicRequestSchema;
 
 export interface KeyDeleteResponse {}
 export const KeyDeleteResponseSchema: Schema = [];
+
+/** KEY_DELETE's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const KeyDeleteCommand: CommandSpec = { gate: Gate.USER, request: KeyDeleteRequestSchema, response: KeyDeleteResponseSchema };

@@ -1,5 +1,6 @@
 // KEY_GENERATE: create a key pair inside the device; only the public key leaves it.
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
 import { policyRequestFields, type KeyPolicyRequest } from './policy.ts';
 
@@ -22,3 +23,6 @@ export const KeyGenerateResponseSchema: Schema = [
   { key: 1, name: 'keyId', type: { t: 'uint', min: 1, max: MAX_KEY_ID } },
   { key: 2, name: 'publicKey', type: { t: 'bytes', min: MIN_PUBLIC_KEY, max: MAX_PUBLIC_KEY } },
 ];
+
+/** KEY_GENERATE's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const KeyGenerateCommand: CommandSpec = { gate: Gate.USER, request: KeyGenerateRequestSchema, response: KeyGenerateResponseSchema };

@@ -1,5 +1,6 @@
 // KEY_IMPORT: store a private key made elsewhere; the key is marked imported (origin) for ever.
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_LABEL } from './limits.ts';
 import { KeyGenerateResponseSchema, type KeyGenerateResponse } from './key_generate.ts';
 import { policyRequestFields, type KeyPolicyRequest } from './policy.ts';
@@ -20,3 +21,6 @@ export const KeyImportRequestSchema: Schema = [
 
 export type KeyImportResponse = KeyGenerateResponse;
 export const KeyImportResponseSchema: Schema = KeyGenerateResponseSchema;
+
+/** KEY_IMPORT's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const KeyImportCommand: CommandSpec = { gate: Gate.SO, request: KeyImportRequestSchema, response: KeyImportResponseSchema, secret: true };

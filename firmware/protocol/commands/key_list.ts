@@ -1,5 +1,6 @@
 // KEY_LIST: every key's id, algorithm, label, origin and public key (never private material).
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_LIST, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
 import { policyFields, type KeyPolicy } from './policy.ts';
 
@@ -26,3 +27,6 @@ export interface KeyListResponse {
   keys: KeyListEntry[];
 }
 export const KeyListResponseSchema: Schema = [{ key: 1, name: 'keys', type: { t: 'list', max: MAX_LIST, of: KeyListEntrySchema } }];
+
+/** KEY_LIST's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const KeyListCommand: CommandSpec = { gate: Gate.LOGGED_IN, request: KeyListRequestSchema, response: KeyListResponseSchema, resend: true };

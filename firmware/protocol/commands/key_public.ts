@@ -1,5 +1,6 @@
 // KEY_PUBLIC: one key's algorithm and public key.
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
 import { policyFields, type KeyPolicy } from './policy.ts';
 
@@ -21,3 +22,6 @@ export const KeyPublicResponseSchema: Schema = [
   { key: 4, name: 'origin', type: { t: 'uint', max: 255 } },
   ...policyFields(5),
 ];
+
+/** KEY_PUBLIC's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const KeyPublicCommand: CommandSpec = { gate: Gate.LOGGED_IN, request: KeyPublicRequestSchema, response: KeyPublicResponseSchema, resend: true };

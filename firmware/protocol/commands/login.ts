@@ -1,5 +1,6 @@
 // LOGIN: give this session a role (user or SO) by its PIN; the retry counter is spent before the PIN is compared (docs/security.md §4).
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_PIN, MIN_PIN } from './limits.ts';
 
 export interface LoginRequest {
@@ -14,3 +15,6 @@ export const LoginRequestSchema: Schema = [
 
 export interface LoginResponse {}
 export const LoginResponseSchema: Schema = [];
+
+/** LOGIN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const LoginCommand: CommandSpec = { gate: Gate.INITIALIZED, request: LoginRequestSchema, response: LoginResponseSchema, secret: true };

@@ -1,5 +1,6 @@
 // SESSION_MESSAGE: one ChaCha20-Poly1305 envelope carrying an inner request (command byte + CBOR map) or response.
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_ENVELOPE } from './limits.ts';
 
 export interface SessionMessageRequest {
@@ -22,3 +23,6 @@ export const SessionMessageResponseSchema: Schema = [
   { key: 1, name: 'counter', type: { t: 'uint', min: 1 } },
   { key: 2, name: 'ciphertext', type: { t: 'bytes', min: 16, max: MAX_ENVELOPE } },
 ];
+
+/** SESSION_MESSAGE's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const SessionMessageCommand: CommandSpec = { gate: Gate.OUTER, request: SessionMessageRequestSchema, response: SessionMessageResponseSchema };

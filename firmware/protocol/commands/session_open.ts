@@ -1,5 +1,6 @@
 // SESSION_OPEN: X25519 key agreement bound to the device's Ed25519 identity (docs/session.md §2; docs/protocol.md §6).
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 
 export interface SessionOpenRequest {
   hostEphemeral: Uint8Array;
@@ -21,3 +22,6 @@ export const SessionOpenResponseSchema: Schema = [
   { key: 4, name: 'deviceId', type: { t: 'bytes', min: 16, max: 16 } },
   { key: 5, name: 'identityPublicKey', type: { t: 'bytes', min: 32, max: 32 } },
 ];
+
+/** SESSION_OPEN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const SessionOpenCommand: CommandSpec = { gate: Gate.OUTER, request: SessionOpenRequestSchema, response: SessionOpenResponseSchema };

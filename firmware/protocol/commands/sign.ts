@@ -1,5 +1,6 @@
 // SIGN: Ed25519 over the whole message (RFC 8032); ECDSA over SHA-256(message) or a given 32-byte digest, raw r‖s, low-S.
 import type { Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_DATA, MAX_KEY_ID } from './limits.ts';
 
 /** Exactly one of `message` and `digest`. `digest` is for ECDSA keys only. */
@@ -19,3 +20,6 @@ export interface SignResponse {
   signature: Uint8Array;
 }
 export const SignResponseSchema: Schema = [{ key: 1, name: 'signature', type: { t: 'bytes', min: 64, max: 64 } }];
+
+/** SIGN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
+export const SignCommand: CommandSpec = { gate: Gate.USER, request: SignRequestSchema, response: SignResponseSchema, resend: true };

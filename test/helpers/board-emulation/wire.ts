@@ -2,7 +2,7 @@
 import {
   FrameReader,
   FrameType,
-  MESSAGES,
+  COMMANDS,
   Status,
   cborDecode,
   cborEncode,
@@ -18,7 +18,7 @@ import { SessionHandshake, type HostSession } from '../../../host/session.ts';
 
 /** A request body: command code + deterministic CBOR map of the request schema. */
 export function requestBody(code: number, fields: object): Uint8Array {
-  const pair = MESSAGES[code];
+  const pair = COMMANDS[code];
   if (!pair) throw new Error(`no schema for command ${code}`);
   const map = cborEncode(encodeMessage(pair.request, fields));
   const out = new Uint8Array(1 + map.length);
@@ -52,7 +52,7 @@ export function decodeAnswer(code: number, frame: Frame): Answer {
     const e = map.value instanceof Map ? errorDetailOf(map.value) : { reason: undefined, args: [] };
     return { frame, status, statusName, fields: { reason: e.reason, args: e.args, message: renderReason(e.reason, e.args) } };
   }
-  const r = decodeMessage<{ [name: string]: unknown }>(MESSAGES[code].response, map.value);
+  const r = decodeMessage<{ [name: string]: unknown }>(COMMANDS[code].response, map.value);
   if (!r.ok) throw new Error(`response does not match the ${code} schema: ${renderDetail(r)}`);
   return { frame, status, statusName, fields: r.value };
 }
