@@ -1,5 +1,9 @@
 // The simulator's NOR flash: a file (or memory) with real NOR rules, wear counters, and power cuts that tear the N-th word write (docs/storage.md §2, §9, §11; docs/architecture.md §6).
 //
+// It is the one model of the NOR rules and of power cuts: the simulator runs the device on it, the tests get their
+// flash from it too (test/helpers/nor-flash.ts picks a geometry, a seeded tearing and cuts counted from now), and the
+// device's own RAM flash (firmware/core/ram_flash.ts) is checked against it (test/unit/core-ram-flash.test.ts).
+//
 // The file is a raw image: page p lives at byte p·4096, so `xxd dev.img` shows exactly what a flash dump of a
 // board would. The geometry is the file's size (a whole number of 4096-byte pages); a file of another size than
 // the one asked for is refused rather than reinterpreted. Erase counts live in a sidecar FILE.wear (JSON), and
@@ -72,6 +76,10 @@ export interface SimFlashOpenOptions {
 
 export interface SimFlashMemoryOptions {
   pages?: number;
+  /** Bytes per page (default 4096, the simulator's); a file image always has 4096. */
+  pageSize?: number;
+  /** Bytes per programmable word (default 4); the page size must be a multiple of it. */
+  wordSize?: number;
   /** Initial contents (a whole number of pages); default all 0xFF (factory-new). */
   image?: Uint8Array;
   eraseCounts?: number[];
@@ -89,19 +97,20 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function checkPages(pages: number, what: string): void {
-  if (!Number.isInteger(pages) || pages < MIN_FLASH_PAGES || pages > MAX_FLASH_PAGES)
-    throw new RangeError(`${what} must be an integer from ${MIN_FLASH_PAGES} to ${MAX_FLASH_PAGES}, got ${pages}`);
+function checkPages(pages: number, what: string, min = MIN_FLASH_PAGES): void {
+  if (!Number.isInteger(pages) || pages < min || pages > MAX_FLASH_PAGES)
+    throw new RangeError(`${what} must be an integer from ${min} to ${MAX_FLASH_PAGES}, got ${pages}`);
 }
 
 /**
- * NOR flash for the simulator: 4096-byte pages of 4-byte words. write() may only clear bits of whole aligned
- * words (anything else throws FlashBugError: a firmware bug, never silently ANDed as real chips do), erase()
- * sets a page to 0xFF and counts it. Backed by a file (SimFlash.open) or by memory (SimFlash.memory).
+ * NOR flash for the simulator: pages of words (4096-byte pages of 4-byte words in a file image; any whole-word
+ * geometry in memory). write() may only clear bits of whole aligned words (anything else throws FlashBugError: a
+ * firmware bug, never silently ANDed as real chips do), erase() sets a page to 0xFF and counts it. Backed by a file
+ * (SimFlash.open) or by memory (SimFlash.memory).
  */
 export class SimFlash implements Flash {
-  readonly pageSize = SIM_PAGE_SIZE;
-  readonly wordSize = SIM_WORD_SIZE;
+  readonly pageSize: number;
+  readonly wordSize: number;
   readonly pageCount: number;
   /** The image file, or undefined for a memory flash. */
   readonly path: string | undefined;
@@ -110,7 +119,9 @@ export class SimFlash implements Flash {
   private fd: number | undefined;
   private closed = false;
 
-  private constructor(pageCount: number, mem: Uint8Array, erases: number[], path?: string, fd?: number) {
+  private constructor(pageSize: number, wordSize: number, pageCount: number, mem: Uint8Array, erases: number[], path?: string, fd?: number) {
+    this.pageSize = pageSize;
+    this.wordSize = wordSize;
     this.pageCount = pageCount;
     this.mem = mem;
     this.erases = erases;
@@ -118,26 +129,33 @@ export class SimFlash implements Flash {
     this.fd = fd;
   }
 
-  /** A flash in memory (tests, sweeps): factory-new, or a copy of `image`. */
+  /**
+   * A flash in memory (tests, sweeps): factory-new, or a copy of `image`. Its geometry may be any the Flash HAL
+   * allows (a page of whole words, 1 to 256 pages), so that a test can also hand the store one it must refuse.
+   */
   static memory(opts: SimFlashMemoryOptions = {}): SimFlash {
+    const pageSize = opts.pageSize === undefined ? SIM_PAGE_SIZE : opts.pageSize;
+    const wordSize = opts.wordSize === undefined ? SIM_WORD_SIZE : opts.wordSize;
+    if (!(Number.isInteger(wordSize) && wordSize > 0 && Number.isInteger(pageSize) && pageSize > 0 && pageSize % wordSize === 0))
+      throw new RangeError(`a flash page must be a positive whole number of words, got ${pageSize} bytes of ${wordSize}-byte words`);
     let pages = opts.pages;
     let mem: Uint8Array;
     if (opts.image) {
-      if (opts.image.length === 0 || opts.image.length % SIM_PAGE_SIZE !== 0)
-        throw new RangeError(`a flash image must be a whole number of ${SIM_PAGE_SIZE}-byte pages, got ${opts.image.length} bytes`);
-      const n = opts.image.length / SIM_PAGE_SIZE;
+      if (opts.image.length === 0 || opts.image.length % pageSize !== 0)
+        throw new RangeError(`a flash image must be a whole number of ${pageSize}-byte pages, got ${opts.image.length} bytes`);
+      const n = opts.image.length / pageSize;
       if (pages !== undefined && pages !== n) throw new RangeError(`the image holds ${n} pages, not ${pages}`);
       pages = n;
       mem = new Uint8Array(opts.image);
     } else {
       pages = pages === undefined ? DEFAULT_FLASH_PAGES : pages;
-      checkPages(pages, 'pages');
-      mem = new Uint8Array(pages * SIM_PAGE_SIZE).fill(0xff);
+      checkPages(pages, 'pages', 1);
+      mem = new Uint8Array(pages * pageSize).fill(0xff);
     }
-    checkPages(pages, 'pages');
+    checkPages(pages, 'pages', 1);
     const erases = new Array<number>(pages).fill(0);
     if (opts.eraseCounts) for (let i = 0; i < pages && i < opts.eraseCounts.length; i++) erases[i] = opts.eraseCounts[i];
-    return new SimFlash(pages, mem, erases);
+    return new SimFlash(pageSize, wordSize, pages, mem, erases);
   }
 
   /**
@@ -189,7 +207,7 @@ export class SimFlash implements Flash {
         }
       }
       const erases = readWear(abs + '.wear', pages);
-      const f = new SimFlash(pages, mem, erases, abs, fd);
+      const f = new SimFlash(SIM_PAGE_SIZE, SIM_WORD_SIZE, pages, mem, erases, abs, fd);
       openHere.add(abs);
       return f;
     } catch (e) {
@@ -241,7 +259,27 @@ export class SimFlash implements Flash {
 
   /** An independent memory flash with the same contents and erase counts (a sweep restarts from it). */
   clone(): SimFlash {
-    return SimFlash.memory({ image: this.mem, eraseCounts: this.erases });
+    return SimFlash.memory({ image: this.mem, pageSize: this.pageSize, wordSize: this.wordSize, eraseCounts: this.erases });
+  }
+
+  /**
+   * Put a whole image back in place, as a flash programmer would (a sweep restarts each cut from it): no NOR rule
+   * applies and the erase counts are kept.
+   */
+  restore(image: Uint8Array): void {
+    this.checkOpen();
+    if (image.length !== this.mem.length) throw new RangeError(`an image of ${image.length} bytes does not fit a flash of ${this.mem.length}`);
+    this.mem.set(image);
+    if (this.fd !== undefined) writeAll(this.fd, this.mem, 0);
+  }
+
+  /** Flip one bit in place (a retention error, a stray particle): corruption, not a write, so no NOR rule applies. */
+  flipBit(byteIndex: number, bit: number): void {
+    this.checkOpen();
+    if (!(Number.isInteger(byteIndex) && byteIndex >= 0 && byteIndex < this.mem.length && Number.isInteger(bit) && bit >= 0 && bit < 8))
+      throw new RangeError(`no bit ${bit} of byte ${byteIndex} in a flash of ${this.mem.length} bytes`);
+    this.mem[byteIndex] ^= 1 << bit;
+    if (this.fd !== undefined) writeAll(this.fd, this.mem.subarray(byteIndex, byteIndex + 1), byteIndex);
   }
 
   get isClosed(): boolean {
@@ -351,6 +389,17 @@ export interface PowerCutInfo {
 }
 
 /**
+ * What a power cut leaves of the operation it interrupts (docs/storage.md §11, the NOR model): `word` gives the
+ * word a cut write leaves, some of the bits it was to clear cleared and no other bit changed; `page` gives the page
+ * an interrupted erase leaves, some of its 0 bits back at 1. `fraction`, when given, is the chance of each 0 bit
+ * coming back. Both draw from the tearing's own seeded stream.
+ */
+export interface Tearing {
+  word(before: Uint8Array, intended: Uint8Array): Uint8Array;
+  page(before: Uint8Array, fraction?: number): Uint8Array;
+}
+
+/**
  * The word a cut write leaves: of the bits it was to clear (1 before, 0 intended), a random subset is cleared.
  * One cut in four clears none of them and one in four all of them, so a sweep over N also meets the clean states
  * "N−1 words written" and "exactly N words written" (which a bit-by-bit coin would almost never give for a word
@@ -378,6 +427,82 @@ export function tearErase(before: Uint8Array, random: RandomFill): Uint8Array {
   return landed;
 }
 
+/** `before` with each bit set to 1 when a draw of `next` (uniform in [0, 1)) falls below `fraction`; bit 0 first. */
+function eraseShare(before: Uint8Array, fraction: number, next: () => number): Uint8Array {
+  const landed = new Uint8Array(before.length);
+  for (let i = 0; i < before.length; i++) {
+    let set = 0;
+    for (let bit = 0; bit < 8; bit++) if (next() < fraction) set |= 1 << bit;
+    landed[i] = before[i] | set;
+  }
+  return landed;
+}
+
+/**
+ * The simulator's tearing: tear() and tearErase(), from a stream of their own, so that a cut does not shift the
+ * device's seeded RNG. `seed` is the simulator's hex seed (--seed); without one (or with one that is not hex) the
+ * torn bits come from the OS CSPRNG.
+ */
+export function mixedTearing(seed?: string): Tearing {
+  const tornSeed = seed !== undefined && parseSeed(seed) ? createHash('sha256').update('tinyhsm power cut ').update(seed).digest('hex') : undefined;
+  const random = createRandomSource(tornSeed);
+  const u32 = new Uint8Array(4);
+  const view = new DataView(u32.buffer);
+  const next = () => {
+    random(u32);
+    return view.getUint32(0) / 4294967296;
+  };
+  return {
+    word: (before, intended) => tear(before, intended, random),
+    page: (before, fraction) => (fraction === undefined ? tearErase(before, random) : eraseShare(before, fraction, next)),
+  };
+}
+
+/** mulberry32: small, seeded, good enough to pick bits. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Every bit its own fair coin, from a numeric seed: each bit a cut write was to clear is cleared or not; an
+ * interrupted erase sets each bit of the page with chance `fraction` (drawn first when not given). The store's
+ * power-cut tests were written with this tearing (a torn word is nearly always partly written), and their seeds
+ * pick the same bits with it.
+ */
+export function coinTearing(seed: number): Tearing {
+  const next = mulberry32(seed);
+  return {
+    word(before, intended) {
+      const landed = new Uint8Array(before.length);
+      for (let i = 0; i < before.length; i++) {
+        const clear = before[i] & ~intended[i] & 0xff;
+        let cleared = 0;
+        for (let bit = 0; bit < 8; bit++) if (clear & (1 << bit) && next() < 0.5) cleared |= 1 << bit;
+        landed[i] = before[i] & ~cleared & 0xff;
+      }
+      return landed;
+    },
+    page: (before, fraction) => eraseShare(before, fraction === undefined ? next() : fraction, next),
+  };
+}
+
+export interface PowerCutOptions {
+  /** How a cut word or page lands (default: mixedTearing of the seed). */
+  tearing?: Tearing;
+  /**
+   * read() still works while the power is off (default: it throws, the board is dark). For tests that read the chip
+   * between a cut and powerOn(), as a flash programmer would; writes and erases still fail until then.
+   */
+  readWhenOff?: boolean;
+}
+
 /**
  * The simulator's view of a flash: checks the NOR rules on any Flash (the simulator's own or one a test
  * provides), counts word writes and erases since the simulator started, and cuts power at a chosen word write:
@@ -389,27 +514,29 @@ export class PowerCutFlash implements Flash {
   readonly pageCount: number;
   readonly wordSize: number;
   private words = 0;
-  private erases: number[];
+  private pageErases: number[];
   private eraseTotal = 0;
   private cutAt: number | undefined;
   private eraseCutAt: number | undefined;
+  private eraseCutFraction: number | undefined;
   private powered = true;
-  private readonly torn: RandomFill;
+  private readonly tearing: Tearing;
+  private readonly readWhenOff: boolean;
 
   constructor(
     readonly inner: Flash,
     private readonly onCut: (info: PowerCutInfo) => void,
     seed?: string,
+    options: PowerCutOptions = {},
   ) {
     this.pageSize = inner.pageSize;
     this.pageCount = inner.pageCount;
     this.wordSize = inner.wordSize;
     if (!(Number.isInteger(this.wordSize) && this.wordSize > 0 && Number.isInteger(this.pageSize) && this.pageSize % this.wordSize === 0 && Number.isInteger(this.pageCount) && this.pageCount > 0))
       throw new RangeError(`flash geometry ${this.pageCount}×${this.pageSize} bytes, ${this.wordSize}-byte words is not usable`);
-    this.erases = new Array<number>(this.pageCount).fill(0);
-    // the torn bits come from their own stream, so a cut does not shift the device's seeded RNG
-    const tornSeed = seed !== undefined && parseSeed(seed) ? createHash('sha256').update('tinyhsm power cut ').update(seed).digest('hex') : undefined;
-    this.torn = createRandomSource(tornSeed);
+    this.pageErases = new Array<number>(this.pageCount).fill(0);
+    this.tearing = options.tearing || mixedTearing(seed);
+    this.readWhenOff = options.readWhenOff === true;
   }
 
   /** Word writes so far (since the simulator started, boot included). */
@@ -417,9 +544,9 @@ export class PowerCutFlash implements Flash {
     return this.words;
   }
 
-  /** Erases per page since the simulator started (the file flash also keeps lifetime counts). */
+  /** Erases per page since the simulator started, interrupted ones included (the file flash also keeps lifetime counts). */
   get erasesSinceStart(): number[] {
-    return this.erases.slice();
+    return this.pageErases.slice();
   }
 
   get isPowered(): boolean {
@@ -442,11 +569,16 @@ export class PowerCutFlash implements Flash {
     return this.eraseTotal;
   }
 
-  /** Cut power during absolute erase `n` (> eraseCount), or cancel with undefined. */
-  setEraseCutAt(n: number | undefined): void {
+  /**
+   * Cut power during absolute erase `n` (> eraseCount), or cancel with undefined. `fraction` (0 to 1): the chance
+   * of each 0 bit of the page coming back to 1 (default: the tearing's own choice).
+   */
+  setEraseCutAt(n: number | undefined, fraction?: number): void {
     if (n !== undefined && (!Number.isInteger(n) || n <= this.eraseTotal))
       throw new RangeError(`a power cut must come at a later erase than the ${this.eraseTotal} already made, got ${n}`);
+    if (fraction !== undefined && !(fraction >= 0 && fraction <= 1)) throw new RangeError(`the share of bits an interrupted erase sets is from 0 to 1, got ${fraction}`);
     this.eraseCutAt = n;
+    this.eraseCutFraction = fraction;
   }
 
   get pendingEraseCutAt(): number | undefined {
@@ -463,7 +595,7 @@ export class PowerCutFlash implements Flash {
   }
 
   read(page: number, offset: number, length: number): Uint8Array {
-    this.checkPower();
+    if (!this.readWhenOff) this.checkPower();
     checkFlashAccess(this, 'read', page, offset, length);
     return this.inner.read(page, offset, length);
   }
@@ -487,7 +619,7 @@ export class PowerCutFlash implements Flash {
     const at = offset + k * ws;
     const before = this.inner.read(page, at, ws);
     const intended = bytes.slice(k * ws, (k + 1) * ws);
-    const landed = tear(before, intended, this.torn);
+    const landed = this.tearing.word(before, intended);
     this.inner.write(page, at, landed);
     this.words = this.cutAt;
     this.cutAt = undefined;
@@ -502,24 +634,19 @@ export class PowerCutFlash implements Flash {
     this.checkPower();
     checkFlashAccess(this, 'erase', page, 0, 0);
     this.eraseTotal++;
+    this.pageErases[page]++;
     if (this.eraseCutAt === undefined || this.eraseTotal < this.eraseCutAt) {
       this.inner.erase(page);
-      this.erases[page]++;
       return;
     }
-    // the erase is interrupted: the page is left partly erased (an erase pulse happened unless nothing changed)
+    // the erase is interrupted: it began (the chip counts it) and left the page partly erased
     const before = this.inner.read(page, 0, this.pageSize);
     const intended = new Uint8Array(this.pageSize).fill(0xff);
-    const landed = tearErase(before, this.torn);
-    let changed = false;
-    for (let i = 0; i < landed.length && !changed; i++) changed = landed[i] !== before[i];
-    if (changed) {
-      this.inner.erase(page);
-      this.erases[page]++;
-      let all = true;
-      for (let i = 0; i < landed.length && all; i++) all = landed[i] === 0xff;
-      if (!all) this.inner.write(page, 0, landed); // only clears bits of the erased page: a legal way to leave `landed`
-    }
+    const landed = this.tearing.page(before, this.eraseCutFraction);
+    this.inner.erase(page);
+    let all = true;
+    for (let i = 0; i < landed.length && all; i++) all = landed[i] === 0xff;
+    if (!all) this.inner.write(page, 0, landed); // only clears bits of the erased page: a legal way to leave `landed`
     this.eraseCutAt = undefined;
     this.cutAt = undefined;
     this.powered = false;

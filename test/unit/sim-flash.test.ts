@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlashBugError, PowerCutError, PowerCutFlash, SimFlash, Simulator, type PowerCutInfo } from '../../sim/index.ts';
+import { coinTearing } from '../../sim/flash.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
 import { BOOT_PATTERN, BOOT_WORDS, writeFlashExerciser } from '../helpers/board-emulation/flash-exerciser.ts';
 
@@ -93,6 +94,19 @@ describe('SimFlash: NOR rules', () => {
     expect(hex(f.read(1, 0, 8))).toBe('12345678ffffffff');
     expect(hex(c.read(1, 0, 8))).toBe('1234567800000000');
     expect(c.eraseCounts()).toEqual([0, 1]);
+  });
+  it('a memory flash takes any whole-word geometry (tests hand the store small or unusable ones); restore and flipBit bypass the NOR rules', () => {
+    const f = SimFlash.memory({ pageSize: 64, pages: 1, wordSize: 8 });
+    expect([f.pageSize, f.pageCount, f.wordSize]).toEqual([64, 1, 8]);
+    expect(() => f.write(0, 4, unhex('0000000000000000'))).toThrow(/not whole aligned 8-byte words/);
+    expect(() => SimFlash.memory({ pageSize: 60, wordSize: 8 })).toThrow(RangeError);
+    expect(() => SimFlash.memory({ image: new Uint8Array(100), pageSize: 64 })).toThrow(/whole number of 64-byte pages/);
+    f.write(0, 0, unhex('0000000000000000'));
+    f.restore(new Uint8Array(64).fill(0xff));
+    f.flipBit(9, 4);
+    expect(hex(f.read(0, 8, 2))).toBe('ffef');
+    expect(f.eraseCounts()).toEqual([0]);
+    expect(() => f.restore(new Uint8Array(32))).toThrow(RangeError);
   });
 });
 
@@ -267,6 +281,23 @@ describe('PowerCutFlash: the N-th word write lands torn, then nothing', () => {
       seen.add(page.every((b) => b === 0x5a) ? 'none' : page.every((b) => b === 0xff) ? 'all' : 'some');
     }
     expect([...seen].sort()).toEqual(['all', 'none', 'some']);
+  });
+
+  it('a chosen tearing and share of bits; reads while off when asked; an interrupted erase counts even if nothing changed', () => {
+    const inner = SimFlash.memory({ pageSize: 256, pages: 2 });
+    const pc = new PowerCutFlash(inner, () => {}, undefined, { tearing: coinTearing(9), readWhenOff: true });
+    pc.write(0, 0, new Uint8Array(256));
+    pc.setEraseCutAt(1, 0);
+    expect(() => pc.erase(0)).toThrow(PowerCutError);
+    expect(pc.read(0, 0, 256).every((b) => b === 0)).toBe(true); // a share of 0: nothing came back, and reads still work
+    expect(pc.erasesSinceStart).toEqual([1, 0]);
+    expect(() => pc.write(1, 0, new Uint8Array(4))).toThrow(PowerCutError);
+    pc.powerOn();
+    expect(() => pc.setEraseCutAt(2, 1.5)).toThrow(RangeError);
+    pc.setEraseCutAt(2, 1);
+    expect(() => pc.erase(0)).toThrow(PowerCutError);
+    expect(pc.read(0, 0, 256).every((b) => b === 0xff)).toBe(true);
+    expect(inner.eraseCounts()).toEqual([2, 0]);
   });
 
   it('a cut must come after the writes already made', () => {
