@@ -1,194 +1,106 @@
-// An in-memory NOR flash for tests: enforces NOR rules, counts erases and word writes, and cuts power mid-write or mid-erase (docs/storage.md §2, §11).
-import type { Flash } from '../../firmware/hal/index.ts';
-
-/** Thrown by the write or erase that loses power, and by every write or erase after it until powerOn(). */
-export class PowerCut extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PowerCut';
-  }
-}
-
-/** A write that breaks NOR rules (0→1, misaligned, out of range): a firmware bug, never a power effect. */
-export class NorViolation extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NorViolation';
-  }
-}
+// The tests' NOR flash: the simulator's flash and power cuts (sim/flash.ts) in memory, with a test's geometry, seeded torn bits and cuts counted from now; and searches of flash bytes (docs/storage.md §2, §11).
+import { RAM_FLASH_PAGES, RAM_FLASH_PAGE_SIZE } from '../../firmware/core/ram_flash.ts';
+import { PowerCutFlash, SimFlash, coinTearing } from '../../sim/flash.ts';
 
 export interface NorFlashOptions {
+  /** Bytes per page (default 4096). */
   pageSize?: number;
+  /** Pages (default 8). */
   pageCount?: number;
+  /** Bytes per word (default 4). */
   wordSize?: number;
-  /** Seed of the generator that picks which bits a torn write or an interrupted erase leaves. */
+  /** Seed of the coin that picks which bits a torn write or an interrupted erase leaves (sim/flash.ts coinTearing; default 1). */
   seed?: number;
 }
 
-/** mulberry32: small, seeded, good enough to pick bits. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/**
+ * A memory SimFlash behind a PowerCutFlash with coinTearing and reads that work while the power is off, and the
+ * names the tests use: cuts armed relative to the writes and erases made so far, powerOn() that disarms them, and
+ * the chip's bytes. NOR violations throw FlashBugError, cuts PowerCutError (both from sim/flash.ts).
+ */
+export class NorFlash extends PowerCutFlash {
+  /** The memory chip behind the power cuts. */
+  readonly chip: SimFlash;
 
-export class NorFlash implements Flash {
-  readonly pageSize: number;
-  readonly pageCount: number;
-  readonly wordSize: number;
-  /** Erases per page (an interrupted erase counts). */
-  readonly eraseCounts: number[];
-  /** Word writes so far (the torn one included). */
-  wordWrites = 0;
-  /** Erases so far, all pages. */
-  erases = 0;
-  private mem: Uint8Array;
-  private random: () => number;
-  private powered = true;
-  /** wordWrites value at which the torn write happens, or -1. */
-  private cutWordAt = -1;
-  /** erases value at which the partial erase happens, or -1; and the share of bits it sets (-1: random). */
-  private cutEraseAt = -1;
-  private cutEraseFraction = -1;
-
-  constructor(opts: NorFlashOptions = {}) {
-    this.pageSize = opts.pageSize === undefined ? 4096 : opts.pageSize;
-    this.pageCount = opts.pageCount === undefined ? 8 : opts.pageCount;
-    this.wordSize = opts.wordSize === undefined ? 4 : opts.wordSize;
-    if (!(this.pageSize > 0 && this.pageSize % this.wordSize === 0 && this.pageCount > 0))
-      throw new Error('NorFlash: page size must be a positive multiple of the word size, and the page count positive');
-    this.mem = new Uint8Array(this.pageSize * this.pageCount).fill(0xff);
-    this.eraseCounts = new Array<number>(this.pageCount).fill(0);
-    this.random = rng(opts.seed === undefined ? 1 : opts.seed);
+  constructor(opts: NorFlashOptions & { image?: Uint8Array } = {}) {
+    const chip = SimFlash.memory({
+      pageSize: opts.pageSize === undefined ? 4096 : opts.pageSize,
+      pages: opts.image ? undefined : opts.pageCount === undefined ? 8 : opts.pageCount,
+      wordSize: opts.wordSize,
+      image: opts.image,
+    });
+    super(chip, () => {}, undefined, { tearing: coinTearing(opts.seed === undefined ? 1 : opts.seed), readWhenOff: true });
+    this.chip = chip;
   }
 
   /** A flash holding a copy of `bytes` (for example a snapshot), page count = bytes.length / pageSize. */
   static fromBytes(bytes: Uint8Array, opts: NorFlashOptions = {}): NorFlash {
-    const pageSize = opts.pageSize === undefined ? 4096 : opts.pageSize;
-    if (bytes.length % pageSize !== 0) throw new Error('NorFlash.fromBytes: ' + bytes.length + ' bytes are not whole ' + pageSize + '-byte pages');
-    const f = new NorFlash({ ...opts, pageSize, pageCount: bytes.length / pageSize });
-    f.mem.set(bytes);
-    return f;
+    return new NorFlash({ ...opts, pageCount: undefined, image: bytes });
   }
 
-  private check(page: number, offset: number, length: number, what: string): void {
-    if (!(Number.isInteger(page) && page >= 0 && page < this.pageCount))
-      throw new NorViolation('NorFlash.' + what + ': page ' + page + ' is outside 0..' + (this.pageCount - 1));
-    if (!(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 && offset + length <= this.pageSize))
-      throw new NorViolation('NorFlash.' + what + ': bytes ' + offset + '..' + (offset + length) + ' are outside the ' + this.pageSize + '-byte page');
+  /** Erases so far, all pages (an interrupted one included). */
+  get erases(): number {
+    return this.eraseCount;
   }
 
-  read(page: number, offset: number, length: number): Uint8Array {
-    this.check(page, offset, length, 'read');
-    const at = page * this.pageSize + offset;
-    return this.mem.slice(at, at + length);
-  }
-
-  /** Program whole aligned words, in address order; only 1→0 changes (checked before anything lands). */
-  write(page: number, offset: number, data: Uint8Array): void {
-    if (!this.powered) throw new PowerCut('NorFlash.write after power was cut');
-    this.check(page, offset, data.length, 'write');
-    const w = this.wordSize;
-    if (offset % w !== 0 || data.length % w !== 0)
-      throw new NorViolation('NorFlash.write: offset ' + offset + ' and length ' + data.length + ' must be multiples of the ' + w + '-byte word');
-    const at = page * this.pageSize + offset;
-    for (let i = 0; i < data.length; i++)
-      if ((this.mem[at + i] & data[i]) !== data[i])
-        throw new NorViolation('NorFlash.write: byte ' + (offset + i) + ' of page ' + page + ' would need a 0→1 bit change (erase the page first)');
-    for (let i = 0; i < data.length; i += w) {
-      this.wordWrites++;
-      if (this.wordWrites === this.cutWordAt) {
-        // Torn: each bit this word was to clear is cleared or not, at random; then the board is dark.
-        for (let j = 0; j < w; j++) {
-          const clear = this.mem[at + i + j] & ~data[i + j] & 0xff;
-          let landed = 0;
-          for (let bit = 0; bit < 8; bit++) if (clear & (1 << bit) && this.random() < 0.5) landed |= 1 << bit;
-          this.mem[at + i + j] &= ~landed & 0xff;
-        }
-        this.powered = false;
-        this.cutWordAt = -1;
-        throw new PowerCut('power cut during word write ' + this.wordWrites + ' (page ' + page + ', offset ' + (offset + i) + ')');
-      }
-      for (let j = 0; j < w; j++) this.mem[at + i + j] &= data[i + j];
-    }
-  }
-
-  erase(page: number): void {
-    if (!this.powered) throw new PowerCut('NorFlash.erase after power was cut');
-    this.check(page, 0, 0, 'erase');
-    this.erases++;
-    this.eraseCounts[page]++;
-    const at = page * this.pageSize;
-    if (this.erases === this.cutEraseAt) {
-      // Interrupted: some of the page's 0 bits have become 1, the rest not (yet).
-      const f = this.cutEraseFraction >= 0 ? this.cutEraseFraction : this.random();
-      for (let i = at; i < at + this.pageSize; i++) {
-        let set = 0;
-        for (let bit = 0; bit < 8; bit++) if (this.random() < f) set |= 1 << bit;
-        this.mem[i] |= set;
-      }
-      this.powered = false;
-      this.cutEraseAt = -1;
-      throw new PowerCut('power cut during erase ' + this.erases + ' (page ' + page + ')');
-    }
-    this.mem.fill(0xff, at, at + this.pageSize);
+  /** Erases per page (an interrupted erase counts). */
+  get eraseCounts(): number[] {
+    return this.erasesSinceStart;
   }
 
   /** The n-th word write from now (n ≥ 1) lands torn, then power is cut. */
   cutAfterWords(n: number): void {
-    if (!(Number.isInteger(n) && n >= 1)) throw new Error('cutAfterWords: n must be an integer ≥ 1');
-    this.cutWordAt = this.wordWrites + n;
+    if (!(Number.isInteger(n) && n >= 1)) throw new RangeError('cutAfterWords: n must be an integer ≥ 1');
+    this.setCutAt(this.wordWrites + n);
   }
 
-  /** The n-th erase from now (n ≥ 1) is left partial, then power is cut. `fraction`: share of 0 bits it sets (default random). */
+  /** The n-th erase from now (n ≥ 1) is left partial, then power is cut. `fraction`: share of 0 bits it sets (default, or < 0: random). */
   cutDuringErase(n = 1, fraction = -1): void {
-    if (!(Number.isInteger(n) && n >= 1)) throw new Error('cutDuringErase: n must be an integer ≥ 1');
-    this.cutEraseAt = this.erases + n;
-    this.cutEraseFraction = fraction;
+    if (!(Number.isInteger(n) && n >= 1)) throw new RangeError('cutDuringErase: n must be an integer ≥ 1');
+    this.setEraseCutAt(this.eraseCount + n, fraction < 0 ? undefined : fraction);
   }
 
   /** Disarm any pending cut. */
   cancelCut(): void {
-    this.cutWordAt = -1;
-    this.cutEraseAt = -1;
+    this.setCutAt(undefined);
+    this.setEraseCutAt(undefined);
   }
 
   /** True once a cut has happened and until powerOn(). */
   get isCut(): boolean {
-    return !this.powered;
+    return !this.isPowered;
   }
 
   /** Power the board back on: the bytes stay as the cut left them; pending cuts are disarmed. */
-  powerOn(): void {
-    this.powered = true;
+  override powerOn(): void {
     this.cancelCut();
+    super.powerOn();
   }
 
   /** A copy of every byte. */
   snapshot(): Uint8Array {
-    return this.mem.slice();
+    return this.chip.image();
   }
 
   /** Put the bytes of a snapshot back (counters are kept). */
   restore(bytes: Uint8Array): void {
-    if (bytes.length !== this.mem.length) throw new Error('NorFlash.restore: snapshot is ' + bytes.length + ' bytes, flash is ' + this.mem.length);
-    this.mem.set(bytes);
+    this.chip.restore(bytes);
   }
 
   /** Flip one bit in place (a retention error or a stray cosmic ray), ignoring NOR rules. */
   flipBit(byteIndex: number, bit: number): void {
-    this.mem[byteIndex] ^= 1 << bit;
+    this.chip.flipBit(byteIndex, bit);
   }
 
-  /** The live bytes (read-only use: search them for leftover secrets). */
+  /** Every byte (a copy: search it for leftover secrets). */
   get bytes(): Uint8Array {
-    return this.mem;
+    return this.chip.image();
   }
+}
+
+/** A NorFlash of the geometry a device gives itself without a flash HAL (firmware/core/ram_flash.ts: 4 pages of 2 KiB), or of another. */
+export function ramSizedFlash(pageSize = RAM_FLASH_PAGE_SIZE, pageCount = RAM_FLASH_PAGES): NorFlash {
+  return new NorFlash({ pageSize, pageCount });
 }
 
 /** Where `needle` occurs in `hay`, or -1. */

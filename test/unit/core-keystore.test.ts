@@ -9,7 +9,8 @@ import type { StoredPolicy } from '../../firmware/core/policy.ts';
 import { Alg, Capability, Origin, Status } from '../../firmware/protocol/codes.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
 import { cborDecode, cborEncode, type CborMap } from '../../firmware/protocol/cbor.ts';
-import { NorFlash, PowerCut, leftover } from '../helpers/nor-flash.ts';
+import { NorFlash, leftover } from '../helpers/nor-flash.ts';
+import { PowerCutError } from '../../sim/flash.ts';
 import { nobleCrypto, seededRng } from '../helpers/loopback.ts';
 
 const hex = (b: Uint8Array | undefined) => (b === undefined ? 'none' : Buffer.from(b).toString('hex'));
@@ -299,7 +300,7 @@ describe('KeyStore', () => {
     const before = meta(s);
     const priv = k(0x55);
     flash.cutAfterWords(3);
-    expect(() => s.add(Alg.ED25519, 'torn', Origin.GENERATED, POLICY, priv, k(0x56), KC)).toThrow(PowerCut);
+    expect(() => s.add(Alg.ED25519, 'torn', Origin.GENERATED, POLICY, priv, k(0x56), KC)).toThrow(PowerCutError);
     expect(meta(s)).toEqual(before);
     expect(priv.every((b) => b === 0)).toBe(true);
     expect(s.storageFault).toBe(true);

@@ -3,7 +3,8 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Store, RecordKind, recordKey, isSecretKind, kindOf, type Entry } from '../../firmware/core/store/index.ts';
 import { Status } from '../../firmware/protocol/codes.ts';
-import { NorFlash, PowerCut, bytesFrom, leftover, stateOf, sameState, applied, hex, indexOfBytes } from '../helpers/nor-flash.ts';
+import { NorFlash, bytesFrom, leftover, stateOf, sameState, applied, hex, indexOfBytes } from '../helpers/nor-flash.ts';
+import { PowerCutError } from '../../sim/flash.ts';
 
 const KINDS = Object.values(RecordKind);
 const KEYS = [
@@ -69,7 +70,7 @@ function run(geo: { ps: number; pages: number }, ops: Op[], seed: number): void 
         flash.cancelCut();
         return s;
       } catch (e) {
-        expect(e).toBeInstanceOf(PowerCut);
+        expect(e).toBeInstanceOf(PowerCutError);
         seen.bootCuts++;
         flash.powerOn();
       }
@@ -113,7 +114,7 @@ function run(geo: { ps: number; pages: number }, ops: Op[], seed: number): void 
         seen.full++;
       }
     } catch (e) {
-      expect(e, what).toBeInstanceOf(PowerCut);
+      expect(e, what).toBeInstanceOf(PowerCutError);
       cut = true;
       seen.cuts++;
       if (o.t === 'cut' && o.erase) seen.eraseCuts++;

@@ -1,7 +1,8 @@
 // Power cuts at every word write and during every erase of a transaction (with and without compaction): after reboot the state is exactly old or new, and no stale secret is left in flash (docs/storage.md §1, §6).
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey, type Entry } from '../../firmware/core/store/index.ts';
-import { NorFlash, PowerCut, bytesFrom, leftover, stateOf, sameState, applied, hex } from '../helpers/nor-flash.ts';
+import { NorFlash, bytesFrom, leftover, stateOf, sameState, applied, hex } from '../helpers/nor-flash.ts';
+import { PowerCutError } from '../../sim/flash.ts';
 
 const KINDS = Object.values(RecordKind);
 const K = (i: number) => recordKey(RecordKind.KEY, i);
@@ -97,7 +98,7 @@ function attempt(sc: Scenario, arm: (f: NorFlash) => void, seed = 3): { flash: N
     const r = store.commit(sc.txn);
     expect(r.ok).toBe(true);
   } catch (e) {
-    expect(e).toBeInstanceOf(PowerCut); // never a NOR rule violation
+    expect(e).toBeInstanceOf(PowerCutError); // never a NOR rule violation
     cut = true;
   }
   flash.powerOn();
@@ -194,14 +195,14 @@ describe('a second power cut while booting from the first', () => {
         for (let m = 1; m <= clean.wordWrites; m++) {
           const f = NorFlash.fromBytes(first, { pageSize: sc.ps, seed: m });
           f.cutAfterWords(m);
-          expect(() => Store.open(f)).toThrow(PowerCut);
+          expect(() => Store.open(f)).toThrow(PowerCutError);
           f.powerOn();
           expect(sameState(stateOf(Store.open(f), KINDS), expected), 'cut at word ' + n + ', then recovery word ' + m).toBe(true);
         }
         for (let m = 1; m <= clean.erases; m++) {
           const f = NorFlash.fromBytes(first, { pageSize: sc.ps, seed: m });
           f.cutDuringErase(m);
-          expect(() => Store.open(f)).toThrow(PowerCut);
+          expect(() => Store.open(f)).toThrow(PowerCutError);
           f.powerOn();
           expect(sameState(stateOf(Store.open(f), KINDS), expected), 'cut at word ' + n + ', then recovery erase ' + m).toBe(true);
         }

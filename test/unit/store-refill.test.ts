@@ -3,7 +3,8 @@ import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey, RESERVE_BYTES, type Entry } from '../../firmware/core/store/index.ts';
 import { Status } from '../../firmware/protocol/codes.ts';
-import { NorFlash, PowerCut, bytesFrom, leftover, stateOf, sameState, applied } from '../helpers/nor-flash.ts';
+import { NorFlash, bytesFrom, leftover, stateOf, sameState, applied } from '../helpers/nor-flash.ts';
+import { PowerCutError } from '../../sim/flash.ts';
 
 const KINDS = Object.values(RecordKind);
 const K = (i: number) => recordKey(RecordKind.KEY, i);
@@ -139,7 +140,7 @@ describe('a full store recovers by deleting', () => {
       const flash = NorFlash.fromBytes(base, { pageSize: ps, seed: n });
       const t = Store.open(flash);
       flash.cutAfterWords(n);
-      expect(() => t.commit(txn)).toThrow(PowerCut);
+      expect(() => t.commit(txn)).toThrow(PowerCutError);
       check(flash, 'cut at word ' + n + ' of ' + words);
     }
     for (let k = 1; k <= erases; k++) {
@@ -147,7 +148,7 @@ describe('a full store recovers by deleting', () => {
         const flash = NorFlash.fromBytes(base, { pageSize: ps, seed: k });
         const t = Store.open(flash);
         flash.cutDuringErase(k, fraction);
-        expect(() => t.commit(txn)).toThrow(PowerCut);
+        expect(() => t.commit(txn)).toThrow(PowerCutError);
         check(flash, 'cut during erase ' + k + ' (' + fraction + ')');
       }
     }

@@ -2,7 +2,8 @@
 import { describe, it, expect } from 'vitest';
 import { Store, RecordKind, recordKey } from '../../firmware/core/store/index.ts';
 import { forEachRecord } from '../../firmware/core/store/format.ts';
-import { NorFlash, PowerCut, bytesFrom, leftover, hex, indexOfBytes } from '../helpers/nor-flash.ts';
+import { NorFlash, bytesFrom, leftover, hex, indexOfBytes } from '../helpers/nor-flash.ts';
+import { PowerCutError } from '../../sim/flash.ts';
 
 const K = (i: number) => recordKey(RecordKind.KEY, i);
 const C = (i: number) => recordKey(RecordKind.COUNTERS, i);
@@ -83,7 +84,7 @@ describe('secret records are wiped from flash', () => {
     const g = NorFlash.fromBytes(base, { pageSize: 1024 });
     const s2 = Store.open(g);
     g.cutAfterWords(18); // the first word after the commit: the old record's wipe word
-    expect(() => s2.commit([{ key: K(4), value: next }])).toThrow(PowerCut);
+    expect(() => s2.commit([{ key: K(4), value: next }])).toThrow(PowerCutError);
     g.powerOn();
     expect(leftover(g.bytes, old)).toBeGreaterThanOrEqual(0); // the cut came before the wipe
     const s3 = Store.open(g);
@@ -100,7 +101,7 @@ describe('secret records are wiped from flash', () => {
       const g = NorFlash.fromBytes(base, { pageSize: 1024, seed: n });
       const s = Store.open(g);
       g.cutAfterWords(n); // inside the first record's value, well before the commit marker
-      expect(() => s.commit([{ key: K(1), value: secret }, { key: K(2), value: bytesFrom(32, 64) }])).toThrow(PowerCut);
+      expect(() => s.commit([{ key: K(1), value: secret }, { key: K(2), value: bytesFrom(32, 64) }])).toThrow(PowerCutError);
       g.powerOn();
       const s2 = Store.open(g);
       expect(s2.list(RecordKind.KEY)).toEqual([]);
