@@ -7,7 +7,7 @@ import { Command, Status, toHex } from '../../firmware/protocol/index.ts';
 import { createEspruinoFlash, ESPRUINO_STORE_MAX_PAGES, type EspruinoFlashModule } from '../../firmware/platform/espruino/adapter.ts';
 import { EmulatedEspruinoFlash, EspruinoBoard, frameAsker } from '../helpers/board-emulation/espruino.ts';
 import { binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
-import { flashOps, runAgainstModel } from '../helpers/board-emulation/flash-model.ts';
+import { flashOps, runAgainstModel } from '../helpers/board-emulation/flash-conformance.ts';
 
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
 const unhex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));

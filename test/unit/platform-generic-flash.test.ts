@@ -9,7 +9,7 @@ import type { Crypto } from '../../firmware/hal/index.ts';
 import { SimFlash } from '../../sim/flash.ts';
 import { QuickJSBoard } from '../helpers/board-emulation/quickjs.ts';
 import { AnswerCollector, binaryRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
-import { flashOps, runAgainstModel } from '../helpers/board-emulation/flash-model.ts';
+import { flashOps, runAgainstModel } from '../helpers/board-emulation/flash-conformance.ts';
 import fc from 'fast-check';
 
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');

@@ -8,7 +8,7 @@ import { Alg, Command, Role, Status, toHex, type Frame } from '../../firmware/pr
 import { createKalumaFlash, openKalumaFlash, KALUMA_STORE_BASE, KALUMA_STORE_SECTORS, type KalumaGlobals } from '../../firmware/platform/kaluma/adapter.ts';
 import { EmulatedKalumaChip, EmulatedKalumaFlash, KalumaBoard, type Conversation } from '../helpers/board-emulation/kaluma.ts';
 import { WireSession, armorRequest, decodeAnswer, type Answer } from '../helpers/board-emulation/wire.ts';
-import { flashOps, runAgainstModel } from '../helpers/board-emulation/flash-model.ts';
+import { flashOps, runAgainstModel } from '../helpers/board-emulation/flash-conformance.ts';
 
 const SECTOR = 4096;
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');

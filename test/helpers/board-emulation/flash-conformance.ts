@@ -1,6 +1,7 @@
-// A model of the Flash HAL (a byte array with NOR rules) and a fast-check property that a board adapter behaves exactly like it.
+// Random legal Flash HAL operations, and a fast-check property that a board adapter behaves exactly like the simulator's NOR flash (sim/flash.ts) under them.
 import fc from 'fast-check';
 import type { Flash } from '../../../firmware/hal/index.ts';
+import { SimFlash } from '../../../sim/flash.ts';
 
 export type FlashOp = { kind: 'write'; page: number; word: number; words: number; bits: number[] } | { kind: 'erase'; page: number };
 
@@ -20,35 +21,37 @@ export function flashOps(pages: number, pageSize: number, maxOps = 40): fc.Arbit
 }
 
 /**
- * Apply `ops` to the adapter and to a plain model, as the store would (each write only clears bits of what is
- * there, whole aligned words, within a page), and require the adapter's whole contents to equal the model's
- * after every operation.
+ * Apply `ops` to the adapter and to a memory SimFlash holding the adapter's contents, as the store would (each
+ * write only clears bits of what is there, whole aligned words, within a page), and require the adapter's whole
+ * contents to equal the model's after every operation.
  */
 export function runAgainstModel(flash: Flash, ops: FlashOp[]): void {
   const { pageSize, pageCount } = flash;
-  const model = new Uint8Array(pageSize * pageCount);
-  for (let p = 0; p < pageCount; p++) model.set(flash.read(p, 0, pageSize), p * pageSize);
+  const image = new Uint8Array(pageSize * pageCount);
+  for (let p = 0; p < pageCount; p++) image.set(flash.read(p, 0, pageSize), p * pageSize);
+  const model = SimFlash.memory({ pageSize, wordSize: flash.wordSize, image });
   for (const op of ops) {
     if (op.kind === 'erase') {
       flash.erase(op.page);
-      model.fill(0xff, op.page * pageSize, (op.page + 1) * pageSize);
+      model.erase(op.page);
     } else {
       const offset = op.word * 4;
       const len = Math.min(op.words * 4, pageSize - offset);
-      const at = op.page * pageSize + offset;
-      const data = new Uint8Array(len);
-      for (let i = 0; i < len; i++) data[i] = model[at + i] & op.bits[i % op.bits.length];
+      const data = model.read(op.page, offset, len);
+      for (let i = 0; i < len; i++) data[i] &= op.bits[i % op.bits.length];
       flash.write(op.page, offset, data);
-      model.set(data, at);
+      model.write(op.page, offset, data);
     }
     const page = op.page;
     const got = flash.read(page, 0, pageSize);
+    const want = model.read(page, 0, pageSize);
     for (let i = 0; i < pageSize; i++) {
-      if (got[i] !== model[page * pageSize + i]) throw new Error(`after ${JSON.stringify(op).slice(0, 120)}: page ${page} byte ${i} is ${got[i]}, the model says ${model[page * pageSize + i]}`);
+      if (got[i] !== want[i]) throw new Error(`after ${JSON.stringify(op).slice(0, 120)}: page ${page} byte ${i} is ${got[i]}, the model says ${want[i]}`);
     }
   }
   for (let p = 0; p < pageCount; p++) {
     const got = flash.read(p, 0, pageSize);
-    for (let i = 0; i < pageSize; i++) if (got[i] !== model[p * pageSize + i]) throw new Error(`at the end: page ${p} byte ${i} differs from the model`);
+    const want = model.read(p, 0, pageSize);
+    for (let i = 0; i < pageSize; i++) if (got[i] !== want[i]) throw new Error(`at the end: page ${p} byte ${i} differs from the model`);
   }
 }
