@@ -3,16 +3,16 @@ import type { DeviceContext } from '../../firmware/core/context.ts';
 import { AuthState } from '../../firmware/core/auth/state.ts';
 import { KeyStore } from '../../firmware/core/keystore.ts';
 import { PresenceGate } from '../../firmware/core/presence.ts';
-import { RamFlash } from '../../firmware/core/ram_flash.ts';
 import { SessionTable, type SessionLimits } from '../../firmware/core/session/index.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
 import { createLoopbackEnv } from './loopback.ts';
+import { ramSizedFlash } from './nor-flash.ts';
 
 export interface DeviceContextOptions {
-  /** Default: a RAM flash. */
+  /** Default: a new flash of the geometry the device uses without a flash HAL (test/helpers/nor-flash.ts ramSizedFlash). */
   flash?: Flash;
-  /** What the context reports as ctx.flashVolatile (default: true on the RAM flash, false on a given one). */
+  /** What the context reports as ctx.flashVolatile (default: true on the default flash, as a device without a flash HAL reports; false on a given one). */
   flashVolatile?: boolean;
   /** The device clock in ms (default: the loopback's). */
   now?: () => number;
@@ -24,7 +24,7 @@ export interface DeviceContextOptions {
 /** A context with 4 key slots, PINs derived with 2 PBKDF2 iterations, firmware version 'test'. */
 export function deviceContext(o: DeviceContextOptions = {}): DeviceContext {
   const link = createLoopbackEnv(o.now ? { now: o.now } : {});
-  const store = Store.open(o.flash || new RamFlash());
+  const store = Store.open(o.flash || ramSizedFlash());
   const keystore = KeyStore.load(4, store);
   const deviceId = o.deviceId || new Uint8Array(16);
   return {

@@ -4,12 +4,12 @@ import { createHash } from 'node:crypto';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import { KeyStore } from '../../firmware/core/keystore.ts';
 import { PresenceGate } from '../../firmware/core/presence.ts';
-import { RamFlash } from '../../firmware/core/ram_flash.ts';
 import { SessionTable } from '../../firmware/core/session/index.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import type { Flash, Presence } from '../../firmware/hal/index.ts';
 import type { Result } from '../../firmware/protocol/result.ts';
 import { createLoopbackEnv } from './loopback.ts';
+import { ramSizedFlash } from './nor-flash.ts';
 
 /**
  * The part of auth (firmware/core/auth/state.ts) the key commands use: `initialized` and `masterKey()`.
@@ -46,12 +46,12 @@ export interface KeyContextOptions {
 
 const sha = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
 
-/** Boot a context on `flash` (a RAM flash by default): the keystore loads what the flash holds. */
+/** Boot a context on `flash` (by default a new one of the RAM flash's geometry, reported volatile): the keystore loads what the flash holds. */
 export function keyContext(o: KeyContextOptions = {}): KeyContext {
   const seed = o.seed || 'key context';
   const link = createLoopbackEnv({ seed });
   const env = o.presence ? { ...link.env, presence: o.presence } : link.env;
-  const flash = o.flash || new RamFlash();
+  const flash = o.flash || ramSizedFlash();
   const store = Store.open(flash);
   const keystore = KeyStore.load(o.slots || 16, store);
   const masterKey = o.masterKey ? o.masterKey.slice() : sha('master ' + seed);

@@ -14,10 +14,10 @@ import { keyImport } from '../../firmware/core/commands/key_import.ts';
 import { keySetPolicy } from '../../firmware/core/commands/key_set_policy.ts';
 import { keyRecordKey } from '../../firmware/core/records.ts';
 import { Store } from '../../firmware/core/store/index.ts';
-import { RamFlash } from '../../firmware/core/ram_flash.ts';
 import { cborxDecoder } from '../protocol/support.ts';
 import { keyContext, okOf } from '../helpers/key-context.ts';
 import { hex, startTestDevice, unhex } from '../helpers/loopback.ts';
+import { ramSizedFlash } from '../helpers/nor-flash.ts';
 
 const ED25519_SPKI = '302a300506032b6570032100';
 const edPublic = (pub: Uint8Array) => createPublicKey({ key: Buffer.concat([Buffer.from(ED25519_SPKI, 'hex'), pub]), format: 'der', type: 'spki' });
@@ -82,7 +82,7 @@ describe('KEY_ATTEST handler', () => {
   });
 
   it('refusals: unknown key, a record altered on flash (it would attest a lie), a device without an identity', () => {
-    const flash = new RamFlash();
+    const flash = ramSizedFlash();
     const kx = keyContext({ flash });
     refused(keyAttest(kx.ctx, { keyId: 5, nonce: nonce(0) }), Status.KEY_NOT_FOUND);
     const i = okOf(keyImport(kx.ctx, { alg: Alg.ED25519, privateKey: new Uint8Array(32).fill(3) }));

@@ -2,14 +2,13 @@
 import { msgOf } from '../helpers/message.ts';
 import { describe, it, expect } from 'vitest';
 import { KeyStore, type KeyCrypto, type KeyRecord } from '../../firmware/core/keystore.ts';
-import { RamFlash } from '../../firmware/core/ram_flash.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import { NEXT_KEY_ID_RECORD, SEALED_KEY_LENGTH, decodeKey, encodeCounter, encodeKey, keyRecordKey } from '../../firmware/core/records.ts';
 import type { StoredPolicy } from '../../firmware/core/policy.ts';
 import { Alg, Capability, Origin, Status } from '../../firmware/protocol/codes.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
 import { cborDecode, cborEncode, type CborMap } from '../../firmware/protocol/cbor.ts';
-import { NorFlash, leftover } from '../helpers/nor-flash.ts';
+import { NorFlash, leftover, ramSizedFlash } from '../helpers/nor-flash.ts';
 import { PowerCutError } from '../../sim/flash.ts';
 import { nobleCrypto, seededRng } from '../helpers/loopback.ts';
 
@@ -37,7 +36,7 @@ function add(s: KeyStore, b: number, label = 'k' + b, alg: (typeof Alg)[keyof ty
 
 describe('KeyStore', () => {
   it('hands out ids 1, 2, 3 … and does not reuse a deleted id, across a reload too', () => {
-    const flash = new RamFlash();
+    const flash = ramSizedFlash();
     const s = open(flash, 3);
     expect([1, 2, 3].map((i) => add(s, i))).toEqual([1, 2, 3]);
     expect(s.remove(3).ok).toBe(true);
@@ -49,7 +48,7 @@ describe('KeyStore', () => {
   });
 
   it('boot loads the clear metadata only; the private key opens with the master key on first use, equal to what was stored', () => {
-    const flash = new RamFlash();
+    const flash = ramSizedFlash();
     const s = open(flash);
     add(s, 1, 'signing', Alg.ED25519);
     const p = s.add(Alg.ECDSA_P256, 'é label', Origin.IMPORTED, { ...POLICY, capabilities: Capability.DERIVE, touch: true }, k(2), new Uint8Array(65).fill(4), KC);
@@ -77,7 +76,7 @@ describe('KeyStore', () => {
   });
 
   it('lock() wipes every cached private key and signer; the keys open again with the master key', () => {
-    const s = open(new RamFlash());
+    const s = open(ramSizedFlash());
     add(s, 1);
     add(s, 2);
     const r = s.get(1)!;
@@ -95,7 +94,7 @@ describe('KeyStore', () => {
   });
 
   it('under another master key or device id the record does not open: INVALID_KEY, and nothing is cached', () => {
-    const flash = new RamFlash();
+    const flash = ramSizedFlash();
     add(open(flash), 1);
     for (const other of [kc(new Uint8Array(32).fill(0x34)), kc(undefined, new Uint8Array(16).fill(0xd2))]) {
       const s = open(flash);
@@ -140,7 +139,7 @@ describe('KeyStore', () => {
       ],
     ];
     it.each(edits)('%s', (_name, edit) => {
-      const flash = new RamFlash();
+      const flash = ramSizedFlash();
       const s = open(flash);
       const r = s.add(Alg.ED25519, 'orig', Origin.IMPORTED, { ...POLICY, touch: true }, k(5), k(105), KC);
       expect(r.ok).toBe(true);
@@ -188,7 +187,7 @@ describe('KeyStore', () => {
   });
 
   it('STORAGE_FULL when the slots are full leaves the store unchanged and says how many slots there are', () => {
-    const s = open(new RamFlash(), 2);
+    const s = open(ramSizedFlash(), 2);
     add(s, 1);
     add(s, 2);
     const before = meta(s);
@@ -203,7 +202,7 @@ describe('KeyStore', () => {
   });
 
   it('STORAGE_FULL when the flash is full (slots free): nothing changes in RAM or flash, and a delete makes room again', () => {
-    const flash = new RamFlash(512, 2);
+    const flash = ramSizedFlash(512, 2);
     const store = Store.open(flash);
     const s = KeyStore.load(16, store);
     let n = 0;
@@ -248,7 +247,7 @@ describe('KeyStore', () => {
   });
 
   it('the persisted counter wraps past 0xffff to 1, never 0, skipping ids still in use', () => {
-    const flash = new RamFlash();
+    const flash = ramSizedFlash();
     const s = open(flash);
     expect(add(s, 1)).toBe(1);
     // jump the counter to the end of the id space, as 65534 generations would
@@ -262,7 +261,7 @@ describe('KeyStore', () => {
   });
 
   it('a record that does not decode is skipped and counted; the others load; it is never a crash', () => {
-    const flash = new RamFlash();
+    const flash = ramSizedFlash();
     const s = open(flash);
     add(s, 1);
     add(s, 2);
@@ -284,7 +283,7 @@ describe('KeyStore', () => {
   });
 
   it('more records than RAM slots: the lowest ids load, the rest are counted as skipped and left on flash', () => {
-    const flash = new RamFlash();
+    const flash = ramSizedFlash();
     const s = open(flash, 4);
     for (let i = 1; i <= 4; i++) add(s, i);
     const small = open(flash, 2);
