@@ -1,5 +1,5 @@
 // Key policy on the host: capability names ↔ bits, the per-algorithm defaults, and a policy printed for people (docs/security.md §6).
-import { ALG_NAMES, Alg, CAPABILITY_NAMES, Capability, Origin, nameOf, type KeyPolicy } from '../firmware/protocol/index.ts';
+import { ALG_NAMES, CAPABILITY_NAMES, Origin, nameOf, type KeyPolicy } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
 
 /** Every capability name the wire knows, in bit order: sign, derive, encrypt, decrypt, export-under-wrap. */
@@ -9,15 +9,10 @@ export const CAPABILITY_LIST: readonly string[] = Object.keys(CAPABILITY_NAMES)
   .map((bit) => CAPABILITY_NAMES[bit]);
 
 /**
- * What a key gets when its creator names no capabilities (docs/security.md §6): the algorithm's main use. The device
- * applies the same defaults by itself; the host needs them only to add one bit to the default set (`--exportable`).
+ * What a key gets when its creator names no capabilities (docs/security.md §6): the algorithm's main use. The device's
+ * own table (the device applies it by itself); the host needs it only to add one bit to the default set (`--exportable`).
  */
-export const DEFAULT_CAPABILITIES: { readonly [alg: number]: number } = {
-  [Alg.ED25519]: Capability.SIGN,
-  [Alg.ECDSA_P256]: Capability.SIGN,
-  [Alg.ECDSA_SECP256K1]: Capability.SIGN,
-  [Alg.X25519]: Capability.DERIVE,
-};
+export { DEFAULT_CAPABILITIES } from '../firmware/protocol/algorithms.ts';
 
 /** A capability set given as bits or as names ("sign", "derive", …) to its bits; throws BAD_ARGUMENT naming the bad entry. */
 export function capabilityBits(c: number | readonly string[]): number {

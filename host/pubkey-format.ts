@@ -1,32 +1,16 @@
 // Public key encodings a person's other tools read: SPKI PEM (OpenSSL, node:crypto) and OpenSSH authorized_keys lines.
-import { ALG_NAMES, Alg, concatBytes } from '../firmware/protocol/index.ts';
+import { ALG_NAMES, concatBytes } from '../firmware/protocol/index.ts';
+import { PUBLIC_KEY_LENGTH, SPKI_PREFIX, SSH_KEY_TYPE } from '../firmware/protocol/algorithms.ts';
 
-// DER SubjectPublicKeyInfo prefixes (RFC 8410 §4 for Ed25519/X25519; RFC 5480 §2 for EC points).
-const SPKI_PREFIX: { [alg: number]: string } = {
-  [Alg.ED25519]: '302a300506032b6570032100',
-  [Alg.X25519]: '302a300506032b656e032100',
-  [Alg.ECDSA_P256]: '3059301306072a8648ce3d020106082a8648ce3d030107034200',
-  [Alg.ECDSA_SECP256K1]: '3056301006072a8648ce3d020106052b8104000a034200',
-};
-
-const EXPECTED_LEN: { [alg: number]: number } = {
-  [Alg.ED25519]: 32,
-  [Alg.X25519]: 32,
-  [Alg.ECDSA_P256]: 65,
-  [Alg.ECDSA_SECP256K1]: 65,
-};
-
-function algName(alg: number): string {
-  return ALG_NAMES[alg] || 'algorithm ' + alg;
-}
-
-function checkKey(alg: number, publicKey: Uint8Array): void {
-  const n = EXPECTED_LEN[alg];
+/** Throws unless `alg` is known and `publicKey` has its length; returns the algorithm's name. */
+function checkKey(alg: number, publicKey: Uint8Array): string {
+  const n = PUBLIC_KEY_LENGTH[alg];
   if (n === undefined) throw new Error('unknown algorithm id ' + alg);
-  if (publicKey.length !== n) throw new Error(`${algName(alg)} public key must be ${n} bytes, got ${publicKey.length}`);
+  if (publicKey.length !== n) throw new Error(`${ALG_NAMES[alg]} public key must be ${n} bytes, got ${publicKey.length}`);
+  return ALG_NAMES[alg];
 }
 
-/** DER SubjectPublicKeyInfo. */
+/** DER SubjectPublicKeyInfo (prefixes: firmware/protocol/algorithms.ts SPKI_PREFIX). */
 export function publicKeyToSpkiDer(alg: number, publicKey: Uint8Array): Uint8Array {
   checkKey(alg, publicKey);
   return concatBytes(Buffer.from(SPKI_PREFIX[alg], 'hex'), publicKey);
@@ -46,19 +30,15 @@ function sshString(b: Uint8Array | string): Uint8Array {
   return concatBytes(len, bytes);
 }
 
-/** OpenSSH public key line (RFC 8709 §4 for ssh-ed25519, RFC 5656 §3.1 for ecdsa-sha2-nistp256). */
+/**
+ * OpenSSH public key line (RFC 8709 §4 for ssh-ed25519, RFC 5656 §3.1 for ecdsa-sha2-nistp256): the key type name, the
+ * blob = the strings of firmware/protocol/algorithms.ts SSH_KEY_TYPE then the public key, each as an SSH string, in
+ * base64, and the comment.
+ */
 export function publicKeyToSsh(alg: number, publicKey: Uint8Array, comment = ''): string {
-  checkKey(alg, publicKey);
-  let type: string;
-  let blob: Uint8Array;
-  if (alg === Alg.ED25519) {
-    type = 'ssh-ed25519';
-    blob = concatBytes(sshString(type), sshString(publicKey));
-  } else if (alg === Alg.ECDSA_P256) {
-    type = 'ecdsa-sha2-nistp256';
-    blob = concatBytes(sshString(type), sshString('nistp256'), sshString(publicKey));
-  } else {
-    throw new Error(`OpenSSH has no public key format for ${algName(alg)}; use --format pem or hex`);
-  }
-  return type + ' ' + Buffer.from(blob).toString('base64') + (comment ? ' ' + comment : '');
+  const name = checkKey(alg, publicKey);
+  const strings = SSH_KEY_TYPE[alg];
+  if (strings === undefined) throw new Error(`OpenSSH has no public key format for ${name}; use --format pem or hex`);
+  const blob = concatBytes(...strings.map((s) => sshString(s)), sshString(publicKey));
+  return strings[0] + ' ' + Buffer.from(blob).toString('base64') + (comment ? ' ' + comment : '');
 }

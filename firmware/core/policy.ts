@@ -1,4 +1,4 @@
-// Per-key policy (docs/security.md §6): defaults and allowed capabilities per algorithm, validation at creation, the tighten-only rule, and the use checks.
+// Per-key policy (docs/security.md §6): validation at creation against the algorithm's defaults and allowed capabilities, the tighten-only rule, and the use checks.
 //
 // A key's policy is stored with its record (records.ts) and authenticated with its sealed private key (the
 // record's clear part is the AEAD's `bound`), so it changes only through KEY_SET_POLICY, and only tighter:
@@ -9,7 +9,8 @@
 //                     generated here (PKCS#11 CKA_NEVER_EXTRACTABLE); clearing the bit later does not make it true
 //                     again, and an imported key is never "never extractable": it existed outside the device
 //   local             derived from origin === generated (PKCS#11 CKA_LOCAL); not stored
-import { Alg, Capability, Origin, Status, type AlgId } from '../protocol/codes.ts';
+import { Capability, Origin, Status } from '../protocol/codes.ts';
+import { ALLOWED_CAPABILITIES, DEFAULT_CAPABILITIES } from '../protocol/algorithms.ts';
 import { LooseFlag, Reason } from '../protocol/reasons.ts';
 import { type Err, type Result, err, ok } from '../protocol/result.ts';
 import type { KeyPolicy, KeyPolicyRequest } from '../protocol/commands/policy.ts';
@@ -22,24 +23,11 @@ export interface StoredPolicy {
   readonly neverExtractable: boolean;
 }
 
-/** What each algorithm can do at all (docs/security.md §6). No algorithm offers encrypt or decrypt yet. */
-export const ALLOWED_CAPABILITIES: { readonly [alg: number]: number } = {
-  [Alg.ED25519]: Capability.SIGN | Capability.EXPORT_WRAPPED,
-  [Alg.ECDSA_P256]: Capability.SIGN | Capability.DERIVE | Capability.EXPORT_WRAPPED,
-  [Alg.ECDSA_SECP256K1]: Capability.SIGN | Capability.EXPORT_WRAPPED,
-  [Alg.X25519]: Capability.DERIVE | Capability.EXPORT_WRAPPED,
-};
-
-/** A new key's capabilities when the request gives none: the algorithm's main use, never export (docs/security.md §6). */
-export const DEFAULT_CAPABILITIES: { readonly [alg: number]: number } = {
-  [Alg.ED25519]: Capability.SIGN,
-  [Alg.ECDSA_P256]: Capability.SIGN,
-  [Alg.ECDSA_SECP256K1]: Capability.SIGN,
-  [Alg.X25519]: Capability.DERIVE,
-};
-
-/** The policy of a key being created (KEY_GENERATE, KEY_IMPORT): defaults for absent fields, INVALID_PARAMETER for what the algorithm cannot have. */
-export function policyAtCreation(alg: AlgId, req: KeyPolicyRequest, origin: number): Result<StoredPolicy> {
+/**
+ * The policy of a key being created (KEY_GENERATE, KEY_IMPORT): defaults for absent fields, INVALID_PARAMETER for what
+ * the algorithm cannot have (the defaults and what each algorithm can have are wire data: protocol/algorithms.ts).
+ */
+export function policyAtCreation(alg: number, req: KeyPolicyRequest, origin: number): Result<StoredPolicy> {
   const allowed = ALLOWED_CAPABILITIES[alg];
   if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_NO_POLICY, [alg]);
   const caps = req.capabilities !== undefined ? req.capabilities : DEFAULT_CAPABILITIES[alg];

@@ -16,7 +16,8 @@
 // is never in a record. `local` is not stored: it is origin === generated. The values are deterministic CBOR
 // (RFC 8949 §4.2.1), decoded with the protocol's codec and checked with a schema at boot: a record that does
 // not decode is skipped, never trusted and never a crash.
-import { Alg, ALG_NAMES, ALL_CAPABILITIES, Origin, type AlgId } from '../protocol/codes.ts';
+import { Alg, ALL_CAPABILITIES, Origin, type AlgId } from '../protocol/codes.ts';
+import { PUBLIC_KEY_LENGTH } from '../protocol/algorithms.ts';
 import { type CborMap, type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import { type Schema, decodeMessage } from '../protocol/schema.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from '../protocol/commands/limits.ts';
@@ -154,9 +155,8 @@ export function encodeKey(k: StoredKey): Uint8Array {
 export function decodeKey(v: Uint8Array, id: number): StoredKey | undefined {
   const d = decodeRecord<FlatKey>(v, KeySchema);
   if (d === undefined) return undefined;
-  if (d.id !== id || ALG_NAMES[d.alg] === undefined) return undefined;
-  const pubLen = d.alg === Alg.ED25519 || d.alg === Alg.X25519 ? 32 : 65;
-  if (d.publicKey.length !== pubLen) return undefined;
+  // an unknown algorithm has no public key length, so no length matches
+  if (d.id !== id || d.publicKey.length !== PUBLIC_KEY_LENGTH[d.alg]) return undefined;
   return {
     id: d.id,
     alg: d.alg,

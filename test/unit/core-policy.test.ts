@@ -7,9 +7,9 @@ import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync, verify
 import { Alg, ALL_CAPABILITIES, Capability, Command, Origin, Status, nameOf } from '../../firmware/protocol/codes.ts';
 import { cborDecode } from '../../firmware/protocol/cbor.ts';
 import { field, startTestDevice, type Reply } from '../helpers/loopback.ts';
+import { ALLOWED_CAPABILITIES, DEFAULT_CAPABILITIES } from '../../firmware/protocol/algorithms.ts';
+import { DEFAULT_CAPABILITIES as HOST_DEFAULT_CAPABILITIES } from '../../host/policy.ts';
 import {
-  ALLOWED_CAPABILITIES,
-  DEFAULT_CAPABILITIES,
   checkUse,
   policyAtCreation,
   tightenPolicy,
@@ -64,6 +64,11 @@ describe('policy at creation (docs/security.md §6)', () => {
       { capabilities: DERIVE, sensitive: true, touch: false, neverExtractable: true },
     ]);
     expect(ALGS.map((a) => DEFAULT_CAPABILITIES[a] & ~ALLOWED_CAPABILITIES[a])).toEqual([0, 0, 0, 0]);
+  });
+
+  it("the host's defaults (`--exportable` adds a bit to them) are the device's own table, not a copy", () => {
+    expect(HOST_DEFAULT_CAPABILITIES).toBe(DEFAULT_CAPABILITIES);
+    for (const a of ALGS) expect(okOf(policyAtCreation(a, {}, Origin.GENERATED)).capabilities).toBe(HOST_DEFAULT_CAPABILITIES[a]);
   });
 
   it('what each algorithm may have: every subset of its allowed set is accepted, every other non-empty set refused with INVALID_PARAMETER', () => {
