@@ -19,8 +19,8 @@ function ecJwk(crv: string, pub: string) {
   return createPublicKey({ key: { kty: 'EC', crv, x: b.subarray(1, 33).toString('base64url'), y: b.subarray(33).toString('base64url') }, format: 'jwk' });
 }
 
-describe('known answers embedded in selftest.ts', () => {
-  const src = read('../../firmware/core/selftest.ts');
+describe('known answers embedded in the ECDSA mechanism', () => {
+  const src = read('../../firmware/core/mechanisms/ecdsa.ts');
   it('the secp256k1 key pair (computed with OpenSSL) is right', () => {
     // re-derive with OpenSSL: sk = SHA-256("tinyhsm secp256k1 known-answer test")
     const sk = createHash('sha256').update('tinyhsm secp256k1 known-answer test').digest('hex');
