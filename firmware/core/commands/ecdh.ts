@@ -1,9 +1,9 @@
 // ECDH: X25519 (RFC 7748) with a 32-byte peer key, or P-256 (SEC 1 §3.3.1) with a SEC1 peer point; returns the 32-byte secret; only with a key whose policy has `derive`, after a button press if it has `touch` (docs/security.md §6–§7).
-import { Alg, Capability, Status } from '../../protocol/codes.ts';
+import { Capability, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import type { EcdhRequest, EcdhResponse } from '../../protocol/commands/ecdh.ts';
 import type { DeviceContext } from '../context.ts';
-import { offeredAlg } from '../algorithms.ts';
+import { offeredMechanism } from '../mechanisms/index.ts';
 import { Reason } from '../../protocol/reasons.ts';
 import { authorizeUse } from '../keystore.ts';
 
@@ -12,28 +12,22 @@ export function ecdh(ctx: DeviceContext, req: EcdhRequest): Result<EcdhResponse>
   const { keyId, publicKey } = req;
   const key = keystore.get(keyId);
   if (key === undefined) return err(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [keyId]);
-  const a = offeredAlg(ctx, key.alg);
+  const a = offeredMechanism(ctx, key.alg);
   if (!a.ok) return a;
   // what the algorithm cannot do at all comes first (OPERATION_NOT_PERMITTED), then the peer key's shape,
   // then what this key may do (POLICY_DENIED), then the button, and only then the private key
-  if (key.alg !== Alg.X25519 && key.alg !== Alg.ECDSA_P256) return err(Status.OPERATION_NOT_PERMITTED, Reason.CANNOT_ECDH, [keyId, key.alg]);
+  const dh = a.value.ecdh;
+  if (dh === undefined) return err(Status.OPERATION_NOT_PERMITTED, Reason.CANNOT_ECDH, [keyId, key.alg]);
   // x25519: a 32-byte u-coordinate (RFC 7748); P-256: SEC1, 33 bytes compressed or 65 uncompressed
   const n = publicKey.length;
-  if (key.alg === Alg.X25519 ? n !== 32 : n !== 33 && n !== 65) return err(Status.INVALID_KEY, Reason.PEER_KEY_LENGTH, [key.alg, n]);
+  if (dh.peerLengths.indexOf(n) < 0) return err(Status.INVALID_KEY, Reason.PEER_KEY_LENGTH, [key.alg, n]);
   const kc = authorizeUse(ctx, key, Capability.DERIVE);
   if (!kc.ok) return kc;
   const sk = keystore.privateKeyOf(key, kc.value);
   if (!sk.ok) return sk;
-  if (key.alg === Alg.X25519) {
-    try {
-      return ok({ sharedSecret: env.crypto.x25519(sk.value, publicKey) });
-    } catch (e) {
-      return err(Status.INVALID_KEY, Reason.PEER_KEY_LOW_ORDER);
-    }
-  }
   try {
-    return ok({ sharedSecret: env.crypto.ecdhP256(sk.value, publicKey) });
+    return ok({ sharedSecret: dh.derive(env.crypto, sk.value, publicKey) });
   } catch (e) {
-    return err(Status.INVALID_KEY, Reason.PEER_KEY_NOT_ON_CURVE);
+    return err(Status.INVALID_KEY, dh.refused);
   }
 }
