@@ -1,18 +1,14 @@
 // HsmClient: one typed async method per command over any HostTransport; one request in flight, timeouts, retransmit with the same seq, secure sessions opened by itself, logged in again by itself (docs/architecture.md §7, docs/session.md, docs/security.md).
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { isMainThread } from 'node:worker_threads';
 import {
   ALG_NAMES,
   Command,
-  FrameReader,
-  FrameType,
-  KeepaliveReason,
   COMMANDS,
   sentInClear,
   needsRole,
   type CommandSpec,
-  PROTOCOL_VERSION,
   ROLE_NAMES,
   Role,
   Status,
@@ -20,13 +16,10 @@ import {
   cborDecode,
   cborEncode,
   decodeMessage,
-  encodeArmorLine,
-  encodeFrame,
   encodeMessage,
   nameOf,
   type CborMap,
   type CborValue,
-  type Frame,
   type InfoResponse,
   type KeyListEntry,
   type KeyPolicy,
@@ -41,18 +34,15 @@ import { capabilityBits } from './policy.ts';
 import { HostSession, SessionError, SessionHandshake } from './session.ts';
 import { KnownDevices, TrustError, defaultKnownDevicesPath, type KnownDevice } from './known-devices.ts';
 import type { HostTransport } from './transports/types.ts';
+import { Link, type CallOptions, type LinkOptions, type LinkRequest } from './link.ts';
 import { SerialTransport } from './transports/serial.ts';
 import { SocketTransport } from './transports/socket.ts';
 import { InProcessTransport } from './transports/inprocess.ts';
 import { discoverDevices } from './discovery.ts';
 
-export interface ClientOptions {
-  /** How long to wait for an answer before retransmitting (ms). Keepalive frames restart the wait. Default 5000. */
-  timeoutMs?: number;
-  /** How many times a timed-out request is sent again (same bytes, same seq). Default 2. */
-  retries?: number;
-  /** Largest packet this host accepts from the device. Default 65535 (INFO's maximum). */
-  maxPacket?: number;
+export type { CallOptions, KeepaliveEvent } from './link.ts';
+
+export interface ClientOptions extends LinkOptions {
   /**
    * Pin a device that is not in the known-devices file yet (the CLI's --trust). Never accepts a device whose
    * identity changed. Default false: an unknown device is refused with UNKNOWN_DEVICE.
@@ -68,15 +58,11 @@ export interface ClientOptions {
    * client has to open (idle timeout, device restart). Same as calling login() first, but lazy.
    */
   login?: { role: RoleName | number; pin: PinInput };
-  /** Called for every KEEPALIVE frame of a request (the device is still working, or waits for its button). */
-  onKeepalive?: (e: KeepaliveEvent) => void;
   /**
    * Close the session (SESSION_CLOSE, written synchronously where the link allows it) and wipe the PIN and session
    * keys when the process exits or dies of SIGINT/SIGTERM/SIGHUP without close(). Default true.
    */
   closeOnExit?: boolean;
-  /** After an abort, how long the link waits for the device's answer to the CANCEL before the next request (ms). Default 2000. */
-  cancelWaitMs?: number;
 }
 
 /** 'user' (key use) or 'so' (administration), docs/security.md §1. */
@@ -84,17 +70,6 @@ export type RoleName = 'user' | 'so';
 
 /** A PIN: a string is sent as its UTF-8 bytes; 6 to 64 bytes. */
 export type PinInput = string | Uint8Array;
-
-/** A KEEPALIVE frame for the request in flight (docs/security.md §7). */
-export interface KeepaliveEvent {
-  /** The command waiting ('SIGN', …). */
-  command: string;
-  seq: number;
-  /** codes.ts KeepaliveReason (the frame's one-byte body; 0 when the body is empty). */
-  reason: number;
-  /** True when the device waits for its button (KeepaliveReason.PRESENCE_NEEDED): tell the person to touch it. */
-  presence: boolean;
-}
 
 /** Policy fields a new key may ask for (absent: the device's defaults, docs/security.md §6). */
 export interface KeyPolicyOptions {
@@ -123,15 +98,6 @@ export interface PinState {
   path?: string;
   /** The pinned entry, for 'pinned' and 'changed'. */
   entry?: KnownDevice;
-}
-
-export interface CallOptions {
-  /** Abort the request: a queued one leaves the queue; one in flight sends CANCEL (docs/security.md §7). */
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  retries?: number;
-  /** Called for every KEEPALIVE frame of this request (overrides ClientOptions.onKeepalive). */
-  onKeepalive?: (e: KeepaliveEvent) => void;
 }
 
 export interface OpenOptions extends ClientOptions {
@@ -164,45 +130,17 @@ export function resolveAlg(alg: string | number): number {
   return id;
 }
 
-interface Job {
-  command: number;
-  name: string;
-  body: Uint8Array;
-  schema: Schema | undefined;
-  timeoutMs: number;
-  retries: number;
-  signal: AbortSignal | undefined;
-  onKeepalive: ((e: KeepaliveEvent) => void) | undefined;
-  /** Aborted while in flight: the caller has its ABORTED error; the link waits briefly for the device's answer to CANCEL. */
-  cancelling?: boolean;
-  resolve: (m: Message) => void;
-  reject: (e: HsmError) => void;
-  onAbort?: () => void;
-  /** Set for a command carried in a session envelope: the outer answer is opened with this session and counter. */
-  envelope?: { session: HostSession; counter: number };
-  // while in flight
-  seq: number;
-  frame: Uint8Array;
-  attempts: number;
-  timer?: NodeJS.Timeout;
-}
-
-const DEFAULT_TIMEOUT_MS = 5000;
 /** SESSION_CLOSE on close() is best effort: a device that does not answer quickly drops the session at its idle timeout anyway. */
 const CLOSE_TIMEOUT_MS = 1000;
 const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const DEFAULT_RETRIES = 2;
-const DEFAULT_CANCEL_WAIT_MS = 2000;
 
-/** A CANCEL frame's body: `{1: sessionId, 2: counter, 3: token}` for a request in a session, else empty (docs/protocol.md §1). */
-function cancelBody(job: Job): Uint8Array {
-  const e = job.envelope;
-  if (!e) return new Uint8Array(0);
+/** A CANCEL frame's body for a request in a session: `{1: sessionId, 2: counter, 3: token}` (docs/protocol.md §1). */
+function cancelBody(session: HostSession, counter: number): Uint8Array {
   try {
     const m: CborMap = new Map<number, CborValue>([
-      [1, e.session.sessionId],
-      [2, e.counter],
-      [3, e.session.cancelToken(e.counter)],
+      [1, session.sessionId],
+      [2, counter],
+      [3, session.cancelToken(counter)],
     ]);
     return cborEncode(m);
   } catch (err) {
@@ -271,16 +209,10 @@ function hookExit(): void {
     process.on(sig, onSignal);
   }
 }
-const ASCII = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
 export class HsmClient {
   readonly transport: HostTransport;
-  private readonly opts: Required<Pick<ClientOptions, 'timeoutMs' | 'retries'>>;
-  private readonly reader: FrameReader;
-  private readonly queue: Job[] = [];
-  private active: Job | undefined;
-  private seq: number;
-  private closed: HsmError | undefined;
+  private readonly link: Link;
   /** Set by close(): no new calls, while the last SESSION_CLOSE may still travel. */
   private closing: HsmError | undefined;
   private readonly trust: boolean;
@@ -306,25 +238,15 @@ export class HsmClient {
   private readonly admissions = new Set<Promise<void>>();
   /** The last role switch (login/logout), settled or not; gated calls issued while it runs wait for it. */
   private switching: Promise<unknown> = Promise.resolve();
-  private readonly onKeepalive: ((e: KeepaliveEvent) => void) | undefined;
-  private readonly cancelWaitMs: number;
 
   constructor(transport: HostTransport, opts: ClientOptions = {}) {
     this.transport = transport;
-    this.opts = { timeoutMs: opts.timeoutMs || DEFAULT_TIMEOUT_MS, retries: opts.retries !== undefined ? opts.retries : DEFAULT_RETRIES };
-    this.onKeepalive = opts.onKeepalive;
-    this.cancelWaitMs = opts.cancelWaitMs !== undefined ? opts.cancelWaitMs : DEFAULT_CANCEL_WAIT_MS;
     if (opts.login) this.credentials = { role: roleId(opts.login.role), pin: pinBytes(opts.login.pin, 'the login PIN') };
-    this.reader = new FrameReader(opts.maxPacket || 65535, transport.mode);
     this.trust = opts.trust === true;
     const file = opts.knownDevices !== undefined ? opts.knownDevices : transport.selfHosted ? null : defaultKnownDevicesPath();
     this.knownDevices = file === null ? undefined : new KnownDevices(file);
-    // A random first sequence number: the device's one-entry reply cache must not take a new
-    // client's first request for a retransmission of the previous client's last one.
-    this.seq = randomInt(0, 0x10000);
-    transport.onData((b) => this.receive(b));
-    if (transport.onClose)
-      transport.onClose((reason) => this.shutdown(new HsmError('CLOSED', `${this.where()} closed${reason ? ': ' + reason.message : ''}`, { cause: reason })));
+    this.link = new Link(transport, opts);
+    this.link.onShutdown(() => this.linkClosed());
     if (opts.closeOnExit !== false) {
       LIVE.add(this);
       hookExit();
@@ -536,7 +458,7 @@ export class HsmClient {
     const r = this.encodeRequest(command, request);
     if (r instanceof HsmError) throw r;
     if (this.closing) throw this.closing;
-    if (r.spec !== undefined && sentInClear(r.spec)) return this.enqueue(r.code, r.name, r.body, r.schema, opts);
+    if (r.spec !== undefined && sentInClear(r.spec)) return this.link.send(inClear(r.name, r.schema, r.body), opts);
     try {
       const { message, session } = await this.callInSession(r.code, r.name, r.body, r.schema, opts);
       // a LOGIN or LOGOUT sent by hand changes the session's role all the same
@@ -574,7 +496,7 @@ export class HsmClient {
     const r = this.encodeRequest(command, request);
     if (r instanceof HsmError) throw r;
     if (this.closing) throw this.closing;
-    return this.enqueue(r.code, r.name, r.body, r.schema, opts);
+    return this.link.send(inClear(r.name, r.schema, r.body), opts);
   }
 
   /** The device id and identity key (hex) this client accepted at its first handshake (checked against the pin), if any. */
@@ -754,7 +676,10 @@ export class HsmClient {
     const env = s.seal(inner);
     const outer = this.encodeRequest(Command.SESSION_MESSAGE, { sessionId: env.sessionId, counter: env.counter, ciphertext: env.ciphertext });
     if (outer instanceof HsmError) return Promise.reject(outer); // an inner request too large for one envelope
-    return this.enqueue(code, name, outer.body, schema, opts, { session: s, counter: env.counter });
+    return this.link.send(
+      { name, body: outer.body, answer: (body, errorFrame) => this.openAnswer(s, env.counter, code, name, schema, body, errorFrame), cancelBody: () => cancelBody(s, env.counter) },
+      opts,
+    );
   }
 
   /**
@@ -822,7 +747,7 @@ export class HsmClient {
     try {
       s = hs.finish(deviceId, identityKey, answer);
       await this.sendEnvelope(s, Command.SESSION_CLOSE, 'SESSION_CLOSE', Uint8Array.of(Command.SESSION_CLOSE), COMMANDS[Command.SESSION_CLOSE].response, {
-        timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.opts.timeoutMs),
+        timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.link.timeoutMs),
         retries: 0,
       });
     } catch (e) {
@@ -842,7 +767,7 @@ export class HsmClient {
       throw new HsmError(
         'IDENTITY_CHANGED',
         p.deviceId !== id
-          ? `another device answers on ${this.where()}: device ${id} instead of ${p.deviceId}, which this client opened a session with`
+          ? `another device answers on ${this.link.where()}: device ${id} instead of ${p.deviceId}, which this client opened a session with`
           : `the identity key of device ${id} changed while this client was connected (was ${p.identityKey}, now ${key}): the device was reset, or something is impersonating it`,
       );
     }
@@ -863,36 +788,6 @@ export class HsmClient {
   }
 
 
-  /** Queue one request body (a clear command, or an envelope when `envelope` is given). */
-  private enqueue(code: number, name: string, body: Uint8Array, schema: Schema | undefined, opts: CallOptions, envelope?: Job['envelope']): Promise<Message> {
-    return new Promise<Message>((resolve, reject) => {
-      if (this.closed) return reject(this.closed);
-      const job: Job = {
-        command: code,
-        name,
-        body,
-        schema,
-        timeoutMs: opts.timeoutMs || this.opts.timeoutMs,
-        retries: opts.retries !== undefined ? opts.retries : this.opts.retries,
-        signal: opts.signal,
-        onKeepalive: opts.onKeepalive || this.onKeepalive,
-        resolve,
-        reject,
-        envelope,
-        seq: 0,
-        frame: new Uint8Array(0),
-        attempts: 0,
-      };
-      if (job.signal) {
-        if (job.signal.aborted) return reject(aborted(job));
-        job.onAbort = () => this.abort(job);
-        job.signal.addEventListener('abort', job.onAbort, { once: true });
-      }
-      this.queue.push(job);
-      this.pump();
-    });
-  }
-
   /**
    * Close the session (SESSION_CLOSE, best effort: the device also drops it at its idle timeout), wipe the
    * session keys, fail whatever is still waiting, and close the link.
@@ -900,20 +795,16 @@ export class HsmClient {
   async close(): Promise<void> {
     LIVE.delete(this);
     this.wipeCredentials();
-    if (this.closed) return this.transport.close();
+    if (this.link.closed) return this.transport.close();
     const reason = new HsmError('CLOSED', 'the client was closed', { hint: 'open a new HsmClient' });
     this.closing = reason;
     // whatever waits is failed now, as before sessions; the link stays open for one last SESSION_CLOSE
-    for (const job of this.queue.splice(0)) {
-      if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
-      job.reject(reason);
-    }
-    if (this.active) this.settle(this.active, reason);
+    this.link.failWaiting(reason);
     const s = this.session;
     if (s && !s.isSpent()) {
       try {
         await this.sendEnvelope(s, Command.SESSION_CLOSE, 'SESSION_CLOSE', Uint8Array.of(Command.SESSION_CLOSE), COMMANDS[Command.SESSION_CLOSE].response, {
-          timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.opts.timeoutMs),
+          timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.link.timeoutMs),
           retries: 0,
         });
       } catch (e) {
@@ -921,7 +812,7 @@ export class HsmClient {
       }
     }
     if (this.session) this.dropSession(this.session);
-    this.shutdown(reason);
+    this.link.shutdown(reason);
     await this.transport.close();
   }
 
@@ -934,14 +825,11 @@ export class HsmClient {
     LIVE.delete(this);
     this.wipeCredentials();
     const s = this.session;
-    if (s && !s.isSpent() && !this.closed && this.transport.writeSync) {
+    if (s && !s.isSpent() && this.link.canWriteSync) {
       try {
         const env = s.seal(Uint8Array.of(Command.SESSION_CLOSE));
         const outer = this.encodeRequest(Command.SESSION_MESSAGE, { sessionId: env.sessionId, counter: env.counter, ciphertext: env.ciphertext });
-        if (!(outer instanceof HsmError)) {
-          this.seq = (this.seq + 1) & 0xffff;
-          this.transport.writeSync(this.frameBytes(FrameType.REQUEST, this.seq, outer.body));
-        }
+        if (!(outer instanceof HsmError)) this.link.writeSync(outer.body);
       } catch (e) {
         /* best effort: the process is ending */
       }
@@ -949,166 +837,38 @@ export class HsmClient {
     if (this.session) this.dropSession(this.session);
   }
 
-  /** A frame as this link writes it: a leading delimiter + COBS frame (binary), or a newline + armor line. */
-  private frameBytes(type: number, seq: number, body: Uint8Array): Uint8Array {
-    if (this.transport.mode === 'binary') {
-      const f = encodeFrame(type, seq, body);
-      const out = new Uint8Array(f.length + 1);
-      out.set(f, 1);
-      return out;
-    }
-    return ASCII('\n' + encodeArmorLine(type, seq, body));
-  }
-
-  // ---------------------------------------------------------------- the exchange
-
-  private where(): string {
-    return this.transport.description || 'the link';
-  }
-
-  private pump(): void {
-    if (this.active || this.closed) return;
-    const job = this.queue.shift();
-    if (!job) return;
-    this.active = job;
-    this.seq = (this.seq + 1) & 0xffff;
-    job.seq = this.seq;
-    // A leading delimiter ends any half frame the device's reader holds (a previous client that died mid-write);
-    // the device ignores the empty frame it makes.
-    job.frame = this.frameBytes(FrameType.REQUEST, job.seq, job.body);
-    this.send(job);
-  }
-
-  private send(job: Job): void {
-    job.attempts++;
-    this.arm(job);
-    this.transport.write(job.frame).catch((e: unknown) => {
-      if (this.active !== job) return;
-      this.settle(job, e instanceof HsmError ? e : new HsmError('IO', `write to ${this.where()} failed: ${(e as Error).message}`, { cause: e, command: job.name }));
-    });
-  }
-
-  private arm(job: Job): void {
-    if (job.timer) clearTimeout(job.timer);
-    job.timer = setTimeout(() => this.timeout(job), job.timeoutMs);
-  }
-
-  private timeout(job: Job): void {
-    if (this.active !== job || job.cancelling) return;
-    if (job.attempts <= job.retries) {
-      this.send(job); // the SAME bytes and seq: the device answers a repeat from its reply cache
-      return;
-    }
-    this.settle(
-      job,
-      new HsmError('TIMEOUT', `no answer to ${job.name} from ${this.where()} after ${job.attempts} tries of ${job.timeoutMs} ms`, { command: job.name }),
-    );
-  }
-
-  private abort(job: Job): void {
-    const i = this.queue.indexOf(job);
-    if (i >= 0) {
-      this.queue.splice(i, 1);
-      job.reject(aborted(job));
-      return;
-    }
-    if (this.active !== job || job.cancelling) return;
-    // Tell the device (docs/security.md §7: a request waiting for the button ends with CANCELLED). The caller has its
-    // answer at once; the link stays with this request until the device's answer comes, or cancelWaitMs passes, so
-    // the next request does not meet a device that is still waiting (BUSY).
-    // A request in a session is cancelled with that session's token (docs/session.md §4.1), which the device requires
-    const body = cancelBody(job);
-    const cancel = this.transport.mode === 'binary' ? encodeFrame(FrameType.CANCEL, job.seq, body) : ASCII(encodeArmorLine(FrameType.CANCEL, job.seq, body));
-    this.transport.write(cancel).catch(() => {});
-    job.cancelling = true;
-    if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
-    job.reject(aborted(job));
-    if (job.timer) clearTimeout(job.timer);
-    job.timer = setTimeout(() => {
-      if (this.active === job) this.settle(job, aborted(job)); // no answer: free the link anyway
-    }, this.cancelWaitMs);
-  }
-
-  /** Finish the active job with a result or an error, then start the next one. */
-  private settle(job: Job, result: Message | HsmError): void {
-    if (job.timer) clearTimeout(job.timer);
-    job.timer = undefined;
-    if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
-    if (this.active === job) this.active = undefined;
-    if (result instanceof HsmError) job.reject(result);
-    else job.resolve(result);
-    this.pump();
-  }
-
-  private shutdown(reason: HsmError): void {
-    if (this.closed) return;
-    this.closed = reason;
+  /** The link closed (the transport went away, or close()): nothing more can be sent, so the PIN and the session go. */
+  private linkClosed(): void {
     LIVE.delete(this);
     this.wipeCredentials();
     if (this.session) this.dropSession(this.session);
-    const pending = this.queue.splice(0);
-    if (this.active) this.settle(this.active, reason);
-    for (const job of pending) {
-      if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
-      job.reject(reason);
-    }
   }
 
-  private receive(chunk: Uint8Array): void {
-    const events = this.reader.push(chunk);
-    for (const ev of events) if (ev.kind === 'frame') this.onFrame(ev.frame);
-  }
-
-  private onFrame(f: Frame): void {
-    const job = this.active;
-    // late answers to an earlier (timed-out, aborted) request, duplicates and stray frames are ignored
-    if (!job || f.seq !== job.seq || f.version !== PROTOCOL_VERSION) return;
-    if (f.type === FrameType.KEEPALIVE) {
-      if (job.cancelling) return; // the cancel wait is bounded; keepalives do not extend it
-      this.arm(job); // the device is working on it (waiting for the button, a slow engine)
-      if (job.onKeepalive) {
-        const reason = f.body.length > 0 ? f.body[0] : 0;
-        try {
-          job.onKeepalive({ command: job.name, seq: job.seq, reason, presence: reason === KeepaliveReason.PRESENCE_NEEDED });
-        } catch (e) {
-          /* a reporting callback must not break the exchange */
-        }
-      }
-      return;
-    }
-    if (f.type !== FrameType.RESPONSE && f.type !== FrameType.ERROR) return;
-    // the device's answer to a cancelled request (CANCELLED, or the result if it finished first): the caller already
-    // has ABORTED; the answer is not opened, and the link is free again
-    if (job.cancelling) return this.settle(job, aborted(job));
-    this.settle(job, this.parseResponse(job, f));
-  }
-
-  private parseResponse(job: Job, f: Frame): Message | HsmError {
-    const env = job.envelope;
-    if (!env) return parseBody(job.name, job.schema, f.body, f.type === FrameType.ERROR);
+  /** The answer to an envelope of `session` sealed with counter `sent`: its outer status, then the inner answer to `code` (docs/protocol.md §6). */
+  private openAnswer(session: HostSession, sent: number, code: number, name: string, schema: Schema | undefined, body: Uint8Array, errorFrame: boolean): Message | HsmError {
     // the outer answer: an error about the envelope itself (never executed), or {counter, ciphertext}
-    const outer = parseBody(job.name, COMMANDS[Command.SESSION_MESSAGE].response, f.body, f.type === FrameType.ERROR);
+    const outer = parseBody(name, COMMANDS[Command.SESSION_MESSAGE].response, body, errorFrame);
     if (outer instanceof HsmError) {
       if (outer.fromDevice) this.outerErrors.add(outer);
       return outer;
     }
     const counter = outer.counter as number;
-    if (counter !== env.counter) {
-      this.dropSession(env.session);
-      return new HsmError('SESSION_REFUSED', `${job.name}: the device answered session counter ${counter} to request counter ${env.counter}`, { command: job.name });
+    if (counter !== sent) {
+      this.dropSession(session);
+      return new HsmError('SESSION_REFUSED', `${name}: the device answered session counter ${counter} to request counter ${sent}`, { command: name });
     }
     let plain: Uint8Array;
     try {
-      plain = env.session.open(counter, outer.ciphertext as Uint8Array);
+      plain = session.open(counter, outer.ciphertext as Uint8Array);
     } catch (e) {
       // a response we cannot trust: the command may have run, so it is not retried; a new session comes next time
-      this.dropSession(env.session);
-      return e instanceof SessionError ? sessionToHsm(e, job.name) : new HsmError('SESSION_REFUSED', `${job.name}: ${(e as Error).message}`, { command: job.name });
+      this.dropSession(session);
+      return e instanceof SessionError ? sessionToHsm(e, name) : new HsmError('SESSION_REFUSED', `${name}: ${(e as Error).message}`, { command: name });
     }
-    const inner = parseBody(job.name, job.schema, plain, false);
+    const inner = parseBody(name, schema, plain, false);
     plain.fill(0);
     // the device forgot the session when it answered SESSION_CLOSE
-    if (job.command === Command.SESSION_CLOSE && !(inner instanceof HsmError)) this.dropSession(env.session);
+    if (code === Command.SESSION_CLOSE && !(inner instanceof HsmError)) this.dropSession(session);
     return inner;
   }
 }
@@ -1143,6 +903,11 @@ function parseBody(name: string, schema: Schema | undefined, body: Uint8Array, e
   }
   const r = decodeMessage<Message>(schema, map);
   return r.ok ? r.value : bad(`the response does not match the ${name} schema: ${renderDetail(r, { schema })}`);
+}
+
+/** A request sent as it is, without a session: its answer is the response to it. */
+function inClear(name: string, schema: Schema | undefined, body: Uint8Array): LinkRequest {
+  return { name, body, answer: (answer, errorFrame) => parseBody(name, schema, answer, errorFrame) };
 }
 
 /** A known-devices refusal as an HsmError (the message already says what to do). */
@@ -1188,14 +953,6 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, name: stri
         reject(e);
       },
     );
-  });
-}
-
-function aborted(job: Job): HsmError {
-  const reason = job.signal ? job.signal.reason : undefined;
-  return new HsmError('ABORTED', `${job.name} was aborted${reason instanceof Error && reason.name !== 'AbortError' ? ': ' + reason.message : ''}`, {
-    command: job.name,
-    cause: reason,
   });
 }
 
