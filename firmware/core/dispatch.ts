@@ -14,8 +14,8 @@ import { Alg, Command, Role, Status, type CommandName, type StatusCode } from '.
 import { Reason } from '../protocol/reasons.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
 import type { Result } from '../protocol/result.ts';
-import { decodeMessage, encodeMessage } from '../protocol/schema.ts';
-import { COMMANDS, Gate, type CommandSpec } from '../protocol/commands/index.ts';
+import { type MessageOf, decodeMessage, encodeMessage } from '../protocol/schema.ts';
+import { COMMANDS, Gate, type CommandSpec, type CommandTable } from '../protocol/commands/index.ts';
 import type { Caller, DeviceContext } from './context.ts';
 import { info } from './commands/info.ts';
 import { echo } from './commands/echo.ts';
@@ -41,8 +41,13 @@ import { keyAttest } from './commands/key_attest.ts';
 /** A pure command handler: it validates with guard clauses, then acts; it never writes to the wire. */
 export type Handler = (ctx: DeviceContext, request: any, caller: Caller) => Result<object>;
 
+/** Each command's handler, typed by its declaration: the request and response types its schemas give (schema.ts MessageOf). */
+type HandlerTable = {
+  readonly [C in keyof CommandTable]: (ctx: DeviceContext, request: MessageOf<CommandTable[C]['request']>, caller: Caller) => Result<MessageOf<CommandTable[C]['response']>>;
+};
+
 /** Command code → handler: the device's half of each command declared in protocol/commands/index.ts COMMANDS. */
-export const HANDLERS: { readonly [code: number]: Handler } = {
+export const HANDLERS: HandlerTable & { readonly [code: number]: Handler } = {
   [Command.INFO]: info,
   [Command.ECHO]: echo,
   [Command.RANDOM]: random,

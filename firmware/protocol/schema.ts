@@ -29,8 +29,37 @@ export interface Field {
 /** Fields in ascending key order. */
 export type Schema = readonly Field[];
 
-/** A decoded message: field name → value. Each commands/*.ts file gives the precise interface. */
+/** A decoded message: field name → value. MessageOf gives each schema's precise type. */
 export type Message = { [name: string]: unknown };
+
+/** The value a field type decodes to. */
+type ValueOf<T> = T extends { t: 'uint' }
+  ? number
+  : T extends { t: 'bytes' }
+    ? Uint8Array
+    : T extends { t: 'text' }
+      ? string
+      : T extends { t: 'bool' }
+        ? boolean
+        : T extends { t: 'uintList' }
+          ? number[]
+          : T extends { t: 'uintTextMap' }
+            ? { [k: number]: string }
+            : T extends { t: 'list'; of: infer S extends Schema }
+              ? MessageOf<S>[]
+              : never;
+
+type Flat<T> = { [K in keyof T]: T[K] };
+
+/**
+ * The message type a schema describes, derived from the schema itself (declared `as const satisfies Schema`), so a
+ * command's TypeScript types and its wire checks cannot disagree: required fields as they are, optional ones with `?`.
+ */
+export type MessageOf<S extends Schema> = Flat<
+  { -readonly [F in S[number] as F extends { optional: true } ? never : F['name']]: ValueOf<F['type']> } & {
+    -readonly [F in S[number] as F extends { optional: true } ? F['name'] : never]?: ValueOf<F['type']>;
+  }
+>;
 
 const P = Status.INVALID_PARAMETER;
 

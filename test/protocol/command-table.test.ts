@@ -1,10 +1,19 @@
 // The command table (firmware/protocol/commands/): each command declared once, in its own file, and no second list of commands anywhere else in the tree.
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, expectTypeOf } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, nameOf } from '../../firmware/protocol/codes.ts';
 import * as protocol from '../../firmware/protocol/commands/index.ts';
-import { COMMANDS, Gate, needsRole, sentInClear } from '../../firmware/protocol/commands/index.ts';
+import {
+  COMMANDS,
+  Gate,
+  needsRole,
+  sentInClear,
+  type InfoResponse,
+  type KeyListResponse,
+  type KeySetPolicyRequest,
+  type SignRequest,
+} from '../../firmware/protocol/commands/index.ts';
 import { HANDLERS } from '../../firmware/core/dispatch.ts';
 import { tsFiles } from '../helpers/files.ts';
 
@@ -53,6 +62,17 @@ describe('COMMANDS', () => {
       .filter(([, c]) => !needsRole(COMMANDS[c]))
       .map(([n]) => n);
     expect(noRole.sort()).toEqual(['ECHO', 'INFO', 'INIT', 'LOGIN', 'LOGOUT', 'RANDOM', 'SESSION_CLOSE', 'SESSION_MESSAGE', 'SESSION_OPEN']);
+  });
+});
+
+describe('message types', () => {
+  // type-level: `npm run typecheck` fails when a derived type drifts from these (schema.ts MessageOf)
+  it('are derived from the schemas: required fields as they are, optional ones with ?, lists and nested policies', () => {
+    expectTypeOf<SignRequest>().toEqualTypeOf<{ keyId: number; message?: Uint8Array; digest?: Uint8Array }>();
+    expectTypeOf<KeySetPolicyRequest>().toEqualTypeOf<{ keyId: number; capabilities?: number; sensitive?: boolean; touch?: boolean }>();
+    expectTypeOf<KeyListResponse['keys'][number]['neverExtractable']>().toEqualTypeOf<boolean>();
+    expectTypeOf<InfoResponse['selftestFailures']>().toEqualTypeOf<{ [k: number]: string } | undefined>();
+    expectTypeOf<InfoResponse['algorithms']>().toEqualTypeOf<number[]>();
   });
 });
 

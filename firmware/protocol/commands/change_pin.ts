@@ -1,22 +1,18 @@
 // CHANGE_PIN: a logged-in role replaces its own PIN, giving the old one again (counted as a PIN try); both roles get a new master key and every key is sealed again, in one transaction (docs/security.md §4).
-import type { Schema } from '../schema.ts';
+import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_PIN, MIN_PIN } from './limits.ts';
 
-export interface ChangePinRequest {
+export const ChangePinRequestSchema = [
   /** codes.ts Role: must be the role this session is logged in as. */
-  role: number;
-  oldPin: Uint8Array;
-  newPin: Uint8Array;
-}
-export const ChangePinRequestSchema: Schema = [
   { key: 1, name: 'role', type: { t: 'uint', min: 1, max: 2 } },
   { key: 2, name: 'oldPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } },
   { key: 3, name: 'newPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } },
-];
+] as const satisfies Schema;
+export type ChangePinRequest = MessageOf<typeof ChangePinRequestSchema>;
 
-export interface ChangePinResponse {}
-export const ChangePinResponseSchema: Schema = [];
+export const ChangePinResponseSchema = [] as const satisfies Schema;
+export type ChangePinResponse = MessageOf<typeof ChangePinResponseSchema>;
 
 /** CHANGE_PIN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const ChangePinCommand: CommandSpec = { gate: Gate.LOGGED_IN, request: ChangePinRequestSchema, response: ChangePinResponseSchema, secret: true };
+export const ChangePinCommand = { gate: Gate.LOGGED_IN, request: ChangePinRequestSchema, response: ChangePinResponseSchema, secret: true } satisfies CommandSpec;

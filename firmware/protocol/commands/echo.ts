@@ -1,17 +1,13 @@
 // ECHO: returns its data unchanged; a link check that needs no session.
-import type { Schema } from '../schema.ts';
+import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_DATA } from './limits.ts';
 
-export interface EchoRequest {
-  data: Uint8Array;
-}
-export const EchoRequestSchema: Schema = [{ key: 1, name: 'data', type: { t: 'bytes', max: MAX_DATA } }];
+export const EchoRequestSchema = [{ key: 1, name: 'data', type: { t: 'bytes', max: MAX_DATA } }] as const satisfies Schema;
+export type EchoRequest = MessageOf<typeof EchoRequestSchema>;
 
-export interface EchoResponse {
-  data: Uint8Array;
-}
-export const EchoResponseSchema: Schema = EchoRequestSchema;
+export const EchoResponseSchema = EchoRequestSchema;
+export type EchoResponse = MessageOf<typeof EchoResponseSchema>;
 
 /** ECHO's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const EchoCommand: CommandSpec = { gate: Gate.CLEAR, request: EchoRequestSchema, response: EchoResponseSchema, resend: true };
+export const EchoCommand = { gate: Gate.CLEAR, request: EchoRequestSchema, response: EchoResponseSchema, resend: true } satisfies CommandSpec;

@@ -22,8 +22,8 @@ import { UnblockCommand } from './unblock.ts';
 import { KeySetPolicyCommand } from './key_set_policy.ts';
 import { KeyAttestCommand } from './key_attest.ts';
 
-/** Command code → declaration. A new command: its file here (schemas and declaration), its line below, its code in codes.ts. */
-export const COMMANDS: { readonly [code: number]: CommandSpec } = {
+// Command code → declaration, with each declaration's own schema types (for the typed handler table, core/dispatch.ts).
+const TABLE = {
   [Command.INFO]: InfoCommand,
   [Command.ECHO]: EchoCommand,
   [Command.RANDOM]: RandomCommand,
@@ -44,7 +44,12 @@ export const COMMANDS: { readonly [code: number]: CommandSpec } = {
   [Command.UNBLOCK]: UnblockCommand,
   [Command.KEY_SET_POLICY]: KeySetPolicyCommand,
   [Command.KEY_ATTEST]: KeyAttestCommand,
-};
+} as const;
+/** The declarations by code, as types: what each command's request and response are. */
+export type CommandTable = typeof TABLE;
+
+/** Command code → declaration. A new command: its file here (schemas and declaration), its line above, its code in codes.ts. */
+export const COMMANDS: { readonly [code: number]: CommandSpec } = TABLE;
 
 export * from './spec.ts';
 export * from './info.ts';

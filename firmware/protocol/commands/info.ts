@@ -1,81 +1,54 @@
 // INFO: what the device is and can do; allowed without a session (docs/protocol.md §6).
-import type { Schema } from '../schema.ts';
+import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_LABEL, MAX_LIST, MAX_PAGES } from './limits.ts';
 
-export interface InfoRequest {}
-export const InfoRequestSchema: Schema = [];
+export const InfoRequestSchema = [] as const satisfies Schema;
+export type InfoRequest = MessageOf<typeof InfoRequestSchema>;
 
-export interface InfoResponse {
-  firmwareVersion: string;
-  protocolVersion: number;
-  deviceId: Uint8Array;
-  maxPacket: number;
-  /** Algorithm ids whose power-on self-test passed: the only ones the device offers. */
-  algorithms: number[];
-  /** Algorithm id → why its self-test failed; absent when all passed. */
-  selftestFailures?: { [alg: number]: string };
-  slotsUsed: number;
-  slotsFree: number;
-  platform: string;
-  /** Ed25519 identity public key, made at first boot (absent where Ed25519 is not offered). */
-  identityPublicKey?: Uint8Array;
-  /** Flash store (docs/storage.md §8–§9): geometry, use, and erase count per page. */
-  flashPageSize: number;
-  flashPages: number;
-  flashBytesUsed: number;
-  flashBytesFree: number;
-  flashEraseCounts: number[];
-  /** True when the platform has no flash and the store lives in RAM (everything is lost at power-off). */
-  flashVolatile?: boolean;
-  /** False on a factory-new device: only INIT (in a session) makes it usable (docs/security.md §1). */
-  initialized: boolean;
-  /** The label given at INIT. */
-  label?: string;
-  /** Wrong user / SO PIN tries left before that PIN blocks (present once initialized). */
-  userPinTries?: number;
-  soPinTries?: number;
-  /** True after 3 wrong PINs in a row: no PIN is tried until a power cycle. */
-  pinLocked?: boolean;
-  /** PBKDF2-SHA256 iterations this device uses for PIN records (chosen per target). */
-  pinIterations: number;
-  /** True when the board has a user-presence button (keys with `touch` need one). */
-  presence: boolean;
-  /** The floor, in estimated bits, a new PIN must clear at INIT, CHANGE_PIN and UNBLOCK (docs/security.md §4.1). */
-  pinMinBits: number;
-  /** True when the store is bound to a monotonic counter, so an old flash image written back is refused (docs/storage.md §12). */
-  rollbackProtection: boolean;
-  /** Present (true) when this boot found such an old image: only INFO and ECHO are served. */
-  rolledBack?: boolean;
-}
-export const InfoResponseSchema: Schema = [
+export const InfoResponseSchema = [
   { key: 1, name: 'firmwareVersion', type: { t: 'text', max: 32 } },
   { key: 2, name: 'protocolVersion', type: { t: 'uint', max: 255 } },
   { key: 3, name: 'deviceId', type: { t: 'bytes', min: 16, max: 16 } },
   { key: 4, name: 'maxPacket', type: { t: 'uint', min: 2048, max: 65535 } },
+  /** Algorithm ids whose power-on self-test passed: the only ones the device offers. */
   { key: 5, name: 'algorithms', type: { t: 'uintList', max: MAX_LIST } },
+  /** Algorithm id → why its self-test failed; absent when all passed. */
   { key: 6, name: 'selftestFailures', type: { t: 'uintTextMap', max: MAX_LIST }, optional: true },
   { key: 7, name: 'slotsUsed', type: { t: 'uint' } },
   { key: 8, name: 'slotsFree', type: { t: 'uint' } },
   { key: 9, name: 'platform', type: { t: 'text', max: 32 } },
+  /** Ed25519 identity public key, made at first boot (absent where Ed25519 is not offered). */
   { key: 10, name: 'identityPublicKey', type: { t: 'bytes', min: 32, max: 32 }, optional: true },
+  /** Flash store (docs/storage.md §8–§9): geometry, use, and erase count per page. */
   { key: 11, name: 'flashPageSize', type: { t: 'uint' } },
   { key: 12, name: 'flashPages', type: { t: 'uint' } },
   { key: 13, name: 'flashBytesUsed', type: { t: 'uint' } },
   { key: 14, name: 'flashBytesFree', type: { t: 'uint' } },
   { key: 15, name: 'flashEraseCounts', type: { t: 'uintList', max: MAX_PAGES } },
+  /** True when the platform has no flash and the store lives in RAM (everything is lost at power-off). */
   { key: 16, name: 'flashVolatile', type: { t: 'bool' }, optional: true },
+  /** False on a factory-new device: only INIT (in a session) makes it usable (docs/security.md §1). */
   { key: 17, name: 'initialized', type: { t: 'bool' } },
+  /** The label given at INIT. */
   { key: 18, name: 'label', type: { t: 'text', max: MAX_LABEL }, optional: true },
+  /** Wrong user / SO PIN tries left before that PIN blocks (present once initialized). */
   { key: 19, name: 'userPinTries', type: { t: 'uint', max: 255 }, optional: true },
   { key: 20, name: 'soPinTries', type: { t: 'uint', max: 255 }, optional: true },
+  /** True after 3 wrong PINs in a row: no PIN is tried until a power cycle. */
   { key: 21, name: 'pinLocked', type: { t: 'bool' }, optional: true },
+  /** PBKDF2-SHA256 iterations this device uses for PIN records (chosen per target). */
   { key: 22, name: 'pinIterations', type: { t: 'uint', min: 1, max: 0xffffffff } },
+  /** True when the board has a user-presence button (keys with `touch` need one). */
   { key: 23, name: 'presence', type: { t: 'bool' } },
+  /** The floor, in estimated bits, a new PIN must clear at INIT, CHANGE_PIN and UNBLOCK (docs/security.md §4.1). */
   { key: 24, name: 'pinMinBits', type: { t: 'uint', max: 512 } },
+  /** True when the store is bound to a monotonic counter, so an old flash image written back is refused (docs/storage.md §12). */
   { key: 25, name: 'rollbackProtection', type: { t: 'bool' } },
+  /** Present (true) when this boot found such an old image: only INFO and ECHO are served. */
   { key: 26, name: 'rolledBack', type: { t: 'bool' }, optional: true },
-];
+] as const satisfies Schema;
+export type InfoResponse = MessageOf<typeof InfoResponseSchema>;
 
 /** INFO's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const InfoCommand: CommandSpec = { gate: Gate.CLEAR, request: InfoRequestSchema, response: InfoResponseSchema, resend: true };
+export const InfoCommand = { gate: Gate.CLEAR, request: InfoRequestSchema, response: InfoResponseSchema, resend: true } satisfies CommandSpec;

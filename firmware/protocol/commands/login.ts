@@ -1,20 +1,17 @@
 // LOGIN: give this session a role (user or SO) by its PIN; the retry counter is spent before the PIN is compared (docs/security.md §4).
-import type { Schema } from '../schema.ts';
+import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_PIN, MIN_PIN } from './limits.ts';
 
-export interface LoginRequest {
+export const LoginRequestSchema = [
   /** codes.ts Role: 1 user, 2 SO. */
-  role: number;
-  pin: Uint8Array;
-}
-export const LoginRequestSchema: Schema = [
   { key: 1, name: 'role', type: { t: 'uint', min: 1, max: 2 } },
   { key: 2, name: 'pin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } },
-];
+] as const satisfies Schema;
+export type LoginRequest = MessageOf<typeof LoginRequestSchema>;
 
-export interface LoginResponse {}
-export const LoginResponseSchema: Schema = [];
+export const LoginResponseSchema = [] as const satisfies Schema;
+export type LoginResponse = MessageOf<typeof LoginResponseSchema>;
 
 /** LOGIN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const LoginCommand: CommandSpec = { gate: Gate.INITIALIZED, request: LoginRequestSchema, response: LoginResponseSchema, secret: true };
+export const LoginCommand = { gate: Gate.INITIALIZED, request: LoginRequestSchema, response: LoginResponseSchema, secret: true } satisfies CommandSpec;

@@ -1,11 +1,11 @@
 // LOGOUT: drop this session's role; the session stays open.
-import type { Schema } from '../schema.ts';
+import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 
-export interface LogoutRequest {}
-export const LogoutRequestSchema: Schema = [];
-export interface LogoutResponse {}
-export const LogoutResponseSchema: Schema = [];
+export const LogoutRequestSchema = [] as const satisfies Schema;
+export type LogoutRequest = MessageOf<typeof LogoutRequestSchema>;
+export const LogoutResponseSchema = [] as const satisfies Schema;
+export type LogoutResponse = MessageOf<typeof LogoutResponseSchema>;
 
 /** LOGOUT's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const LogoutCommand: CommandSpec = { gate: Gate.SESSION, request: LogoutRequestSchema, response: LogoutResponseSchema, resend: true };
+export const LogoutCommand = { gate: Gate.SESSION, request: LogoutRequestSchema, response: LogoutResponseSchema, resend: true } satisfies CommandSpec;

@@ -1,27 +1,19 @@
 // SESSION_OPEN: X25519 key agreement bound to the device's Ed25519 identity (docs/session.md §2; docs/protocol.md §6).
-import type { Schema } from '../schema.ts';
+import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 
-export interface SessionOpenRequest {
-  hostEphemeral: Uint8Array;
-}
-export const SessionOpenRequestSchema: Schema = [{ key: 1, name: 'hostEphemeral', type: { t: 'bytes', min: 32, max: 32 } }];
+export const SessionOpenRequestSchema = [{ key: 1, name: 'hostEphemeral', type: { t: 'bytes', min: 32, max: 32 } }] as const satisfies Schema;
+export type SessionOpenRequest = MessageOf<typeof SessionOpenRequestSchema>;
 
-export interface SessionOpenResponse {
-  sessionId: number;
-  deviceEphemeral: Uint8Array;
-  /** Ed25519 identity signature over the transcript (docs/session.md §2). */
-  signature: Uint8Array;
-  deviceId: Uint8Array;
-  identityPublicKey: Uint8Array;
-}
-export const SessionOpenResponseSchema: Schema = [
+export const SessionOpenResponseSchema = [
   { key: 1, name: 'sessionId', type: { t: 'uint', min: 1, max: 255 } },
   { key: 2, name: 'deviceEphemeral', type: { t: 'bytes', min: 32, max: 32 } },
+  /** Ed25519 identity signature over the transcript (docs/session.md §2). */
   { key: 3, name: 'signature', type: { t: 'bytes', min: 64, max: 64 } },
   { key: 4, name: 'deviceId', type: { t: 'bytes', min: 16, max: 16 } },
   { key: 5, name: 'identityPublicKey', type: { t: 'bytes', min: 32, max: 32 } },
-];
+] as const satisfies Schema;
+export type SessionOpenResponse = MessageOf<typeof SessionOpenResponseSchema>;
 
 /** SESSION_OPEN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const SessionOpenCommand: CommandSpec = { gate: Gate.OUTER, request: SessionOpenRequestSchema, response: SessionOpenResponseSchema };
+export const SessionOpenCommand = { gate: Gate.OUTER, request: SessionOpenRequestSchema, response: SessionOpenResponseSchema } satisfies CommandSpec;

@@ -1,15 +1,13 @@
 // UNBLOCK: the SO (logged in) sets a new user PIN and restores the user's tries (docs/security.md §4).
-import type { Schema } from '../schema.ts';
+import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_PIN, MIN_PIN } from './limits.ts';
 
-export interface UnblockRequest {
-  newUserPin: Uint8Array;
-}
-export const UnblockRequestSchema: Schema = [{ key: 1, name: 'newUserPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } }];
+export const UnblockRequestSchema = [{ key: 1, name: 'newUserPin', type: { t: 'bytes', min: MIN_PIN, max: MAX_PIN } }] as const satisfies Schema;
+export type UnblockRequest = MessageOf<typeof UnblockRequestSchema>;
 
-export interface UnblockResponse {}
-export const UnblockResponseSchema: Schema = [];
+export const UnblockResponseSchema = [] as const satisfies Schema;
+export type UnblockResponse = MessageOf<typeof UnblockResponseSchema>;
 
 /** UNBLOCK's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const UnblockCommand: CommandSpec = { gate: Gate.SO, request: UnblockRequestSchema, response: UnblockResponseSchema, secret: true };
+export const UnblockCommand = { gate: Gate.SO, request: UnblockRequestSchema, response: UnblockResponseSchema, secret: true } satisfies CommandSpec;
