@@ -1,19 +1,10 @@
 // The host driver's public API: HsmClient, its errors, transports and discovery (docs/architecture.md §7).
-export { HsmClient, algName, resolveAlg, openTransport, roleId, pinBytes } from './client.ts';
-export type {
-  ClientOptions,
-  CallOptions,
-  OpenOptions,
-  KeyPair,
-  SignInput,
-  PinState,
-  RoleName,
-  PinInput,
-  KeepaliveEvent,
-  KeyPolicyOptions,
-  KeyOptions,
-  AttestOptions,
-} from './client.ts';
+export { HsmClient, algName, resolveAlg, openTransport } from './client.ts';
+export type { ClientOptions, OpenOptions, KeyPair, SignInput, KeyPolicyOptions, KeyOptions, AttestOptions } from './client.ts';
+export type { CallOptions, KeepaliveEvent } from './link.ts';
+export type { PinState } from './session-keeper.ts';
+export { roleId, pinBytes } from './credentials.ts';
+export type { RoleName, PinInput } from './credentials.ts';
 export { verifyAttestation, decodeAttestation, attestationSignedBytes } from './attest.ts';
 export type { AttestationExpectation, VerifiedAttestation } from './attest.ts';
 export { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, policyJson, policyText, originName } from './policy.ts';
