@@ -22,16 +22,13 @@ import { Link, type CallOptions, type LinkOptions } from './link.ts';
 import { SessionKeeper, type PinState, type SessionOptions } from './session-keeper.ts';
 import { encodeRequest, inClear, wipeIfSecret } from './messages.ts';
 import { loginCredentials, pinBytes, roleId, type Credentials, type PinInput, type RoleName } from './credentials.ts';
-import { stat } from 'node:fs/promises';
-import { SerialTransport } from './transports/serial.ts';
-import { SocketTransport } from './transports/socket.ts';
-import { InProcessTransport } from './transports/inprocess.ts';
-import { discoverDevices } from './discovery.ts';
+import { openDevice, type DeviceOptions } from './open-device.ts';
 
 export type { CallOptions, KeepaliveEvent } from './link.ts';
 export type { PinState } from './session-keeper.ts';
 export type { PinInput, RoleName } from './credentials.ts';
 export { pinBytes, roleId } from './credentials.ts';
+export { openTransport } from './open-device.ts';
 
 export interface ClientOptions extends LinkOptions, SessionOptions {
   /**
@@ -60,15 +57,8 @@ export interface AttestOptions extends CallOptions {
   publicKey?: Uint8Array;
 }
 
-export interface OpenOptions extends ClientOptions {
-  /** Serial links: 'armor' for Kaluma boards. Also used for the in-process simulator. */
-  linkMode?: 'binary' | 'armor';
-  baudRate?: number;
-  /** In-process simulator ('sim'): deterministic RNG seed (hex), bundle path, max packet. */
-  seed?: string;
-  bundlePath?: string;
-  simMaxPacket?: number;
-}
+/** HsmClient.open's options: the client's, and how to open the device (host/open-device.ts). */
+export interface OpenOptions extends ClientOptions, DeviceOptions {}
 
 export interface KeyPair {
   keyId: number;
@@ -110,8 +100,7 @@ export class HsmClient {
    * Nothing given: discovery picks the first serial port that answers INFO.
    */
   static async open(device?: string, opts: OpenOptions = {}): Promise<HsmClient> {
-    const spec = device !== undefined && device !== '' ? device : process.env.HSM_DEVICE || undefined;
-    return new HsmClient(await openTransport(spec, opts), opts);
+    return new HsmClient(await openDevice(device, opts), opts);
   }
 
   // The keeper's state under the names this class has always used for it (tests look at them too).
@@ -365,30 +354,4 @@ function policyRequest(p: KeyPolicyOptions): { capabilities?: number; sensitive?
   if (p.sensitive !== undefined) out.sensitive = p.sensitive;
   if (p.touch !== undefined) out.touch = p.touch;
   return out;
-}
-
-/** Pick and open the transport a device string names (see HsmClient.open). */
-export async function openTransport(spec: string | undefined, opts: OpenOptions = {}): Promise<HostTransport> {
-  if (spec === undefined) {
-    const found = await discoverDevices();
-    if (found.length === 0)
-      throw new HsmError('NO_DEVICE', 'no device given and no tinyhsm found on the serial ports', {
-        hint: 'pass --device PATH or set HSM_DEVICE (a serial port, a pty from `tinyhsm sim --pty`, a unix socket, or "sim")',
-      });
-    return SerialTransport.open(found[0].path, { baudRate: opts.baudRate, mode: found[0].linkMode });
-  }
-  if (spec === 'sim')
-    return await InProcessTransport.start({ seed: opts.seed, linkMode: opts.linkMode, bundlePath: opts.bundlePath, maxPacket: opts.simMaxPacket });
-  if (spec.startsWith('unix:')) return SocketTransport.open(spec.slice(5), { mode: opts.linkMode });
-  if (spec.startsWith('armor:')) return SerialTransport.open(spec.slice(6), { baudRate: opts.baudRate, mode: 'armor' });
-  let st;
-  try {
-    st = await stat(spec);
-  } catch {
-    throw new HsmError('NO_DEVICE', `${spec} does not exist`, {
-      hint: 'give a serial port (/dev/ttyACM0), the pty `tinyhsm sim --pty` printed, a unix socket, or "sim"',
-    });
-  }
-  if (st.isSocket()) return SocketTransport.open(spec, { mode: opts.linkMode });
-  return SerialTransport.open(spec, { baudRate: opts.baudRate, mode: opts.linkMode });
 }

@@ -1,8 +1,9 @@
 // The host driver's public API: HsmClient, its errors, transports and discovery (docs/architecture.md §7).
-export { HsmClient, algName, resolveAlg, openTransport } from './client.ts';
+export { HsmClient, algName, resolveAlg } from './client.ts';
 export type { ClientOptions, OpenOptions, KeyPair, SignInput, KeyPolicyOptions, KeyOptions, AttestOptions } from './client.ts';
 export type { CallOptions, KeepaliveEvent } from './link.ts';
 export type { PinState } from './session-keeper.ts';
+export { openTransport } from './open-device.ts';
 export { roleId, pinBytes } from './credentials.ts';
 export type { RoleName, PinInput } from './credentials.ts';
 export { verifyAttestation, decodeAttestation, attestationSignedBytes } from './attest.ts';
