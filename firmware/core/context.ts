@@ -6,7 +6,6 @@ import type { Store } from './store/index.ts';
 import type { Identity } from './identity.ts';
 import type { SessionTable } from './session/index.ts';
 import type { AuthState } from './auth/state.ts';
-import type { PresenceGate } from './presence.ts';
 import type { RollbackState } from './rollback.ts';
 
 /** Who sent the request a handler runs: its session (0: in the clear) and that session's role (codes.ts Role; 0: none). */
@@ -35,8 +34,6 @@ export interface DeviceContext {
   readonly sessions: SessionTable;
   /** PINs, retry counters, the master key while some session is logged in (docs/security.md §4–§5; core/auth/state.ts). */
   readonly auth: AuthState;
-  /** The button-press state of the request being handled (docs/security.md §7; core/presence.ts). */
-  readonly presence: PresenceGate;
   /** Whether the store is bound to a monotonic counter, and whether the flash was found rolled back (core/rollback.ts). */
   readonly rollback: RollbackState;
 }

@@ -4,7 +4,6 @@ import { Alg, FrameType, PROTOCOL_VERSION, Status, type StatusCode } from '../pr
 import { Reason } from '../protocol/reasons.ts';
 import type { ErrorDetail } from '../protocol/result.ts';
 import { equalBytes } from '../protocol/bytes.ts';
-import { cborDecode } from '../protocol/cbor.ts';
 import { DEFAULT_MAX_PACKET, FrameReader, encodeArmorLine, encodeFrame, type Frame, type ReaderEvent } from '../protocol/frame.ts';
 import { MAX_LIST, MAX_LABEL, MAX_PUBLIC_KEY, MAX_KEY_ID } from '../protocol/commands/limits.ts';
 import type { DeviceContext } from './context.ts';
@@ -13,13 +12,12 @@ import { Store } from './store/index.ts';
 import { RamFlash } from './ram_flash.ts';
 import { loadOrCreateName } from './identity.ts';
 import { runSelftests, type SelftestReport } from './selftest.ts';
-import { dispatch, dispatchAbandon, dispatchResume, errorBody } from './dispatch.ts';
+import { dispatch, errorBody } from './dispatch.ts';
 import { KeepaliveReason } from '../protocol/codes.ts';
-import type { PresenceOutcome } from './presence.ts';
-import { SessionTable, cancelAuthentic, type SessionLimits } from './session/index.ts';
+import type { NeedPresence, PresenceOutcome } from './presence.ts';
+import { SessionTable, type SessionLimits } from './session/index.ts';
 import { AuthState } from './auth/state.ts';
 import { bindToCounter } from './rollback.ts';
-import { PresenceGate } from './presence.ts';
 
 export const DEFAULT_SLOTS = 16;
 export const DEFAULT_FIRMWARE_VERSION = '0.1.0';
@@ -139,7 +137,6 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     maxPacket,
     sessions: new SessionTable(opts ? opts.sessionLimits : undefined),
     auth,
-    presence: new PresenceGate(),
     rollback,
   };
 
@@ -187,12 +184,12 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     send(out);
   }
 
-  // User presence (docs/security.md §7; core/presence.ts). A handler that needs a button press sets
-  // ctx.presence.wanted on its first run; the request is then kept here (one at a time: every other request is
-  // answered BUSY meanwhile), KEEPALIVE frames go out at once and every 100 ms of env.clock, and the button is
-  // polled on the same timer. A press, the timeout or a CANCEL for this seq sets ctx.presence.outcome and the
-  // request runs once more; only that run's answer is sent (and cached). Inside a session the envelope was opened
-  // once and its inner body is kept by commands/session_message.ts; dispatchResume re-runs and seals it.
+  // User presence (docs/security.md §7; core/presence.ts). A request whose handler needs a button press comes back
+  // from dispatch as a NeedPresence; it is kept here (one at a time: every other request is answered BUSY
+  // meanwhile), KEEPALIVE frames go out at once and every 100 ms of env.clock, and the button is polled on the same
+  // timer. A press, the timeout or a CANCEL for this seq ends the wait: the request's resume runs once with that
+  // outcome, and only its answer is sent (and cached). Inside a session, resume seals the answer under the request's
+  // counter (commands/session_message.ts).
   const presenceTimeoutMs = opts && opts.presenceTimeoutMs !== undefined ? opts.presenceTimeoutMs : DEFAULT_PRESENCE_TIMEOUT_MS;
   if (!(presenceTimeoutMs > 0 && presenceTimeoutMs <= 600000))
     throw new Error('startDevice: presenceTimeoutMs must be in 1..600000 ms, got ' + presenceTimeoutMs);
@@ -200,8 +197,10 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   let waiting = false;
   let waitSeq = 0;
   let waitDigest: Uint8Array = new Uint8Array(0);
-  /** The outer request body (our copy), re-run by dispatchResume; wiped when the wait ends. */
+  /** The outer request body (our copy): the waiting request's decoded fields may point into it; wiped when the wait ends. */
   let waitBody: Uint8Array = new Uint8Array(0);
+  /** The request that waits: exactly one of its resume and drop is called. */
+  let pending: NeedPresence<Uint8Array> | undefined;
   let waitStart = 0;
   let waitTimer: TimerHandle | undefined;
   // A press counts only if it starts after the request (as a FIDO key requires): the button must be seen
@@ -221,8 +220,9 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
   }
 
-  function startWait(f: Frame, digest: Uint8Array): void {
+  function startWait(f: Frame, digest: Uint8Array, request: NeedPresence<Uint8Array>): void {
     waiting = true;
+    pending = request;
     waitSeq = f.seq;
     waitDigest = digest;
     waitBody = f.body;
@@ -263,58 +263,56 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
   }
 
-  function clearWait(): Uint8Array {
+  /** End the wait: the timer and the LED off, and the waiting request handed to the caller, which calls its resume or drop. */
+  function clearWait(): NeedPresence<Uint8Array> {
     if (waitTimer !== undefined) env.clock.clearTimer(waitTimer);
     waitTimer = undefined;
     waiting = false;
-    const body = waitBody;
-    waitBody = new Uint8Array(0);
+    const request = pending as NeedPresence<Uint8Array>;
+    pending = undefined;
     setLed(false);
-    return body;
+    return request;
   }
 
-  /** Run the kept request once more with the outcome set, send and cache its answer, and forget the request. */
+  /** Wipe the kept outer body: the waiting request is over. */
+  function wipeWaitBody(): void {
+    waitBody.fill(0);
+    waitBody = new Uint8Array(0);
+  }
+
+  /** Resume the waiting request with the outcome, send and cache its answer, and forget the request. */
   function endWait(outcome: PresenceOutcome): void {
     const seq = waitSeq;
     const digest = waitDigest;
-    const body = clearWait();
-    const gate = ctx.presence;
-    gate.outcome = outcome;
-    gate.wanted = false;
+    const request = clearWait();
     let out: Uint8Array;
     try {
-      out = dispatchResume(ctx, body);
+      out = request.resume(outcome);
     } finally {
-      gate.outcome = undefined;
-      gate.wanted = false;
-      body.fill(0);
+      wipeWaitBody();
     }
     answer(seq, digest, out);
   }
 
   function abandonWait(): void {
     const seq = waitSeq;
-    clearWait().fill(0);
-    dispatchAbandon(ctx);
-    ctx.presence.outcome = undefined;
-    ctx.presence.wanted = false;
+    const request = clearWait();
+    try {
+      request.drop();
+    } finally {
+      wipeWaitBody();
+    }
     sendError(seq, Status.INTERNAL_ERROR, Reason.WAIT_FAILED);
   }
 
   /**
-   * Whether a CANCEL body is `{1: sessionId, 2: counter, 3: token}` for the request that waits: its session, its
-   * counter, and a token that session's k_h2d made (docs/session.md §4.1). A request outside a session never waits
-   * (only SIGN and ECDH in a session ask for the button), so there is nothing else to cancel.
+   * Whether a CANCEL body cancels the request that waits: only a token of its own session does (docs/session.md
+   * §4.1; commands/session_message.ts). A request outside a session never waits (only SIGN and ECDH in a session
+   * ask for the button), so there is nothing else to cancel.
    */
-  function cancelFromWaitingSession(body: Uint8Array): boolean {
-    const d = ctx.presence.deferredInner;
-    if (d === undefined) return false;
-    const m = cborDecode(body);
-    if (!m.ok || !(m.value instanceof Map)) return false;
-    const tag = m.value.get(3);
-    if (m.value.get(1) !== d.sessionId || m.value.get(2) !== d.counter || !(tag instanceof Uint8Array)) return false;
-    const s = ctx.sessions.get(d.sessionId);
-    return s !== undefined && cancelAuthentic(s, d.counter, tag);
+  function cancelsWaiting(body: Uint8Array): boolean {
+    const request = pending;
+    return request !== undefined && request.cancels !== undefined && request.cancels(body);
   }
 
   function onRequest(f: Frame): void {
@@ -331,13 +329,10 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
       send(cacheFrame);
       return;
     }
-    const gate = ctx.presence;
-    gate.outcome = undefined;
-    gate.wanted = false;
     const reply = dispatch(ctx, f.body);
-    if (gate.wanted) {
-      // the reply is the gate's placeholder, never sent; the request body is kept until the wait ends
-      startWait(f, digest);
+    if (!(reply instanceof Uint8Array)) {
+      // the request waits for the button; its body is kept until the wait ends
+      startWait(f, digest, reply);
       return;
     }
     // The body is our own copy (decodePacket slices) and may hold a private key (KEY_IMPORT): wipe it.
@@ -361,7 +356,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     else if (f.type === FrameType.CANCEL) {
       // ends the button wait of that seq with CANCELLED (security.md §7) if it comes from the session whose request
       // waits (its token, session.md §4.1); any other CANCEL is ignored, with no answer that could reach that host
-      if (waiting && f.seq === waitSeq && cancelFromWaitingSession(f.body)) endWait('cancelled');
+      if (waiting && f.seq === waitSeq && cancelsWaiting(f.body)) endWait('cancelled');
     }
     else sendError(f.seq, Status.INVALID_FRAME, Reason.FRAME_TYPE_REFUSED, [f.type]);
   }

@@ -28,7 +28,8 @@ import { keyDelete } from './commands/key_delete.ts';
 import { sign } from './commands/sign.ts';
 import { ecdh } from './commands/ecdh.ts';
 import { sessionOpen } from './commands/session_open.ts';
-import { sessionMessage, resumeSessionMessage, dropDeferredInner } from './commands/session_message.ts';
+import { sessionMessage } from './commands/session_message.ts';
+import { type NeedPresence, type Outcome, waitsForPress } from './presence.ts';
 import { sessionClose } from './commands/session_close.ts';
 import { init } from './commands/init.ts';
 import { login } from './commands/login.ts';
@@ -38,12 +39,15 @@ import { unblock } from './commands/unblock.ts';
 import { keySetPolicy } from './commands/key_set_policy.ts';
 import { keyAttest } from './commands/key_attest.ts';
 
-/** A pure command handler: it validates with guard clauses, then acts; it never writes to the wire. */
-export type Handler = (ctx: DeviceContext, request: any, caller: Caller) => Result<object>;
+/**
+ * A pure command handler: it validates with guard clauses, then acts, or hands back the rest of its work to run
+ * after a button press (core/presence.ts); it never writes to the wire.
+ */
+export type Handler = (ctx: DeviceContext, request: any, caller: Caller) => Outcome<object>;
 
 /** Each command's handler, typed by its declaration: the request and response types its schemas give (schema.ts MessageOf). */
 type HandlerTable = {
-  readonly [C in keyof CommandTable]: (ctx: DeviceContext, request: MessageOf<CommandTable[C]['request']>, caller: Caller) => Result<MessageOf<CommandTable[C]['response']>>;
+  readonly [C in keyof CommandTable]: (ctx: DeviceContext, request: MessageOf<CommandTable[C]['request']>, caller: Caller) => Outcome<MessageOf<CommandTable[C]['response']>>;
 };
 
 /** Command code → handler: the device's half of each command declared in protocol/commands/index.ts COMMANDS. */
@@ -106,18 +110,21 @@ function withStatus(status: number, map: Uint8Array): Uint8Array {
 
 const EMPTY_MAP: CborValue = new Map<number, CborValue>();
 
+/** A response body (status byte + CBOR map), or the request waiting for the button, whose resume gives it. */
+export type Answer = Uint8Array | NeedPresence<Uint8Array>;
+
 /**
  * Execute one request body received in the clear (command byte + CBOR map) and return the response body
- * (status byte + CBOR map). Never throws.
+ * (status byte + CBOR map), or the request waiting for the button (device.ts runs the wait). Never throws.
  */
-export function dispatch(ctx: DeviceContext, body: Uint8Array): Uint8Array {
+export function dispatch(ctx: DeviceContext, body: Uint8Array): Answer {
   // docs/security.md §5: sessions idle or at their cap end here, before anything runs; with the last role, the master key
   ctx.auth.sweep(ctx.sessions, ctx.env.clock.now());
   return run(ctx, body, 0);
 }
 
 /** Execute an inner request body, opened from an authenticated SESSION_MESSAGE envelope of session `sessionId`. Never throws. */
-export function dispatchInSession(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Array {
+export function dispatchInSession(ctx: DeviceContext, body: Uint8Array, sessionId: number): Answer {
   return run(ctx, body, sessionId);
 }
 
@@ -155,7 +162,7 @@ function refusal(ctx: DeviceContext, entry: Entry, caller: Caller): Uint8Array |
   return undefined;
 }
 
-function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Array {
+function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Answer {
   if (body.length === 0) return errorBody(Status.INVALID_COMMAND, Reason.EMPTY_REQUEST);
   const code = body[0];
   const entry = TABLE[code];
@@ -175,16 +182,33 @@ function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Uint8Arra
   }
   const req = decodeMessage<object>(entry.spec.request, params);
   if (!req.ok) return errorBody(req.status, req.reason, req.args);
-  let res: Result<object>;
+  const request = req.value;
+  return finish(ctx, entry, () => entry.handler(ctx, request, caller));
+}
+
+/**
+ * Run a handler (or the rest of one, after the button) and turn what it gives into wire bytes. A handler that
+ * throws yields INTERNAL_ERROR, never the exception text. A waiting request is handed up with a resume that
+ * comes back here, so the rest of its work is guarded the same way.
+ */
+function finish(ctx: DeviceContext, entry: Entry, work: () => Outcome<object>): Answer {
+  let res: Outcome<object>;
   try {
-    res = entry.handler(ctx, req.value, caller);
+    res = work();
   } catch (e) {
     // A flash that throws mid-commit (a failing part; on a power cut nothing is answered anyway) is the one
     // exception with a known remedy: the boot scan restores the state before or after this command.
     if (ctx.keystore.storageFault || ctx.auth.storageFault) return errorBody(Status.INTERNAL_ERROR, Reason.FLASH_WRITE_FAILED);
     return errorBody(Status.INTERNAL_ERROR, Reason.HANDLER_FAILED);
   }
-  return respond(entry, res);
+  if (!waitsForPress(res)) return respond(entry, res);
+  const waiting = res;
+  return {
+    presenceFor: waiting.presenceFor,
+    resume: (outcome) => finish(ctx, entry, () => waiting.resume(outcome)) as Uint8Array,
+    drop: () => waiting.drop(),
+    cancels: waiting.cancels,
+  };
 }
 
 /** A handler's result as a response body: OK and the schema-encoded map, or the error. */
@@ -195,28 +219,4 @@ function respond(entry: Entry, res: Result<object>): Uint8Array {
   } catch (e) {
     return errorBody(Status.INTERNAL_ERROR, Reason.RESPONSE_NOT_ENCODED);
   }
-}
-
-/**
- * Run again the request the device loop kept while it waited for the button (docs/security.md §7; core/presence.ts), now
- * that ctx.presence.outcome is set. `body` is the outer request body as first received. A SESSION_MESSAGE is not
- * opened again (its counter is spent): the inner body kept by commands/session_message.ts is re-run and its answer
- * sealed with the same counter. Anything else (a request in the clear) simply runs again. Never throws.
- */
-export function dispatchResume(ctx: DeviceContext, body: Uint8Array): Uint8Array {
-  if (body.length === 0 || body[0] !== Command.SESSION_MESSAGE) return run(ctx, body, 0);
-  const entry = TABLE[Command.SESSION_MESSAGE] as Entry;
-  let res: Result<object>;
-  try {
-    res = resumeSessionMessage(ctx, dispatchInSession);
-  } catch (e) {
-    dropDeferredInner(ctx);
-    return errorBody(Status.INTERNAL_ERROR, Reason.HANDLER_FAILED);
-  }
-  return respond(entry, res);
-}
-
-/** Forget (and wipe) a kept request without running it again: the device loop gave up on its wait. */
-export function dispatchAbandon(ctx: DeviceContext): void {
-  dropDeferredInner(ctx);
 }

@@ -22,7 +22,7 @@ import type { Crypto, Ed25519Signer, Env, Rng } from '../hal/index.ts';
 import { NEXT_KEY_ID_RECORD, decodeCounter, decodeKey, encodeCounter, encodeKey, encodeKeyClear, keyRecordKey, type KeyMeta } from './records.ts';
 import { openKeyRecord, sealKeyRecord } from './auth/records.ts';
 import { checkUse, samePolicy, type StoredPolicy } from './policy.ts';
-import { requirePresence } from './presence.ts';
+import { afterPress, type Outcome } from './presence.ts';
 import type { DeviceContext } from './context.ts';
 
 export interface KeyRecord {
@@ -64,17 +64,17 @@ export function keyCrypto(ctx: { readonly env: Env; readonly deviceId: Uint8Arra
 
 /**
  * The gate before a key's private part is used (docs/security.md §6–§7), in this order: the capability
- * (POLICY_DENIED), then for a touch key the button (the request is deferred; PRESENCE_TIMEOUT, CANCELLED), then the
- * master key.
+ * (POLICY_DENIED), then for a touch key the button (the request waits; PRESENCE_TIMEOUT, CANCELLED), then the
+ * master key; then `use` runs with it, once.
  */
-export function authorizeUse(ctx: DeviceContext, key: KeyRecord, capability: number): Result<KeyCrypto> {
+export function authorizeUse<T>(ctx: DeviceContext, key: KeyRecord, capability: number, use: (kc: KeyCrypto) => Result<T>): Outcome<T> {
   const denied = checkUse(key.id, key.policy, capability);
   if (denied) return denied;
-  if (key.policy.touch) {
-    const absent = requirePresence(ctx, key.id);
-    if (absent) return absent;
-  }
-  return keyCrypto(ctx);
+  const go = (): Result<T> => {
+    const kc = keyCrypto(ctx);
+    return kc.ok ? use(kc.value) : kc;
+  };
+  return key.policy.touch ? afterPress(ctx.env, key.id, go) : go();
 }
 
 /** Wipe a record's RAM cache: the opened private key and the Ed25519 signer. */

@@ -1,50 +1,56 @@
-// User presence per use (docs/security.md §7): the gate a handler asks, and the state the device loop sets when it re-runs a deferred request.
+// User presence per use (docs/security.md §7): a handler that needs a button press returns NeedPresence, the rest of its work, which the device loop runs once the wait ends.
 //
 // How a button wait works without making handlers asynchronous (docs/security.md §7, docs/protocol.md §1 "Frame types"):
-// 1. A handler whose key needs a press calls requirePresence(). On the first run the gate has no outcome: it
-//    marks the request `wanted` and returns an error that is never sent.
-// 2. The device loop (device.ts) sees `wanted`, keeps the request, sends KEEPALIVE frames (reason
-//    PRESENCE_NEEDED) every 100 ms and polls env.presence until a press, the timeout or a CANCEL frame.
-// 3. It sets `outcome` and runs the same request once more: now requirePresence() lets it through ('granted')
-//    or returns PRESENCE_TIMEOUT / CANCELLED. Only this second run's answer is sent. Inside a session the
-//    envelope is opened once; the kept inner body is re-run and sealed with the request's counter.
+// 1. A handler whose key needs a press returns afterPress(…): a NeedPresence holding the rest of its work as a
+//    function, nothing done yet. Everything it checked before (the key, the algorithm, the policy) is not checked again.
+// 2. The dispatcher hands it up as a Pending request; inside a session, SESSION_MESSAGE wraps it so that the answer is
+//    sealed under the request's counter later (commands/session_message.ts).
+// 3. The device loop (device.ts) keeps the one Pending request, sends KEEPALIVE frames (reason PRESENCE_NEEDED)
+//    every 100 ms and polls env.presence until a press, the timeout or a CANCEL frame, then calls resume() with the
+//    outcome once, or drop() if the wait itself failed. Only resume's answer is sent.
 import { Status } from '../protocol/codes.ts';
-import { type Err, err } from '../protocol/result.ts';
+import { type Result, err } from '../protocol/result.ts';
 import { Reason } from '../protocol/reasons.ts';
-import type { DeviceContext } from './context.ts';
+import type { Env } from '../hal/index.ts';
 
 export type PresenceOutcome = 'granted' | 'timeout' | 'cancelled';
 
-export class PresenceGate {
-  /** Set by the device loop for the re-run of a deferred request; undefined on a first run. */
-  outcome: PresenceOutcome | undefined = undefined;
-  /** Set by requirePresence() when the current run needs a press it does not have. */
-  wanted = false;
+/** A request that waits for the button: what to do when the wait ends. Exactly one of resume and drop is called, once. */
+export interface NeedPresence<T> {
+  /** The key the press is for (errors name it). */
+  readonly presenceFor: number;
+  /** The rest of the request, with the outcome of the wait: its work after a press, PRESENCE_TIMEOUT or CANCELLED otherwise. */
+  resume(outcome: PresenceOutcome): T;
+  /** Forget the request without running it, wiping what it kept (the device loop could not wait). */
+  drop(): void;
   /**
-   * A deferred request that came inside a session: its envelope was opened (the counter consumed) but nothing was
-   * sealed; the plaintext waits here for the re-run, then is wiped (commands/session_message.ts). At most one: the
-   * device loop allows one wait at a time.
+   * Whether a CANCEL frame's body cancels this request: set for a request inside a session, which only a token of
+   * that session cancels (docs/session.md §4.1). Absent: nothing cancels it (a request in the clear never waits).
    */
-  deferredInner: DeferredInner | undefined = undefined;
+  cancels?(body: Uint8Array): boolean;
 }
 
-/** An opened inner request body kept for its re-run, with the session and counter its answer is sealed under. */
-export interface DeferredInner {
-  readonly sessionId: number;
-  readonly counter: number;
-  readonly body: Uint8Array;
+/** A handler's answer: done (ok or refused), or waiting for the button. */
+export type Outcome<T> = Result<T> | NeedPresence<Result<T>>;
+
+/** Whether a handler's answer waits for the button. */
+export function waitsForPress<T>(o: Result<T> | NeedPresence<Result<T>>): o is NeedPresence<Result<T>> {
+  return (o as NeedPresence<Result<T>>).presenceFor !== undefined;
 }
 
 /**
- * Ask for a button press for this use of key `keyId` (the errors name it). undefined: go on, the button was pressed
- * for this request. Otherwise the handler returns the Err as it is.
+ * Run `then` after a button press for this use of key `keyId`: POLICY_DENIED at once on a device without a
+ * button, else a NeedPresence whose resume runs `then` only for a press, PRESENCE_TIMEOUT or CANCELLED otherwise.
  */
-export function requirePresence(ctx: DeviceContext, keyId: number): Err | undefined {
-  const g = ctx.presence;
-  if (ctx.env.presence === undefined) return err(Status.POLICY_DENIED, Reason.NO_BUTTON, [keyId]);
-  if (g.outcome === 'granted') return undefined;
-  if (g.outcome === 'timeout') return err(Status.PRESENCE_TIMEOUT, Reason.PRESS_TIMEOUT, [keyId]);
-  if (g.outcome === 'cancelled') return err(Status.CANCELLED, Reason.PRESS_CANCELLED, [keyId]);
-  g.wanted = true;
-  return err(Status.BUSY, Reason.PRESS_PENDING, [keyId]); // never sent: the device loop defers the request
+export function afterPress<T>(env: Env, keyId: number, then: () => Result<T>): Outcome<T> {
+  if (env.presence === undefined) return err(Status.POLICY_DENIED, Reason.NO_BUTTON, [keyId]);
+  return {
+    presenceFor: keyId,
+    resume(outcome: PresenceOutcome): Result<T> {
+      if (outcome === 'granted') return then();
+      if (outcome === 'timeout') return err(Status.PRESENCE_TIMEOUT, Reason.PRESS_TIMEOUT, [keyId]);
+      return err(Status.CANCELLED, Reason.PRESS_CANCELLED, [keyId]);
+    },
+    drop(): void {},
+  };
 }

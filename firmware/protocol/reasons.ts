@@ -165,7 +165,7 @@ export enum Reason {
   PRESS_TIMEOUT = 70,
   /** CANCELLED. [key id] the host cancelled the button wait; nothing was done. */
   PRESS_CANCELLED = 71,
-  /** BUSY. [key id] waits for the button (the device loop keeps the request; never sent). */
+  /** Retired, never produced: was an internal placeholder while a request waited for the button (now core/presence.ts NeedPresence). Not reused. */
   PRESS_PENDING = 72,
 
   // ---- SIGN, ECDH, KEY_ATTEST, SESSION_OPEN
@@ -255,9 +255,9 @@ export enum Reason {
   ENVELOPE_NOT_AUTHENTIC = 111,
   /** INTERNAL_ERROR. [session id, counter] no request with this counter awaits a response. */
   RESPONSE_NOT_PENDING = 112,
-  /** BUSY. [session id, counter] the request waits for the button (never sent: the device loop keeps it). */
+  /** Retired, never produced: was an internal placeholder while a session request waited for the button. Not reused. */
   SESSION_REQUEST_WAITING = 113,
-  /** INTERNAL_ERROR. No session request waits for the button. */
+  /** Retired, never produced: was the answer to a resume with nothing waiting, which can no longer happen. Not reused. */
   NOTHING_WAITING = 114,
 
   // ---- boot problems (Device.bootProblem; never on the wire)

@@ -1,8 +1,8 @@
-// A DeviceContext put together as startDevice does (a real store, keystore, AuthState and PresenceGate; no identity key), for tests that call the dispatcher and the handlers directly.
+// A DeviceContext put together as startDevice does (a real store, keystore and AuthState; no identity key), for tests that call the dispatcher and the handlers directly.
+import type { Answer } from '../../firmware/core/dispatch.ts';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import { AuthState } from '../../firmware/core/auth/state.ts';
 import { KeyStore } from '../../firmware/core/keystore.ts';
-import { PresenceGate } from '../../firmware/core/presence.ts';
 import { SessionTable, type SessionLimits } from '../../firmware/core/session/index.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
@@ -40,7 +40,13 @@ export function deviceContext(o: DeviceContextOptions = {}): DeviceContext {
     maxPacket: 2048,
     sessions: new SessionTable(o.limits),
     auth: AuthState.load({ env: link.env, store, deviceId, keys: keystore, pinIterations: 2 }),
-    presence: new PresenceGate(),
     rollback: { protection: false, rolledBack: undefined },
   };
 }
+
+/** A dispatcher's answer that must not wait for the button (core/presence.ts): its response body. */
+export function answered(a: Answer): Uint8Array {
+  if (!(a instanceof Uint8Array)) throw new Error('expected a response body, but the request waits for a button press (key ' + a.presenceFor + ')');
+  return a;
+}
+

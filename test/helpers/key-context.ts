@@ -3,7 +3,7 @@ import { renderDetail } from '../../host/render.ts';
 import { createHash } from 'node:crypto';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import { KeyStore } from '../../firmware/core/keystore.ts';
-import { PresenceGate } from '../../firmware/core/presence.ts';
+import { type Outcome, waitsForPress } from '../../firmware/core/presence.ts';
 import { SessionTable } from '../../firmware/core/session/index.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import type { Flash, Presence } from '../../firmware/hal/index.ts';
@@ -82,14 +82,20 @@ export function keyContext(o: KeyContextOptions = {}): KeyContext {
     maxPacket: 2048,
     sessions: new SessionTable(),
     auth: auth as unknown as DeviceContext['auth'],
-    presence: new PresenceGate(),
     rollback: { protection: false, rolledBack: undefined },
   };
   return { ctx, auth, flash, masterKey };
 }
 
 /** The value of an OK result, or a thrown Error with the status and message. */
-export function okOf<T>(r: Result<T>): T {
+/** A handler's answer that must not wait for the button (core/presence.ts): its Result. */
+export function done<T>(o: Outcome<T>): Result<T> {
+  if (waitsForPress(o)) throw new Error('expected an answer, but the request waits for a button press (key ' + o.presenceFor + ')');
+  return o;
+}
+
+export function okOf<T>(o: Outcome<T>): T {
+  const r = done(o);
   if (!r.ok) throw new Error('expected OK, got status 0x' + r.status.toString(16) + ': ' + renderDetail(r));
   return r.value;
 }

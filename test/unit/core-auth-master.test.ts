@@ -13,7 +13,7 @@ import { changePin } from '../../firmware/core/commands/change_pin.ts';
 import { unblock } from '../../firmware/core/commands/unblock.ts';
 import { requestBodyOf } from '../helpers/loopback.ts';
 import { NorFlash, leftover } from '../helpers/nor-flash.ts';
-import { deviceContext } from '../helpers/device-context.ts';
+import { answered, deviceContext } from '../helpers/device-context.ts';
 
 const USER_PIN = 'user-pin-master';
 const SO_PIN = 'so-pin-master';
@@ -44,7 +44,7 @@ function open(c: DeviceContext): number {
 }
 
 function run(c: DeviceContext, sid: number, command: number, params?: unknown): { status: number; message?: string } {
-  const body = sid === 0 ? dispatch(c, requestBodyOf(command, params)) : dispatchInSession(c, requestBodyOf(command, params), sid);
+  const body = answered(sid === 0 ? dispatch(c, requestBodyOf(command, params)) : dispatchInSession(c, requestBodyOf(command, params), sid));
   const d = cborDecode(body.subarray(1));
   const m = d.ok && d.value instanceof Map ? d.value.get(1) : undefined;
   return { status: body[0], message: typeof m === 'string' ? m : undefined };

@@ -6,11 +6,14 @@ import { Alg, ALG_NAMES, Command, FrameType, Origin, Status, STATUS_HINTS, nameO
 import { COMMANDS } from '../../firmware/protocol/commands/index.ts';
 import { type CborValue, cborDecode, cborEncode } from '../../firmware/protocol/cbor.ts';
 import { utf8Encode } from '../../firmware/protocol/bytes.ts';
-import { HANDLERS, dispatch, dispatchInSession, errorBody } from '../../firmware/core/dispatch.ts';
+import { HANDLERS, dispatch as dispatchAnswer, dispatchInSession as dispatchInSessionAnswer, errorBody } from '../../firmware/core/dispatch.ts';
+
+const dispatch = (c: DeviceContext, body: Uint8Array): Uint8Array => answered(dispatchAnswer(c, body));
+const dispatchInSession = (c: DeviceContext, body: Uint8Array, sid: number): Uint8Array => answered(dispatchInSessionAnswer(c, body, sid));
 import { Reason } from '../../firmware/protocol/reasons.ts';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
-import { deviceContext } from '../helpers/device-context.ts';
+import { answered, deviceContext } from '../helpers/device-context.ts';
 import { Role } from '../../firmware/protocol/codes.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 

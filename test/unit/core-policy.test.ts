@@ -24,14 +24,16 @@ import { keySetPolicy } from '../../firmware/core/commands/key_set_policy.ts';
 import { sign } from '../../firmware/core/commands/sign.ts';
 import { ecdh } from '../../firmware/core/commands/ecdh.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
-import { keyContext, okOf, type KeyContext } from '../helpers/key-context.ts';
+import { done, keyContext, okOf, type KeyContext } from '../helpers/key-context.ts';
 import type { Result } from '../../firmware/protocol/result.ts';
+import { type NeedPresence, type Outcome, waitsForPress } from '../../firmware/core/presence.ts';
 
 const { SIGN, DERIVE, ENCRYPT, DECRYPT, EXPORT_WRAPPED } = Capability;
 const ALGS = [Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519] as const;
 const base: StoredPolicy = { capabilities: SIGN | EXPORT_WRAPPED, sensitive: false, touch: false, neverExtractable: false };
 
-function refused<T>(r: Result<T>, status: number, re?: RegExp): string {
+function refused<T>(o: Outcome<T>, status: number, re?: RegExp): string {
+  const r = done(o);
   expect(r.ok).toBe(false);
   if (r.ok) return '';
   expect(r.status, msgOf(r)).toBe(status);
@@ -249,36 +251,36 @@ describe('touch: SIGN and ECDH ask for the button after the policy check, before
     expect(kx.ctx.keystore.get(k.keyId)!.privateKey).toBeUndefined();
   });
 
-  it('with a button: the first run asks for it and opens nothing; granted signs; timeout and cancel refuse', () => {
+  it('with a button: the request waits and opens nothing; granted signs; timeout and cancel refuse', () => {
     const kx = keyContext({ presence: { isPressed: () => false } });
     const k = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519, touch: true }));
     const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519, touch: true }));
     kx.auth.lock();
     kx.auth.unlock(kx.masterKey);
-    const gate = kx.ctx.presence;
     const msg = new Uint8Array(Buffer.from('pressed'));
-    const first = sign(kx.ctx, { keyId: k.keyId, message: msg });
-    expect(first.ok).toBe(false);
-    expect(gate.wanted).toBe(true);
+    const waiting = <T>(o: Outcome<T>): NeedPresence<Result<T>> => {
+      expect(waitsForPress(o)).toBe(true);
+      if (!waitsForPress(o)) throw new Error('does not wait');
+      return o;
+    };
+    const first = waiting(sign(kx.ctx, { keyId: k.keyId, message: msg }));
+    expect(first.presenceFor).toBe(k.keyId);
     expect(kx.ctx.keystore.get(k.keyId)!.privateKey).toBeUndefined();
-    gate.wanted = false;
-    gate.outcome = 'granted';
-    const sig = okOf(sign(kx.ctx, { keyId: k.keyId, message: msg })).signature;
+    const sig = okOf(first.resume('granted')).signature;
     expect(nodeVerify(null, msg, edKey(k.publicKey), sig)).toBe(true);
-    gate.outcome = 'timeout';
-    refused(sign(kx.ctx, { keyId: k.keyId, message: msg }), Status.PRESENCE_TIMEOUT);
-    gate.outcome = 'cancelled';
-    refused(ecdh(kx.ctx, { keyId: x.keyId, publicKey: new Uint8Array(32).fill(9) }), Status.CANCELLED, /this use with key/);
-    gate.outcome = undefined;
+    refused(waiting(sign(kx.ctx, { keyId: k.keyId, message: msg })).resume('timeout'), Status.PRESENCE_TIMEOUT);
+    refused(waiting(ecdh(kx.ctx, { keyId: x.keyId, publicKey: new Uint8Array(32).fill(9) })).resume('cancelled'), Status.CANCELLED, /this use with key/);
     // a key without touch never asks
     const plain = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
     okOf(sign(kx.ctx, { keyId: plain.keyId, message: msg }));
-    expect(gate.wanted).toBe(false);
   });
 });
 
 /** A handler result as [status, reason], or 'OK'. */
-const why = <T>(r: Result<T>): unknown => (r.ok ? 'OK' : [nameOf(Status, r.status), r.reason]);
+const why = <T>(o: Outcome<T>): unknown => {
+  const r = done(o);
+  return r.ok ? 'OK' : [nameOf(Status, r.status), r.reason];
+};
 
 describe('the order of the checks inside SIGN and ECDH (docs/protocol.md §7 "Order of checks")', () => {
   it('SIGN: message or digest, the key, its algorithm offered, what the algorithm can do, the capability, the button, the master key', () => {

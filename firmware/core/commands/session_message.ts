@@ -1,84 +1,82 @@
 // SESSION_MESSAGE: open a request envelope, run the inner request body like a clear one, seal its response with the same counter (docs/session.md §4–§5; docs/protocol.md §6).
-import { Command, Status } from '../../protocol/codes.ts';
-import { type Result, ok, err } from '../../protocol/result.ts';
-import { Reason } from '../../protocol/reasons.ts';
+import { Command } from '../../protocol/codes.ts';
+import { type Result, ok } from '../../protocol/result.ts';
 import { wipe } from '../../protocol/bytes.ts';
+import { cborDecode } from '../../protocol/cbor.ts';
 import type { SessionMessageRequest, SessionMessageResponse } from '../../protocol/commands/session_message.ts';
 import type { DeviceContext } from '../context.ts';
-import type { DeferredInner } from '../presence.ts';
+import type { NeedPresence, Outcome } from '../presence.ts';
+import { cancelAuthentic } from '../session/index.ts';
 import { refusalErr } from './session_open.ts';
 
-/** Runs one inner request body (command byte + CBOR map) inside a session; returns the response body. Never throws. */
-export type InnerDispatch = (ctx: DeviceContext, body: Uint8Array, sessionId: number) => Uint8Array;
-
-function keep(ctx: DeviceContext, d: DeferredInner | undefined): void {
-  const g = ctx.presence;
-  const old = g.deferredInner;
-  if (old !== undefined && (d === undefined || old.body !== d.body)) wipe(old.body);
-  g.deferredInner = d;
-}
+/** Runs one inner request body (command byte + CBOR map) inside a session: its response body, or the request waiting for the button. Never throws. */
+export type InnerDispatch = (ctx: DeviceContext, body: Uint8Array, sessionId: number) => Uint8Array | NeedPresence<Uint8Array>;
 
 /**
  * A refused envelope (unknown/over session, bad counter, bad tag) executes nothing and changes no session
  * state (table.ts). After an authenticated request, the inner response (errors included) is always sealed:
  * the counter was consumed, and the host must learn the outcome. One AEAD open and one seal per request.
  *
- * Except while the inner request waits for the button (ctx.presence.wanted after its run): then the plaintext is
- * kept, nothing is sealed, and the Err returned is never sent; the device loop later calls
- * resumeSessionMessage, which re-runs the kept body with the outcome set and seals that answer with this counter
- * (sealResponse accepts it: lastRequest is still this counter, since every other request is answered BUSY
- * meanwhile, and nothing was sealed for it).
+ * An inner request that waits for the button (core/presence.ts) is answered later: the opened plaintext is kept (the
+ * decoded request points into it) and nothing is sealed until the device loop resumes it; then its answer is
+ * sealed with this counter (sealResponse accepts it: lastRequest is still this counter, since every other request
+ * is answered BUSY meanwhile, and nothing was sealed for it) and the plaintext is wiped, as it is when the wait is dropped.
  */
-export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, inner: InnerDispatch): Result<SessionMessageResponse> {
+export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, inner: InnerDispatch): Outcome<SessionMessageResponse> {
   const { sessions, env } = ctx;
   const { sessionId, counter, ciphertext } = req;
   const opened = sessions.openEnvelope(sessionId, counter, ciphertext, env.clock.now());
   if (!opened.ok) return refusalErr(opened);
   const plain = opened.value;
   const code = plain.length > 0 ? plain[0] : -1; // read before the body is wiped
-  let answer: Uint8Array;
-  let deferred = false;
+  let answer: Uint8Array | NeedPresence<Uint8Array>;
   try {
     answer = inner(ctx, plain, sessionId);
-    deferred = ctx.presence.wanted;
-  } finally {
-    // the inner body may hold a PIN or a private key (KEY_IMPORT); a deferred one is wiped after its re-run
-    if (!deferred) wipe(plain);
+  } catch (e) {
+    wipe(plain); // the inner body may hold a PIN or a private key (KEY_IMPORT)
+    throw e;
   }
-  if (deferred) {
-    wipe(answer); // the gate's placeholder answer, never sent
-    keep(ctx, { sessionId, counter, body: plain });
-    return err(Status.BUSY, Reason.SESSION_REQUEST_WAITING, [sessionId, counter]);
+  if (answer instanceof Uint8Array) {
+    wipe(plain);
+    return seal(ctx, sessionId, counter, code, answer);
   }
-  return seal(ctx, sessionId, counter, code, answer);
+  const waiting = answer;
+  return {
+    presenceFor: waiting.presenceFor,
+    // The wait counts as activity of the session: its idle clock restarts here, so a session whose idle timeout is
+    // shorter than the button wait is not ended under the request it carries.
+    resume(outcome): Result<SessionMessageResponse> {
+      const s = sessions.get(sessionId);
+      if (s !== undefined && s.ended === undefined) s.lastActivity = env.clock.now();
+      let a: Uint8Array;
+      try {
+        a = waiting.resume(outcome);
+      } finally {
+        wipe(plain);
+      }
+      return seal(ctx, sessionId, counter, code, a);
+    },
+    drop(): void {
+      waiting.drop();
+      wipe(plain);
+    },
+    cancels(body: Uint8Array): boolean {
+      return cancelsRequest(ctx, sessionId, counter, body);
+    },
+  };
 }
 
 /**
- * Re-run the inner request kept by sessionMessage, now that ctx.presence.outcome is set (the device loop sets it
- * after a press, the timeout or a CANCEL), and seal its answer with the request's counter. The kept plaintext is
- * wiped. The wait counts as activity of the session: its idle clock restarts here, so a session whose idle
- * timeout is shorter than the button wait is not ended under the request it carries.
+ * Whether a CANCEL body is `{1: sessionId, 2: counter, 3: token}` for this waiting request: its session, its
+ * counter, and a token that session's k_h2d made (docs/session.md §4.1).
  */
-export function resumeSessionMessage(ctx: DeviceContext, inner: InnerDispatch): Result<SessionMessageResponse> {
-  const g = ctx.presence;
-  const d = g.deferredInner;
-  g.deferredInner = undefined;
-  if (d === undefined) return err(Status.INTERNAL_ERROR, Reason.NOTHING_WAITING);
-  const s = ctx.sessions.get(d.sessionId);
-  if (s !== undefined && s.ended === undefined) s.lastActivity = ctx.env.clock.now();
-  const code = d.body.length > 0 ? d.body[0] : -1;
-  let answer: Uint8Array;
-  try {
-    answer = inner(ctx, d.body, d.sessionId);
-  } finally {
-    wipe(d.body);
-  }
-  return seal(ctx, d.sessionId, d.counter, code, answer);
-}
-
-/** Drop a kept inner request without answering it (wiped); for a device loop that gives up on the wait. */
-export function dropDeferredInner(ctx: DeviceContext): void {
-  keep(ctx, undefined);
+function cancelsRequest(ctx: DeviceContext, sessionId: number, counter: number, body: Uint8Array): boolean {
+  const m = cborDecode(body);
+  if (!m.ok || !(m.value instanceof Map)) return false;
+  const tag = m.value.get(3);
+  if (m.value.get(1) !== sessionId || m.value.get(2) !== counter || !(tag instanceof Uint8Array)) return false;
+  const s = ctx.sessions.get(sessionId);
+  return s !== undefined && cancelAuthentic(s, counter, tag);
 }
 
 function seal(ctx: DeviceContext, sessionId: number, counter: number, code: number, answer: Uint8Array): Result<SessionMessageResponse> {
