@@ -197,9 +197,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   let waiting = false;
   let waitSeq = 0;
   let waitDigest: Uint8Array = new Uint8Array(0);
-  /** The outer request body (our copy): the waiting request's decoded fields may point into it; wiped when the wait ends. */
-  let waitBody: Uint8Array = new Uint8Array(0);
-  /** The request that waits: exactly one of its resume and drop is called. */
+  /** The request that waits: resumed once when the wait ends, or forgotten if the wait fails. */
   let pending: NeedPresence<Uint8Array> | undefined;
   let waitStart = 0;
   let waitTimer: TimerHandle | undefined;
@@ -220,12 +218,11 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
   }
 
-  function startWait(f: Frame, digest: Uint8Array, request: NeedPresence<Uint8Array>): void {
+  function startWait(seq: number, digest: Uint8Array, request: NeedPresence<Uint8Array>): void {
     waiting = true;
     pending = request;
-    waitSeq = f.seq;
+    waitSeq = seq;
     waitDigest = digest;
-    waitBody = f.body;
     waitStart = env.clock.now();
     sawReleased = !isPressed();
     try {
@@ -263,7 +260,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
   }
 
-  /** End the wait: the timer and the LED off, and the waiting request handed to the caller, which calls its resume or drop. */
+  /** End the wait: the timer and the LED off, and the waiting request handed to the caller. */
   function clearWait(): NeedPresence<Uint8Array> {
     if (waitTimer !== undefined) env.clock.clearTimer(waitTimer);
     waitTimer = undefined;
@@ -274,34 +271,17 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     return request;
   }
 
-  /** Wipe the kept outer body: the waiting request is over. */
-  function wipeWaitBody(): void {
-    waitBody.fill(0);
-    waitBody = new Uint8Array(0);
-  }
-
   /** Resume the waiting request with the outcome, send and cache its answer, and forget the request. */
   function endWait(outcome: PresenceOutcome): void {
     const seq = waitSeq;
     const digest = waitDigest;
     const request = clearWait();
-    let out: Uint8Array;
-    try {
-      out = request.resume(outcome);
-    } finally {
-      wipeWaitBody();
-    }
-    answer(seq, digest, out);
+    answer(seq, digest, request.resume(outcome));
   }
 
   function abandonWait(): void {
     const seq = waitSeq;
-    const request = clearWait();
-    try {
-      request.drop();
-    } finally {
-      wipeWaitBody();
-    }
+    clearWait();
     sendError(seq, Status.INTERNAL_ERROR, Reason.WAIT_FAILED);
   }
 
@@ -330,14 +310,11 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
       return;
     }
     const reply = dispatch(ctx, f.body);
-    if (!(reply instanceof Uint8Array)) {
-      // the request waits for the button; its body is kept until the wait ends
-      startWait(f, digest, reply);
-      return;
-    }
-    // The body is our own copy (decodePacket slices) and may hold a private key (KEY_IMPORT): wipe it.
+    // The body is our own copy (decodePacket slices) and may hold a private key (KEY_IMPORT): wipe it. A request
+    // that waits for the button does not need it either: the decoder copied its fields.
     f.body.fill(0);
-    answer(f.seq, digest, reply);
+    if (reply instanceof Uint8Array) answer(f.seq, digest, reply);
+    else startWait(f.seq, digest, reply);
   }
 
   function onEvent(ev: ReaderEvent): void {

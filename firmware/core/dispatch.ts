@@ -206,7 +206,6 @@ function finish(ctx: DeviceContext, entry: Entry, work: () => Outcome<object>): 
   return {
     presenceFor: waiting.presenceFor,
     resume: (outcome) => finish(ctx, entry, () => waiting.resume(outcome)) as Uint8Array,
-    drop: () => waiting.drop(),
     cancels: waiting.cancels,
   };
 }

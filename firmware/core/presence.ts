@@ -7,7 +7,8 @@
 //    sealed under the request's counter later (commands/session_message.ts).
 // 3. The device loop (device.ts) keeps the one Pending request, sends KEEPALIVE frames (reason PRESENCE_NEEDED)
 //    every 100 ms and polls env.presence until a press, the timeout or a CANCEL frame, then calls resume() with the
-//    outcome once, or drop() if the wait itself failed. Only resume's answer is sent.
+//    outcome once, and sends only its answer. If the wait itself fails (no timer), the request is forgotten unrun:
+//    it holds no secret to wipe (the decoder copied its fields; the private key is opened only inside resume).
 import { Status } from '../protocol/codes.ts';
 import { type Result, err } from '../protocol/result.ts';
 import { Reason } from '../protocol/reasons.ts';
@@ -15,14 +16,12 @@ import type { Env } from '../hal/index.ts';
 
 export type PresenceOutcome = 'granted' | 'timeout' | 'cancelled';
 
-/** A request that waits for the button: what to do when the wait ends. Exactly one of resume and drop is called, once. */
+/** A request that waits for the button: what to do when the wait ends. resume is called at most once. */
 export interface NeedPresence<T> {
   /** The key the press is for (errors name it). */
   readonly presenceFor: number;
   /** The rest of the request, with the outcome of the wait: its work after a press, PRESENCE_TIMEOUT or CANCELLED otherwise. */
   resume(outcome: PresenceOutcome): T;
-  /** Forget the request without running it, wiping what it kept (the device loop could not wait). */
-  drop(): void;
   /**
    * Whether a CANCEL frame's body cancels this request: set for a request inside a session, which only a token of
    * that session cancels (docs/session.md §4.1). Absent: nothing cancels it (a request in the clear never waits).
@@ -51,6 +50,5 @@ export function afterPress<T>(env: Env, keyId: number, then: () => Result<T>): O
       if (outcome === 'timeout') return err(Status.PRESENCE_TIMEOUT, Reason.PRESS_TIMEOUT, [keyId]);
       return err(Status.CANCELLED, Reason.PRESS_CANCELLED, [keyId]);
     },
-    drop(): void {},
   };
 }

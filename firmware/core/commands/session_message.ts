@@ -17,10 +17,10 @@ export type InnerDispatch = (ctx: DeviceContext, body: Uint8Array, sessionId: nu
  * state (table.ts). After an authenticated request, the inner response (errors included) is always sealed:
  * the counter was consumed, and the host must learn the outcome. One AEAD open and one seal per request.
  *
- * An inner request that waits for the button (core/presence.ts) is answered later: the opened plaintext is kept (the
- * decoded request points into it) and nothing is sealed until the device loop resumes it; then its answer is
- * sealed with this counter (sealResponse accepts it: lastRequest is still this counter, since every other request
- * is answered BUSY meanwhile, and nothing was sealed for it) and the plaintext is wiped, as it is when the wait is dropped.
+ * An inner request that waits for the button (core/presence.ts) is answered later: nothing is sealed until the
+ * device loop resumes it; then its answer is sealed with this counter (sealResponse accepts it: lastRequest is still
+ * this counter, since every other request is answered BUSY meanwhile, and nothing was sealed for it). The opened
+ * plaintext is wiped at once either way: the decoder copied what the request needs.
  */
 export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, inner: InnerDispatch): Outcome<SessionMessageResponse> {
   const { sessions, env } = ctx;
@@ -32,14 +32,10 @@ export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, i
   let answer: Uint8Array | NeedPresence<Uint8Array>;
   try {
     answer = inner(ctx, plain, sessionId);
-  } catch (e) {
+  } finally {
     wipe(plain); // the inner body may hold a PIN or a private key (KEY_IMPORT)
-    throw e;
   }
-  if (answer instanceof Uint8Array) {
-    wipe(plain);
-    return seal(ctx, sessionId, counter, code, answer);
-  }
+  if (answer instanceof Uint8Array) return seal(ctx, sessionId, counter, code, answer);
   const waiting = answer;
   return {
     presenceFor: waiting.presenceFor,
@@ -48,17 +44,7 @@ export function sessionMessage(ctx: DeviceContext, req: SessionMessageRequest, i
     resume(outcome): Result<SessionMessageResponse> {
       const s = sessions.get(sessionId);
       if (s !== undefined && s.ended === undefined) s.lastActivity = env.clock.now();
-      let a: Uint8Array;
-      try {
-        a = waiting.resume(outcome);
-      } finally {
-        wipe(plain);
-      }
-      return seal(ctx, sessionId, counter, code, a);
-    },
-    drop(): void {
-      waiting.drop();
-      wipe(plain);
+      return seal(ctx, sessionId, counter, code, waiting.resume(outcome));
     },
     cancels(body: Uint8Array): boolean {
       return cancelsRequest(ctx, sessionId, counter, body);
