@@ -10,7 +10,7 @@ import type { DeviceContext } from './context.ts';
 import { KeyStore } from './keystore.ts';
 import { Store } from './store/index.ts';
 import { RamFlash } from './ram_flash.ts';
-import { loadOrCreateName } from './identity.ts';
+import { loadOrMakeIdentity } from './identity.ts';
 import { runSelftests, type SelftestReport } from './selftest.ts';
 import { dispatch, errorBody } from './dispatch.ts';
 import { KeepaliveReason } from '../protocol/codes.ts';
@@ -119,7 +119,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   const store = Store.open(flash);
   // before anything is written: a rolled-back flash is refused whole (docs/storage.md §12)
   const rollback = bindToCounter(store, env.monotonic);
-  const name = loadOrCreateName(env, store, offered[Alg.ED25519] === true);
+  const name = loadOrMakeIdentity(env, store, offered[Alg.ED25519] === true);
   const keystore = KeyStore.load(slots, store);
   // PINs, retry counters and the label (docs/security.md §3–§5); the master key only comes with a LOGIN
   const auth = AuthState.load({ env, store, deviceId: name.deviceId, keys: keystore, pinIterations });

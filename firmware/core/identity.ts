@@ -41,7 +41,7 @@ export interface DeviceName {
  * cut) propagates: the device has not booted. Self-tests must have run: `ed25519` says whether to make
  * an identity.
  */
-export function loadOrCreateName(env: Env, store: Store, ed25519: boolean): DeviceName {
+export function loadOrMakeIdentity(env: Env, store: Store, ed25519: boolean): DeviceName {
   let problem: ErrorDetail[] | undefined;
   const note = (reason: Reason, args: number[]) => {
     if (problem === undefined) problem = [];

@@ -7,7 +7,7 @@
 //   scan recovers the last committed state.
 // - A new key and the next-key-id counter are committed together, so an id is never handed out twice,
 //   across reboots too. Ids run 1..0xffff and wrap to 1, skipping ids in use.
-// - At rest a key record holds its private key only sealed under the master key (records.ts, docs/security.md
+// - At rest a key record holds its private key only sealed under the master key (auth/key_seal.ts, docs/security.md
 //   §5): add() and setPolicy() seal before they commit, so the plaintext private key never reaches flash.
 //   Boot loads the clear metadata only. A private key is opened at its first use with the master key, then
 //   cached in RAM (with its Ed25519 signer) until lock(), which auth calls when the master key is wiped.
@@ -20,7 +20,7 @@ import { Reason } from '../protocol/reasons.ts';
 import { RecordKind, indexOf, type Entry, type Store } from './store/index.ts';
 import type { Crypto, Ed25519Signer, Env, Rng } from '../hal/index.ts';
 import { NEXT_KEY_ID_RECORD, decodeCounter, decodeKey, encodeCounter, encodeKey, encodeKeyClear, keyRecordKey, type KeyMeta } from './records.ts';
-import { openKeyRecord, sealKeyRecord } from './auth/records.ts';
+import { openKeyRecord, sealKeyRecord } from './auth/key_seal.ts';
 import { checkUse, samePolicy, type StoredPolicy } from './policy.ts';
 import { afterPress, type Outcome } from './presence.ts';
 import type { DeviceContext } from './context.ts';
@@ -34,7 +34,7 @@ export interface KeyRecord {
   readonly publicKey: Uint8Array;
   /** The stored policy (docs/security.md §6); changed only by setPolicy, after its commit. */
   readonly policy: StoredPolicy;
-  /** The private key as on flash: nonce ‖ ChaCha20-Poly1305 under the master key (records.ts). Not secret. */
+  /** The private key as on flash: nonce ‖ ChaCha20-Poly1305 under the master key (auth/key_seal.ts). Not secret. */
   readonly sealed: Uint8Array;
   /** Secret, a RAM cache: the opened private key, or undefined until its first use; wiped by lock() and delete. */
   privateKey: Uint8Array | undefined;

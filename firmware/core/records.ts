@@ -10,7 +10,7 @@
 // A key record (docs/security.md §5, docs/session.md §8.4): fields 1–9 are the clear part, readable at boot
 // without the master key (KEY_LIST works before any private key is opened); field 10 is
 //   nonce(12) ‖ ChaCha20-Poly1305(master key, nonce, private key (32), aad)      60 bytes
-// with aad = "tinyhsm/key/v1" ‖ device id ‖ key id ‖ alg ‖ bound (auth/records.ts), where `bound` is the
+// with aad = "tinyhsm/key/v1" ‖ device id ‖ key id ‖ alg ‖ bound (auth/key_seal.ts), where `bound` is the
 // deterministic CBOR of the clear part, the map {1..9} (encodeKeyClear). A flash edit of the label, origin,
 // public key or policy therefore makes the private key unopenable instead of loose. The plaintext private key
 // is never in a record. `local` is not stored: it is origin === generated. The values are deterministic CBOR
@@ -76,7 +76,7 @@ export function decodeCounter(v: Uint8Array, max: number): number | undefined {
 
 // ------------------------------------------------------------------ keys
 
-/** Sealed private key: 12-byte nonce ‖ 32-byte ciphertext ‖ 16-byte tag (auth/records.ts sealKeyRecord). */
+/** Sealed private key: 12-byte nonce ‖ 32-byte ciphertext ‖ 16-byte tag (auth/key_seal.ts sealKeyRecord). */
 export const SEALED_KEY_LENGTH = 12 + PRIVATE_KEY_LENGTH + 16;
 
 /** The clear part of a key record: what boot loads, and what the sealed private key is bound to. */

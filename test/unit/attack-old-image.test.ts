@@ -2,9 +2,9 @@
 import { describe, it, expect } from 'vitest';
 import { Alg, Command, Role, Status } from '../../firmware/protocol/codes.ts';
 import { Store, RecordKind, indexOf } from '../../firmware/core/store/index.ts';
-import { decodePinRecord, encodePinRecord, pinRecordKey } from '../../firmware/core/auth/pin_records.ts';
+import { decodePinRecord, encodePinRecord, pinRecordKey } from '../../firmware/core/auth/access_records.ts';
 import { unlockWithPin } from '../../firmware/core/auth/pin.ts';
-import { openKeyRecord } from '../../firmware/core/auth/records.ts';
+import { openKeyRecord } from '../../firmware/core/auth/key_seal.ts';
 import { decodeKey, encodeKeyClear } from '../../firmware/core/records.ts';
 import { field } from '../helpers/loopback.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';

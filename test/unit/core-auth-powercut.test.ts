@@ -4,7 +4,7 @@ import { Alg, Command, Role, Status } from '../../firmware/protocol/codes.ts';
 import { field, sweepStride } from '../helpers/loopback.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 import { Store } from '../../firmware/core/store/index.ts';
-import { SETTINGS_RECORD, encodeSettings } from '../../firmware/core/auth/pin_records.ts';
+import { SETTINGS_RECORD, encodeSettings } from '../../firmware/core/auth/access_records.ts';
 import { CUT_PAGE, NEW_PIN, SO_PIN, USER_PIN, WRONG_PIN, authCutRig, inSession, loggedIn, login, newSession, pin, tries, triesAfterCut } from '../helpers/auth-cut.ts';
 
 const { crypto, boot, image, initializedImage, sweep, sweepPinChange } = authCutRig('auth power cut');

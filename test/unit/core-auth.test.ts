@@ -9,7 +9,7 @@ import { Alg, Command, FrameType, Role, Status } from '../../firmware/protocol/c
 import { encodeFrame } from '../../firmware/protocol/frame.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import { DEFAULT_PIN_ITERATIONS, startDevice } from '../../firmware/core/device.ts';
-import { decodePinRecord, decodeTries, pinRecordKey, triesRecordKey } from '../../firmware/core/auth/pin_records.ts';
+import { decodePinRecord, decodeTries, pinRecordKey, triesRecordKey } from '../../firmware/core/auth/access_records.ts';
 import type { HostSession } from '../../host/session.ts';
 import {
   allDeviceOutput,

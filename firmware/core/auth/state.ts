@@ -1,7 +1,7 @@
 // The device's access state (docs/security.md §1–§5): initialized or not, PIN records, tries-left counters, the in-a-row lockout, the label, and the master key while some session is logged in.
 //
 // What lives where:
-// - flash (pin_records.ts): one PIN record per role, the tries left per role, the label. Loaded at boot.
+// - flash (access_records.ts): one PIN record per role, the tries left per role, the label. Loaded at boot.
 // - RAM only: the count of wrong PINs in a row (a power cycle, and only a power cycle, clears it: docs/security.md
 //   §4 step 1), and the master and link keys, opened at a successful LOGIN and wiped, with the keystore's cached
 //   private keys, as soon as no live session is logged in (§5).
@@ -45,7 +45,7 @@ import {
   pinRecordKey,
   pinRoleName,
   triesRecordKey,
-} from './pin_records.ts';
+} from './access_records.ts';
 
 /** What the access state needs from the keystore (keystore.ts): wipe cached private keys; seal every key again under a new master key; whether its flash failed. */
 export interface KeyLock {

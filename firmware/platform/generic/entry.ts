@@ -6,7 +6,7 @@
 // A board.flash (BoardGlobals.flash: NOR pages the host keeps, e.g. XS's Flash or a file) holds the store; the host
 // enforces the NOR rules on it. Without one the store lives in RAM and INFO says so.
 import '../../hal/global_crypto.ts';
-import { board } from './board_global.ts';
+import { board } from './random_source.ts';
 import { createNobleCrypto, useDeviceProfile } from '../../hal/crypto_noble.ts';
 import { DEVICE_PIN_ITERATIONS, startDevice } from '../../core/device.ts';
 import { envFromBoard } from '../common/board.ts';

@@ -1,7 +1,7 @@
 // The simulator's firmware entry (dist/tinyhsm-node.js): wires the `board` global the simulator provides into the HAL and starts the device.
-// board_rng must stay the first import: it installs crypto.getRandomValues from the board before noble loads.
+// random_source must stay the first import: it installs crypto.getRandomValues from the board before noble loads.
 // board.flash, when the simulator has one (`tinyhsm sim --flash FILE`), is its NOR flash with power-cut injection (sim/flash.ts).
-import { board } from './board_rng.ts';
+import { board } from './random_source.ts';
 import { createNobleCrypto } from '../../hal/crypto_noble.ts';
 import { startDevice } from '../../core/device.ts';
 import { envFromBoard } from '../common/board.ts';

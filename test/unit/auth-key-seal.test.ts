@@ -1,4 +1,4 @@
-// Key records encrypted under the master key (firmware/core/auth/records.ts): round trips, AAD binding, tampering, and an OpenSSL decryption from the documented layout.
+// Key records encrypted under the master key (firmware/core/auth/key_seal.ts): round trips, AAD binding, tampering, and an OpenSSL decryption from the documented layout.
 import { describe, it, expect } from 'vitest';
 import { createDecipheriv, randomBytes, randomFillSync } from 'node:crypto';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
