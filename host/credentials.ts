@@ -1,5 +1,5 @@
 // Roles and PINs as the host takes them (docs/security.md §1, §4): a role's wire id, a PIN's bytes checked for length, and the role and PIN a client keeps to log in again.
-import { Role } from '../firmware/protocol/index.ts';
+import { MAX_PIN, MIN_PIN, Role } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
 
 /** 'user' (key use) or 'so' (administration), docs/security.md §1. */
@@ -27,10 +27,10 @@ export function pinBytes(pin: PinInput, what = 'the PIN'): Uint8Array {
   if (typeof pin === 'string') b = new Uint8Array(Buffer.from(pin, 'utf8'));
   else if (pin instanceof Uint8Array) b = new Uint8Array(pin);
   else throw new HsmError('BAD_ARGUMENT', `${what} must be a string or bytes`);
-  if (b.length < 6 || b.length > 64) {
+  if (b.length < MIN_PIN || b.length > MAX_PIN) {
     const n = b.length;
     b.fill(0);
-    throw new HsmError('BAD_ARGUMENT', `${what} must be 6 to 64 bytes (UTF-8), got ${n}`);
+    throw new HsmError('BAD_ARGUMENT', `${what} must be ${MIN_PIN} to ${MAX_PIN} bytes (UTF-8), got ${n}`);
   }
   return b;
 }

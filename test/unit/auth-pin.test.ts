@@ -7,9 +7,8 @@ import ts from 'typescript';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
 import type { Crypto, Rng } from '../../firmware/hal/index.ts';
 import * as bytes from '../../firmware/protocol/bytes.ts';
+import { MAX_PIN, MIN_PIN } from '../../firmware/protocol/commands/limits.ts';
 import {
-  PIN_MAX_LENGTH,
-  PIN_MIN_LENGTH,
   checkPin,
   createRole,
   generateMasterKey,
@@ -76,7 +75,7 @@ const context = (label: string, role: string, id: Uint8Array) => Buffer.concat([
 
 describe('PIN length rule (6–64 bytes)', () => {
   it('accepts 6 and 64 bytes, refuses 0, 5 and 65 with messages that do not contain the PIN', () => {
-    expect([PIN_MIN_LENGTH, PIN_MAX_LENGTH]).toEqual([6, 64]);
+    expect([MIN_PIN, MAX_PIN]).toEqual([6, 64]);
     expect(checkPin(new Uint8Array(6)).ok).toBe(true);
     expect(checkPin(new Uint8Array(64)).ok).toBe(true);
     const reasons = [0, 5, 65, 200].map((n) => {

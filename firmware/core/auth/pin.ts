@@ -16,9 +16,8 @@
 // write the flash but knows no PIN cannot plant a master key of their own choosing, nor a public key to seal to.
 import type { Crypto, Rng } from '../../hal/index.ts';
 import { concatBytes, equalBytes, utf8Encode, wipe } from '../../protocol/bytes.ts';
+import { MAX_PIN, MIN_PIN } from '../../protocol/commands/limits.ts';
 
-export const PIN_MIN_LENGTH = 6;
-export const PIN_MAX_LENGTH = 64;
 export const PIN_SALT_LENGTH = 16;
 export const MASTER_KEY_LENGTH = 32;
 export const WRAP_NONCE_LENGTH = 12;
@@ -81,8 +80,8 @@ export interface Unlocked {
 
 /** PIN length rule: 6–64 bytes. */
 export function checkPin(pin: Uint8Array): AuthResult<true> {
-  if (pin.length < PIN_MIN_LENGTH) return refuse('pin-too-short');
-  if (pin.length > PIN_MAX_LENGTH) return refuse('pin-too-long');
+  if (pin.length < MIN_PIN) return refuse('pin-too-short');
+  if (pin.length > MAX_PIN) return refuse('pin-too-long');
   return { ok: true, value: true };
 }
 

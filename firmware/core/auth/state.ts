@@ -17,12 +17,11 @@ import { Role, Status } from '../../protocol/codes.ts';
 import { type Err, type ErrorDetail, type Result, err, ok } from '../../protocol/result.ts';
 import { PinDamage, Reason } from '../../protocol/reasons.ts';
 import { equalBytes, wipe } from '../../protocol/bytes.ts';
+import { MAX_PIN, MIN_PIN } from '../../protocol/commands/limits.ts';
 import type { Entry, Store } from '../store/index.ts';
 import type { SessionTable } from '../session/index.ts';
 import type { KeyCrypto } from '../keystore.ts';
 import {
-  PIN_MAX_LENGTH,
-  PIN_MIN_LENGTH,
   createRole,
   generateMasterKey,
   publicKeyVouched,
@@ -68,7 +67,7 @@ export interface AuthOptions {
  * the same bounds first, so this is a second line (createRole's iteration count is checked at startDevice).
  */
 function badPin(field: number, pin: Uint8Array): Err {
-  return err(Status.INVALID_PARAMETER, Reason.LENGTH_OUT_OF_RANGE, [field, pin.length, PIN_MIN_LENGTH, PIN_MAX_LENGTH]);
+  return err(Status.INVALID_PARAMETER, Reason.LENGTH_OUT_OF_RANGE, [field, pin.length, MIN_PIN, MAX_PIN]);
 }
 
 /** A new PIN below the floor of pin_strength.ts, as the request field it came in; undefined when it clears it. */
