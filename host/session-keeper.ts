@@ -1,5 +1,5 @@
 // The secure session under HsmClient (docs/protocol.md §6, docs/session.md): opened over the link when a gated command needs it, checked against the pinned identity (host/known-devices.ts), opened again when the device forgot it, logged in again with the kept PIN, closed with SESSION_CLOSE.
-import { Command, COMMANDS, needsRole, type CborMap, type CborValue, type Message, type Schema, cborEncode } from '../firmware/protocol/index.ts';
+import { Command, COMMANDS, cborEncode, needsRole, type CborMap, type CborValue, type Message, type Schema } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
 import { HostSession, SessionError, SessionHandshake } from './session.ts';
 import { KnownDevices, TrustError, defaultKnownDevicesPath, type KnownDevice } from './known-devices.ts';
