@@ -49,16 +49,15 @@ export function runSelftests(c: Crypto): SelftestReport {
   const passed: AlgId[] = [];
   const shaFailures: { [alg: number]: string } = {};
   const shaOk = run(shaFailures, 0, () => katSha256(c));
-  for (const k in MECHANISMS) {
-    const alg = Number(k) as AlgId;
+  for (let alg = 1; alg < MECHANISMS.length; alg++) {
     const m = MECHANISMS[alg];
+    if (m === undefined) continue;
     if (m.sha256 && !shaOk) {
       // e.g. ECDSA signs SHA-256(message): a wrong hash means wrong signatures whatever the curve code does.
       failures[alg] = 'depends on SHA-256, which failed its self-test (' + shaFailures[0] + ')';
       continue;
     }
-    if (run(failures, alg, () => m.selftest(c))) passed.push(alg);
+    if (run(failures, alg, () => m.selftest(c))) passed.push(alg as AlgId);
   }
-  passed.sort((a, b) => a - b);
   return { passed, failures, sha256: shaOk };
 }

@@ -43,17 +43,25 @@ export interface Mechanism {
   selftest(c: Crypto): void;
 }
 
-/** By wire id (codes.ts Alg). Every id of Alg has one (test/unit/mechanisms.test.ts). */
-export const MECHANISMS: { readonly [alg: number]: Mechanism } = {
-  1: ed25519,
-  2: ecdsaP256,
-  3: ecdsaSecp256k1,
-  4: x25519,
-};
+/**
+ * Indexed by wire id (codes.ts Alg; 0 is none); every id of Alg has one (test/unit/mechanisms.test.ts). The array is
+ * made inside a function so that the mechanisms are read from an inner function: JerryScript 2.4 (Kaluma) keeps a
+ * variable of the bundle's outermost function that no inner function reads in a register, and crashes once that
+ * function has too many of them (docs/boards.md "Kaluma"), and a module's constant that only the top level reads is one.
+ */
+export const MECHANISMS: readonly (Mechanism | undefined)[] = (function () {
+  return [
+    undefined,
+    ed25519, // 1
+    ecdsaP256, // 2
+    ecdsaSecp256k1, // 3
+    x25519, // 4
+  ];
+})();
 
 /** The mechanism if this device offers the algorithm; UNSUPPORTED_ALGORITHM says whether it is unknown or failed its self-test. */
 export function offeredMechanism(ctx: DeviceContext, alg: number): Result<Mechanism> {
-  if (ctx.offered[alg] === true) return ok(MECHANISMS[alg]);
+  if (ctx.offered[alg] === true) return ok(MECHANISMS[alg] as Mechanism);
   // the self-test's own words about a failure are in INFO
   if (MECHANISMS[alg] === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_UNKNOWN, [alg]);
   return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_SELFTEST_FAILED, [alg]);
