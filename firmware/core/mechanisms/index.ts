@@ -25,6 +25,7 @@ export interface Ecdh {
   derive(c: Crypto, privateKey: Uint8Array, peer: Uint8Array): Uint8Array;
 }
 
+/** Plain functions that never read `this`: a handler may call them detached (sign.ts does, inside its presence continuation). */
 export interface Mechanism {
   /** The public key of a 32-byte private key, as the wire carries it; throws if the key is invalid for the algorithm. */
   publicKey(c: Crypto, privateKey: Uint8Array): Uint8Array;
