@@ -87,44 +87,11 @@ export function flashFromBoard(f: BoardFlash): Flash {
   };
 }
 
-/** NOR programming only clears bits: the offset of the first byte where `data` has a 1 over a 0 of `current`, or -1. */
-export function firstBitSet(current: Uint8Array, data: Uint8Array): number {
-  for (let i = 0; i < data.length; i++) if ((data[i] & ~current[i] & 0xff) !== 0) return i;
-  return -1;
-}
-
-function hex2(b: number): string {
-  return '0x' + (b < 16 ? '0' : '') + b.toString(16);
-}
-
 /**
  * The Flash HAL rules for adapters over raw chips that do not enforce them (a real NOR chip silently ANDs a 0→1
- * write; Kaluma ignores a misaligned one): range, whole aligned words, and no bit set. Throws with the same
- * "firmware bug: …" message as the simulator; `current` is read only for a write.
+ * write; Kaluma ignores a misaligned one): the RAM flash's own checks (core/nor_rules.ts), with the simulator's messages.
  */
-export function checkFlashCall(
-  geometry: { pageSize: number; pageCount: number; wordSize: number },
-  op: string,
-  page: number,
-  offset: number,
-  length: number,
-): void {
-  if (!(page >= 0 && page < geometry.pageCount && page === Math.floor(page)) || !(offset >= 0 && length >= 0 && offset + length <= geometry.pageSize) || offset !== Math.floor(offset) || length !== Math.floor(length))
-    throw new Error(
-      'firmware bug: flash ' + op + ' out of range at page ' + page + ' offset ' + offset + ' length ' + length + ' (' + geometry.pageCount + ' pages of ' + geometry.pageSize + ' bytes)',
-    );
-  if (op === 'write' && (offset % geometry.wordSize !== 0 || length % geometry.wordSize !== 0))
-    throw new Error('firmware bug: flash write at page ' + page + ' offset ' + offset + ' length ' + length + ' is not whole aligned ' + geometry.wordSize + '-byte words');
-}
-
-/** Throws the simulator's message if writing `data` over `current` would set a bit. */
-export function checkNorWrite(page: number, offset: number, current: Uint8Array, data: Uint8Array): void {
-  const i = firstBitSet(current, data);
-  if (i >= 0)
-    throw new Error(
-      'firmware bug: flash write would set bits at page ' + page + ' offset ' + (offset + i) + ' (' + hex2(current[i]) + ' -> ' + hex2(data[i]) + '); erase the page first',
-    );
-}
+export { checkFlashCall, checkNorWrite } from '../../core/nor_rules.ts';
 
 /** Wrap the board globals into the HAL Env. */
 export function envFromBoard(board: BoardGlobals, platform: string, crypto: Crypto): Env {
