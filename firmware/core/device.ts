@@ -89,13 +89,19 @@ export function maxSlotsFor(maxPacket: number): number {
   return n < MAX_LIST ? n : MAX_LIST;
 }
 
+/** What boot made of an Env before serving frames: the handlers' context, and the boot report startDevice returns. */
+export interface BootedContext {
+  readonly ctx: DeviceContext;
+  readonly device: Device;
+}
+
 /**
- * Boot the device on an Env: self-tests first, then open the store on env.flash (a RAM flash when the
- * platform has none), load or make the device id and identity, load the keys, then serve frames from
- * env.transport. Throws on a platform configuration error (a maxPacket or slot count outside the
- * protocol's bounds), and when the flash itself throws (a power cut during boot: the board is off).
+ * Boot up to the frame loop: check the options, run the self-tests, open the store on env.flash (a RAM flash when
+ * the platform has none), load or make the device id and identity, load the keys and the access state. startDevice
+ * calls it; tests that call the handlers directly take their context from it (test/helpers/devices.ts). Throws as
+ * startDevice does.
  */
-export function startDevice(env: Env, opts?: DeviceOptions): Device {
+export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
   const maxPacket = env.maxPacket || DEFAULT_MAX_PACKET;
   if (!(maxPacket >= DEFAULT_MAX_PACKET && maxPacket <= 65535))
     throw new Error('startDevice: maxPacket must be in 2048..65535 (docs/protocol.md §1), got ' + maxPacket);
@@ -139,6 +145,32 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     auth,
     rollback,
   };
+  const device: Device = {
+    deviceId,
+    identityPublicKey: name.identity === undefined ? undefined : name.identity.publicKey,
+    flashVolatile,
+    skippedRecords: keystore.skipped,
+    bootProblem: bootProblems(
+      rollback.rolledBack !== undefined ? [{ reason: Reason.STORE_ROLLED_BACK, args: rollback.rolledBack }] : undefined,
+      bootProblems(name.problem, auth.problem),
+    ),
+    selftest,
+    maxPacket,
+    slots,
+    firmwareVersion,
+  };
+  return { ctx, device };
+}
+
+/**
+ * Boot the device on an Env (createContext: self-tests, store, name, keys), then serve frames from env.transport.
+ * Throws on a platform configuration error (a maxPacket or slot count outside the protocol's bounds), and when the
+ * flash itself throws (a power cut during boot: the board is off).
+ */
+export function startDevice(env: Env, opts?: DeviceOptions): Device {
+  const booted = createContext(env, opts);
+  const ctx = booted.ctx;
+  const maxPacket = ctx.maxPacket;
 
   const transport = env.transport;
   const armor = transport.mode === 'armor';
@@ -362,18 +394,5 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
     }
   });
 
-  return {
-    deviceId,
-    identityPublicKey: name.identity === undefined ? undefined : name.identity.publicKey,
-    flashVolatile,
-    skippedRecords: keystore.skipped,
-    bootProblem: bootProblems(
-      rollback.rolledBack !== undefined ? [{ reason: Reason.STORE_ROLLED_BACK, args: rollback.rolledBack }] : undefined,
-      bootProblems(name.problem, auth.problem),
-    ),
-    selftest,
-    maxPacket,
-    slots,
-    firmwareVersion,
-  };
+  return booted.device;
 }
