@@ -2,7 +2,7 @@
 import { COMMANDS, Gate, sentInClear } from '../../firmware/protocol/commands/index.ts';
 import { errorDetailOf, renderDetail, renderReason } from '../../host/render.ts';
 import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
-import type { Crypto, Env, Flash, MonotonicCounter, Rng, Transport } from '../../firmware/hal/index.ts';
+import type { Clock, Crypto, Env, Flash, Led, MonotonicCounter, Presence, Rng, Transport } from '../../firmware/hal/index.ts';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
 import { startDevice, type Device, type DeviceOptions } from '../../firmware/core/device.ts';
 import { Command, FrameType, Role, Status, nameOf } from '../../firmware/protocol/codes.ts';
@@ -65,6 +65,14 @@ export interface LoopbackOptions {
   now?: () => number;
   /** The board's monotonic counter (docs/storage.md §12); without one the store is not bound (rollbackProtection false). */
   monotonic?: MonotonicCounter;
+  /** The board's button (docs/security.md §7); absent by default, as on a board without one. */
+  presence?: Presence;
+  /** The board's LED; absent by default. */
+  led?: Led;
+  /** The whole device clock, timers included (test/helpers/presence.ts ManualClock); replaces `now`. */
+  clock?: Clock;
+  /** The device's RNG before the response scan wraps it (default: seededRng of `seed`). */
+  rng?: Rng;
 }
 
 export interface Loopback {
@@ -100,8 +108,8 @@ export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
     transport,
     // without a seed, each boot gets its own: a real RNG never repeats, and a stream replayed at a reboot would give
     // a new salt the very bytes an earlier boot used as a secret (the secret scan then rightly reports them)
-    rng: spy.rng(seededRng(opts.seed !== undefined ? opts.seed : 'tinyhsm test seed ' + ++unseededBoots), String(opts.seed)),
-    clock: {
+    rng: spy.rng(opts.rng || seededRng(opts.seed !== undefined ? opts.seed : 'tinyhsm test seed ' + ++unseededBoots), String(opts.seed)),
+    clock: opts.clock || {
       now: opts.now || (() => Number(process.hrtime.bigint() / 1000000n)),
       setTimer: (ms, fn) => setTimeout(fn, ms),
       clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
@@ -110,6 +118,8 @@ export function createLoopbackEnv(opts: LoopbackOptions = {}): Loopback {
     maxPacket: opts.maxPacket,
     flash: opts.flash,
     monotonic: opts.monotonic,
+    presence: opts.presence,
+    led: opts.led,
   };
   allLinks.push(written);
   return {
@@ -285,15 +295,21 @@ export function replyOfBody(frame: Frame, body: Uint8Array): Reply {
   return { frame, status, statusName: String(nameOf(Status, status)), map: d.value, ...errorOf(status, d.value) };
 }
 
-export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
-  const link = createLoopbackEnv(opts);
-  const device = startDevice(link.env, {
+/** The DeviceOptions a test device boots with (startTestDevice, and devices.ts handlerContext): PINs cheap to derive unless asked. */
+export function testDeviceOptions(opts: DeviceOptions): DeviceOptions {
+  return {
     slots: opts.slots,
     firmwareVersion: opts.firmwareVersion,
     sessionLimits: opts.sessionLimits,
     presenceTimeoutMs: opts.presenceTimeoutMs,
     pinIterations: opts.pinIterations === undefined ? TEST_PIN_ITERATIONS : opts.pinIterations,
-  });
+  };
+}
+
+/** The frame level (test/helpers/devices.ts): the firmware source booted by startDevice on a loopback Env. */
+export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
+  const link = createLoopbackEnv(opts);
+  const device = startDevice(link.env, testDeviceOptions(opts));
   const autoAuth = opts.autoAuth !== false;
   const mode = link.env.transport.mode;
   let seq = 0;

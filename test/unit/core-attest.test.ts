@@ -15,7 +15,7 @@ import { keySetPolicy } from '../../firmware/core/commands/key_set_policy.ts';
 import { keyRecordKey } from '../../firmware/core/records.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import { cborxDecoder } from '../protocol/support.ts';
-import { keyContext, okOf } from '../helpers/key-context.ts';
+import { handlerContext, okOf } from '../helpers/devices.ts';
 import { hex, startTestDevice, unhex } from '../helpers/loopback.ts';
 import { ramSizedFlash } from '../helpers/nor-flash.ts';
 
@@ -28,7 +28,7 @@ const nonce = (b: number, n = 32) => new Uint8Array(n).map((_, i) => (b + i) & 0
 
 describe('KEY_ATTEST handler', () => {
   it('a generated key: every field as cbor-x reads it, signed over "tinyhsm/attest/v1" ‖ 0x00 ‖ statement by the identity key', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const ident = kx.ctx.identity!;
     // the identity public key is what OpenSSL derives from the seed: an independent check of the key itself
     const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), ident.seed]);
@@ -58,7 +58,7 @@ describe('KEY_ATTEST handler', () => {
   });
 
   it('an imported key says origin 2 and local false; the statement follows a policy change', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const i = okOf(keyImport(kx.ctx, { alg: Alg.ED25519, label: 'imported', privateKey: new Uint8Array(32).fill(0x42), capabilities: Capability.SIGN | Capability.EXPORT_WRAPPED }));
     let r = okOf(keyAttest(kx.ctx, { keyId: i.keyId, nonce: nonce(7, 64) }));
     expect(verifies(kx.ctx.identity!.publicKey, r.statement, r.signature)).toBe(true);
@@ -72,7 +72,7 @@ describe('KEY_ATTEST handler', () => {
   });
 
   it('two nonces give two statements, each signed for its own nonce', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const g = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
     const a = okOf(keyAttest(kx.ctx, { keyId: g.keyId, nonce: nonce(1) }));
     const b = okOf(keyAttest(kx.ctx, { keyId: g.keyId, nonce: nonce(2) }));
@@ -83,7 +83,7 @@ describe('KEY_ATTEST handler', () => {
 
   it('refusals: unknown key, a record altered on flash (it would attest a lie), a device without an identity', () => {
     const flash = ramSizedFlash();
-    const kx = keyContext({ flash });
+    const kx = handlerContext({ login: true, flash });
     refused(keyAttest(kx.ctx, { keyId: 5, nonce: nonce(0) }), Status.KEY_NOT_FOUND);
     const i = okOf(keyImport(kx.ctx, { alg: Alg.ED25519, privateKey: new Uint8Array(32).fill(3) }));
     // someone with a programmer rewrites origin imported → generated (store CRCs recomputed)
@@ -92,9 +92,9 @@ describe('KEY_ATTEST handler', () => {
     if (!d.ok || !(d.value instanceof Map)) throw new Error('record does not decode');
     d.value.set(4, Origin.GENERATED);
     expect(store.commit([{ key: keyRecordKey(i.keyId), value: cborEncode(d.value) }]).ok).toBe(true);
-    const reboot = keyContext({ flash });
+    const reboot = handlerContext({ login: true, flash });
     refused(keyAttest(reboot.ctx, { keyId: i.keyId, nonce: nonce(0) }), Status.INVALID_KEY, /damaged or was altered/);
-    const none = keyContext({ identity: false });
+    const none = handlerContext({ login: true, identity: false });
     const g = okOf(keyGenerate(none.ctx, { alg: Alg.ED25519 }));
     refused(keyAttest(none.ctx, { keyId: g.keyId, nonce: nonce(0) }), Status.UNSUPPORTED_ALGORITHM, /no identity key/);
   });

@@ -13,7 +13,7 @@ import { changePin } from '../../firmware/core/commands/change_pin.ts';
 import { unblock } from '../../firmware/core/commands/unblock.ts';
 import { requestBodyOf } from '../helpers/loopback.ts';
 import { NorFlash, leftover } from '../helpers/nor-flash.ts';
-import { answered, deviceContext } from '../helpers/device-context.ts';
+import { answered, handlerContext } from '../helpers/devices.ts';
 
 const USER_PIN = 'user-pin-master';
 const SO_PIN = 'so-pin-master';
@@ -30,7 +30,7 @@ interface Rig {
 function rig(limits?: Partial<SessionLimits>): Rig {
   let now = 0;
   const flash = new NorFlash({ pageSize: 4096, pageCount: 8 });
-  const ctx = deviceContext({ flash, now: () => now, deviceId: new Uint8Array(randomBytes(16)), limits });
+  const ctx = handlerContext({ flash, now: () => now, sessionLimits: limits }).ctx;
   const lock = vi.spyOn(ctx.keystore, 'lock');
   return { ctx, flash, lockCalls: () => lock.mock.calls.length, setNow: (ms) => (now = ms) };
 }

@@ -13,7 +13,7 @@ const dispatchInSession = (c: DeviceContext, body: Uint8Array, sid: number): Uin
 import { Reason } from '../../firmware/protocol/reasons.ts';
 import type { DeviceContext } from '../../firmware/core/context.ts';
 import type { Flash } from '../../firmware/hal/index.ts';
-import { answered, deviceContext } from '../helpers/device-context.ts';
+import { answered, handlerContext } from '../helpers/devices.ts';
 import { Role } from '../../firmware/protocol/codes.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 
@@ -52,7 +52,7 @@ describe('code tables', () => {
   });
 });
 
-const ctx = (flash?: Flash): DeviceContext => deviceContext({ flash, flashVolatile: true });
+const ctx = (flash?: Flash): DeviceContext => handlerContext({ flash, firmwareVersion: 'test' }).ctx;
 
 const PIN = new Uint8Array(Buffer.from('dispatch-user-PIN-1'));
 

@@ -24,7 +24,7 @@ import { keySetPolicy } from '../../firmware/core/commands/key_set_policy.ts';
 import { sign } from '../../firmware/core/commands/sign.ts';
 import { ecdh } from '../../firmware/core/commands/ecdh.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
-import { done, keyContext, okOf, type KeyContext } from '../helpers/key-context.ts';
+import { done, handlerContext, okOf, type HandlerContext } from '../helpers/devices.ts';
 import type { Result } from '../../firmware/protocol/result.ts';
 import { type NeedPresence, type Outcome, waitsForPress } from '../../firmware/core/presence.ts';
 
@@ -133,7 +133,7 @@ describe('tighten only (KEY_SET_POLICY rule)', () => {
 describe('handlers: KEY_GENERATE / KEY_IMPORT policy, KEY_LIST / KEY_PUBLIC show it, KEY_SET_POLICY tightens', () => {
   it('a requested policy is stored, listed and survives a reboot; an invalid one stores nothing', () => {
     const flash = new NorFlash({ pageSize: 1024, pageCount: 8 });
-    const kx = keyContext({ flash });
+    const kx = handlerContext({ login: true, flash });
     const a = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, label: 'both', capabilities: SIGN | DERIVE | EXPORT_WRAPPED, touch: true, sensitive: false }));
     const b = okOf(keyImport(kx.ctx, { alg: Alg.X25519, privateKey: new Uint8Array(32).fill(9) }));
     const image = flash.snapshot();
@@ -146,10 +146,10 @@ describe('handlers: KEY_GENERATE / KEY_IMPORT policy, KEY_LIST / KEY_PUBLIC show
       { keyId: a.keyId, origin: Origin.GENERATED, capabilities: SIGN | DERIVE | EXPORT_WRAPPED, sensitive: false, touch: true, neverExtractable: false, local: true },
       { keyId: b.keyId, origin: Origin.IMPORTED, capabilities: DERIVE, sensitive: true, touch: false, neverExtractable: false, local: false },
     ];
-    const shown = (k: KeyContext) =>
+    const shown = (k: HandlerContext) =>
       okOf(keyList(k.ctx, {})).keys.map((e) => ({ keyId: e.keyId, origin: e.origin, capabilities: e.capabilities, sensitive: e.sensitive, touch: e.touch, neverExtractable: e.neverExtractable, local: e.local }));
     expect(shown(kx)).toEqual(want);
-    const reboot = keyContext({ flash });
+    const reboot = handlerContext({ login: true, flash });
     expect(shown(reboot)).toEqual(want);
     // listing needs no private key: nothing was opened
     expect(reboot.ctx.keystore.list().map((r) => r.privateKey)).toEqual([undefined, undefined]);
@@ -160,7 +160,7 @@ describe('handlers: KEY_GENERATE / KEY_IMPORT policy, KEY_LIST / KEY_PUBLIC show
 
   it('KEY_SET_POLICY tightens, answers the stored policy, persists; a loosening changes nothing, in RAM or flash', () => {
     const flash = new NorFlash({ pageSize: 1024, pageCount: 8 });
-    const kx = keyContext({ flash });
+    const kx = handlerContext({ login: true, flash });
     const a = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: SIGN | DERIVE | EXPORT_WRAPPED, sensitive: false }));
     const after = okOf(keySetPolicy(kx.ctx, { keyId: a.keyId, capabilities: SIGN | DERIVE, sensitive: true }));
     expect(after).toEqual({ capabilities: SIGN | DERIVE, sensitive: true, touch: false, neverExtractable: false, local: true });
@@ -172,7 +172,7 @@ describe('handlers: KEY_GENERATE / KEY_IMPORT policy, KEY_LIST / KEY_PUBLIC show
     expect(Buffer.from(flash.snapshot()).equals(Buffer.from(image))).toBe(true);
     refused(keySetPolicy(kx.ctx, { keyId: 99, touch: true }), Status.KEY_NOT_FOUND);
     // after a reboot (master key not yet used): the new policy is there and the key still opens and signs
-    const reboot = keyContext({ flash });
+    const reboot = handlerContext({ login: true, flash });
     expect(okOf(keyPublic(reboot.ctx, { keyId: a.keyId }))).toMatchObject(after);
     const msg = new Uint8Array(Buffer.from('after a policy change'));
     const s = okOf(sign(reboot.ctx, { keyId: a.keyId, message: msg }));
@@ -182,7 +182,7 @@ describe('handlers: KEY_GENERATE / KEY_IMPORT policy, KEY_LIST / KEY_PUBLIC show
 
 describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-key use', () => {
   it('SIGN needs sign: a P-256 key with derive only is refused, and signs after it is made with sign', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const d = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
     const msg = new Uint8Array([1, 2, 3]);
     refused(sign(kx.ctx, { keyId: d.keyId, message: msg }), Status.POLICY_DENIED, /this use needs the sign capability and key \d+ has derive/);
@@ -193,7 +193,7 @@ describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-
   });
 
   it('ECDH needs derive: a P-256 key with sign only (the default) is refused; with derive the secret matches OpenSSL', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const peer = createECDH('prime256v1');
     peer.generateKeys();
     const peerPub = new Uint8Array(peer.getPublicKey());
@@ -205,7 +205,7 @@ describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-
   });
 
   it('a capability cleared by KEY_SET_POLICY is refused from then on: ed25519 sign, x25519 derive', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const e = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
     const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
     const msg = new Uint8Array([9]);
@@ -224,7 +224,7 @@ describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-
   });
 
   it('what an algorithm cannot do at all stays OPERATION_NOT_PERMITTED, ahead of the policy', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
     const e = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
     refused(sign(kx.ctx, { keyId: x.keyId, message: new Uint8Array(1) }), Status.OPERATION_NOT_PERMITTED, /can do ECDH, not sign/);
@@ -232,7 +232,7 @@ describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-
   });
 
   it('a refused use opens nothing: after a lock, a denied SIGN leaves the private key sealed', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const d = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, capabilities: DERIVE }));
     kx.auth.lock();
     kx.auth.unlock(kx.masterKey);
@@ -243,7 +243,7 @@ describe('SIGN and ECDH check the key policy (POLICY_DENIED) before any private-
 
 describe('touch: SIGN and ECDH ask for the button after the policy check, before the private key', () => {
   it('no button on the board: POLICY_DENIED with a message that says so', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const k = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519, touch: true }));
     kx.auth.lock();
     kx.auth.unlock(kx.masterKey);
@@ -252,7 +252,7 @@ describe('touch: SIGN and ECDH ask for the button after the policy check, before
   });
 
   it('with a button: the request waits and opens nothing; granted signs; timeout and cancel refuse', () => {
-    const kx = keyContext({ presence: { isPressed: () => false } });
+    const kx = handlerContext({ login: true, presence: { isPressed: () => false } });
     const k = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519, touch: true }));
     const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519, touch: true }));
     kx.auth.lock();
@@ -284,7 +284,7 @@ const why = <T>(o: Outcome<T>): unknown => {
 
 describe('the order of the checks inside SIGN and ECDH (docs/protocol.md §7 "Order of checks")', () => {
   it('SIGN: message or digest, the key, its algorithm offered, what the algorithm can do, the capability, the button, the master key', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const offered = kx.ctx.offered as boolean[];
     const ed = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
     const x = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
@@ -316,7 +316,7 @@ describe('the order of the checks inside SIGN and ECDH (docs/protocol.md §7 "Or
   });
 
   it('ECDH: the key, its algorithm offered, what the algorithm can do, the peer key length, the capability, the button, the master key, then the peer point', () => {
-    const kx = keyContext();
+    const kx = handlerContext({ login: true });
     const offered = kx.ctx.offered as boolean[];
     const ed = okOf(keyGenerate(kx.ctx, { alg: Alg.ED25519 }));
     const none = okOf(keyGenerate(kx.ctx, { alg: Alg.X25519 }));
