@@ -1,4 +1,4 @@
-// Test helpers for the simulator: a fresh node firmware bundle, in-process clients, and `tinyhsm sim` child processes, initialized with test PINs unless asked not to.
+// Test helpers for the simulator level (test/helpers/devices.ts): a fresh node firmware bundle, simulators in-process with clients, and `tinyhsm sim` child processes, initialized with test PINs unless asked not to.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
 import { Simulator, type SimulatorOptions } from '../../sim/simulator.ts';
 import { HsmClient, type ClientOptions, type OpenOptions } from '../../host/client.ts';
 import { InProcessTransport } from '../../host/transports/inprocess.ts';
@@ -147,6 +147,11 @@ export interface InProcessHandle {
   close(): Promise<void>;
 }
 
+/** A Simulator on the current node bundle in this process, logging nothing (the one way these helpers make one). */
+async function newSimulator(simOpts: SimulatorOptions): Promise<Simulator> {
+  return new Simulator({ bundlePath: await nodeBundle(), log: () => {}, ...simOpts });
+}
+
 /**
  * A simulator in this process and a client on it. `setup` (default 'user'): 'none' leaves a factory-new device as it
  * is; 'init' INITs it with SIM_USER_PIN / SIM_SO_PIN (unless it already is, e.g. a flash that was initialized); 'user'
@@ -157,7 +162,7 @@ export async function startInProcess(
   clientOpts: ClientOptions = {},
   setup: 'none' | 'init' | 'user' | 'so' = 'user',
 ): Promise<InProcessHandle> {
-  const sim = new Simulator({ bundlePath: await nodeBundle(), log: () => {}, ...simOpts });
+  const sim = await newSimulator(simOpts);
   const client = new HsmClient(new InProcessTransport(sim, true), clientOpts);
   if (setup !== 'none') {
     if (!(await client.info()).initialized) await client.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, label: SIM_LABEL });
@@ -165,6 +170,49 @@ export async function startInProcess(
     if (setup === 'so') await client.login('so', SIM_SO_PIN);
   }
   return { sim, client, close: () => client.close() };
+}
+
+export interface InProcessSims {
+  /** A simulator, INITed with SIM_USER_PIN / SIM_SO_PIN (by a client of its own, closed again) unless `init` is false. */
+  boot(opts?: SimulatorOptions, init?: { label?: string } | false): Promise<Simulator>;
+  /** `c`, closed after the test. */
+  track(c: HsmClient): HsmClient;
+  /** A client on `sim`'s in-process link, closed after the test. */
+  client(sim: Simulator, opts?: ClientOptions): HsmClient;
+}
+
+/**
+ * Simulators in this process and HsmClients on them, for the host-library tests. Call at the top of a test file: it
+ * registers the afterEach that closes what each test made, and a simulator must end its test without a device fault.
+ */
+export function inProcessSims(): InProcessSims {
+  const sims: Simulator[] = [];
+  const clients: HsmClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    for (const s of sims.splice(0)) {
+      expect(s.deviceFaults).toEqual([]);
+      s.close();
+    }
+  });
+  const track = (c: HsmClient): HsmClient => {
+    clients.push(c);
+    return c;
+  };
+  return {
+    async boot(opts: SimulatorOptions = {}, init: { label?: string } | false = {}): Promise<Simulator> {
+      const sim = await newSimulator(opts);
+      sims.push(sim);
+      if (init !== false) {
+        const c = new HsmClient(new InProcessTransport(sim, false));
+        await c.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, label: init.label });
+        await c.close();
+      }
+      return sim;
+    },
+    track,
+    client: (sim, opts = {}) => track(new HsmClient(new InProcessTransport(sim, false), opts)),
+  };
 }
 
 export interface SimProcess {

@@ -7,9 +7,8 @@ import * as esbuild from 'esbuild';
 import { Command, FrameReader, FrameType } from '../../firmware/protocol/index.ts';
 import { HsmClient, type KeepaliveEvent } from '../../host/index.ts';
 import { Simulator, SimFlash } from '../../sim/index.ts';
-import { ROOT, SIM_SO_PIN, SIM_USER_PIN, freshKnownDevices, spawnSim, verifyWithNode } from '../helpers/sim.ts';
+import { ROOT, SIM_SO_PIN, SIM_USER_PIN, freshKnownDevices, inProcessSims, spawnSim, verifyWithNode } from '../helpers/sim.ts';
 import { hsmFailure } from '../helpers/hsm-error.ts';
-import { inProcessSims } from '../helpers/inprocess-sims.ts';
 
 const sims = inProcessSims();
 const { client } = sims;

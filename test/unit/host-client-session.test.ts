@@ -4,9 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, FrameReader, FrameType, cborDecode, encodeFrame, toHex, type Frame } from '../../firmware/protocol/index.ts';
 import { HsmClient, InProcessTransport, type HostTransport } from '../../host/index.ts';
 import { Simulator, SimFlash } from '../../sim/index.ts';
-import { SIM_LOGIN, SIM_USER_PIN, freshKnownDevices, verifyWithNode } from '../helpers/sim.ts';
+import { SIM_LOGIN, SIM_USER_PIN, freshKnownDevices, inProcessSims, verifyWithNode } from '../helpers/sim.ts';
 import { hsmFailure } from '../helpers/hsm-error.ts';
-import { inProcessSims } from '../helpers/inprocess-sims.ts';
 
 const sims = inProcessSims();
 const { track } = sims;
