@@ -1,11 +1,11 @@
 // Test rigs for the button wait (docs/security.md §7): a device on a hand-driven clock and button, and a frame-level host for the in-process simulator.
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import type { Crypto, Ed25519Signer, Env, Presence, Transport } from '../../firmware/hal/index.ts';
-import { startDevice, type Device, type DeviceOptions } from '../../firmware/core/device.ts';
+import type { Crypto, Ed25519Signer, Presence } from '../../firmware/hal/index.ts';
+import type { Device, DeviceOptions } from '../../firmware/core/device.ts';
 import { Command, FrameType, Role, Status, nameOf } from '../../firmware/protocol/codes.ts';
 import { FrameReader, encodeFrame, type Frame } from '../../firmware/protocol/frame.ts';
 import { HostSession, SessionHandshake } from '../../host/session.ts';
-import { nobleCrypto, replyOfBody, requestBodyOf, seededRng, type Reply } from './loopback.ts';
+import { nobleCrypto, replyOfBody, requestBodyOf, startTestDevice, type Loopback, type Reply } from './loopback.ts';
 import { cborEncode, type CborValue } from '../../firmware/protocol/cbor.ts';
 
 export const PRESENCE_USER_PIN = new Uint8Array(Buffer.from('123456-user'));
@@ -138,30 +138,24 @@ export class PresenceRig {
   readonly button: TestButton | undefined;
   readonly device: Device;
   readonly leds: boolean[] = [];
-  private receiver: ((b: Uint8Array) => void) | undefined;
-  private pending: Uint8Array[] = [];
+  private readonly link: Loopback;
   private seq = 0;
   session: HostSession | undefined;
 
   constructor(opts: RigOptions = {}) {
     this.button = opts.button === false ? undefined : new TestButton();
-    const transport: Transport = {
-      mode: 'binary',
-      write: (bytes) => this.pending.push(bytes.slice()),
-      onData: (r) => (this.receiver = r),
-    };
     const clock = this.clock;
-    const env: Env = {
+    // the frame level (test/helpers/devices.ts) on this rig's clock, button and LED; this rig is the host
+    const t = startTestDevice({
+      ...opts,
       platform: 'test-presence',
-      transport,
-      rng: seededRng(opts.seed || 'presence rig'),
+      seed: opts.seed || 'presence rig',
       clock: { now: () => clock.now(), setTimer: (ms, fn) => clock.setTimer(ms, fn), clearTimer: (h) => clock.clearTimer(h) },
-      crypto: opts.crypto || nobleCrypto(),
       presence: this.button,
       led: opts.led ? { set: (on) => this.leds.push(on) } : undefined,
-    };
-    // low PBKDF2 iterations keep INIT and LOGIN fast (an option the auth helper adds; ignored if absent)
-    this.device = startDevice(env, { pinIterations: 2, ...opts } as DeviceOptions);
+    });
+    this.device = t.device;
+    this.link = t.link;
   }
 
   nextSeq(): number {
@@ -171,16 +165,13 @@ export class PresenceRig {
 
   /** Feed bytes to the device (it answers synchronously) and return the frames it wrote. */
   feed(bytes: Uint8Array): Out[] {
-    if (!this.receiver) throw new Error('the device registered no receiver');
-    this.receiver(bytes);
+    this.link.feed(bytes);
     return this.take();
   }
 
   /** Frames the device wrote since the last take() (timers fired by clock.advance() write too). */
   take(): Out[] {
-    const all = Buffer.concat(this.pending);
-    this.pending = [];
-    return decodeOut(new Uint8Array(all));
+    return decodeOut(this.link.take());
   }
 
   /** Advance the device clock and return what the device wrote meanwhile. */

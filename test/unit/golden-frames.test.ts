@@ -159,8 +159,9 @@ describe('golden session frames come from a real device', () => {
     const { NorFlash } = await import('../helpers/nor-flash.ts');
     const { Store } = await import('../../firmware/core/store/index.ts');
     const { DEVICE_ID_RECORD, IDENTITY_RECORD, encodeIdentity } = await import('../../firmware/core/records.ts');
-    const { startDevice } = await import('../../firmware/core/device.ts');
-    const { createLoopbackEnv } = await import('../helpers/loopback.ts');
+    const { DEFAULT_PIN_ITERATIONS } = await import('../../firmware/core/device.ts');
+    const { startTestDevice } = await import('../helpers/devices.ts');
+    const { seededRng } = await import('../helpers/loopback.ts');
     const ex = JSON.parse(readFileSync('test/vectors/session-example.json', 'utf8'));
     const flash = new NorFlash();
     const store = Store.open(flash);
@@ -170,11 +171,10 @@ describe('golden session frames come from a real device', () => {
         { key: IDENTITY_RECORD, value: encodeIdentity(fromHex(ex.identitySeed) as Uint8Array) },
       ]).ok,
     ).toBe(true);
-    const link = createLoopbackEnv({ flash });
     // the device's RNG gives RFC 7748 Bob's secret as the session ephemeral key (fixed inputs: tests only)
     let fixed: Uint8Array | undefined;
-    const seeded = link.env.rng;
-    (link.env as { rng: unknown }).rng = {
+    const seeded = seededRng();
+    const rng = {
       fill(buf: Uint8Array) {
         if (fixed && buf.length === 32) {
           buf.set(fixed);
@@ -182,7 +182,7 @@ describe('golden session frames come from a real device', () => {
         } else seeded.fill(buf);
       },
     };
-    const device = startDevice(link.env);
+    const { device, link } = startTestDevice({ flash, rng, pinIterations: DEFAULT_PIN_ITERATIONS });
     expect(toHex(device.identityPublicKey as Uint8Array)).toBe(ex.identityPublicKey);
     const frame = (name: string) => golden.frames.find((g) => g.name.startsWith(name)) as Golden;
     fixed = fromHex(ex.deviceEphemeralSecret) as Uint8Array;
