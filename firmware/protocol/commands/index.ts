@@ -22,34 +22,41 @@ import { UnblockCommand } from './unblock.ts';
 import { KeySetPolicyCommand } from './key_set_policy.ts';
 import { KeyAttestCommand } from './key_attest.ts';
 
-// Command code → declaration, with each declaration's own schema types (for the typed handler table, core/dispatch.ts).
-const TABLE = {
-  [Command.INFO]: InfoCommand,
-  [Command.ECHO]: EchoCommand,
-  [Command.RANDOM]: RandomCommand,
-  [Command.KEY_GENERATE]: KeyGenerateCommand,
-  [Command.KEY_IMPORT]: KeyImportCommand,
-  [Command.KEY_LIST]: KeyListCommand,
-  [Command.KEY_PUBLIC]: KeyPublicCommand,
-  [Command.KEY_DELETE]: KeyDeleteCommand,
-  [Command.SIGN]: SignCommand,
-  [Command.ECDH]: EcdhCommand,
-  [Command.SESSION_OPEN]: SessionOpenCommand,
-  [Command.SESSION_MESSAGE]: SessionMessageCommand,
-  [Command.SESSION_CLOSE]: SessionCloseCommand,
-  [Command.INIT]: InitCommand,
-  [Command.LOGIN]: LoginCommand,
-  [Command.LOGOUT]: LogoutCommand,
-  [Command.CHANGE_PIN]: ChangePinCommand,
-  [Command.UNBLOCK]: UnblockCommand,
-  [Command.KEY_SET_POLICY]: KeySetPolicyCommand,
-  [Command.KEY_ATTEST]: KeyAttestCommand,
-} as const;
+/**
+ * Command code → declaration, with each declaration's own schema types (for the typed handler table, core/dispatch.ts).
+ * Made inside a function so that the declarations are read from an inner function: JerryScript 2.4 (Kaluma) keeps a
+ * variable that only the bundle's outermost function reads in a register and crashes at boot once there are too many
+ * (docs/boards.md "Kaluma"); twenty top-level-only declarations were enough to crash the Pico 2 image.
+ */
+function commandTable() {
+  return {
+    [Command.INFO]: InfoCommand,
+    [Command.ECHO]: EchoCommand,
+    [Command.RANDOM]: RandomCommand,
+    [Command.KEY_GENERATE]: KeyGenerateCommand,
+    [Command.KEY_IMPORT]: KeyImportCommand,
+    [Command.KEY_LIST]: KeyListCommand,
+    [Command.KEY_PUBLIC]: KeyPublicCommand,
+    [Command.KEY_DELETE]: KeyDeleteCommand,
+    [Command.SIGN]: SignCommand,
+    [Command.ECDH]: EcdhCommand,
+    [Command.SESSION_OPEN]: SessionOpenCommand,
+    [Command.SESSION_MESSAGE]: SessionMessageCommand,
+    [Command.SESSION_CLOSE]: SessionCloseCommand,
+    [Command.INIT]: InitCommand,
+    [Command.LOGIN]: LoginCommand,
+    [Command.LOGOUT]: LogoutCommand,
+    [Command.CHANGE_PIN]: ChangePinCommand,
+    [Command.UNBLOCK]: UnblockCommand,
+    [Command.KEY_SET_POLICY]: KeySetPolicyCommand,
+    [Command.KEY_ATTEST]: KeyAttestCommand,
+  } as const;
+}
 /** The declarations by code, as types: what each command's request and response are. */
-export type CommandTable = typeof TABLE;
+export type CommandTable = ReturnType<typeof commandTable>;
 
 /** Command code → declaration. A new command: its file here (schemas and declaration), its line above, its code in codes.ts. */
-export const COMMANDS: { readonly [code: number]: CommandSpec } = TABLE;
+export const COMMANDS: { readonly [code: number]: CommandSpec } = commandTable();
 
 export * from './spec.ts';
 export * from './info.ts';
