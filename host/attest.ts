@@ -77,13 +77,12 @@ export function decodeAttestation(statement: Uint8Array): AttestationStatement {
 export function verifyAttestation(answer: { statement: Uint8Array; signature: Uint8Array }, expect: AttestationExpectation): VerifiedAttestation {
   const { statement, signature } = answer;
   if (!(expect.identityKey instanceof Uint8Array) || expect.identityKey.length !== 32) throw new TypeError('identityKey must be a 32-byte Ed25519 public key');
-  if (!(signature instanceof Uint8Array) || signature.length !== 64) throw invalid(`the signature has ${signature ? signature.length : 0} bytes; an Ed25519 signature has 64`);
+  if (!(signature instanceof Uint8Array) || signature.length !== 64)
+    throw invalid(`the signature has ${signature ? signature.length : 0} bytes; an Ed25519 signature has 64`);
   // the signature first: nothing in an unsigned statement is worth reading
   const identity = createPublicKey({ key: Buffer.concat([ED25519_SPKI, expect.identityKey]), format: 'der', type: 'spki' });
   if (!nodeVerify(null, attestationSignedBytes(statement), identity, signature))
-    throw invalid(
-      `the statement is not signed by the pinned identity key ${toHex(expect.identityKey)}: another device made it, or it was altered on the way`,
-    );
+    throw invalid(`the statement is not signed by the pinned identity key ${toHex(expect.identityKey)}: another device made it, or it was altered on the way`);
   const s = decodeAttestation(statement);
   if (s.format !== ATTEST_FORMAT) throw invalid(`the statement's format is "${s.format}"; this host understands "${ATTEST_FORMAT}"`);
   if (expect.nonce && !same(s.nonce, expect.nonce))

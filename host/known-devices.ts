@@ -142,15 +142,27 @@ export class KnownDevices {
     const refuse = (what: string, path: string, why: string, fix: string) =>
       new TrustError('BAD_FILE', `the known-devices ${what} ${path} ${why}: anyone who can write it can pin an impostor's identity key. ${fix}`);
     const file = statSync(this.path);
-    if (file.uid !== uid && file.uid !== 0) throw refuse('file', this.path, `belongs to another user (uid ${file.uid})`, `Copy it to a file of your own or set HSM_KNOWN_DEVICES.`);
+    if (file.uid !== uid && file.uid !== 0)
+      throw refuse('file', this.path, `belongs to another user (uid ${file.uid})`, `Copy it to a file of your own or set HSM_KNOWN_DEVICES.`);
     if ((file.mode & 0o022) !== 0)
-      throw refuse('file', this.path, `is writable by ${file.mode & 0o002 ? 'others' : 'its group'} (mode ${(file.mode & 0o777).toString(8)})`, `Run: chmod go-w ${this.path}`);
+      throw refuse(
+        'file',
+        this.path,
+        `is writable by ${file.mode & 0o002 ? 'others' : 'its group'} (mode ${(file.mode & 0o777).toString(8)})`,
+        `Run: chmod go-w ${this.path}`,
+      );
     const dir = dirname(this.path);
     const d = statSync(dir);
     const sticky = (d.mode & 0o1000) !== 0;
-    if (d.uid !== uid && d.uid !== 0 && !sticky) throw refuse('directory', dir, `belongs to another user (uid ${d.uid})`, `Keep the file in a directory of your own.`);
+    if (d.uid !== uid && d.uid !== 0 && !sticky)
+      throw refuse('directory', dir, `belongs to another user (uid ${d.uid})`, `Keep the file in a directory of your own.`);
     if ((d.mode & 0o022) !== 0 && !sticky)
-      throw refuse('directory', dir, `is writable by ${d.mode & 0o002 ? 'others' : 'its group'} (mode ${(d.mode & 0o777).toString(8)})`, `Run: chmod go-w ${dir}`);
+      throw refuse(
+        'directory',
+        dir,
+        `is writable by ${d.mode & 0o002 ? 'others' : 'its group'} (mode ${(d.mode & 0o777).toString(8)})`,
+        `Run: chmod go-w ${dir}`,
+      );
   }
 
   private read(): KnownDevicesFile {
@@ -164,7 +176,10 @@ export class KnownDevices {
       throw new TrustError('BAD_FILE', `cannot read the known-devices file ${this.path}: ${(e as Error).message}`);
     }
     const bad = (why: string) =>
-      new TrustError('BAD_FILE', `the known-devices file ${this.path} is not valid (${why}); fix it or move it away (moving it away forgets every pinned device)`);
+      new TrustError(
+        'BAD_FILE',
+        `the known-devices file ${this.path} is not valid (${why}); fix it or move it away (moving it away forgets every pinned device)`,
+      );
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -177,7 +192,8 @@ export class KnownDevices {
     const devices: { [id: string]: KnownDevice } = Object.create(null);
     for (const [id, d] of Object.entries(f.devices)) {
       if (!/^[0-9a-f]{32}$/.test(id)) throw bad(`device id "${id}" is not 32 lower-case hex digits`);
-      if (!d || typeof d.identityKey !== 'string' || !/^[0-9a-f]{64}$/.test(d.identityKey)) throw bad(`the identity key of ${id} is not 64 lower-case hex digits`);
+      if (!d || typeof d.identityKey !== 'string' || !/^[0-9a-f]{64}$/.test(d.identityKey))
+        throw bad(`the identity key of ${id} is not 64 lower-case hex digits`);
       if (typeof d.firstSeen !== 'string') throw bad(`the entry of ${id} has no firstSeen date`);
       devices[id] = { ...d };
     }

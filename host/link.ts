@@ -1,6 +1,15 @@
 // The link: request frames on a HostTransport, one in flight and the rest queued, sequence numbers, timeouts, retransmission with the same seq, KEEPALIVE and CANCEL (docs/protocol.md §1); it knows nothing of sessions or PINs.
 import { randomInt } from 'node:crypto';
-import { FrameReader, FrameType, KeepaliveReason, PROTOCOL_VERSION, encodeArmorLine, encodeFrame, type Frame, type Message } from '../firmware/protocol/index.ts';
+import {
+  FrameReader,
+  FrameType,
+  KeepaliveReason,
+  PROTOCOL_VERSION,
+  encodeArmorLine,
+  encodeFrame,
+  type Frame,
+  type Message,
+} from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
 import type { HostTransport } from './transports/types.ts';
 
@@ -210,7 +219,10 @@ export class Link {
     this.arm(job);
     this.transport.write(job.frame).catch((e: unknown) => {
       if (this.active !== job) return;
-      this.settle(job, e instanceof HsmError ? e : new HsmError('IO', `write to ${this.where()} failed: ${(e as Error).message}`, { cause: e, command: job.name }));
+      this.settle(
+        job,
+        e instanceof HsmError ? e : new HsmError('IO', `write to ${this.where()} failed: ${(e as Error).message}`, { cause: e, command: job.name }),
+      );
     });
   }
 

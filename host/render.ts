@@ -146,8 +146,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.ALG_NO_POLICY]: (a) => `no key policy is defined for ${algText(a[0])}`,
   [Reason.KEY_NOT_FOUND]: (a) => `no key with id ${a[0]}`,
   [Reason.SLOTS_FULL]: (a) => `all ${a[0]} key slots are in use; delete a key first`,
-  [Reason.NO_ROOM_FOR_KEY]: (a) =>
-    `the flash store has no room for another ${ALG_NAMES[a[0]] || algText(a[0])} key (${a[1]} bytes free); delete a key first`,
+  [Reason.NO_ROOM_FOR_KEY]: (a) => `the flash store has no room for another ${ALG_NAMES[a[0]] || algText(a[0])} key (${a[1]} bytes free); delete a key first`,
   [Reason.NO_ROOM_TO_REWRITE]: (a) => `the flash store has no room to rewrite key ${a[0]} (${a[1]} bytes free); delete a key first`,
   [Reason.FLASH_FAULTED]: () => 'the flash failed during an earlier write; power-cycle the device (it comes back with its last committed state)',
   [Reason.KEY_RECORD_DAMAGED]: (a) =>
@@ -161,10 +160,8 @@ export const RENDER: { readonly [reason: number]: Render } = {
     }`,
   [Reason.NO_CAPABILITIES]: (a) =>
     `capabilities: a new key needs at least one (${algText(a[0])} can have ${capabilitiesText(a[1])}); leave the field out for the default`,
-  [Reason.ENCRYPT_NOT_OFFERED]: (a) =>
-    `capabilities: no algorithm offers encrypt or decrypt yet; ${algText(a[0])} can have ${capabilitiesText(a[1])}`,
-  [Reason.CAPABILITY_NOT_FOR_ALG]: (a) =>
-    `capabilities: ${algText(a[0])} cannot ${capabilitiesText(a[1])}; it can have ${capabilitiesText(a[2])}`,
+  [Reason.ENCRYPT_NOT_OFFERED]: (a) => `capabilities: no algorithm offers encrypt or decrypt yet; ${algText(a[0])} can have ${capabilitiesText(a[1])}`,
+  [Reason.CAPABILITY_NOT_FOR_ALG]: (a) => `capabilities: ${algText(a[0])} cannot ${capabilitiesText(a[1])}; it can have ${capabilitiesText(a[2])}`,
   [Reason.POLICY_LOOSENS]: (a) => {
     const loose: string[] = [];
     if (a[1]) loose.push(`adds ${capabilitiesText(a[1])}`);
@@ -176,14 +173,12 @@ export const RENDER: { readonly [reason: number]: Render } = {
     `${cmd(c, 'this use')} needs the ${capabilitiesText(a[1])} capability and key ${a[0]} has ${capabilitiesText(a[2])} (docs/security.md §6)`,
   [Reason.NO_BUTTON]: (a, c) => `${cmd(c, 'this use')} with key ${a[0]} needs a button press (the key has touch set) and this board has no button`,
   [Reason.PRESS_TIMEOUT]: (a, c) => `${cmd(c, 'this use')} with key ${a[0]}: nobody pressed the button in time; nothing was done`,
-  [Reason.PRESS_CANCELLED]: (a, c) =>
-    `${cmd(c, 'this use')} with key ${a[0]}: the host cancelled while the device waited for the button; nothing was done`,
+  [Reason.PRESS_CANCELLED]: (a, c) => `${cmd(c, 'this use')} with key ${a[0]}: the host cancelled while the device waited for the button; nothing was done`,
   [Reason.PRESS_PENDING]: (a, c) => `${cmd(c, 'this use')} with key ${a[0]} waits for the button`,
   [Reason.MESSAGE_AND_DIGEST]: () => 'give either message (key 2) or digest (key 3), not both',
   [Reason.NO_MESSAGE_OR_DIGEST]: () => 'give exactly one of message (key 2) or digest (key 3); neither was sent',
   [Reason.CANNOT_SIGN]: (a) => `key ${a[0]} is an ${ALG_NAMES[a[1]] || algText(a[1])} key: it can do ECDH, not sign`,
-  [Reason.ED25519_NEEDS_MESSAGE]: (a) =>
-    `key ${a[0]} is an ed25519 key: Ed25519 signs the whole message (RFC 8032), send message, not digest`,
+  [Reason.ED25519_NEEDS_MESSAGE]: (a) => `key ${a[0]} is an ed25519 key: Ed25519 signs the whole message (RFC 8032), send message, not digest`,
   [Reason.CANNOT_ECDH]: (a) => `key ${a[0]} is an ${algText(a[1])} key: ECDH needs an x25519 or ecdsa-p256 key`,
   [Reason.PEER_KEY_LENGTH]: (a) =>
     a[0] === 4
@@ -224,8 +219,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.EPHEMERAL_LOW_ORDER]: () => 'the host ephemeral key is a low-order point (the X25519 shared secret is all zero); use a fresh key pair',
   [Reason.SESSION_NO_X25519]: () => 'this device cannot compute X25519 (sessions need elliptic-curve support; see `tinyhsm info`)',
   [Reason.SESSION_NO_SIGNATURE]: () => 'the device identity key could not sign the session transcript (Ed25519 unavailable on this engine)',
-  [Reason.SESSIONS_FULL]: (a) =>
-    `all ${a[0]} sessions are in use; close one (SESSION_CLOSE) or wait until one has been idle for ${a[1]} ms`,
+  [Reason.SESSIONS_FULL]: (a) => `all ${a[0]} sessions are in use; close one (SESSION_CLOSE) or wait until one has been idle for ${a[1]} ms`,
   [Reason.SESSION_UNKNOWN]: (a) => `no session ${a[0]} on this device (it restarted, or the id is wrong); open one with SESSION_OPEN`,
   [Reason.SESSION_CLOSED]: (a) => `session ${a[0]} was closed; open a new session`,
   [Reason.SESSION_IDLE]: (a) => `session ${a[0]} expired: no request for more than ${a[1]} ms; open a new session`,

@@ -319,7 +319,11 @@ export class SessionKeeper {
           this.dropSession(s);
           const pair = COMMANDS[code];
           if (pair && pair.resend) continue;
-          throw new HsmError('MAY_HAVE_RUN', `${name}: the answer said the session was invalid (${e.deviceMessage || 'SESSION_INVALID'}), but that answer is not authenticated and the request may have run; it was not sent again. ${MAY_HAVE_RUN_CHECK[name] || 'Check the device before you retry.'}`, { command: name, cause: e });
+          throw new HsmError(
+            'MAY_HAVE_RUN',
+            `${name}: the answer said the session was invalid (${e.deviceMessage || 'SESSION_INVALID'}), but that answer is not authenticated and the request may have run; it was not sent again. ${MAY_HAVE_RUN_CHECK[name] || 'Check the device before you retry.'}`,
+            { command: name, cause: e },
+          );
         }
         throw e;
       }
@@ -384,7 +388,12 @@ export class SessionKeeper {
     const outer = encodeRequest(Command.SESSION_MESSAGE, { sessionId: env.sessionId, counter: env.counter, ciphertext: env.ciphertext });
     if (outer instanceof HsmError) return Promise.reject(outer); // an inner request too large for one envelope
     return this.link.send(
-      { name, body: outer.body, answer: (body, errorFrame) => this.openAnswer(s, env.counter, code, name, schema, body, errorFrame), cancelBody: () => cancelBody(s, env.counter) },
+      {
+        name,
+        body: outer.body,
+        answer: (body, errorFrame) => this.openAnswer(s, env.counter, code, name, schema, body, errorFrame),
+        cancelBody: () => cancelBody(s, env.counter),
+      },
       opts,
     );
   }
@@ -457,7 +466,12 @@ export class SessionKeeper {
    * the device's few slots until the idle timeout, so close it: SESSION_CLOSE carries no secret, and nothing the
    * device answers is used. Best effort, never throws.
    */
-  private async abandon(hs: SessionHandshake, deviceId: Uint8Array, identityKey: Uint8Array, answer: { sessionId: number; deviceEphemeral: Uint8Array; signature: Uint8Array }): Promise<void> {
+  private async abandon(
+    hs: SessionHandshake,
+    deviceId: Uint8Array,
+    identityKey: Uint8Array,
+    answer: { sessionId: number; deviceEphemeral: Uint8Array; signature: Uint8Array },
+  ): Promise<void> {
     let s: HostSession | undefined;
     try {
       s = hs.finish(deviceId, identityKey, answer);
@@ -503,7 +517,15 @@ export class SessionKeeper {
   }
 
   /** The answer to an envelope of `session` sealed with counter `sent`: its outer status, then the inner answer to `code` (docs/protocol.md §6). */
-  private openAnswer(session: HostSession, sent: number, code: number, name: string, schema: Schema | undefined, body: Uint8Array, errorFrame: boolean): Message | HsmError {
+  private openAnswer(
+    session: HostSession,
+    sent: number,
+    code: number,
+    name: string,
+    schema: Schema | undefined,
+    body: Uint8Array,
+    errorFrame: boolean,
+  ): Message | HsmError {
     // the outer answer: an error about the envelope itself (never executed), or {counter, ciphertext}
     const outer = parseBody(name, COMMANDS[Command.SESSION_MESSAGE].response, body, errorFrame);
     if (outer instanceof HsmError) {
@@ -566,7 +588,10 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, name: stri
   if (!signal) return p;
   const err = () => {
     const reason = signal.reason;
-    return new HsmError('ABORTED', `${name} was aborted${reason instanceof Error && reason.name !== 'AbortError' ? ': ' + reason.message : ''}`, { command: name, cause: reason });
+    return new HsmError('ABORTED', `${name} was aborted${reason instanceof Error && reason.name !== 'AbortError' ? ': ' + reason.message : ''}`, {
+      command: name,
+      cause: reason,
+    });
   };
   if (signal.aborted) {
     onAbort();

@@ -202,7 +202,8 @@ export class SessionHandshake {
       throw new SessionError('bad-reply', `the device answered session id ${sessionId}; expected 1..255`);
     if (!deviceEphemeral || deviceEphemeral.length !== 32)
       throw new SessionError('bad-reply', `the device ephemeral key has ${deviceEphemeral ? deviceEphemeral.length : 0} bytes; expected 32`);
-    if (!signature || signature.length !== 64) throw new SessionError('bad-reply', `the identity signature has ${signature ? signature.length : 0} bytes; expected 64`);
+    if (!signature || signature.length !== 64)
+      throw new SessionError('bad-reply', `the identity signature has ${signature ? signature.length : 0} bytes; expected 64`);
     const transcript = sessionTranscript(deviceId, this.hostEphemeral, deviceEphemeral, sessionId);
     const identity = createPublicKey({ key: Buffer.concat([ED25519_SPKI, identityPublicKey]), format: 'der', type: 'spki' });
     if (!nodeVerify(null, transcript, identity, signature))
@@ -256,7 +257,10 @@ export class HostSession {
     if (this.lastRequest >= this.limits.maxMessages)
       throw new SessionError('message-cap', `session ${this.sessionId} has carried its maximum of ${this.limits.maxMessages} requests; open a new session`);
     if (now - this.lastActivity > this.limits.idleTimeoutMs)
-      throw new SessionError('idle-timeout', `session ${this.sessionId} was idle for more than ${this.limits.idleTimeoutMs} ms and the device has dropped it; open a new session`);
+      throw new SessionError(
+        'idle-timeout',
+        `session ${this.sessionId} was idle for more than ${this.limits.idleTimeoutMs} ms and the device has dropped it; open a new session`,
+      );
     const counter = this.lastRequest + 1;
     const ciphertext = aeadSeal(this.keyOut, envelopeNonce(counter), plaintext, envelopeAad(this.sessionId, counter, DIRECTION_HOST_TO_DEVICE));
     this.lastRequest = counter;
@@ -274,12 +278,19 @@ export class HostSession {
     if (counter === this.lastResponse)
       throw new SessionError('counter-replayed', `response counter ${counter} was already accepted in session ${this.sessionId} (a replayed response)`);
     if (counter < this.lastResponse)
-      throw new SessionError('counter-behind', `response counter ${counter} is below the last accepted ${this.lastResponse} in session ${this.sessionId} (replayed or reordered)`);
+      throw new SessionError(
+        'counter-behind',
+        `response counter ${counter} is below the last accepted ${this.lastResponse} in session ${this.sessionId} (replayed or reordered)`,
+      );
     if (counter > this.lastRequest)
-      throw new SessionError('unexpected-counter', `response counter ${counter} answers no request: the last request sent in session ${this.sessionId} had counter ${this.lastRequest}`);
+      throw new SessionError(
+        'unexpected-counter',
+        `response counter ${counter} answers no request: the last request sent in session ${this.sessionId} had counter ${this.lastRequest}`,
+      );
     if (sealed.length < TAG) throw new SessionError('malformed', `the response envelope has ${sealed.length} bytes, fewer than its 16-byte tag`);
     const plain = aeadOpen(this.keyIn, envelopeNonce(counter), sealed, envelopeAad(this.sessionId, counter, DIRECTION_DEVICE_TO_HOST));
-    if (!plain) throw new SessionError('auth-failed', `the response does not authenticate in session ${this.sessionId}: tampered on the way, or not from this session`);
+    if (!plain)
+      throw new SessionError('auth-failed', `the response does not authenticate in session ${this.sessionId}: tampered on the way, or not from this session`);
     this.lastResponse = counter;
     this.lastActivity = now;
     return new Uint8Array(plain);

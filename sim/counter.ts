@@ -46,7 +46,9 @@ export function fileCounter(file: string): SimCounter {
   if (text !== undefined) {
     const n = Number(text.trim());
     if (!/^\d+\s*$/.test(text) || n > MAX)
-      throw new Error(`${file} does not hold a counter value (a decimal number); it keeps the simulated board's monotonic counter: restore it, or delete it together with the flash image to start over`);
+      throw new Error(
+        `${file} does not hold a counter value (a decimal number); it keeps the simulated board's monotonic counter: restore it, or delete it together with the flash image to start over`,
+      );
     now = n;
   }
   return {

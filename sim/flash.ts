@@ -45,7 +45,16 @@ const hex2 = (b: number) => '0x' + (b < 16 ? '0' : '') + b.toString(16);
 /** The range and alignment rules of the Flash HAL (firmware/hal/index.ts); throws FlashBugError. */
 export function checkFlashAccess(f: Flash, op: 'read' | 'write' | 'erase', page: number, offset: number, length: number): void {
   const where = `page ${page} offset ${offset} length ${length}`;
-  if (!Number.isInteger(page) || !Number.isInteger(offset) || !Number.isInteger(length) || page < 0 || page >= f.pageCount || offset < 0 || length < 0 || offset + length > f.pageSize)
+  if (
+    !Number.isInteger(page) ||
+    !Number.isInteger(offset) ||
+    !Number.isInteger(length) ||
+    page < 0 ||
+    page >= f.pageCount ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > f.pageSize
+  )
     throw new FlashBugError(`firmware bug: flash ${op} out of range at ${where} (${f.pageCount} pages of ${f.pageSize} bytes)`);
   if (op === 'write' && (offset % f.wordSize !== 0 || length % f.wordSize !== 0))
     throw new FlashBugError(`firmware bug: flash write at ${where} is not whole aligned ${f.wordSize}-byte words`);
@@ -174,7 +183,9 @@ export class SimFlash implements Flash {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'EACCES' || code === 'EROFS' || code === 'ENOTDIR')
-        throw new Error(`cannot use ${abs} as the flash image: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'its directory does not exist' : 'the directory is not writable'}`);
+        throw new Error(
+          `cannot use ${abs} as the flash image: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'its directory does not exist' : 'the directory is not writable'}`,
+        );
       throw e;
     }
     let fd: number | undefined;
@@ -189,7 +200,9 @@ export class SimFlash implements Flash {
         writeAll(fd, mem, 0);
       } else {
         if (size % SIM_PAGE_SIZE !== 0)
-          throw new Error(`${name} is ${size} bytes, not a whole number of ${SIM_PAGE_SIZE}-byte flash pages: it is not a tinyhsm flash image (use a new file)`);
+          throw new Error(
+            `${name} is ${size} bytes, not a whole number of ${SIM_PAGE_SIZE}-byte flash pages: it is not a tinyhsm flash image (use a new file)`,
+          );
         pages = size / SIM_PAGE_SIZE;
         if (pages < MIN_FLASH_PAGES || pages > MAX_FLASH_PAGES)
           throw new Error(`${name} holds ${pages} pages of ${SIM_PAGE_SIZE} bytes; a tinyhsm flash has ${MIN_FLASH_PAGES} to ${MAX_FLASH_PAGES}`);
@@ -532,7 +545,14 @@ export class PowerCutFlash implements Flash {
     this.pageSize = inner.pageSize;
     this.pageCount = inner.pageCount;
     this.wordSize = inner.wordSize;
-    if (!(Number.isInteger(this.wordSize) && this.wordSize > 0 && Number.isInteger(this.pageSize) && this.pageSize % this.wordSize === 0 && Number.isInteger(this.pageCount) && this.pageCount > 0))
+    if (!(
+      Number.isInteger(this.wordSize) &&
+      this.wordSize > 0 &&
+      Number.isInteger(this.pageSize) &&
+      this.pageSize % this.wordSize === 0 &&
+      Number.isInteger(this.pageCount) &&
+      this.pageCount > 0
+    ))
       throw new RangeError(`flash geometry ${this.pageCount}×${this.pageSize} bytes, ${this.wordSize}-byte words is not usable`);
     this.pageErases = new Array<number>(this.pageCount).fill(0);
     this.tearing = options.tearing || mixedTearing(seed);
@@ -576,7 +596,8 @@ export class PowerCutFlash implements Flash {
   setEraseCutAt(n: number | undefined, fraction?: number): void {
     if (n !== undefined && (!Number.isInteger(n) || n <= this.eraseTotal))
       throw new RangeError(`a power cut must come at a later erase than the ${this.eraseTotal} already made, got ${n}`);
-    if (fraction !== undefined && !(fraction >= 0 && fraction <= 1)) throw new RangeError(`the share of bits an interrupted erase sets is from 0 to 1, got ${fraction}`);
+    if (fraction !== undefined && !(fraction >= 0 && fraction <= 1))
+      throw new RangeError(`the share of bits an interrupted erase sets is from 0 to 1, got ${fraction}`);
     this.eraseCutAt = n;
     this.eraseCutFraction = fraction;
   }

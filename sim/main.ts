@@ -237,7 +237,9 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     const what = exposure.kind === 'pty' ? 'a raw pseudo-terminal' : 'a unix socket';
     process.stdout.write(
       `tinyhsm simulator serving on ${exposure.address} (${what}${values.seed !== undefined ? ', seeded RNG: test keys only' : ''})\n` +
-        (flashPath !== undefined ? `  flash: ${flashPath} (${sim.flash ? sim.flash.pageCount : 0} pages of 4096 bytes)\n` : `  no --flash: the device forgets its keys when it stops\n`) +
+        (flashPath !== undefined
+          ? `  flash: ${flashPath} (${sim.flash ? sim.flash.pageCount : 0} pages of 4096 bytes)\n`
+          : `  no --flash: the device forgets its keys when it stops\n`) +
         `  try: tinyhsm info --device ${exposure.address}\n` +
         `  button: type press and Enter\n` +
         `  stop: Ctrl-C\n`,

@@ -102,7 +102,7 @@ function formatArgs(args: unknown[]): string {
 
 function safeJson(a: unknown): string {
   try {
-    return typeof a === 'bigint' ? String(a) + 'n' : JSON.stringify(a) ?? String(a);
+    return typeof a === 'bigint' ? String(a) + 'n' : (JSON.stringify(a) ?? String(a));
   } catch {
     return String(a);
   }

@@ -117,7 +117,10 @@ async function main() {
       const f = (x: number) => String(x).padStart(9);
       console.log(`sign ops/s, median of ${ROUNDS} interleaved ${SLICE_MS} ms slices, 100-byte message`);
       console.log('              raw noble  in-process       pty   ratio in-process   ratio pty');
-      for (const [name, m] of [['ed25519', ed], ['ecdsa-p256', ec]] as const)
+      for (const [name, m] of [
+        ['ed25519', ed],
+        ['ecdsa-p256', ec],
+      ] as const)
         console.log(`${name.padEnd(12)}${f(m.raw_noble_ops)}   ${f(m.inprocess_ops)} ${f(m.pty_ops)}   ${f(m.ratio_inprocess)}         ${f(m.ratio_pty)}`);
     }
   } finally {

@@ -150,7 +150,9 @@ export function checkMetafile(metafile, { bundle, device, root = ROOT }) {
       );
     for (const imp of metafile.inputs[input].imports || []) {
       if (imp.external && isNodeBuiltin(imp.path))
-        problems.push(`${bundle}: node builtin '${imp.path}' imported by ${rel} reaches a firmware bundle; firmware must not import node:* (docs/architecture.md §2)`);
+        problems.push(
+          `${bundle}: node builtin '${imp.path}' imported by ${rel} reaches a firmware bundle; firmware must not import node:* (docs/architecture.md §2)`,
+        );
     }
   }
   return problems;
@@ -191,9 +193,7 @@ export function checkDeviceSource(debugCode, { bundle }) {
 /** Espruino cannot parse BigInt at all: no literal and no BigInt() call may survive (text in strings and comments does not count). */
 export function checkNoBigInt(code, { bundle }) {
   const problems = [];
-  const stripped = code
-    .replace(/\/\*[\s\S]*?\*\//g, ' ')
-    .replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
+  const stripped = code.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
   if (/\bBigInt\b/.test(stripped)) problems.push(`${bundle}: the bundle references BigInt, which this engine does not have (curve code must stay out of it)`);
   // a BigInt literal: digits followed by `n` and a non-identifier character
   const lit = /(^|[^\w$.])(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|\d[\d_]*)n\b/.exec(stripped);
@@ -236,8 +236,13 @@ function hoistFunctionDeclarations(ts) {
  */
 function hoistVarDeclarations(ts) {
   const isFunctionLike = (n) =>
-    ts.isFunctionDeclaration(n) || ts.isFunctionExpression(n) || ts.isArrowFunction(n) || ts.isMethodDeclaration(n) ||
-    ts.isGetAccessorDeclaration(n) || ts.isSetAccessorDeclaration(n) || ts.isConstructorDeclaration(n);
+    ts.isFunctionDeclaration(n) ||
+    ts.isFunctionExpression(n) ||
+    ts.isArrowFunction(n) ||
+    ts.isMethodDeclaration(n) ||
+    ts.isGetAccessorDeclaration(n) ||
+    ts.isSetAccessorDeclaration(n) ||
+    ts.isConstructorDeclaration(n);
   /** Names declared with `var` in `node`, not looking into nested functions. */
   const varNames = (body) => {
     const names = [];
@@ -268,7 +273,13 @@ function hoistVarDeclarations(ts) {
       const stmts = node.statements;
       let prologue = 0;
       while (prologue < stmts.length && ts.isExpressionStatement(stmts[prologue]) && ts.isStringLiteral(stmts[prologue].expression)) prologue++;
-      const decl = f.createVariableStatement(undefined, f.createVariableDeclarationList(names.map((n) => f.createVariableDeclaration(n)), ts.NodeFlags.None));
+      const decl = f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList(
+          names.map((n) => f.createVariableDeclaration(n)),
+          ts.NodeFlags.None,
+        ),
+      );
       const reordered = [...stmts.slice(0, prologue), decl, ...stmts.slice(prologue)];
       return ts.isSourceFile(node) ? f.updateSourceFile(node, reordered) : f.updateBlock(node, reordered);
     };
@@ -358,7 +369,11 @@ export async function unwrapEspruinoBody(code, bundle) {
   const sf = ts.createSourceFile(fileName, code, ts.ScriptTarget.ES5, true, ts.ScriptKind.JS);
   const fn = sf.statements.find((st) => ts.isFunctionDeclaration(st) && st.name && st.name.text === ESPRUINO_BODY_NAME);
   const calls = sf.statements.filter(
-    (st) => ts.isExpressionStatement(st) && ts.isCallExpression(st.expression) && ts.isIdentifier(st.expression.expression) && st.expression.expression.text === ESPRUINO_BODY_NAME,
+    (st) =>
+      ts.isExpressionStatement(st) &&
+      ts.isCallExpression(st.expression) &&
+      ts.isIdentifier(st.expression.expression) &&
+      st.expression.expression.text === ESPRUINO_BODY_NAME,
   );
   if (!fn || !fn.body || calls.length !== 1) throw new Error(`${bundle}: no function ${ESPRUINO_BODY_NAME}() {…} called once at the top level to unwrap`);
   const host = ts.createCompilerHost({ allowJs: true });
@@ -375,7 +390,8 @@ export async function unwrapEspruinoBody(code, bundle) {
   const collect = (n) => {
     if (ts.isFunctionDeclaration(n) && n.name) top.add(checker.getSymbolAtLocation(n.name));
     if (isFunctionLike(n)) return;
-    if (n.kind === ts.SyntaxKind.ThisKeyword) throw new Error(`${bundle}: \`this\` at the top level of the body; it would mean the global object once unwrapped`);
+    if (n.kind === ts.SyntaxKind.ThisKeyword)
+      throw new Error(`${bundle}: \`this\` at the top level of the body; it would mean the global object once unwrapped`);
     if (ts.isIdentifier(n) && n.text === 'arguments') throw new Error(`${bundle}: \`arguments\` at the top level of the body`);
     if (ts.isVariableDeclarationList(n) && (n.flags & ts.NodeFlags.BlockScoped) === 0)
       for (const d of n.declarations) if (ts.isIdentifier(d.name)) top.add(checker.getSymbolAtLocation(d.name));
@@ -524,7 +540,10 @@ export async function buildFirmware(spec, { root = ROOT, outdir } = {}) {
   try {
     result = await esbuild.build({ ...firmwareBuildOptions(spec, entry, root), metafile: true, plugins: [nodeBuiltinsAsExternal] });
   } catch (e) {
-    const msgs = e && e.errors ? e.errors.map((m) => `${spec.name}: ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`) : [`${spec.name}: ${String(e)}`];
+    const msgs =
+      e && e.errors
+        ? e.errors.map((m) => `${spec.name}: ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`)
+        : [`${spec.name}: ${String(e)}`];
     return { ok: false, problems: msgs, notes };
   }
   const metafile = result.metafile;
@@ -556,7 +575,12 @@ export async function buildFirmware(spec, { root = ROOT, outdir } = {}) {
       });
       code = t.code;
     } catch (e) {
-      const msgs = e && e.errors ? e.errors.map((m) => `${spec.name}: ${m.text}${m.location ? ` at ${m.location.line}:${m.location.column} «${m.location.lineText.trim().slice(0, 120)}»` : ''}`) : [String(e)];
+      const msgs =
+        e && e.errors
+          ? e.errors.map(
+              (m) => `${spec.name}: ${m.text}${m.location ? ` at ${m.location.line}:${m.location.column} «${m.location.lineText.trim().slice(0, 120)}»` : ''}`,
+            )
+          : [String(e)];
       return { ok: false, problems: [...problems, ...msgs], notes, metafile };
     }
   }
@@ -608,7 +632,10 @@ export async function buildHost(spec, { root = ROOT, outdir } = {}) {
     }
     return { ok: true, problems: [], notes: [], code, minified: Buffer.byteLength(code), gzipped: gz(code) };
   } catch (e) {
-    const msgs = e && e.errors ? e.errors.map((m) => `${spec.name}: ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`) : [`${spec.name}: ${String(e)}`];
+    const msgs =
+      e && e.errors
+        ? e.errors.map((m) => `${spec.name}: ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`)
+        : [`${spec.name}: ${String(e)}`];
     return { ok: false, problems: msgs, notes: [] };
   }
 }
@@ -625,7 +652,16 @@ export async function buildAll({ root = ROOT, outdir = join(ROOT, 'dist'), targe
     const r = firmware[i];
     problems.push(...r.problems);
     notes.push(...r.notes);
-    rows.push({ bundle: t.name, file: t.out, kind: t.device ? 'device' : 'firmware', target: t.downlevel || t.target, ok: r.ok, minified: r.minified, gzipped: r.gzipped, budget: t.device ? DEVICE_BUDGET : undefined });
+    rows.push({
+      bundle: t.name,
+      file: t.out,
+      kind: t.device ? 'device' : 'firmware',
+      target: t.downlevel || t.target,
+      ok: r.ok,
+      minified: r.minified,
+      gzipped: r.gzipped,
+      budget: t.device ? DEVICE_BUDGET : undefined,
+    });
   });
   hosts.forEach((h, i) => {
     const r = host[i];
@@ -651,7 +687,11 @@ export function formatTable(rows) {
     r.budget ? `${((100 * (r.minified || 0)) / r.budget).toFixed(0)}% of ${r.budget}` : '',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const fmt = (cells) => cells.map((c, i) => (i >= 3 && i <= 4 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+  const fmt = (cells) =>
+    cells
+      .map((c, i) => (i >= 3 && i <= 4 ? c.padStart(w[i]) : c.padEnd(w[i])))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), fmt(w.map((n) => '-'.repeat(n))), ...body.map(fmt)].join('\n');
 }
 

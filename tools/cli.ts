@@ -120,7 +120,8 @@ function needPrivateKey(opts: { private?: string; 'private-file'?: string }): Ui
   try {
     const text = raw.toString('latin1').replace(/\s+/g, '').replace(/^0x/, '');
     const b = fromHex(text);
-    if (!b || b.length === 0) throw new UsageError(`--private-file: ${file === '-' ? 'standard input' : file} must hold the key in hex (an even number of 0-9a-f characters)`);
+    if (!b || b.length === 0)
+      throw new UsageError(`--private-file: ${file === '-' ? 'standard input' : file} must hold the key in hex (an even number of 0-9a-f characters)`);
     return b;
   } finally {
     raw.fill(0);
@@ -386,7 +387,7 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           `button        ${json.presence ? 'yes (keys may require a touch per use)' : 'no (keys that require a touch cannot be used here)'}`,
           `rollback      ${
             json.rolledBack
-              ? 'REFUSED: the flash is older than the device\'s monotonic counter (an old image was written back); only INFO and ECHO work'
+              ? "REFUSED: the flash is older than the device's monotonic counter (an old image was written back); only INFO and ECHO work"
               : json.rollbackProtection
                 ? 'protected: a monotonic counter binds the flash, an old image written back is refused'
                 : 'not protected: this board has no monotonic counter, an old flash image written back would be used'
@@ -405,7 +406,11 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
         );
       return withClient(opts, async (c) => {
         const info = await c.info();
-        if (info.initialized) throw new HsmError('ALREADY_INITIALIZED', `device ${toHex(info.deviceId)} already has PINs${info.label ? ` (label ${JSON.stringify(info.label)})` : ''}`);
+        if (info.initialized)
+          throw new HsmError(
+            'ALREADY_INITIALIZED',
+            `device ${toHex(info.deviceId)} already has PINs${info.label ? ` (label ${JSON.stringify(info.label)})` : ''}`,
+          );
         const userPin = given.user !== undefined ? given.user : await askNewPin('user PIN');
         const soPin = given.so !== undefined ? given.so : await askNewPin('SO PIN');
         await c.init({ userPin, soPin, label: opts.label });
@@ -490,7 +495,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     case 'attest': {
       const keyId = needKeyId(opts.key);
       const nonce = opts.nonce !== undefined ? needHex(opts.nonce, 'nonce') : undefined;
-      if (nonce && (nonce.length < MIN_NONCE || nonce.length > MAX_NONCE)) throw new UsageError(`--nonce must be ${MIN_NONCE} to ${MAX_NONCE} bytes, got ${nonce.length}`);
+      if (nonce && (nonce.length < MIN_NONCE || nonce.length > MAX_NONCE))
+        throw new UsageError(`--nonce must be ${MIN_NONCE} to ${MAX_NONCE} bytes, got ${nonce.length}`);
       return withLogin(opts, 'any', 'KEY_ATTEST', async (c) => {
         const a = await c.keyAttest(keyId, { nonce });
         const identityKey = c.pinnedIdentity!.identityKey;
@@ -527,7 +533,10 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           policy = await c.keySetPolicy(keyId, req);
         }
         const json = { id: keyId, alg: algName(k.alg), label: k.label, origin: originName(k.origin), ...policyJson(policy) };
-        return { json, text: `key ${keyId} (${json.alg}${k.label ? ' ' + JSON.stringify(k.label) : ''}, ${json.origin}): ${change ? 'policy now ' : ''}${policyText(policy)}` };
+        return {
+          json,
+          text: `key ${keyId} (${json.alg}${k.label ? ' ' + JSON.stringify(k.label) : ''}, ${json.origin}): ${change ? 'policy now ' : ''}${policyText(policy)}`,
+        };
       });
     }
     case 'delete': {
@@ -541,7 +550,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       const role: RoleName = opts.so ? 'so' : 'user';
       const t = ROLE_TEXT[role];
       const newFlag = opts['new-pin'];
-      if (newFlag === undefined && !canAsk()) throw new UsageError(`change-pin needs --new-pin NEW (standard input is not a terminal, so it cannot be asked for)`);
+      if (newFlag === undefined && !canAsk())
+        throw new UsageError(`change-pin needs --new-pin NEW (standard input is not a terminal, so it cannot be asked for)`);
       return withClient(opts, async (c) => {
         const info = await c.info();
         requireInitialized(info, 'CHANGE_PIN');
@@ -554,7 +564,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     }
     case 'unblock': {
       const newFlag = opts['new-pin'];
-      if (newFlag === undefined && !canAsk()) throw new UsageError('unblock needs --new-pin NEW, the new user PIN (standard input is not a terminal, so it cannot be asked for)');
+      if (newFlag === undefined && !canAsk())
+        throw new UsageError('unblock needs --new-pin NEW, the new user PIN (standard input is not a terminal, so it cannot be asked for)');
       return withLogin(opts, 'so', 'UNBLOCK', async (c) => {
         const next = newFlag !== undefined ? newFlag : await askNewPin('user PIN');
         await c.unblock(next);
@@ -663,7 +674,10 @@ async function demo(opts: Opts): Promise<{ json: object; text: string }> {
   try {
     // The simulator this demo started is pinned in memory only (it is thrown away at the end, so a file entry
     // would be litter); the handshake is still verified. A device named with --device goes through the file.
-    const client = await HsmClient.open(device, sim ? { knownDevices: null, onKeepalive: keepaliveReporter() } : { trust: opts.trust === true, onKeepalive: keepaliveReporter() });
+    const client = await HsmClient.open(
+      device,
+      sim ? { knownDevices: null, onKeepalive: keepaliveReporter() } : { trust: opts.trust === true, onKeepalive: keepaliveReporter() },
+    );
     try {
       const info = await client.info();
       lines.push(`device id ${toHex(info.deviceId)}; algorithms that passed self-test: ${info.algorithms.map(algName).join(', ')}`);
@@ -692,12 +706,12 @@ async function demo(opts: Opts): Promise<{ json: object; text: string }> {
         const signature = await client.sign(keyId, { message });
         const spki = createPublicKey({ key: Buffer.from(publicKeyToSpkiDer(alg, publicKey)), format: 'der', type: 'spki' });
         const byNode =
-          alg === Alg.ED25519
-            ? nodeVerify(null, message, spki, signature)
-            : nodeVerify('sha256', message, { key: spki, dsaEncoding: 'ieee-p1363' }, signature);
+          alg === Alg.ED25519 ? nodeVerify(null, message, spki, signature) : nodeVerify('sha256', message, { key: spki, dsaEncoding: 'ieee-p1363' }, signature);
         const byOpenssl = opensslVerify(alg, publicKey, message, signature);
         const said = (v: boolean | undefined) => (v === undefined ? 'not installed' : v ? 'verified' : 'REJECTED');
-        lines.push(`${algName(alg).padEnd(11)} key ${keyId}: signature ${toHex(signature).slice(0, 24)}…  node:crypto ${said(byNode)}, openssl ${said(byOpenssl)}`);
+        lines.push(
+          `${algName(alg).padEnd(11)} key ${keyId}: signature ${toHex(signature).slice(0, 24)}…  node:crypto ${said(byNode)}, openssl ${said(byOpenssl)}`,
+        );
         if (!byNode || byOpenssl === false) throw new Error(`the ${algName(alg)} signature did not verify`);
         // the statement is verified by keyAttest itself (identity pinned at the handshake, fresh nonce, key id)
         const att = await client.keyAttest(keyId, { publicKey });

@@ -352,8 +352,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
   function onEvent(ev: ReaderEvent): void {
     if (ev.kind === 'oversize') {
       // Without a sequence number the bytes may be console noise: drop them (the host's timeout recovers).
-      if (ev.seq !== undefined)
-        sendError(ev.seq, Status.PACKET_TOO_LARGE, Reason.FRAME_TOO_LARGE, [maxPacket]);
+      if (ev.seq !== undefined) sendError(ev.seq, Status.PACKET_TOO_LARGE, Reason.FRAME_TOO_LARGE, [maxPacket]);
       return;
     }
     const f = ev.frame;
@@ -366,8 +365,7 @@ export function startDevice(env: Env, opts?: DeviceOptions): Device {
       // ends the button wait of that seq with CANCELLED (security.md §7) if it comes from the session whose request
       // waits (its token, session.md §4.1); any other CANCEL is ignored, with no answer that could reach that host
       if (waiting && f.seq === waitSeq && cancelsWaiting(f.body)) endWait('cancelled');
-    }
-    else sendError(f.seq, Status.INVALID_FRAME, Reason.FRAME_TYPE_REFUSED, [f.type]);
+    } else sendError(f.seq, Status.INVALID_FRAME, Reason.FRAME_TYPE_REFUSED, [f.type]);
   }
 
   transport.onData((bytes) => {

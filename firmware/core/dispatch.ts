@@ -47,7 +47,11 @@ export type Handler = (ctx: DeviceContext, request: any, caller: Caller) => Outc
 
 /** Each command's handler, typed by its declaration: the request and response types its schemas give (schema.ts MessageOf). */
 type HandlerTable = {
-  readonly [C in keyof CommandTable]: (ctx: DeviceContext, request: MessageOf<CommandTable[C]['request']>, caller: Caller) => Outcome<MessageOf<CommandTable[C]['response']>>;
+  readonly [C in keyof CommandTable]: (
+    ctx: DeviceContext,
+    request: MessageOf<CommandTable[C]['request']>,
+    caller: Caller,
+  ) => Outcome<MessageOf<CommandTable[C]['response']>>;
 };
 
 /** Command code → handler: the device's half of each command declared in protocol/commands/index.ts COMMANDS. */

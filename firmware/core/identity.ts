@@ -10,15 +10,7 @@ import type { Env } from '../hal/index.ts';
 import type { ErrorDetail, Result } from '../protocol/result.ts';
 import { Reason } from '../protocol/reasons.ts';
 import type { Store } from './store/index.ts';
-import {
-  DEVICE_ID_LENGTH,
-  DEVICE_ID_RECORD,
-  IDENTITY_RECORD,
-  PRIVATE_KEY_LENGTH,
-  decodeDeviceId,
-  decodeIdentity,
-  encodeIdentity,
-} from './records.ts';
+import { DEVICE_ID_LENGTH, DEVICE_ID_RECORD, IDENTITY_RECORD, PRIVATE_KEY_LENGTH, decodeDeviceId, decodeIdentity, encodeIdentity } from './records.ts';
 
 export interface Identity {
   /** Secret: the Ed25519 seed; used later to sign session transcripts and attestations. */

@@ -56,7 +56,11 @@ export interface KeyCrypto {
  * admits key commands only in a logged-in session, and a login unwraps the master key, so this refusal means
  * the login ended between the two (it is kept so that no path reaches a key without the master key).
  */
-export function keyCrypto(ctx: { readonly env: Env; readonly deviceId: Uint8Array; readonly auth: { masterKey(): Uint8Array | undefined } }): Result<KeyCrypto> {
+export function keyCrypto(ctx: {
+  readonly env: Env;
+  readonly deviceId: Uint8Array;
+  readonly auth: { masterKey(): Uint8Array | undefined };
+}): Result<KeyCrypto> {
   const m = ctx.auth.masterKey();
   if (m === undefined) return err(Status.LOGIN_REQUIRED, Reason.MASTER_KEY_LOCKED);
   return ok({ crypto: ctx.env.crypto, rng: ctx.env.rng, deviceId: ctx.deviceId, masterKey: m });
@@ -128,7 +132,16 @@ export class KeyStore {
         ks.skippedRecords++;
         continue;
       }
-      ks.slots[ks.count++] = { id: k.id, alg: k.alg, label: k.label, origin: k.origin, publicKey: k.publicKey, policy: k.policy, sealed: k.sealed, privateKey: undefined };
+      ks.slots[ks.count++] = {
+        id: k.id,
+        alg: k.alg,
+        label: k.label,
+        origin: k.origin,
+        publicKey: k.publicKey,
+        policy: k.policy,
+        sealed: k.sealed,
+        privateKey: undefined,
+      };
       if (id > maxId) maxId = id;
     }
     const c = store.get(NEXT_KEY_ID_RECORD);
@@ -203,7 +216,12 @@ export class KeyStore {
       { key: keyRecordKey(id), value },
       { key: NEXT_KEY_ID_RECORD, value: counter },
     ];
-    if (!this.store.canFit([{ key: keyRecordKey(id), length: value.length }, { key: NEXT_KEY_ID_RECORD, length: counter.length }]))
+    if (
+      !this.store.canFit([
+        { key: keyRecordKey(id), length: value.length },
+        { key: NEXT_KEY_ID_RECORD, length: counter.length },
+      ])
+    )
       return err(Status.STORAGE_FULL, Reason.NO_ROOM_FOR_KEY, [alg, this.store.stats().bytesFree]);
     let done: Result<void>;
     try {
@@ -230,8 +248,7 @@ export class KeyStore {
   privateKeyOf(rec: KeyRecord, kc: KeyCrypto): Result<Uint8Array> {
     if (rec.privateKey !== undefined) return ok(rec.privateKey);
     const sk = openKeyRecord(kc.crypto, kc.masterKey, { deviceId: kc.deviceId, keyId: rec.id, alg: rec.alg, bound: encodeKeyClear(rec) }, rec.sealed);
-    if (sk === undefined)
-      return err(Status.INVALID_KEY, Reason.KEY_RECORD_DAMAGED, [rec.id]);
+    if (sk === undefined) return err(Status.INVALID_KEY, Reason.KEY_RECORD_DAMAGED, [rec.id]);
     rec.privateKey = sk;
     return ok(sk);
   }
@@ -256,7 +273,17 @@ export class KeyStore {
       return err(Status.STORAGE_FULL, Reason.NO_ROOM_TO_REWRITE, [id, this.store.stats().bytesFree]);
     const done = this.commit([{ key: keyRecordKey(id), value }]);
     if (!done.ok) return done;
-    const rec: KeyRecord = { id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy, sealed, privateKey: old.privateKey, signer: old.signer };
+    const rec: KeyRecord = {
+      id,
+      alg: old.alg,
+      label: old.label,
+      origin: old.origin,
+      publicKey: old.publicKey,
+      policy,
+      sealed,
+      privateKey: old.privateKey,
+      signer: old.signer,
+    };
     this.slots[slot] = rec;
     return ok(rec);
   }

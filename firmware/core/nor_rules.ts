@@ -21,7 +21,16 @@ function bug(what: string, page: number, offset: number, rest: string): Error {
  * "firmware bug: …" message as the simulator's flash (sim/flash.ts).
  */
 export function checkFlashCall(geometry: FlashGeometry, op: string, page: number, offset: number, length: number): void {
-  if (!(page >= 0 && page < geometry.pageCount && page % 1 === 0 && offset >= 0 && offset % 1 === 0 && length >= 0 && length % 1 === 0 && offset + length <= geometry.pageSize))
+  if (!(
+    page >= 0 &&
+    page < geometry.pageCount &&
+    page % 1 === 0 &&
+    offset >= 0 &&
+    offset % 1 === 0 &&
+    length >= 0 &&
+    length % 1 === 0 &&
+    offset + length <= geometry.pageSize
+  ))
     throw bug(op + ' out of range', page, offset, ' length ' + length + ' (' + geometry.pageCount + ' pages of ' + geometry.pageSize + ' bytes)');
   if (op === 'write' && (offset % geometry.wordSize || length % geometry.wordSize))
     throw bug('write', page, offset, ' length ' + length + ' is not whole aligned ' + geometry.wordSize + '-byte words');

@@ -63,8 +63,22 @@ function compress(sh: Uint16Array, sl: Uint16Array, wh: Uint16Array, wl: Uint16A
     wl[i] = lo & 0xffff;
     wh[i] = (s1h + wh[i - 7] + s0h + wh[i - 16] + (lo >>> 16)) & 0xffff;
   }
-  let ah = sh[0], al = sl[0], bh = sh[1], bl = sl[1], ch = sh[2], cl = sl[2], dh = sh[3], dl = sl[3];
-  let eh = sh[4], el = sl[4], fh = sh[5], fl = sl[5], gh = sh[6], gl = sl[6], hh = sh[7], hl = sl[7];
+  let ah = sh[0],
+    al = sl[0],
+    bh = sh[1],
+    bl = sl[1],
+    ch = sh[2],
+    cl = sl[2],
+    dh = sh[3],
+    dl = sl[3];
+  let eh = sh[4],
+    el = sl[4],
+    fh = sh[5],
+    fl = sl[5],
+    gh = sh[6],
+    gl = sl[6],
+    hh = sh[7],
+    hl = sl[7];
   for (let i = 0; i < 64; i++) {
     // Σ1(e) = rotr6 ^ rotr11 ^ rotr25; Ch(e, f, g) = (e & f) ^ (~e & g)
     const S1h = ((eh >>> 6) | ((el & 0x3f) << 10)) ^ ((eh >>> 11) | ((el & 0x7ff) << 5)) ^ ((el >>> 9) | ((eh & 0x1ff) << 7));

@@ -30,7 +30,9 @@ export function checkedPbkdf2(impl: Pbkdf2): Pbkdf2 {
  * noble's PBKDF2, apart from the rest so that a bundle with a PBKDF2 of its own (Kaluma: pbkdf2_sha256_halves.ts)
  * does not carry it.
  */
-export const noblePbkdf2Sha256: Crypto['pbkdf2Sha256'] = /* @__PURE__ */ checkedPbkdf2((password, salt, c, dkLen) => pbkdf2(sha256, password, salt, { c, dkLen }));
+export const noblePbkdf2Sha256: Crypto['pbkdf2Sha256'] = /* @__PURE__ */ checkedPbkdf2((password, salt, c, dkLen) =>
+  pbkdf2(sha256, password, salt, { c, dkLen }),
+);
 
 export const symmetricCrypto: SymmetricCrypto = {
   sha256: (data) => sha256(data),

@@ -97,7 +97,8 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
   INTERNAL_ERROR: 'the device hit an unexpected error and changed nothing; retry, and report it if it persists',
   SESSION_REQUIRED: 'this command only runs inside a secure session; HsmClient opens one by itself, a raw host must send SESSION_OPEN first (docs/session.md)',
   SESSION_INVALID: 'the session is unknown, closed, idle for too long or at its message cap; open a new session',
-  SESSION_AUTH_FAILED: 'the envelope was tampered with, replayed or reordered, and was not executed; if nobody is interfering with the link, this is a host bug',
+  SESSION_AUTH_FAILED:
+    'the envelope was tampered with, replayed or reordered, and was not executed; if nobody is interfering with the link, this is a host bug',
   SESSION_LIMIT: 'the device has as many sessions open as it allows; close one (or wait for its idle timeout) and retry',
   NOT_INITIALIZED: 'the device is factory-new: set its PINs first with `tinyhsm init --pin USER --so-pin SO`',
   ALREADY_INITIALIZED: 'the device already has PINs; log in with them (a reset that erases every key needs officer approval, a later feature)',
@@ -105,7 +106,8 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
   WRONG_ROLE: 'this command needs the other role: key use needs the user PIN (--pin), administration (import, unblock) the SO PIN (--so-pin)',
   ALREADY_LOGGED_IN: 'this session is already logged in; LOGOUT first to change role',
   PIN_INCORRECT: 'the PIN is wrong; the message says how many tries are left before it blocks',
-  PIN_BLOCKED: 'this PIN is blocked after too many wrong tries: the SO unblocks a user PIN (`tinyhsm unblock`); a blocked SO PIN leaves only a reset that erases every key (docs/security.md)',
+  PIN_BLOCKED:
+    'this PIN is blocked after too many wrong tries: the SO unblocks a user PIN (`tinyhsm unblock`); a blocked SO PIN leaves only a reset that erases every key (docs/security.md)',
   PIN_LOCKED_UNTIL_POWER_CYCLE: 'three wrong PINs in a row: the device takes no more PIN tries until it is unplugged and plugged in again (power-cycled)',
   POLICY_DENIED: "this key's policy does not allow that use; `tinyhsm list` shows each key's capabilities",
   POLICY_LOOSENING: 'a key policy can only be tightened (remove capabilities, set sensitive or touch); loosening needs officer approval, a later feature',

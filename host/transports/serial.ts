@@ -22,7 +22,10 @@ function openError(path: string, e: NodeJS.ErrnoException | Error): HsmError {
   const msg = e.message || String(e);
   if (/ENOENT|No such file/i.test(msg)) return new HsmError('NO_DEVICE', `${path} does not exist`, { cause: e });
   if (/EACCES|Permission denied/i.test(msg))
-    return new HsmError('IO', `permission denied opening ${path}`, { hint: 'add yourself to the group that owns the port (dialout or uucp) and log in again', cause: e });
+    return new HsmError('IO', `permission denied opening ${path}`, {
+      hint: 'add yourself to the group that owns the port (dialout or uucp) and log in again',
+      cause: e,
+    });
   if (/lock|EBUSY|Resource temporarily unavailable/i.test(msg))
     return new HsmError('IO', `${path} is in use by another program`, { hint: 'close the other program (a terminal, another tinyhsm) and retry', cause: e });
   return new HsmError('IO', `cannot open ${path}: ${msg}`, { cause: e });
@@ -35,7 +38,11 @@ export class SerialTransport implements HostTransport {
   private closeCb: ((reason?: Error) => void) | undefined;
   private closing = false;
 
-  private constructor(private readonly port: Port, path: string, mode: 'binary' | 'armor') {
+  private constructor(
+    private readonly port: Port,
+    path: string,
+    mode: 'binary' | 'armor',
+  ) {
     this.mode = mode;
     this.description = path;
     void this.readLoop();

@@ -59,7 +59,12 @@ describe(`Espruino polyfills in the engine itself (${espruino12000.name})`, () =
     mkdirSync(dir, { recursive: true });
     work = mkdtempSync(join(dir, 'espruino-probe-'));
     writeFileSync(join(work, 'probe.ts'), PROBE);
-    const spec = { ...FIRMWARE_TARGETS.find((t: { name: string }) => t.name === 'espruino'), name: 'espruino-probe', entry: join(work, 'probe.ts'), device: false };
+    const spec = {
+      ...FIRMWARE_TARGETS.find((t: { name: string }) => t.name === 'espruino'),
+      name: 'espruino-probe',
+      entry: join(work, 'probe.ts'),
+      device: false,
+    };
     const built = await buildFirmware(spec);
     if (!built.ok) throw new Error(built.problems.join('\n'));
     code = built.code as string;
@@ -89,6 +94,6 @@ engineSuite(espruino12000, {
   // twin's heap is the board's 12,000, so a peak at 12,000 would only show that Espruino had to collect garbage to
   // go on; the budget keeps 1,000 of them (14 KB) free for the board's own use
   peakBudget: 11000,
-  budgetWhy: "a 12,000-JsVar board (Bangle.js 2, Jolt.js) with 1,000 JsVars left free",
+  budgetWhy: 'a 12,000-JsVar board (Bangle.js 2, Jolt.js) with 1,000 JsVars left free',
   timeoutMs: 60_000,
 });

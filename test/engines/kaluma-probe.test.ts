@@ -31,7 +31,13 @@ async function measure(profile: EngineProfile): Promise<Probe[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tinyhsm-kaluma-probe-'));
   const file = join(dir, 'probe.jsonl');
   const labels: { after: number; request: string }[] = [];
-  const lines = (): Probe[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Probe) : []);
+  const lines = (): Probe[] =>
+    existsSync(file)
+      ? readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Probe)
+      : [];
   const step = async <T>(request: string, fn: () => Promise<T>): Promise<T> => {
     const r = await fn();
     labels.push({ after: lines().length, request });
@@ -80,7 +86,9 @@ describe.runIf(process.env.KALUMA_PROBE === '1')('Kaluma image twins, probed', (
       for (const p of probes) {
         if (!p.probe.startsWith('before ')) {
           const dt = prev ? p.ms - prev.ms : 0;
-          console.log(`${profile.name} ${(p.request ?? '').padEnd(26)} ${p.probe.padEnd(30)} +${String(dt).padStart(6)} ms  peak ${p.peakSince}  after ${p.allocated}`);
+          console.log(
+            `${profile.name} ${(p.request ?? '').padEnd(26)} ${p.probe.padEnd(30)} +${String(dt).padStart(6)} ms  peak ${p.peakSince}  after ${p.allocated}`,
+          );
         }
         prev = p;
       }

@@ -35,37 +35,45 @@ async function waitFor(text: () => string, re: RegExp, ms: number): Promise<void
 const kaluma256Upload = kalumaProfile(256, 'upload', KALUMA_BUILD_DIR, KALUMA_PICO_BUNDLE);
 
 describe('Kaluma twins', () => {
-  it.runIf(skipUnless(kaluma256Image))('0x03 is data in the image twin: INFO still answers', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tinyhsm-kaluma-etx-'));
-    const dev = await kaluma256Image.powerOn({ flashFile: join(dir, 'flash.bin') });
-    try {
-      const c = client(dev);
-      await c.info();
-      await dev.transport.write(new Uint8Array([0x03, 0x0a]));
-      await new Promise((r) => setTimeout(r, 1000));
-      expect((await c.info()).initialized).toBe(false);
-      await c.close();
-    } finally {
-      await dev.powerOff();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 600_000);
+  it.runIf(skipUnless(kaluma256Image))(
+    '0x03 is data in the image twin: INFO still answers',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tinyhsm-kaluma-etx-'));
+      const dev = await kaluma256Image.powerOn({ flashFile: join(dir, 'flash.bin') });
+      try {
+        const c = client(dev);
+        await c.info();
+        await dev.transport.write(new Uint8Array([0x03, 0x0a]));
+        await new Promise((r) => setTimeout(r, 1000));
+        expect((await c.info()).initialized).toBe(false);
+        await c.close();
+      } finally {
+        await dev.powerOff();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    600_000,
+  );
 
-  it.runIf(skipUnless(kaluma256Upload))('0x03 stops the uploaded program in the upload twin and the REPL answers', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tinyhsm-kaluma-etx-'));
-    const dev = await kaluma256Upload.powerOn({ flashFile: join(dir, 'flash.bin') });
-    try {
-      // the program is running once it has printed the line break that starts its armor output
-      await new Promise((r) => setTimeout(r, 20000));
-      await dev.transport.write(new Uint8Array([0x03]));
-      await waitFor(dev.diagnostics, /Aborted|Error/, 60000);
-      await new Promise((r) => setTimeout(r, 500));
-      await dev.transport.write(new TextEncoder().encode('print(6*7)\r'));
-      await waitFor(dev.diagnostics, /42/, 30000);
-      console.log('upload twin after 0x03:\n' + dev.diagnostics().slice(-1500));
-    } finally {
-      console.log('upload stats:', JSON.stringify(await dev.powerOff()));
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 600_000);
+  it.runIf(skipUnless(kaluma256Upload))(
+    '0x03 stops the uploaded program in the upload twin and the REPL answers',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tinyhsm-kaluma-etx-'));
+      const dev = await kaluma256Upload.powerOn({ flashFile: join(dir, 'flash.bin') });
+      try {
+        // the program is running once it has printed the line break that starts its armor output
+        await new Promise((r) => setTimeout(r, 20000));
+        await dev.transport.write(new Uint8Array([0x03]));
+        await waitFor(dev.diagnostics, /Aborted|Error/, 60000);
+        await new Promise((r) => setTimeout(r, 500));
+        await dev.transport.write(new TextEncoder().encode('print(6*7)\r'));
+        await waitFor(dev.diagnostics, /42/, 30000);
+        console.log('upload twin after 0x03:\n' + dev.diagnostics().slice(-1500));
+      } finally {
+        console.log('upload stats:', JSON.stringify(await dev.powerOff()));
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    600_000,
+  );
 });

@@ -30,7 +30,12 @@ interface TwinStats {
 }
 
 /** A profile for one twin: heap 180 or 256 KB, 'upload' or 'image'. */
-export function kalumaProfile(heapKb: 180 | 256, form: 'upload' | 'image', buildDir = KALUMA_BUILD_DIR, bundle = heapKb === 256 ? KALUMA_BUNDLE : KALUMA_PICO_BUNDLE): EngineProfile {
+export function kalumaProfile(
+  heapKb: 180 | 256,
+  form: 'upload' | 'image',
+  buildDir = KALUMA_BUILD_DIR,
+  bundle = heapKb === 256 ? KALUMA_BUNDLE : KALUMA_PICO_BUNDLE,
+): EngineProfile {
   const name = `kaluma-${heapKb}-${form}`;
   const binary = join(buildDir, form === 'image' ? `kaluma-${heapKb}-image` : `kaluma-${heapKb}`);
   return {

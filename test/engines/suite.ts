@@ -124,93 +124,113 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
       rmSync(dir, { recursive: true, force: true });
     }, timeoutMs);
 
-    it('boots, passes its self-tests, and INFO says what it offers', async () => {
-      const info = await timed(times, 'INFO', () => (hsm as HsmClient).info()).catch(failWith);
-      for (const a of exp.offers) expect(info.algorithms, `${algName(a)} offered`).toContain(a);
-      for (const a of exp.withholds ?? []) expect(info.algorithms, `${algName(a)} withheld`).not.toContain(a);
-      if (exp.withheldBecause)
-        for (const a of exp.withholds ?? []) expect(info.selftestFailures?.[a], `why ${algName(a)} is withheld`).toMatch(exp.withheldBecause);
-      expect(info.deviceId.length).toBe(16);
-      const echo = await timed(times, 'ECHO', () => (hsm as HsmClient).echo(new Uint8Array([1, 2, 3, 0, 0x03, 255]))).catch(failWith);
-      expect(Array.from(echo)).toEqual([1, 2, 3, 0, 0x03, 255]);
-    }, stepMs);
+    it(
+      'boots, passes its self-tests, and INFO says what it offers',
+      async () => {
+        const info = await timed(times, 'INFO', () => (hsm as HsmClient).info()).catch(failWith);
+        for (const a of exp.offers) expect(info.algorithms, `${algName(a)} offered`).toContain(a);
+        for (const a of exp.withholds ?? []) expect(info.algorithms, `${algName(a)} withheld`).not.toContain(a);
+        if (exp.withheldBecause)
+          for (const a of exp.withholds ?? []) expect(info.selftestFailures?.[a], `why ${algName(a)} is withheld`).toMatch(exp.withheldBecause);
+        expect(info.deviceId.length).toBe(16);
+        const echo = await timed(times, 'ECHO', () => (hsm as HsmClient).echo(new Uint8Array([1, 2, 3, 0, 0x03, 255]))).catch(failWith);
+        expect(Array.from(echo)).toEqual([1, 2, 3, 0, 0x03, 255]);
+      },
+      stepMs,
+    );
 
     if (exp.flow === 'clear' && exp.randomInClear) {
-      it('no session can open; RANDOM answers in the clear, other commands still need a session', async () => {
-        const h = hsm as HsmClient;
-        const refusedWith = (p: Promise<unknown>) =>
-          p.then(
-            () => 'OK',
-            (e: unknown) => (e instanceof HsmError ? String(e.statusName) : failWith(e)),
-          );
-        const open = await refusedWith(h.callClear(Command.SESSION_OPEN, { hostEphemeral: SessionHandshake.create().hostEphemeral }));
-        expect(open, 'SESSION_OPEN').toBe('UNSUPPORTED_ALGORITHM');
-        const a = (await timed(times, 'RANDOM 32', () => h.callClear(Command.RANDOM, { length: 32 })).catch(failWith)).bytes as Uint8Array;
-        const b = (await timed(times, 'RANDOM 1024', () => h.callClear(Command.RANDOM, { length: 1024 })).catch(failWith)).bytes as Uint8Array;
-        expect(a.length).toBe(32);
-        expect(b.length).toBe(1024);
-        expect(Buffer.from(a).equals(Buffer.from(b.subarray(0, 32))), 'two draws differ').toBe(false);
-        // 1024 bytes of a working RNG take many distinct values (a stuck or zero source would not)
-        expect(new Set(b).size).toBeGreaterThan(200);
-        expect(await refusedWith(h.callClear(Command.KEY_LIST, {})), 'KEY_LIST in the clear').toBe('SESSION_REQUIRED');
-      }, stepMs);
+      it(
+        'no session can open; RANDOM answers in the clear, other commands still need a session',
+        async () => {
+          const h = hsm as HsmClient;
+          const refusedWith = (p: Promise<unknown>) =>
+            p.then(
+              () => 'OK',
+              (e: unknown) => (e instanceof HsmError ? String(e.statusName) : failWith(e)),
+            );
+          const open = await refusedWith(h.callClear(Command.SESSION_OPEN, { hostEphemeral: SessionHandshake.create().hostEphemeral }));
+          expect(open, 'SESSION_OPEN').toBe('UNSUPPORTED_ALGORITHM');
+          const a = (await timed(times, 'RANDOM 32', () => h.callClear(Command.RANDOM, { length: 32 })).catch(failWith)).bytes as Uint8Array;
+          const b = (await timed(times, 'RANDOM 1024', () => h.callClear(Command.RANDOM, { length: 1024 })).catch(failWith)).bytes as Uint8Array;
+          expect(a.length).toBe(32);
+          expect(b.length).toBe(1024);
+          expect(Buffer.from(a).equals(Buffer.from(b.subarray(0, 32))), 'two draws differ').toBe(false);
+          // 1024 bytes of a working RNG take many distinct values (a stuck or zero source would not)
+          expect(new Set(b).size).toBeGreaterThan(200);
+          expect(await refusedWith(h.callClear(Command.KEY_LIST, {})), 'KEY_LIST in the clear').toBe('SESSION_REQUIRED');
+        },
+        stepMs,
+      );
     }
 
     if (exp.flow === 'full') {
-      it('session, INIT, LOGIN, KEY_GENERATE, SIGN verified by node:crypto, KEY_ATTEST, ECDH', async () => {
-        const h = hsm as HsmClient;
-        await timed(times, 'INIT', () => h.init({ userPin: USER_PIN, soPin: SO_PIN, label: profile.name })).catch(failWith);
-        await timed(times, 'LOGIN', () => h.login('user', USER_PIN)).catch(failWith);
-        const rnd = await timed(times, 'RANDOM', () => h.random(32)).catch(failWith);
-        expect(rnd.length).toBe(32);
-        const signing = exp.offers.filter((a) => a !== Alg.X25519);
-        for (const alg of signing) {
-          const name = algName(alg);
-          const key = await timed(times, `KEY_GENERATE ${name}`, () => h.generateKey(alg, `engine-${name}`)).catch(failWith);
-          const msg = new TextEncoder().encode(`signed in ${profile.name} with ${name}`);
-          const sig = await timed(times, `SIGN ${name}`, () => h.sign(key.keyId, { message: msg })).catch(failWith);
-          expect(nodeVerifies(alg, key.publicKey, msg, sig), `${name} signature verifies with node:crypto`).toBe(true);
-          const wrong = new Uint8Array(msg);
-          wrong[0] ^= 1;
-          expect(nodeVerifies(alg, key.publicKey, wrong, sig)).toBe(false);
-          if (signKey === undefined) signKey = { ...key, alg };
-        }
-        expect(signKey, 'at least one signing algorithm').toBeDefined();
-        const k = signKey as { keyId: number; publicKey: Uint8Array };
-        // keyAttest verifies the statement against the identity pinned at the handshake, the nonce and the key
-        const att = await timed(times, 'KEY_ATTEST', () => h.keyAttest(k.keyId, { publicKey: k.publicKey })).catch(failWith);
-        expect(att.keyId).toBe(k.keyId);
-        if (exp.offers.includes(Alg.X25519)) {
-          const dh = await timed(times, 'KEY_GENERATE x25519', () => h.generateKey(Alg.X25519, 'engine-x25519')).catch(failWith);
-          const peer = generateKeyPairSync('x25519');
-          const peerRaw = new Uint8Array(peer.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32));
-          const shared = await timed(times, 'ECDH x25519', () => h.ecdh(dh.keyId, peerRaw)).catch(failWith);
-          const expected = diffieHellman({ privateKey: peer.privateKey, publicKey: spki(Alg.X25519, dh.publicKey) });
-          expect(Buffer.from(shared).equals(expected), 'X25519 shared secret equals node:crypto').toBe(true);
-        }
-      }, stepMs);
+      it(
+        'session, INIT, LOGIN, KEY_GENERATE, SIGN verified by node:crypto, KEY_ATTEST, ECDH',
+        async () => {
+          const h = hsm as HsmClient;
+          await timed(times, 'INIT', () => h.init({ userPin: USER_PIN, soPin: SO_PIN, label: profile.name })).catch(failWith);
+          await timed(times, 'LOGIN', () => h.login('user', USER_PIN)).catch(failWith);
+          const rnd = await timed(times, 'RANDOM', () => h.random(32)).catch(failWith);
+          expect(rnd.length).toBe(32);
+          const signing = exp.offers.filter((a) => a !== Alg.X25519);
+          for (const alg of signing) {
+            const name = algName(alg);
+            const key = await timed(times, `KEY_GENERATE ${name}`, () => h.generateKey(alg, `engine-${name}`)).catch(failWith);
+            const msg = new TextEncoder().encode(`signed in ${profile.name} with ${name}`);
+            const sig = await timed(times, `SIGN ${name}`, () => h.sign(key.keyId, { message: msg })).catch(failWith);
+            expect(nodeVerifies(alg, key.publicKey, msg, sig), `${name} signature verifies with node:crypto`).toBe(true);
+            const wrong = new Uint8Array(msg);
+            wrong[0] ^= 1;
+            expect(nodeVerifies(alg, key.publicKey, wrong, sig)).toBe(false);
+            if (signKey === undefined) signKey = { ...key, alg };
+          }
+          expect(signKey, 'at least one signing algorithm').toBeDefined();
+          const k = signKey as { keyId: number; publicKey: Uint8Array };
+          // keyAttest verifies the statement against the identity pinned at the handshake, the nonce and the key
+          const att = await timed(times, 'KEY_ATTEST', () => h.keyAttest(k.keyId, { publicKey: k.publicKey })).catch(failWith);
+          expect(att.keyId).toBe(k.keyId);
+          if (exp.offers.includes(Alg.X25519)) {
+            const dh = await timed(times, 'KEY_GENERATE x25519', () => h.generateKey(Alg.X25519, 'engine-x25519')).catch(failWith);
+            const peer = generateKeyPairSync('x25519');
+            const peerRaw = new Uint8Array(peer.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32));
+            const shared = await timed(times, 'ECDH x25519', () => h.ecdh(dh.keyId, peerRaw)).catch(failWith);
+            const expected = diffieHellman({ privateKey: peer.privateKey, publicKey: spki(Alg.X25519, dh.publicKey) });
+            expect(Buffer.from(shared).equals(expected), 'X25519 shared secret equals node:crypto').toBe(true);
+          }
+        },
+        stepMs,
+      );
 
-      it('a power cycle keeps the keys: after power-on the same key signs again', async () => {
-        expect(signKey, 'the previous step made a key').toBeDefined();
-        const k = signKey as { keyId: number; publicKey: Uint8Array; alg: number };
-        await powerOff();
-        hsm = await powerOn(' (again)');
-        const h = hsm;
-        const info = await h.info().catch(failWith);
-        expect(info.initialized).toBe(true);
-        await timed(times, 'LOGIN (after power cycle)', () => h.login('user', USER_PIN)).catch(failWith);
-        const msg = new TextEncoder().encode('after the power cycle');
-        const sig = await timed(times, 'SIGN (after power cycle)', () => h.sign(k.keyId, { message: msg })).catch(failWith);
-        expect(nodeVerifies(k.alg, k.publicKey, msg, sig)).toBe(true);
-      }, stepMs);
+      it(
+        'a power cycle keeps the keys: after power-on the same key signs again',
+        async () => {
+          expect(signKey, 'the previous step made a key').toBeDefined();
+          const k = signKey as { keyId: number; publicKey: Uint8Array; alg: number };
+          await powerOff();
+          hsm = await powerOn(' (again)');
+          const h = hsm;
+          const info = await h.info().catch(failWith);
+          expect(info.initialized).toBe(true);
+          await timed(times, 'LOGIN (after power cycle)', () => h.login('user', USER_PIN)).catch(failWith);
+          const msg = new TextEncoder().encode('after the power cycle');
+          const sig = await timed(times, 'SIGN (after power cycle)', () => h.sign(k.keyId, { message: msg })).catch(failWith);
+          expect(nodeVerifies(k.alg, k.publicKey, msg, sig)).toBe(true);
+        },
+        stepMs,
+      );
     }
 
-    it(`peak heap within the budget (${exp.budgetWhy})`, async () => {
-      await powerOff();
-      expect(runs.length).toBeGreaterThan(0);
-      for (const r of runs) {
-        expect(r.peak, `${r.engine}: peak ${r.peak} ${r.unit} over the budget of ${exp.peakBudget} (${exp.budgetWhy})`).toBeLessThanOrEqual(exp.peakBudget);
-      }
-    }, stepMs);
+    it(
+      `peak heap within the budget (${exp.budgetWhy})`,
+      async () => {
+        await powerOff();
+        expect(runs.length).toBeGreaterThan(0);
+        for (const r of runs) {
+          expect(r.peak, `${r.engine}: peak ${r.peak} ${r.unit} over the budget of ${exp.peakBudget} (${exp.budgetWhy})`).toBeLessThanOrEqual(exp.peakBudget);
+        }
+      },
+      stepMs,
+    );
   });
 }

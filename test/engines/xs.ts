@@ -268,7 +268,10 @@ class XsTransport implements HostTransport {
   private closeCb: ((reason?: Error) => void) | undefined;
   closing = false;
 
-  constructor(private readonly deliver: (bytes: Uint8Array) => void, private readonly alive: () => string | undefined) {}
+  constructor(
+    private readonly deliver: (bytes: Uint8Array) => void,
+    private readonly alive: () => string | undefined,
+  ) {}
 
   write(bytes: Uint8Array): Promise<void> {
     const dead = this.alive();
@@ -484,7 +487,8 @@ export const xsProfile: EngineProfile = {
   unavailable() {
     const bin = xsnapWorkerPath();
     if (!bin) return '@agoric/xsnap is not installed (npm ci installs it and compiles its worker with gcc and make)';
-    if (!existsSync(bin)) return `@agoric/xsnap is installed but its worker was not built (${bin}); its install script needs allowScripts in package.json, gcc and make`;
+    if (!existsSync(bin))
+      return `@agoric/xsnap is installed but its worker was not built (${bin}); its install script needs allowScripts in package.json, gcc and make`;
     return undefined;
   },
   powerOn: ({ flashFile }) => powerOn(flashFile),

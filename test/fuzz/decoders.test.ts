@@ -33,7 +33,11 @@ const SCHEMAS = Object.values(Command).flatMap((c) => [COMMANDS[c].request, COMM
 const bytesArb = fc.oneof(
   fc.uint8Array({ maxLength: 64 }),
   fc.uint8Array({ maxLength: 600 }),
-  fc.array(fc.constantFrom(0x00, 0x01, 0x18, 0x1b, 0x1f, 0x3b, 0x41, 0x5f, 0x61, 0x7f, 0x81, 0x9f, 0xa1, 0xbf, 0xc0, 0xf4, 0xf6, 0xf7, 0xfb, 0xff), { maxLength: 64 }).map((a) => Uint8Array.from(a)),
+  fc
+    .array(fc.constantFrom(0x00, 0x01, 0x18, 0x1b, 0x1f, 0x3b, 0x41, 0x5f, 0x61, 0x7f, 0x81, 0x9f, 0xa1, 0xbf, 0xc0, 0xf4, 0xf6, 0xf7, 0xfb, 0xff), {
+      maxLength: 64,
+    })
+    .map((a) => Uint8Array.from(a)),
 );
 
 /** A valid encoding of some value, then mutated (bit flips, bytes set/inserted/deleted, truncation, duplication). */
@@ -59,7 +63,9 @@ describe('fuzz: decoders never throw and always return a Result', () => {
   });
 
   it('cobsDecode over arbitrary and mutated encodings; output never longer than input', () => {
-    const mutatedCobs = fc.tuple(fc.uint8Array({ maxLength: 600 }), fc.array(mutationArb, { minLength: 1, maxLength: 3 })).map(([raw, m]) => mutate(cobsEncode(raw), m));
+    const mutatedCobs = fc
+      .tuple(fc.uint8Array({ maxLength: 600 }), fc.array(mutationArb, { minLength: 1, maxLength: 3 }))
+      .map(([raw, m]) => mutate(cobsEncode(raw), m));
     fc.assert(
       fc.property(fc.oneof(bytesArb, mutatedCobs), (b) => {
         const r = cobsDecode(b);
@@ -146,7 +152,10 @@ describe('fuzz: decoders never throw and always return a Result', () => {
         { numRuns: RUNS },
       );
       // and it still reads a good frame afterwards
-      const good = mode === 'binary' ? encodeFrame(FrameType.REQUEST, 77, Uint8Array.of(1)) : new TextEncoder().encode('\n' + encodeArmorLine(FrameType.REQUEST, 77, Uint8Array.of(1)));
+      const good =
+        mode === 'binary'
+          ? encodeFrame(FrameType.REQUEST, 77, Uint8Array.of(1))
+          : new TextEncoder().encode('\n' + encodeArmorLine(FrameType.REQUEST, 77, Uint8Array.of(1)));
       const evs = reader.push(mode === 'binary' ? Uint8Array.of(0, ...good) : good);
       expect(evs.filter((e) => e.kind === 'frame').map((e) => e.kind === 'frame' && e.frame.seq)).toEqual([77]);
     });

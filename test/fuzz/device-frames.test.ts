@@ -52,9 +52,7 @@ function safeEncode(v: CborValue): Uint8Array {
   }
 }
 
-const randomMapArb = fc
-  .array(fc.tuple(fc.integer({ min: -2, max: 12 }), valueArb), { maxLength: 5 })
-  .map((es) => safeEncode(new Map(es)));
+const randomMapArb = fc.array(fc.tuple(fc.integer({ min: -2, max: 12 }), valueArb), { maxLength: 5 }).map((es) => safeEncode(new Map(es)));
 
 /** Well-typed parameters per command, so that frames reach the handlers' guard clauses and successes. */
 const keyIdArb = fc.integer({ min: 1, max: 8 });
@@ -66,17 +64,43 @@ const typedParams: Record<number, fc.Arbitrary<Map<number, CborValue>>> = {
   [Command.KEY_LIST]: fc.constant(new Map()),
   [Command.KEY_PUBLIC]: keyIdArb.map((k) => new Map([[1, k]])),
   [Command.KEY_DELETE]: fc.integer({ min: 5, max: 40 }).map((k) => new Map([[1, k]])), // spare the four fixture keys
-  [Command.KEY_GENERATE]: fc.tuple(algArb, fc.option(fc.string({ maxLength: 34 }), { nil: undefined })).map(([a, l]) => new Map<number, CborValue>(l === undefined ? [[1, a]] : [[1, a], [2, l]])),
-  [Command.KEY_IMPORT]: fc.tuple(algArb, fc.uint8Array({ minLength: 31, maxLength: 33 })).map(([a, k]) => new Map<number, CborValue>([[1, a], [3, k]])),
+  [Command.KEY_GENERATE]: fc.tuple(algArb, fc.option(fc.string({ maxLength: 34 }), { nil: undefined })).map(
+    ([a, l]) =>
+      new Map<number, CborValue>(
+        l === undefined
+          ? [[1, a]]
+          : [
+              [1, a],
+              [2, l],
+            ],
+      ),
+  ),
+  [Command.KEY_IMPORT]: fc.tuple(algArb, fc.uint8Array({ minLength: 31, maxLength: 33 })).map(
+    ([a, k]) =>
+      new Map<number, CborValue>([
+        [1, a],
+        [3, k],
+      ]),
+  ),
   [Command.SIGN]: fc
-    .tuple(keyIdArb, fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined }), fc.option(fc.uint8Array({ minLength: 31, maxLength: 33 }), { nil: undefined }))
+    .tuple(
+      keyIdArb,
+      fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined }),
+      fc.option(fc.uint8Array({ minLength: 31, maxLength: 33 }), { nil: undefined }),
+    )
     .map(([k, m, d]) => {
       const p = new Map<number, CborValue>([[1, k]]);
       if (m !== undefined) p.set(2, m);
       if (d !== undefined) p.set(3, d);
       return p;
     }),
-  [Command.ECDH]: fc.tuple(keyIdArb, fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 33 }), fc.uint8Array({ minLength: 65, maxLength: 65 }))).map(([k, pk]) => new Map<number, CborValue>([[1, k], [2, pk]])),
+  [Command.ECDH]: fc.tuple(keyIdArb, fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 33 }), fc.uint8Array({ minLength: 65, maxLength: 65 }))).map(
+    ([k, pk]) =>
+      new Map<number, CborValue>([
+        [1, k],
+        [2, pk],
+      ]),
+  ),
 };
 
 const seqArb = fc.integer({ min: 0, max: 0xffff });
@@ -96,7 +120,7 @@ const requestBodyArb = commandArb.chain((cmd) =>
 function flipBits(b: Uint8Array, positions: number[]): Uint8Array {
   const c = b.slice();
   if (c.length === 0) return c;
-  for (const p of positions) c[p % c.length] ^= 1 << p % 8;
+  for (const p of positions) c[p % c.length] ^= 1 << (p % 8);
   return c;
 }
 
@@ -133,7 +157,12 @@ const envelopeArb: fc.Arbitrary<Input> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .tuple(seqArb, fc.integer({ min: 1, max: 255 }), fc.oneof(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), fc.uint8Array({ minLength: 16, maxLength: 80 }))
+      .tuple(
+        seqArb,
+        fc.integer({ min: 1, max: 255 }),
+        fc.oneof(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
+        fc.uint8Array({ minLength: 16, maxLength: 80 }),
+      )
       .map(([seq, sessionId, counter, ciphertext]) => envelope({ kind: 'random', seq, sessionId, counter, ciphertext })),
   },
 );
@@ -168,23 +197,29 @@ const frameArb: fc.Arbitrary<Input> = fc.oneof(
   // random frame types, versions and bodies with a valid CRC
   {
     weight: 2,
-    arbitrary: fc
-      .tuple(fc.oneof(fc.constantFrom(0, 1, 2, 255), fc.nat(255)), fc.nat(255), seqArb, fc.uint8Array({ maxLength: 60 }))
-      .map(([v, t, s, b]) => {
-        const bytes = new Uint8Array([...cobsEncode(encodePacket(t, s, b, v)), 0]);
-        // every version/type pair is answered except a version-1 CANCEL (ignored for now)
-        return v === 1 && t === FrameType.CANCEL ? raw(bytes) : answered(s, bytes);
-      }),
+    arbitrary: fc.tuple(fc.oneof(fc.constantFrom(0, 1, 2, 255), fc.nat(255)), fc.nat(255), seqArb, fc.uint8Array({ maxLength: 60 })).map(([v, t, s, b]) => {
+      const bytes = new Uint8Array([...cobsEncode(encodePacket(t, s, b, v)), 0]);
+      // every version/type pair is answered except a version-1 CANCEL (ignored for now)
+      return v === 1 && t === FrameType.CANCEL ? raw(bytes) : answered(s, bytes);
+    }),
   },
   // random bytes with and without 0x00
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 120 }).map(raw) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 120 }).map((b) => raw(new Uint8Array([...b.map((x) => x || 1), 0]))) },
   // now and then an oversize frame, or one long run without a delimiter
-  { weight: 1, arbitrary: fc.integer({ min: 2050, max: 2400 }).map((n) => answered(n, encodeFrame(FrameType.REQUEST, n, new Uint8Array(n).fill(Command.ECHO)))) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 2050, max: 2400 }).map((n) => answered(n, encodeFrame(FrameType.REQUEST, n, new Uint8Array(n).fill(Command.ECHO)))),
+  },
   // session envelopes: genuine, replayed, mutated, random
   { weight: 11, arbitrary: envelopeArb },
   // a SESSION_OPEN with a random key now and then (fills the session table: eviction of sessions that never logged in, idle expiry)
-  { weight: 1, arbitrary: fc.tuple(seqArb, fc.uint8Array({ minLength: 32, maxLength: 32 })).map(([s, k]) => answered(s, encodeFrame(FrameType.REQUEST, s, new Uint8Array([Command.SESSION_OPEN, ...cborEncode(new Map([[1, k]]))])))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(seqArb, fc.uint8Array({ minLength: 32, maxLength: 32 }))
+      .map(([s, k]) => answered(s, encodeFrame(FrameType.REQUEST, s, new Uint8Array([Command.SESSION_OPEN, ...cborEncode(new Map([[1, k]]))])))),
+  },
 );
 
 // ---- the run ------------------------------------------------------------------------------
@@ -214,7 +249,8 @@ describe('fuzz: random and mutated frames at one device', () => {
         if (r.status !== Status.OK) throw new Error('cannot open a session: ' + r.statusName + ' ' + r.message);
         return t.session as HostSession;
       };
-      const sessionFrame = (seq: number, m: Map<number, CborValue>) => encodeFrame(FrameType.REQUEST, seq, new Uint8Array([Command.SESSION_MESSAGE, ...cborEncode(m)]));
+      const sessionFrame = (seq: number, m: Map<number, CborValue>) =>
+        encodeFrame(FrameType.REQUEST, seq, new Uint8Array([Command.SESSION_MESSAGE, ...cborEncode(m)]));
 
       /** Send an envelope input; check what only a session can promise (a refused envelope is not OK, a genuine one is answered in kind). */
       const runEnvelope = (e: EnvelopeInput): Reply[] => {
@@ -239,11 +275,10 @@ describe('fuzz: random and mutated frames at one device', () => {
               const c = flipBits(sealed.ciphertext, e.flips);
               if (hex(c) === hex(sealed.ciphertext)) c[0] ^= 1; // two flips of one bit cancel: keep it mutated
               m.set(3, c);
-            }
-            else {
+            } else {
               // a changed session id or counter, kept in its schema's range so the session layer judges it
               const v = m.get(e.field) as number;
-              let w = v ^ (1 << e.flips[0] % (e.field === 1 ? 8 : 20));
+              let w = v ^ (1 << (e.flips[0] % (e.field === 1 ? 8 : 20)));
               if (e.field === 1 && (w < 1 || w > 255)) w = v === 255 ? 254 : v + 1;
               if (w < 1) w = v + 1;
               m.set(e.field, w);
@@ -254,19 +289,29 @@ describe('fuzz: random and mutated frames at one device', () => {
           }
           frame = sessionFrame(seq, m);
         } else if (e.kind === 'replay') frame = encodeFrame(FrameType.REQUEST, seq, new Uint8Array([Command.SESSION_MESSAGE, ...(lastGenuine as Uint8Array)]));
-        else frame = sessionFrame(seq, new Map<number, CborValue>([[1, e.sessionId], [2, e.counter], [3, e.ciphertext]]));
+        else
+          frame = sessionFrame(
+            seq,
+            new Map<number, CborValue>([
+              [1, e.sessionId],
+              [2, e.counter],
+              [3, e.ciphertext],
+            ]),
+          );
         t.link.feed(frame);
         const own = decodeReplies(t.link.take());
         if (own.length !== 1 || own[0].frame.seq !== seq) throw new Error('expected one answer with seq ' + seq);
         const r = own[0];
         if (e.kind === 'genuine') {
-          if (r.status !== Status.OK && r.status !== Status.SESSION_INVALID) throw new Error('a genuine envelope was refused: ' + r.statusName + ' ' + r.message);
+          if (r.status !== Status.OK && r.status !== Status.SESSION_INVALID)
+            throw new Error('a genuine envelope was refused: ' + r.statusName + ' ' + r.message);
           const inner = t.openReply(r); // throws unless the answer authenticates under the host's key (node:crypto)
           if (r.status === Status.OK) {
             statuses.set('inner:' + inner.statusName, (statuses.get('inner:' + inner.statusName) || 0) + 1);
             if (inner.statusName === 'undefined') throw new Error('unknown inner status ' + inner.status);
             if (inner.status === Status.INTERNAL_ERROR) throw new Error('handler crashed inside a session: ' + inner.message);
-            if (inner.status !== Status.OK && (typeof inner.message !== 'string' || utf8Encode(inner.message).length > 160)) throw new Error('bad inner error message');
+            if (inner.status !== Status.OK && (typeof inner.message !== 'string' || utf8Encode(inner.message).length > 160))
+              throw new Error('bad inner error message');
             if (body && body[0] === Command.SESSION_CLOSE && inner.status === Status.OK) (t.session as HostSession).close();
           }
         } else if (r.status === Status.OK) throw new Error('a ' + e.kind + ' envelope was accepted: ' + hex(frame));
@@ -316,14 +361,33 @@ describe('fuzz: random and mutated frames at one device', () => {
       expect(field<number>(info, 7) + field<number>(info, 8)).toBe(16);
       expect(field(info, 9)).toBe('test-loopback');
       // the inputs reached every layer, not just the CRC check
-      for (const s of ['OK', 'INVALID_COMMAND', 'INVALID_CBOR', 'INVALID_PARAMETER', 'MISSING_PARAMETER', 'UNKNOWN_PARAMETER', 'ERROR:INVALID_FRAME', 'ERROR:UNSUPPORTED_VERSION', 'ERROR:PACKET_TOO_LARGE'])
+      for (const s of [
+        'OK',
+        'INVALID_COMMAND',
+        'INVALID_CBOR',
+        'INVALID_PARAMETER',
+        'MISSING_PARAMETER',
+        'UNKNOWN_PARAMETER',
+        'ERROR:INVALID_FRAME',
+        'ERROR:UNSUPPORTED_VERSION',
+        'ERROR:PACKET_TOO_LARGE',
+      ])
         expect(statuses.get(s) || 0, s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);
       // the session layer refused what it must, and genuine envelopes reached every handler's guard clauses
       // (no SESSION_LIMIT: random SESSION_OPENs never log in, so a full table makes room by evicting the oldest of
       // them, docs/session.md §6; test/unit/core-session.test.ts covers the limit with logged-in sessions)
       for (const s of ['SESSION_REQUIRED', 'SESSION_AUTH_FAILED', 'SESSION_INVALID'])
         expect(statuses.get(s) || 0, s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);
-      for (const s of ['OK', 'INVALID_COMMAND', 'INVALID_CBOR', 'INVALID_PARAMETER', 'MISSING_PARAMETER', 'UNKNOWN_PARAMETER', 'KEY_NOT_FOUND', 'UNSUPPORTED_ALGORITHM'])
+      for (const s of [
+        'OK',
+        'INVALID_COMMAND',
+        'INVALID_CBOR',
+        'INVALID_PARAMETER',
+        'MISSING_PARAMETER',
+        'UNKNOWN_PARAMETER',
+        'KEY_NOT_FOUND',
+        'UNSUPPORTED_ALGORITHM',
+      ])
         expect(statuses.get('inner:' + s) || 0, 'inner ' + s + ' in ' + JSON.stringify([...statuses])).toBeGreaterThan(0);
       expect(answers).toBeGreaterThan(RUNS / 3);
     },

@@ -94,13 +94,31 @@ function bootsAndWorks(img: Uint8Array): Map<number, string> {
   return state;
 }
 
-type Damage = { t: 'flip'; at: number; bit: number } | { t: 'tear'; page: number; fraction: number; seed: number } | { t: 'junk'; page: number; seed: number } | { t: 'zero'; at: number; words: number };
+type Damage =
+  | { t: 'flip'; at: number; bit: number }
+  | { t: 'tear'; page: number; fraction: number; seed: number }
+  | { t: 'junk'; page: number; seed: number }
+  | { t: 'zero'; at: number; words: number };
 
 const damage: fc.Arbitrary<Damage> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ t: fc.constant('flip' as const), at: fc.integer({ min: 0, max: PS * PAGES - 1 }), bit: fc.integer({ min: 0, max: 7 }) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('tear' as const), page: fc.integer({ min: 0, max: PAGES - 1 }), fraction: fc.double({ min: 0, max: 1, noNaN: true }), seed: fc.nat() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ t: fc.constant('flip' as const), at: fc.integer({ min: 0, max: PS * PAGES - 1 }), bit: fc.integer({ min: 0, max: 7 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('tear' as const),
+      page: fc.integer({ min: 0, max: PAGES - 1 }),
+      fraction: fc.double({ min: 0, max: 1, noNaN: true }),
+      seed: fc.nat(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('junk' as const), page: fc.integer({ min: 0, max: PAGES - 1 }), seed: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('zero' as const), at: fc.integer({ min: 0, max: (PS * PAGES) / 4 - 1 }), words: fc.integer({ min: 1, max: 8 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ t: fc.constant('zero' as const), at: fc.integer({ min: 0, max: (PS * PAGES) / 4 - 1 }), words: fc.integer({ min: 1, max: 8 }) }),
+  },
 );
 
 /** Apply damage; returns the pages touched. */
@@ -147,7 +165,8 @@ describe('boot scan robustness', () => {
         const state = bootsAndWorks(img);
         for (const [key, v] of state) expect(fl.history.get(key)!.has(v), 'key 0x' + key.toString(16) + ' has a value never committed').toBe(true);
         // single-record transactions: a record whose page was not touched is found, with its value
-        for (const [key, page] of where) if (!touched.has(page) && ++kept) expect(state.get(key), 'key 0x' + key.toString(16) + ' in untouched page ' + page).toBe(fl.state.get(key));
+        for (const [key, page] of where)
+          if (!touched.has(page) && ++kept) expect(state.get(key), 'key 0x' + key.toString(16) + ' in untouched page ' + page).toBe(fl.state.get(key));
       }),
       { numRuns: 300 },
     );

@@ -202,7 +202,8 @@ export function authCutRig(seed: string): AuthCutRig {
     expect(words).toBeGreaterThan(0);
     const points: { n: string; arm: () => void }[] = [];
     for (const n of sweepPoints(words, c.stride)) points.push({ n: String(n), arm: () => flash.cutAfterWords(n) });
-    for (let e = 1; e <= erases; e++) for (const f of c.eraseFractions || []) points.push({ n: 'erase ' + e + ' (' + f + ')', arm: () => flash.cutDuringErase(e, f) });
+    for (let e = 1; e <= erases; e++)
+      for (const f of c.eraseFractions || []) points.push({ n: 'erase ' + e + ' (' + f + ')', arm: () => flash.cutDuringErase(e, f) });
     let cuts = 0;
     for (const { n, arm } of points) {
       flash.restore(c.img);

@@ -539,7 +539,8 @@ export function checkKeysWork(t: TestDevice, keys: ListedKey[], tag = 'check'): 
       const r = t.call(Command.ECDH, { 1: k.keyId, 2: new Uint8Array(peerPub) });
       const mine = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), pub]), format: 'der', type: 'spki' });
       const want = diffieHellman({ privateKey: peer.privateKey, publicKey: mine }).toString('hex');
-      if (r.status !== 0 || hex(r.map.get(1) as Uint8Array) !== want) problems.push('x25519 key ' + k.keyId + ': ECDH does not match OpenSSL (' + r.statusName + ')');
+      if (r.status !== 0 || hex(r.map.get(1) as Uint8Array) !== want)
+        problems.push('x25519 key ' + k.keyId + ': ECDH does not match OpenSSL (' + r.statusName + ')');
       continue;
     }
     const r = t.call(Command.SIGN, { 1: k.keyId, 2: msg });
@@ -549,7 +550,13 @@ export function checkKeysWork(t: TestDevice, keys: ListedKey[], tag = 'check'): 
     }
     const sig = r.map.get(1) as Uint8Array;
     let good: boolean;
-    if (k.alg === 1) good = nodeVerify(null, msg, createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' }), sig);
+    if (k.alg === 1)
+      good = nodeVerify(
+        null,
+        msg,
+        createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' }),
+        sig,
+      );
     else good = nodeVerify('sha256', msg, { key: ecJwkKey(k.alg === 2 ? 'P-256' : 'secp256k1', pub), dsaEncoding: 'ieee-p1363' }, sig);
     if (!good) problems.push('key ' + k.keyId + ' (alg ' + k.alg + '): OpenSSL rejects its signature');
   }
@@ -633,7 +640,8 @@ export function sweepCommand(c: CommandSweep): SweepReport {
 
   const runs: { name: string; arm: () => void }[] = [];
   for (const n of sweepPoints(words, c.stride)) runs.push({ name: 'N=' + n, arm: () => flash.cutAfterWords(n) });
-  for (const f of c.eraseCuts || []) for (let e = 1; e <= erases; e++) runs.push({ name: 'erase ' + e + ' (' + f + ')', arm: () => flash.cutDuringErase(e, f) });
+  for (const f of c.eraseCuts || [])
+    for (let e = 1; e <= erases; e++) runs.push({ name: 'erase ' + e + ' (' + f + ')', arm: () => flash.cutDuringErase(e, f) });
 
   for (const run of runs) {
     const bad = (m: string) => report.problems.push(run.name + ': ' + m);

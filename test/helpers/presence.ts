@@ -115,7 +115,13 @@ export function decodeOut(bytes: Uint8Array): Out[] {
 
 /** A CANCEL frame's body for request `counter` of `session`: {1: sessionId, 2: counter, 3: token} (docs/protocol.md §1). */
 export function cancelBody(session: HostSession, counter: number): Uint8Array {
-  return cborEncode(new Map<number, CborValue>([[1, session.sessionId], [2, counter], [3, session.cancelToken(counter)]]));
+  return cborEncode(
+    new Map<number, CborValue>([
+      [1, session.sessionId],
+      [2, counter],
+      [3, session.cancelToken(counter)],
+    ]),
+  );
 }
 
 export const isKeepalive = (o: Out, seq: number) => o.type === FrameType.KEEPALIVE && o.seq === seq && o.body.length === 1 && o.body[0] === 0x02;
@@ -197,7 +203,8 @@ export class PresenceRig {
     const q = this.nextSeq();
     const outs = this.feed(this.clearFrame(Command.SESSION_OPEN, { 1: hs.hostEphemeral }, q));
     const r = outs[0] && outs[0].reply;
-    if (outs.length !== 1 || !r || r.status !== Status.OK) throw new Error('SESSION_OPEN failed: ' + (r ? r.statusName + ' ' + r.message : outs.length + ' frames'));
+    if (outs.length !== 1 || !r || r.status !== Status.OK)
+      throw new Error('SESSION_OPEN failed: ' + (r ? r.statusName + ' ' + r.message : outs.length + ' frames'));
     if (!this.device.identityPublicKey) throw new Error('the device has no identity');
     this.session = hs.finish(
       this.device.deviceId,
@@ -271,7 +278,11 @@ export interface ByteLink {
 }
 
 /** A connected socket (e.g. to `tinyhsm sim --socket PATH`) as a ByteLink. */
-export function socketLink(sock: { write(b: Uint8Array): unknown; on(ev: 'data', cb: (b: Buffer) => void): unknown; off(ev: 'data', cb: (b: Buffer) => void): unknown }): ByteLink {
+export function socketLink(sock: {
+  write(b: Uint8Array): unknown;
+  on(ev: 'data', cb: (b: Buffer) => void): unknown;
+  off(ev: 'data', cb: (b: Buffer) => void): unknown;
+}): ByteLink {
   return {
     write: (bytes) => void sock.write(bytes),
     onData: (cb) => {
@@ -386,7 +397,8 @@ export class SimFrameHost {
 
   inner(o: Out): Reply {
     const outer = o.reply;
-    if (o.type !== FrameType.RESPONSE || !outer) throw new Error('not a RESPONSE frame: type ' + o.type + (outer ? ' ' + outer.statusName + ' ' + outer.message : ''));
+    if (o.type !== FrameType.RESPONSE || !outer)
+      throw new Error('not a RESPONSE frame: type ' + o.type + (outer ? ' ' + outer.statusName + ' ' + outer.message : ''));
     if (outer.status !== Status.OK) throw new Error('the envelope was refused: ' + outer.statusName + ' ' + outer.message);
     const plain = (this.session as HostSession).open(outer.map.get(1) as number, outer.map.get(2) as Uint8Array);
     return replyOfBody({ version: 1, type: o.type, seq: o.seq, body: plain }, plain);

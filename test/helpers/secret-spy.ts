@@ -277,7 +277,13 @@ function publicDraws(list: Secret[]): Map<string, [number, number][]> {
  * drawn from a seeded stream at a place where another boot on the same seed drew, say, its device id. On hardware
  * (a TRNG) no two draws repeat; in tests they do, and only such a replay is excused.
  */
-function excusedAsReplay(secret: Secret, from: number, length: number, pub: Map<string, [number, number][]>, births: Map<Secret, { stream: string; at: number }[]>): boolean {
+function excusedAsReplay(
+  secret: Secret,
+  from: number,
+  length: number,
+  pub: Map<string, [number, number][]>,
+  births: Map<Secret, { stream: string; at: number }[]>,
+): boolean {
   let born = births.get(secret);
   if (born === undefined) {
     // where in which stream its devices drew it (computed once per secret, and only for secrets that matched)
@@ -329,7 +335,8 @@ function wireOutputs(): Output[] {
       const command = () => named().name;
       const request = () => named().body;
       out.push({ bytes: o.bytes, kind: 'the wire (raw bytes)', command, request, time: o.time });
-      for (const ev of reader.push(o.bytes)) if (ev.kind === 'frame') out.push({ bytes: ev.frame.body, kind: 'a response packet', command, request, time: o.time });
+      for (const ev of reader.push(o.bytes))
+        if (ev.kind === 'frame') out.push({ bytes: ev.frame.body, kind: 'a response packet', command, request, time: o.time });
     }
   }
   return out;
@@ -536,7 +543,11 @@ export function findLeaks(outputs: Output[], list: Secret[] = recordedSecrets(),
  * it is kept in the clear by design (docs/security.md §5), since SESSION_OPEN is signed with it before any PIN is
  * given. Every other recorded secret (private keys, the master key, PIN key-encryption keys, session keys) counts.
  */
-export function findFlashLeaks(list: (Flash & { readonly bytes: Uint8Array })[], all: Secret[] = recordedSecrets(), excuse: Excuse = replayExcuse(all)): Leak[] {
+export function findFlashLeaks(
+  list: (Flash & { readonly bytes: Uint8Array })[],
+  all: Secret[] = recordedSecrets(),
+  excuse: Excuse = replayExcuse(all),
+): Leak[] {
   const leaks: Leak[] = [];
   const idx = indexWindows(all);
   if (idx.size === 0) return leaks;
@@ -567,7 +578,10 @@ export function findFlashLeaks(list: (Flash & { readonly bytes: Uint8Array })[],
 export function describeLeak(l: Leak): string {
   const s = l.secret.value;
   const tag = hex(s.subarray(0, 4)) + '…';
-  const part = l.length >= s.length ? 'the whole ' + s.length + '-byte ' + l.secret.what : l.length + ' bytes (at ' + l.secretOffset + ') of a ' + s.length + '-byte ' + l.secret.what;
+  const part =
+    l.length >= s.length
+      ? 'the whole ' + s.length + '-byte ' + l.secret.what
+      : l.length + ' bytes (at ' + l.secretOffset + ') of a ' + s.length + '-byte ' + l.secret.what;
   return (l.command === 'flash' ? 'the flash' : 'the response to ' + l.command) + ' leaks ' + part + ' ' + tag + ', in ' + l.where + ' at byte ' + l.at;
 }
 

@@ -287,7 +287,10 @@ export async function spawnSim(args: string[], opts: { env?: NodeJS.ProcessEnv; 
 export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const bundle = await nodeBundle();
   const cmd = await cliCommand();
-  const child = spawn(process.execPath, [...cmd, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, TINYHSM_BUNDLE: bundle, ...env } });
+  const child = spawn(process.execPath, [...cmd, ...args], {
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    env: { ...process.env, TINYHSM_BUNDLE: bundle, ...env },
+  });
   if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';

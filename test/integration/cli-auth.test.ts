@@ -198,7 +198,11 @@ describe('tinyhsm CLI: initialization, login, roles, policy and attestation', ()
     const k = await cli.json(['import', '--alg', 'ed25519', '--private-file', keyFile, '--label', 'rfc8032'], { HSM_SO_PIN: SO });
     expect(k.publicKey).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
     // and from standard input: RFC 8032 §7.1 TEST 2
-    const k2 = await cli.json(['import', '--alg', 'ed25519', '--private-file', '-'], { HSM_SO_PIN: SO }, '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb\n');
+    const k2 = await cli.json(
+      ['import', '--alg', 'ed25519', '--private-file', '-'],
+      { HSM_SO_PIN: SO },
+      '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb\n',
+    );
     expect(k2.publicKey).toBe('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c');
     // usage mistakes: both forms, neither, a file that is not hex: exit code 2, nothing sent
     for (const [args, re] of [
@@ -212,7 +216,9 @@ describe('tinyhsm CLI: initialization, login, roles, policy and attestation', ()
       expect(r.stderr).toMatch(re);
     }
     const sig = await cli.json(['sign', '--key', String(k.id), '--data', ''], { HSM_PIN: USER });
-    expect(sig.signature).toBe('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b');
+    expect(sig.signature).toBe(
+      'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+    );
     // the SO may list; the imported key is not local, for ever
     const keys = (await cli.json(['list'], { HSM_SO_PIN: SO })).keys as { id: number; origin: string; local: boolean }[];
     expect(keys.find((x) => x.id === k.id)).toMatchObject({ origin: 'imported', local: false });
@@ -253,7 +259,9 @@ describe('tinyhsm CLI: initialization, login, roles, policy and attestation', ()
     expect(wrongKey.code).toBe('ATTESTATION_INVALID');
     expect(wrongKey.message).toContain('not signed by the pinned identity key');
     // the text form says what was verified
-    expect((await cli.run(['attest', '--key', String(k.id)], { HSM_PIN: USER })).stdout).toMatch(/^attestation\s+VERIFIED: signed by the pinned identity key [0-9a-f]{64}\n/);
+    expect((await cli.run(['attest', '--key', String(k.id)], { HSM_PIN: USER })).stdout).toMatch(
+      /^attestation\s+VERIFIED: signed by the pinned identity key [0-9a-f]{64}\n/,
+    );
 
     // pin another identity key for this device id: the CLI no longer accepts the device, attest included
     const original = readFileSync(known, 'utf8');
@@ -275,7 +283,14 @@ describe('tinyhsm CLI: initialization, login, roles, policy and attestation', ()
   it('policy shows a key policy, tightens it, refuses loosening; a key without sign cannot sign', async () => {
     const k = await cli.json(['keygen', '--alg', 'ecdsa-p256', '--capabilities', 'sign,derive', '--exportable', '--pin', USER]);
     const shown = await cli.json(['policy', '--key', String(k.id)], { HSM_SO_PIN: SO }); // showing needs any role
-    expect(shown).toMatchObject({ id: k.id, capabilities: ['sign', 'derive', 'export-under-wrap'], sensitive: true, touch: false, neverExtractable: false, local: true });
+    expect(shown).toMatchObject({
+      id: k.id,
+      capabilities: ['sign', 'derive', 'export-under-wrap'],
+      sensitive: true,
+      touch: false,
+      neverExtractable: false,
+      local: true,
+    });
     // tightening needs the user role
     expect((await cli.refused(['policy', '--key', String(k.id), '--remove-capabilities', 'sign'], { HSM_SO_PIN: SO })).status).toBe('LOGIN_REQUIRED');
     const tightened = await cli.json(['policy', '--key', String(k.id), '--remove-capabilities', 'sign,export-under-wrap'], { HSM_PIN: USER });

@@ -221,7 +221,9 @@ describe('tinyhsm CLI over a pty', () => {
     const k = cliJson(['import', '--alg', 'ed25519', '--private', '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60']);
     expect(k.publicKey).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
     const sig = cliJson(['sign', '--key', String(k.id), '--data', '']);
-    expect(sig.signature).toBe('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b');
+    expect(sig.signature).toBe(
+      'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+    );
     const list = cliJson(['list']).keys as { id: number; origin: string; local: boolean }[];
     expect(list.find((x) => x.id === k.id)?.origin).toBe('imported');
     expect(list.find((x) => x.id === k.id)?.local).toBe(false);
@@ -256,7 +258,11 @@ describe('tinyhsm CLI over a pty', () => {
 
   it('demo starts its own pty simulator and both node:crypto and OpenSSL verify its signatures', () => {
     const demoKnown = join(dir, 'demo-known.json');
-    const r = spawnSync(process.execPath, [BIN, 'demo', '--json'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HSM_KNOWN_DEVICES: demoKnown } });
+    const r = spawnSync(process.execPath, [BIN, 'demo', '--json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, HSM_KNOWN_DEVICES: demoKnown },
+    });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim());
     expect(out.device).toMatch(/^\/dev\/pts\/\d+$/);
@@ -269,7 +275,10 @@ describe('tinyhsm CLI over a pty', () => {
       expect(x.attestation.verified).toBe(true);
       expect(x.attestation.statement).toMatchObject({ keyId: x.id, alg: x.alg, publicKey: x.publicKey, origin: 'generated', local: true });
       const signed = Buffer.concat([Buffer.from('tinyhsm/attest/v1\0'), Buffer.from(x.attestation.statementCbor, 'hex')]);
-      const identity = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(x.attestation.identityKey, 'hex').toString('base64url') }, format: 'jwk' });
+      const identity = createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(x.attestation.identityKey, 'hex').toString('base64url') },
+        format: 'jwk',
+      });
       expect(nodeVerify(null, signed, identity, Buffer.from(x.attestation.signature, 'hex'))).toBe(true);
     }
     expect(existsSync(demoKnown)).toBe(false); // the demo's own throwaway simulator is pinned in memory only

@@ -41,7 +41,11 @@ describe('flash scan after KEY_GENERATE and KEY_IMPORT', () => {
 
     const generated: { alg: number; publicKey: string }[] = [];
     for (const alg of [Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519, Alg.ED25519]) {
-      const r = t.call(Command.KEY_GENERATE, { 1: alg, 2: 'gen ' + alg, ...(generated.length === 0 ? { 3: Capability.SIGN | Capability.EXPORT_WRAPPED } : {}) });
+      const r = t.call(Command.KEY_GENERATE, {
+        1: alg,
+        2: 'gen ' + alg,
+        ...(generated.length === 0 ? { 3: Capability.SIGN | Capability.EXPORT_WRAPPED } : {}),
+      });
       expect(r.status, r.message).toBe(Status.OK);
       generated.push({ alg, publicKey: hex(r.map.get(2) as Uint8Array) });
     }

@@ -184,7 +184,11 @@ function image(): { img: Uint8Array; keys: Keys } {
   must('INIT', inSession(t, u, Command.INIT, { 1: pin(USER_PIN), 2: pin(SO_PIN), 3: 'neg' }));
   must('LOGIN', inSession(t, u, Command.LOGIN, { 1: Role.USER, 2: pin(USER_PIN) }));
   const gen = (p: object) => field<number>(must('KEY_GENERATE', inSession(t, u, Command.KEY_GENERATE, p)), 1);
-  const keys = { a: gen({ 1: Alg.ED25519, 2: 'A' }), b: gen({ 1: Alg.ECDSA_P256, 2: 'B', 3: Capability.SIGN | Capability.DERIVE }), c: gen({ 1: Alg.X25519, 2: 'C' }) };
+  const keys = {
+    a: gen({ 1: Alg.ED25519, 2: 'A' }),
+    b: gen({ 1: Alg.ECDSA_P256, 2: 'B', 3: Capability.SIGN | Capability.DERIVE }),
+    c: gen({ 1: Alg.X25519, 2: 'C' }),
+  };
   return (initializedImage = { img: flash.snapshot(), keys });
 }
 
@@ -236,7 +240,13 @@ function work(fx: Fx): Work {
 /** The work done since `w0`. */
 function since(fx: Fx, w0: Work): Work {
   const w = work(fx);
-  return { pbkdf2: w.pbkdf2 - w0.pbkdf2, privateOps: w.privateOps - w0.privateOps, aeadOpen: w.aeadOpen - w0.aeadOpen, aeadSeal: w.aeadSeal - w0.aeadSeal, rng: w.rng - w0.rng };
+  return {
+    pbkdf2: w.pbkdf2 - w0.pbkdf2,
+    privateOps: w.privateOps - w0.privateOps,
+    aeadOpen: w.aeadOpen - w0.aeadOpen,
+    aeadSeal: w.aeadSeal - w0.aeadSeal,
+    rng: w.rng - w0.rng,
+  };
 }
 
 function expectUnchanged(what: string, before: Snapshot, after: Snapshot): void {
@@ -259,7 +269,13 @@ function expectRefused(fx: Fx, what: string, status: string, request: () => Repl
   const done = since(fx, w0);
   expect(r.statusName, what + ': ' + r.message).toBe(status);
   expect(typeof r.message === 'string' && r.message.length > 10, what + ': a message a person can act on').toBe(true);
-  expect(done, what + ': work done by the refused request').toEqual({ pbkdf2: 0, privateOps: 0, aeadOpen: inSessionRequest ? 1 : 0, aeadSeal: inSessionRequest ? 1 : 0, rng: 0 });
+  expect(done, what + ': work done by the refused request').toEqual({
+    pbkdf2: 0,
+    privateOps: 0,
+    aeadOpen: inSessionRequest ? 1 : 0,
+    aeadSeal: inSessionRequest ? 1 : 0,
+    rng: 0,
+  });
   expectUnchanged(what, before, snap(fx));
   return r;
 }
@@ -315,7 +331,9 @@ describe('every command in every context its gate refuses: the exact status, and
     describe(c.title, () => {
       let fx: Fx | undefined;
       const get = () => fx || (fx = c.fixture());
-      const refused = ALL_COMMANDS.map(([name, code]) => ({ name, code, status: expected(name, gateOf(name, code), c.ctx) })).filter((x) => x.status !== 'runs');
+      const refused = ALL_COMMANDS.map(([name, code]) => ({ name, code, status: expected(name, gateOf(name, code), c.ctx) })).filter(
+        (x) => x.status !== 'runs',
+      );
       it('the context is what it claims (INFO, and what the session may do)', () => {
         const f = get();
         const info = f.t.callClear(Command.INFO);
@@ -344,7 +362,13 @@ describe('every command in every context its gate refuses: the exact status, and
       [fx.so as HostSession, Role.USER, USER_PIN],
     ];
     for (const [s, role, old] of cases)
-      expectRefused(fx, 'CHANGE_PIN of role ' + role, 'WRONG_ROLE', () => sealedInner(fx, s, Command.CHANGE_PIN, { 1: role, 2: pin(old), 3: pin(NEW_PIN) }), true);
+      expectRefused(
+        fx,
+        'CHANGE_PIN of role ' + role,
+        'WRONG_ROLE',
+        () => sealedInner(fx, s, Command.CHANGE_PIN, { 1: role, 2: pin(old), 3: pin(NEW_PIN) }),
+        true,
+      );
     const info = fx.t.callClear(Command.INFO);
     expect([field(info, 19), field(info, 20)]).toEqual([8, 8]);
   });
@@ -473,7 +497,10 @@ describe('keys whose policy forbids the use (docs/security.md §6)', () => {
     const again = startTestDevice({ flash: fx.flash, seed: SEED + ' reboot', autoAuth: false, pinIterations: 2 });
     const s = openSession(again);
     must('LOGIN', inSession(again, s, Command.LOGIN, { 1: Role.USER, 2: pin(USER_PIN) }));
-    const listed = (must('KEY_LIST', inSession(again, s, Command.KEY_LIST)).map.get(1) as Map<number, unknown>[]).find((k) => k.get(1) === id) as Map<number, unknown>;
+    const listed = (must('KEY_LIST', inSession(again, s, Command.KEY_LIST)).map.get(1) as Map<number, unknown>[]).find((k) => k.get(1) === id) as Map<
+      number,
+      unknown
+    >;
     expect([6, 7, 8, 9, 10].map((k) => listed.get(k))).toEqual(start);
   });
 

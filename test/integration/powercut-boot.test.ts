@@ -107,7 +107,8 @@ describe('random damage to a device flash', () => {
   it('bit flips anywhere: the device still boots and answers, and every key it lists is intact and works', () => {
     const flash = new NorFlash({ pageSize: PAGE, pageCount: PAGES });
     const t = startTestDevice({ flash, seed: 'bit flips' });
-    for (const alg of [Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519]) expect(t.call(Command.KEY_GENERATE, { 1: alg, 2: 'k' + alg }).status).toBe(0);
+    for (const alg of [Alg.ED25519, Alg.ECDSA_P256, Alg.ECDSA_SECP256K1, Alg.X25519])
+      expect(t.call(Command.KEY_GENERATE, { 1: alg, 2: 'k' + alg }).status).toBe(0);
     const all = listKeys(t);
     const image = flash.snapshot();
     // where the records are: flips in the erased tail would only test the free-space check

@@ -71,7 +71,9 @@ describe('tinyhsm sim: the user PIN lockout survives stops, power cuts and resta
     const cutAt = new Set<number>();
     let fullWord = 1;
     for (let step = 1; last > 0; step++) {
-      expect(step, 'the PIN blocks within a bounded number of runs (each spends a try or cuts a word not cut yet)').toBeLessThanOrEqual(FULL ? 8 * 3 * words : words + 9);
+      expect(step, 'the PIN blocks within a bounded number of runs (each spends a try or cuts a word not cut yet)').toBeLessThanOrEqual(
+        FULL ? 8 * 3 * words : words + 9,
+      );
       const w = FULL || cutAt.size < words ? await probe() : { boot: 0, login: 0 };
       let whole = true;
       let cut: number | undefined;

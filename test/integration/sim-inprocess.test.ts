@@ -39,7 +39,20 @@ describe('simulator, in-process', () => {
     const names = sim.globalNames();
     expect(names).toContain('board');
     expect(names).toContain('Uint8Array');
-    for (const node of ['process', 'require', 'module', 'Buffer', 'global', 'setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'TextEncoder', 'fetch', 'performance'])
+    for (const node of [
+      'process',
+      'require',
+      'module',
+      'Buffer',
+      'global',
+      'setTimeout',
+      'setInterval',
+      'setImmediate',
+      'queueMicrotask',
+      'TextEncoder',
+      'fetch',
+      'performance',
+    ])
       expect(names, node).not.toContain(node);
     // the RNG shim the firmware installed from board.random (noble's blinding needs it)
     expect(names).toContain('crypto');
@@ -169,7 +182,16 @@ describe('simulator, in-process', () => {
       [client.importKey('ecdsa-p256', new Uint8Array(32), 'zero'), 'WRONG_ROLE'],
       [client.generateKey(77), 'UNSUPPORTED_ALGORITHM'],
       [client.call(0x7f, new Map()), 'INVALID_COMMAND'],
-      [client.call(Command.RANDOM, new Map([[1, 5], [9, 1]])), 'UNKNOWN_PARAMETER'],
+      [
+        client.call(
+          Command.RANDOM,
+          new Map([
+            [1, 5],
+            [9, 1],
+          ]),
+        ),
+        'UNKNOWN_PARAMETER',
+      ],
       [client.call(Command.RANDOM, {}), 'MISSING_PARAMETER'],
       [client.random(5000), 'INVALID_PARAMETER'],
     ].map(([q, status]) => [outcome(q as Promise<unknown>), status as keyof typeof Status]);
@@ -326,13 +348,7 @@ describe('simulator, in-process', () => {
     const cborx = new Decoder({ mapsAsObjects: false, useRecords: false });
     const canonical = new Encoder({ mapsAsObjects: false, useRecords: false, tagUint8Array: false, variableMapSize: true });
     const plain = (v: unknown): unknown =>
-      v instanceof Uint8Array
-        ? { bytes: toHex(v) }
-        : v instanceof Map
-          ? [...v.entries()].map(([k, x]) => [k, plain(x)])
-          : Array.isArray(v)
-            ? v.map(plain)
-            : v;
+      v instanceof Uint8Array ? { bytes: toHex(v) } : v instanceof Map ? [...v.entries()].map(([k, x]) => [k, plain(x)]) : Array.isArray(v) ? v.map(plain) : v;
     const requests = frames.filter((f) => f.dir === 'toDevice' && f.type === FrameType.REQUEST);
     const responses = frames.filter((f) => f.dir === 'toHost' && f.type === FrameType.RESPONSE);
     // 13 commands and the two role switches around the import (LOGOUT + LOGIN each); the session was opened (INIT,

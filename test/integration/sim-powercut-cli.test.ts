@@ -45,10 +45,7 @@ async function sim(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
-  const first = await Promise.race([
-    new Promise<string>((res) => createInterface({ input: child.stdout! }).once('line', res)),
-    exited.then(() => undefined),
-  ]);
+  const first = await Promise.race([new Promise<string>((res) => createInterface({ input: child.stdout! }).once('line', res)), exited.then(() => undefined)]);
   return { child, json: first ? JSON.parse(first) : undefined, stderr: () => err, exited };
 }
 

@@ -120,8 +120,14 @@ describe('Wycheproof ECDSA messages signed by the device verify with OpenSSL', (
       const g = t.call(Command.KEY_GENERATE, { 1: alg });
       const id = field<number>(g, 1);
       const p = Buffer.from(field<Uint8Array>(g, 2));
-      const pub = createPublicKey({ key: { kty: 'EC', crv, x: p.subarray(1, 33).toString('base64url'), y: p.subarray(33).toString('base64url') }, format: 'jwk' });
-      const half = (alg === Alg.ECDSA_P256 ? BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551') : BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')) / 2n;
+      const pub = createPublicKey({
+        key: { kty: 'EC', crv, x: p.subarray(1, 33).toString('base64url'), y: p.subarray(33).toString('base64url') },
+        format: 'jwk',
+      });
+      const half =
+        (alg === Alg.ECDSA_P256
+          ? BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551')
+          : BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')) / 2n;
       msgs.forEach((m, i) => {
         const msg = unhex(m);
         const params = i % 2 === 0 ? { 1: id, 2: msg } : { 1: id, 3: new Uint8Array(createHash('sha256').update(msg).digest()) };

@@ -6,19 +6,7 @@ import { Encoder } from 'cbor-x';
 import { cborDecode, cborEncode, MAX_DEPTH, type CborValue } from '../../firmware/protocol/cbor.ts';
 import { Status } from '../../firmware/protocol/codes.ts';
 import appendixA from '../vectors/cbor_rfc8949_appendix_a.json' with { type: 'json' };
-import {
-  hex,
-  unhex,
-  cborxEncoder,
-  cborxDecoder,
-  toCborX,
-  fromCborX,
-  picture,
-  sortMapsDeep,
-  valueArb,
-  nested,
-  EDGE_INTS,
-} from './support.ts';
+import { hex, unhex, cborxEncoder, cborxDecoder, toCborX, fromCborX, picture, sortMapsDeep, valueArb, nested, EDGE_INTS } from './support.ts';
 
 /** A JSON value of the vector file → a CborValue ({"$bytes": hex}, {"$map": [[k, v], …]}). */
 function fromJson(j: unknown): CborValue {
@@ -115,9 +103,28 @@ describe('decoder enforces deterministic encoding (RFC 8949 §4.2.1) with INVALI
     expectInvalid('a220000100', /order/); // {-1, 1}: negatives sort after positives
     expectInvalid('a21818001700', /order/); // {24, 23}
     expectInvalid('a221002000', /order/); // {-2, -1}
-    expectValue('a20100200a', new Map([[1, 0], [-1, 10]]));
-    expectValue('a3170018180019010000', new Map([[23, 0], [24, 0], [256, 0]]));
-    expectValue('a220002100', new Map([[-1, 0], [-2, 0]]));
+    expectValue(
+      'a20100200a',
+      new Map([
+        [1, 0],
+        [-1, 10],
+      ]),
+    );
+    expectValue(
+      'a3170018180019010000',
+      new Map([
+        [23, 0],
+        [24, 0],
+        [256, 0],
+      ]),
+    );
+    expectValue(
+      'a220002100',
+      new Map([
+        [-1, 0],
+        [-2, 0],
+      ]),
+    );
   });
 
   it('rejects duplicate keys', () => {
@@ -127,8 +134,7 @@ describe('decoder enforces deterministic encoding (RFC 8949 §4.2.1) with INVALI
   });
 
   it('rejects keys that are not integers', () => {
-    for (const h of ['a1616101', 'a14001', 'a1f401', 'a1f601', 'a18001', 'a1a001', 'a1f93c0001', 'a1c00101'])
-      expectInvalid(h, /keys must be integers/);
+    for (const h of ['a1616101', 'a14001', 'a1f401', 'a1f601', 'a18001', 'a1a001', 'a1f93c0001', 'a1c00101']) expectInvalid(h, /keys must be integers/);
   });
 
   it('rejects floats, simple values other than false/true/null, undefined and tags', () => {
@@ -149,8 +155,7 @@ describe('decoder enforces deterministic encoding (RFC 8949 §4.2.1) with INVALI
 
   it('rejects empty input and every kind of truncation', () => {
     expectInvalid('', /truncated/);
-    for (const h of ['18', '19ff', '1aff', '1b00000000', '3b', '4201', '636162', '8201', 'a101', 'a1', '82', 'a20102'])
-      expectInvalid(h);
+    for (const h of ['18', '19ff', '1aff', '1b00000000', '3b', '4201', '636162', '8201', 'a101', 'a1', '82', 'a20102']) expectInvalid(h);
   });
 
   it('rejects length fields larger than the input without allocating them', () => {
@@ -233,13 +238,27 @@ describe('decoder enforces deterministic encoding (RFC 8949 §4.2.1) with INVALI
     const r = cborDecode(input);
     if (!r.ok) throw new Error(msgOf(r));
     input.fill(0xee);
-    expect(picture(r.value)).toEqual(picture(new Map([[1, unhex('010203')], [2, unhex('040506')]])));
+    expect(picture(r.value)).toEqual(
+      picture(
+        new Map([
+          [1, unhex('010203')],
+          [2, unhex('040506')],
+        ]),
+      ),
+    );
   });
 });
 
 describe('encoder', () => {
   it('sorts map keys deterministically whatever the insertion order', () => {
-    const m = new Map<number, CborValue>([[-2, 0], [256, 0], [-1, 0], [24, 0], [0, 0], [23, 0]]);
+    const m = new Map<number, CborValue>([
+      [-2, 0],
+      [256, 0],
+      [-1, 0],
+      [24, 0],
+      [0, 0],
+      [23, 0],
+    ]);
     expect(hex(cborEncode(m))).toBe('a6' + '0000' + '1700' + '181800' + '19010000' + '2000' + '2100');
   });
 
@@ -255,7 +274,7 @@ describe('encoder', () => {
 
   it('throws only for values outside the model (a programming error, never wire data)', () => {
     expect(() => cborEncode(1.5 as CborValue)).toThrow(/safe integers/);
-    expect(() => cborEncode(2 ** 53 as CborValue)).toThrow(/safe integers/);
+    expect(() => cborEncode((2 ** 53) as CborValue)).toThrow(/safe integers/);
     expect(() => cborEncode(-(2 ** 53) as CborValue)).toThrow(/safe integers/);
     expect(() => cborEncode(NaN as CborValue)).toThrow(/safe integers/);
     expect(() => cborEncode(undefined as unknown as CborValue)).toThrow(/unsupported/);
@@ -299,8 +318,28 @@ describe('cross-check with cbor-x (the independent codec), both ways', () => {
     // …and a small BigInt as a non-shortest 64-bit integer
     expectInvalid(hex(cborxEncoder.encode(5n)), /shortest/);
     // it keeps Map insertion order, which is not the deterministic order
-    expectInvalid(hex(cborxEncoder.encode(new Map([[2, 0], [1, 0]]))), /order/);
-    expectInvalid(hex(cborxEncoder.encode(new Map([[-1, 0], [0, 0]]))), /order/);
+    expectInvalid(
+      hex(
+        cborxEncoder.encode(
+          new Map([
+            [2, 0],
+            [1, 0],
+          ]),
+        ),
+      ),
+      /order/,
+    );
+    expectInvalid(
+      hex(
+        cborxEncoder.encode(
+          new Map([
+            [-1, 0],
+            [0, 0],
+          ]),
+        ),
+      ),
+      /order/,
+    );
     // undefined, floats and (with default options) tagged typed arrays are outside the model
     expectInvalid(hex(cborxEncoder.encode(undefined)));
     expectInvalid(hex(cborxEncoder.encode(0.5)), /floats/);

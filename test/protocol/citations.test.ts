@@ -53,7 +53,17 @@ describe('citations point into the repository', () => {
 
   it('scans the sources, the tests, the docs and the README, this file included', () => {
     expect(files.length).toBeGreaterThan(200);
-    for (const f of ['firmware/core/device.ts', 'host/client.ts', 'sim/simulator.ts', 'tools/build.mjs', 'bin/tinyhsm.js', 'test/protocol/citations.test.ts', 'docs/architecture.md', 'docs/storage.md', 'README.md'])
+    for (const f of [
+      'firmware/core/device.ts',
+      'host/client.ts',
+      'sim/simulator.ts',
+      'tools/build.mjs',
+      'bin/tinyhsm.js',
+      'test/protocol/citations.test.ts',
+      'docs/architecture.md',
+      'docs/storage.md',
+      'README.md',
+    ])
       expect(files).toContain(f);
     expect(files.some((f) => f.split('/').some((part) => SKIP_DIRS.has(part)))).toBe(false);
   });
@@ -68,7 +78,7 @@ describe('citations point into the repository', () => {
       '// Rules (' + TRACKER + ' 3 §4, §6):',
       ' * ' + TRACKER.toUpperCase() + ' 4 §1: sessions',
       '// INFO (' + TRACKER + 's 2 §3, 3 §4)',
-      "it('lockout (" + TRACKER + ' #12)\', () => {',
+      "it('lockout (" + TRACKER + " #12)', () => {",
       '// NOR rules (' + DESIGN_DOC + ' "Storage")',
       'See ' + DESIGN_DOC.toLowerCase() + '.',
       '// fine: docs/security.md §4, an ' + TRACKER + ' with the link, ' + TRACKER + 's/123 in a URL, 4 ' + TRACKER + 's',

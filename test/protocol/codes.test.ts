@@ -2,18 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  Command,
-  Status,
-  FrameType,
-  Alg,
-  Origin,
-  STATUS_HINTS,
-  ALG_NAMES,
-  PROTOCOL_VERSION,
-  nameOf,
-  algId,
-} from '../../firmware/protocol/codes.ts';
+import { Command, Status, FrameType, Alg, Origin, STATUS_HINTS, ALG_NAMES, PROTOCOL_VERSION, nameOf, algId } from '../../firmware/protocol/codes.ts';
 import { COMMANDS } from '../../firmware/protocol/commands/index.ts';
 import pinned from '../vectors/code_tables_v1.json' with { type: 'json' };
 
@@ -162,7 +151,11 @@ describe('COMMANDS table', () => {
 describe('algorithms', () => {
   it('ALG_NAMES has exactly the ids of Alg, each named after its constant (ECDSA_P256 → ecdsa-p256)', () => {
     const ids = Object.values(Alg).sort((a, b) => a - b);
-    expect(Object.keys(ALG_NAMES).map(Number).sort((a, b) => a - b)).toEqual(ids);
+    expect(
+      Object.keys(ALG_NAMES)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(ids);
     for (const [k, id] of Object.entries(Alg)) expect(ALG_NAMES[id], k).toBe(k.toLowerCase().replace(/_/g, '-'));
   });
   it('names are unique and algId inverts ALG_NAMES', () => {

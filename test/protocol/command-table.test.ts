@@ -81,7 +81,13 @@ describe('no second list of commands', () => {
   // sent SESSION_CLOSE in the clear while the device gated it as session-only). The table itself, the device's
   // handler map and tests that enumerate commands on purpose are the exceptions.
   const ALLOWED = new Set(['firmware/protocol/commands/index.ts', 'firmware/core/dispatch.ts']);
-  const SOURCES = [...tsFiles(ROOT + 'firmware'), ...tsFiles(ROOT + 'host'), ...tsFiles(ROOT + 'sim'), ...tsFiles(ROOT + 'tools'), ...tsFiles(ROOT + 'test/helpers')];
+  const SOURCES = [
+    ...tsFiles(ROOT + 'firmware'),
+    ...tsFiles(ROOT + 'host'),
+    ...tsFiles(ROOT + 'sim'),
+    ...tsFiles(ROOT + 'tools'),
+    ...tsFiles(ROOT + 'test/helpers'),
+  ];
 
   it('lists nothing outside protocol/commands/index.ts and the handler map', () => {
     const found: string[] = [];

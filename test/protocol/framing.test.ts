@@ -344,7 +344,11 @@ describe('FrameReader (binary)', () => {
   it('garbage glued to the front of a frame costs only that frame (send 0x00 first to flush a link)', () => {
     const garbage = ascii('Kaluma v1.2 hello');
     const r = new FrameReader();
-    expect(r.push(concat(garbage, stream))).toEqual(frames(new FrameReader().push(stream)).slice(1).map((frame) => ({ kind: 'frame', frame })));
+    expect(r.push(concat(garbage, stream))).toEqual(
+      frames(new FrameReader().push(stream))
+        .slice(1)
+        .map((frame) => ({ kind: 'frame', frame })),
+    );
   });
 
   it('random garbage between frames never yields a bogus frame, and the frames around it survive', () => {

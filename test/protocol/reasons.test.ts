@@ -45,7 +45,17 @@ describe('Reason table', () => {
 
 describe('device bundles hold no error sentences', () => {
   // sentences every old error response carried; a bundle that builds one again fails here (run after `npm run build`)
-  const OLD = ['no key with id', 'key slots are in use', 'PIN is wrong', 'needs a secure session', 'unknown parameter key', 'expected a byte string', 'truncated at byte', 'open a new session', 'power-cycle'];
+  const OLD = [
+    'no key with id',
+    'key slots are in use',
+    'PIN is wrong',
+    'needs a secure session',
+    'unknown parameter key',
+    'expected a byte string',
+    'truncated at byte',
+    'open a new session',
+    'power-cycle',
+  ];
   for (const name of ['generic', 'kaluma', 'espruino']) {
     const file = new URL(`../../dist/tinyhsm-${name}.js`, import.meta.url);
     it.skipIf(!existsSync(file))(`dist/tinyhsm-${name}.js`, () => {

@@ -46,7 +46,10 @@ function expectError(r: ReturnType<typeof decodeMessage>, status: number, ...nam
       expect(r.args[0], msgOf(r)).toBe(Number(k[1]));
       continue;
     }
-    const last = p.split(/[.[\]]/).filter((x) => x !== '' && !/^\d+$/.test(x)).pop();
+    const last = p
+      .split(/[.[\]]/)
+      .filter((x) => x !== '' && !/^\d+$/.test(x))
+      .pop();
     if (last !== undefined) expect(namesOfKey(r.args[0]), msgOf(r)).toContain(last);
   }
 }
@@ -158,7 +161,8 @@ describe('bad messages: the right status, a message that names the field, nothin
       });
 
       it('not a map → INVALID_PARAMETER', () => {
-        for (const v of [[], 1, 'x', new Uint8Array(1), null, true] as CborValue[]) expectError(decodeMessage(schema, v), Status.INVALID_PARAMETER, /expected a map/);
+        for (const v of [[], 1, 'x', new Uint8Array(1), null, true] as CborValue[])
+          expectError(decodeMessage(schema, v), Status.INVALID_PARAMETER, /expected a map/);
       });
 
       for (const f of schema) {

@@ -30,9 +30,13 @@ function findings(file: string, text = readFileSync(file, 'utf8')): Finding[] {
       }
     }
     if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) at(n, 'dynamic import');
-    if (ts.isBinaryExpression(n) && (n.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken || n.operatorToken.kind === ts.SyntaxKind.QuestionQuestionEqualsToken))
+    if (
+      ts.isBinaryExpression(n) &&
+      (n.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken || n.operatorToken.kind === ts.SyntaxKind.QuestionQuestionEqualsToken)
+    )
       at(n, '?? (JerryScript target es2019)');
-    if ((ts.isPropertyAccessExpression(n) || ts.isElementAccessExpression(n) || ts.isCallExpression(n)) && n.questionDotToken) at(n, '?. (JerryScript target es2019)');
+    if ((ts.isPropertyAccessExpression(n) || ts.isElementAccessExpression(n) || ts.isCallExpression(n)) && n.questionDotToken)
+      at(n, '?. (JerryScript target es2019)');
     if (ts.isPrivateIdentifier(n)) at(n, '#private (JerryScript target es2019)');
     if (ts.isPropertyAccessExpression(n)) {
       const s = n.getText(sf).replace(/\s/g, '');

@@ -99,8 +99,27 @@ export function picture(v: unknown): unknown {
 
 /** Integers at every encoding-width boundary plus random safe integers. */
 export const EDGE_INTS = [
-  0, 1, 23, 24, 255, 256, 65535, 65536, 0xffffffff, 0x100000000, Number.MAX_SAFE_INTEGER,
-  -1, -24, -25, -256, -257, -65536, -65537, -0x100000000, -0x100000001, -Number.MAX_SAFE_INTEGER,
+  0,
+  1,
+  23,
+  24,
+  255,
+  256,
+  65535,
+  65536,
+  0xffffffff,
+  0x100000000,
+  Number.MAX_SAFE_INTEGER,
+  -1,
+  -24,
+  -25,
+  -256,
+  -257,
+  -65536,
+  -65537,
+  -0x100000000,
+  -0x100000001,
+  -Number.MAX_SAFE_INTEGER,
 ];
 export const intArb: fc.Arbitrary<number> = fc.oneof(
   fc.integer({ min: -30, max: 30 }),
@@ -108,15 +127,9 @@ export const intArb: fc.Arbitrary<number> = fc.oneof(
   fc.integer({ min: -70000, max: 70000 }),
   fc.maxSafeInteger(),
 );
-export const bytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(
-  fc.uint8Array({ maxLength: 30 }),
-  fc.uint8Array({ minLength: 20, maxLength: 300 }),
-);
+export const bytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(fc.uint8Array({ maxLength: 30 }), fc.uint8Array({ minLength: 20, maxLength: 300 }));
 /** Text of any Unicode scalar values (unit 'binary' never yields a lone surrogate) and ASCII. */
-export const textArb: fc.Arbitrary<string> = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 30 }),
-  fc.string({ unit: 'grapheme-ascii', maxLength: 40 }),
-);
+export const textArb: fc.Arbitrary<string> = fc.oneof(fc.string({ unit: 'binary', maxLength: 30 }), fc.string({ unit: 'grapheme-ascii', maxLength: 40 }));
 const leafArb: fc.Arbitrary<CborValue> = fc.oneof(intArb, bytesArb, textArb, fc.boolean(), fc.constant(null));
 
 /**
@@ -135,9 +148,7 @@ export function valueArb(level = 1, width = 4): fc.Arbitrary<CborValue> {
 }
 
 export function mapArb(child: fc.Arbitrary<CborValue>, width = 4): fc.Arbitrary<CborMap> {
-  return fc
-    .uniqueArray(fc.tuple(intArb, child), { selector: (e) => e[0], maxLength: width })
-    .map((entries) => new Map(entries));
+  return fc.uniqueArray(fc.tuple(intArb, child), { selector: (e) => e[0], maxLength: width }).map((entries) => new Map(entries));
 }
 
 /** A value that is a container nested exactly `levels` deep: [[…[leaf]…]]. */
@@ -153,13 +164,11 @@ const utf8Len = (s: string) => utf8Encode(s).length;
 
 /** Text of at most `max` UTF-8 bytes, cut at a code point boundary so it stays valid. */
 export function textUpTo(max: number): fc.Arbitrary<string> {
-  return fc
-    .oneof(fc.string({ unit: 'binary', maxLength: max }), fc.string({ unit: 'grapheme-ascii', maxLength: max }))
-    .map((s) => {
-      const cps = Array.from(s);
-      while (utf8Len(cps.join('')) > max) cps.pop();
-      return cps.join('');
-    });
+  return fc.oneof(fc.string({ unit: 'binary', maxLength: max }), fc.string({ unit: 'grapheme-ascii', maxLength: max })).map((s) => {
+    const cps = Array.from(s);
+    while (utf8Len(cps.join('')) > max) cps.pop();
+    return cps.join('');
+  });
 }
 
 /** A valid value for a field type, over its whole allowed range (boundaries included). */
@@ -182,13 +191,11 @@ export function fieldArb(type: FieldType): fc.Arbitrary<unknown> {
     case 'uintList':
       return fc.array(fc.oneof(fc.nat(300), fc.maxSafeNat()), { maxLength: type.max });
     case 'uintTextMap':
-      return fc
-        .uniqueArray(fc.tuple(fc.oneof(fc.nat(20), fc.maxSafeNat()), textUpTo(40)), { selector: (e) => e[0], maxLength: type.max })
-        .map((entries) => {
-          const o: { [k: number]: string } = {};
-          for (const [k, v] of entries) o[k] = v;
-          return o;
-        });
+      return fc.uniqueArray(fc.tuple(fc.oneof(fc.nat(20), fc.maxSafeNat()), textUpTo(40)), { selector: (e) => e[0], maxLength: type.max }).map((entries) => {
+        const o: { [k: number]: string } = {};
+        for (const [k, v] of entries) o[k] = v;
+        return o;
+      });
     case 'list':
       // lists of nested messages are kept short: the nested fields get their own full-range coverage
       return fc.array(messageArb(type.of), { maxLength: Math.min(type.max, 4) });

@@ -38,9 +38,36 @@ function masterFrom(img: Uint8Array, role: number, p: string, deviceId: Uint8Arr
 }
 
 const cases = [
-  { name: "the user's CHANGE_PIN", role: Role.USER, old: USER, as: { role: Role.USER, pin: USER }, command: Command.CHANGE_PIN, params: { 1: Role.USER, 2: pin(USER), 3: pin(NEW) }, user: NEW, so: SO },
-  { name: "the SO's UNBLOCK of the user", role: Role.USER, old: USER, as: { role: Role.SO, pin: SO }, command: Command.UNBLOCK, params: { 1: pin(NEW) }, user: NEW, so: SO },
-  { name: "the SO's CHANGE_PIN", role: Role.SO, old: SO, as: { role: Role.SO, pin: SO }, command: Command.CHANGE_PIN, params: { 1: Role.SO, 2: pin(SO), 3: pin(NEW) }, user: USER, so: NEW },
+  {
+    name: "the user's CHANGE_PIN",
+    role: Role.USER,
+    old: USER,
+    as: { role: Role.USER, pin: USER },
+    command: Command.CHANGE_PIN,
+    params: { 1: Role.USER, 2: pin(USER), 3: pin(NEW) },
+    user: NEW,
+    so: SO,
+  },
+  {
+    name: "the SO's UNBLOCK of the user",
+    role: Role.USER,
+    old: USER,
+    as: { role: Role.SO, pin: SO },
+    command: Command.UNBLOCK,
+    params: { 1: pin(NEW) },
+    user: NEW,
+    so: SO,
+  },
+  {
+    name: "the SO's CHANGE_PIN",
+    role: Role.SO,
+    old: SO,
+    as: { role: Role.SO, pin: SO },
+    command: Command.CHANGE_PIN,
+    params: { 1: Role.SO, 2: pin(SO), 3: pin(NEW) },
+    user: USER,
+    so: NEW,
+  },
 ];
 
 describe('an old flash image and the PIN of its day open no key that exists after a PIN change', () => {
@@ -101,7 +128,7 @@ describe('an old flash image and the PIN of its day open no key that exists afte
     );
   });
 
-  it('a public key planted in the SO record by someone without a PIN is not sealed to: the user\'s PIN change deletes that record instead', () => {
+  it("a public key planted in the SO record by someone without a PIN is not sealed to: the user's PIN change deletes that record instead", () => {
     const flash = new NorFlash({ pageSize: 2048, pageCount: 8 });
     const t = boot(flash);
     expect(inSession(t, newSession(t), Command.INIT, { 1: pin(USER), 2: pin(SO) }).status).toBe(Status.OK);

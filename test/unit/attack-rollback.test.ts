@@ -168,4 +168,3 @@ describe('with a monotonic counter: an old image written back is refused, not us
     expect(Buffer.from(Store.open(NorFlash.fromBytes(flash.snapshot(), { pageSize: 2048 })).get(FRESHNESS_RECORD)!).readUInt32LE(0)).toBe(c.value);
   });
 });
-

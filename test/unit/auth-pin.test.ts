@@ -62,7 +62,10 @@ function x25519Node(secret: Uint8Array, peer: Uint8Array): Buffer {
   });
 }
 function x25519PublicNode(secret: Uint8Array): Buffer {
-  const der = createPublicKey(createPrivateKey({ key: Buffer.concat([X25519_PKCS8, secret]), format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
+  const der = createPublicKey(createPrivateKey({ key: Buffer.concat([X25519_PKCS8, secret]), format: 'der', type: 'pkcs8' })).export({
+    format: 'der',
+    type: 'spki',
+  });
   return der.subarray(der.length - 32);
 }
 function chachaOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
@@ -103,7 +106,10 @@ describe('role record', () => {
     const m = generateMasterKey(rng);
     const l = generateMasterKey(rng);
     const { user, so } = roles('correct horse', 'battery staple', m, l);
-    for (const [r, pin] of [[user, 'correct horse'], [so, 'battery staple']] as const) {
+    for (const [r, pin] of [
+      [user, 'correct horse'],
+      [so, 'battery staple'],
+    ] as const) {
       const u = value(unlockWithPin(crypto, r, pinOf(pin), deviceId));
       expect([hex(u.master), hex(u.link)]).toEqual([hex(m), hex(l)]);
     }
@@ -124,12 +130,20 @@ describe('role record', () => {
       const pin = pinOf(role === 'user' ? '246810' : 'so-pin-with-more-bytes');
       const fresh = value(createRole(crypto, rng, role, pin, l, deviceId, 17));
       const r = fresh.parts;
-      const envelope = sealing === 'static' ? sealMaster(crypto, rng, m, l, deviceId, fresh, other.parts)[0] : sealMaster(crypto, rng, m, l, deviceId, fresh)[0];
+      const envelope =
+        sealing === 'static' ? sealMaster(crypto, rng, m, l, deviceId, fresh, other.parts)[0] : sealMaster(crypto, rng, m, l, deviceId, fresh)[0];
       // static-static: E is the other role's public key; ephemeral: a key made for this sealing
       if (sealing === 'static') expect(hex(envelope.subarray(0, 32))).toBe(hex(other.parts.rolePublic));
-      expect([r.salt.length, r.verifier.length, r.wrapNonce.length, r.wrappedSecrets.length, r.rolePublic.length, r.publicTag.length, envelope.length, r.iterations]).toEqual([
-        16, 32, 12, 80, 32, 32, 80, 17,
-      ]);
+      expect([
+        r.salt.length,
+        r.verifier.length,
+        r.wrapNonce.length,
+        r.wrappedSecrets.length,
+        r.rolePublic.length,
+        r.publicTag.length,
+        envelope.length,
+        r.iterations,
+      ]).toEqual([16, 32, 12, 80, 32, 32, 80, 17]);
       const base = pbkdf2Sync(pin, r.salt, 17, 32, 'sha256');
       expect(hex(r.verifier)).toBe(Buffer.from(hkdfSync('sha256', base, r.salt, 'tinyhsm/pin/v1 verifier', 32)).toString('hex'));
       const kek = Buffer.from(hkdfSync('sha256', base, r.salt, 'tinyhsm/pin/v1 wrap', 32));
@@ -139,7 +153,9 @@ describe('role record', () => {
       expect(hex(both.subarray(32))).toBe(hex(l));
       expect(hex(x25519PublicNode(secret))).toBe(hex(r.rolePublic));
       // the tag: HMAC-SHA256(link, "tinyhsm/role/v2 " ‖ role ‖ 00 ‖ device id ‖ rolePublic)
-      const tag = createHmac('sha256', l).update(Buffer.concat([context('tinyhsm/role/v2 ', role, deviceId), r.rolePublic])).digest();
+      const tag = createHmac('sha256', l)
+        .update(Buffer.concat([context('tinyhsm/role/v2 ', role, deviceId), r.rolePublic]))
+        .digest();
       expect(hex(r.publicTag)).toBe(tag.toString('hex'));
       // the envelope: E ‖ ChaCha20-Poly1305(HKDF(X25519(secret, E), link, ctx ‖ E ‖ rolePublic), 0^12, master, ctx)
       const E = envelope.subarray(0, 32);
@@ -218,7 +234,7 @@ describe('role record', () => {
     expect(publicKeyVouched(crypto, l, new Uint8Array(16), user)).toBe(false);
   });
 
-  it('one role can give both a new master key: sealed to the other role\'s public key, its old PIN opens the new key', () => {
+  it("one role can give both a new master key: sealed to the other role's public key, its old PIN opens the new key", () => {
     const m = generateMasterKey(rng);
     const l = generateMasterKey(rng);
     const { user, so } = roles('user-pin-1', 'so-pin-1', m, l);
@@ -290,7 +306,12 @@ describe('secrets are wiped and the verifier comparison is constant-time', () =>
     const sf = ts.createSourceFile('pin.ts', src, ts.ScriptTarget.ES2020, true);
     const bad: string[] = [];
     const visit = (n: ts.Node): void => {
-      if (ts.isBinaryExpression(n) && /=/.test(n.operatorToken.getText(sf)) && /verifier/.test(n.left.getText(sf) + n.right.getText(sf)) && n.operatorToken.kind !== ts.SyntaxKind.EqualsToken)
+      if (
+        ts.isBinaryExpression(n) &&
+        /=/.test(n.operatorToken.getText(sf)) &&
+        /verifier/.test(n.left.getText(sf) + n.right.getText(sf)) &&
+        n.operatorToken.kind !== ts.SyntaxKind.EqualsToken
+      )
         bad.push(n.getText(sf));
       ts.forEachChild(n, visit);
     };

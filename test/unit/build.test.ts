@@ -35,10 +35,12 @@ describe('build checks reject what must not reach a firmware bundle', () => {
     expect(r.minified).toBeGreaterThan(0);
   });
 
-  it("node:fs in an entry fails, naming the builtin and the importing file", async () => {
+  it('node:fs in an entry fails, naming the builtin and the importing file', async () => {
     const r = await tryEntry('uses-node-fs', `import { readFileSync } from 'node:fs';\n(globalThis as any).r = readFileSync;\n`);
     expect(r.ok).toBe(false);
-    expect(r.problems.join('\n')).toMatch(/node builtin 'node:fs' imported by tmp\/build-test-\d+\/uses-node-fs\.ts reaches a firmware bundle; firmware must not import node:\*/);
+    expect(r.problems.join('\n')).toMatch(
+      /node builtin 'node:fs' imported by tmp\/build-test-\d+\/uses-node-fs\.ts reaches a firmware bundle; firmware must not import node:\*/,
+    );
   });
 
   it('a bare builtin name ("crypto") counts as node too', async () => {

@@ -23,7 +23,8 @@ const ED25519_SPKI = '302a300506032b6570032100';
 const edPublic = (pub: Uint8Array) => createPublicKey({ key: Buffer.concat([Buffer.from(ED25519_SPKI, 'hex'), pub]), format: 'der', type: 'spki' });
 const signedBytes = (statement: Uint8Array) => Buffer.concat([Buffer.from(ATTEST_CONTEXT, 'utf8'), Buffer.from([0]), statement]);
 /** What a host checks (docs/security.md §8): the signature under the pinned identity key. */
-const verifies = (identity: Uint8Array, statement: Uint8Array, signature: Uint8Array) => nodeVerify(null, signedBytes(statement), edPublic(identity), signature);
+const verifies = (identity: Uint8Array, statement: Uint8Array, signature: Uint8Array) =>
+  nodeVerify(null, signedBytes(statement), edPublic(identity), signature);
 const nonce = (b: number, n = 32) => new Uint8Array(n).map((_, i) => (b + i) & 0xff);
 
 describe('KEY_ATTEST handler', () => {
@@ -32,7 +33,9 @@ describe('KEY_ATTEST handler', () => {
     const ident = kx.ctx.identity!;
     // the identity public key is what OpenSSL derives from the seed: an independent check of the key itself
     const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), ident.seed]);
-    const opensslPub = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' }).subarray(12);
+    const opensslPub = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }))
+      .export({ format: 'der', type: 'spki' })
+      .subarray(12);
     expect(hex(ident.publicKey)).toBe(opensslPub.toString('hex'));
 
     const g = okOf(keyGenerate(kx.ctx, { alg: Alg.ECDSA_P256, label: 'ca', capabilities: Capability.SIGN | Capability.DERIVE, touch: true }));
@@ -59,11 +62,25 @@ describe('KEY_ATTEST handler', () => {
 
   it('an imported key says origin 2 and local false; the statement follows a policy change', () => {
     const kx = handlerContext({ login: true });
-    const i = okOf(keyImport(kx.ctx, { alg: Alg.ED25519, label: 'imported', privateKey: new Uint8Array(32).fill(0x42), capabilities: Capability.SIGN | Capability.EXPORT_WRAPPED }));
+    const i = okOf(
+      keyImport(kx.ctx, {
+        alg: Alg.ED25519,
+        label: 'imported',
+        privateKey: new Uint8Array(32).fill(0x42),
+        capabilities: Capability.SIGN | Capability.EXPORT_WRAPPED,
+      }),
+    );
     let r = okOf(keyAttest(kx.ctx, { keyId: i.keyId, nonce: nonce(7, 64) }));
     expect(verifies(kx.ctx.identity!.publicKey, r.statement, r.signature)).toBe(true);
     let s = decodeMessage<Record<string, unknown>>(AttestationStatementSchema, statementMap(r.statement));
-    expect(s.ok && s.value).toMatchObject({ origin: Origin.IMPORTED, local: false, capabilities: Capability.SIGN | Capability.EXPORT_WRAPPED, neverExtractable: false, sensitive: true, touch: false });
+    expect(s.ok && s.value).toMatchObject({
+      origin: Origin.IMPORTED,
+      local: false,
+      capabilities: Capability.SIGN | Capability.EXPORT_WRAPPED,
+      neverExtractable: false,
+      sensitive: true,
+      touch: false,
+    });
     okOf(keySetPolicy(kx.ctx, { keyId: i.keyId, capabilities: Capability.SIGN, touch: true }));
     r = okOf(keyAttest(kx.ctx, { keyId: i.keyId, nonce: nonce(8) }));
     s = decodeMessage<Record<string, unknown>>(AttestationStatementSchema, statementMap(r.statement));

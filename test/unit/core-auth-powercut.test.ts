@@ -5,7 +5,21 @@ import { field, sweepStride } from '../helpers/loopback.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import { SETTINGS_RECORD, encodeSettings } from '../../firmware/core/auth/access_records.ts';
-import { CUT_PAGE, NEW_PIN, SO_PIN, USER_PIN, WRONG_PIN, authCutRig, inSession, loggedIn, login, newSession, pin, tries, triesAfterCut } from '../helpers/auth-cut.ts';
+import {
+  CUT_PAGE,
+  NEW_PIN,
+  SO_PIN,
+  USER_PIN,
+  WRONG_PIN,
+  authCutRig,
+  inSession,
+  loggedIn,
+  login,
+  newSession,
+  pin,
+  tries,
+  triesAfterCut,
+} from '../helpers/auth-cut.ts';
 
 const { crypto, boot, image, initializedImage, sweep, sweepPinChange } = authCutRig('auth power cut');
 
@@ -170,7 +184,12 @@ describe('power cuts during the PIN commands', () => {
 
   // the user PIN changed by the user, and set anew by the SO's UNBLOCK: the same sweep, the same judgement of which PIN works
   for (const c of [
-    { name: 'CHANGE_PIN', command: Command.CHANGE_PIN, as: { role: Role.USER, pin: USER_PIN }, params: () => ({ 1: Role.USER, 2: pin(USER_PIN), 3: pin(NEW_PIN) }) },
+    {
+      name: 'CHANGE_PIN',
+      command: Command.CHANGE_PIN,
+      as: { role: Role.USER, pin: USER_PIN },
+      params: () => ({ 1: Role.USER, 2: pin(USER_PIN), 3: pin(NEW_PIN) }),
+    },
     { name: 'UNBLOCK', command: Command.UNBLOCK, as: { role: Role.SO, pin: SO_PIN }, params: () => ({ 1: pin(NEW_PIN) }) },
   ])
     it(c.name + ': cut at every word (every 3rd unless POWERCUT_FULL=1), the old user PIN or the new one works, never neither and never both', () => {

@@ -357,7 +357,7 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
 
   it('8 wrong SO PINs block the SO role for good: no UNBLOCK, no KEY_IMPORT; the user PIN keeps working (docs/security.md §4)', () => {
     let { t, flash } = initialized();
-    for (let wrong = 0; wrong < 8; ) {
+    for (let wrong = 0; wrong < 8;) {
       t = reboot(flash);
       const s = newSession(t);
       for (let i = 0; i < 2; i++, wrong++) login(t, s, Role.SO, WRONG);

@@ -248,12 +248,19 @@ describe('ECDH', () => {
   const t = startTestDevice();
   const x = generate(t, Alg.X25519);
   // a P-256 key signs by default; ECDH needs the derive capability asked for at creation (docs/security.md §6)
-  const p = okValue(t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_P256, 3: Capability.SIGN | Capability.DERIVE }), Command.KEY_GENERATE) as { keyId: number; publicKey: Uint8Array };
+  const p = okValue(t.call(Command.KEY_GENERATE, { 1: Alg.ECDSA_P256, 3: Capability.SIGN | Capability.DERIVE }), Command.KEY_GENERATE) as {
+    keyId: number;
+    publicKey: Uint8Array;
+  };
   const ed = generate(t, Alg.ED25519);
   const k1 = generate(t, Alg.ECDSA_SECP256K1);
 
   it('x25519 agrees with OpenSSL', () => {
-    const peer = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), Buffer.alloc(32, 7)]), format: 'der', type: 'pkcs8' });
+    const peer = createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), Buffer.alloc(32, 7)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     const peerPub = createPublicKey(peer).export({ format: 'der', type: 'spki' }).subarray(12);
     const s = okValue(t.call(Command.ECDH, { 1: x.keyId, 2: new Uint8Array(peerPub) }), Command.ECDH).sharedSecret as Uint8Array;
     const mine = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), x.publicKey]), format: 'der', type: 'spki' });

@@ -26,7 +26,10 @@ const OPENSSL_CURVE: Record<EcCurve, string> = { p256: 'prime256v1', secp256k1: 
 
 function ecPublicKeyObject(curve: EcCurve, point: Uint8Array) {
   const b = Buffer.from(point);
-  return createPublicKey({ key: { kty: 'EC', crv: JWK_CRV[curve], x: b.subarray(1, 33).toString('base64url'), y: b.subarray(33).toString('base64url') }, format: 'jwk' });
+  return createPublicKey({
+    key: { kty: 'EC', crv: JWK_CRV[curve], x: b.subarray(1, 33).toString('base64url'), y: b.subarray(33).toString('base64url') },
+    format: 'jwk',
+  });
 }
 
 function edPrivate(seed: Uint8Array) {
@@ -62,7 +65,9 @@ describe('ECDSA', () => {
       for (let i = 0; i < 10; i++) {
         const e = createECDH(OPENSSL_CURVE[curve]);
         e.generateKeys();
-        const sk = new Uint8Array(e.getPrivateKey().length === 32 ? e.getPrivateKey() : Buffer.concat([Buffer.alloc(32 - e.getPrivateKey().length), e.getPrivateKey()]));
+        const sk = new Uint8Array(
+          e.getPrivateKey().length === 32 ? e.getPrivateKey() : Buffer.concat([Buffer.alloc(32 - e.getPrivateKey().length), e.getPrivateKey()]),
+        );
         const pub = c.ecdsaPublicKey(curve, sk);
         expect(hex(pub)).toBe(e.getPublicKey('hex'));
         const digest = new Uint8Array(randomBytes(32));
@@ -127,7 +132,8 @@ describe('X25519 and P-256 ECDH', () => {
     for (let i = 0; i < 10; i++) {
       const a = new Uint8Array(randomBytes(32));
       const b = new Uint8Array(randomBytes(32));
-      const pkcs8 = (s: Uint8Array) => createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), s]), format: 'der', type: 'pkcs8' });
+      const pkcs8 = (s: Uint8Array) =>
+        createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), s]), format: 'der', type: 'pkcs8' });
       const bPub = c.x25519PublicKey(b);
       expect(hex(bPub)).toBe(createPublicKey(pkcs8(b)).export({ format: 'der', type: 'spki' }).subarray(12).toString('hex'));
       expect(hex(c.x25519(a, bPub))).toBe(diffieHellman({ privateKey: pkcs8(a), publicKey: createPublicKey(pkcs8(b)) }).toString('hex'));
@@ -221,7 +227,15 @@ describe('global_crypto shim', () => {
       writeFileSync(join(dir, 'late.mjs'), body(false));
       const out: Record<string, { atLoad: number; perSign: number }> = {};
       for (const name of ['first', 'late']) {
-        await build({ entryPoints: [join(dir, name + '.mjs')], bundle: true, format: 'esm', platform: 'node', outfile: join(dir, name + '.out.mjs'), logLevel: 'silent', absWorkingDir: root });
+        await build({
+          entryPoints: [join(dir, name + '.mjs')],
+          bundle: true,
+          format: 'esm',
+          platform: 'node',
+          outfile: join(dir, name + '.out.mjs'),
+          logLevel: 'silent',
+          absWorkingDir: root,
+        });
         out[name] = JSON.parse(execFileSync(process.execPath, [join(dir, name + '.out.mjs')], { encoding: 'utf8' }));
       }
       expect(out.first.atLoad).toBeGreaterThan(0); // noble's load-time probes reached our source

@@ -45,10 +45,11 @@ function sameCrcOtherBody(body: Uint8Array, end: number): Uint8Array {
   for (let i = 0; i < bits; i++) {
     let v = cols[i];
     let combo = 1n << BigInt(i);
-    for (const r of reduced) if (((v ^ r.v) >>> 0) < v) {
-      v = (v ^ r.v) >>> 0;
-      combo ^= r.combo;
-    }
+    for (const r of reduced)
+      if ((v ^ r.v) >>> 0 < v) {
+        v = (v ^ r.v) >>> 0;
+        combo ^= r.combo;
+      }
     if (v === 0) {
       const out = body.slice();
       for (let k = 0; k < bits; k++) if ((combo >> BigInt(k)) & 1n) out[start + (k >> 3)] ^= 1 << (k & 7);
@@ -553,7 +554,13 @@ describe('a tty that is not raw (docs/protocol.md §1 "Raw link")', () => {
       back = t.link.take();
       const [r, ...rest] = decodeReplies(back);
       expect(rest).toEqual([]);
-      expect([r.frame.type, r.frame.seq, r.status, r.reason, r.args]).toEqual([FrameType.ERROR, 60, Status.INVALID_FRAME, Reason.FRAME_TYPE_REFUSED, [echoedType]]);
+      expect([r.frame.type, r.frame.seq, r.status, r.reason, r.args]).toEqual([
+        FrameType.ERROR,
+        60,
+        Status.INVALID_FRAME,
+        Reason.FRAME_TYPE_REFUSED,
+        [echoedType],
+      ]);
     }
   });
 

@@ -25,7 +25,9 @@ function without(alg: 'x25519' | 'ed25519'): Crypto {
 const rngCalls = (t: TestDevice): number => (t.link.env.rng as unknown as { calls: number }).calls;
 
 /** Every command but those the clear always allows and RANDOM: each must still say SESSION_REQUIRED in the clear. */
-const gatedInTheClear = Object.entries(Command).filter(([, code]) => COMMANDS[code].gate !== Gate.CLEAR && COMMANDS[code].gate !== Gate.OUTER && code !== Command.RANDOM);
+const gatedInTheClear = Object.entries(Command).filter(
+  ([, code]) => COMMANDS[code].gate !== Gate.CLEAR && COMMANDS[code].gate !== Gate.OUTER && code !== Command.RANDOM,
+);
 
 describe('RANDOM on a device that cannot open sessions (no BigInt: the Espruino crypto)', () => {
   const boot = () => startTestDevice({ crypto: createNoBigIntCrypto(), seed: 'sessionless', autoAuth: false });
@@ -94,7 +96,12 @@ describe('RANDOM on a device that can open sessions: never in the clear', () => 
   it('an identity record that does not decode does not turn it into a session-less device: still SESSION_REQUIRED', () => {
     const flash = new NorFlash();
     const store = Store.open(flash);
-    expect(store.commit([{ key: DEVICE_ID_RECORD, value: new Uint8Array(16).fill(3) }, { key: IDENTITY_RECORD, value: new Uint8Array([0xa0]) }]).ok).toBe(true);
+    expect(
+      store.commit([
+        { key: DEVICE_ID_RECORD, value: new Uint8Array(16).fill(3) },
+        { key: IDENTITY_RECORD, value: new Uint8Array([0xa0]) },
+      ]).ok,
+    ).toBe(true);
     const t = startTestDevice({ flash, seed: 'broken identity', autoAuth: false });
     expect(t.device.identityPublicKey).toBeUndefined();
     expect(t.callClear(Command.SESSION_OPEN, { 1: new Uint8Array(32).fill(9) }).statusName).toBe('OPERATION_NOT_PERMITTED');

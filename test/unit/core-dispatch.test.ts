@@ -47,8 +47,16 @@ describe('code tables', () => {
       expect(COMMANDS[c], 'COMMANDS entry for ' + c).toBeDefined();
       expect(Array.isArray(COMMANDS[c].request) && Array.isArray(COMMANDS[c].response)).toBe(true);
     }
-    expect(Object.keys(HANDLERS).map(Number).sort((a, b) => a - b)).toEqual(cmds.slice().sort((a, b) => a - b));
-    expect(Object.keys(COMMANDS).map(Number).sort((a, b) => a - b)).toEqual(cmds.slice().sort((a, b) => a - b));
+    expect(
+      Object.keys(HANDLERS)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(cmds.slice().sort((a, b) => a - b));
+    expect(
+      Object.keys(COMMANDS)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(cmds.slice().sort((a, b) => a - b));
   });
 });
 
@@ -149,7 +157,10 @@ describe('dispatch', () => {
     expect(Array.from(body)).toEqual([0x03, 0xa5, 0x01, 0x18, 0x2d, 0x02, 0x01, 0x03, 0x1a, 0x00, 0x01, 0x11, 0x70, 0x04, 0x00, 0x05, 0x19, 0xff, 0xff]);
     const r = decode(errorBody(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [7]));
     expect(r.status).toBe(Status.KEY_NOT_FOUND);
-    expect([...r.map.entries()]).toEqual([[1, Reason.KEY_NOT_FOUND], [2, 7]]);
+    expect([...r.map.entries()]).toEqual([
+      [1, Reason.KEY_NOT_FOUND],
+      [2, 7],
+    ]);
   });
 });
 
@@ -194,15 +205,69 @@ describe('SIGN and ECDH before their handlers (docs/protocol.md §7 "Order of ch
     expect(run(notCbor)).toEqual(['INVALID_CBOR', Reason.CBOR_INDEFINITE, []]);
     const msg = new Uint8Array(0);
     const digest = new Uint8Array(32);
-    expect(run(req(Command.SIGN, [[1, 0], [2, msg], [3, digest], [4, 1]]))).toEqual(['UNKNOWN_PARAMETER', Reason.UNKNOWN_FIELD, [4]]);
-    expect(run(req(Command.SIGN, [[1, 0], [2, msg], [3, digest]]))).toEqual(['INVALID_PARAMETER', Reason.VALUE_OUT_OF_RANGE, [1, 0, 1, 65535]]);
-    expect(run(req(Command.SIGN, [[1, 7], [2, msg], [3, new Uint8Array(31)]]))).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [3, 31, 32, 32]]);
+    expect(
+      run(
+        req(Command.SIGN, [
+          [1, 0],
+          [2, msg],
+          [3, digest],
+          [4, 1],
+        ]),
+      ),
+    ).toEqual(['UNKNOWN_PARAMETER', Reason.UNKNOWN_FIELD, [4]]);
+    expect(
+      run(
+        req(Command.SIGN, [
+          [1, 0],
+          [2, msg],
+          [3, digest],
+        ]),
+      ),
+    ).toEqual(['INVALID_PARAMETER', Reason.VALUE_OUT_OF_RANGE, [1, 0, 1, 65535]]);
+    expect(
+      run(
+        req(Command.SIGN, [
+          [1, 7],
+          [2, msg],
+          [3, new Uint8Array(31)],
+        ]),
+      ),
+    ).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [3, 31, 32, 32]]);
     // the handler: message and digest before the key lookup
-    expect(run(req(Command.SIGN, [[1, 7], [2, msg], [3, digest]]))).toEqual(['INVALID_PARAMETER', Reason.MESSAGE_AND_DIGEST, []]);
+    expect(
+      run(
+        req(Command.SIGN, [
+          [1, 7],
+          [2, msg],
+          [3, digest],
+        ]),
+      ),
+    ).toEqual(['INVALID_PARAMETER', Reason.MESSAGE_AND_DIGEST, []]);
     expect(run(req(Command.SIGN, [[1, 7]]))).toEqual(['INVALID_PARAMETER', Reason.NO_MESSAGE_OR_DIGEST, []]);
-    expect(run(req(Command.SIGN, [[1, 7], [2, msg]]))).toEqual(['KEY_NOT_FOUND', Reason.KEY_NOT_FOUND, [7]]);
+    expect(
+      run(
+        req(Command.SIGN, [
+          [1, 7],
+          [2, msg],
+        ]),
+      ),
+    ).toEqual(['KEY_NOT_FOUND', Reason.KEY_NOT_FOUND, [7]]);
     expect(run(req(Command.ECDH, [[2, new Uint8Array(31)]]))).toEqual(['MISSING_PARAMETER', Reason.MISSING_FIELD, [1]]);
-    expect(run(req(Command.ECDH, [[1, 7], [2, new Uint8Array(31)]]))).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [2, 31, 32, 65]]);
-    expect(run(req(Command.ECDH, [[1, 7], [2, new Uint8Array(33)]]))).toEqual(['KEY_NOT_FOUND', Reason.KEY_NOT_FOUND, [7]]);
+    expect(
+      run(
+        req(Command.ECDH, [
+          [1, 7],
+          [2, new Uint8Array(31)],
+        ]),
+      ),
+    ).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [2, 31, 32, 65]]);
+    expect(
+      run(
+        req(Command.ECDH, [
+          [1, 7],
+          [2, new Uint8Array(33)],
+        ]),
+      ),
+    ).toEqual(['KEY_NOT_FOUND', Reason.KEY_NOT_FOUND, [7]]);
   });
 });

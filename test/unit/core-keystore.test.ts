@@ -16,7 +16,12 @@ const hex = (b: Uint8Array | undefined) => (b === undefined ? 'none' : Buffer.fr
 const k = (b: number) => new Uint8Array(32).fill(b);
 const POLICY: StoredPolicy = { capabilities: Capability.SIGN, sensitive: true, touch: false, neverExtractable: true };
 const DEVICE = new Uint8Array(16).fill(0xd1);
-const kc = (masterKey = new Uint8Array(32).fill(0x33), deviceId = DEVICE): KeyCrypto => ({ crypto: nobleCrypto(), rng: seededRng('keystore'), deviceId, masterKey });
+const kc = (masterKey = new Uint8Array(32).fill(0x33), deviceId = DEVICE): KeyCrypto => ({
+  crypto: nobleCrypto(),
+  rng: seededRng('keystore'),
+  deviceId,
+  masterKey,
+});
 const KC = kc();
 const open = (flash: Flash, capacity = 4) => KeyStore.load(capacity, Store.open(flash));
 /** The clear metadata of every key (what boot loads). */
@@ -51,7 +56,15 @@ describe('KeyStore', () => {
     const flash = ramSizedFlash();
     const s = open(flash);
     add(s, 1, 'signing', Alg.ED25519);
-    const p = s.add(Alg.ECDSA_P256, 'é label', Origin.IMPORTED, { ...POLICY, capabilities: Capability.DERIVE, touch: true }, k(2), new Uint8Array(65).fill(4), KC);
+    const p = s.add(
+      Alg.ECDSA_P256,
+      'é label',
+      Origin.IMPORTED,
+      { ...POLICY, capabilities: Capability.DERIVE, touch: true },
+      k(2),
+      new Uint8Array(65).fill(4),
+      KC,
+    );
     expect(p.ok).toBe(true);
     const back = open(flash);
     expect(meta(back)).toEqual(meta(s));
@@ -67,7 +80,8 @@ describe('KeyStore', () => {
     const flash = new NorFlash({ pageSize: 1024, pageCount: 4 });
     const s = open(flash);
     const keys = [1, 2, 3].map((i) => new Uint8Array(32).map((_, j) => (i * 37 + j * 11) & 0xff));
-    for (let i = 0; i < keys.length; i++) expect(s.add(Alg.ECDSA_SECP256K1, 'k', Origin.IMPORTED, POLICY, keys[i].slice(), new Uint8Array(65).fill(4), KC).ok).toBe(true);
+    for (let i = 0; i < keys.length; i++)
+      expect(s.add(Alg.ECDSA_SECP256K1, 'k', Origin.IMPORTED, POLICY, keys[i].slice(), new Uint8Array(65).fill(4), KC).ok).toBe(true);
     expect(s.setPolicy(2, { ...POLICY, touch: true }, KC).ok).toBe(true);
     expect(s.remove(3).ok).toBe(true);
     for (const key of keys) expect(leftover(flash.bytes, key), hex(key)).toBe(-1);
@@ -256,7 +270,11 @@ describe('KeyStore', () => {
     const s2 = KeyStore.load(4, store);
     expect(add(s2, 2)).toBe(0xffff);
     expect(add(s2, 3)).toBe(2); // 1 is still in use
-    expect(open(flash).list().map((x) => x.id)).toEqual([1, 2, 0xffff]);
+    expect(
+      open(flash)
+        .list()
+        .map((x) => x.id),
+    ).toEqual([1, 2, 0xffff]);
     expect(add(open(flash), 4)).toBe(3);
   });
 
@@ -289,7 +307,11 @@ describe('KeyStore', () => {
     const small = open(flash, 2);
     expect(small.list().map((x) => x.id)).toEqual([1, 2]);
     expect(small.skipped).toBe(2);
-    expect(open(flash, 4).list().map((x) => x.id)).toEqual([1, 2, 3, 4]);
+    expect(
+      open(flash, 4)
+        .list()
+        .map((x) => x.id),
+    ).toEqual([1, 2, 3, 4]);
   });
 
   it('a flash that throws mid-commit leaves RAM unchanged, wipes the new key, and refuses changes until a reboot', () => {

@@ -9,13 +9,7 @@ import { cborDecode } from '../../firmware/protocol/cbor.ts';
 import { field, startTestDevice, type Reply } from '../helpers/loopback.ts';
 import { ALLOWED_CAPABILITIES, DEFAULT_CAPABILITIES } from '../../firmware/protocol/algorithms.ts';
 import { DEFAULT_CAPABILITIES as HOST_DEFAULT_CAPABILITIES } from '../../host/policy.ts';
-import {
-  checkUse,
-  policyAtCreation,
-  tightenPolicy,
-  wirePolicy,
-  type StoredPolicy,
-} from '../../firmware/core/policy.ts';
+import { checkUse, policyAtCreation, tightenPolicy, wirePolicy, type StoredPolicy } from '../../firmware/core/policy.ts';
 import { keyGenerate } from '../../firmware/core/commands/key_generate.ts';
 import { keyImport } from '../../firmware/core/commands/key_import.ts';
 import { keyList } from '../../firmware/core/commands/key_list.ts';
@@ -58,7 +52,7 @@ describe('neverExtractable of an imported key', () => {
 });
 
 describe('policy at creation (docs/security.md §6)', () => {
-  it('defaults: the algorithm\'s main use, sensitive, no touch, never extractable', () => {
+  it("defaults: the algorithm's main use, sensitive, no touch, never extractable", () => {
     expect(ALGS.map((a) => okOf(policyAtCreation(a, {}, Origin.GENERATED)))).toEqual([
       { capabilities: SIGN, sensitive: true, touch: false, neverExtractable: true },
       { capabilities: SIGN, sensitive: true, touch: false, neverExtractable: true },
@@ -89,9 +83,17 @@ describe('policy at creation (docs/security.md §6)', () => {
       }
       refused(policyAtCreation(a, { capabilities: 0 }, Origin.GENERATED), Status.INVALID_PARAMETER, /at least one/);
     }
-    refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | ENCRYPT }, Origin.GENERATED), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
+    refused(
+      policyAtCreation(Alg.ED25519, { capabilities: SIGN | ENCRYPT }, Origin.GENERATED),
+      Status.INVALID_PARAMETER,
+      /no algorithm offers encrypt or decrypt/,
+    );
     refused(policyAtCreation(Alg.X25519, { capabilities: DECRYPT }, Origin.GENERATED), Status.INVALID_PARAMETER, /no algorithm offers encrypt or decrypt/);
-    refused(policyAtCreation(Alg.ED25519, { capabilities: SIGN | DERIVE }, Origin.GENERATED), Status.INVALID_PARAMETER, /ed25519 \(1\) cannot derive; it can have sign, export-under-wrap/);
+    refused(
+      policyAtCreation(Alg.ED25519, { capabilities: SIGN | DERIVE }, Origin.GENERATED),
+      Status.INVALID_PARAMETER,
+      /ed25519 \(1\) cannot derive; it can have sign, export-under-wrap/,
+    );
     expect(capabilitiesText(0)).toBe('none');
     expect(capabilitiesText(ALL_CAPABILITIES)).toBe('sign, derive, encrypt, decrypt, export-under-wrap');
   });
@@ -105,7 +107,12 @@ describe('policy at creation (docs/security.md §6)', () => {
 describe('tighten only (KEY_SET_POLICY rule)', () => {
   it('dropping capabilities and setting sensitive or touch is allowed; absent fields stay; neverExtractable is history', () => {
     expect(okOf(tightenPolicy(1, base, {}))).toEqual(base);
-    expect(okOf(tightenPolicy(1, base, { capabilities: SIGN, sensitive: true, touch: true }))).toEqual({ capabilities: SIGN, sensitive: true, touch: true, neverExtractable: false });
+    expect(okOf(tightenPolicy(1, base, { capabilities: SIGN, sensitive: true, touch: true }))).toEqual({
+      capabilities: SIGN,
+      sensitive: true,
+      touch: true,
+      neverExtractable: false,
+    });
     expect(okOf(tightenPolicy(1, base, { capabilities: 0 })).capabilities).toBe(0);
     const strict = okOf(tightenPolicy(1, base, { sensitive: true, touch: true }));
     expect(okOf(tightenPolicy(1, strict, { sensitive: true, touch: true }))).toEqual(strict);
@@ -117,7 +124,11 @@ describe('tighten only (KEY_SET_POLICY rule)', () => {
     refused(tightenPolicy(4, strict, { capabilities: DERIVE }), Status.POLICY_LOOSENING, /adds derive/);
     refused(tightenPolicy(4, strict, { sensitive: false }), Status.POLICY_LOOSENING, /clears sensitive/);
     refused(tightenPolicy(4, strict, { touch: false }), Status.POLICY_LOOSENING, /clears touch/);
-    refused(tightenPolicy(4, strict, { capabilities: ALL_CAPABILITIES, sensitive: false, touch: false }), Status.POLICY_LOOSENING, /adds derive, encrypt, decrypt, export-under-wrap and clears sensitive and clears touch/);
+    refused(
+      tightenPolicy(4, strict, { capabilities: ALL_CAPABILITIES, sensitive: false, touch: false }),
+      Status.POLICY_LOOSENING,
+      /adds derive, encrypt, decrypt, export-under-wrap and clears sensitive and clears touch/,
+    );
   });
 
   it('checkUse: POLICY_DENIED names what is needed and what the key has', () => {
@@ -143,11 +154,27 @@ describe('handlers: KEY_GENERATE / KEY_IMPORT policy, KEY_LIST / KEY_PUBLIC show
     expect(sk.every((x) => x === 0)).toBe(true); // a refused import wipes the key it was given
     expect(Buffer.from(flash.snapshot()).equals(Buffer.from(image))).toBe(true);
     const want = [
-      { keyId: a.keyId, origin: Origin.GENERATED, capabilities: SIGN | DERIVE | EXPORT_WRAPPED, sensitive: false, touch: true, neverExtractable: false, local: true },
+      {
+        keyId: a.keyId,
+        origin: Origin.GENERATED,
+        capabilities: SIGN | DERIVE | EXPORT_WRAPPED,
+        sensitive: false,
+        touch: true,
+        neverExtractable: false,
+        local: true,
+      },
       { keyId: b.keyId, origin: Origin.IMPORTED, capabilities: DERIVE, sensitive: true, touch: false, neverExtractable: false, local: false },
     ];
     const shown = (k: HandlerContext) =>
-      okOf(keyList(k.ctx, {})).keys.map((e) => ({ keyId: e.keyId, origin: e.origin, capabilities: e.capabilities, sensitive: e.sensitive, touch: e.touch, neverExtractable: e.neverExtractable, local: e.local }));
+      okOf(keyList(k.ctx, {})).keys.map((e) => ({
+        keyId: e.keyId,
+        origin: e.origin,
+        capabilities: e.capabilities,
+        sensitive: e.sensitive,
+        touch: e.touch,
+        neverExtractable: e.neverExtractable,
+        local: e.local,
+      }));
     expect(shown(kx)).toEqual(want);
     const reboot = handlerContext({ login: true, flash });
     expect(shown(reboot)).toEqual(want);
@@ -383,7 +410,11 @@ describe('over the wire: capabilities 0 and sensitive false (docs/protocol.md §
     const imp = t.call(Command.KEY_IMPORT, { 1: Alg.X25519, 3: new Uint8Array(32).fill(0x5c), 5: false });
     expect(imp.statusName).toBe('OK');
     const sensitive = () => new Map(field<Map<number, unknown>[]>(t.call(Command.KEY_LIST), 1).map((e) => [e.get(1), e.get(7)]));
-    expect([...sensitive()]).toEqual([[dflt, true], [gen, false], [field<number>(imp, 1), false]]);
+    expect([...sensitive()]).toEqual([
+      [dflt, true],
+      [gen, false],
+      [field<number>(imp, 1), false],
+    ]);
     const att = t.call(Command.KEY_ATTEST, { 1: gen, 2: new Uint8Array(16).fill(4) });
     const st = cborDecode(field<Uint8Array>(att, 1));
     expect(st.ok && (st.value as Map<number, unknown>).get(8)).toBe(false);

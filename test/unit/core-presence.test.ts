@@ -138,10 +138,22 @@ describe('user presence: the button wait', () => {
     flipped[0] ^= 1;
     for (const body of [
       new Uint8Array(0),
-      cborEncode(new Map<number, CborValue>([[1, mine.sessionId], [2, rig.lastCounter], [3, attacker.cancelToken(rig.lastCounter)]])),
+      cborEncode(
+        new Map<number, CborValue>([
+          [1, mine.sessionId],
+          [2, rig.lastCounter],
+          [3, attacker.cancelToken(rig.lastCounter)],
+        ]),
+      ),
       cancelBody(attacker, rig.lastCounter),
       cancelBody(mine, rig.lastCounter + 1),
-      cborEncode(new Map<number, CborValue>([[1, mine.sessionId], [2, rig.lastCounter], [3, flipped]])),
+      cborEncode(
+        new Map<number, CborValue>([
+          [1, mine.sessionId],
+          [2, rig.lastCounter],
+          [3, flipped],
+        ]),
+      ),
       cborEncode([1, 2, 3]),
     ]) {
       expect(rig.feed(rig.cancelFrame(q, body))).toEqual([]);
@@ -269,7 +281,10 @@ describe('user presence: the button wait', () => {
     const rig = new PresenceRig().setUp();
     const { keyId, publicKey } = rig.touchKey(Alg.ECDSA_P256);
     const pub = Buffer.from(publicKey);
-    const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: pub.subarray(1, 33).toString('base64url'), y: pub.subarray(33).toString('base64url') }, format: 'jwk' });
+    const key = createPublicKey({
+      key: { kty: 'EC', crv: 'P-256', x: pub.subarray(1, 33).toString('base64url'), y: pub.subarray(33).toString('base64url') },
+      format: 'jwk',
+    });
     for (let i = 0; i < 3; i++) {
       const q = rig.nextSeq();
       expect(onlyKeepalives(rig.feed(rig.sealedFrame(Command.SIGN, { 1: keyId, 2: MSG }, q)), q)).toBe(1);

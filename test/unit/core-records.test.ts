@@ -136,10 +136,37 @@ describe('device id, identity and counters', () => {
   it('identity: {1: ed25519, 2: seed}, read back; anything else is refused', () => {
     const seed = new Uint8Array(32).map((_, i) => 255 - i);
     const v = encodeIdentity(seed);
-    expect(hex(v)).toBe(hex(cborxEncoder.encode(new Map<number, unknown>([[1, Alg.ED25519], [2, seed]]))));
+    expect(hex(v)).toBe(
+      hex(
+        cborxEncoder.encode(
+          new Map<number, unknown>([
+            [1, Alg.ED25519],
+            [2, seed],
+          ]),
+        ),
+      ),
+    );
     expect(hex(decodeIdentity(v)!)).toBe(hex(seed));
-    expect(decodeIdentity(cborxEncoder.encode(new Map<number, unknown>([[1, Alg.X25519], [2, seed]])))).toBeUndefined();
-    expect(decodeIdentity(cborxEncoder.encode(new Map<number, unknown>([[1, Alg.ED25519], [2, seed.subarray(1)]])))).toBeUndefined();
+    expect(
+      decodeIdentity(
+        cborxEncoder.encode(
+          new Map<number, unknown>([
+            [1, Alg.X25519],
+            [2, seed],
+          ]),
+        ),
+      ),
+    ).toBeUndefined();
+    expect(
+      decodeIdentity(
+        cborxEncoder.encode(
+          new Map<number, unknown>([
+            [1, Alg.ED25519],
+            [2, seed.subarray(1)],
+          ]),
+        ),
+      ),
+    ).toBeUndefined();
   });
 
   it('counter: a CBOR unsigned integer within range', () => {

@@ -30,16 +30,31 @@ function findings(file: string, text = readFileSync(file, 'utf8')): string[] {
     if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier))
       if (!importAllowed(file, n.moduleSpecifier.text)) at(n, 'import ' + n.moduleSpecifier.text);
     if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) at(n, 'dynamic import');
-    if (ts.isBinaryExpression(n) && (n.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken || n.operatorToken.kind === ts.SyntaxKind.QuestionQuestionEqualsToken)) at(n, '??');
+    if (
+      ts.isBinaryExpression(n) &&
+      (n.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken || n.operatorToken.kind === ts.SyntaxKind.QuestionQuestionEqualsToken)
+    )
+      at(n, '??');
     if ((ts.isPropertyAccessExpression(n) || ts.isElementAccessExpression(n) || ts.isCallExpression(n)) && n.questionDotToken) at(n, '?.');
     if (ts.isPrivateIdentifier(n)) at(n, '#private');
     if (ts.isPropertyAccessExpression(n)) {
       const s = n.getText(sf).replace(/\s/g, '');
-      for (const bad of ['Object.hasOwn', 'Date.now', 'Math.random', 'performance.now', 'process.', 'console.', ...(isShim ? [] : ['globalThis.', 'crypto.getRandomValues'])])
+      for (const bad of [
+        'Object.hasOwn',
+        'Date.now',
+        'Math.random',
+        'performance.now',
+        'process.',
+        'console.',
+        ...(isShim ? [] : ['globalThis.', 'crypto.getRandomValues']),
+      ])
         if (s === bad.replace(/\.$/, '') || s.startsWith(bad)) at(n, s);
     }
     if (ts.isNewExpression(n) && n.expression.getText(sf) === 'Date') at(n, 'new Date');
-    if (ts.isIdentifier(n) && ['require', 'Buffer', 'TextEncoder', 'TextDecoder', 'setTimeout', 'setInterval', 'atob', 'btoa', ...(isShim ? [] : ['globalThis'])].includes(n.text)) {
+    if (
+      ts.isIdentifier(n) &&
+      ['require', 'Buffer', 'TextEncoder', 'TextDecoder', 'setTimeout', 'setInterval', 'atob', 'btoa', ...(isShim ? [] : ['globalThis'])].includes(n.text)
+    ) {
       const p = n.parent;
       if (!(ts.isPropertyAccessExpression(p) && p.name === n)) at(n, 'global ' + n.text);
     }
@@ -53,9 +68,15 @@ describe('firmware/core and the noble HAL follow the device rules', () => {
   const files = [...tsFiles(CORE), ...HAL_FILES];
 
   it('finds the sources, one file per command', () => {
-    const cmds = tsFiles(join(CORE, 'commands')).map((f) => f.slice(f.lastIndexOf('/') + 1)).sort();
+    const cmds = tsFiles(join(CORE, 'commands'))
+      .map((f) => f.slice(f.lastIndexOf('/') + 1))
+      .sort();
     // exactly one file per code in the command table (codes.ts), named after it: INIT → init.ts, KEY_SET_POLICY → key_set_policy.ts
-    expect(cmds).toEqual(Object.keys(Command).map((n) => n.toLowerCase() + '.ts').sort());
+    expect(cmds).toEqual(
+      Object.keys(Command)
+        .map((n) => n.toLowerCase() + '.ts')
+        .sort(),
+    );
     expect(cmds.length).toBeGreaterThanOrEqual(20);
   });
 

@@ -3,13 +3,36 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Decoder } from 'cbor-x';
 import {
-  Command, FrameReader, FrameType, COMMANDS, Role, Status, cborDecode, cborEncode, decodeMessage, encodeFrame, encodeMessage, encodePacket, fromHex, toHex,
-  type CborMap, type Schema,
+  Command,
+  FrameReader,
+  FrameType,
+  COMMANDS,
+  Role,
+  Status,
+  cborDecode,
+  cborEncode,
+  decodeMessage,
+  encodeFrame,
+  encodeMessage,
+  encodePacket,
+  fromHex,
+  toHex,
+  type CborMap,
+  type Schema,
 } from '../../firmware/protocol/index.ts';
 
 type Golden = {
-  name: string; kind: 'request' | 'response' | 'error' | 'empty' | 'raw'; frameType: number; seq: number;
-  command?: number; status?: number; fields: object; cbor: string; body: string; packet: string; frame: string;
+  name: string;
+  kind: 'request' | 'response' | 'error' | 'empty' | 'raw';
+  frameType: number;
+  seq: number;
+  command?: number;
+  status?: number;
+  fields: object;
+  cbor: string;
+  body: string;
+  packet: string;
+  frame: string;
 };
 const golden: { source: string; frames: Golden[] } = JSON.parse(readFileSync('test/vectors/golden-frames.json', 'utf8'));
 const doc = readFileSync('docs/protocol.md', 'utf8');
@@ -95,7 +118,8 @@ describe('docs/protocol.md §5 shows the golden vectors exactly', () => {
       expect(at, g.name).toBeGreaterThanOrEqual(0);
       expect(doc.indexOf(head, at + 1), g.name + ' shown once').toBe(-1);
       const block = doc.slice(at + head.length, doc.indexOf('```', at + head.length));
-      const want = 'cbor   ' + (g.cbor || '(none)') + '\n' + (g.kind === 'raw' ? 'body   ' + g.body + '\n' : '') + 'packet ' + g.packet + '\nframe  ' + g.frame + '\n';
+      const want =
+        'cbor   ' + (g.cbor || '(none)') + '\n' + (g.kind === 'raw' ? 'body   ' + g.body + '\n' : '') + 'packet ' + g.packet + '\nframe  ' + g.frame + '\n';
       expect(block, g.name).toBe(want);
     }
   });
@@ -146,7 +170,10 @@ describe('the KEY_ATTEST example is a real statement', () => {
     const { ATTEST_CONTEXT } = await import('../../firmware/protocol/index.ts');
     const res = golden.frames.find((g) => g.name === 'KEY_ATTEST response') as Golden;
     const fields = revive(res.fields) as { statement: Uint8Array; signature: Uint8Array };
-    const pub = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex').toString('base64url') }, format: 'jwk' });
+    const pub = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex').toString('base64url') },
+      format: 'jwk',
+    });
     const signed = Buffer.concat([Buffer.from(ATTEST_CONTEXT + '\0', 'utf8'), fields.statement]);
     expect(verify(null, signed, pub, fields.signature)).toBe(true);
     signed[signed.length - 1] ^= 1;

@@ -1,7 +1,15 @@
 // host/attest.ts: a KEY_ATTEST statement verifies only under the pinned identity key, over "tinyhsm/attest/v1" 0x00 statement, for this nonce, device and key (docs/security.md §8).
 import { describe, expect, it } from 'vitest';
 import { createPrivateKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
-import { ATTEST_FORMAT, AttestationStatementSchema, Capability, Origin, cborEncode, encodeMessage, type AttestationStatement } from '../../firmware/protocol/index.ts';
+import {
+  ATTEST_FORMAT,
+  AttestationStatementSchema,
+  Capability,
+  Origin,
+  cborEncode,
+  encodeMessage,
+  type AttestationStatement,
+} from '../../firmware/protocol/index.ts';
 import { HsmError, attestationSignedBytes, decodeAttestation, verifyAttestation } from '../../host/index.ts';
 
 /** An identity key pair: node:crypto signs, verifyAttestation must accept exactly this public key. */
@@ -55,7 +63,17 @@ describe('verifyAttestation', () => {
     const id = identity();
     const a = attest(id.priv, statement());
     const v = verifyAttestation(a, { identityKey: id.pub, nonce, deviceId, keyId: 5, publicKey });
-    expect(v).toMatchObject({ format: ATTEST_FORMAT, keyId: 5, alg: 1, origin: 1, capabilities: 1, sensitive: true, touch: false, neverExtractable: true, local: true });
+    expect(v).toMatchObject({
+      format: ATTEST_FORMAT,
+      keyId: 5,
+      alg: 1,
+      origin: 1,
+      capabilities: 1,
+      sensitive: true,
+      touch: false,
+      neverExtractable: true,
+      local: true,
+    });
     expect(Buffer.from(v.deviceId).equals(Buffer.from(deviceId))).toBe(true);
     expect(Buffer.from(v.statementBytes).equals(Buffer.from(a.statement))).toBe(true);
     expect(Buffer.from(v.signature).equals(Buffer.from(a.signature))).toBe(true);
@@ -85,7 +103,9 @@ describe('verifyAttestation', () => {
     const sig = a.signature.slice();
     sig[40] ^= 0x80;
     refusal(() => verifyAttestation({ statement: a.statement, signature: sig }, { identityKey: id.pub }));
-    expect(refusal(() => verifyAttestation({ statement: a.statement, signature: a.signature.subarray(0, 63) }, { identityKey: id.pub })).message).toContain('64');
+    expect(refusal(() => verifyAttestation({ statement: a.statement, signature: a.signature.subarray(0, 63) }, { identityKey: id.pub })).message).toContain(
+      '64',
+    );
   });
 
   it('refuses a signature made without the context (domain separation from session transcripts)', () => {

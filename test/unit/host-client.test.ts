@@ -186,7 +186,15 @@ describe('HsmClient over a scripted link', () => {
     const c = new HsmClient(link);
     const p = hsmFailure(c.callClear(Command.KEY_PUBLIC, { keyId: 7 }));
     await settle();
-    link.send(FrameType.RESPONSE, link.last.seq, Status.KEY_NOT_FOUND, new Map([[1, Reason.KEY_NOT_FOUND], [2, 7]]));
+    link.send(
+      FrameType.RESPONSE,
+      link.last.seq,
+      Status.KEY_NOT_FOUND,
+      new Map([
+        [1, Reason.KEY_NOT_FOUND],
+        [2, 7],
+      ]),
+    );
     const e = await p;
     expect(e.status).toBe(Status.KEY_NOT_FOUND);
     expect(e.statusName).toBe('KEY_NOT_FOUND');
@@ -365,7 +373,10 @@ describe('HsmClient over a scripted link', () => {
     await expect(c.login('user', 'x'.repeat(65))).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
     await expect(c.login('admin' as 'so', '123456')).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('"user" or "so"') });
     await expect(c.init({ userPin: '123456', soPin: 'abc' })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('the SO PIN') });
-    await expect(c.generateKey('ed25519', 'x', { capabilities: ['sign', 'fly'] })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('"fly"') });
+    await expect(c.generateKey('ed25519', 'x', { capabilities: ['sign', 'fly'] })).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+      message: expect.stringContaining('"fly"'),
+    });
     expect(() => new HsmClient(new ScriptedLink(), { login: { role: 'user', pin: 'short' } })).toThrow(/6 to 64 bytes/);
     expect(() => resolveAlg('rsa-4096')).toThrow(/unknown algorithm "rsa-4096": use one of ed25519, ecdsa-p256, ecdsa-secp256k1, x25519/);
     expect(resolveAlg('Ed25519')).toBe(1);

@@ -24,7 +24,14 @@ function runtimeImports(text: string): Import[] {
   const visit = (n: ts.Node): void => {
     if (ts.isImportDeclaration(n) && ts.isStringLiteral(n.moduleSpecifier)) {
       const c = n.importClause;
-      const typeOnly = c !== undefined && (c.isTypeOnly || (c.name === undefined && c.namedBindings !== undefined && ts.isNamedImports(c.namedBindings) && c.namedBindings.elements.length > 0 && c.namedBindings.elements.every((e) => e.isTypeOnly)));
+      const typeOnly =
+        c !== undefined &&
+        (c.isTypeOnly ||
+          (c.name === undefined &&
+            c.namedBindings !== undefined &&
+            ts.isNamedImports(c.namedBindings) &&
+            c.namedBindings.elements.length > 0 &&
+            c.namedBindings.elements.every((e) => e.isTypeOnly)));
       if (!typeOnly) out.push({ line: line(n), spec: n.moduleSpecifier.text, dynamic: false });
     }
     if (ts.isExportDeclaration(n) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier) && !n.isTypeOnly) {
@@ -103,10 +110,15 @@ describe('host/ and sim/ imports', () => {
           "import { SerialPort } from 'serialport';",
         ].join('\n'),
       ),
-    ).toEqual(['host/x.ts:1 import sim/simulator.ts', 'host/x.ts:2 import node:vm', 'host/x.ts:3 import firmware/core/store/index.ts', 'host/x.ts:4 import sim/index.ts']);
-    const sim = join(ROOT, 'sim', 'x.ts');
-    expect(simFindings(sim, "import { HsmClient } from '../host/index.ts';\nimport type { Flash } from '../firmware/hal/index.ts';\nimport vm from 'node:vm';")).toEqual([
-      'sim/x.ts:1 import host/index.ts',
+    ).toEqual([
+      'host/x.ts:1 import sim/simulator.ts',
+      'host/x.ts:2 import node:vm',
+      'host/x.ts:3 import firmware/core/store/index.ts',
+      'host/x.ts:4 import sim/index.ts',
     ]);
+    const sim = join(ROOT, 'sim', 'x.ts');
+    expect(
+      simFindings(sim, "import { HsmClient } from '../host/index.ts';\nimport type { Flash } from '../firmware/hal/index.ts';\nimport vm from 'node:vm';"),
+    ).toEqual(['sim/x.ts:1 import host/index.ts']);
   });
 });

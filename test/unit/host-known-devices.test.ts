@@ -104,34 +104,40 @@ describe('known devices', () => {
     }
   });
 
-  it.runIf(process.platform !== 'win32')('a file or directory that others can write is refused (as ssh StrictModes), with the chmod that fixes it; nothing is pinned', () => {
-    const dir = tmp();
-    const path = join(dir, 'known-devices.json');
-    const kd = new KnownDevices(path);
-    const d = id();
-    const k = key();
-    expect(kd.check(d, k, { trust: true })).toBe('new-trusted');
-    expect(kd.check(d, k)).toBe('known');
-    const before = readFileSync(path, 'utf8');
-    for (const [mode, who] of [[0o666, 'others'], [0o620, 'its group']] as const) {
-      chmodSync(path, mode);
+  it.runIf(process.platform !== 'win32')(
+    'a file or directory that others can write is refused (as ssh StrictModes), with the chmod that fixes it; nothing is pinned',
+    () => {
+      const dir = tmp();
+      const path = join(dir, 'known-devices.json');
+      const kd = new KnownDevices(path);
+      const d = id();
+      const k = key();
+      expect(kd.check(d, k, { trust: true })).toBe('new-trusted');
+      expect(kd.check(d, k)).toBe('known');
+      const before = readFileSync(path, 'utf8');
+      for (const [mode, who] of [
+        [0o666, 'others'],
+        [0o620, 'its group'],
+      ] as const) {
+        chmodSync(path, mode);
+        const e = trustError(() => kd.check(d, k));
+        expect(e.code).toBe('BAD_FILE');
+        expect(e.message).toContain(`writable by ${who}`);
+        expect(e.message).toContain(`chmod go-w ${path}`);
+        expect(trustError(() => kd.check(id(), key(), { trust: true })).code).toBe('BAD_FILE');
+        expect(readFileSync(path, 'utf8')).toBe(before);
+      }
+      chmodSync(path, 0o600);
+      chmodSync(dir, 0o777);
       const e = trustError(() => kd.check(d, k));
-      expect(e.code).toBe('BAD_FILE');
-      expect(e.message).toContain(`writable by ${who}`);
-      expect(e.message).toContain(`chmod go-w ${path}`);
-      expect(trustError(() => kd.check(id(), key(), { trust: true })).code).toBe('BAD_FILE');
-      expect(readFileSync(path, 'utf8')).toBe(before);
-    }
-    chmodSync(path, 0o600);
-    chmodSync(dir, 0o777);
-    const e = trustError(() => kd.check(d, k));
-    expect(e.message).toContain(`directory ${dir} is writable by others`);
-    // a sticky directory (like /tmp) is fine: others cannot replace a file they do not own there
-    chmodSync(dir, 0o1777);
-    expect(kd.check(d, k)).toBe('known');
-    chmodSync(dir, 0o700);
-    expect(kd.check(d, k)).toBe('known');
-  });
+      expect(e.message).toContain(`directory ${dir} is writable by others`);
+      // a sticky directory (like /tmp) is fine: others cannot replace a file they do not own there
+      chmodSync(dir, 0o1777);
+      expect(kd.check(d, k)).toBe('known');
+      chmodSync(dir, 0o700);
+      expect(kd.check(d, k)).toBe('known');
+    },
+  );
 
   it.runIf(typeof process.getuid === 'function' && process.getuid() === 0)('a file that belongs to another user is refused', () => {
     const path = join(tmp(), 'known-devices.json');

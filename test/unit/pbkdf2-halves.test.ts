@@ -33,7 +33,8 @@ describe('pbkdf2_sha256_halves', () => {
   it('PBKDF2 equals node:crypto: passwords around the 64-byte HMAC block, salts around a SHA-256 block, any dkLen', () => {
     const rng = seededRng('pbkdf2-halves');
     const cases: [number, number, number, number][] = [];
-    for (const p of [0, 1, 8, 55, 63, 64, 65, 100, 200]) for (const s of [0, 16, 51, 52, 55, 56, 60, 120]) cases.push([p, s, 1 + ((p + s) % 5), [1, 20, 32, 33, 64, 65][(p + s) % 6]]);
+    for (const p of [0, 1, 8, 55, 63, 64, 65, 100, 200])
+      for (const s of [0, 16, 51, 52, 55, 56, 60, 120]) cases.push([p, s, 1 + ((p + s) % 5), [1, 20, 32, 33, 64, 65][(p + s) % 6]]);
     for (const [pl, sl, c, dk] of cases) {
       const p = new Uint8Array(pl);
       const s = new Uint8Array(sl);
@@ -52,7 +53,7 @@ describe('pbkdf2_sha256_halves', () => {
     expect(hex(pbkdf2Sha256Halves(p, s, 1000, 32))).not.toBe(hex(k));
   });
 
-  it('leaves the caller\'s password and salt as they were', () => {
+  it("leaves the caller's password and salt as they were", () => {
     const p = bytes('x'.repeat(70));
     const s = bytes('salt');
     pbkdf2Sha256Halves(p, s, 3, 32);

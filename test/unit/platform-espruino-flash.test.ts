@@ -21,7 +21,7 @@ function clean(area: EmulatedEspruinoFlash): void {
 }
 
 describe('Espruino flash adapter over require("Flash")', () => {
-  it('takes the free area\'s pages: write/read/erase round trips at addr + page·pageSize + offset', () => {
+  it("takes the free area's pages: write/read/erase round trips at addr + page·pageSize + offset", () => {
     const area = new EmulatedEspruinoFlash(8);
     const flash = createEspruinoFlash(mod(area))!;
     expect([flash.pageSize, flash.pageCount, flash.wordSize]).toEqual([4096, 8, 4]);
@@ -42,7 +42,9 @@ describe('Espruino flash adapter over require("Flash")', () => {
     const flash = createEspruinoFlash(mod(area))!;
     flash.write(0, 0, unhex('00ff00ff'));
     const before = hex(area.mem);
-    expect(() => flash.write(0, 0, unhex('00ff01ff'))).toThrow('firmware bug: flash write would set bits at page 0 offset 2 (0x00 -> 0x01); erase the page first');
+    expect(() => flash.write(0, 0, unhex('00ff01ff'))).toThrow(
+      'firmware bug: flash write would set bits at page 0 offset 2 (0x00 -> 0x01); erase the page first',
+    );
     expect(() => flash.write(0, 2, unhex('00000000'))).toThrow(/not whole aligned 4-byte words/);
     expect(() => flash.write(4, 0, unhex('00000000'))).toThrow(/out of range/);
     expect(() => flash.erase(4)).toThrow(/firmware bug: flash erase out of range/);

@@ -121,7 +121,7 @@ async function quickjsDevice(flash: SimFlash): Promise<{ board: QuickJSBoard; as
 }
 
 describe('generic bundle on a QuickJS board with board.flash', () => {
-  it('boots and answers with the simulator\'s NOR flash behind board.flash; the device id survives a new board on the same flash', async () => {
+  it("boots and answers with the simulator's NOR flash behind board.flash; the device id survives a new board on the same flash", async () => {
     const flash = SimFlash.memory({ pages: 8 });
     const a = await quickjsDevice(flash);
     let first: Uint8Array;

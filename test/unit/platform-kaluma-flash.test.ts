@@ -31,7 +31,7 @@ function globalsWith(chip: EmulatedKalumaChip, mod?: unknown): KalumaGlobals {
 }
 
 describe('Kaluma flash adapter over require("flash")', () => {
-  it('opens Kaluma\'s storage sectors 0..3 by default: 4 pages of 4096 bytes in 4-byte words', () => {
+  it("opens Kaluma's storage sectors 0..3 by default: 4 pages of 4096 bytes in 4-byte words", () => {
     const chip = new EmulatedKalumaChip();
     const flash = openKalumaFlash(globalsWith(chip))!;
     expect([KALUMA_STORE_BASE, KALUMA_STORE_SECTORS]).toEqual([0, 4]);
@@ -72,7 +72,9 @@ describe('Kaluma flash adapter over require("flash")', () => {
     const flash = createKalumaFlash(new EmulatedKalumaFlash(4, chip, 0), 4);
     flash.write(1, 16, unhex('0f0f0f0f'));
     const before = hex(chip.mem);
-    expect(() => flash.write(1, 16, unhex('0f1f0f0f'))).toThrow('firmware bug: flash write would set bits at page 1 offset 17 (0x0f -> 0x1f); erase the page first');
+    expect(() => flash.write(1, 16, unhex('0f1f0f0f'))).toThrow(
+      'firmware bug: flash write would set bits at page 1 offset 17 (0x0f -> 0x1f); erase the page first',
+    );
     expect(() => flash.write(1, 18, unhex('00000000'))).toThrow(/not whole aligned 4-byte words/);
     expect(() => flash.write(1, 16, unhex('000000'))).toThrow(/not whole aligned/);
     expect(() => flash.write(4, 0, unhex('00000000'))).toThrow(/firmware bug: flash write out of range at page 4/);
@@ -92,9 +94,19 @@ describe('Kaluma flash adapter over require("flash")', () => {
 
   it('no flash module, or one with another geometry: no flash (the core then keeps its store in RAM)', () => {
     const chip = new EmulatedKalumaChip();
-    const none = { require: () => { throw new Error('Module "flash" not found'); } } as unknown as KalumaGlobals;
+    const none = {
+      require: () => {
+        throw new Error('Module "flash" not found');
+      },
+    } as unknown as KalumaGlobals;
     expect(openKalumaFlash(none)).toBeUndefined();
-    const odd = { Flash: function () { const f = new EmulatedKalumaFlash(4, chip, 0); f.ioctl = (op: number) => (op === 5 ? 512 : 4); return f; } };
+    const odd = {
+      Flash: function () {
+        const f = new EmulatedKalumaFlash(4, chip, 0);
+        f.ioctl = (op: number) => (op === 5 ? 512 : 4);
+        return f;
+      },
+    };
     expect(openKalumaFlash(globalsWith(chip, odd))).toBeUndefined();
   });
 

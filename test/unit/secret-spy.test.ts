@@ -28,7 +28,10 @@ describe('the secret spy records what the devices of this file hold', () => {
     const all = recordedSecrets();
     expect(all.some((s) => hex(s.value) === hex(seed) && /ed25519 seed/.test(s.what))).toBe(true);
     expect(all.some((s) => /AEAD key/.test(s.what))).toBe(true);
-    expect(all.some((s) => /X25519 private scalar/.test(s.what)), 'the session ephemeral scalar').toBe(true);
+    expect(
+      all.some((s) => /X25519 private scalar/.test(s.what)),
+      'the session ephemeral scalar',
+    ).toBe(true);
     expect((HostSession.prototype as unknown as { __spied?: boolean }).__spied).toBe(true);
     expect((NorFlash.prototype as unknown as { __spied?: boolean }).__spied).toBe(true);
   });

@@ -41,14 +41,19 @@ describe('known answers embedded in the ECDSA mechanism', () => {
     expect(flat).toContain(g.publicKey.uncompressed);
     expect(flat).toContain(t.sig);
     expect(flat).toContain(createHash('sha256').update(Buffer.from(t.msg, 'hex')).digest('hex'));
-    expect(nodeVerify('sha256', Buffer.from(t.msg, 'hex'), { key: ecJwk('secp256k1', g.publicKey.uncompressed), dsaEncoding: 'ieee-p1363' }, Buffer.from(t.sig, 'hex'))).toBe(true);
+    expect(
+      nodeVerify(
+        'sha256',
+        Buffer.from(t.msg, 'hex'),
+        { key: ecJwk('secp256k1', g.publicKey.uncompressed), dsaEncoding: 'ieee-p1363' },
+        Buffer.from(t.sig, 'hex'),
+      ),
+    ).toBe(true);
   });
 
   it('the P-256 RFC 6979 A.2.5 signature verifies with OpenSSL', () => {
-    const pub =
-      '0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299';
-    const sig =
-      'efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8';
+    const pub = '0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299';
+    const sig = 'efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8';
     const flat = src.replace(/'\s*\+\s*'/g, '');
     expect(flat).toContain(pub);
     expect(flat).toContain(sig);

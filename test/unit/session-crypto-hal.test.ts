@@ -124,7 +124,7 @@ describe('noble HAL against OpenSSL (node:crypto) and noble', () => {
       expect(hex(c.aeadOpen(key, nonce, ours, aad)!)).toBe(hex(msg));
       // any single flipped bit anywhere (ciphertext, tag), a different AAD or nonce: refused
       const flipped = ours.slice();
-      flipped[(n * 7) % ours.length] ^= 1 << n % 8;
+      flipped[(n * 7) % ours.length] ^= 1 << (n % 8);
       expect(c.aeadOpen(key, nonce, flipped, aad)).toBeUndefined();
       const aad2 = new Uint8Array([...aad, 0]);
       expect(c.aeadOpen(key, nonce, ours, aad2)).toBeUndefined();
@@ -193,7 +193,8 @@ describe('the Espruino build of these primitives', () => {
       for (const { g, t } of cases('hmac_sha256_test.json'))
         if (t.result === 'valid') expect(p.hmac(t.key, t.msg).slice(0, (g.tagSize as number) / 4), 'hmac ' + t.tcId).toBe(t.tag);
       for (const { t } of cases('hkdf_sha256_test.json')) if (t.result === 'valid') expect(p.hkdf(t.ikm, t.salt, t.info, t.size), 'hkdf ' + t.tcId).toBe(t.okm);
-      for (const { t } of cases('pbkdf2_hmacsha256_test.json').slice(0, 8)) expect(p.pbkdf2(t.password, t.salt, t.iterationCount, t.dkLen), 'pbkdf2 ' + t.tcId).toBe(t.dk);
+      for (const { t } of cases('pbkdf2_hmacsha256_test.json').slice(0, 8))
+        expect(p.pbkdf2(t.password, t.salt, t.iterationCount, t.dkLen), 'pbkdf2 ' + t.tcId).toBe(t.dk);
       for (const { t } of cases('chacha20_poly1305_test.json')) {
         if (t.iv.length !== 24) continue;
         if (t.result === 'valid') {

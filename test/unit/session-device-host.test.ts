@@ -334,7 +334,8 @@ describe('handshake and table', () => {
     const lowOrder = new Set<string>();
     for (const g of w.testGroups) for (const t of g.tests) if (/^0+$/.test(t.shared)) lowOrder.add(t.public);
     expect(lowOrder.size).toBeGreaterThan(10);
-    for (const pub of lowOrder) expect(refusal(table.open(crypto, osRng, id.seed, id.deviceId, new Uint8Array(Buffer.from(pub, 'hex')), 0)), pub).toBe('bad-host-ephemeral');
+    for (const pub of lowOrder)
+      expect(refusal(table.open(crypto, osRng, id.seed, id.deviceId, new Uint8Array(Buffer.from(pub, 'hex')), 0)), pub).toBe('bad-host-ephemeral');
     expect(table.live(0)).toBe(0); // no refused open took a slot
   });
 

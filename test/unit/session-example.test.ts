@@ -94,9 +94,18 @@ describe('session worked example', () => {
     expect(host.envelopeAad(V.sessionId, V.request.counter, host.DIRECTION_HOST_TO_DEVICE).toString('hex')).toBe(V.request.aad);
     expect(host.envelopeAad(V.sessionId, V.response.counter, host.DIRECTION_DEVICE_TO_HOST).toString('hex')).toBe(V.response.aad);
     // Ed25519 is deterministic (RFC 8032): OpenSSL's signature with the identity seed is the device's
-    const seedKey = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), H(V.identitySeed)]), format: 'der', type: 'pkcs8' });
+    const seedKey = createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), H(V.identitySeed)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     expect(nodeSign(null, t, seedKey).toString('hex')).toBe(V.signature);
-    const s = hs.finish(H(V.deviceId), H(V.identityPublicKey), { sessionId: V.sessionId, deviceEphemeral: H(V.deviceEphemeral), signature: H(V.signature) }, { now: 0 });
+    const s = hs.finish(
+      H(V.deviceId),
+      H(V.identityPublicKey),
+      { sessionId: V.sessionId, deviceEphemeral: H(V.deviceEphemeral), signature: H(V.signature) },
+      { now: 0 },
+    );
     const env = s.seal(H(V.request.plaintext), 0);
     expect(env.counter).toBe(V.request.counter);
     expect(hex(env.ciphertext)).toBe(V.request.envelope);
@@ -106,7 +115,12 @@ describe('session worked example', () => {
   it('the CANCEL token of docs/protocol.md §5 (session.md §4.1): the host makes it, the device (noble) opens it, and only for its counter', () => {
     const token = '6736210c007d6530d4a5ef4b4972efe5';
     const hs = host.SessionHandshake.create({ ephemeralSecret: H(V.hostEphemeralSecret) });
-    const s = hs.finish(H(V.deviceId), H(V.identityPublicKey), { sessionId: V.sessionId, deviceEphemeral: H(V.deviceEphemeral), signature: H(V.signature) }, { now: 0 });
+    const s = hs.finish(
+      H(V.deviceId),
+      H(V.identityPublicKey),
+      { sessionId: V.sessionId, deviceEphemeral: H(V.deviceEphemeral), signature: H(V.signature) },
+      { now: 0 },
+    );
     expect(hex(s.cancelToken(1))).toBe(token);
     expect(host.cancelNonce(1).toString('hex')).toBe('000000010000000000000001');
     expect(hex(cancelNonce(1))).toBe('000000010000000000000001');
@@ -120,7 +134,8 @@ describe('session worked example', () => {
 
   it('docs/session.md shows every value of the example', () => {
     const doc = readFileSync(new URL('../../docs/session.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
-    const flat = (o: object): string[] => Object.values(o).flatMap((v) => (typeof v === 'object' ? flat(v) : typeof v === 'string' && /^[0-9a-f]{16,}$/.test(v) ? [v] : []));
+    const flat = (o: object): string[] =>
+      Object.values(o).flatMap((v) => (typeof v === 'object' ? flat(v) : typeof v === 'string' && /^[0-9a-f]{16,}$/.test(v) ? [v] : []));
     const values = flat(V);
     expect(values.length).toBeGreaterThan(20);
     // long values may be wrapped in the document; compare with whitespace removed inside hex blocks
@@ -159,7 +174,10 @@ describe('session worked example', () => {
       const b = await buildFirmware(spec, { root: ROOT });
       expect(b.problems).toEqual([]);
       // the same code also passes the Kaluma (JerryScript, es2019) build's checks; there is no JerryScript here to run it
-      const k = await buildFirmware({ ...FIRMWARE_TARGETS.find((t: { name: string }) => t.name === 'kaluma'), name: 'kaluma-session-probe', entry }, { root: ROOT });
+      const k = await buildFirmware(
+        { ...FIRMWARE_TARGETS.find((t: { name: string }) => t.name === 'kaluma'), name: 'kaluma-session-probe', entry },
+        { root: ROOT },
+      );
       expect(k.problems).toEqual([]);
       const QuickJS = await getQuickJS();
       const vm = QuickJS.newContext();

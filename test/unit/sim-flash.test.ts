@@ -131,7 +131,11 @@ describe('SimFlash.open: a file image', () => {
     const disk = readFileSync(p); // read by another handle while the flash is still open
     expect(hex(disk.subarray(3 * PAGE + 400, 3 * PAGE + 408))).toBe('deadbeefffffffff');
     f.erase(3);
-    expect(readFileSync(p).subarray(3 * PAGE, 4 * PAGE).every((b) => b === 0xff)).toBe(true);
+    expect(
+      readFileSync(p)
+        .subarray(3 * PAGE, 4 * PAGE)
+        .every((b) => b === 0xff),
+    ).toBe(true);
   });
 
   it('contents and wear survive close and reopen; the geometry comes from the file', () => {

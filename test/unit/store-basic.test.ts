@@ -69,7 +69,13 @@ describe('Store', () => {
 
   it('overwrites, deletes and lists per kind in ascending order', () => {
     const { store } = fresh();
-    expect(store.commit([{ key: K(9), value: bytesFrom(1, 32) }, { key: K(2), value: bytesFrom(2, 32) }, { key: C(0), value: new Uint8Array([5]) }]).ok).toBe(true);
+    expect(
+      store.commit([
+        { key: K(9), value: bytesFrom(1, 32) },
+        { key: K(2), value: bytesFrom(2, 32) },
+        { key: C(0), value: new Uint8Array([5]) },
+      ]).ok,
+    ).toBe(true);
     expect(store.list(RecordKind.KEY)).toEqual([K(2), K(9)]);
     expect(store.list(RecordKind.COUNTERS)).toEqual([C(0)]);
     expect(store.list(RecordKind.SETTINGS)).toEqual([]);
@@ -85,16 +91,29 @@ describe('Store', () => {
 
   it('in one transaction the last entry for a key wins', () => {
     const { store } = fresh();
-    expect(store.commit([{ key: C(1), value: new Uint8Array([1]) }, { key: C(1), value: new Uint8Array([2]) }]).ok).toBe(true);
+    expect(
+      store.commit([
+        { key: C(1), value: new Uint8Array([1]) },
+        { key: C(1), value: new Uint8Array([2]) },
+      ]).ok,
+    ).toBe(true);
     expect(store.get(C(1))).toEqual(new Uint8Array([2]));
-    expect(store.commit([{ key: C(1), value: new Uint8Array([3]) }, { key: C(1), value: null }]).ok).toBe(true);
+    expect(
+      store.commit([
+        { key: C(1), value: new Uint8Array([3]) },
+        { key: C(1), value: null },
+      ]).ok,
+    ).toBe(true);
     expect(store.get(C(1))).toBeUndefined();
   });
 
   it('everything survives a reboot', () => {
     const { flash, store } = fresh(1024, 4);
     for (let i = 0; i < 300; i++) {
-      const r = store.commit([{ key: C(i % 7), value: bytesFrom(i, i % 50) }, { key: K(i % 3), value: bytesFrom(1000 + i, 32) }]);
+      const r = store.commit([
+        { key: C(i % 7), value: bytesFrom(i, i % 50) },
+        { key: K(i % 3), value: bytesFrom(1000 + i, 32) },
+      ]);
       expect(r.ok).toBe(true);
       if (i % 11 === 0) expect(store.commit([{ key: C((i + 3) % 7), value: null }]).ok).toBe(true);
     }
@@ -108,7 +127,10 @@ describe('Store', () => {
 
   it('stats count live record bytes, headers included', () => {
     const { store } = fresh();
-    store.commit([{ key: C(0), value: new Uint8Array(5) }, { key: C(1), value: new Uint8Array(8) }]);
+    store.commit([
+      { key: C(0), value: new Uint8Array(5) },
+      { key: C(1), value: new Uint8Array(8) },
+    ]);
     expect(store.stats().bytesUsed).toBe(24 + 8 + (24 + 8));
     store.commit([{ key: C(0), value: null }]);
     expect(store.stats().bytesUsed).toBe(24 + 8);
@@ -128,7 +150,10 @@ describe('Store', () => {
       [C(1), new Uint8Array(256 - 56 + 1)],
     ];
     for (const [key, value] of cases) {
-      const r = store.commit([{ key: C(2), value: new Uint8Array([9]) }, { key, value }]);
+      const r = store.commit([
+        { key: C(2), value: new Uint8Array([9]) },
+        { key, value },
+      ]);
       expect(r.ok).toBe(false);
       if (!r.ok) {
         expect(r.status).toBe(Status.INVALID_PARAMETER);
@@ -163,7 +188,10 @@ describe('Store', () => {
 
   it('a record whose flash decays after boot is dropped, not returned', () => {
     const { flash, store } = fresh(256, 3);
-    store.commit([{ key: C(0), value: new Uint8Array([1, 2, 3, 4]) }, { key: C(1), value: new Uint8Array([5]) }]);
+    store.commit([
+      { key: C(0), value: new Uint8Array([1, 2, 3, 4]) },
+      { key: C(1), value: new Uint8Array([5]) },
+    ]);
     const at = flash.bytes.indexOf(1, 32 + 16);
     flash.flipBit(at, 3);
     expect(store.get(C(0))).toBeUndefined();
@@ -224,8 +252,14 @@ describe('on-flash format (docs/storage.md)', () => {
 
   it('a multi-record transaction whose records are all secret ends with a commit marker', () => {
     const { flash, store } = fresh(512, 2);
-    store.commit([{ key: K(1), value: bytesFrom(1, 32) }, { key: K(2), value: bytesFrom(2, 32) }]);
-    store.commit([{ key: K(3), value: bytesFrom(3, 32) }, { key: C(0), value: new Uint8Array(4) }]);
+    store.commit([
+      { key: K(1), value: bytesFrom(1, 32) },
+      { key: K(2), value: bytesFrom(2, 32) },
+    ]);
+    store.commit([
+      { key: K(3), value: bytesFrom(3, 32) },
+      { key: C(0), value: new Uint8Array(4) },
+    ]);
     const recs: { key: number; flags: number; txn: number }[] = [];
     forEachRecord(flash.read(0, 0, 512), 512, (r) => recs.push({ key: r.key, flags: r.flags, txn: r.txn }));
     expect(recs).toEqual([

@@ -55,14 +55,14 @@ describe('a full store', () => {
     const f = new NorFlash({ pageSize: 1024, pageCount: 5 });
     const s = Store.open(f);
     const next = { id: 1 };
-    const first = fill(s, f, next, (id) => 20 + (id * 7) % 90);
+    const first = fill(s, f, next, (id) => 20 + ((id * 7) % 90));
     expect(first.length).toBeGreaterThan(20);
     // A small counter update (same size) still goes through when full: it grows nothing.
-    expect(s.commit([{ key: K(first[0]), value: bytesFrom(first[0], 20 + (first[0] * 7) % 90) }]).ok).toBe(true);
+    expect(s.commit([{ key: K(first[0]), value: bytesFrom(first[0], 20 + ((first[0] * 7) % 90)) }]).ok).toBe(true);
     for (const id of first) expect(s.commit([{ key: K(id), value: null }]).ok, 'delete ' + id).toBe(true);
     expect(s.stats().bytesUsed).toBe(0);
     for (const k of KINDS) expect(s.list(k)).toEqual([]);
-    const second = fill(s, f, next, (id) => 20 + (id * 7) % 90);
+    const second = fill(s, f, next, (id) => 20 + ((id * 7) % 90));
     expect(Math.abs(second.length - first.length)).toBeLessThanOrEqual(2);
   });
 
@@ -72,7 +72,10 @@ describe('a full store', () => {
     s.commit([{ key: C(0), value: new Uint8Array(4) }]);
     const ids = fill(s, f, { id: 1 }, () => 64);
     for (let i = 0; i < ids.length; i++) {
-      const r = s.commit([{ key: K(ids[i]), value: null }, { key: C(0), value: new Uint8Array([i, 0, 0, 0]) }]);
+      const r = s.commit([
+        { key: K(ids[i]), value: null },
+        { key: C(0), value: new Uint8Array([i, 0, 0, 0]) },
+      ]);
       expect(r.ok).toBe(true);
     }
     expect(s.list(RecordKind.KEY)).toEqual([]);
@@ -91,7 +94,10 @@ describe('wear', () => {
       for (let j = 0; j < 4; j++) {
         const key = K(1 + ((seed * 13) % 40));
         const v = bytesFrom(seed++, 8 + (seed % 70));
-        const r = s.commit([{ key, value: v }, { key: C(cycle % 3), value: bytesFrom(seed++, 6) }]);
+        const r = s.commit([
+          { key, value: v },
+          { key: C(cycle % 3), value: bytesFrom(seed++, 6) },
+        ]);
         if (r.ok) {
           model.set(key, hex(v));
           model.set(C(cycle % 3), hex(bytesFrom(seed - 1, 6)));

@@ -21,12 +21,12 @@ const KEYS = [
 ];
 
 type Change = { key: number; len: number }; // len < 0: delete
-type Op =
-  | { t: 'commit'; changes: Change[] }
-  | { t: 'reboot' }
-  | { t: 'cut'; changes: Change[]; at: number; erase: boolean; bootCut: number };
+type Op = { t: 'commit'; changes: Change[] } | { t: 'reboot' } | { t: 'cut'; changes: Change[]; at: number; erase: boolean; bootCut: number };
 
-const change = fc.record({ key: fc.integer({ min: 0, max: KEYS.length - 1 }).map((i) => KEYS[i]), len: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 60 })) });
+const change = fc.record({
+  key: fc.integer({ min: 0, max: KEYS.length - 1 }).map((i) => KEYS[i]),
+  len: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 60 })),
+});
 const changes = fc.array(change, { minLength: 1, maxLength: 4 });
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: changes.map((c) => ({ t: 'commit' as const, changes: c })) },
@@ -149,7 +149,9 @@ function run(geo: { ps: number; pages: number }, ops: Op[], seed: number): void 
 describe('the store against a Map model', () => {
   it('random commits, reboots and power cuts (also during boot) never leave a state the model cannot explain', () => {
     fc.assert(
-      fc.property(geometry, fc.array(op, { minLength: 5, maxLength: 40, size: 'medium' }), fc.integer({ min: 1, max: 1 << 20 }), (geo, ops, seed) => run(geo, ops, seed)),
+      fc.property(geometry, fc.array(op, { minLength: 5, maxLength: 40, size: 'medium' }), fc.integer({ min: 1, max: 1 << 20 }), (geo, ops, seed) =>
+        run(geo, ops, seed),
+      ),
       { numRuns: 400 },
     );
     expect(seen.cuts).toBeGreaterThan(300);

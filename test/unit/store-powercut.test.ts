@@ -38,8 +38,19 @@ function plainScenario(): Scenario {
   const ps = 1024;
   const f = new NorFlash({ pageSize: ps, pageCount: 4 });
   const s = Store.open(f);
-  expect(s.commit([{ key: DEVICE_ID, value: bytesFrom(1, 16) }, { key: IDENTITY, value: bytesFrom(2, 32) }]).ok).toBe(true);
-  for (let i = 1; i <= 4; i++) expect(s.commit([{ key: K(i), value: bytesFrom(10 + i, 48) }, { key: C(0), value: new Uint8Array([i]) }]).ok).toBe(true);
+  expect(
+    s.commit([
+      { key: DEVICE_ID, value: bytesFrom(1, 16) },
+      { key: IDENTITY, value: bytesFrom(2, 32) },
+    ]).ok,
+  ).toBe(true);
+  for (let i = 1; i <= 4; i++)
+    expect(
+      s.commit([
+        { key: K(i), value: bytesFrom(10 + i, 48) },
+        { key: C(0), value: new Uint8Array([i]) },
+      ]).ok,
+    ).toBe(true);
   expect(s.commit([{ key: SETTINGS, value: new Uint8Array([0xa1, 1, 2]) }]).ok).toBe(true);
   const before = stateOf(s, KINDS);
   const txn: Entry[] = [
@@ -69,12 +80,22 @@ function compactionScenario(): Scenario {
   const ps = 512;
   const f = new NorFlash({ pageSize: ps, pageCount: 3 });
   const s = Store.open(f);
-  expect(s.commit([{ key: IDENTITY, value: bytesFrom(2, 32) }, { key: K(1), value: bytesFrom(11, 40) }]).ok).toBe(true);
+  expect(
+    s.commit([
+      { key: IDENTITY, value: bytesFrom(2, 32) },
+      { key: K(1), value: bytesFrom(11, 40) },
+    ]).ok,
+  ).toBe(true);
   let i = 0;
   const headRoom = () => (s as unknown as { wp: number }).wp;
   // Overwrite until the second page is nearly full (F = 1, little head room).
   while (!((s as unknown as { log: number[] }).log.length === 2 && headRoom() > ps - 90)) {
-    expect(s.commit([{ key: C(i % 3), value: bytesFrom(500 + i, 30) }, { key: K(2), value: bytesFrom(600 + i, 32) }]).ok).toBe(true);
+    expect(
+      s.commit([
+        { key: C(i % 3), value: bytesFrom(500 + i, 30) },
+        { key: K(2), value: bytesFrom(600 + i, 32) },
+      ]).ok,
+    ).toBe(true);
     i++;
     expect(i).toBeLessThan(500);
   }
@@ -113,7 +134,8 @@ function check(sc: Scenario, flash: NorFlash, what: string): 'old' | 'new' {
   const isNew = sameState(state, sc.after);
   expect(isOld || isNew, what + ': state is neither old nor new: ' + JSON.stringify([...state])).toBe(true);
   const bytes = flash.snapshot();
-  for (const secret of isNew ? sc.goneIfNew : sc.goneIfOld) expect(leftover(bytes, secret), what + ': stale secret ' + hex(secret).slice(0, 16) + '… in flash').toBe(-1);
+  for (const secret of isNew ? sc.goneIfNew : sc.goneIfOld)
+    expect(leftover(bytes, secret), what + ': stale secret ' + hex(secret).slice(0, 16) + '… in flash').toBe(-1);
   // And the store still works: a further commit survives another reboot.
   expect(store.commit([{ key: C(9), value: new Uint8Array([9, 9]) }]).ok).toBe(true);
   expect(Store.open(NorFlash.fromBytes(flash.snapshot(), { pageSize: sc.ps })).get(C(9))).toEqual(new Uint8Array([9, 9]));
@@ -166,17 +188,20 @@ describe('power cut at every word of a transaction', () => {
 
 describe('power cut during an erase', () => {
   for (const fraction of [0.001, 0.2, 0.5, 0.8, 0.999, -1]) {
-    it('an erase interrupted with ' + (fraction < 0 ? 'a random share' : fraction * 100 + '%') + ' of its bits set leaves old or new, and boot finishes it', () => {
-      const sc = compactionScenario();
-      const { erases } = measure(sc);
-      for (let k = 1; k <= erases; k++) {
-        for (const seed of [1, 2, 3]) {
-          const { flash, cut } = attempt(sc, (f) => f.cutDuringErase(k, fraction), seed);
-          expect(cut).toBe(true);
-          check(sc, flash, 'erase ' + k + ' cut');
+    it(
+      'an erase interrupted with ' + (fraction < 0 ? 'a random share' : fraction * 100 + '%') + ' of its bits set leaves old or new, and boot finishes it',
+      () => {
+        const sc = compactionScenario();
+        const { erases } = measure(sc);
+        for (let k = 1; k <= erases; k++) {
+          for (const seed of [1, 2, 3]) {
+            const { flash, cut } = attempt(sc, (f) => f.cutDuringErase(k, fraction), seed);
+            expect(cut).toBe(true);
+            check(sc, flash, 'erase ' + k + ' cut');
+          }
         }
-      }
-    });
+      },
+    );
   }
 });
 

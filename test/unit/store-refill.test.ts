@@ -70,7 +70,12 @@ describe('a full store recovers by deleting', () => {
       expect(ids.length).toBeGreaterThan(0);
       // Top it up with small keys too: then only the delete can make room for the next one.
       fillWith(s, 2000, SMALL);
-      expect(s.canFit([{ key: K(999), length: SMALL }, { key: NEXT_ID, length: 4 }])).toBe(false);
+      expect(
+        s.canFit([
+          { key: K(999), length: SMALL },
+          { key: NEXT_ID, length: 4 },
+        ]),
+      ).toBe(false);
       let next = 1000;
       for (const victim of [ids[0], ids[ids.length >> 1], ids[ids.length - 1]]) {
         const del = s.commit([{ key: K(victim), value: null }]);

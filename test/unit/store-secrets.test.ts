@@ -17,7 +17,13 @@ describe('secret records are wiped from flash', () => {
     const b = bytesFrom(2, 32);
     const id1 = bytesFrom(3, 32);
     const id2 = bytesFrom(4, 32);
-    expect(s.commit([{ key: K(1), value: a }, { key: K(2), value: b }, { key: IDENTITY, value: id1 }]).ok).toBe(true);
+    expect(
+      s.commit([
+        { key: K(1), value: a },
+        { key: K(2), value: b },
+        { key: IDENTITY, value: id1 },
+      ]).ok,
+    ).toBe(true);
     expect(leftover(f.bytes, a)).toBeGreaterThan(0); // the search finds what is there
     expect(s.commit([{ key: K(1), value: null }]).ok).toBe(true);
     expect(s.commit([{ key: IDENTITY, value: id2 }]).ok).toBe(true);
@@ -55,7 +61,13 @@ describe('secret records are wiped from flash', () => {
       const key = K(1 + (i % 12));
       const v = bytesFrom(1000 + i, 16 + (i % 33));
       const prev = live.get(key);
-      const r = i % 7 === 3 ? s.commit([{ key, value: null }]) : s.commit([{ key, value: v }, { key: C(0), value: bytesFrom(5000 + i, 8) }]);
+      const r =
+        i % 7 === 3
+          ? s.commit([{ key, value: null }])
+          : s.commit([
+              { key, value: v },
+              { key: C(0), value: bytesFrom(5000 + i, 8) },
+            ]);
       expect(r.ok).toBe(true);
       if (prev) dead.push(prev);
       if (i % 7 === 3) live.delete(key);
@@ -101,7 +113,12 @@ describe('secret records are wiped from flash', () => {
       const g = NorFlash.fromBytes(base, { pageSize: 1024, seed: n });
       const s = Store.open(g);
       g.cutAfterWords(n); // inside the first record's value, well before the commit marker
-      expect(() => s.commit([{ key: K(1), value: secret }, { key: K(2), value: bytesFrom(32, 64) }])).toThrow(PowerCutError);
+      expect(() =>
+        s.commit([
+          { key: K(1), value: secret },
+          { key: K(2), value: bytesFrom(32, 64) },
+        ]),
+      ).toThrow(PowerCutError);
       g.powerOn();
       const s2 = Store.open(g);
       expect(s2.list(RecordKind.KEY)).toEqual([]);

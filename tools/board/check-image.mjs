@@ -33,7 +33,9 @@ const BOARDS = {
 };
 const board = BOARDS[args.board];
 if (!board || !args.uf2) {
-  console.error('usage: node tools/board/check-image.mjs --board=pico|pico2 --uf2=FILE [--bin= --elf= --heap= --snapshot= --wrapped= --bundle= --expect-string=]');
+  console.error(
+    'usage: node tools/board/check-image.mjs --board=pico|pico2 --uf2=FILE [--bin= --elf= --heap= --snapshot= --wrapped= --bundle= --expect-string=]',
+  );
   process.exit(2);
 }
 const FLASH = 0x10000000;
@@ -158,7 +160,7 @@ if (args.elf) {
     tud_cdc_rx_wanted_cb: 'the 0x03 stop of upstream targets/rp2/src/tty.c (TinyUSB calls it for the wanted char)',
     tud_cdc_n_set_wanted_char: "arming TinyUSB's wanted char (tud_cdc_set_wanted_char(ETX) in upstream tty.c)",
     tud_cdc_line_coding_cb: 'reboot to BOOTSEL when the host sets 1200 baud (pico_stdio_usb reset_interface.c)',
-    resetd_init: "the vendor reset interface that picotool uses to reboot to BOOTSEL (pico_stdio_usb reset_interface.c)",
+    resetd_init: 'the vendor reset interface that picotool uses to reboot to BOOTSEL (pico_stdio_usb reset_interface.c)',
     rom_reset_usb_boot: 'any call of the bootrom reboot to BOOTSEL',
   };
   for (const [name, why] of Object.entries(forbidden)) {
@@ -182,9 +184,11 @@ if (args.wrapped && args.bundle) {
   if (args.static) {
     // js2c.mjs --static wraps the bundle after static_literals.mjs hoisted its numbers outside the direct range
     const code = rewriteForStaticSnapshot(bundle, args.bundle).code;
-    if (wrapped === '(function(exports, require, module) {\n' + code + '\n});\n') ok(`the static snapshot was compiled from ${args.bundle} (wrapped, numbers outside the direct range hoisted, nothing else changed)`);
+    if (wrapped === '(function(exports, require, module) {\n' + code + '\n});\n')
+      ok(`the static snapshot was compiled from ${args.bundle} (wrapped, numbers outside the direct range hoisted, nothing else changed)`);
     else fail(`${args.wrapped} is not ${args.bundle} rewritten for a static snapshot and wrapped as a module`);
-  } else if (wrapped === '(function(exports, require, module) {\n' + bundle + '\n});\n') ok(`the snapshot was compiled from ${args.bundle} (wrapped, unchanged)`);
+  } else if (wrapped === '(function(exports, require, module) {\n' + bundle + '\n});\n')
+    ok(`the snapshot was compiled from ${args.bundle} (wrapped, unchanged)`);
   else fail(`${args.wrapped} is not ${args.bundle} wrapped as a module`);
 }
 if (args.literals) {
@@ -193,7 +197,13 @@ if (args.literals) {
   const literals = parseLiteralList(readFileSync(args.literals));
   const missing = literals.filter((l) => !flash.includes(Buffer.from(l, 'latin1')));
   if (literals.length && !missing.length) ok(`the image holds all ${literals.length} literal strings of the static snapshot (its magic strings)`);
-  else fail(`${missing.length} of ${literals.length} literal strings of the static snapshot are not in the image: ${missing.slice(0, 5).map((l) => JSON.stringify(l)).join(', ')}`);
+  else
+    fail(
+      `${missing.length} of ${literals.length} literal strings of the static snapshot are not in the image: ${missing
+        .slice(0, 5)
+        .map((l) => JSON.stringify(l))
+        .join(', ')}`,
+    );
 }
 if (args['expect-string']) {
   const s = Buffer.from(args['expect-string'], 'utf8');

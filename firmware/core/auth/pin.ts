@@ -166,7 +166,15 @@ export interface FreshRole {
  * vouched for), a fresh ephemeral key. Each envelope key depends on a secret made for this sealing and on the
  * recipient, so the zero nonce never repeats under a key. Returns [the fresh role's envelope, the other's].
  */
-export function sealMaster(crypto: Crypto, rng: Rng, master: Uint8Array, link: Uint8Array, deviceId: Uint8Array, fresh: FreshRole, other?: RolePublic): Uint8Array[] {
+export function sealMaster(
+  crypto: Crypto,
+  rng: Rng,
+  master: Uint8Array,
+  link: Uint8Array,
+  deviceId: Uint8Array,
+  fresh: FreshRole,
+  other?: RolePublic,
+): Uint8Array[] {
   let e: Uint8Array | undefined;
   let shared: Uint8Array | undefined;
   try {

@@ -21,15 +21,7 @@ import { MAX_PIN, MIN_PIN } from '../../protocol/commands/limits.ts';
 import type { Entry, Store } from '../store/index.ts';
 import type { SessionTable } from '../session/index.ts';
 import type { KeyCrypto } from '../keystore.ts';
-import {
-  createRole,
-  generateMasterKey,
-  publicKeyVouched,
-  sealMaster,
-  unlockWithPin,
-  type PinRecord,
-  type Unlocked,
-} from './pin.ts';
+import { createRole, generateMasterKey, publicKeyVouched, sealMaster, unlockWithPin, type PinRecord, type Unlocked } from './pin.ts';
 import { PIN_MIN_BITS, pinStrengthBits } from './pin_strength.ts';
 import {
   MAX_TRIES,

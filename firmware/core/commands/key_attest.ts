@@ -19,8 +19,7 @@ import { wirePolicy } from '../policy.ts';
 export function keyAttest(ctx: DeviceContext, req: KeyAttestRequest): Result<KeyAttestResponse> {
   const { env, keystore, identity, deviceId } = ctx;
   const { keyId, nonce } = req;
-  if (identity === undefined)
-    return err(Status.UNSUPPORTED_ALGORITHM, Reason.ATTEST_NO_IDENTITY);
+  if (identity === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ATTEST_NO_IDENTITY);
   const key = keystore.get(keyId);
   if (key === undefined) return err(Status.KEY_NOT_FOUND, Reason.KEY_NOT_FOUND, [keyId]);
   // The device signs only what the master key vouches for: a record whose clear part (origin, policy, public key)

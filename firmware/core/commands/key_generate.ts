@@ -21,7 +21,15 @@ export function keyGenerate(ctx: DeviceContext, req: KeyGenerateRequest): Result
   if (keystore.free === 0) return err(Status.STORAGE_FULL, Reason.SLOTS_FULL, [keystore.capacity]);
   const pair = generateKeyPair(env, m.value, alg);
   if (!pair.ok) return pair;
-  const stored = keystore.add(alg as AlgId, label === undefined ? '' : label, Origin.GENERATED, policy.value, pair.value.privateKey, pair.value.publicKey, kc.value);
+  const stored = keystore.add(
+    alg as AlgId,
+    label === undefined ? '' : label,
+    Origin.GENERATED,
+    policy.value,
+    pair.value.privateKey,
+    pair.value.publicKey,
+    kc.value,
+  );
   if (!stored.ok) {
     pair.value.privateKey.fill(0);
     return stored;

@@ -204,14 +204,11 @@ export function openEnvelope(state: SessionState, counter: number, sealed: Uint8
   if (bad) return bad;
   const id = state.id;
   if (!isValidCounter(counter)) return refuse('bad-counter', Reason.COUNTER_INVALID, [counter]);
-  if (counter === state.lastRequest)
-    return refuse('counter-replayed', Reason.COUNTER_REPLAYED, [id, counter]);
-  if (counter < state.lastRequest)
-    return refuse('counter-behind', Reason.COUNTER_BEHIND, [id, counter, state.lastRequest]);
+  if (counter === state.lastRequest) return refuse('counter-replayed', Reason.COUNTER_REPLAYED, [id, counter]);
+  if (counter < state.lastRequest) return refuse('counter-behind', Reason.COUNTER_BEHIND, [id, counter, state.lastRequest]);
   if (sealed.length < TAG_LENGTH) return refuse('malformed', Reason.ENVELOPE_SHORT, [sealed.length]);
   const plain = state.crypto.aeadOpen(state.keyIn, envelopeNonce(counter), sealed, envelopeAad(id, counter, DIRECTION_HOST_TO_DEVICE));
-  if (!plain)
-    return refuse('auth-failed', Reason.ENVELOPE_NOT_AUTHENTIC, [id]);
+  if (!plain) return refuse('auth-failed', Reason.ENVELOPE_NOT_AUTHENTIC, [id]);
   state.lastRequest = counter;
   state.accepted++;
   // the session is busy from here until its answer is sealed (sealResponse restarts the idle clock then)
@@ -227,8 +224,7 @@ export function openEnvelope(state: SessionState, counter: number, sealed: Uint8
 export function sealResponse(state: SessionState, counter: number, plaintext: Uint8Array, now: number): SessionResult<Uint8Array> {
   // an ended session's keys are zeroed: never seal with them
   if (state.ended !== undefined) return refuse(state.ended, Reason.SESSION_CLOSED, [state.id]);
-  if (counter !== state.lastRequest || counter <= state.lastResponse)
-    return refuse('not-pending', Reason.RESPONSE_NOT_PENDING, [state.id, counter]);
+  if (counter !== state.lastRequest || counter <= state.lastResponse) return refuse('not-pending', Reason.RESPONSE_NOT_PENDING, [state.id, counter]);
   const sealed = state.crypto.aeadSeal(state.keyOut, envelopeNonce(counter), plaintext, envelopeAad(state.id, counter, DIRECTION_DEVICE_TO_HOST));
   state.lastResponse = counter;
   state.lastActivity = now;

@@ -234,8 +234,7 @@ export class Store {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       const v = e === null || typeof e !== 'object' ? undefined : e.value;
-      if (!(v === null || v instanceof Uint8Array))
-        return err(Status.INVALID_PARAMETER, Reason.STORE_BAD_ENTRY, [i]); // a value of bytes, or null to delete
+      if (!(v === null || v instanceof Uint8Array)) return err(Status.INVALID_PARAMETER, Reason.STORE_BAD_ENTRY, [i]); // a value of bytes, or null to delete
       keys.push(e.key);
       lengths.push(v === null ? -1 : v.length);
     }
@@ -317,8 +316,7 @@ export class Store {
     plan.check = growth > 0 ? plan.sizes.concat([RESERVE_BYTES]) : plan.sizes;
     const c = this.simulate(plan.check);
     if (c < 0) return this.full(plan.sizes);
-    if (this.nextTxn > TXN_MAX || this.maxSeq + 4 * this.pageCount + 4 > SEQ_MAX)
-      return err(Status.STORAGE_FULL, Reason.STORE_SEQUENCE_EXHAUSTED);
+    if (this.nextTxn > TXN_MAX || this.maxSeq + 4 * this.pageCount + 4 > SEQ_MAX) return err(Status.STORAGE_FULL, Reason.STORE_SEQUENCE_EXHAUSTED);
     return ok(plan);
   }
 
@@ -654,10 +652,15 @@ export class Store {
     let maxTxn = 0;
     for (let i = 0; i < this.log.length; i++) {
       const b = this.flash.read(this.log[i], 0, this.ps);
-      forEachRecord(b, this.ps, (r: RecordView) => {
-        if (r.txn > maxTxn) maxTxn = r.txn;
-        if ((r.flags & Flag.COMMIT) !== 0 && (r.complete || (r.wiped && wipedAfterCommit(r.wipeWord)))) committed.push(r.txn);
-      }, Flag.COMMIT);
+      forEachRecord(
+        b,
+        this.ps,
+        (r: RecordView) => {
+          if (r.txn > maxTxn) maxTxn = r.txn;
+          if ((r.flags & Flag.COMMIT) !== 0 && (r.complete || (r.wiped && wipedAfterCommit(r.wipeWord)))) committed.push(r.txn);
+        },
+        Flag.COMMIT,
+      );
       b.fill(0);
     }
     committed.sort((a, b) => a - b);

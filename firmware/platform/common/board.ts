@@ -63,7 +63,12 @@ export function flashFromBoard(f: BoardFlash): Flash {
     throw new Error('tinyhsm: board.flash needs read, write and erase functions (firmware/platform/common/board.ts)');
   if (!isCount(pageSize) || !isCount(pageCount) || !isCount(wordSize) || pageSize % wordSize !== 0)
     throw new Error(
-      'tinyhsm: board.flash has an unusable geometry (pageSize ' + pageSize + ', pageCount ' + pageCount + ', wordSize ' + wordSize +
+      'tinyhsm: board.flash has an unusable geometry (pageSize ' +
+        pageSize +
+        ', pageCount ' +
+        pageCount +
+        ', wordSize ' +
+        wordSize +
         '): the page size must be a whole number of words (firmware/platform/common/board.ts)',
     );
   return {

@@ -112,11 +112,9 @@ if (typeof G.Map === 'undefined') G.Map = MapPolyfill;
 
 const NumberCtor = Number as unknown as AnyGlobal;
 if (typeof NumberCtor.MAX_SAFE_INTEGER !== 'number') NumberCtor.MAX_SAFE_INTEGER = 9007199254740991;
-if (typeof NumberCtor.isInteger !== 'function')
-  NumberCtor.isInteger = (x: unknown): boolean => typeof x === 'number' && isFinite(x) && Math.floor(x) === x;
+if (typeof NumberCtor.isInteger !== 'function') NumberCtor.isInteger = (x: unknown): boolean => typeof x === 'number' && isFinite(x) && Math.floor(x) === x;
 if (typeof NumberCtor.isSafeInteger !== 'function')
-  NumberCtor.isSafeInteger = (x: unknown): boolean =>
-    typeof x === 'number' && isFinite(x) && Math.floor(x) === x && Math.abs(x) <= 9007199254740991;
+  NumberCtor.isSafeInteger = (x: unknown): boolean => typeof x === 'number' && isFinite(x) && Math.floor(x) === x && Math.abs(x) <= 9007199254740991;
 
 const ArrayCtor = Array as unknown as AnyGlobal;
 if (typeof ArrayCtor.from !== 'function')
@@ -189,8 +187,7 @@ if (nativePow(2, 16) !== 65536)
   };
 
 const ObjectCtor = Object as unknown as AnyGlobal;
-if (typeof ObjectCtor.hasOwn !== 'function')
-  ObjectCtor.hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+if (typeof ObjectCtor.hasOwn !== 'function') ObjectCtor.hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 // Espruino cannot freeze; noble freezes its hash constructors only as hygiene.
 if (typeof ObjectCtor.freeze !== 'function') ObjectCtor.freeze = <T>(o: T): T => o;
 

@@ -15,4 +15,9 @@ export const ChangePinResponseSchema = [] as const satisfies Schema;
 export type ChangePinResponse = MessageOf<typeof ChangePinResponseSchema>;
 
 /** CHANGE_PIN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const ChangePinCommand = { gate: Gate.LOGGED_IN, request: ChangePinRequestSchema, response: ChangePinResponseSchema, secret: true } satisfies CommandSpec;
+export const ChangePinCommand = {
+  gate: Gate.LOGGED_IN,
+  request: ChangePinRequestSchema,
+  response: ChangePinResponseSchema,
+  secret: true,
+} satisfies CommandSpec;

@@ -18,4 +18,9 @@ export const KeyAttestResponseSchema = [
 export type KeyAttestResponse = MessageOf<typeof KeyAttestResponseSchema>;
 
 /** KEY_ATTEST's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const KeyAttestCommand = { gate: Gate.LOGGED_IN, request: KeyAttestRequestSchema, response: KeyAttestResponseSchema, resend: true } satisfies CommandSpec;
+export const KeyAttestCommand = {
+  gate: Gate.LOGGED_IN,
+  request: KeyAttestRequestSchema,
+  response: KeyAttestResponseSchema,
+  resend: true,
+} satisfies CommandSpec;

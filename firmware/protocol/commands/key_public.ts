@@ -17,4 +17,9 @@ export const KeyPublicResponseSchema = [
 export type KeyPublicResponse = MessageOf<typeof KeyPublicResponseSchema>;
 
 /** KEY_PUBLIC's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const KeyPublicCommand = { gate: Gate.LOGGED_IN, request: KeyPublicRequestSchema, response: KeyPublicResponseSchema, resend: true } satisfies CommandSpec;
+export const KeyPublicCommand = {
+  gate: Gate.LOGGED_IN,
+  request: KeyPublicRequestSchema,
+  response: KeyPublicResponseSchema,
+  resend: true,
+} satisfies CommandSpec;

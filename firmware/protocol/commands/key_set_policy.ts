@@ -15,4 +15,9 @@ export const KeySetPolicyResponseSchema = policyFields(1);
 export type KeySetPolicyResponse = MessageOf<typeof KeySetPolicyResponseSchema>;
 
 /** KEY_SET_POLICY's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const KeySetPolicyCommand = { gate: Gate.USER, request: KeySetPolicyRequestSchema, response: KeySetPolicyResponseSchema, resend: true } satisfies CommandSpec;
+export const KeySetPolicyCommand = {
+  gate: Gate.USER,
+  request: KeySetPolicyRequestSchema,
+  response: KeySetPolicyResponseSchema,
+  resend: true,
+} satisfies CommandSpec;

@@ -10,4 +10,9 @@ export const RandomResponseSchema = [{ key: 1, name: 'bytes', type: { t: 'bytes'
 export type RandomResponse = MessageOf<typeof RandomResponseSchema>;
 
 /** RANDOM's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const RandomCommand = { gate: Gate.SESSION_IF_CAPABLE, request: RandomRequestSchema, response: RandomResponseSchema, resend: true } satisfies CommandSpec;
+export const RandomCommand = {
+  gate: Gate.SESSION_IF_CAPABLE,
+  request: RandomRequestSchema,
+  response: RandomResponseSchema,
+  resend: true,
+} satisfies CommandSpec;

@@ -68,7 +68,8 @@ export class EmulatedKalumaChip {
     for (let i = 0; i < data.length; i++) {
       const cur = this.mem[at + i];
       const want = data[i] & 0xff;
-      if (want !== 0xff && (want & ~cur & 0xff) !== 0) this.violations.push(`sector ${sector} offset ${offset + i}: 0x${cur.toString(16)} -> 0x${want.toString(16)}`);
+      if (want !== 0xff && (want & ~cur & 0xff) !== 0)
+        this.violations.push(`sector ${sector} offset ${offset + i}: 0x${cur.toString(16)} -> 0x${want.toString(16)}`);
       this.mem[at + i] = cur & want; // programming only clears bits
     }
     for (let s = Math.floor(at / SECTOR); s <= Math.floor((at + data.length - 1) / SECTOR); s++) this.touched.add(s);
@@ -209,7 +210,7 @@ export class KalumaBoard {
     this.context = vm.createContext(sandbox, { name: 'kaluma-emulation', codeGeneration: { strings: false, wasm: false } });
     this.ctxUint8Array = vm.runInContext('Uint8Array', this.context);
     // what the REPL printed at boot, before the program (repl.c cmd_hi and the prompt)
-    text('\r\n   Welcome to Kaluma v1.2.1\r\n   Type \'.help\' for more info.\r\n\r\n> ');
+    text("\r\n   Welcome to Kaluma v1.2.1\r\n   Type '.help' for more info.\r\n\r\n> ");
   }
 
   /** Evaluate the bundle, as Kaluma does with the program in flash at boot. */

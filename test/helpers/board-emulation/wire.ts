@@ -27,11 +27,9 @@ export function requestBody(code: number, fields: object): Uint8Array {
   return out;
 }
 
-export const binaryRequest = (seq: number, code: number, fields: object = {}): Uint8Array =>
-  encodeFrame(FrameType.REQUEST, seq, requestBody(code, fields));
+export const binaryRequest = (seq: number, code: number, fields: object = {}): Uint8Array => encodeFrame(FrameType.REQUEST, seq, requestBody(code, fields));
 
-export const armorRequest = (seq: number, code: number, fields: object = {}): string =>
-  encodeArmorLine(FrameType.REQUEST, seq, requestBody(code, fields));
+export const armorRequest = (seq: number, code: number, fields: object = {}): string => encodeArmorLine(FrameType.REQUEST, seq, requestBody(code, fields));
 
 export interface Answer {
   frame: Frame;

@@ -115,7 +115,9 @@ for (const mod of modules) {
     writeFileSync(magicFile, formatLiteralList(strings));
     rmSync(snapshot, { force: true });
     snapshotTool(mod.name, ['generate', '--static', '--load-literals-list-format', magicFile, wrappedName, '-o', snapshot], tool);
-    console.log(`js2c: ${mod.name}: static, ${literals.length} literal strings (${literals.reduce((n, l) => n + l.length, 0)} bytes) registered as magic strings`);
+    console.log(
+      `js2c: ${mod.name}: static, ${literals.length} literal strings (${literals.reduce((n, l) => n + l.length, 0)} bytes) registered as magic strings`,
+    );
   }
   if (!existsSync(snapshot)) throw new Error(`js2c.mjs: jerry-snapshot wrote no ${snapshot}`);
   mod.bytes = readFileSync(snapshot);
@@ -153,7 +155,10 @@ const builtin = modules.filter((m) => m.require);
 c += `/* builtin modules */\n#define BUILTIN_MODULES_SIZE ${builtin.length}\nconst size_t builtin_modules_length = BUILTIN_MODULES_SIZE;\n`;
 c += 'const kaluma_builtin_module builtin_modules[] = {\n';
 c += builtin
-  .map((m) => `  { module_${id(m.name)}_name, module_${id(m.name)}_code, MODULE_${id(m.name).toUpperCase()}_SIZE, ${m.native ? `module_${m.name}_init` : 'NULL'} }`)
+  .map(
+    (m) =>
+      `  { module_${id(m.name)}_name, module_${id(m.name)}_code, MODULE_${id(m.name).toUpperCase()}_SIZE, ${m.native ? `module_${m.name}_init` : 'NULL'} }`,
+  )
   .join(',\n');
 c += '\n};\n';
 writeFileSync(join(args.out, 'kaluma_modules.h'), h);
@@ -161,7 +166,8 @@ writeFileSync(join(args.out, 'kaluma_modules.c'), c);
 
 // the magic strings, sorted (above): Kaluma's, and with --static the boot module's literals
 let mh = LICENSE_NOTE + '#ifndef KALUMA_MAGIC_STRINGS_H\n#define KALUMA_MAGIC_STRINGS_H\n\n#include <stdint.h>\n#include "jerryscript.h"\n\n';
-mh += 'extern const uint32_t num_magic_string_items;\nextern const jerry_char_t *magic_string_items[];\nextern const jerry_length_t magic_string_lengths[];\n\n#endif\n';
+mh +=
+  'extern const uint32_t num_magic_string_items;\nextern const jerry_char_t *magic_string_items[];\nextern const jerry_length_t magic_string_lengths[];\n\n#endif\n';
 let mc = LICENSE_NOTE + '#include <stdint.h>\n#include "jerryscript.h"\n#include "kaluma_magic_strings.h"\n\n';
 mc += `const uint32_t num_magic_string_items = ${strings.length};\n\nconst jerry_char_t *magic_string_items[] = {\n`;
 mc += strings.map((s) => `  (const jerry_char_t *) ${cString(s)}`).join(',\n') + '\n};\n\n';

@@ -60,7 +60,8 @@ export function rewriteForStaticSnapshot(source, fileName = 'bundle.js') {
     } else if (ts.isBigIntLiteral(n)) refused.push(`${where(n)}: BigInt literal ${n.text} (write BigInt("…") in the source)`);
     else if (ts.isRegularExpressionLiteral(n)) refused.push(`${where(n)}: regular expression literal ${n.text}`);
     else if (ts.isTaggedTemplateExpression(n)) refused.push(`${where(n)}: tagged template`);
-    else if (ts.isArrowFunction(n)) refused.push(`${where(n)}: arrow function (JerryScript 2.4 crashes calling a static one; build with supported.arrow false)`);
+    else if (ts.isArrowFunction(n))
+      refused.push(`${where(n)}: arrow function (JerryScript 2.4 crashes calling a static one; build with supported.arrow false)`);
     ts.forEachChild(n, visit);
   };
   visit(sf);
