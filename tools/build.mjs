@@ -14,7 +14,7 @@
 // The build FAILS (exit 1) when, in any firmware bundle:
 //   - an input comes from sim/, host/, tools/, test/, or is a *.test.ts file, or a node builtin (node:*) is imported;
 // and in a device bundle (generic, kaluma, espruino):
-//   - the minified size is over 160 KiB;
+//   - the minified size is over its budget (160 KiB; the Kaluma bundles 176 KiB, see KALUMA_BUDGET);
 //   - @noble/ciphers' AES is included (noble builds ~640 KiB of AES tables on first use; docs/architecture.md §3);
 //   - `Math.random`, `Date.now`, `performance.now` or `new Date` appear outside @noble's own code. Noble references
 //     `Date.now` only to time-slice its async KDF loops (hashes/utils.js asyncLoop), never for randomness, so that one
@@ -32,8 +32,19 @@ import { gzipSync } from 'node:zlib';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Largest minified device bundle (docs/architecture.md §2: the build fails over it). */
+/** Largest minified device bundle (docs/architecture.md §2: the build fails over it), unless its target sets `budget`. */
 export const DEVICE_BUDGET = 160 * 1024;
+/**
+ * The Kaluma bundles' own budget. A board image runs them as a static snapshot kept in flash (docs/boards.md "Kaluma"),
+ * so their size costs flash, not heap; the heap they need is what binds, and the engine suite measures it against each
+ * board's heap budget. This cap stops growth that nobody meant: 176 KiB, 16 KiB above the others.
+ */
+export const KALUMA_BUDGET = 176 * 1024;
+
+/** A device target's size budget in bytes. */
+export function budgetOf(spec) {
+  return spec.budget !== undefined ? spec.budget : DEVICE_BUDGET;
+}
 
 /**
  * The firmware targets. `device` bundles get the size budget and the source checks; `downlevel: 'es5'` runs the
@@ -57,6 +68,7 @@ export const FIRMWARE_TARGETS = [
     // lowers them to function expressions, with `this` and `arguments` captured in variables.
     supported: { bigint: true, arrow: false },
     device: true,
+    budget: KALUMA_BUDGET,
     minify: true,
   },
   {
@@ -66,6 +78,7 @@ export const FIRMWARE_TARGETS = [
     target: 'es2019',
     supported: { bigint: true, arrow: false },
     device: true,
+    budget: KALUMA_BUDGET,
     minify: true,
   },
   {
@@ -598,8 +611,8 @@ export async function buildFirmware(spec, { root = ROOT, outdir } = {}) {
   if (spec.supported && spec.supported.bigint === false) problems.push(...checkNoBigInt(code, { bundle: spec.name }));
   const minified = Buffer.byteLength(code);
   const gzipped = gz(code);
-  if (spec.device && minified > DEVICE_BUDGET)
-    problems.push(`${spec.name}: ${minified} bytes minified is over the ${DEVICE_BUDGET}-byte (160 KiB) device budget`);
+  if (spec.device && minified > budgetOf(spec))
+    problems.push(`${spec.name}: ${minified} bytes minified is over the ${budgetOf(spec)}-byte (${budgetOf(spec) / 1024} KiB) device budget`);
   const ok = problems.length === 0;
   if (ok && outdir) {
     mkdirSync(outdir, { recursive: true });
@@ -660,7 +673,7 @@ export async function buildAll({ root = ROOT, outdir = join(ROOT, 'dist'), targe
       ok: r.ok,
       minified: r.minified,
       gzipped: r.gzipped,
-      budget: t.device ? DEVICE_BUDGET : undefined,
+      budget: t.device ? budgetOf(t) : undefined,
     });
   });
   hosts.forEach((h, i) => {

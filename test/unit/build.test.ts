@@ -128,7 +128,8 @@ describe('the real build', () => {
       const row = report.bundles.find((b: { bundle: string }) => b.bundle === name);
       expect(row, name).toBeDefined();
       expect(statSync(join(out, row.file)).size).toBe(row.minified);
-      if (name !== 'node') expect(row.minified).toBeLessThanOrEqual(build.DEVICE_BUDGET);
+      if (name !== 'node') expect(row.minified).toBeLessThanOrEqual(row.budget);
+      if (name !== 'node') expect(row.budget).toBe(build.budgetOf(build.FIRMWARE_TARGETS.find((t: { name: string }) => t.name === name)));
     }
     const espruino = readFileSync(join(out, 'tinyhsm-espruino.js'), 'utf8');
     expect(build.checkNoBigInt(espruino, { bundle: 'espruino' })).toEqual([]);
@@ -136,13 +137,13 @@ describe('the real build', () => {
     expect(readFileSync(join(out, 'tinyhsm-kaluma.js'), 'utf8')).toMatch(/BigInt/);
   });
 
-  it('dist/ (from `npm run build`) has every bundle, each device bundle under 160 KiB', () => {
+  it('dist/ (from `npm run build`) has every bundle, each device bundle within its budget (160 KiB; Kaluma 176 KiB)', () => {
     const dist = join(ROOT, 'dist');
     expect(existsSync(join(dist, 'build-report.json')), 'run `npm run build` first').toBe(true);
     for (const t of build.FIRMWARE_TARGETS) {
       const file = join(dist, t.out);
       expect(existsSync(file), `${file} (run \`npm run build\`)`).toBe(true);
-      if (t.device) expect(statSync(file).size).toBeLessThanOrEqual(160 * 1024);
+      if (t.device) expect(statSync(file).size).toBeLessThanOrEqual(t.name.startsWith('kaluma') ? 176 * 1024 : 160 * 1024);
     }
   });
 });
