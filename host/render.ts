@@ -43,7 +43,7 @@ function tries(n: number | undefined): string {
 function remedy(role: number | undefined): string {
   return role === 1
     ? 'the SO can set a new user PIN with UNBLOCK (`tinyhsm unblock`)'
-    : 'only a reset that erases every key remains, and it needs officer approval (a later feature; docs/security.md §4)';
+    : 'only a reset that erases every key remains (`tinyhsm reset`), with the approval of a quorum of officers (docs/quorum.md §4)';
 }
 
 /** A request field by its CBOR key: "keyId (key 1)" when the schema knows it, else "key 1". */
@@ -167,7 +167,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
     if (a[1]) loose.push(`adds ${capabilitiesText(a[1])}`);
     if ((a[2] || 0) & 1) loose.push('clears sensitive');
     if ((a[2] || 0) & 2) loose.push('clears touch');
-    return `key ${a[0]}: a policy can only be tightened, and this ${loose.join(' and ') || 'loosens it'}; nothing was changed (loosening needs officer approval, a later feature)`;
+    return `key ${a[0]}: a policy can only be tightened, and this ${loose.join(' and ') || 'loosens it'}; nothing was changed (without officers nobody can loosen a policy; with officers, M of them must approve: docs/quorum.md §3)`;
   },
   [Reason.CAPABILITY_MISSING]: (a, c) =>
     `${cmd(c, 'this use')} needs the ${capabilitiesText(a[1])} capability and key ${a[0]} has ${capabilitiesText(a[2])} (docs/security.md §6)`,
@@ -245,7 +245,31 @@ export const RENDER: { readonly [reason: number]: Render } = {
     ((a[0] || 0) & 1 ? '; the id lives in RAM only until the next boot' : '; the device runs without an identity'),
   [Reason.DEVICE_ID_UNREADABLE]: () => 'the device id record does not decode; it is kept, and this boot uses a RAM-only id',
   [Reason.IDENTITY_UNREADABLE]: () => 'the identity record does not decode; it is kept, and the device runs without an identity',
+  [Reason.APPROVALS_SHORT]: (a) =>
+    `${commandText(a[0])} needs the approval of ${a[2]} officer${a[2] === 1 ? '' : 's'} and got ${a[1]}; nothing was done. Collect ${(a[2] || 0) - (a[1] || 0)} more over the same challenge and send it again (docs/quorum.md §2)`,
+  [Reason.NO_CHALLENGE]: () =>
+    'the device has no approval challenge outstanding (none was asked for since it started, or an earlier request used it up); ask for a new one (APPROVAL_CHALLENGE) and have the officers sign again',
+  [Reason.CHALLENGE_MISMATCH]: () =>
+    "the approvals were signed over another challenge than this device's current one (an older challenge, another device's, or a replay); that challenge is now used up: ask for a new one and have the officers sign again",
+  [Reason.OFFICER_UNKNOWN]: (a) =>
+    `approval from officer ${a[0]}, but this device has ${a[1]} officer${a[1] === 1 ? '' : 's'} (numbered from 0; \`tinyhsm info\` lists them)`,
+  [Reason.OFFICER_TWICE]: (a) => `officer ${a[0]} approved twice; each officer counts once, so M distinct officers must approve`,
+  [Reason.APPROVAL_BAD_SIGNATURE]: (a) =>
+    `officer ${a[0]}'s approval does not verify over this device, its challenge, ${commandText(a[1])} and these parameters: it was signed for another command or other parameters, or with another key; nothing was done`,
+  [Reason.THRESHOLD_OUT_OF_RANGE]: (a) =>
+    `threshold ${a[0]} with ${a[1]} officer${a[1] === 1 ? '' : 's'}: the threshold must be from 1 to the number of officers`,
+  [Reason.OFFICER_KEY_REPEATED]: (a) => `officers ${a[1]} and ${a[0]} have the same public key; each officer needs a key of their own`,
+  [Reason.OFFICERS_UNREADABLE]: () =>
+    'the officers record in flash does not decode, so no approval can be checked and every command that needs one is refused (fail closed); the flash is damaged',
+  [Reason.RESET_NEEDS_SO]: (a) =>
+    `on a device without officers, RESET needs the SO logged in (this session is ${a[0] ? roleText(a[0]) : 'not logged in'}); log in with the SO PIN`,
 };
+
+/** A command by its code: "RESET (0x17)". */
+function commandText(code: number | undefined): string {
+  const name = Object.keys(Command).find((n) => (Command as { [k: string]: number })[n] === code);
+  return name ? `${name} (${hex2(code)})` : `command ${hex2(code)}`;
+}
 
 /**
  * The sentence for a reason and its arguments. An unknown reason (a newer device) renders generically with its

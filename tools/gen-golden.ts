@@ -2,9 +2,12 @@
 // Run from the repository root: npx esbuild tools/gen-golden.ts --bundle --platform=node --format=esm --packages=external | node --input-type=module
 import { writeFileSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import {
   Reason,
   Alg,
+  approvalMessage,
+  approvalParams,
   ATTEST_CONTEXT,
   ATTEST_FORMAT,
   AttestationStatementSchema,
@@ -66,6 +69,13 @@ const STATEMENT = cborEncode(
   }) as CborMap,
 );
 const ATTEST_SIG = ed25519.sign(new Uint8Array([...utf8Encode(ATTEST_CONTEXT), 0, ...STATEMENT]), ED_SEED);
+// Officers (docs/quorum.md §5 worked example): the RFC 8032 key as officer 0 approves a RESET of the attestation example's
+// device over the challenge below; the parameters without challenge and approvals are the empty map a0.
+const CHALLENGE = h('c0c1c2c3c4c5c6c7c8c9cacbcccdcecf');
+const RESET_APPROVAL = ed25519.sign(
+  approvalMessage(h('000102030405060708090a0b0c0d0e0f'), CHALLENGE, Command.RESET, sha256(approvalParams(COMMANDS[Command.RESET].request, {}))),
+  ED_SEED,
+);
 
 type Example = {
   name: string;
@@ -310,6 +320,33 @@ const examples: Example[] = [
     code: Command.KEY_ATTEST,
     fields: { statement: STATEMENT, signature: ATTEST_SIG },
   },
+  { name: 'APPROVAL_CHALLENGE request', kind: 'request', frameType: FrameType.REQUEST, seq: 25, code: Command.APPROVAL_CHALLENGE, fields: {} },
+  {
+    name: 'APPROVAL_CHALLENGE response',
+    kind: 'response',
+    frameType: FrameType.RESPONSE,
+    seq: 25,
+    code: Command.APPROVAL_CHALLENGE,
+    fields: { challenge: CHALLENGE },
+  },
+  {
+    name: 'OFFICERS_SET request (one officer, threshold 1)',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 26,
+    code: Command.OFFICERS_SET,
+    fields: { threshold: 1, officers: [{ publicKey: ED_PUB, label: 'alice' }] },
+  },
+  { name: 'OFFICERS_SET response', kind: 'response', frameType: FrameType.RESPONSE, seq: 26, code: Command.OFFICERS_SET, fields: {} },
+  {
+    name: 'RESET request (approved by officer 0)',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 27,
+    code: Command.RESET,
+    fields: { challenge: CHALLENGE, approvals: [{ officer: 0, signature: RESET_APPROVAL }] },
+  },
+  { name: 'RESET response', kind: 'response', frameType: FrameType.RESPONSE, seq: 27, code: Command.RESET, fields: {} },
 ];
 
 // docs/protocol.md "Error details": {1: reason, 2: arg0, 3: arg1}; the device sends no text

@@ -7,6 +7,7 @@ import type { Identity } from './identity.ts';
 import type { SessionTable } from './session/index.ts';
 import type { AuthState } from './auth/state.ts';
 import type { RollbackState } from './rollback.ts';
+import type { Officers } from './officers.ts';
 
 /** Who sent the request a handler runs: its session (0: in the clear) and that session's role (codes.ts Role; 0: none). */
 export interface Caller {
@@ -36,4 +37,6 @@ export interface DeviceContext {
   readonly auth: AuthState;
   /** Whether the store is bound to a monotonic counter, and whether the flash was found rolled back (core/rollback.ts). */
   readonly rollback: RollbackState;
+  /** The officers, their threshold and the approval challenge (docs/quorum.md; core/officers.ts). */
+  readonly officers: Officers;
 }

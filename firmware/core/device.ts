@@ -18,6 +18,7 @@ import type { NeedPresence, PresenceOutcome } from './presence.ts';
 import { SessionTable, type SessionLimits } from './session/index.ts';
 import { AuthState } from './auth/state.ts';
 import { bindToCounter } from './rollback.ts';
+import { Officers } from './officers.ts';
 
 export const DEFAULT_SLOTS = 16;
 export const DEFAULT_FIRMWARE_VERSION = '0.1.0';
@@ -144,6 +145,7 @@ export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
     sessions: new SessionTable(opts ? opts.sessionLimits : undefined),
     auth,
     rollback,
+    officers: Officers.load(store),
   };
   const device: Device = {
     deviceId,

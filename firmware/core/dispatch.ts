@@ -38,6 +38,9 @@ import { changePin } from './commands/change_pin.ts';
 import { unblock } from './commands/unblock.ts';
 import { keySetPolicy } from './commands/key_set_policy.ts';
 import { keyAttest } from './commands/key_attest.ts';
+import { approvalChallenge } from './commands/approval_challenge.ts';
+import { officersSet } from './commands/officers_set.ts';
+import { reset } from './commands/reset.ts';
 
 /**
  * A pure command handler: it validates with guard clauses, then acts, or hands back the rest of its work to run
@@ -77,6 +80,9 @@ export const HANDLERS: HandlerTable & { readonly [code: number]: Handler } = {
   [Command.UNBLOCK]: unblock,
   [Command.KEY_SET_POLICY]: keySetPolicy,
   [Command.KEY_ATTEST]: keyAttest,
+  [Command.APPROVAL_CHALLENGE]: approvalChallenge,
+  [Command.OFFICERS_SET]: officersSet,
+  [Command.RESET]: reset,
 };
 
 interface Entry {

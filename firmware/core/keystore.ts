@@ -346,6 +346,25 @@ export class KeyStore {
     }
   }
 
+  /** RESET's store entries: delete every key record (the store overwrites each with zeros, docs/storage.md §6). The id counter stays, so ids are not reused. */
+  eraseEntries(): Entry[] {
+    const out: Entry[] = [];
+    const keys = this.store.list(RecordKind.KEY);
+    for (let i = 0; i < keys.length; i++) out.push({ key: keys[i], value: null });
+    return out;
+  }
+
+  /** After eraseEntries() was committed: every slot empty, every cached private key wiped. */
+  forgetAll(): void {
+    for (let i = 0; i < this.slots.length; i++) {
+      const r = this.slots[i];
+      if (r !== undefined) forget(r);
+      this.slots[i] = undefined;
+    }
+    this.count = 0;
+    this.skippedRecords = 0;
+  }
+
   /**
    * Delete a key: commit the deletion (the store wipes the record's bytes on flash), then drop it from
    * RAM and wipe its private bytes. KEY_NOT_FOUND if no key has this id.

@@ -1,7 +1,8 @@
 // Per-key policy (docs/security.md §6): validation at creation against the algorithm's defaults and allowed capabilities, the tighten-only rule, and the use checks.
 //
 // A key's policy is stored with its record (records.ts) and authenticated with its sealed private key (the
-// record's clear part is the AEAD's `bound`), so it changes only through KEY_SET_POLICY, and only tighter:
+// record's clear part is the AEAD's `bound`), so it changes only through KEY_SET_POLICY, and only tighter unless a
+// quorum of officers approves (docs/quorum.md §3):
 //   capabilities      may only lose bits
 //   sensitive         may only become true (PKCS#11 CKA_SENSITIVE)
 //   touch             may only become true (a button press per SIGN / ECDH)
@@ -60,6 +61,25 @@ export function tightenPolicy(keyId: number, current: StoredPolicy, req: KeyPoli
     sensitive: current.sensitive || req.sensitive === true,
     touch: current.touch || req.touch === true,
     neverExtractable: current.neverExtractable,
+  });
+}
+
+/**
+ * A loosened policy (KEY_SET_POLICY with M officer approvals, docs/quorum.md §3): absent fields stay as they are, and
+ * the capabilities must be ones the algorithm can have. neverExtractable stays false once export-under-wrap is set.
+ */
+export function loosenedPolicy(alg: number, current: StoredPolicy, req: KeyPolicyRequest): Result<StoredPolicy> {
+  const allowed = ALLOWED_CAPABILITIES[alg];
+  if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_NO_POLICY, [alg]);
+  const caps = req.capabilities !== undefined ? req.capabilities : current.capabilities;
+  if ((caps & (Capability.ENCRYPT | Capability.DECRYPT)) !== 0) return err(Status.INVALID_PARAMETER, Reason.ENCRYPT_NOT_OFFERED, [alg, allowed]);
+  const extra = caps & ~allowed;
+  if (extra !== 0) return err(Status.INVALID_PARAMETER, Reason.CAPABILITY_NOT_FOR_ALG, [alg, extra, allowed]);
+  return ok({
+    capabilities: caps,
+    sensitive: req.sensitive !== undefined ? req.sensitive : current.sensitive,
+    touch: req.touch !== undefined ? req.touch : current.touch,
+    neverExtractable: current.neverExtractable && (caps & Capability.EXPORT_WRAPPED) === 0,
   });
 }
 

@@ -35,6 +35,9 @@ export const Command = {
   UNBLOCK: 0x12,
   KEY_SET_POLICY: 0x13,
   KEY_ATTEST: 0x14,
+  APPROVAL_CHALLENGE: 0x15,
+  OFFICERS_SET: 0x16,
+  RESET: 0x17,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export type CommandName = keyof typeof Command;
@@ -74,6 +77,8 @@ export const Status = {
   CANCELLED: 0x1e,
   BUSY: 0x1f,
   ROLLBACK_DETECTED: 0x20,
+  APPROVAL_REQUIRED: 0x21,
+  APPROVAL_INVALID: 0x22,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 export type StatusName = keyof typeof Status;
@@ -101,7 +106,7 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
     'the envelope was tampered with, replayed or reordered, and was not executed; if nobody is interfering with the link, this is a host bug',
   SESSION_LIMIT: 'the device has as many sessions open as it allows; close one (or wait for its idle timeout) and retry',
   NOT_INITIALIZED: 'the device is factory-new: set its PINs first with `tinyhsm init --pin USER --so-pin SO`',
-  ALREADY_INITIALIZED: 'the device already has PINs; log in with them (a reset that erases every key needs officer approval, a later feature)',
+  ALREADY_INITIALIZED: 'the device already has PINs; log in with them, or erase it with `tinyhsm reset` (officer approval where officers are enrolled)',
   LOGIN_REQUIRED: 'log in first: give the user PIN (--pin or HSM_PIN) or, for administration, the SO PIN (--so-pin or HSM_SO_PIN)',
   WRONG_ROLE: 'this command needs the other role: key use needs the user PIN (--pin), administration (import, unblock) the SO PIN (--so-pin)',
   ALREADY_LOGGED_IN: 'this session is already logged in; LOGOUT first to change role',
@@ -110,12 +115,17 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
     'this PIN is blocked after too many wrong tries: the SO unblocks a user PIN (`tinyhsm unblock`); a blocked SO PIN leaves only a reset that erases every key (docs/security.md)',
   PIN_LOCKED_UNTIL_POWER_CYCLE: 'three wrong PINs in a row: the device takes no more PIN tries until it is unplugged and plugged in again (power-cycled)',
   POLICY_DENIED: "this key's policy does not allow that use; `tinyhsm list` shows each key's capabilities",
-  POLICY_LOOSENING: 'a key policy can only be tightened (remove capabilities, set sensitive or touch); loosening needs officer approval, a later feature',
+  POLICY_LOOSENING:
+    'a key policy can only be tightened (remove capabilities, set sensitive or touch); loosening needs the approval of a quorum of officers (docs/quorum.md)',
   PRESENCE_TIMEOUT: "this key needs a button press for every use and nobody pressed the device's button in time; retry and press it",
   CANCELLED: 'the host cancelled the request while the device waited for the button; nothing was done',
   BUSY: 'the device is waiting for a button press for another request; press the button or cancel that request, then retry',
   ROLLBACK_DETECTED:
     'the flash holds an older state than the device has had (an old image was written back); the device uses nothing of it. Write back the newest image, or reset the device',
+  APPROVAL_REQUIRED:
+    'this command needs the signed approval of a quorum of officers (`tinyhsm info` shows how many of whom); run it again with their approvals (docs/quorum.md)',
+  APPROVAL_INVALID:
+    'an officer approval was refused (the message says which and why) and nothing was done; ask for a new challenge and have the officers sign again (docs/quorum.md)',
 };
 
 /** Key algorithms (wire ids). Add at the end. */

@@ -273,6 +273,28 @@ export enum Reason {
   PIN_TOO_WEAK = 119,
   /** ROLLBACK_DETECTED. [value in flash, monotonic counter] the flash is older than the counter (docs/storage.md §12). */
   STORE_ROLLED_BACK = 120,
+
+  // ---- officers and approvals (docs/quorum.md)
+  /** APPROVAL_REQUIRED. [command, valid approvals given, threshold] nothing was done. */
+  APPROVALS_SHORT = 121,
+  /** APPROVAL_INVALID. No challenge is outstanding: none was asked for since power-on, or a request already used it. */
+  NO_CHALLENGE = 122,
+  /** APPROVAL_INVALID. The request names another challenge than the device's current one (an older one, another device's, or a replay); that one is now used up. */
+  CHALLENGE_MISMATCH = 123,
+  /** APPROVAL_INVALID. [officer index, officers enrolled] no such officer. */
+  OFFICER_UNKNOWN = 124,
+  /** APPROVAL_INVALID. [officer index] two approvals from one officer. */
+  OFFICER_TWICE = 125,
+  /** APPROVAL_INVALID. [officer index, command] the signature does not verify over this device, challenge, command and parameters. */
+  APPROVAL_BAD_SIGNATURE = 126,
+  /** INVALID_PARAMETER. [threshold, officers given] the threshold must be 1..the number of officers. */
+  THRESHOLD_OUT_OF_RANGE = 127,
+  /** INVALID_PARAMETER. [officer index, earlier officer index] two officers with one public key. */
+  OFFICER_KEY_REPEATED = 128,
+  /** APPROVAL_INVALID. The officers record does not decode: gated commands are refused (fail closed), never run without a quorum. */
+  OFFICERS_UNREADABLE = 129,
+  /** WRONG_ROLE / LOGIN_REQUIRED. [role of the session] on a device without officers, RESET needs the SO logged in. */
+  RESET_NEEDS_SO = 130,
 }
 export type ReasonName = keyof typeof Reason;
 

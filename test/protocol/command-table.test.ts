@@ -61,7 +61,19 @@ describe('COMMANDS', () => {
     const noRole = Object.entries(Command)
       .filter(([, c]) => !needsRole(COMMANDS[c]))
       .map(([n]) => n);
-    expect(noRole.sort()).toEqual(['ECHO', 'INFO', 'INIT', 'LOGIN', 'LOGOUT', 'RANDOM', 'SESSION_CLOSE', 'SESSION_MESSAGE', 'SESSION_OPEN']);
+    expect(noRole.sort()).toEqual([
+      'APPROVAL_CHALLENGE',
+      'ECHO',
+      'INFO',
+      'INIT',
+      'LOGIN',
+      'LOGOUT',
+      'RANDOM',
+      'RESET',
+      'SESSION_CLOSE',
+      'SESSION_MESSAGE',
+      'SESSION_OPEN',
+    ]);
   });
 });
 
@@ -69,7 +81,14 @@ describe('message types', () => {
   // type-level: `npm run typecheck` fails when a derived type drifts from these (schema.ts MessageOf)
   it('are derived from the schemas: required fields as they are, optional ones with ?, lists and nested policies', () => {
     expectTypeOf<SignRequest>().toEqualTypeOf<{ keyId: number; message?: Uint8Array; digest?: Uint8Array }>();
-    expectTypeOf<KeySetPolicyRequest>().toEqualTypeOf<{ keyId: number; capabilities?: number; sensitive?: boolean; touch?: boolean }>();
+    expectTypeOf<KeySetPolicyRequest>().toEqualTypeOf<{
+      keyId: number;
+      capabilities?: number;
+      sensitive?: boolean;
+      touch?: boolean;
+      challenge?: Uint8Array;
+      approvals?: { officer: number; signature: Uint8Array }[];
+    }>();
     expectTypeOf<KeyListResponse['keys'][number]['neverExtractable']>().toEqualTypeOf<boolean>();
     expectTypeOf<InfoResponse['selftestFailures']>().toEqualTypeOf<{ [k: number]: string } | undefined>();
     expectTypeOf<InfoResponse['algorithms']>().toEqualTypeOf<number[]>();

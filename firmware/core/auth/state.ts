@@ -409,6 +409,32 @@ export class AuthState {
     this.release(sessions, now);
   }
 
+  /**
+   * RESET's store entries (docs/quorum.md §4): both role records first (they hold the master key, sealed to each
+   * PIN; the store overwrites a deleted secret record with zeros), then both tries counters and the settings.
+   */
+  eraseEntries(): Entry[] {
+    return [
+      { key: pinRecordKey(Role.USER), value: null },
+      { key: pinRecordKey(Role.SO), value: null },
+      { key: triesRecordKey(Role.USER), value: null },
+      { key: triesRecordKey(Role.SO), value: null },
+      { key: SETTINGS_RECORD, value: null },
+    ];
+  }
+
+  /** After eraseEntries() was committed: factory-new in RAM too, the master key wiped. The in-a-row count stays (power cycle only). */
+  forget(): void {
+    this.lock();
+    this.init_ = false;
+    for (let role = Role.USER as number; role <= Role.SO; role++) {
+      this.records[role] = undefined;
+      this.tries[role] = 0;
+      this.damage[role] = 0;
+    }
+    this.labelText = undefined;
+  }
+
   /** Wipe the master and link keys and the decrypted private keys cached with them. */
   lock(): void {
     const m = this.master;

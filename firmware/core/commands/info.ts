@@ -7,7 +7,7 @@ import type { DeviceContext } from '../context.ts';
 import { PIN_MIN_BITS } from '../auth/pin_strength.ts';
 
 export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse> {
-  const { env, keystore, store, selftest, deviceId, identity, firmwareVersion, maxPacket, flashVolatile, auth } = ctx;
+  const { env, keystore, store, selftest, deviceId, identity, firmwareVersion, maxPacket, flashVolatile, auth, officers } = ctx;
   let anyFailure = false;
   for (const _alg in selftest.failures) {
     anyFailure = true;
@@ -48,5 +48,8 @@ export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse
     // docs/storage.md §12; docs/security.md §9 says what an old image does where this is false
     rollbackProtection: ctx.rollback.protection,
     rolledBack: ctx.rollback.rolledBack !== undefined ? true : undefined,
+    // docs/quorum.md §1: absent while no officers are enrolled
+    threshold: officers.threshold > 0 ? officers.threshold : undefined,
+    officers: officers.threshold > 0 ? officers.describe(env.crypto) : undefined,
   });
 }

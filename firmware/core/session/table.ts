@@ -170,6 +170,14 @@ export class SessionTable {
     }
   }
 
+  /** Log every session out (RESET: the PINs they logged in with are gone); the sessions stay open. */
+  dropRoles(): void {
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (s) s.role = 0;
+    }
+  }
+
   /** Live sessions at `now` that are logged in (role ≠ 0): while there are none, the master key must not be in RAM (docs/security.md §5). */
   loggedIn(now: number): number {
     let n = 0;

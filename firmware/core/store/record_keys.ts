@@ -23,6 +23,8 @@ export const RecordKind = {
    * under the PIN, its public key, the master key sealed to it; docs/session.md §8.3).
    */
   ROLE: 0x0012,
+  /** index 0: the officers and the threshold, CBOR {1: threshold, 2: [{1: Ed25519 public key, 2: label}, …]} (docs/quorum.md §1). */
+  OFFICERS: 0x0013,
 } as const;
 
 /**

@@ -21,6 +21,9 @@ import { ChangePinCommand } from './change_pin.ts';
 import { UnblockCommand } from './unblock.ts';
 import { KeySetPolicyCommand } from './key_set_policy.ts';
 import { KeyAttestCommand } from './key_attest.ts';
+import { ApprovalChallengeCommand } from './approval_challenge.ts';
+import { OfficersSetCommand } from './officers_set.ts';
+import { ResetCommand } from './reset.ts';
 
 /**
  * Command code → declaration, with each declaration's own schema types (for the typed handler table, core/dispatch.ts).
@@ -50,6 +53,9 @@ function commandTable() {
     [Command.UNBLOCK]: UnblockCommand,
     [Command.KEY_SET_POLICY]: KeySetPolicyCommand,
     [Command.KEY_ATTEST]: KeyAttestCommand,
+    [Command.APPROVAL_CHALLENGE]: ApprovalChallengeCommand,
+    [Command.OFFICERS_SET]: OfficersSetCommand,
+    [Command.RESET]: ResetCommand,
   } as const;
 }
 /** The declarations by code, as types: what each command's request and response are. */
@@ -79,6 +85,10 @@ export * from './change_pin.ts';
 export * from './unblock.ts';
 export * from './key_set_policy.ts';
 export * from './key_attest.ts';
+export * from './approval_challenge.ts';
+export * from './officers_set.ts';
+export * from './reset.ts';
+export * from './approvals.ts';
 export * from './policy.ts';
 export * from './attestation.ts';
 export * from './limits.ts';

@@ -2,9 +2,16 @@
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_LABEL, MAX_LIST, MAX_PAGES } from './limits.ts';
+import { FINGERPRINT_BYTES, MAX_OFFICERS, MAX_OFFICER_LABEL } from './approvals.ts';
 
 export const InfoRequestSchema = [] as const satisfies Schema;
 export type InfoRequest = MessageOf<typeof InfoRequestSchema>;
+
+/** An enrolled officer as INFO shows it: the first 8 bytes of SHA-256 of its public key, and its label. */
+export const OfficerInfoSchema = [
+  { key: 1, name: 'fingerprint', type: { t: 'bytes', min: FINGERPRINT_BYTES, max: FINGERPRINT_BYTES } },
+  { key: 2, name: 'label', type: { t: 'text', max: MAX_OFFICER_LABEL } },
+] as const satisfies Schema;
 
 export const InfoResponseSchema = [
   { key: 1, name: 'firmwareVersion', type: { t: 'text', max: 32 } },
@@ -47,6 +54,10 @@ export const InfoResponseSchema = [
   { key: 25, name: 'rollbackProtection', type: { t: 'bool' } },
   /** Present (true) when this boot found such an old image: only INFO and ECHO are served. */
   { key: 26, name: 'rolledBack', type: { t: 'bool' }, optional: true },
+  /** M: how many officers must approve a gated command (docs/quorum.md §1). Absent while no officers are enrolled. */
+  { key: 27, name: 'threshold', type: { t: 'uint', min: 1, max: MAX_OFFICERS }, optional: true },
+  /** The enrolled officers in index order (approvals name them by index). Absent while none are enrolled. */
+  { key: 28, name: 'officers', type: { t: 'list', max: MAX_OFFICERS, of: OfficerInfoSchema }, optional: true },
 ] as const satisfies Schema;
 export type InfoResponse = MessageOf<typeof InfoResponseSchema>;
 

@@ -1,12 +1,15 @@
-// KEY_SET_POLICY: tighten a key's policy (drop capabilities, set sensitive or touch); any loosening is refused (docs/security.md §6).
+// KEY_SET_POLICY: tighten a key's policy (drop capabilities, set sensitive or touch); loosening needs M officer approvals (docs/security.md §6, docs/quorum.md §3).
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID } from './limits.ts';
 import { policyFields, policyRequestFields } from './policy.ts';
+import { approvalFields } from './approvals.ts';
 
 export const KeySetPolicyRequestSchema = [
   { key: 1, name: 'keyId', type: { t: 'uint', min: 1, max: MAX_KEY_ID } },
   ...policyRequestFields(2),
+  // loosening only: M officer approvals (docs/quorum.md §3)
+  ...approvalFields(5),
 ] as const satisfies Schema;
 export type KeySetPolicyRequest = MessageOf<typeof KeySetPolicyRequestSchema>;
 

@@ -1,0 +1,16 @@
+// RESET: erase every key, both PINs and the officers, leaving a factory-new device that keeps its id and identity (docs/quorum.md §4).
+import type { MessageOf, Schema } from '../schema.ts';
+import { type CommandSpec, Gate } from './spec.ts';
+import { approvalFields } from './approvals.ts';
+
+export const ResetRequestSchema = [...approvalFields(1)] as const satisfies Schema;
+export type ResetRequest = MessageOf<typeof ResetRequestSchema>;
+
+export const ResetResponseSchema = [] as const satisfies Schema;
+export type ResetResponse = MessageOf<typeof ResetResponseSchema>;
+
+/**
+ * RESET's declaration: in a session on an initialized device, with no login, because it is also the way out of a
+ * blocked SO PIN; the handler asks for M officer approvals, or the SO role on a device without officers.
+ */
+export const ResetCommand = { gate: Gate.INITIALIZED, request: ResetRequestSchema, response: ResetResponseSchema } satisfies CommandSpec;
