@@ -23,6 +23,7 @@ import { SessionKeeper, type PinState, type SessionOptions } from './session-kee
 import { encodeRequest, inClear, wipeIfSecret } from './messages.ts';
 import { loginCredentials, pinBytes, roleId, type Credentials, type PinInput, type RoleName } from './credentials.ts';
 import { openDevice, type DeviceOptions } from './open-device.ts';
+import type { ApprovalRequest, ApprovalSet } from './approvals.ts';
 
 export type { CallOptions, KeepaliveEvent } from './link.ts';
 export type { PinState } from './session-keeper.ts';
@@ -228,8 +229,44 @@ export class HsmClient {
    * `sensitive` and `touch` may only become true; anything looser is POLICY_LOOSENING and changes nothing.
    * Resolves with the policy as stored.
    */
-  async keySetPolicy(keyId: number, policy: KeyPolicyOptions, opts?: CallOptions): Promise<KeyPolicy> {
-    return (await this.call(Command.KEY_SET_POLICY, { keyId, ...policyRequest(policy) }, opts)) as unknown as KeyPolicy;
+  async keySetPolicy(keyId: number, policy: KeyPolicyOptions, opts?: CallOptions, approvals?: ApprovalSet): Promise<KeyPolicy> {
+    return (await this.call(Command.KEY_SET_POLICY, { keyId, ...policyRequest(policy), ...approvals }, opts)) as unknown as KeyPolicy;
+  }
+
+  /** The request a loosening KEY_SET_POLICY sends, for the officers to approve (docs/quorum.md §3). */
+  keySetPolicyRequest(keyId: number, policy: KeyPolicyOptions): object {
+    return { keyId, ...policyRequest(policy) };
+  }
+
+  /**
+   * APPROVAL_CHALLENGE, and with it what the officers sign for `command` with `request` (docs/quorum.md §2): the device
+   * id, this fresh challenge (it replaces any earlier one), the command and its parameters. Any session, no login.
+   */
+  async approvalRequest(command: number, request: object, opts?: CallOptions): Promise<ApprovalRequest> {
+    const { message, session } = await this.run(Command.APPROVAL_CHALLENGE, {}, opts || {});
+    return { deviceId: session.deviceId, challenge: message.challenge as Uint8Array, command, request };
+  }
+
+  /**
+   * Enrol officers (OFFICERS_SET, SO role): their Ed25519 public keys and labels, and the threshold M of them that
+   * gated commands need. The first enrolment is the SO's alone; a later one needs `approvals` from M current officers
+   * over the request officersRequest() gives.
+   */
+  async setOfficers(threshold: number, officers: { publicKey: Uint8Array; label: string }[], approvals?: ApprovalSet, opts?: CallOptions): Promise<void> {
+    await this.call(Command.OFFICERS_SET, { ...this.officersRequest(threshold, officers), ...approvals }, opts);
+  }
+
+  /** The request setOfficers sends, for the officers to approve. */
+  officersRequest(threshold: number, officers: { publicKey: Uint8Array; label: string }[]): object {
+    return { threshold, officers: officers.map((o) => ({ publicKey: o.publicKey, label: o.label })) };
+  }
+
+  /**
+   * RESET: erase every key, both PINs, the label and the officers; the device is factory-new with its id and identity
+   * (docs/quorum.md §4). With officers enrolled it needs `approvals` from M of them (and no login); without, the SO.
+   */
+  async reset(approvals?: ApprovalSet, opts?: CallOptions): Promise<void> {
+    await this.call(Command.RESET, { ...approvals }, opts);
   }
 
   /**
