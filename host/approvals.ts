@@ -1,6 +1,19 @@
 // Officer approvals on the host (docs/quorum.md §2): what an officer signs for a gated request, signed with node:crypto Ed25519.
 import { createHash, createPrivateKey, createPublicKey, sign as edSign, type KeyObject } from 'node:crypto';
-import { COMMANDS, FINGERPRINT_BYTES, approvalMessage, approvalParams, type Approval } from '../firmware/protocol/index.ts';
+import {
+  CHALLENGE_BYTES,
+  COMMANDS,
+  Command,
+  FINGERPRINT_BYTES,
+  approvalMessage,
+  approvalParams,
+  cborDecode,
+  decodeMessage,
+  fromHex,
+  nameOf,
+  toHex,
+  type Approval,
+} from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
 
 /** What the officers are asked to approve: one request of one command, on one device, over its current challenge. */
@@ -53,4 +66,92 @@ export function officerKeyFromPem(pem: string): KeyObject {
   const k = createPrivateKey(pem);
   officerPublicKey(k);
   return k;
+}
+
+// ---------------------------------------------------------------- the ceremony file (docs/quorum.md §6)
+
+export const REQUEST_FORMAT = 'tinyhsm-approval-request-v1';
+
+/**
+ * One gated request on its way round the officers: what the device asked to be signed, who may sign, and the
+ * approvals so far. `params` is the request's deterministic CBOR without challenge and approvals, exactly what is
+ * hashed; everything a signer is shown comes from decoding it, never from text in the file.
+ */
+export interface RequestFile {
+  format: typeof REQUEST_FORMAT;
+  deviceId: string;
+  challenge: string;
+  command: string;
+  code: number;
+  params: string;
+  threshold: number;
+  officers: { fingerprint: string; label: string }[];
+  approvals: { officer: number; label: string; signature: string }[];
+}
+
+/** A new ceremony file for `req` on a device whose INFO lists these officers. */
+export function requestFile(req: ApprovalRequest, threshold: number, officers: { fingerprint: Uint8Array; label: string }[]): RequestFile {
+  const spec = COMMANDS[req.command];
+  return {
+    format: REQUEST_FORMAT,
+    deviceId: toHex(req.deviceId),
+    challenge: toHex(req.challenge),
+    command: commandName(req.command),
+    code: req.command,
+    params: toHex(approvalParams(spec.request, req.request)),
+    threshold,
+    officers: officers.map((o) => ({ fingerprint: toHex(o.fingerprint), label: o.label })),
+    approvals: [],
+  };
+}
+
+function commandName(code: number): string {
+  return nameOf(Command, code) || String(code);
+}
+
+/** The request a ceremony file stands for, checked: known command, canonical params that decode by its schema. */
+export function readRequestFile(v: unknown, where: string): { file: RequestFile; request: ApprovalRequest } {
+  const f = v as RequestFile;
+  const bad = (why: string) => new HsmError('BAD_ARGUMENT', `${where}: ${why}`);
+  if (!f || f.format !== REQUEST_FORMAT) throw bad(`not an approval request (format ${REQUEST_FORMAT} expected)`);
+  const spec = COMMANDS[f.code];
+  if (spec === undefined || commandName(f.code) !== f.command) throw bad(`unknown command ${f.command} (${f.code})`);
+  const deviceId = fromHex(f.deviceId);
+  const challenge = fromHex(f.challenge);
+  const params = fromHex(f.params);
+  if (!deviceId || deviceId.length !== 16 || !challenge || challenge.length !== CHALLENGE_BYTES || !params)
+    throw bad('deviceId, challenge or params is damaged');
+  const d = cborDecode(params);
+  if (!d.ok) throw bad('params is not deterministic CBOR');
+  const m = decodeMessage<object>(spec.request, d.value);
+  if (!m.ok) throw bad(`params do not fit ${f.command}'s request`);
+  if ('challenge' in m.value || 'approvals' in m.value) throw bad('params must not carry a challenge or approvals');
+  if (toHex(approvalParams(spec.request, m.value)) !== f.params) throw bad('params are not in canonical form');
+  if (!Array.isArray(f.officers) || !Array.isArray(f.approvals) || !(f.threshold >= 1)) throw bad('officers, threshold or approvals is damaged');
+  return { file: f, request: { deviceId, challenge, command: f.code, request: m.value } };
+}
+
+/** Add one officer's approval to a ceremony file: the officer is found by its key's fingerprint in the file's list. */
+export function addApproval(file: RequestFile, req: ApprovalRequest, privateKey: KeyObject): { officer: number; label: string } {
+  const fp = toHex(officerFingerprint(officerPublicKey(privateKey)));
+  const officer = file.officers.findIndex((o) => o.fingerprint === fp);
+  if (officer < 0)
+    throw new HsmError(
+      'BAD_ARGUMENT',
+      `this key (fingerprint ${fp}) is not one of the device's officers: ${file.officers.map((o) => o.label + ' ' + o.fingerprint).join(', ')}`,
+    );
+  if (file.approvals.some((a) => a.officer === officer))
+    throw new HsmError('BAD_ARGUMENT', `officer ${officer} (${file.officers[officer].label}) has already approved this request`);
+  const a = signApproval(req, officer, privateKey);
+  file.approvals.push({ officer, label: file.officers[officer].label, signature: toHex(a.signature) });
+  file.approvals.sort((x, y) => x.officer - y.officer);
+  return { officer, label: file.officers[officer].label };
+}
+
+/** The approvals of a ceremony file, as a gated request carries them. */
+export function approvalSetOf(file: RequestFile): ApprovalSet {
+  return {
+    challenge: fromHex(file.challenge) as Uint8Array,
+    approvals: file.approvals.map((a) => ({ officer: a.officer, signature: fromHex(a.signature) as Uint8Array })),
+  };
 }

@@ -3,7 +3,7 @@
 // docs/protocol.md §2.1: the device sends numbers, the host writes the text (as CTAP2 and YubiHSM do). One
 // rendering per reason of firmware/protocol/reasons.ts (test/protocol/reasons.test.ts checks that none is missing);
 // a reason this host does not know (a newer device) is rendered generically with its number and arguments.
-import { ALG_NAMES, CAPABILITY_NAMES, Command, COMMANDS, Reason, type ErrorDetail, type Schema } from '../firmware/protocol/index.ts';
+import { ALG_NAMES, CAPABILITY_NAMES, Command, COMMANDS, Reason, nameOf, type ErrorDetail, type Schema } from '../firmware/protocol/index.ts';
 
 /** What the host knows about the request that failed: its command name, or the schema whose fields the keys refer to. */
 export interface RenderContext {
@@ -267,7 +267,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
 
 /** A command by its code: "RESET (0x17)". */
 function commandText(code: number | undefined): string {
-  const name = Object.keys(Command).find((n) => (Command as { [k: string]: number })[n] === code);
+  const name = code === undefined ? undefined : nameOf(Command, code);
   return name ? `${name} (${hex2(code)})` : `command ${hex2(code)}`;
 }
 

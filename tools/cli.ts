@@ -7,7 +7,30 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { ALG_NAMES, Alg, Capability, STATUS_HINTS, algId, fromHex, toHex, type InfoResponse, type KeyPolicy } from '../firmware/protocol/index.ts';
+import {
+  ALG_NAMES,
+  Alg,
+  Capability,
+  Command,
+  STATUS_HINTS,
+  algId,
+  fromHex,
+  nameOf,
+  toHex,
+  type InfoResponse,
+  type KeyPolicy,
+} from '../firmware/protocol/index.ts';
+import {
+  addApproval,
+  approvalSetOf,
+  officerFingerprint,
+  readRequestFile,
+  requestFile,
+  type ApprovalRequest,
+  type ApprovalSet,
+  type RequestFile,
+} from '../host/approvals.ts';
+import { newOfficerKey, openOfficerKey, readOfficerPublic, writePrivateFile, type OfficerPublic } from '../host/officer-keys.ts';
 import { MAX_NONCE, MIN_NONCE } from '../firmware/protocol/commands/limits.ts';
 import { HsmClient, HsmError, type KeepaliveEvent, type KeyPolicyOptions, type PinState, type RoleName, type VerifiedAttestation } from '../host/index.ts';
 import { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, originName, policyJson, policyText } from '../host/policy.ts';
@@ -34,18 +57,37 @@ commands:
   ecdh --key ID --peer HEX                            [user] shared secret with a peer public key
   attest --key ID [--nonce HEX]                       [user or SO] a statement about the key signed by the device, verified
   policy --key ID [--remove-capabilities LIST] [--capabilities LIST] [--touch] [--sensitive]
-                                                      [user to tighten] show a key's policy, or tighten it
+                                                      [user to tighten] show a key's policy, or tighten it; with
+                                                      --approve KEY... (M officers) --capabilities and --exportable
+                                                      may also loosen it
   delete --key ID                                     [user] delete a key
   change-pin [--so] [--pin OLD | --so-pin OLD] [--new-pin NEW]
                                                       [user or SO] replace the user PIN (with --so: the SO PIN)
   unblock --so-pin SO [--new-pin NEW]                 [SO] the SO sets a new user PIN after it blocked
   random N                                            N random bytes from the device (no login)
+  officer keygen --label L --out FILE                 make an officer key: FILE (encrypted under a passphrase) and FILE.pub
+  officer list                                        the device's officers and threshold (no login)
+  officer set --threshold M --officer FILE... [--approve KEY...]
+                                                      [SO] enrol the officers (FILE: their .pub or key files); once
+                                                      officers are enrolled, M of them must --approve a change
+  reset [--approve KEY...] [--force]                  erase every key, PIN and officer: M officers --approve it (no
+                                                      PIN); on a device without officers, [SO]
+  approval request (reset | officer-set ... | policy --key ID --capabilities LIST [--exportable]) --out FILE
+                                                      start a ceremony: the device's challenge and the request,
+                                                      for officers to sign one by one (docs/quorum.md §6)
+  approval sign FILE --officer-key KEY                show what FILE asks for and add this officer's approval
+  approval submit FILE                                send the request with its approvals (logs in as it needs)
   devices                                             find boards on serial ports
 
 [user], [SO]: the role the command logs in with. POLICY (keygen, import): --capabilities LIST (comma-separated:
   ${CAPABILITY_LIST.join(', ')}; default: the algorithm's main use), --exportable (add
   export-under-wrap to them), --touch (a button press for every use).
-  Keys are always created sensitive. A policy can later only be tightened (\`tinyhsm policy\`).
+  Keys are always created sensitive. A policy can later only be tightened (\`tinyhsm policy\`), or loosened with
+  --approve KEY... by M officers where officers are enrolled.
+
+Officers (docs/quorum.md): KEY is an officer key file; its passphrase comes from HSM_OFFICER_PASSPHRASE or is
+  asked for on the terminal. --approve signs in this process; \`approval request/sign/submit\` passes one file
+  from officer to officer instead, so no key leaves its owner.
 
 PINs: the user PIN from --pin or HSM_PIN, the SO PIN from --so-pin or HSM_SO_PIN; when neither is given and
   standard input is a terminal, the PIN is asked for without echo. PINs are 6 to 64 bytes (UTF-8).
@@ -88,10 +130,18 @@ const OPTIONS = {
   touch: { type: 'boolean' },
   sensitive: { type: 'boolean' },
   nonce: { type: 'string' },
+  threshold: { type: 'string' },
+  officer: { type: 'string', multiple: true },
+  approve: { type: 'string', multiple: true },
+  'officer-key': { type: 'string' },
+  out: { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Opts = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+type Opts = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 function needHex(value: string | undefined, flag: string): Uint8Array {
   if (value === undefined) throw new UsageError(`--${flag} HEX is required`);
@@ -361,6 +411,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           presence: i.presence,
           rollbackProtection: i.rollbackProtection === true,
           rolledBack: i.rolledBack === true,
+          threshold: i.threshold ?? null,
+          officers: (i.officers || []).map((o) => ({ label: o.label, fingerprint: toHex(o.fingerprint) })),
           flash: {
             pageSize: i.flashPageSize,
             pages: i.flashPages,
@@ -392,6 +444,7 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
                 ? 'protected: a monotonic counter binds the flash, an old image written back is refused'
                 : 'not protected: this board has no monotonic counter, an old flash image written back would be used'
           }`,
+          `officers      ${json.threshold ? `${json.threshold} of ${json.officers.length} must approve reset, officer changes and loosening: ${json.officers.map((o) => o.label).join(', ')}` : 'none (`tinyhsm officer set` enrols them)'}`,
           `key slots     ${json.slotsUsed} used, ${json.slotsFree} free`,
           `flash         ${json.flash.pages} pages of ${json.flash.pageSize} bytes, ${json.flash.bytesUsed} used, about ${json.flash.bytesFree} free, erases ${Math.min(...json.flash.eraseCounts)}..${Math.max(...json.flash.eraseCounts)} per page${json.flash.volatile ? ' (RAM only: lost at power-off)' : ''}`,
           `max packet    ${json.maxPacket} bytes`,
@@ -516,11 +569,13 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     }
     case 'policy': {
       const keyId = needKeyId(opts.key);
-      if (opts.exportable) throw new UsageError('a policy can only be tightened: --exportable would loosen it');
+      const approve = opts.approve || [];
+      if (opts.exportable && approve.length === 0)
+        throw new UsageError('a policy can only be tightened: --exportable would loosen it (only with --approve KEY... of M officers)');
       const remove = opts['remove-capabilities'] !== undefined ? capabilityFlag(opts['remove-capabilities'], 'remove-capabilities') : undefined;
       const exact = opts.capabilities !== undefined ? capabilityFlag(opts.capabilities, 'capabilities') : undefined;
       if (remove !== undefined && exact !== undefined) throw new UsageError('give --capabilities LIST (the new set) or --remove-capabilities LIST, not both');
-      const change = remove !== undefined || exact !== undefined || opts.touch === true || opts.sensitive === true;
+      const change = remove !== undefined || exact !== undefined || opts.touch === true || opts.sensitive === true || opts.exportable === true;
       return withLogin(opts, change ? 'user' : 'any', change ? 'KEY_SET_POLICY' : 'KEY_PUBLIC', async (c) => {
         const k = await c.publicKey(keyId);
         let policy: KeyPolicy = k;
@@ -528,9 +583,11 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           const req: KeyPolicyOptions = {};
           if (exact !== undefined) req.capabilities = exact;
           if (remove !== undefined) req.capabilities = k.capabilities & ~remove;
+          if (opts.exportable) req.capabilities = ((req.capabilities as number | undefined) ?? k.capabilities) | Capability.EXPORT_WRAPPED;
           if (opts.touch) req.touch = true;
           if (opts.sensitive) req.sensitive = true;
-          policy = await c.keySetPolicy(keyId, req);
+          const approvals = approve.length ? await approveInProcess(c, Command.KEY_SET_POLICY, c.keySetPolicyRequest(keyId, req), approve) : undefined;
+          policy = await c.keySetPolicy(keyId, req, undefined, approvals);
         }
         const json = { id: keyId, alg: algName(k.alg), label: k.label, origin: originName(k.origin), ...policyJson(policy) };
         return {
@@ -584,6 +641,12 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
         return { json: { random: toHex(r) }, text: toHex(r) };
       });
     }
+    case 'officer':
+      return officerCommand(positionals, opts);
+    case 'reset':
+      return resetCommand(opts);
+    case 'approval':
+      return approvalCommand(positionals, opts);
     case 'devices': {
       const { discoverDevices } = await import('../host/discovery.ts');
       const found = await discoverDevices();
@@ -595,6 +658,234 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     default:
       throw new UsageError(`unknown command "${cmd}"\n\n${USAGE}`);
   }
+}
+
+// ---------------------------------------------------------------- officers (docs/quorum.md §6)
+
+/** An officer key's passphrase: HSM_OFFICER_PASSPHRASE, else asked on the terminal (twice for a new key). */
+async function officerPassphrase(what: string, twice = false): Promise<string> {
+  const env = fromFlagOrEnv(undefined, 'HSM_OFFICER_PASSPHRASE');
+  if (env !== undefined) return env;
+  if (!canAsk()) throw new UsageError(`${what} needs its passphrase: set HSM_OFFICER_PASSPHRASE (standard input is not a terminal, so it cannot be asked for)`);
+  const a = await askHidden(`passphrase for ${what}: `);
+  if (twice && (await askHidden(`repeat the passphrase for ${what}: `)) !== a) throw new UsageError('the two passphrases you typed differ; no key was made');
+  return a;
+}
+
+/** The officers INFO lists, or a clear refusal where none are enrolled (then nothing needs their approval). */
+function officersOf(info: InfoResponse, what: string): { threshold: number; officers: { fingerprint: Uint8Array; label: string }[] } {
+  if (info.threshold === undefined || info.officers === undefined)
+    throw new UsageError(`device ${toHex(info.deviceId)} has no officers, so ${what} takes no approvals (see \`tinyhsm officer set\`)`);
+  return { threshold: info.threshold, officers: info.officers };
+}
+
+/** Ask the device for a challenge and sign the request with each --approve key file here (one passphrase each). */
+async function approveInProcess(c: HsmClient, command: number, request: object, keys: string[]): Promise<ApprovalSet> {
+  const info = await c.info();
+  const { threshold, officers } = officersOf(info, String(nameOf(Command, command)));
+  const file = requestFile(await c.approvalRequest(command, request), threshold, officers);
+  const { request: req } = readRequestFile(file, 'the request');
+  for (const path of keys) {
+    const pub = readOfficerPublic(path);
+    const { privateKey } = openOfficerKey(path, await officerPassphrase(`officer key ${path} (${pub.label})`));
+    addApproval(file, req, privateKey);
+  }
+  return approvalSetOf(file);
+}
+
+/** What a ceremony file asks for, decoded from its params (never from text in the file). */
+function requestSummary(f: RequestFile, req: ApprovalRequest): string {
+  const fields = JSON.stringify(req.request, (_k, v) => (v instanceof Uint8Array ? toHex(v) : v));
+  return [
+    `command       ${f.command} (0x${f.code.toString(16).padStart(2, '0')})`,
+    `parameters    ${fields}`,
+    `device        ${f.deviceId}`,
+    `challenge     ${f.challenge}`,
+    `approvals     ${f.approvals.length} of ${f.threshold} needed: ${f.approvals.map((a) => a.label).join(', ') || 'none yet'}`,
+    f.approvals.length >= f.threshold
+      ? 'next          enough approvals: the operator runs `tinyhsm approval submit FILE`'
+      : `next          ${f.threshold - f.approvals.length} more: one of ${f.officers
+          .filter((_, i) => !f.approvals.some((a) => a.officer === i))
+          .map((o) => o.label)
+          .join(', ')} runs \`tinyhsm approval sign FILE --officer-key KEY\``,
+  ].join('\n');
+}
+
+function readCeremony(path: string | undefined): { file: RequestFile; request: ApprovalRequest; path: string } {
+  if (path === undefined) throw new UsageError('give the ceremony file: tinyhsm approval sign|submit FILE');
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  return { ...readRequestFile(v, path), path };
+}
+
+/** The request of `approval request KIND`: RESET, OFFICERS_SET or KEY_SET_POLICY from the flags. */
+function ceremonyRequest(kind: string | undefined, opts: Opts): { command: number; request: (c: HsmClient) => object } {
+  if (kind === 'reset') return { command: Command.RESET, request: () => ({}) };
+  if (kind === 'officer-set') {
+    const { threshold, officers } = officerFlags(opts);
+    return { command: Command.OFFICERS_SET, request: (c) => c.officersRequest(threshold, officers) };
+  }
+  if (kind === 'policy') {
+    const keyId = needKeyId(opts.key);
+    if (opts.capabilities === undefined && !opts.exportable)
+      throw new UsageError('approval request policy needs --capabilities LIST (the new set) and/or --exportable');
+    const caps = opts.capabilities !== undefined ? capabilityFlag(opts.capabilities, 'capabilities') : undefined;
+    if (caps === undefined)
+      throw new UsageError('approval request policy needs --capabilities LIST, the whole new set (with --exportable to add export-under-wrap)');
+    const p: KeyPolicyOptions = { capabilities: opts.exportable ? caps | Capability.EXPORT_WRAPPED : caps };
+    return { command: Command.KEY_SET_POLICY, request: (c) => c.keySetPolicyRequest(keyId, p) };
+  }
+  throw new UsageError(
+    'usage: tinyhsm approval request (reset | officer-set --threshold M --officer FILE... | policy --key ID --capabilities LIST) --out FILE',
+  );
+}
+
+function officerFlags(opts: Opts): { threshold: number; officers: OfficerPublic[] } {
+  const files = opts.officer || [];
+  if (files.length === 0) throw new UsageError('give each officer with --officer FILE (the .pub or key file of `tinyhsm officer keygen`)');
+  const threshold = Number(opts.threshold);
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > files.length)
+    throw new UsageError(`--threshold M must be from 1 to the number of officers (${files.length}), got "${opts.threshold ?? ''}"`);
+  return { threshold, officers: files.map(readOfficerPublic) };
+}
+
+async function officerCommand(positionals: string[], opts: Opts): Promise<{ json: object; text: string }> {
+  const sub = positionals[0];
+  if (sub === 'keygen') {
+    if (opts.out === undefined || opts.label === undefined) throw new UsageError('usage: tinyhsm officer keygen --label NAME --out FILE');
+    const passphrase = await officerPassphrase(`the new officer key ${opts.out}`, true);
+    const k = newOfficerKey(opts.label, passphrase);
+    try {
+      writePrivateFile(opts.out, k.file);
+      writePrivateFile(opts.out + '.pub', k.publicFile);
+    } catch (e) {
+      throw new UsageError(`cannot write ${opts.out} or ${opts.out}.pub (an existing file is never overwritten): ${(e as Error).message}`);
+    }
+    const json = {
+      label: opts.label,
+      publicKey: toHex(k.officer.publicKey),
+      fingerprint: toHex(officerFingerprint(k.officer.publicKey)),
+      file: opts.out,
+      publicFile: opts.out + '.pub',
+    };
+    return {
+      json,
+      text: `officer key ${JSON.stringify(opts.label)} in ${opts.out} (encrypted; keep it and its passphrase to yourself)\npublic half in ${json.publicFile}: give it to the SO\nfingerprint ${json.fingerprint}`,
+    };
+  }
+  if (sub === 'list')
+    return withClient(opts, async (c) => {
+      const i = await c.info();
+      const officers = (i.officers || []).map((o, n) => ({ index: n, label: o.label, fingerprint: toHex(o.fingerprint) }));
+      const json = { threshold: i.threshold ?? null, officers };
+      return {
+        json,
+        text: officers.length
+          ? [
+              `threshold     ${i.threshold} of ${officers.length}`,
+              ...officers.map((o) => `officer ${String(o.index).padEnd(5)} ${o.fingerprint} ${JSON.stringify(o.label)}`),
+            ].join('\n')
+          : 'no officers: gated commands need the SO alone (see `tinyhsm officer set`)',
+      };
+    });
+  if (sub === 'set') {
+    const { threshold, officers } = officerFlags(opts);
+    return withLogin(opts, 'so', 'OFFICERS_SET', async (c) => {
+      const approve = opts.approve || [];
+      const approvals = approve.length ? await approveInProcess(c, Command.OFFICERS_SET, c.officersRequest(threshold, officers), approve) : undefined;
+      await c.setOfficers(threshold, officers, approvals);
+      const json = { threshold, officers: officers.map((o) => ({ label: o.label, fingerprint: toHex(officerFingerprint(o.publicKey)) })) };
+      return { json, text: `officers set: ${threshold} of ${officers.length} must approve (${officers.map((o) => o.label).join(', ')})` };
+    });
+  }
+  throw new UsageError('usage: tinyhsm officer (keygen --label NAME --out FILE | list | set --threshold M --officer FILE... [--approve KEY...])');
+}
+
+async function resetCommand(opts: Opts): Promise<{ json: object; text: string }> {
+  if (!opts.force) {
+    if (!canAsk()) throw new UsageError('reset erases every key, both PINs and the officers: confirm with --force');
+    const typed = await askLine('this erases every key, both PINs and the officers of the device; type RESET to go on: ');
+    if (typed !== 'RESET') throw new Cancelled('not confirmed; nothing was erased');
+  }
+  const approve = opts.approve || [];
+  const done = async (c: HsmClient, deviceId: Uint8Array) => ({
+    json: { reset: true, deviceId: toHex(deviceId) },
+    text: `device ${toHex(deviceId)} is factory-new: keys, PINs and officers erased (its id and identity stay); set PINs with \`tinyhsm init\``,
+  });
+  if (approve.length === 0)
+    return withLogin(opts, 'so', 'RESET', async (c, info) => {
+      await c.reset();
+      return done(c, info.deviceId);
+    });
+  return withClient(opts, async (c) => {
+    const info = await c.info();
+    await c.reset(await approveInProcess(c, Command.RESET, {}, approve));
+    return done(c, info.deviceId);
+  });
+}
+
+async function approvalCommand(positionals: string[], opts: Opts): Promise<{ json: object; text: string }> {
+  const sub = positionals[0];
+  if (sub === 'request') {
+    const { command, request } = ceremonyRequest(positionals[1], opts);
+    if (opts.out === undefined) throw new UsageError('approval request needs --out FILE, the ceremony file the officers sign in turn');
+    return withClient(opts, async (c) => {
+      const info = await c.info();
+      const { threshold, officers } = officersOf(info, String(nameOf(Command, command)));
+      const file = requestFile(await c.approvalRequest(command, request(c)), threshold, officers);
+      const { request: req } = readRequestFile(file, 'the request');
+      try {
+        writeFileSync(opts.out as string, JSON.stringify(file, null, 1) + '\n', { flag: 'wx' });
+      } catch (e) {
+        throw new UsageError(`cannot write ${opts.out} (an existing file is never overwritten): ${(e as Error).message}`);
+      }
+      return { json: file, text: `ceremony file ${opts.out}: a new challenge replaces any earlier one on the device\n${requestSummary(file, req)}` };
+    });
+  }
+  if (sub === 'sign') {
+    const { file, request, path } = readCeremony(positionals[1]);
+    if (opts['officer-key'] === undefined) throw new UsageError('approval sign needs --officer-key KEY (your officer key file)');
+    const pub = readOfficerPublic(opts['officer-key']);
+    const { privateKey } = openOfficerKey(opts['officer-key'], await officerPassphrase(`officer key ${opts['officer-key']} (${pub.label})`));
+    const who = addApproval(file, request, privateKey);
+    writeFileSync(path, JSON.stringify(file, null, 1) + '\n');
+    return { json: { approved: who, file }, text: `approved as officer ${who.officer} (${who.label})\n${requestSummary(file, request)}` };
+  }
+  if (sub === 'submit') {
+    const { file, request } = readCeremony(positionals[1]);
+    const role: RoleName | undefined = file.code === Command.OFFICERS_SET ? 'so' : file.code === Command.KEY_SET_POLICY ? 'user' : undefined;
+    const send = async (c: HsmClient) => {
+      const info = await c.info();
+      if (toHex(info.deviceId) !== file.deviceId) throw new UsageError(`this ceremony is for device ${file.deviceId}, not ${toHex(info.deviceId)}`);
+      const answer = await c.call(file.code, { ...request.request, ...approvalSetOf(file) });
+      const json = { submitted: file.command, deviceId: file.deviceId, approvals: file.approvals.map((a) => a.label), answer };
+      return {
+        json: JSON.parse(JSON.stringify(json, (_k, v) => (v instanceof Uint8Array ? toHex(v) : v))),
+        text: `${file.command} done with the approval of ${json.approvals.join(', ')}`,
+      };
+    };
+    return role ? withLogin(opts, role, file.command, (c) => send(c)) : withClient(opts, send);
+  }
+  throw new UsageError('usage: tinyhsm approval (request KIND --out FILE | sign FILE --officer-key KEY | submit FILE)');
+}
+
+/** One line typed on the terminal, with echo (a confirmation). */
+function askLine(prompt: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  return new Promise((resolve, reject) => {
+    rl.question(prompt, (a) => {
+      rl.close();
+      resolve(a.trim());
+    });
+    rl.once('SIGINT', () => {
+      rl.close();
+      reject(new Cancelled('cancelled; nothing was erased'));
+    });
+  });
 }
 
 /** Start `tinyhsm sim --pty --json` as a child process and return the pty path it prints first. */
