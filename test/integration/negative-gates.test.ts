@@ -44,6 +44,9 @@ const DOC_GATES: { readonly [name: string]: number } = {
   KEY_SET_POLICY: Gate.USER,
   KEY_IMPORT: Gate.SO,
   UNBLOCK: Gate.SO,
+  APPROVAL_CHALLENGE: Gate.INITIALIZED,
+  OFFICERS_SET: Gate.SO,
+  RESET: Gate.INITIALIZED,
 };
 
 const ALL_COMMANDS: [string, number][] = Object.entries(Command).map(([name, code]) => [name, code as number]);
@@ -96,6 +99,16 @@ function paramsOf(name: string, k: Keys): object {
       return { 1: k.b, 2: Capability.SIGN };
     case 'KEY_ATTEST':
       return { 1: k.a, 2: new Uint8Array(16).fill(7) };
+    case 'OFFICERS_SET':
+      return {
+        1: 1,
+        2: [
+          new Map<number, unknown>([
+            [1, new Uint8Array(32).fill(0x0f)],
+            [2, 'officer'],
+          ]),
+        ],
+      };
     default:
       return {};
   }
@@ -229,7 +242,9 @@ function snap(fx: Fx): Snapshot {
   const words = fx.flash.wordWrites;
   const erases = fx.flash.erases;
   const info = hex(must('INFO', fx.t.callClear(Command.INFO)).frame.body);
-  const keys = lister ? hex(cborEncode(must('KEY_LIST', inSession(fx.t, lister, Command.KEY_LIST)).map)) : '';
+  // after a RESET the device is factory-new: no role, no key list; the flash and INFO still say everything
+  const initialized = fx.t.callClear(Command.INFO).map.get(17) === true;
+  const keys = lister && initialized ? hex(cborEncode(must('KEY_LIST', inSession(fx.t, lister, Command.KEY_LIST)).map)) : '';
   return { flash, words, erases, info, keys };
 }
 
@@ -376,8 +391,12 @@ describe('every command in every context its gate refuses: the exact status, and
 
 // ---------------------------------------------------------------- replay and tampering
 
-/** The session a command runs in when sent right: its gate's role, else the session without login. */
-function rightSession(fx: Fx, gate: number): HostSession {
+/**
+ * The session a command runs in when sent right: its gate's role, else the session without login. RESET's gate lets
+ * any session in, and its handler asks for the SO on a device without officers (docs/quorum.md §4).
+ */
+function rightSession(fx: Fx, gate: number, name: string): HostSession {
+  if (name === 'RESET') return fx.so as HostSession;
   if (gate === Gate.USER || gate === Gate.LOGGED_IN || gate === Gate.CLEAR || gate === Gate.OUTER) return fx.u as HostSession;
   if (gate === Gate.SO) return fx.so as HostSession;
   return fx.none;
@@ -388,7 +407,7 @@ describe('replayed and tampered envelopes of every command: refused, not execute
     const gate = gateOf(name, code);
     it(`${name}: tampered (ciphertext, tag, counter, another session, unknown session, truncated) → refused; the genuine one runs once; its replay → refused`, () => {
       const fx = gate === Gate.UNINITIALIZED ? factoryNewFixture() : initializedFixture();
-      const s = rightSession(fx, gate);
+      const s = rightSession(fx, gate, name);
       const other = s === fx.none ? fx.u : fx.none;
       // listing keys in `s` would move its counter past the envelope sealed below
       if (s === fx.so) fx.lister = fx.u;
