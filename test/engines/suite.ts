@@ -1,16 +1,17 @@
-// The one end-to-end suite every real engine runs (docs/boards.md): boot, INFO, session, INIT, LOGIN, KEY_GENERATE, SIGN, KEY_ATTEST, ECDH, power cycle; heap figures into the engine report.
+// The one end-to-end suite every real engine runs (docs/boards.md): boot, INFO, session, INIT, LOGIN, KEY_GENERATE, SIGN, KEY_ATTEST, ECDH, power cycle, officer approvals and RESET; heap figures into the engine report.
 //
 // Each engine's test file calls engineSuite() with its EngineProfile and what that board can honestly do. The
 // device is driven with the project's own HsmClient through real frames; signatures are verified by node:crypto,
 // ECDH secrets are checked against a node:crypto peer, attestations against the identity pinned at the handshake.
 // Heap budgets fail the test; times are reported, never asserted (a slow engine is not a failure).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
+import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Alg, Command } from '../../firmware/protocol/index.ts';
 import { HsmClient, algName } from '../../host/client.ts';
+import { officerPublicKey, signApproval, type ApprovalRequest } from '../../host/approvals.ts';
 import { HsmError } from '../../host/errors.ts';
 import { SessionHandshake } from '../../host/session.ts';
 import { publicKeyToSpkiDer } from '../../host/pubkey-format.ts';
@@ -21,7 +22,7 @@ export const ENGINE_REPORT = join(import.meta.dirname, '..', '..', 'dist', 'engi
 
 export interface EngineExpectations {
   /**
-   * 'full': the whole flow (session, INIT, LOGIN, keys, SIGN, KEY_ATTEST, ECDH, power cycle).
+   * 'full': the whole flow (session, INIT, LOGIN, keys, SIGN, KEY_ATTEST, ECDH, power cycle, officers, approvals, RESET).
    * 'clear': only what needs no session (INFO, ECHO), for a board whose engine has no elliptic curves.
    */
   flow: 'full' | 'clear';
@@ -108,6 +109,12 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
       const text = dev ? dev.diagnostics() : '';
       throw new Error(`${profile.name}: ${(e as Error).message}${text ? `\nengine output:\n${text.slice(-2000)}` : ''}`);
     };
+    /** The status a device refusal carries ('OK' when the request succeeded); anything else fails the step. */
+    const refusedWith = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'OK',
+        (e: unknown) => (e instanceof HsmError ? String(e.statusName) : failWith(e)),
+      );
 
     beforeAll(async () => {
       if (why !== undefined) throw new Error(`${profile.name} must run in CI but is not available: ${why}`);
@@ -144,11 +151,6 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
         'no session can open; RANDOM answers in the clear, other commands still need a session',
         async () => {
           const h = hsm as HsmClient;
-          const refusedWith = (p: Promise<unknown>) =>
-            p.then(
-              () => 'OK',
-              (e: unknown) => (e instanceof HsmError ? String(e.statusName) : failWith(e)),
-            );
           const open = await refusedWith(h.callClear(Command.SESSION_OPEN, { hostEphemeral: SessionHandshake.create().hostEphemeral }));
           expect(open, 'SESSION_OPEN').toBe('UNSUPPORTED_ALGORITHM');
           const a = (await timed(times, 'RANDOM 32', () => h.callClear(Command.RANDOM, { length: 32 })).catch(failWith)).bytes as Uint8Array;
@@ -216,6 +218,103 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           const msg = new TextEncoder().encode('after the power cycle');
           const sig = await timed(times, 'SIGN (after power cycle)', () => h.sign(k.keyId, { message: msg })).catch(failWith);
           expect(nodeVerifies(k.alg, k.publicKey, msg, sig)).toBe(true);
+        },
+        stepMs,
+      );
+
+      // After the power cycle, which needs the keys and PINs: the approvals are strict Ed25519 verifies in the engine's
+      // own BigInt, and the RESET at the end leaves a factory-new device that no later step uses.
+      it(
+        'officers: M-of-N approvals verified in the engine gate RESET and policy loosening; refusals change nothing',
+        async () => {
+          expect(signKey, 'an earlier step made a key').toBeDefined();
+          const k = signKey as { keyId: number; publicKey: Uint8Array; alg: number };
+          const h = hsm as HsmClient;
+          const officers = [0, 1, 2].map((i) => {
+            const { privateKey } = generateKeyPairSync('ed25519');
+            return { privateKey, publicKey: officerPublicKey(privateKey), label: `officer-${i}` };
+          });
+          const approve = (req: ApprovalRequest, signers: [number, KeyObject][]) => signers.map(([i, key]) => signApproval(req, i, key));
+          /** After a refusal: still initialized, with the officers and the key made earlier (docs/quorum.md §2). */
+          const unchanged = async (what: string) => {
+            const info = await h.info().catch(failWith);
+            expect(info.initialized, `${what}: still initialized`).toBe(true);
+            expect(info.threshold, `${what}: officers kept`).toBe(2);
+            const keys = await h.listKeys().catch(failWith);
+            expect(
+              keys.map((e) => e.keyId),
+              `${what}: key ${k.keyId} kept`,
+            ).toContain(k.keyId);
+          };
+
+          // docs/quorum.md §1: the first enrolment is the SO's alone; INFO shows M and SHA-256(public key)[0..8] of each
+          await timed(times, 'LOGIN so', () => h.login('so', SO_PIN)).catch(failWith);
+          await timed(times, 'OFFICERS_SET (3 officers)', () =>
+            h.setOfficers(
+              2,
+              officers.map((o) => ({ publicKey: o.publicKey, label: o.label })),
+            ),
+          ).catch(failWith);
+          const enrolled = await h.info().catch(failWith);
+          expect(enrolled.threshold).toBe(2);
+          expect((enrolled.officers ?? []).map((o) => [Buffer.from(o.fingerprint).toString('hex'), o.label])).toEqual(
+            officers.map((o) => [createHash('sha256').update(o.publicKey).digest().subarray(0, 8).toString('hex'), o.label]),
+          );
+
+          // docs/quorum.md §4: RESET with fewer than M approvals
+          let req = await timed(times, 'APPROVAL_CHALLENGE', () => h.approvalRequest(Command.RESET, {})).catch(failWith);
+          const one = { challenge: req.challenge, approvals: approve(req, [[0, officers[0].privateKey]]) };
+          expect(await refusedWith(h.reset(one)), 'RESET with 1 of 2 approvals').toBe('APPROVAL_REQUIRED');
+          await unchanged('RESET with 1 approval');
+
+          // docs/quorum.md §2: one of the two signed for another command (OFFICERS_SET) over the same challenge; the
+          // engine accepts officer 0's signature and must refuse officer 1's
+          req = await h.approvalRequest(Command.RESET, {}).catch(failWith);
+          const otherCommand = { ...req, command: Command.OFFICERS_SET, request: h.officersRequest(1, [officers[1]]) };
+          const mixed = {
+            challenge: req.challenge,
+            approvals: [...approve(req, [[0, officers[0].privateKey]]), ...approve(otherCommand, [[1, officers[1].privateKey]])],
+          };
+          expect(
+            await refusedWith(timed(times, 'RESET (1 approval for another command)', () => h.reset(mixed))),
+            'RESET with an approval for OFFICERS_SET',
+          ).toBe('APPROVAL_INVALID');
+          await unchanged('RESET with an approval for another command');
+
+          // docs/quorum.md §3: M approvals loosen a policy (sensitive true → false), which the user alone cannot
+          await timed(times, 'LOGIN user (officers)', () => h.login('user', USER_PIN)).catch(failWith);
+          const loosen = { sensitive: false };
+          const policyReq = await h.approvalRequest(Command.KEY_SET_POLICY, h.keySetPolicyRequest(k.keyId, loosen)).catch(failWith);
+          const used = {
+            challenge: policyReq.challenge,
+            approvals: approve(policyReq, [
+              [1, officers[1].privateKey],
+              [2, officers[2].privateKey],
+            ]),
+          };
+          const loosened = await timed(times, 'KEY_SET_POLICY loosen (2 approvals)', () => h.keySetPolicy(k.keyId, loosen, undefined, used)).catch(failWith);
+          expect(loosened.sensitive, 'loosened with 2 approvals').toBe(false);
+          // tightened back by the user alone, then the used approvals replayed: the challenge is spent
+          expect((await h.keySetPolicy(k.keyId, { sensitive: true }).catch(failWith)).sensitive).toBe(true);
+          expect(await refusedWith(h.keySetPolicy(k.keyId, loosen, undefined, used)), 'replayed approvals').toBe('APPROVAL_INVALID');
+          await unchanged('replayed approvals');
+          expect((await h.publicKey(k.keyId).catch(failWith)).sensitive, 'the replay changed nothing').toBe(true);
+
+          // docs/quorum.md §4: officers 0 and 2 approve RESET in a session with no login; the device is factory-new, without officers
+          await h.logout().catch(failWith);
+          req = await h.approvalRequest(Command.RESET, {}).catch(failWith);
+          const approved = {
+            challenge: req.challenge,
+            approvals: approve(req, [
+              [0, officers[0].privateKey],
+              [2, officers[2].privateKey],
+            ]),
+          };
+          await timed(times, 'RESET (2 approvals)', () => h.reset(approved)).catch(failWith);
+          const after = await h.info().catch(failWith);
+          expect(after.initialized, 'factory-new after RESET').toBe(false);
+          expect(after.threshold, 'no threshold after RESET').toBeUndefined();
+          expect(after.officers, 'no officers after RESET').toBeUndefined();
         },
         stepMs,
       );

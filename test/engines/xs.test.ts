@@ -1,4 +1,4 @@
-// The generic bundle in Moddable XS (xsnap) through the shared engine suite: session, INIT, LOGIN, keys of every algorithm, SIGN, KEY_ATTEST, ECDH, a power cycle, and XS's memory figures.
+// The generic bundle in Moddable XS (xsnap) through the shared engine suite: session, INIT, LOGIN, keys of every algorithm, SIGN, KEY_ATTEST, ECDH, a power cycle, officer approvals and RESET, and XS's memory figures.
 import { Alg } from '../../firmware/protocol/index.ts';
 import { engineSuite } from './suite.ts';
 import { xsProfile } from './xs.ts';
