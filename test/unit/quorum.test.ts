@@ -357,6 +357,10 @@ describe('the approval format (docs/quorum.md §2 worked example)', () => {
   it('is 85 bytes: domain, zero, device id, challenge, command, SHA-256 of the parameters without challenge and approvals', () => {
     const params = approvalParams(COMMANDS[Command.RESET].request, { challenge: new Uint8Array(16), approvals: [] });
     expect(Buffer.from(params).toString('hex')).toBe('a0');
+    // docs/quorum.md §5's second example
+    const policy = approvalParams(COMMANDS[Command.KEY_SET_POLICY].request, { keyId: 7, capabilities: 0x11 });
+    expect(Buffer.from(policy).toString('hex')).toBe('a201070211');
+    expect(createHash('sha256').update(policy).digest('hex')).toBe('da072d6c0b1bc8ad1d5bd0944064c93429bc7b8073967c53c9da96513fb3a294');
     const msg = approvalMessage(new Uint8Array(16).fill(0x11), new Uint8Array(16).fill(0x22), Command.RESET, new Uint8Array(32).fill(0x33));
     expect(msg.length).toBe(85);
     expect(Buffer.from(msg.subarray(0, 20)).toString()).toBe('tinyhsm approval v1\0');
