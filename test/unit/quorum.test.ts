@@ -313,6 +313,59 @@ describe('RESET (docs/quorum.md §4)', () => {
   });
 });
 
+describe('a power cut during an officer change', () => {
+  it('at every word of an approved OFFICERS_SET leaves the old officers or the new ones, never a mix or none', () => {
+    const flash = new NorFlash({ pageSize: 2048, pageCount: 16 });
+    const { t, so } = device(flash);
+    enrol(t, so, 2);
+    const image = flash.snapshot();
+    const next = { threshold: 1, officers: officerList([OFFICERS[2]]) };
+    const change = (d: TestDevice, s: HostSession) => {
+      const c = challenge(d, s);
+      const a = approve(d.device.deviceId, c, Command.OFFICERS_SET, next, [
+        [0, OFFICERS[0]],
+        [1, OFFICERS[1]],
+      ]);
+      return inSession(d, s, Command.OFFICERS_SET, withApprovals(Command.OFFICERS_SET, next, c, a));
+    };
+    const oldView = officersOf(t);
+    const w0 = flash.wordWrites;
+    expect(change(t, so).statusName).toBe('OK');
+    const newView = officersOf(t);
+    const words = flash.wordWrites - w0;
+    expect(words).toBeGreaterThan(0);
+    const seen = new Set<string>();
+    for (let n = 1; n <= words; n++) {
+      flash.restore(image);
+      flash.powerOn();
+      const t1 = startTestDevice({ autoAuth: false, flash });
+      const so1 = loggedIn(t1, Role.SO, SO_PIN);
+      const c = challenge(t1, so1);
+      const a = approve(t1.device.deviceId, c, Command.OFFICERS_SET, next, [
+        [0, OFFICERS[0]],
+        [1, OFFICERS[1]],
+      ]);
+      flash.cutAfterWords(n);
+      try {
+        inSession(t1, so1, Command.OFFICERS_SET, withApprovals(Command.OFFICERS_SET, next, c, a));
+      } catch {
+        // the board lost power mid-write
+      }
+      flash.powerOn();
+      const t2 = startTestDevice({ autoAuth: false, flash });
+      expect(t2.device.skippedRecords, `cut ${n}`).toBe(0);
+      const view = officersOf(t2);
+      if (JSON.stringify(view) === JSON.stringify(oldView)) seen.add('old');
+      else {
+        expect(view, `cut ${n}`).toEqual(newView);
+        seen.add('new');
+      }
+    }
+    // the commit marker is the transaction's last word: a cut at any word, that one included, leaves the old officers
+    expect(seen.has('old')).toBe(true);
+  });
+});
+
 describe('loosening a policy (docs/quorum.md §3)', () => {
   it('without officers it is refused; with officers it needs M approvals over the exact change, and then it is done', () => {
     const { t, so, user } = device();
