@@ -1,5 +1,6 @@
 // Officer approvals on the host (docs/quorum.md §2): what an officer signs for a gated request, signed with node:crypto Ed25519.
-import { createHash, createPrivateKey, createPublicKey, sign as edSign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
+
 import {
   CHALLENGE_BYTES,
   COMMANDS,
@@ -15,6 +16,9 @@ import {
   type Approval,
 } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
+
+/** DER SubjectPublicKeyInfo prefix of an Ed25519 public key (RFC 8410 §4). */
+const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** What the officers are asked to approve: one request of one command, on one device, over its current challenge. */
 export interface ApprovalRequest {
@@ -131,9 +135,18 @@ export function readRequestFile(v: unknown, where: string): { file: RequestFile;
   return { file: f, request: { deviceId, challenge, command: f.code, request: m.value } };
 }
 
-/** Add one officer's approval to a ceremony file: the officer is found by its key's fingerprint in the file's list. */
-export function addApproval(file: RequestFile, req: ApprovalRequest, privateKey: KeyObject): { officer: number; label: string } {
-  const fp = toHex(officerFingerprint(officerPublicKey(privateKey)));
+/**
+ * Add one officer's approval to a ceremony file: the officer is found by its public key's fingerprint in the file's
+ * list, and `sign` signs the approval bytes (node:crypto for a key file, or another tinyhsm holding the key). The
+ * signature is checked with node:crypto against that public key before it goes into the file.
+ */
+export async function addApproval(
+  file: RequestFile,
+  req: ApprovalRequest,
+  publicKey: Uint8Array,
+  sign: (message: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+): Promise<{ officer: number; label: string }> {
+  const fp = toHex(officerFingerprint(publicKey));
   const officer = file.officers.findIndex((o) => o.fingerprint === fp);
   if (officer < 0)
     throw new HsmError(
@@ -142,10 +155,19 @@ export function addApproval(file: RequestFile, req: ApprovalRequest, privateKey:
     );
   if (file.approvals.some((a) => a.officer === officer))
     throw new HsmError('BAD_ARGUMENT', `officer ${officer} (${file.officers[officer].label}) has already approved this request`);
-  const a = signApproval(req, officer, privateKey);
-  file.approvals.push({ officer, label: file.officers[officer].label, signature: toHex(a.signature) });
+  const message = approvalBytes(req);
+  const signature = await sign(message);
+  const spki = createPublicKey({ key: Buffer.concat([ED25519_SPKI, Buffer.from(publicKey)]), format: 'der', type: 'spki' });
+  if (!edVerify(null, message, spki, signature))
+    throw new HsmError('BAD_RESPONSE', `the signature made for officer ${officer} does not verify with its public key`);
+  file.approvals.push({ officer, label: file.officers[officer].label, signature: toHex(signature) });
   file.approvals.sort((x, y) => x.officer - y.officer);
   return { officer, label: file.officers[officer].label };
+}
+
+/** A signer for addApproval from an officer key file's private key. */
+export function keySigner(privateKey: KeyObject): (message: Uint8Array) => Uint8Array {
+  return (message) => new Uint8Array(edSign(null, message, privateKey));
 }
 
 /** The approvals of a ceremony file, as a gated request carries them. */

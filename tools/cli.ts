@@ -28,9 +28,10 @@ import {
   requestFile,
   type ApprovalRequest,
   type ApprovalSet,
+  keySigner,
   type RequestFile,
 } from '../host/approvals.ts';
-import { newOfficerKey, openOfficerKey, readOfficerPublic, writePrivateFile, type OfficerPublic } from '../host/officer-keys.ts';
+import { newOfficerKey, openOfficerKey, publicJson, readOfficerPublic, writePrivateFile, type OfficerPublic } from '../host/officer-keys.ts';
 import { MAX_NONCE, MIN_NONCE } from '../firmware/protocol/commands/limits.ts';
 import { HsmClient, HsmError, type KeepaliveEvent, type KeyPolicyOptions, type PinState, type RoleName, type VerifiedAttestation } from '../host/index.ts';
 import { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, originName, policyJson, policyText } from '../host/policy.ts';
@@ -66,6 +67,7 @@ commands:
   unblock --so-pin SO [--new-pin NEW]                 [SO] the SO sets a new user PIN after it blocked
   random N                                            N random bytes from the device (no login)
   officer keygen --label L --out FILE                 make an officer key: FILE (encrypted under a passphrase) and FILE.pub
+  officer export --key ID --label L --out FILE.pub    [user or SO] an Ed25519 key of this device as an officer's .pub
   officer list                                        the device's officers and threshold (no login)
   officer set --threshold M --officer FILE... [--approve KEY...]
                                                       [SO] enrol the officers (FILE: their .pub or key files); once
@@ -75,7 +77,9 @@ commands:
   approval request (reset | officer-set ... | policy --key ID --capabilities LIST [--exportable]) --out FILE
                                                       start a ceremony: the device's challenge and the request,
                                                       for officers to sign one by one (docs/quorum.md §6)
-  approval sign FILE --officer-key KEY                show what FILE asks for and add this officer's approval
+  approval sign FILE (--officer-key KEY | --officer-device DEV --key ID)
+                                                      show what FILE asks for and add this officer's approval (a
+                                                      key on another tinyhsm signs there, with its user PIN)
   approval submit FILE                                send the request with its approvals (logs in as it needs)
   devices                                             find boards on serial ports
 
@@ -134,6 +138,7 @@ const OPTIONS = {
   officer: { type: 'string', multiple: true },
   approve: { type: 'string', multiple: true },
   'officer-key': { type: 'string' },
+  'officer-device': { type: 'string' },
   out: { type: 'string' },
   force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -687,8 +692,8 @@ async function approveInProcess(c: HsmClient, command: number, request: object, 
   const { request: req } = readRequestFile(file, 'the request');
   for (const path of keys) {
     const pub = readOfficerPublic(path);
-    const { privateKey } = openOfficerKey(path, await officerPassphrase(`officer key ${path} (${pub.label})`));
-    addApproval(file, req, privateKey);
+    const { privateKey, officer } = openOfficerKey(path, await officerPassphrase(`officer key ${path} (${pub.label})`));
+    await addApproval(file, req, officer.publicKey, keySigner(privateKey));
   }
   return approvalSetOf(file);
 }
@@ -777,6 +782,24 @@ async function officerCommand(positionals: string[], opts: Opts): Promise<{ json
       text: `officer key ${JSON.stringify(opts.label)} in ${opts.out} (encrypted; keep it and its passphrase to yourself)\npublic half in ${json.publicFile}: give it to the SO\nfingerprint ${json.fingerprint}`,
     };
   }
+  if (sub === 'export') {
+    // an officer whose key lives on a tinyhsm: the public half of an Ed25519 key there, as the SO enrols it
+    const keyId = needKeyId(opts.key);
+    if (opts.out === undefined || opts.label === undefined) throw new UsageError('usage: tinyhsm officer export --key ID --label NAME --out FILE.pub');
+    return withLogin(opts, 'any', 'KEY_PUBLIC', async (c) => {
+      const k = await c.publicKey(keyId);
+      if (k.alg !== Alg.ED25519) throw new UsageError(`key ${keyId} is ${algName(k.alg)}; an officer key is Ed25519`);
+      if ((k.capabilities & Capability.SIGN) === 0) throw new UsageError(`key ${keyId} cannot sign (its policy has no sign capability)`);
+      const text = publicJson({ publicKey: k.publicKey, label: opts.label as string });
+      try {
+        writeFileSync(opts.out as string, text, { flag: 'wx' });
+      } catch (e) {
+        throw new UsageError(`cannot write ${opts.out} (an existing file is never overwritten): ${(e as Error).message}`);
+      }
+      const json = { label: opts.label, publicKey: toHex(k.publicKey), fingerprint: toHex(officerFingerprint(k.publicKey)), publicFile: opts.out };
+      return { json, text: `officer ${JSON.stringify(opts.label)}: key ${keyId} of this device, public half in ${opts.out}\nfingerprint ${json.fingerprint}` };
+    });
+  }
   if (sub === 'list')
     return withClient(opts, async (c) => {
       const i = await c.info();
@@ -802,7 +825,9 @@ async function officerCommand(positionals: string[], opts: Opts): Promise<{ json
       return { json, text: `officers set: ${threshold} of ${officers.length} must approve (${officers.map((o) => o.label).join(', ')})` };
     });
   }
-  throw new UsageError('usage: tinyhsm officer (keygen --label NAME --out FILE | list | set --threshold M --officer FILE... [--approve KEY...])');
+  throw new UsageError(
+    'usage: tinyhsm officer (keygen --label NAME --out FILE | export --key ID --label NAME --out FILE.pub | list | set --threshold M --officer FILE... [--approve KEY...])',
+  );
 }
 
 async function resetCommand(opts: Opts): Promise<{ json: object; text: string }> {
@@ -848,10 +873,23 @@ async function approvalCommand(positionals: string[], opts: Opts): Promise<{ jso
   }
   if (sub === 'sign') {
     const { file, request, path } = readCeremony(positionals[1]);
-    if (opts['officer-key'] === undefined) throw new UsageError('approval sign needs --officer-key KEY (your officer key file)');
-    const pub = readOfficerPublic(opts['officer-key']);
-    const { privateKey } = openOfficerKey(opts['officer-key'], await officerPassphrase(`officer key ${opts['officer-key']} (${pub.label})`));
-    const who = addApproval(file, request, privateKey);
+    let who: { officer: number; label: string };
+    if (opts['officer-device'] !== undefined) {
+      // the officer's key lives on another tinyhsm: that device signs the approval bytes with it (user PIN of that device)
+      if (opts['officer-key'] !== undefined) throw new UsageError('give --officer-key KEY or --officer-device DEVICE --key ID, not both');
+      const keyId = needKeyId(opts.key);
+      who = await withLogin({ ...opts, device: opts['officer-device'] }, 'user', 'SIGN', async (c) => {
+        const k = await c.publicKey(keyId);
+        if (k.alg !== Alg.ED25519) throw new UsageError(`key ${keyId} on ${opts['officer-device']} is ${algName(k.alg)}; an officer key is Ed25519`);
+        return addApproval(file, request, k.publicKey, (m) => c.sign(keyId, { message: m }, { signal: interrupt }));
+      });
+    } else {
+      if (opts['officer-key'] === undefined)
+        throw new UsageError('approval sign needs --officer-key KEY (your officer key file) or --officer-device DEVICE --key ID');
+      const pub = readOfficerPublic(opts['officer-key']);
+      const { privateKey, officer } = openOfficerKey(opts['officer-key'], await officerPassphrase(`officer key ${opts['officer-key']} (${pub.label})`));
+      who = await addApproval(file, request, officer.publicKey, keySigner(privateKey));
+    }
     writeFileSync(path, JSON.stringify(file, null, 1) + '\n');
     return { json: { approved: who, file }, text: `approved as officer ${who.officer} (${who.label})\n${requestSummary(file, request)}` };
   }

@@ -144,4 +144,34 @@ describe('tinyhsm officer, approval and reset', () => {
     const after = await ok(['info']);
     expect([after.initialized, after.threshold, after.officers]).toEqual([false, null, []]);
   });
+
+  it('an officer whose key lives on another tinyhsm: officer export there, approval sign --officer-device', async () => {
+    const b = await spawnSim(['--pty'], { init: false });
+    try {
+      const onB = async (args: string[]) => {
+        const r = await runCli([...args, '--device', b.device, '--json', '--trust'], env());
+        expect(r.code, r.stderr).toBe(0);
+        return JSON.parse(r.stdout.trim());
+      };
+      await onB(['init', '--pin', 'dave-pin-7731', '--so-pin', 'dave-so-pin-9']);
+      const dk = await onB(['keygen', '--alg', 'ed25519', '--label', 'officer', '--pin', 'dave-pin-7731']);
+      const davePub = join(dir, 'dave.pub');
+      const exported = await onB(['officer', 'export', '--key', String(dk.id), '--label', 'dave', '--out', davePub, '--pin', 'dave-pin-7731']);
+      expect(exported.publicKey).toBe(dk.publicKey);
+      // the device of the first test was reset: initialize it again and enrol alice (key file) and dave (on device B)
+      await ok(['init', '--pin', USER, '--so-pin', SO]);
+      await ok(['officer', 'set', '--threshold', '2', '--officer', key('alice') + '.pub', '--officer', davePub, '--so-pin', SO]);
+      const file = join(dir, 'reset2.json');
+      await ok(['approval', 'request', 'reset', '--out', file]);
+      expect((await runCli(['approval', 'sign', file, '--officer-key', key('alice')], env())).code).toBe(0);
+      const signed = await runCli(['approval', 'sign', file, '--officer-device', b.device, '--key', String(dk.id), '--pin', 'dave-pin-7731', '--trust'], env());
+      expect(signed.code, signed.stderr).toBe(0);
+      expect(signed.stdout).toMatch(/approved as officer 1 \(dave\)/);
+      const done = await ok(['approval', 'submit', file]);
+      expect(done.approvals).toEqual(['alice', 'dave']);
+      expect((await ok(['info'])).initialized).toBe(false);
+    } finally {
+      await b.stop();
+    }
+  });
 });
