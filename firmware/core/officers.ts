@@ -3,7 +3,7 @@
 // The record (store/record_keys.ts OFFICERS) holds public keys only: nothing in it is secret. A record that is there
 // but does not decode is treated as officers whose approvals can never verify (fail closed): a gated command is then
 // refused, never run on the SO's word alone. The challenge lives in RAM only: a power cycle forgets it, and the first
-// request that presents approvals against it uses it up, whatever the outcome, so an approval cannot be replayed.
+// request that presents at least M approvals uses it up, whatever the outcome, so an approval cannot be replayed.
 import { Status } from '../protocol/codes.ts';
 import { type Result, err, ok } from '../protocol/result.ts';
 import { Reason } from '../protocol/reasons.ts';
