@@ -134,14 +134,19 @@ export class HsmClient {
 
   /**
    * INIT a factory-new device: user PIN, SO PIN (6–64 bytes each; a string is sent as UTF-8) and an optional
-   * label. It does not log in. ALREADY_INITIALIZED on a device that has PINs.
+   * label, and optionally the officers and their threshold, enrolled in the same transaction (docs/quorum.md §1). It
+   * does not log in. ALREADY_INITIALIZED on a device that has PINs.
    */
-  async init(p: { userPin: PinInput; soPin: PinInput; label?: string }, opts?: CallOptions): Promise<void> {
+  async init(
+    p: { userPin: PinInput; soPin: PinInput; label?: string; officers?: { threshold: number; officers: { publicKey: Uint8Array; label: string }[] } },
+    opts?: CallOptions,
+  ): Promise<void> {
     const userPin = pinBytes(p.userPin, 'the user PIN');
     let soPin: Uint8Array | undefined;
     try {
       soPin = pinBytes(p.soPin, 'the SO PIN');
-      await this.call(Command.INIT, { userPin, soPin, label: p.label }, opts);
+      const quorum = p.officers ? this.officersRequest(p.officers.threshold, p.officers.officers) : {};
+      await this.call(Command.INIT, { userPin, soPin, label: p.label, ...quorum }, opts);
     } finally {
       userPin.fill(0);
       if (soPin) soPin.fill(0);

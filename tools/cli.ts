@@ -46,7 +46,9 @@ commands:
                                                       its standard input presses its button)
   demo                                                start a simulator on a pty: init, keygen, sign, verify with OpenSSL, attest
   info                                                firmware, device id, initialized, PIN tries, algorithms, slots
-  init --pin USER --so-pin SO [--label L]             give a factory-new device its user PIN and SO PIN
+  init --pin USER --so-pin SO [--label L] [--threshold M --officer FILE...]
+                                                      give a factory-new device its user PIN and SO PIN (and its
+                                                      officers, enrolled with them)
   keygen --alg ALG [--label L] [POLICY]               [user] generate a key pair on the device
   import --alg ALG (--private-file FILE | --private HEX) [--label L] [POLICY]
                                                       [SO] store a private key made elsewhere; FILE holds it in
@@ -471,12 +473,22 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           );
         const userPin = given.user !== undefined ? given.user : await askNewPin('user PIN');
         const soPin = given.so !== undefined ? given.so : await askNewPin('SO PIN');
-        await c.init({ userPin, soPin, label: opts.label });
-        const json = { initialized: true, deviceId: toHex(info.deviceId), label: opts.label !== undefined ? opts.label : null };
+        const quorum = opts.officer !== undefined || opts.threshold !== undefined ? officerFlags(opts) : undefined;
+        await c.init({ userPin, soPin, label: opts.label, officers: quorum });
+        const json = {
+          initialized: true,
+          deviceId: toHex(info.deviceId),
+          label: opts.label !== undefined ? opts.label : null,
+          threshold: quorum ? quorum.threshold : null,
+          officers: quorum ? quorum.officers.map((o) => ({ label: o.label, fingerprint: toHex(officerFingerprint(o.publicKey)) })) : [],
+        };
         return {
           json,
           text:
             `initialized device ${json.deviceId}${opts.label ? ` (label ${JSON.stringify(opts.label)})` : ''}: the user PIN and the SO PIN are set.\n` +
+            (quorum
+              ? `Officers: ${quorum.threshold} of ${quorum.officers.map((o) => o.label).join(', ')} must approve reset, officer changes and loosening.\n`
+              : '') +
             'Key use logs in with the user PIN (--pin or HSM_PIN), administration with the SO PIN (--so-pin or HSM_SO_PIN).',
         };
       });

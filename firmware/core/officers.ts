@@ -4,7 +4,7 @@
 // but does not decode is treated as officers whose approvals can never verify (fail closed): a gated command is then
 // refused, never run on the SO's word alone. The challenge lives in RAM only: a power cycle forgets it, and the first
 // request that presents at least M approvals uses it up, whatever the outcome, so an approval cannot be replayed.
-import { Status } from '../protocol/codes.ts';
+import { Alg, Status } from '../protocol/codes.ts';
 import { type Result, err, ok } from '../protocol/result.ts';
 import { Reason } from '../protocol/reasons.ts';
 import { cborDecode, cborEncode } from '../protocol/cbor.ts';
@@ -22,6 +22,18 @@ const OfficersRecordSchema = [
   { key: 1, name: 'threshold', type: { t: 'uint', min: 1, max: MAX_OFFICERS } },
   { key: 2, name: 'officers', type: { t: 'list', max: MAX_OFFICERS, of: OfficerSchema } },
 ] as const satisfies Schema;
+
+/**
+ * A list of officers and a threshold as OFFICERS_SET and INIT take them (docs/quorum.md §1): a device that offers
+ * Ed25519 (it could not check an approval otherwise), 1 ≤ threshold ≤ officers, no key twice.
+ */
+export function checkOfficerList(ed25519Offered: boolean, threshold: number, list: Officer[]): Result<void> {
+  if (!ed25519Offered) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_SELFTEST_FAILED, [Alg.ED25519]);
+  if (threshold > list.length) return err(Status.INVALID_PARAMETER, Reason.THRESHOLD_OUT_OF_RANGE, [threshold, list.length]);
+  for (let i = 0; i < list.length; i++)
+    for (let j = 0; j < i; j++) if (equalBytes(list[i].publicKey, list[j].publicKey)) return err(Status.INVALID_PARAMETER, Reason.OFFICER_KEY_REPEATED, [i, j]);
+  return ok(undefined);
+}
 
 /** The two fields a gated request carries (protocol/commands/approvals.ts approvalFields). */
 export interface Approvals {

@@ -158,9 +158,9 @@ describe('tinyhsm officer, approval and reset', () => {
       const davePub = join(dir, 'dave.pub');
       const exported = await onB(['officer', 'export', '--key', String(dk.id), '--label', 'dave', '--out', davePub, '--pin', 'dave-pin-7731']);
       expect(exported.publicKey).toBe(dk.publicKey);
-      // the device of the first test was reset: initialize it again and enrol alice (key file) and dave (on device B)
-      await ok(['init', '--pin', USER, '--so-pin', SO]);
-      await ok(['officer', 'set', '--threshold', '2', '--officer', key('alice') + '.pub', '--officer', davePub, '--so-pin', SO]);
+      // the device of the first test was reset: initialize it again with alice (key file) and dave (on device B) as officers
+      const initialized = await ok(['init', '--pin', USER, '--so-pin', SO, '--threshold', '2', '--officer', key('alice') + '.pub', '--officer', davePub]);
+      expect([initialized.threshold, initialized.officers.map((o: { label: string }) => o.label)]).toEqual([2, ['alice', 'dave']]);
       const file = join(dir, 'reset2.json');
       await ok(['approval', 'request', 'reset', '--out', file]);
       expect((await runCli(['approval', 'sign', file, '--officer-key', key('alice')], env())).code).toBe(0);

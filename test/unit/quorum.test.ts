@@ -108,6 +108,29 @@ describe('OFFICERS_SET and INFO', () => {
     expect(officersOf(t)).toEqual({ threshold: undefined, officers: undefined });
   });
 
+  it('INIT may enrol the officers with the PINs, in one transaction: both fields or neither, checked like OFFICERS_SET, and a refused INIT leaves the device factory-new', () => {
+    const t = startTestDevice({ autoAuth: false });
+    const s = newSession(t);
+    const pins = { 1: pin(USER_PIN), 2: pin(SO_PIN) };
+    const list = officerList(OFFICERS).map(
+      (o) =>
+        new Map<number, unknown>([
+          [1, o.publicKey],
+          [2, o.label],
+        ]),
+    );
+    const missing = inSession(t, s, Command.INIT, { ...pins, 5: list });
+    expect([missing.statusName, missing.args]).toEqual(['MISSING_PARAMETER', [4]]);
+    expect(inSession(t, s, Command.INIT, { ...pins, 4: 2 }).args).toEqual([5]);
+    refused(inSession(t, s, Command.INIT, { ...pins, 4: 4, 5: list }), 'INVALID_PARAMETER', Reason.THRESHOLD_OUT_OF_RANGE);
+    refused(inSession(t, s, Command.INIT, { ...pins, 4: 1, 5: [list[0], list[0]] }), 'INVALID_PARAMETER', Reason.OFFICER_KEY_REPEATED);
+    expect([info(t).map.get(17), officersOf(t).threshold]).toEqual([false, undefined]);
+    expect(inSession(t, s, Command.INIT, { ...pins, 4: 2, 5: list }).statusName).toBe('OK');
+    expect([info(t).map.get(17), officersOf(t).threshold, officersOf(t).officers!.length]).toEqual([true, 2, 3]);
+    // no SO-alone change: the officers were there from the start
+    refused(inSession(t, loggedIn(t, Role.SO, SO_PIN), Command.OFFICERS_SET, officersParams(1, [OFFICERS[0]])), 'APPROVAL_REQUIRED', Reason.APPROVALS_SHORT);
+  });
+
   it('the largest request (16 officers with 12-byte labels, 16 approvals) fits the smallest packet', () => {
     const keys = Array.from({ length: MAX_OFFICERS }, (_, i) => ({ publicKey: new Uint8Array(32).fill(i + 1), label: 'x'.repeat(MAX_OFFICER_LABEL) }));
     const approvals = keys.map((_, i) => ({ officer: i, signature: new Uint8Array(64).fill(0xee) }));

@@ -179,9 +179,10 @@ export class AuthState {
 
   /**
    * INIT (docs/security.md §3): a random master key, one PIN record per role, both counters at MAX_TRIES and the
-   * label, in ONE store transaction. Does not log in: the master key is wiped before this returns.
+   * label, in ONE store transaction, with `extra` entries of the caller's (the officers given at INIT). Does not log
+   * in: the master key is wiped before this returns.
    */
-  init(userPin: Uint8Array, soPin: Uint8Array, label: string | undefined): Result<void> {
+  init(userPin: Uint8Array, soPin: Uint8Array, label: string | undefined, extra: Entry[] = []): Result<void> {
     if (this.init_) return err(Status.ALREADY_INITIALIZED, Reason.ALREADY_INITIALIZED);
     const weak = weakPin(1, userPin) || weakPin(2, soPin);
     if (weak) return weak;
@@ -209,7 +210,7 @@ export class AuthState {
         { key: triesRecordKey(Role.SO), value: encodeTries(MAX_TRIES) },
       ];
       if (label !== undefined) entries.push({ key: SETTINGS_RECORD, value: encodeSettings({ label }) });
-      const c = this.commit(entries);
+      const c = this.commit(entries.concat(extra));
       if (!c.ok) return c; // the device was not initialized
       this.records[Role.USER] = user;
       this.records[Role.SO] = so;
