@@ -270,8 +270,10 @@ export class HsmClient {
    * RESET: erase every key, both PINs, the label and the officers; the device is factory-new with its id and identity
    * (docs/quorum.md §4). With officers enrolled it needs `approvals` from M of them (and no login); without, the SO.
    */
-  async reset(approvals?: ApprovalSet, opts?: CallOptions): Promise<void> {
-    await this.call(Command.RESET, { ...approvals }, opts);
+  async reset(approvals?: ApprovalSet, opts: CallOptions = {}): Promise<void> {
+    const { session } = await this.run(Command.RESET, { ...approvals }, opts);
+    // the device logged every session out and the PINs are gone: so is the role, and the kept PIN is wiped
+    this.keeper.noteLogout(session);
   }
 
   /**
