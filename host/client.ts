@@ -10,6 +10,7 @@ import {
   type InfoResponse,
   type KeyListEntry,
   type KeyPolicy,
+  type KeySetPolicyResponse,
   type KeyPublicResponse,
   type Message,
 } from '../firmware/protocol/index.ts';
@@ -47,6 +48,8 @@ export interface KeyPolicyOptions {
   sensitive?: boolean;
   /** A button press for every SIGN / ECDH (default false; only ever becomes true). */
   touch?: boolean;
+  /** Deleting the key needs M officer approvals (default false; clearing it needs them too: docs/quorum.md §3). */
+  protected?: boolean;
 }
 
 export interface KeyOptions extends CallOptions, KeyPolicyOptions {}
@@ -234,8 +237,8 @@ export class HsmClient {
    * `sensitive` and `touch` may only become true; anything looser is POLICY_LOOSENING and changes nothing.
    * Resolves with the policy as stored.
    */
-  async keySetPolicy(keyId: number, policy: KeyPolicyOptions, opts?: CallOptions, approvals?: ApprovalSet): Promise<KeyPolicy> {
-    return (await this.call(Command.KEY_SET_POLICY, { keyId, ...policyRequest(policy), ...approvals }, opts)) as unknown as KeyPolicy;
+  async keySetPolicy(keyId: number, policy: KeyPolicyOptions, opts?: CallOptions, approvals?: ApprovalSet): Promise<KeySetPolicyResponse> {
+    return (await this.call(Command.KEY_SET_POLICY, { keyId, ...policyRequest(policy), ...approvals }, opts)) as unknown as KeySetPolicyResponse;
   }
 
   /** The request a loosening KEY_SET_POLICY sends, for the officers to approve (docs/quorum.md §3). */
@@ -292,8 +295,8 @@ export class HsmClient {
     );
   }
 
-  async deleteKey(keyId: number, opts?: CallOptions): Promise<void> {
-    await this.call(Command.KEY_DELETE, { keyId }, opts);
+  async deleteKey(keyId: number, opts?: CallOptions, approvals?: ApprovalSet): Promise<void> {
+    await this.call(Command.KEY_DELETE, { keyId, ...approvals }, opts);
   }
 
   /** Ed25519: over the whole message. ECDSA: over SHA-256(message), or over a 32-byte digest; raw r‖s, low-S. */
@@ -392,10 +395,11 @@ export class HsmClient {
 }
 
 /** The policy fields of a request (KEY_GENERATE, KEY_IMPORT, KEY_SET_POLICY); absent fields stay absent. */
-function policyRequest(p: KeyPolicyOptions): { capabilities?: number; sensitive?: boolean; touch?: boolean } {
-  const out: { capabilities?: number; sensitive?: boolean; touch?: boolean } = {};
+function policyRequest(p: KeyPolicyOptions): { capabilities?: number; sensitive?: boolean; touch?: boolean; protected?: boolean } {
+  const out: { capabilities?: number; sensitive?: boolean; touch?: boolean; protected?: boolean } = {};
   if (p.capabilities !== undefined) out.capabilities = capabilityBits(p.capabilities);
   if (p.sensitive !== undefined) out.sensitive = p.sensitive;
   if (p.touch !== undefined) out.touch = p.touch;
+  if (p.protected !== undefined) out.protected = p.protected;
   return out;
 }

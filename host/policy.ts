@@ -39,17 +39,32 @@ export function capabilityNames(bits: number): string[] {
 }
 
 /** A policy as plain JSON (capabilities by name). */
-export function policyJson(p: KeyPolicy): { capabilities: string[]; sensitive: boolean; touch: boolean; neverExtractable: boolean; local: boolean } {
-  return { capabilities: capabilityNames(p.capabilities), sensitive: p.sensitive, touch: p.touch, neverExtractable: p.neverExtractable, local: p.local };
+export function policyJson(p: KeyPolicy & { protected?: boolean }): {
+  capabilities: string[];
+  sensitive: boolean;
+  touch: boolean;
+  neverExtractable: boolean;
+  local: boolean;
+  protected: boolean;
+} {
+  return {
+    capabilities: capabilityNames(p.capabilities),
+    sensitive: p.sensitive,
+    touch: p.touch,
+    neverExtractable: p.neverExtractable,
+    local: p.local,
+    protected: p.protected === true,
+  };
 }
 
-/** One line for people: "sign; sensitive; touch; never extractable; local". */
-export function policyText(p: KeyPolicy): string {
+/** One line for people: "sign; sensitive; touch; never extractable; local; protected". */
+export function policyText(p: KeyPolicy & { protected?: boolean }): string {
   const parts = [capabilityNames(p.capabilities).join(',') || 'no capabilities'];
   if (p.sensitive) parts.push('sensitive');
   if (p.touch) parts.push('touch');
   if (p.neverExtractable) parts.push('never extractable');
   parts.push(p.local ? 'local' : 'not local');
+  if (p.protected === true) parts.push('protected');
   return parts.join('; ');
 }
 

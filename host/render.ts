@@ -167,6 +167,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
     if (a[1]) loose.push(`adds ${capabilitiesText(a[1])}`);
     if ((a[2] || 0) & 1) loose.push('clears sensitive');
     if ((a[2] || 0) & 2) loose.push('clears touch');
+    if ((a[2] || 0) & 4) loose.push('clears protected');
     return `key ${a[0]}: a policy can only be tightened, and this ${loose.join(' and ') || 'loosens it'}; nothing was changed (without officers nobody can loosen a policy; with officers, M of them must approve: docs/quorum.md §3)`;
   },
   [Reason.CAPABILITY_MISSING]: (a, c) =>
@@ -261,6 +262,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.OFFICER_KEY_REPEATED]: (a) => `officers ${a[1]} and ${a[0]} have the same public key; each officer needs a key of their own`,
   [Reason.OFFICERS_UNREADABLE]: () =>
     'the officers record in flash does not decode, so no approval can be checked and every command that needs one is refused (fail closed); the flash is damaged',
+  [Reason.KEY_PROTECTED]: (a) => `key ${a[0]} is protected and this device has no officers to approve its deletion; only a reset erases it (docs/quorum.md §3)`,
   [Reason.RESET_NEEDS_SO]: (a) =>
     `on a device without officers, RESET needs the SO logged in (this session is ${a[0] ? roleText(a[0]) : 'not logged in'}); log in with the SO PIN`,
 };

@@ -63,7 +63,7 @@ commands:
                                                       [user to tighten] show a key's policy, or tighten it; with
                                                       --approve KEY... (M officers) --capabilities and --exportable
                                                       may also loosen it
-  delete --key ID                                     [user] delete a key
+  delete --key ID [--approve KEY...]                  [user] delete a key (a protected one: M officers --approve)
   change-pin [--so] [--pin OLD | --so-pin OLD] [--new-pin NEW]
                                                       [user or SO] replace the user PIN (with --so: the SO PIN)
   unblock --so-pin SO [--new-pin NEW]                 [SO] the SO sets a new user PIN after it blocked
@@ -87,7 +87,8 @@ commands:
 
 [user], [SO]: the role the command logs in with. POLICY (keygen, import): --capabilities LIST (comma-separated:
   ${CAPABILITY_LIST.join(', ')}; default: the algorithm's main use), --exportable (add
-  export-under-wrap to them), --touch (a button press for every use).
+  export-under-wrap to them), --touch (a button press for every use), --protected (deleting the key needs M
+  officers; \`policy --protected\` sets it later, \`policy --unprotect --approve KEY...\` clears it).
   Keys are always created sensitive. A policy can later only be tightened (\`tinyhsm policy\`), or loosened with
   --approve KEY... by M officers where officers are enrolled.
 
@@ -143,6 +144,8 @@ const OPTIONS = {
   'officer-device': { type: 'string' },
   out: { type: 'string' },
   force: { type: 'boolean' },
+  protected: { type: 'boolean' },
+  unprotect: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -220,6 +223,7 @@ function creationPolicy(opts: Opts, alg: number): KeyPolicyOptions {
   if (opts.exportable) p.capabilities = ((p.capabilities as number | undefined) ?? DEFAULT_CAPABILITIES[alg] ?? 0) | Capability.EXPORT_WRAPPED;
   if (opts.touch) p.touch = true;
   if (opts.sensitive) p.sensitive = true;
+  if (opts.protected) p.protected = true;
   if (opts['remove-capabilities'] !== undefined) throw new UsageError('--remove-capabilities is for `tinyhsm policy`; at creation give --capabilities LIST');
   return p;
 }
@@ -522,7 +526,7 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           ? keys
               .map(
                 (k) =>
-                  `${String(k.id).padStart(5)}  ${k.alg.padEnd(16)} ${k.origin.padEnd(9)} ${(k.capabilities.join(',') || '-').padEnd(10)}${k.touch ? ' touch' : ''} ${k.label ? JSON.stringify(k.label) + ' ' : ''}${k.publicKey}`,
+                  `${String(k.id).padStart(5)}  ${k.alg.padEnd(16)} ${k.origin.padEnd(9)} ${(k.capabilities.join(',') || '-').padEnd(10)}${k.touch ? ' touch' : ''}${k.protected ? ' protected' : ''} ${k.label ? JSON.stringify(k.label) + ' ' : ''}${k.publicKey}`,
               )
               .join('\n')
           : '(no keys)';
@@ -592,10 +596,18 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       const remove = opts['remove-capabilities'] !== undefined ? capabilityFlag(opts['remove-capabilities'], 'remove-capabilities') : undefined;
       const exact = opts.capabilities !== undefined ? capabilityFlag(opts.capabilities, 'capabilities') : undefined;
       if (remove !== undefined && exact !== undefined) throw new UsageError('give --capabilities LIST (the new set) or --remove-capabilities LIST, not both');
-      const change = remove !== undefined || exact !== undefined || opts.touch === true || opts.sensitive === true || opts.exportable === true;
+      if (opts.unprotect && approve.length === 0) throw new UsageError('--unprotect loosens the policy: it needs --approve KEY... of M officers');
+      const change =
+        remove !== undefined ||
+        exact !== undefined ||
+        opts.touch === true ||
+        opts.sensitive === true ||
+        opts.exportable === true ||
+        opts.protected === true ||
+        opts.unprotect === true;
       return withLogin(opts, change ? 'user' : 'any', change ? 'KEY_SET_POLICY' : 'KEY_PUBLIC', async (c) => {
         const k = await c.publicKey(keyId);
-        let policy: KeyPolicy = k;
+        let policy: KeyPolicy & { protected?: boolean } = k;
         if (change) {
           const req: KeyPolicyOptions = {};
           if (exact !== undefined) req.capabilities = exact;
@@ -603,6 +615,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           if (opts.exportable) req.capabilities = ((req.capabilities as number | undefined) ?? k.capabilities) | Capability.EXPORT_WRAPPED;
           if (opts.touch) req.touch = true;
           if (opts.sensitive) req.sensitive = true;
+          if (opts.protected) req.protected = true;
+          if (opts.unprotect) req.protected = false;
           const approvals = approve.length ? await approveInProcess(c, Command.KEY_SET_POLICY, c.keySetPolicyRequest(keyId, req), approve) : undefined;
           policy = await c.keySetPolicy(keyId, req, undefined, approvals);
         }
@@ -615,8 +629,9 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     }
     case 'delete': {
       const keyId = needKeyId(opts.key);
+      const approve = opts.approve || [];
       return withLogin(opts, 'user', 'KEY_DELETE', async (c) => {
-        await c.deleteKey(keyId);
+        await c.deleteKey(keyId, undefined, approve.length ? await approveInProcess(c, Command.KEY_DELETE, { keyId }, approve) : undefined);
         return { json: { deleted: keyId }, text: `deleted key ${keyId}` };
       });
     }

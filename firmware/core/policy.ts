@@ -22,13 +22,15 @@ export interface StoredPolicy {
   readonly sensitive: boolean;
   readonly touch: boolean;
   readonly neverExtractable: boolean;
+  /** Deleting the key needs M officer approvals; clearing this is a loosening (docs/quorum.md §3). Absent: false. */
+  readonly protected?: boolean;
 }
 
 /**
  * The policy of a key being created (KEY_GENERATE, KEY_IMPORT): defaults for absent fields, INVALID_PARAMETER for what
  * the algorithm cannot have (the defaults and what each algorithm can have are wire data: protocol/algorithms.ts).
  */
-export function policyAtCreation(alg: number, req: KeyPolicyRequest, origin: number): Result<StoredPolicy> {
+export function policyAtCreation(alg: number, req: KeyPolicyRequest & { protected?: boolean }, origin: number): Result<StoredPolicy> {
   const allowed = ALLOWED_CAPABILITIES[alg];
   if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_NO_POLICY, [alg]);
   const caps = req.capabilities !== undefined ? req.capabilities : DEFAULT_CAPABILITIES[alg];
@@ -41,6 +43,7 @@ export function policyAtCreation(alg: number, req: KeyPolicyRequest, origin: num
     sensitive: req.sensitive !== undefined ? req.sensitive : true,
     touch: req.touch !== undefined ? req.touch : false,
     neverExtractable: (caps & Capability.EXPORT_WRAPPED) === 0 && origin === Origin.GENERATED,
+    protected: req.protected === true ? true : undefined,
   });
 }
 
@@ -49,18 +52,20 @@ export function policyAtCreation(alg: number, req: KeyPolicyRequest, origin: num
  * nothing changes). Absent fields stay as they are. Clearing every capability is allowed: it is the tightest
  * policy, and leaves a key that can still be listed, attested and deleted.
  */
-export function tightenPolicy(keyId: number, current: StoredPolicy, req: KeyPolicyRequest): Result<StoredPolicy> {
+export function tightenPolicy(keyId: number, current: StoredPolicy, req: KeyPolicyRequest & { protected?: boolean }): Result<StoredPolicy> {
   const caps = req.capabilities !== undefined ? req.capabilities : current.capabilities;
   const added = caps & ~current.capabilities;
   let cleared = 0;
   if (req.sensitive === false && current.sensitive) cleared |= LooseFlag.SENSITIVE;
   if (req.touch === false && current.touch) cleared |= LooseFlag.TOUCH;
+  if (req.protected === false && current.protected === true) cleared |= LooseFlag.PROTECTED;
   if (added !== 0 || cleared !== 0) return err(Status.POLICY_LOOSENING, Reason.POLICY_LOOSENS, [keyId, added, cleared]);
   return ok({
     capabilities: caps,
     sensitive: current.sensitive || req.sensitive === true,
     touch: current.touch || req.touch === true,
     neverExtractable: current.neverExtractable,
+    protected: current.protected === true || req.protected === true ? true : undefined,
   });
 }
 
@@ -68,7 +73,7 @@ export function tightenPolicy(keyId: number, current: StoredPolicy, req: KeyPoli
  * A loosened policy (KEY_SET_POLICY with M officer approvals, docs/quorum.md §3): absent fields stay as they are, and
  * the capabilities must be ones the algorithm can have. neverExtractable stays false once export-under-wrap is set.
  */
-export function loosenedPolicy(alg: number, current: StoredPolicy, req: KeyPolicyRequest): Result<StoredPolicy> {
+export function loosenedPolicy(alg: number, current: StoredPolicy, req: KeyPolicyRequest & { protected?: boolean }): Result<StoredPolicy> {
   const allowed = ALLOWED_CAPABILITIES[alg];
   if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_NO_POLICY, [alg]);
   const caps = req.capabilities !== undefined ? req.capabilities : current.capabilities;
@@ -80,11 +85,18 @@ export function loosenedPolicy(alg: number, current: StoredPolicy, req: KeyPolic
     sensitive: req.sensitive !== undefined ? req.sensitive : current.sensitive,
     touch: req.touch !== undefined ? req.touch : current.touch,
     neverExtractable: current.neverExtractable && (caps & Capability.EXPORT_WRAPPED) === 0,
+    protected: (req.protected !== undefined ? req.protected : current.protected === true) ? true : undefined,
   });
 }
 
 export function samePolicy(a: StoredPolicy, b: StoredPolicy): boolean {
-  return a.capabilities === b.capabilities && a.sensitive === b.sensitive && a.touch === b.touch && a.neverExtractable === b.neverExtractable;
+  return (
+    a.capabilities === b.capabilities &&
+    a.sensitive === b.sensitive &&
+    a.touch === b.touch &&
+    a.neverExtractable === b.neverExtractable &&
+    (a.protected === true) === (b.protected === true)
+  );
 }
 
 /** The policy as the wire shows it (KEY_LIST, KEY_PUBLIC, KEY_SET_POLICY, KEY_ATTEST): the stored fields and the derived `local`. */
@@ -93,6 +105,11 @@ export function wirePolicy(p: StoredPolicy, origin: number): KeyPolicy {
   // a key that was not generated on the token)
   const local = origin === Origin.GENERATED;
   return { capabilities: p.capabilities, sensitive: p.sensitive, touch: p.touch, neverExtractable: p.neverExtractable && local, local };
+}
+
+/** The `protected` field of KEY_LIST, KEY_PUBLIC and KEY_SET_POLICY answers: present (true) only on a protected key. */
+export function wireProtected(p: StoredPolicy): { protected?: boolean } {
+  return p.protected === true ? { protected: true } : {};
 }
 
 /** The use check of SIGN (Capability.SIGN) and ECDH (Capability.DERIVE): undefined when allowed, else POLICY_DENIED. */

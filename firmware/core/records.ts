@@ -6,12 +6,13 @@
 //                             §5). The public key is recomputed at boot; it is the device's name.
 //   recordKey(COUNTERS, 0)    CBOR uint: the next key id to hand out (persists so ids are not reused).
 //   recordKey(KEY, id)        CBOR {1: id, 2: alg, 3: label, 4: origin, 5: public key, 6: capabilities,
-//                             7: sensitive, 8: touch, 9: neverExtractable, 10: sealed private key}.
-// A key record (docs/security.md §5, docs/session.md §8.4): fields 1–9 are the clear part, readable at boot
+//                             7: sensitive, 8: touch, 9: neverExtractable, 10: sealed private key,
+//                             11: protected (true; absent on a key that is not)}.
+// A key record (docs/security.md §5, docs/session.md §8.4): fields 1–9 and 11 are the clear part, readable at boot
 // without the master key (KEY_LIST works before any private key is opened); field 10 is
 //   nonce(12) ‖ ChaCha20-Poly1305(master key, nonce, private key (32), aad)      60 bytes
 // with aad = "tinyhsm/key/v1" ‖ device id ‖ key id ‖ alg ‖ bound (auth/key_seal.ts), where `bound` is the
-// deterministic CBOR of the clear part, the map {1..9} (encodeKeyClear). A flash edit of the label, origin,
+// deterministic CBOR of the clear part, the map {1..9, 11} (encodeKeyClear). A flash edit of the label, origin,
 // public key or policy therefore makes the private key unopenable instead of loose. The plaintext private key
 // is never in a record. `local` is not stored: it is origin === generated. The values are deterministic CBOR
 // (RFC 8949 §4.2.1), decoded with the protocol's codec and checked with a schema at boot: a record that does
@@ -105,6 +106,7 @@ interface FlatKey {
   touch: boolean;
   neverExtractable: boolean;
   sealed: Uint8Array;
+  protected?: boolean;
 }
 
 const KeySchema: Schema = [
@@ -118,10 +120,12 @@ const KeySchema: Schema = [
   { key: 8, name: 'touch', type: { t: 'bool' } },
   { key: 9, name: 'neverExtractable', type: { t: 'bool' } },
   { key: 10, name: 'sealed', type: { t: 'bytes', min: SEALED_KEY_LENGTH, max: SEALED_KEY_LENGTH } },
+  // present (true) only on a protected key, and then part of the clear part the sealed key is bound to
+  { key: 11, name: 'protected', type: { t: 'bool' }, optional: true },
 ];
 
 function clearMap(k: KeyMeta): CborMap {
-  return mapOf([
+  const m = mapOf([
     [1, k.id],
     [2, k.alg],
     [3, k.label],
@@ -132,9 +136,11 @@ function clearMap(k: KeyMeta): CborMap {
     [8, k.policy.touch],
     [9, k.policy.neverExtractable],
   ]);
+  if (k.policy.protected === true) m.set(11, true);
+  return m;
 }
 
-/** The clear part {1..9} as deterministic CBOR: the `bound` the sealed private key is authenticated with. */
+/** The clear part {1..9, and 11 on a protected key} as deterministic CBOR: the `bound` the sealed private key is authenticated with. */
 export function encodeKeyClear(k: KeyMeta): Uint8Array {
   return cborEncode(clearMap(k));
 }
@@ -163,7 +169,13 @@ export function decodeKey(v: Uint8Array, id: number): StoredKey | undefined {
     label: d.label,
     origin: d.origin,
     publicKey: d.publicKey,
-    policy: { capabilities: d.capabilities, sensitive: d.sensitive, touch: d.touch, neverExtractable: d.neverExtractable },
+    policy: {
+      capabilities: d.capabilities,
+      sensitive: d.sensitive,
+      touch: d.touch,
+      neverExtractable: d.neverExtractable,
+      protected: d.protected === true ? true : undefined,
+    },
     sealed: d.sealed,
   };
 }

@@ -153,7 +153,7 @@ export enum Reason {
   ENCRYPT_NOT_OFFERED = 65,
   /** INVALID_PARAMETER. [algorithm id, capabilities refused, capabilities it can have] */
   CAPABILITY_NOT_FOR_ALG = 66,
-  /** POLICY_LOOSENING. [key id, capabilities added, flags cleared: 1 sensitive, 2 touch] nothing changed. */
+  /** POLICY_LOOSENING. [key id, capabilities added, flags cleared: 1 sensitive, 2 touch, 4 protected] nothing changed. */
   POLICY_LOOSENS = 67,
   /** POLICY_DENIED. [key id, capability needed, the key's capabilities] */
   CAPABILITY_MISSING = 68,
@@ -295,6 +295,8 @@ export enum Reason {
   OFFICERS_UNREADABLE = 129,
   /** WRONG_ROLE / LOGIN_REQUIRED. [role of the session] on a device without officers, RESET needs the SO logged in. */
   RESET_NEEDS_SO = 130,
+  /** POLICY_DENIED. [key id] a protected key, on a device without officers: only RESET removes it. */
+  KEY_PROTECTED = 131,
 }
 export type ReasonName = keyof typeof Reason;
 
@@ -321,4 +323,5 @@ export enum PinDamage {
 export enum LooseFlag {
   SENSITIVE = 1,
   TOUCH = 2,
+  PROTECTED = 4,
 }

@@ -99,6 +99,14 @@ describe('tinyhsm officer, approval and reset', () => {
     const loose = await ok(['policy', '--key', String(k.id), '--exportable', '--pin', USER, '--approve', key('alice'), '--approve', key('carol')]);
     expect(loose.capabilities).toEqual(['sign', 'export-under-wrap']);
 
+    // a protected key: listed so; deleted only with M approvals
+    const pk = await ok(['keygen', '--alg', 'ed25519', '--protected', '--pin', USER]);
+    const listedKeys = (await ok(['list', '--pin', USER])).keys as { id: number; protected: boolean }[];
+    expect(listedKeys.find((x) => x.id === pk.id)!.protected).toBe(true);
+    expect((await refused(['delete', '--key', String(pk.id), '--pin', USER])).status).toBe('APPROVAL_REQUIRED');
+    expect((await refused(['delete', '--key', String(pk.id), '--pin', USER, '--approve', key('bob')])).status).toBe('APPROVAL_REQUIRED');
+    expect((await ok(['delete', '--key', String(pk.id), '--pin', USER, '--approve', key('alice'), '--approve', key('bob')])).deleted).toBe(pk.id);
+
     // tightening needs nobody's approval
     expect((await ok(['policy', '--key', String(k.id), '--remove-capabilities', 'export-under-wrap', '--pin', USER])).capabilities).toEqual(['sign']);
 

@@ -88,6 +88,7 @@ describe('message types', () => {
       touch?: boolean;
       challenge?: Uint8Array;
       approvals?: { officer: number; signature: Uint8Array }[];
+      protected?: boolean;
     }>();
     expectTypeOf<KeyListResponse['keys'][number]['neverExtractable']>().toEqualTypeOf<boolean>();
     expectTypeOf<InfoResponse['selftestFailures']>().toEqualTypeOf<{ [k: number]: string } | undefined>();

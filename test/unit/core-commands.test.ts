@@ -341,7 +341,7 @@ describe('request validation (every command)', () => {
     [Command.ECHO, { 1: new Uint8Array(1), 2: 0 }],
     [Command.RANDOM, { 1: 4, 3: 1 }],
     [Command.KEY_GENERATE, { 1: Alg.ED25519, 7: 1 }],
-    [Command.KEY_IMPORT, { 1: Alg.ED25519, 3: new Uint8Array(32), 7: true }], // keys 4–6 are the policy (docs/protocol.md §4)
+    [Command.KEY_IMPORT, { 1: Alg.ED25519, 3: new Uint8Array(32), 8: true }], // keys 4–6 are the policy, 7 protected (docs/protocol.md §4)
     [Command.KEY_PUBLIC, { 1: 1, 2: 1 }],
     [Command.KEY_DELETE, { 1: 1, 100: 1 }],
     [Command.SIGN, { 1: 1, 2: new Uint8Array(1), 4: 1 }],

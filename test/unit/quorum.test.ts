@@ -10,6 +10,10 @@ import { encodeMessage } from '../../firmware/protocol/schema.ts';
 import { renderReason } from '../../host/render.ts';
 import { field, startTestDevice, type Reply, type TestDevice } from '../helpers/loopback.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
+import { handlerContext, okOf } from '../helpers/devices.ts';
+import { keyGenerate } from '../../firmware/core/commands/key_generate.ts';
+import { decodeKey, encodeKeyClear, keyRecordKey } from '../../firmware/core/records.ts';
+import { openKeyRecord } from '../../firmware/core/auth/key_seal.ts';
 import { Store } from '../../firmware/core/store/index.ts';
 import { RecordKind, recordKey } from '../../firmware/core/store/record_keys.ts';
 import { SO_PIN, USER_PIN, WRONG_PIN, inSession, loggedIn, newSession, pin } from '../helpers/auth-cut.ts';
@@ -429,6 +433,68 @@ describe('loosening a policy (docs/quorum.md §3)', () => {
       [1, OFFICERS[1]],
     ]);
     expect(inSession(t, user, Command.KEY_SET_POLICY, withApprovals(Command.KEY_SET_POLICY, bad, c, b)).statusName).toBe('INVALID_PARAMETER');
+  });
+});
+
+describe('protected keys (docs/quorum.md §3)', () => {
+  it('a protected key: listed as such; without officers it cannot be deleted or unprotected; with them, only by M approvals over its id', () => {
+    const { t, so, user } = device();
+    const id = field<number>(inSession(t, user, Command.KEY_GENERATE, { 1: Alg.ED25519, 6: true }), 1);
+    const plain = field<number>(inSession(t, user, Command.KEY_GENERATE, { 1: Alg.ED25519 }), 1);
+    const listed = new Map(field<Map<number, unknown>[]>(inSession(t, user, Command.KEY_LIST), 1).map((e) => [e.get(1), e.get(11)]));
+    expect([listed.get(id), listed.get(plain)]).toEqual([true, undefined]);
+    expect([inSession(t, user, Command.KEY_PUBLIC, { 1: id }).map.get(10), inSession(t, user, Command.KEY_PUBLIC, { 1: plain }).map.get(10)]).toEqual([
+      true,
+      undefined,
+    ]);
+    refused(inSession(t, user, Command.KEY_DELETE, { 1: id }), 'POLICY_DENIED', Reason.KEY_PROTECTED);
+    const loose = inSession(t, user, Command.KEY_SET_POLICY, { 1: id, 7: false });
+    refused(loose, 'POLICY_LOOSENING', Reason.POLICY_LOOSENS);
+    expect(loose.args).toEqual([id, 0, 4]);
+    // protecting is a tightening: the user alone
+    const tightened = inSession(t, user, Command.KEY_SET_POLICY, { 1: plain, 7: true });
+    expect([tightened.statusName, tightened.map.get(6)]).toEqual(['OK', true]);
+    enrol(t, so, 2);
+    refused(inSession(t, user, Command.KEY_DELETE, { 1: id }), 'APPROVAL_REQUIRED', Reason.APPROVALS_SHORT);
+    // approvals to delete the other protected key do not delete this one
+    let c = challenge(t, user);
+    const other = approve(t.device.deviceId, c, Command.KEY_DELETE, { keyId: plain }, [
+      [0, OFFICERS[0]],
+      [1, OFFICERS[1]],
+    ]);
+    refused(
+      inSession(t, user, Command.KEY_DELETE, withApprovals(Command.KEY_DELETE, { keyId: id }, c, other)),
+      'APPROVAL_INVALID',
+      Reason.APPROVAL_BAD_SIGNATURE,
+    );
+    expect(inSession(t, user, Command.KEY_PUBLIC, { 1: id }).statusName).toBe('OK');
+    c = challenge(t, user);
+    const a = approve(t.device.deviceId, c, Command.KEY_DELETE, { keyId: id }, [
+      [1, OFFICERS[1]],
+      [2, OFFICERS[2]],
+    ]);
+    expect(inSession(t, user, Command.KEY_DELETE, withApprovals(Command.KEY_DELETE, { keyId: id }, c, a)).statusName).toBe('OK');
+    expect(inSession(t, user, Command.KEY_PUBLIC, { 1: id }).statusName).toBe('KEY_NOT_FOUND');
+    // and unprotecting the other with approvals makes it an ordinary key again
+    c = challenge(t, user);
+    const un = approve(t.device.deviceId, c, Command.KEY_SET_POLICY, { keyId: plain, protected: false }, [
+      [0, OFFICERS[0]],
+      [2, OFFICERS[2]],
+    ]);
+    const r = inSession(t, user, Command.KEY_SET_POLICY, withApprovals(Command.KEY_SET_POLICY, { keyId: plain, protected: false }, c, un));
+    expect([r.statusName, r.map.get(6)]).toEqual(['OK', undefined]);
+    expect(inSession(t, user, Command.KEY_DELETE, { 1: plain }).statusName).toBe('OK');
+  });
+
+  it('the flag is part of what the sealed private key is bound to: a record with it removed in flash does not open', () => {
+    const h = handlerContext({ login: true });
+    const k = okOf(keyGenerate(h.ctx, { alg: Alg.ED25519, protected: true }));
+    const rec = decodeKey(h.ctx.store.get(keyRecordKey(k.keyId))!, k.keyId)!;
+    expect(rec.policy.protected).toBe(true);
+    const open = (meta: typeof rec) =>
+      openKeyRecord(h.ctx.env.crypto, h.masterKey!, { deviceId: h.ctx.deviceId, keyId: meta.id, alg: meta.alg, bound: encodeKeyClear(meta) }, meta.sealed);
+    expect(open(rec)).toBeDefined();
+    expect(open({ ...rec, policy: { ...rec.policy, protected: undefined } })).toBeUndefined();
   });
 });
 

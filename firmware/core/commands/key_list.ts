@@ -2,7 +2,7 @@
 import { type Result, ok } from '../../protocol/result.ts';
 import type { KeyListEntry, KeyListRequest, KeyListResponse } from '../../protocol/commands/key_list.ts';
 import type { DeviceContext } from '../context.ts';
-import { wirePolicy } from '../policy.ts';
+import { wirePolicy, wireProtected } from '../policy.ts';
 
 export function keyList(ctx: DeviceContext, _req: KeyListRequest): Result<KeyListResponse> {
   const { keystore } = ctx;
@@ -10,7 +10,13 @@ export function keyList(ctx: DeviceContext, _req: KeyListRequest): Result<KeyLis
   const keys: KeyListEntry[] = [];
   for (let i = 0; i < recs.length; i++) {
     const r = recs[i];
-    keys.push(Object.assign({ keyId: r.id, alg: r.alg, label: r.label, origin: r.origin, publicKey: r.publicKey }, wirePolicy(r.policy, r.origin)));
+    keys.push(
+      Object.assign(
+        { keyId: r.id, alg: r.alg, label: r.label, origin: r.origin, publicKey: r.publicKey },
+        wirePolicy(r.policy, r.origin),
+        wireProtected(r.policy),
+      ),
+    );
   }
   return ok({ keys });
 }

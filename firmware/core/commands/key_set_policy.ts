@@ -5,7 +5,7 @@ import { Reason } from '../../protocol/reasons.ts';
 import { type KeySetPolicyRequest, type KeySetPolicyResponse, KeySetPolicyRequestSchema } from '../../protocol/commands/key_set_policy.ts';
 import type { DeviceContext } from '../context.ts';
 import { keyCrypto } from '../keystore.ts';
-import { loosenedPolicy, tightenPolicy, wirePolicy } from '../policy.ts';
+import { loosenedPolicy, tightenPolicy, wirePolicy, wireProtected } from '../policy.ts';
 
 export function keySetPolicy(ctx: DeviceContext, req: KeySetPolicyRequest): Result<KeySetPolicyResponse> {
   const { keystore, officers } = ctx;
@@ -26,5 +26,5 @@ export function keySetPolicy(ctx: DeviceContext, req: KeySetPolicyRequest): Resu
   // the record is sealed again bound to the new policy and committed before RAM changes (keystore.setPolicy)
   const done = keystore.setPolicy(keyId, next.value, kc.value);
   if (!done.ok) return done;
-  return ok(wirePolicy(done.value.policy, done.value.origin));
+  return ok(Object.assign(wirePolicy(done.value.policy, done.value.origin), wireProtected(done.value.policy)));
 }

@@ -1,10 +1,15 @@
-// KEY_DELETE: remove a key and wipe its private bytes from memory.
+// KEY_DELETE: remove a key and wipe its private bytes from memory; a protected key needs M officer approvals (docs/quorum.md §3).
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
-import { KeyPublicRequestSchema, type KeyPublicRequest } from './key_public.ts';
+import { approvalFields } from './approvals.ts';
+import { MAX_KEY_ID } from './limits.ts';
 
-export type KeyDeleteRequest = KeyPublicRequest;
-export const KeyDeleteRequestSchema = KeyPublicRequestSchema;
+export const KeyDeleteRequestSchema = [
+  { key: 1, name: 'keyId', type: { t: 'uint', min: 1, max: MAX_KEY_ID } },
+  // a protected key only: M officer approvals (docs/quorum.md §3)
+  ...approvalFields(2),
+] as const satisfies Schema;
+export type KeyDeleteRequest = MessageOf<typeof KeyDeleteRequestSchema>;
 
 export const KeyDeleteResponseSchema = [] as const satisfies Schema;
 export type KeyDeleteResponse = MessageOf<typeof KeyDeleteResponseSchema>;

@@ -2,12 +2,13 @@
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
-import { policyRequestFields } from './policy.ts';
+import { protectedField, policyRequestFields } from './policy.ts';
 
 export const KeyGenerateRequestSchema = [
   { key: 1, name: 'alg', type: { t: 'uint', max: 255 } },
   { key: 2, name: 'label', type: { t: 'text', max: MAX_LABEL }, optional: true },
   ...policyRequestFields(3),
+  protectedField(6),
 ] as const satisfies Schema;
 /** Absent policy fields take the defaults (docs/security.md §6): the algorithm's main use, sensitive, no touch. */
 export type KeyGenerateRequest = MessageOf<typeof KeyGenerateRequestSchema>;

@@ -3,7 +3,7 @@ import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_LABEL } from './limits.ts';
 import { KeyGenerateResponseSchema, type KeyGenerateResponse } from './key_generate.ts';
-import { policyRequestFields } from './policy.ts';
+import { protectedField, policyRequestFields } from './policy.ts';
 
 export const KeyImportRequestSchema = [
   { key: 1, name: 'alg', type: { t: 'uint', max: 255 } },
@@ -11,6 +11,7 @@ export const KeyImportRequestSchema = [
   /** Ed25519: the 32-byte seed (RFC 8032 §5.1.5); X25519: the 32-byte scalar; ECDSA: the 32-byte big-endian scalar. */
   { key: 3, name: 'privateKey', type: { t: 'bytes', min: 32, max: 32 } },
   ...policyRequestFields(4),
+  protectedField(7),
 ] as const satisfies Schema;
 /** Needs the SO role (docs/security.md §6). The key's origin is imported for ever: never `local`, and its statement says so. */
 export type KeyImportRequest = MessageOf<typeof KeyImportRequestSchema>;

@@ -2,7 +2,7 @@
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_LIST, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
-import { policyFields } from './policy.ts';
+import { policyFields, protectedField } from './policy.ts';
 
 export const KeyListRequestSchema = [] as const satisfies Schema;
 export type KeyListRequest = MessageOf<typeof KeyListRequestSchema>;
@@ -14,6 +14,7 @@ export const KeyListEntrySchema = [
   { key: 4, name: 'origin', type: { t: 'uint', max: 255 } },
   { key: 5, name: 'publicKey', type: { t: 'bytes', min: MIN_PUBLIC_KEY, max: MAX_PUBLIC_KEY } },
   ...policyFields(6),
+  protectedField(11),
 ] as const satisfies Schema;
 export type KeyListEntry = MessageOf<typeof KeyListEntrySchema>;
 

@@ -2,7 +2,7 @@
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID, MAX_LABEL, MAX_PUBLIC_KEY, MIN_PUBLIC_KEY } from './limits.ts';
-import { policyFields } from './policy.ts';
+import { protectedField, policyFields } from './policy.ts';
 
 export const KeyPublicRequestSchema = [{ key: 1, name: 'keyId', type: { t: 'uint', min: 1, max: MAX_KEY_ID } }] as const satisfies Schema;
 export type KeyPublicRequest = MessageOf<typeof KeyPublicRequestSchema>;
@@ -13,6 +13,7 @@ export const KeyPublicResponseSchema = [
   { key: 3, name: 'label', type: { t: 'text', max: MAX_LABEL } },
   { key: 4, name: 'origin', type: { t: 'uint', max: 255 } },
   ...policyFields(5),
+  protectedField(10),
 ] as const satisfies Schema;
 export type KeyPublicResponse = MessageOf<typeof KeyPublicResponseSchema>;
 

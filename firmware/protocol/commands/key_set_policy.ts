@@ -2,7 +2,7 @@
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_KEY_ID } from './limits.ts';
-import { policyFields, policyRequestFields } from './policy.ts';
+import { policyFields, policyRequestFields, protectedField } from './policy.ts';
 import { approvalFields } from './approvals.ts';
 
 export const KeySetPolicyRequestSchema = [
@@ -10,10 +10,12 @@ export const KeySetPolicyRequestSchema = [
   ...policyRequestFields(2),
   // loosening only: M officer approvals (docs/quorum.md §3)
   ...approvalFields(5),
+  // true protects the key; false (a loosening) needs M officer approvals
+  protectedField(7),
 ] as const satisfies Schema;
 export type KeySetPolicyRequest = MessageOf<typeof KeySetPolicyRequestSchema>;
 
-export const KeySetPolicyResponseSchema = policyFields(1);
+export const KeySetPolicyResponseSchema = [...policyFields(1), protectedField(6)] as const satisfies Schema;
 /** The policy as stored after the change. */
 export type KeySetPolicyResponse = MessageOf<typeof KeySetPolicyResponseSchema>;
 

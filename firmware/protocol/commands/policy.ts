@@ -30,5 +30,14 @@ export function policyRequestFields(first: number) {
   ] as const satisfies Schema;
 }
 
+/**
+ * `protected` at key number `key` (docs/quorum.md §3): deleting the key needs M officer approvals, and clearing the flag
+ * is a loosening. Kept outside policyFields so that the messages and the attestation statement that existed before it
+ * keep their key numbers; a response carries it only when it is true.
+ */
+export function protectedField(key: number) {
+  return { key, name: 'protected', type: { t: 'bool' }, optional: true } as const;
+}
+
 /** What a request may ask for; an absent field means the default (creation) or unchanged (KEY_SET_POLICY). */
 export type KeyPolicyRequest = MessageOf<ReturnType<typeof policyRequestFields>>;
