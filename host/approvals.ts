@@ -1,6 +1,5 @@
 // Officer approvals on the host (docs/quorum.md §2): what an officer signs for a gated request, signed with node:crypto Ed25519.
-import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
-
+import { createHash, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import {
   CHALLENGE_BYTES,
   COMMANDS,
@@ -63,13 +62,6 @@ export function officerFingerprint(publicKey: Uint8Array): Uint8Array {
 /** One officer's approval of `req`: its index on the device and its signature. */
 export function signApproval(req: ApprovalRequest, officer: number, privateKey: KeyObject): Approval {
   return { officer, signature: new Uint8Array(edSign(null, approvalBytes(req), privateKey)) };
-}
-
-/** An Ed25519 private key from a PKCS#8 PEM, for officer keys kept by the caller. */
-export function officerKeyFromPem(pem: string): KeyObject {
-  const k = createPrivateKey(pem);
-  officerPublicKey(k);
-  return k;
 }
 
 // ---------------------------------------------------------------- the ceremony file (docs/quorum.md §6)
