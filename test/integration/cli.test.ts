@@ -204,6 +204,7 @@ describe('tinyhsm CLI over a pty', () => {
       touch: false,
       neverExtractable: true,
       local: true,
+      protected: false,
     });
     const ssh = cliJson(['pubkey', '--key', String(k.id), '--format', 'ssh']).ssh as string;
     expect(ssh).toMatch(/^ssh-ed25519 /);
