@@ -10,8 +10,10 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import {
   ALG_NAMES,
   Alg,
+  COMMANDS,
   Capability,
   Command,
+  Gate,
   STATUS_HINTS,
   algId,
   fromHex,
@@ -76,7 +78,7 @@ commands:
                                                       officers are enrolled, M of them must --approve a change
   reset [--approve KEY...] [--force]                  erase every key, PIN and officer: M officers --approve it (no
                                                       PIN); on a device without officers, [SO]
-  approval request (reset | officer-set ... | policy --key ID --capabilities LIST [--exportable]) --out FILE
+  approval request (reset | officer-set ... | policy --key ID --capabilities LIST [--exportable] | delete --key ID) --out FILE
                                                       start a ceremony: the device's challenge and the request,
                                                       for officers to sign one by one (docs/quorum.md §6)
   approval sign FILE (--officer-key KEY | --officer-device DEV --key ID)
@@ -767,6 +769,10 @@ function ceremonyRequest(kind: string | undefined, opts: Opts): { command: numbe
     const { threshold, officers } = officerFlags(opts);
     return { command: Command.OFFICERS_SET, request: (c) => c.officersRequest(threshold, officers) };
   }
+  if (kind === 'delete') {
+    const keyId = needKeyId(opts.key);
+    return { command: Command.KEY_DELETE, request: () => ({ keyId }) };
+  }
   if (kind === 'policy') {
     const keyId = needKeyId(opts.key);
     if (opts.capabilities === undefined && !opts.exportable)
@@ -778,7 +784,7 @@ function ceremonyRequest(kind: string | undefined, opts: Opts): { command: numbe
     return { command: Command.KEY_SET_POLICY, request: (c) => c.keySetPolicyRequest(keyId, p) };
   }
   throw new UsageError(
-    'usage: tinyhsm approval request (reset | officer-set --threshold M --officer FILE... | policy --key ID --capabilities LIST) --out FILE',
+    'usage: tinyhsm approval request (reset | officer-set --threshold M --officer FILE... | policy --key ID --capabilities LIST | delete --key ID) --out FILE',
   );
 }
 
@@ -928,7 +934,9 @@ async function approvalCommand(positionals: string[], opts: Opts): Promise<{ jso
   }
   if (sub === 'submit') {
     const { file, request } = readCeremony(positionals[1]);
-    const role: RoleName | undefined = file.code === Command.OFFICERS_SET ? 'so' : file.code === Command.KEY_SET_POLICY ? 'user' : undefined;
+    // the role the command's gate asks for (protocol/commands: KEY_SET_POLICY and KEY_DELETE user, OFFICERS_SET SO, RESET none)
+    const gate = COMMANDS[file.code].gate;
+    const role: RoleName | undefined = gate === Gate.SO ? 'so' : gate === Gate.USER ? 'user' : undefined;
     const send = async (c: HsmClient) => {
       const info = await c.info();
       if (toHex(info.deviceId) !== file.deviceId) throw new UsageError(`this ceremony is for device ${file.deviceId}, not ${toHex(info.deviceId)}`);

@@ -107,6 +107,14 @@ describe('tinyhsm officer, approval and reset', () => {
     expect((await refused(['delete', '--key', String(pk.id), '--pin', USER, '--approve', key('bob')])).status).toBe('APPROVAL_REQUIRED');
     expect((await ok(['delete', '--key', String(pk.id), '--pin', USER, '--approve', key('alice'), '--approve', key('bob')])).deleted).toBe(pk.id);
 
+    // and through a ceremony file, which logs in as the command's gate asks (the user, for KEY_DELETE)
+    const pk2 = await ok(['keygen', '--alg', 'ed25519', '--protected', '--pin', USER]);
+    const del = join(dir, 'delete.json');
+    await ok(['approval', 'request', 'delete', '--key', String(pk2.id), '--out', del]);
+    for (const n of ['alice', 'carol']) expect((await runCli(['approval', 'sign', del, '--officer-key', key(n)], env())).code).toBe(0);
+    expect((await ok(['approval', 'submit', del, '--pin', USER])).submitted).toBe('KEY_DELETE');
+    expect(((await ok(['list', '--pin', USER])).keys as { id: number }[]).some((x) => x.id === pk2.id)).toBe(false);
+
     // tightening needs nobody's approval
     expect((await ok(['policy', '--key', String(k.id), '--remove-capabilities', 'export-under-wrap', '--pin', USER])).capabilities).toEqual(['sign']);
 
