@@ -372,11 +372,6 @@ function pinText(pin: PinState | undefined): string {
   return `IDENTITY CHANGED: ${pin.path} has ${pin.entry!.identityKey} since ${pin.entry!.firstSeen}; commands are refused (see docs/session.md §9)`;
 }
 
-function withoutProtected<T extends { protected: boolean }>(p: T): Omit<T, 'protected'> {
-  const { protected: _omitted, ...rest } = p;
-  return rest;
-}
-
 /** A verified statement as JSON (bytes as hex, names for codes). */
 function attestationJson(a: VerifiedAttestation, identityKey: string) {
   return {
@@ -389,8 +384,7 @@ function attestationJson(a: VerifiedAttestation, identityKey: string) {
       alg: algName(a.alg),
       publicKey: toHex(a.publicKey),
       origin: originName(a.origin),
-      // the statement says nothing of `protected` (docs/quorum.md §3), so neither does its JSON
-      ...withoutProtected(policyJson(a)),
+      ...policyJson(a),
       nonce: toHex(a.nonce),
     },
     statementCbor: toHex(a.statementBytes),

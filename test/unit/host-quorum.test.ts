@@ -27,6 +27,9 @@ describe('HsmClient and officers', () => {
     expect((await hsmFailure(c.keySetPolicy(k.keyId, { capabilities: ['sign'] }))).code).toBe('APPROVAL_REQUIRED');
     const loosen = await c.approvalRequest(Command.KEY_SET_POLICY, c.keySetPolicyRequest(k.keyId, { capabilities: ['sign'] }));
     expect((await c.keySetPolicy(k.keyId, { capabilities: ['sign'] }, undefined, approve(loosen, [0, 2]))).capabilities).toBe(1);
+    // the attestation statement says whether a key is protected (field 13, only when true)
+    const pk = await c.generateKey('ed25519', 'p', { protected: true });
+    expect([(await c.keyAttest(pk.keyId)).protected, (await c.keyAttest(k.keyId)).protected]).toEqual([true, undefined]);
     const one = await c.approvalRequest(Command.RESET, {});
     expect((await hsmFailure(c.reset(approve(one, [1])))).code).toBe('APPROVAL_REQUIRED');
     expect(kept(c)).toBeDefined();

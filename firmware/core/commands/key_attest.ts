@@ -14,7 +14,7 @@ import { ATTEST_CONTEXT, ATTEST_FORMAT, AttestationStatementSchema, type Attesta
 import type { KeyAttestRequest, KeyAttestResponse } from '../../protocol/commands/key_attest.ts';
 import type { DeviceContext } from '../context.ts';
 import { keyCrypto } from '../keystore.ts';
-import { wirePolicy } from '../policy.ts';
+import { wirePolicy, wireProtected } from '../policy.ts';
 
 export function keyAttest(ctx: DeviceContext, req: KeyAttestRequest): Result<KeyAttestResponse> {
   const { env, keystore, identity, deviceId } = ctx;
@@ -31,6 +31,7 @@ export function keyAttest(ctx: DeviceContext, req: KeyAttestRequest): Result<Key
   const st: AttestationStatement = Object.assign(
     { format: ATTEST_FORMAT, deviceId, keyId, alg: key.alg, publicKey: key.publicKey, origin: key.origin, nonce },
     wirePolicy(key.policy, key.origin),
+    wireProtected(key.policy),
   );
   const statement = cborEncode(encodeMessage(AttestationStatementSchema, st));
   const signature = env.crypto.ed25519Sign(concatBytes(utf8Encode(ATTEST_CONTEXT), new Uint8Array([0]), statement), identity.seed);
