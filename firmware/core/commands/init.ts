@@ -19,14 +19,14 @@ export function init(ctx: DeviceContext, req: InitRequest, _caller: Caller): Res
     // officers come with the PINs or not at all (docs/quorum.md §1): both fields, or neither
     if (threshold === undefined && list !== undefined) return err(Status.MISSING_PARAMETER, Reason.MISSING_FIELD, [4]);
     if (threshold !== undefined && list === undefined) return err(Status.MISSING_PARAMETER, Reason.MISSING_FIELD, [5]);
-    if (threshold !== undefined && list !== undefined) {
+    const enrol = threshold !== undefined && list !== undefined;
+    if (enrol) {
       const valid = checkOfficerList(offered[Alg.ED25519] === true, threshold, list);
       if (!valid.ok) return valid;
     }
-    const extra = threshold !== undefined && list !== undefined ? [officers.entry(threshold, list)] : [];
-    const r = auth.init(req.userPin, req.soPin, req.label, extra);
+    const r = auth.init(req.userPin, req.soPin, req.label, enrol ? [officers.entry(threshold, list)] : []);
     if (!r.ok) return r;
-    if (threshold !== undefined && list !== undefined) officers.apply(threshold, list);
+    if (enrol) officers.apply(threshold, list);
     return ok({});
   } finally {
     wipe(req.userPin, req.soPin);
