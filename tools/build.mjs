@@ -14,7 +14,7 @@
 // The build FAILS (exit 1) when, in any firmware bundle:
 //   - an input comes from sim/, host/, tools/, test/, or is a *.test.ts file, or a node builtin (node:*) is imported;
 // and in a device bundle (generic, kaluma, espruino):
-//   - the minified size is over its budget (160 KiB; the Kaluma bundles 176 KiB, see KALUMA_BUDGET);
+//   - the minified size is over its budget (160 KiB; the Kaluma and generic bundles 176 KiB, see KALUMA_BUDGET);
 //   - @noble/ciphers' AES is included (noble builds ~640 KiB of AES tables on first use; docs/architecture.md §3);
 //   - `Math.random`, `Date.now`, `performance.now` or `new Date` appear outside @noble's own code. Noble references
 //     `Date.now` only to time-slice its async KDF loops (hashes/utils.js asyncLoop), never for randomness, so that one
@@ -40,6 +40,12 @@ export const DEVICE_BUDGET = 160 * 1024;
  * board's heap budget. This cap stops growth that nobody meant: 176 KiB, 16 KiB above the others.
  */
 export const KALUMA_BUDGET = 176 * 1024;
+/**
+ * The generic (XS) bundle's budget: with the domain, backup and restore it outgrew 160 KiB. XS runs it on a PSRAM-class
+ * heap, which the engine suite measures against its 2 MB budget (docs/boards.md "Moddable XS"); this cap, like
+ * KALUMA_BUDGET, stops growth that nobody meant.
+ */
+export const GENERIC_BUDGET = 176 * 1024;
 
 /** A device target's size budget in bytes. */
 export function budgetOf(spec) {
@@ -53,7 +59,15 @@ export function budgetOf(spec) {
  */
 export const FIRMWARE_TARGETS = [
   { name: 'node', entry: 'firmware/platform/node/entry.ts', out: 'tinyhsm-node.js', target: 'es2022', device: false, minify: false },
-  { name: 'generic', entry: 'firmware/platform/generic/entry.ts', out: 'tinyhsm-generic.js', target: 'es2020', device: true, minify: true },
+  {
+    name: 'generic',
+    entry: 'firmware/platform/generic/entry.ts',
+    out: 'tinyhsm-generic.js',
+    target: 'es2020',
+    device: true,
+    budget: GENERIC_BUDGET,
+    minify: true,
+  },
   {
     // Kaluma 1.2 / JerryScript 2.4 on the Pico 2 (RP2350, 256 KB heap); the Pico (RP2040, 180 KB) has kaluma-pico. Both
     // share firmware/platform/kaluma/boot.ts and differ in the curves they carry (docs/boards.md "Kaluma").
@@ -77,6 +91,8 @@ export const FIRMWARE_TARGETS = [
     out: 'tinyhsm-kaluma-pico.js',
     target: 'es2019',
     supported: { bigint: true, arrow: false },
+    // no room in 180 KB for the domain, backup and restore (docs/boards.md "What each board leaves out")
+    withoutDomain: true,
     device: true,
     budget: KALUMA_BUDGET,
     minify: true,
@@ -88,6 +104,8 @@ export const FIRMWARE_TARGETS = [
     target: 'es2020',
     // Espruino has no BigInt: esbuild rewrites any BigInt literal as a BigInt("…") call, which checkNoBigInt then rejects.
     supported: { bigint: false },
+    // no Ed25519 here, so no officers and no domain; their code would only cost JsVars
+    withoutDomain: true,
     downlevel: 'es5',
     device: true,
     minify: true,
@@ -534,6 +552,8 @@ export function firmwareBuildOptions(spec, entry, root = ROOT) {
     conditions: ['import', 'default'],
     target: spec.target,
     supported: spec.supported,
+    // a board's profile may leave the domain commands out (core/dispatch.ts; docs/boards.md "What each board leaves out")
+    define: { TINYHSM_WITHOUT_DOMAIN: spec.withoutDomain ? 'true' : 'false' },
     minify: false,
     logLevel: 'silent',
     legalComments: 'inline',

@@ -8,6 +8,7 @@ import type { SessionTable } from './session/index.ts';
 import type { AuthState } from './auth/state.ts';
 import type { RollbackState } from './rollback.ts';
 import type { Officers } from './officers.ts';
+import type { Domain } from './domain.ts';
 
 /** Who sent the request a handler runs: its session (0: in the clear) and that session's role (codes.ts Role; 0: none). */
 export interface Caller {
@@ -39,4 +40,6 @@ export interface DeviceContext {
   readonly rollback: RollbackState;
   /** The officers, their threshold and the approval challenge (docs/quorum.md; core/officers.ts). */
   readonly officers: Officers;
+  /** The domain id, and the domain's wrap key sealed under the master key (docs/quorum.md §5; core/domain.ts). */
+  readonly domain: Domain;
 }

@@ -16,9 +16,11 @@ import { dispatch, errorBody } from './dispatch.ts';
 import { KeepaliveReason } from '../protocol/codes.ts';
 import type { NeedPresence, PresenceOutcome } from './presence.ts';
 import { SessionTable, type SessionLimits } from './session/index.ts';
-import { AuthState } from './auth/state.ts';
+import { AuthState, type KeyLock } from './auth/state.ts';
+import { ok } from '../protocol/result.ts';
 import { bindToCounter } from './rollback.ts';
 import { Officers } from './officers.ts';
+import { Domain } from './domain.ts';
 
 export const DEFAULT_SLOTS = 16;
 export const DEFAULT_FIRMWARE_VERSION = '0.1.0';
@@ -128,8 +130,9 @@ export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
   const rollback = bindToCounter(store, env.monotonic);
   const name = loadOrMakeIdentity(env, store, offered[Alg.ED25519] === true);
   const keystore = KeyStore.load(slots, store);
+  const domain = Domain.load(store);
   // PINs, retry counters and the label (docs/security.md §3–§5); the master key only comes with a LOGIN
-  const auth = AuthState.load({ env, store, deviceId: name.deviceId, keys: keystore, pinIterations });
+  const auth = AuthState.load({ env, store, deviceId: name.deviceId, keys: underMasterKey(keystore, domain), pinIterations });
   const deviceId = name.deviceId;
   const ctx: DeviceContext = {
     env,
@@ -146,6 +149,7 @@ export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
     auth,
     rollback,
     officers: Officers.load(store),
+    domain,
   };
   const device: Device = {
     deviceId,
@@ -162,6 +166,29 @@ export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
     firmwareVersion,
   };
   return { ctx, device };
+}
+
+/** What a PIN change seals again under the new master key, in its one transaction: every key record and the domain's wrap key. */
+function underMasterKey(keystore: KeyStore, domain: Domain): KeyLock {
+  return {
+    lock: () => keystore.lock(),
+    get storageFault() {
+      return keystore.storageFault;
+    },
+    resealAll(kc, next) {
+      const keys = keystore.resealAll(kc, next);
+      if (!keys.ok) return keys;
+      const dom = domain.resealEntry(kc, next);
+      if (!dom.ok) return dom;
+      return ok({
+        entries: keys.value.entries.concat(dom.value.entries),
+        apply() {
+          keys.value.apply();
+          dom.value.apply();
+        },
+      });
+    },
+  };
 }
 
 /**

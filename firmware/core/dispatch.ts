@@ -13,7 +13,7 @@
 import { Alg, Command, Role, Status, type CommandName, type StatusCode } from '../protocol/codes.ts';
 import { Reason } from '../protocol/reasons.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
-import type { Result } from '../protocol/result.ts';
+import { type Result, err } from '../protocol/result.ts';
 import { type MessageOf, decodeMessage, encodeMessage } from '../protocol/schema.ts';
 import { COMMANDS, Gate, type CommandSpec, type CommandTable } from '../protocol/commands/index.ts';
 import type { Caller, DeviceContext } from './context.ts';
@@ -41,6 +41,17 @@ import { keyAttest } from './commands/key_attest.ts';
 import { approvalChallenge } from './commands/approval_challenge.ts';
 import { officersSet } from './commands/officers_set.ts';
 import { reset } from './commands/reset.ts';
+import { domainCreate } from './commands/domain_create.ts';
+import { domainJoin } from './commands/domain_join.ts';
+import { backupExport } from './commands/backup_export.ts';
+import { backupImport } from './commands/backup_import.ts';
+
+declare const TINYHSM_WITHOUT_DOMAIN: boolean | undefined;
+
+/** The handler of a command this board's build leaves out (docs/boards.md "What each board leaves out"). */
+function notInBuild(): Result<never> {
+  return err(Status.INVALID_COMMAND, Reason.NOT_IN_THIS_BUILD);
+}
 
 /**
  * A pure command handler: it validates with guard clauses, then acts, or hands back the rest of its work to run
@@ -83,6 +94,12 @@ export const HANDLERS: HandlerTable & { readonly [code: number]: Handler } = {
   [Command.APPROVAL_CHALLENGE]: approvalChallenge,
   [Command.OFFICERS_SET]: officersSet,
   [Command.RESET]: reset,
+  // a board build may leave these out (tools/build.mjs `withoutDomain` defines TINYHSM_WITHOUT_DOMAIN; INFO then says
+  // so): the bundler drops the handlers' code, and the command is refused as not in this build
+  [Command.DOMAIN_CREATE]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : domainCreate,
+  [Command.DOMAIN_JOIN]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : domainJoin,
+  [Command.BACKUP_EXPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupExport,
+  [Command.BACKUP_IMPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupImport,
 };
 
 interface Entry {

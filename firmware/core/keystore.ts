@@ -42,6 +42,17 @@ export interface KeyRecord {
   signer?: Ed25519Signer;
 }
 
+/** A key BACKUP_IMPORT restores (docs/quorum.md §6.2): checked by the caller, who keeps and wipes `privateKey`. */
+export interface RestoredKey {
+  readonly id: number;
+  readonly alg: AlgId;
+  readonly label: string;
+  readonly origin: Origin;
+  readonly policy: StoredPolicy;
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
 /** What sealing and opening a private key needs: the crypto HAL, the RNG (nonces), the device id (AAD) and the master key. */
 export interface KeyCrypto {
   readonly crypto: Crypto;
@@ -237,6 +248,39 @@ export class KeyStore {
     this.count++;
     this.nextId = after;
     return ok(rec);
+  }
+
+  /**
+   * Restore keys under their own ids (BACKUP_IMPORT): all sealed under the master key and committed in one
+   * transaction, or none. KEY_ID_TAKEN when an id is in use here (nothing is overwritten, so no policy is ever
+   * loosened by a restore), KEY_REPEATED when the list names an id twice, STORAGE_FULL without slots or flash room.
+   * The keys are not cached: each opens at its first use. The id counter is left alone: it skips ids in use.
+   */
+  restore(keys: RestoredKey[], kc: KeyCrypto): Result<void> {
+    if (this.faulted) return err(Status.INTERNAL_ERROR, Reason.FLASH_FAULTED);
+    const free: number[] = [];
+    for (let i = 0; i < this.slots.length; i++) if (this.slots[i] === undefined) free.push(i);
+    if (free.length < keys.length) return err(Status.STORAGE_FULL, Reason.SLOTS_FULL, [this.capacity]);
+    const entries: Entry[] = [];
+    const sizes: { key: number; length: number }[] = [];
+    const recs: KeyRecord[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const { id, alg, label, origin, policy, publicKey } = keys[i];
+      if (this.get(id) !== undefined) return err(Status.INVALID_PARAMETER, Reason.KEY_ID_TAKEN, [id]);
+      for (let j = 0; j < i; j++) if (keys[j].id === id) return err(Status.INVALID_PARAMETER, Reason.KEY_REPEATED, [id]);
+      const meta: KeyMeta = { id, alg, label, origin, publicKey, policy };
+      const sealed = sealKeyRecord(kc.crypto, kc.rng, kc.masterKey, { deviceId: kc.deviceId, keyId: id, alg, bound: encodeKeyClear(meta) }, keys[i].privateKey);
+      const value = encodeKey({ id, alg, label, origin, publicKey, policy, sealed });
+      entries.push({ key: keyRecordKey(id), value });
+      sizes.push({ key: keyRecordKey(id), length: value.length });
+      recs.push({ id, alg, label, origin, publicKey, policy, sealed, privateKey: undefined });
+    }
+    if (!this.store.canFit(sizes)) return err(Status.STORAGE_FULL, Reason.NO_ROOM_FOR_KEY, [keys[0].alg, this.store.stats().bytesFree]);
+    const done = this.commit(entries);
+    if (!done.ok) return done;
+    for (let i = 0; i < recs.length; i++) this.slots[free[i]] = recs[i];
+    this.count += recs.length;
+    return ok(undefined);
   }
 
   /**

@@ -27,11 +27,18 @@ const OfficersRecordSchema = [
  * A list of officers and a threshold as OFFICERS_SET and INIT take them (docs/quorum.md §1): a device that offers
  * Ed25519 (it could not check an approval otherwise), 1 ≤ threshold ≤ officers, no key twice.
  */
-export function checkOfficerList(ed25519Offered: boolean, threshold: number, list: Officer[]): Result<void> {
+export function checkOfficerList(crypto: Crypto, ed25519Offered: boolean, threshold: number, list: Officer[]): Result<void> {
   if (!ed25519Offered) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_SELFTEST_FAILED, [Alg.ED25519]);
   if (threshold > list.length) return err(Status.INVALID_PARAMETER, Reason.THRESHOLD_OUT_OF_RANGE, [threshold, list.length]);
-  for (let i = 0; i < list.length; i++)
+  for (let i = 0; i < list.length; i++) {
     for (let j = 0; j < i; j++) if (equalBytes(list[i].publicKey, list[j].publicKey)) return err(Status.INVALID_PARAMETER, Reason.OFFICER_KEY_REPEATED, [i, j]);
+    // a share is sealed to the key's X25519 form (docs/quorum.md §5.1): it must be a point on the curve
+    try {
+      crypto.ed25519PublicToX25519(list[i].publicKey);
+    } catch (e) {
+      return err(Status.INVALID_PARAMETER, Reason.OFFICER_KEY_INVALID, [i]);
+    }
+  }
   return ok(undefined);
 }
 
@@ -70,6 +77,18 @@ export class Officers {
 
   get threshold(): number {
     return this.m;
+  }
+
+  /**
+   * The enrolled officers' public keys, for a command that needs officers (the domain's): NO_OFFICERS [command]
+   * while none are enrolled, OFFICERS_UNREADABLE when their record is damaged.
+   */
+  publicKeys(command: number): Result<Uint8Array[]> {
+    if (this.unreadable) return err(Status.APPROVAL_INVALID, Reason.OFFICERS_UNREADABLE);
+    if (this.list.length === 0) return err(Status.OPERATION_NOT_PERMITTED, Reason.NO_OFFICERS, [command]);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < this.list.length; i++) out.push(this.list[i].publicKey);
+    return ok(out);
   }
 
   /** INFO's view: each officer's fingerprint (first 8 bytes of SHA-256 of its public key) and label, in index order. */

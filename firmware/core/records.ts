@@ -113,7 +113,7 @@ const KeySchema: Schema = [
   { key: 1, name: 'id', type: { t: 'uint', min: 1, max: MAX_KEY_ID } },
   { key: 2, name: 'alg', type: { t: 'uint', max: 255 } },
   { key: 3, name: 'label', type: { t: 'text', max: MAX_LABEL } },
-  { key: 4, name: 'origin', type: { t: 'uint', min: Origin.GENERATED, max: Origin.IMPORTED } },
+  { key: 4, name: 'origin', type: { t: 'uint', min: Origin.GENERATED, max: Origin.RESTORED_IMPORTED } },
   { key: 5, name: 'publicKey', type: { t: 'bytes', min: MIN_PUBLIC_KEY, max: MAX_PUBLIC_KEY } },
   { key: 6, name: 'capabilities', type: { t: 'uint', max: ALL_CAPABILITIES } },
   { key: 7, name: 'sensitive', type: { t: 'bool' } },

@@ -48,6 +48,8 @@ export function nobleCryptoWith(ec: WeierstrassBackend | undefined, absent: stri
         return false;
       }
     },
+    ed25519PublicToX25519: (publicKey) => ed25519.utils.toMontgomery(publicKey),
+    ed25519SeedToX25519: (seed) => ed25519.utils.toMontgomerySecret(seed),
     ecdsaPublicKey: ec ? ec.publicKey : missing,
     ecdsaSign: ec ? ec.sign : missing,
     ecdsaVerify: ec ? ec.verify : missing,

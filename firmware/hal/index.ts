@@ -87,6 +87,10 @@ export interface Crypto {
   /** Optional: expand a seed once for repeated signing (see Ed25519Signer); absent where Ed25519 is unavailable. */
   ed25519Expand?(seed: Uint8Array): Ed25519Signer;
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /** RFC 7748 §4.1's birational map: the X25519 public key (u) of an Ed25519 public key; throws if it is not a valid point. */
+  ed25519PublicToX25519(publicKey: Uint8Array): Uint8Array;
+  /** The X25519 private key of an Ed25519 seed: the first 32 bytes of SHA-512(seed) (RFC 8032 §5.1.5; X25519 clamps them). */
+  ed25519SeedToX25519(seed: Uint8Array): Uint8Array;
   /** Uncompressed SEC1 (65 bytes). Throws if the scalar is 0 or ≥ n. */
   ecdsaPublicKey(curve: EcCurve, privateKey: Uint8Array): Uint8Array;
   /** Raw r‖s over a 32-byte digest, low-S. */

@@ -38,6 +38,10 @@ export const Command = {
   APPROVAL_CHALLENGE: 0x15,
   OFFICERS_SET: 0x16,
   RESET: 0x17,
+  DOMAIN_CREATE: 0x18,
+  DOMAIN_JOIN: 0x19,
+  BACKUP_EXPORT: 0x1a,
+  BACKUP_IMPORT: 0x1b,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export type CommandName = keyof typeof Command;
@@ -145,10 +149,15 @@ export const ALG_NAMES: { readonly [id: number]: string } = {
   4: 'x25519',
 };
 
-/** Where a key came from (KEY_LIST, later attestation). */
+/**
+ * Where a key came from (KEY_LIST, KEY_PUBLIC, attestation). A key restored from a backup (BACKUP_IMPORT,
+ * docs/quorum.md §6) keeps whether it was first generated or imported, as 3 or 4. Add at the end.
+ */
 export const Origin = {
   GENERATED: 1,
   IMPORTED: 2,
+  RESTORED_GENERATED: 3,
+  RESTORED_IMPORTED: 4,
 } as const;
 export type Origin = (typeof Origin)[keyof typeof Origin];
 

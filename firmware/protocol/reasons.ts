@@ -297,6 +297,34 @@ export enum Reason {
   RESET_NEEDS_SO = 130,
   /** POLICY_DENIED. [key id] a protected key, on a device without officers: only RESET removes it. */
   KEY_PROTECTED = 131,
+
+  // ---- the domain, backup and restore (docs/quorum.md §5–§6)
+  /** OPERATION_NOT_PERMITTED. [command] the command needs officers enrolled: the domain's shares go to them and its uses need their approvals. */
+  NO_OFFICERS = 132,
+  /** OPERATION_NOT_PERMITTED. The device is in a domain already; only RESET leaves it. */
+  DOMAIN_EXISTS = 133,
+  /** OPERATION_NOT_PERMITTED. [command] the device is in no domain: DOMAIN_CREATE or DOMAIN_JOIN first. */
+  NO_DOMAIN = 134,
+  /** INVALID_KEY. The domain record does not decode or its wrap key does not open under the master key. */
+  DOMAIN_DAMAGED = 135,
+  /** INVALID_PARAMETER. [share index] the share does not open with this device's identity key for this domain. */
+  SHARE_UNREADABLE = 136,
+  /** INVALID_PARAMETER. [shares given] the shares do not rebuild the named domain's wrap key: too few, repeated, or from another domain. */
+  SHARES_WRONG = 137,
+  /** INVALID_PARAMETER. The backup belongs to another domain than this device's. */
+  DOMAIN_MISMATCH = 138,
+  /** INVALID_PARAMETER. The backup does not open under the domain key: altered, truncated, or not a backup. */
+  BACKUP_DAMAGED = 139,
+  /** POLICY_DENIED. [key id] the key's policy does not allow export-under-wrap: it never leaves the device. */
+  NOT_EXPORTABLE = 140,
+  /** INVALID_PARAMETER. [key id] this device has a key with that id already: delete it first or restore elsewhere. */
+  KEY_ID_TAKEN = 141,
+  /** INVALID_PARAMETER. [key id] a key id named twice in one request. */
+  KEY_REPEATED = 142,
+  /** INVALID_PARAMETER. [officer index] the officer's public key is not a point of Ed25519, so nothing can be sealed to it. */
+  OFFICER_KEY_INVALID = 143,
+  /** INVALID_COMMAND. This board's build leaves the command out (INFO withoutDomain; docs/boards.md). */
+  NOT_IN_THIS_BUILD = 144,
 }
 export type ReasonName = keyof typeof Reason;
 

@@ -6,8 +6,10 @@ import type { InfoRequest, InfoResponse } from '../../protocol/commands/info.ts'
 import type { DeviceContext } from '../context.ts';
 import { PIN_MIN_BITS } from '../auth/pin_strength.ts';
 
+declare const TINYHSM_WITHOUT_DOMAIN: boolean | undefined;
+
 export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse> {
-  const { env, keystore, store, selftest, deviceId, identity, firmwareVersion, maxPacket, flashVolatile, auth, officers } = ctx;
+  const { env, keystore, store, selftest, deviceId, identity, firmwareVersion, maxPacket, flashVolatile, auth, officers, domain } = ctx;
   let anyFailure = false;
   for (const _alg in selftest.failures) {
     anyFailure = true;
@@ -51,5 +53,7 @@ export function info(ctx: DeviceContext, _req: InfoRequest): Result<InfoResponse
     // docs/quorum.md §1: absent while no officers are enrolled
     threshold: officers.threshold > 0 ? officers.threshold : undefined,
     officers: officers.threshold > 0 ? officers.describe(env.crypto) : undefined,
+    domainId: domain.id,
+    withoutDomain: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? true : undefined,
   });
 }

@@ -21,7 +21,7 @@ export function init(ctx: DeviceContext, req: InitRequest, _caller: Caller): Res
     if (threshold !== undefined && list === undefined) return err(Status.MISSING_PARAMETER, Reason.MISSING_FIELD, [5]);
     const enrol = threshold !== undefined && list !== undefined;
     if (enrol) {
-      const valid = checkOfficerList(offered[Alg.ED25519] === true, threshold, list);
+      const valid = checkOfficerList(ctx.env.crypto, offered[Alg.ED25519] === true, threshold, list);
       if (!valid.ok) return valid;
     }
     const r = auth.init(req.userPin, req.soPin, req.label, enrol ? [officers.entry(threshold, list)] : []);

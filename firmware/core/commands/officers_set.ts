@@ -9,7 +9,7 @@ export function officersSet(ctx: DeviceContext, req: OfficersSetRequest): Result
   const { officers, store, offered } = ctx;
   const { threshold } = req;
   const list = req.officers;
-  const valid = checkOfficerList(offered[Alg.ED25519] === true, threshold, list);
+  const valid = checkOfficerList(ctx.env.crypto, offered[Alg.ED25519] === true, threshold, list);
   if (!valid.ok) return valid;
   // the first enrolment is the SO's alone (the gate); every later change needs M of the officers enrolled now
   if (officers.enrolled) {

@@ -25,6 +25,8 @@ export const RecordKind = {
   ROLE: 0x0012,
   /** index 0: the officers and the threshold, CBOR {1: threshold, 2: [{1: Ed25519 public key, 2: label}, …]} (docs/quorum.md §1). */
   OFFICERS: 0x0013,
+  /** index 0: the domain, CBOR {1: domain id, 2: its wrap key sealed under the master key} (docs/quorum.md §5). */
+  DOMAIN: 0x0014,
 } as const;
 
 /**
@@ -54,10 +56,11 @@ export function isUserKey(key: number): boolean {
 }
 
 /**
- * Kinds whose values are secret (IDENTITY, KEY, PIN, ROLE): when such a record is superseded or deleted, or was
+ * Kinds whose values are secret (IDENTITY, KEY, PIN, ROLE, DOMAIN): when such a record is superseded or deleted, or was
  * written by a transaction that never committed, its value bytes are overwritten with zeros in flash
- * (docs/storage.md §6). ROLE: a superseded role record still opens the master key of its day under the OLD PIN.
+ * (docs/storage.md §6). ROLE: a superseded role record still opens the master key of its day under the OLD PIN;
+ * a superseded KEY or DOMAIN record opens under that master key.
  */
 export function isSecretKind(kind: number): boolean {
-  return kind === RecordKind.IDENTITY || kind === RecordKind.KEY || kind === RecordKind.PIN || kind === RecordKind.ROLE;
+  return kind === RecordKind.IDENTITY || kind === RecordKind.KEY || kind === RecordKind.PIN || kind === RecordKind.ROLE || kind === RecordKind.DOMAIN;
 }

@@ -25,6 +25,8 @@ export function createNoBigIntCrypto(): Crypto {
     ed25519PublicKey: unavailable,
     ed25519Sign: unavailable,
     ed25519Verify: unavailable,
+    ed25519PublicToX25519: unavailable,
+    ed25519SeedToX25519: unavailable,
     ecdsaPublicKey: unavailable,
     ecdsaSign: unavailable,
     ecdsaVerify: unavailable,

@@ -15,7 +15,7 @@ export const AttestationStatementSchema = [
   { key: 4, name: 'alg', type: { t: 'uint', max: 255 } },
   { key: 5, name: 'publicKey', type: { t: 'bytes', min: MIN_PUBLIC_KEY, max: MAX_PUBLIC_KEY } },
   /** codes.ts Origin: 1 generated on this device, 2 imported. */
-  { key: 6, name: 'origin', type: { t: 'uint', min: 1, max: 2 } },
+  { key: 6, name: 'origin', type: { t: 'uint', min: 1, max: 4 } },
   ...policyFields(7),
   { key: 12, name: 'nonce', type: { t: 'bytes', min: MIN_NONCE, max: MAX_NONCE } },
   /** Present (true) only on a protected key: deleting it needs M officer approvals (docs/quorum.md §3). */

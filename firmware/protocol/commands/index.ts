@@ -24,6 +24,10 @@ import { KeyAttestCommand } from './key_attest.ts';
 import { ApprovalChallengeCommand } from './approval_challenge.ts';
 import { OfficersSetCommand } from './officers_set.ts';
 import { ResetCommand } from './reset.ts';
+import { DomainCreateCommand } from './domain_create.ts';
+import { DomainJoinCommand } from './domain_join.ts';
+import { BackupExportCommand } from './backup_export.ts';
+import { BackupImportCommand } from './backup_import.ts';
 
 /**
  * Command code → declaration, with each declaration's own schema types (for the typed handler table, core/dispatch.ts).
@@ -56,6 +60,10 @@ function commandTable() {
     [Command.APPROVAL_CHALLENGE]: ApprovalChallengeCommand,
     [Command.OFFICERS_SET]: OfficersSetCommand,
     [Command.RESET]: ResetCommand,
+    [Command.DOMAIN_CREATE]: DomainCreateCommand,
+    [Command.DOMAIN_JOIN]: DomainJoinCommand,
+    [Command.BACKUP_EXPORT]: BackupExportCommand,
+    [Command.BACKUP_IMPORT]: BackupImportCommand,
   } as const;
 }
 /** The declarations by code, as types: what each command's request and response are. */
@@ -88,6 +96,11 @@ export * from './key_attest.ts';
 export * from './approval_challenge.ts';
 export * from './officers_set.ts';
 export * from './reset.ts';
+export * from './domain_create.ts';
+export * from './domain_join.ts';
+export * from './backup_export.ts';
+export * from './backup_import.ts';
+export * from './domain.ts';
 export * from './approvals.ts';
 export * from './policy.ts';
 export * from './attestation.ts';

@@ -1,5 +1,6 @@
 // INFO: what the device is and can do; allowed without a session (docs/protocol.md §6).
 import type { MessageOf, Schema } from '../schema.ts';
+import { DOMAIN_ID_BYTES } from './domain.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_LABEL, MAX_LIST, MAX_PAGES } from './limits.ts';
 import { FINGERPRINT_BYTES, MAX_OFFICERS, MAX_OFFICER_LABEL } from './approvals.ts';
@@ -58,6 +59,10 @@ export const InfoResponseSchema = [
   { key: 27, name: 'threshold', type: { t: 'uint', min: 1, max: MAX_OFFICERS }, optional: true },
   /** The enrolled officers in index order (approvals name them by index). Absent while none are enrolled. */
   { key: 28, name: 'officers', type: { t: 'list', max: MAX_OFFICERS, of: OfficerInfoSchema }, optional: true },
+  /** The domain this device is in (docs/quorum.md §5). Absent while it is in none. */
+  { key: 29, name: 'domainId', type: { t: 'bytes', min: DOMAIN_ID_BYTES, max: DOMAIN_ID_BYTES }, optional: true },
+  /** Present (true) when this board's build leaves DOMAIN_CREATE, DOMAIN_JOIN, BACKUP_EXPORT and BACKUP_IMPORT out (docs/boards.md). */
+  { key: 30, name: 'withoutDomain', type: { t: 'bool' }, optional: true },
 ] as const satisfies Schema;
 export type InfoResponse = MessageOf<typeof InfoResponseSchema>;
 

@@ -1,4 +1,4 @@
-// RESET: erase every key, both PINs and the officers, leaving a factory-new device that keeps its id and identity (docs/quorum.md §4).
+// RESET: erase every key, both PINs, the officers and the domain, leaving a factory-new device that keeps its id and identity (docs/quorum.md §4).
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { approvalFields } from './approvals.ts';

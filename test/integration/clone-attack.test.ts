@@ -1,0 +1,220 @@
+// The attack tinyhsm exists for, on two simulators (docs/quorum.md §7): an insider with both PINs and one officer's key cannot clone, back up, reset or loosen; M officers clone device A to device B, and B signs with the cloned keys.
+//
+// The officers' side runs on node:crypto (host/domain.ts), a second implementation of the share format; Shamir's
+// interpolation is written again here, so the domain id check below does not trust the firmware's shamir.ts. Every
+// response the clients decode and both raw flash images are searched for the wrap key, the shares and the private
+// key bytes.
+import { describe, it, expect } from 'vitest';
+import { createHash, generateKeyPairSync, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { Command } from '../../firmware/protocol/index.ts';
+import { Reason } from '../../firmware/protocol/reasons.ts';
+import { SimFlash } from '../../sim/flash.ts';
+import type { HsmClient } from '../../host/client.ts';
+import { officerPublicKey, signApproval, type ApprovalRequest } from '../../host/approvals.ts';
+import { openShare, reshare } from '../../host/domain.ts';
+import { SIM_SO_PIN, SIM_USER_PIN, inProcessSims, nodePublicKey } from '../helpers/sim.ts';
+import { hsmFailure } from '../helpers/hsm-error.ts';
+
+const sims = inProcessSims();
+const officerKeys = [0, 1, 2].map(() => generateKeyPairSync('ed25519').privateKey);
+const officers = officerKeys.map((k, i) => ({ publicKey: officerPublicKey(k), label: 'officer-' + i }));
+const approve = (req: ApprovalRequest, signers: [number, KeyObject][]) => ({
+  challenge: req.challenge,
+  approvals: signers.map(([i, k]) => signApproval(req, i, k)),
+});
+const QUORUM: [number, KeyObject][] = [
+  [0, officerKeys[0]],
+  [2, officerKeys[2]],
+];
+
+/** GF(2^8) with x^8 + x^4 + x^3 + x + 1, written apart from firmware/core/shamir.ts. */
+function mul(a: number, b: number): number {
+  let p = 0;
+  while (b) {
+    if (b & 1) p ^= a;
+    a = a & 0x80 ? ((a << 1) ^ 0x11b) & 0xff : a << 1;
+    b >>= 1;
+  }
+  return p;
+}
+const inv = (a: number) => {
+  for (let x = 1; x < 256; x++) if (mul(a, x) === 1) return x;
+  throw new Error('no inverse');
+};
+function combine(points: { index: number; share: Uint8Array }[]): Uint8Array {
+  const out = new Uint8Array(32);
+  for (const p of points) {
+    let basis = 1;
+    for (const q of points) if (q !== p) basis = mul(basis, mul(q.index, inv(q.index ^ p.index)));
+    for (let j = 0; j < 32; j++) out[j] ^= mul(p.share[j], basis);
+  }
+  return out;
+}
+const domainIdOf = (wrap: Uint8Array) =>
+  new Uint8Array(
+    createHash('sha256')
+      .update(Buffer.concat([Buffer.from('tinyhsm domain v1'), Buffer.from([0]), wrap]))
+      .digest()
+      .subarray(0, 16),
+  );
+
+/** Every byte string in the decoded responses `c` receives, kept for the scan at the end. */
+function recordResponses(c: HsmClient, into: Uint8Array[]): HsmClient {
+  const call = c.call.bind(c);
+  const collect = (v: unknown): void => {
+    if (v instanceof Uint8Array) into.push(v);
+    else if (Array.isArray(v)) v.forEach(collect);
+    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+  };
+  c.call = async (...args: Parameters<HsmClient['call']>) => {
+    const r = await call(...args);
+    collect(r);
+    return r;
+  };
+  return c;
+}
+
+const contains = (hay: Uint8Array, needle: Uint8Array) => Buffer.from(hay).indexOf(Buffer.from(needle)) >= 0;
+
+describe('the clone attack on two simulators (docs/quorum.md §7)', () => {
+  it('one officer with both PINs is refused everything; two officers clone A to B, and B signs', async () => {
+    const flashA = SimFlash.memory({ pages: 32 });
+    const flashB = SimFlash.memory({ pages: 32 });
+    const simA = await sims.boot({ flash: flashA }, false);
+    const simB = await sims.boot({ flash: flashB }, false);
+    const seen: Uint8Array[] = [];
+    const a = recordResponses(sims.client(simA), seen);
+    const b = recordResponses(sims.client(simB), seen);
+    await a.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, officers: { threshold: 2, officers } });
+    // the insider set B up: B's only officer is the insider's own key, threshold 1
+    await b.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, officers: { threshold: 1, officers: [officers[0]] } });
+
+    // A's keys: an imported Ed25519 key whose private bytes the test knows, a generated P-256 key, both allowing
+    // export-under-wrap, and a key that does not
+    await a.login('so', SIM_SO_PIN);
+    const edPrivate = new Uint8Array(createHash('sha256').update('clone-attack ed25519 key').digest());
+    const ed = await a.importKey('ed25519', edPrivate.slice(), 'ed', { capabilities: ['sign', 'export-under-wrap'] });
+    await a.logout();
+    await a.login('user', SIM_USER_PIN);
+    const p256 = await a.generateKey('ecdsa-p256', 'p256', { capabilities: ['sign', 'export-under-wrap'], protected: true });
+    const stay = await a.generateKey('ed25519', 'stays', { capabilities: ['sign'] });
+
+    await a.logout();
+    await a.login('so', SIM_SO_PIN);
+    // DOMAIN_CREATE: one sealed share per officer; officers 0 and 2 together rebuild a key with the domain's id
+    const dom = await a.domainCreate();
+    expect((await a.info()).domainId).toEqual(dom.domainId);
+    expect((await hsmFailure(a.domainCreate())).reason).toBe(Reason.DOMAIN_EXISTS);
+    const plainShares = dom.shares.map((s, i) => openShare(s, officerKeys[i], dom.domainId)!);
+    expect(plainShares.map((s) => s.index)).toEqual([1, 2, 3]);
+    expect(openShare(dom.shares[1], officerKeys[0], dom.domainId), "officer 0's key does not open officer 1's share").toBeUndefined();
+    const wrap = combine([plainShares[0], plainShares[2]]);
+    expect(domainIdOf(wrap)).toEqual(dom.domainId);
+    expect(domainIdOf(combine([plainShares[1]])), 'one share alone rebuilds nothing').not.toEqual(dom.domainId);
+
+    const identityB = (await b.info()).identityPublicKey!;
+
+    // ---- the insider: both PINs of A and B, and officer 0's key
+    const one: [number, KeyObject][] = [[0, officerKeys[0]]];
+    let req = await a.approvalRequest(Command.BACKUP_EXPORT, { keyIds: [ed.keyId] });
+    expect((await hsmFailure(a.backupExport([ed.keyId], approve(req, one)))).code, 'backup with one officer').toBe('APPROVAL_REQUIRED');
+    req = await a.approvalRequest(Command.BACKUP_EXPORT, { keyIds: [ed.keyId] });
+    const twice = { challenge: req.challenge, approvals: [signApproval(req, 0, officerKeys[0]), signApproval(req, 0, officerKeys[0])] };
+    expect((await hsmFailure(a.backupExport([ed.keyId], twice))).reason, 'one officer twice').toBe(Reason.OFFICER_TWICE);
+    req = await a.approvalRequest(Command.RESET, {});
+    expect((await hsmFailure(a.reset(approve(req, one)))).code, 'reset with one officer').toBe('APPROVAL_REQUIRED');
+    await a.logout();
+    await a.login('user', SIM_USER_PIN);
+    await a.keySetPolicy(stay.keyId, { capabilities: 0 });
+    req = await a.approvalRequest(Command.KEY_SET_POLICY, a.keySetPolicyRequest(stay.keyId, { capabilities: ['sign'] }));
+    expect((await hsmFailure(a.keySetPolicy(stay.keyId, { capabilities: ['sign'] }, undefined, approve(req, one)))).code, 'loosening with one officer').toBe(
+      'APPROVAL_REQUIRED',
+    );
+    // clone: B's officers are the insider's, so B approves anything; but one share rebuilds no domain
+    await b.login('so', SIM_SO_PIN);
+    const stolen = [reshare(dom.shares[0], officerKeys[0], dom.domainId, identityB)!];
+    req = await b.approvalRequest(Command.DOMAIN_JOIN, b.domainJoinRequest(dom.domainId, stolen));
+    expect((await hsmFailure(b.domainJoin(dom.domainId, stolen, approve(req, one)))).reason, 'join with one share').toBe(Reason.SHARES_WRONG);
+    // the share sealed to officer 0 is not sealed to B
+    req = await b.approvalRequest(Command.DOMAIN_JOIN, b.domainJoinRequest(dom.domainId, [dom.shares[0]]));
+    expect((await hsmFailure(b.domainJoin(dom.domainId, [dom.shares[0]], approve(req, one)))).reason).toBe(Reason.SHARE_UNREADABLE);
+    expect((await b.info()).domainId, 'B is still in no domain').toBeUndefined();
+    // nothing changed on A: same domain, same keys, the loosened key still without capabilities
+    expect((await a.info()).domainId).toEqual(dom.domainId);
+    expect((await a.listKeys()).map((k) => [k.keyId, k.capabilities])).toEqual([
+      [ed.keyId, 0x11],
+      [p256.keyId, 0x11],
+      [stay.keyId, 0],
+    ]);
+
+    // ---- two officers: B takes a fresh set of officers (the real ones, threshold 2) through its insider quorum of one
+    req = await b.approvalRequest(Command.OFFICERS_SET, b.officersRequest(2, officers));
+    await b.setOfficers(2, officers, approve(req, one));
+    // officers 0 and 2 export A's two exportable keys; the key without export-under-wrap never leaves
+    await a.logout();
+    await a.login('so', SIM_SO_PIN);
+    req = await a.approvalRequest(Command.BACKUP_EXPORT, { keyIds: [stay.keyId] });
+    expect((await hsmFailure(a.backupExport([stay.keyId], approve(req, QUORUM)))).reason).toBe(Reason.NOT_EXPORTABLE);
+    req = await a.approvalRequest(Command.BACKUP_EXPORT, { keyIds: [ed.keyId, p256.keyId] });
+    const blob = await a.backupExport([ed.keyId, p256.keyId], approve(req, QUORUM));
+    // B without the domain cannot import
+    req = await b.approvalRequest(Command.BACKUP_IMPORT, { blob });
+    expect((await hsmFailure(b.backupImport(blob, approve(req, QUORUM)))).reason, 'import before the join').toBe(Reason.NO_DOMAIN);
+    // officers 0 and 2 check B's identity and seal their shares to it; B's officers approve the join
+    const shares = [reshare(dom.shares[0], officerKeys[0], dom.domainId, identityB)!, reshare(dom.shares[2], officerKeys[2], dom.domainId, identityB)!];
+    req = await b.approvalRequest(Command.DOMAIN_JOIN, b.domainJoinRequest(dom.domainId, shares));
+    await b.domainJoin(dom.domainId, shares, approve(req, QUORUM));
+    expect((await b.info()).domainId).toEqual(dom.domainId);
+    // a blob altered in one byte, or replayed approvals, are refused
+    const bad = blob.slice();
+    bad[bad.length - 1] ^= 1;
+    req = await b.approvalRequest(Command.BACKUP_IMPORT, { blob: bad });
+    expect((await hsmFailure(b.backupImport(bad, approve(req, QUORUM)))).reason).toBe(Reason.BACKUP_DAMAGED);
+    req = await b.approvalRequest(Command.BACKUP_IMPORT, { blob });
+    const approvals = approve(req, QUORUM);
+    expect(await b.backupImport(blob, approvals)).toEqual([ed.keyId, p256.keyId]);
+    expect((await hsmFailure(b.backupImport(blob, approvals))).reason, 'the same approvals again').toBe(Reason.NO_CHALLENGE);
+    req = await b.approvalRequest(Command.BACKUP_IMPORT, { blob });
+    expect((await hsmFailure(b.backupImport(blob, approve(req, QUORUM)))).reason, 'the same keys again').toBe(Reason.KEY_ID_TAKEN);
+
+    // B's keys: the same public keys and policies, marked restored
+    const listA = await a.listKeys();
+    const listB = await b.listKeys();
+    const pick = (l: typeof listA, id: number) => l.find((k) => k.keyId === id)!;
+    for (const id of [ed.keyId, p256.keyId]) {
+      expect(pick(listB, id).publicKey).toEqual(pick(listA, id).publicKey);
+      expect([pick(listB, id).capabilities, pick(listB, id).touch, pick(listB, id).protected]).toEqual([
+        pick(listA, id).capabilities,
+        pick(listA, id).touch,
+        pick(listA, id).protected,
+      ]);
+    }
+    expect([pick(listB, ed.keyId).origin, pick(listB, p256.keyId).origin]).toEqual([4, 3]);
+    // and they sign on B, verified by node:crypto against A's public keys
+    await b.logout();
+    await b.login('user', SIM_USER_PIN);
+    const msg = new TextEncoder().encode('signed by the clone');
+    const sigEd = await b.sign(ed.keyId, { message: msg });
+    expect(nodeVerify(null, msg, nodePublicKey('ed25519', ed.publicKey), sigEd)).toBe(true);
+    const digest = createHash('sha256').update(msg).digest();
+    const sigP = await b.sign(p256.keyId, { digest: new Uint8Array(digest) });
+    expect(nodeVerify('sha256', msg, { key: nodePublicKey('ecdsa-p256', p256.publicKey), dsaEncoding: 'ieee-p1363' }, sigP)).toBe(true);
+    // A device of another domain refuses the blob
+    const simC = await sims.boot({}, false);
+    const c = sims.client(simC);
+    await c.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, officers: { threshold: 2, officers } });
+    await c.login('so', SIM_SO_PIN);
+    await c.domainCreate();
+    req = await c.approvalRequest(Command.BACKUP_IMPORT, { blob });
+    expect((await hsmFailure(c.backupImport(blob, approve(req, QUORUM)))).reason).toBe(Reason.DOMAIN_MISMATCH);
+
+    // ---- nothing secret anywhere: not in a response, not in either flash image
+    const secrets = [wrap, edPrivate, ...plainShares.map((s) => s.share)];
+    for (const [what, hay] of [['flash A', flashA.image()], ['flash B', flashB.image()], ...seen.map((v, i) => ['response value ' + i, v] as const)] as const)
+      for (const s of secrets) expect(contains(hay, s), what).toBe(false);
+    expect(
+      seen.some((v) => contains(v, ed.publicKey)),
+      'the scan sees the responses',
+    ).toBe(true);
+  });
+});
