@@ -1,8 +1,8 @@
 // An officer's side of the domain (docs/quorum.md §5): open the share a device sealed to the officer's Ed25519 key, and seal it again to a joining device's identity key.
 //
-// Written with node:crypto (X25519, HKDF-SHA-256, ChaCha20-Poly1305, SHA-512), apart from the Edwards-to-Montgomery
-// map of a public key (RFC 7748 §4.1), which node:crypto lacks and noble gives; so it is a second implementation of
-// the format firmware/protocol/commands/domain.ts seals on the device, and the tests hold the two against each other.
+// Written with node:crypto (X25519, HKDF-SHA-256, ChaCha20-Poly1305, SHA-512) and, for the Edwards-to-Montgomery map
+// of a public key that node:crypto lacks, a few lines of BigInt here (RFC 8032 §5.1.3, RFC 7748 §4.1): a second
+// implementation of the format firmware/protocol/commands/domain.ts seals on the device, held against it by the tests.
 import {
   createCipheriv,
   createDecipheriv,
@@ -14,13 +14,44 @@ import {
   hkdfSync,
   type KeyObject,
 } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { SEALED_SHARE_BYTES, WRAP_KEY_BYTES } from '../firmware/protocol/commands/domain.ts';
 
 const SHARE_INFO = Buffer.from('tinyhsm share v1');
 const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 const NONCE = Buffer.alloc(12);
+
+const P = 2n ** 255n - 19n;
+const D = (-121665n * inverse(121666n)) % P;
+
+function power(b: bigint, e: bigint): bigint {
+  let r = 1n;
+  b %= P;
+  for (; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+  return r;
+}
+
+function inverse(a: bigint): bigint {
+  return power(((a % P) + P) % P, P - 2n);
+}
+
+/**
+ * The X25519 public key (u) of an Ed25519 public key: u = (1 + y) / (1 − y) (RFC 7748 §4.1), after checking that y
+ * decodes to a point (RFC 8032 §5.1.3: y < p and (y² − 1) / (d·y² + 1) is a square). Throws otherwise.
+ */
+export function edwardsToMontgomery(publicKey: Uint8Array): Uint8Array {
+  if (publicKey.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
+  const le = Buffer.from(publicKey);
+  le[31] &= 0x7f;
+  const y = BigInt('0x' + Buffer.from(le).reverse().toString('hex'));
+  if (y >= P || y === 1n) throw new Error('not an Ed25519 public key (y out of range)');
+  const y2 = (y * y) % P;
+  const x2 = (((((y2 - 1n) % P) + P) % P) * inverse((D * y2 + 1n) % P)) % P;
+  // Euler's criterion: a nonzero square has x2^((p-1)/2) = 1
+  if (x2 !== 0n && power(x2, (P - 1n) / 2n) !== 1n) throw new Error('not an Ed25519 public key (not on the curve)');
+  const u = ((1n + y) * inverse((((1n - y) % P) + P) % P)) % P;
+  return new Uint8Array(Buffer.from(u.toString(16).padStart(64, '0'), 'hex').reverse());
+}
 
 /** A share of the domain's wrap key: its Shamir index (1..255) and its 32 bytes. Secret: wipe `share` when done. */
 export interface Share {
@@ -86,7 +117,7 @@ export function openShare(sealed: Uint8Array, officer: KeyObject, domainId: Uint
 
 /** Seal share `s` of `domainId` to the holder of the Ed25519 public key `recipient` (a joining device's identity key). */
 export function sealShare(s: Share, recipient: Uint8Array, domainId: Uint8Array): Uint8Array {
-  const r = ed25519.utils.toMontgomery(recipient);
+  const r = edwardsToMontgomery(recipient);
   const eph = generateKeyPairSync('x25519');
   const e = rawX25519Public(eph.publicKey);
   const k = shareKey(diffieHellman({ privateKey: eph.privateKey, publicKey: x25519Public(r) }), e, r);

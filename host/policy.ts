@@ -70,7 +70,9 @@ export function policyText(p: KeyPolicy & { protected?: boolean }): string {
 
 /** "generated" / "imported" (or the number). */
 export function originName(origin: number): string {
-  return String(nameOf(Origin, origin) || origin).toLowerCase();
+  return String(nameOf(Origin, origin) || origin)
+    .toLowerCase()
+    .replace('_', '-');
 }
 
 /** An algorithm's name from its wire id. */

@@ -265,6 +265,23 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.KEY_PROTECTED]: (a) => `key ${a[0]} is protected and this device has no officers to approve its deletion; only a reset erases it (docs/quorum.md §3)`,
   [Reason.RESET_NEEDS_SO]: (a) =>
     `on a device without officers, RESET needs the SO logged in (this session is ${a[0] ? roleText(a[0]) : 'not logged in'}); log in with the SO PIN`,
+  [Reason.NO_OFFICERS]: (a) =>
+    `${commandText(a[0])} needs officers: the domain's shares go to them and its uses need their approval; enrol them first (\`tinyhsm officer set\`)`,
+  [Reason.DOMAIN_EXISTS]: () => 'this device is in a domain already; only a reset (approved by M officers) leaves it',
+  [Reason.NO_DOMAIN]: (a) => `${commandText(a[0])} needs the device in a domain: \`tinyhsm domain create\` here, or join one (docs/quorum.md §5)`,
+  [Reason.DOMAIN_DAMAGED]: () => "the domain record does not open under this device's master key: the flash is damaged or was altered; a reset clears it",
+  [Reason.SHARE_UNREADABLE]: (a) =>
+    `share ${a[0]} does not open with this device's identity key for this domain: the officer sealed it to another device or for another domain; nothing was done`,
+  [Reason.SHARES_WRONG]: (a) =>
+    `the ${a[0]} share${a[0] === 1 ? '' : 's'} given do not rebuild the domain's wrap key: too few (M officers must each re-seal theirs), one repeated, or of another domain; nothing was done`,
+  [Reason.DOMAIN_MISMATCH]: () => "the backup belongs to another domain than this device's; restore it on a device of its domain",
+  [Reason.BACKUP_DAMAGED]: () => 'the backup does not open under the domain key: it was altered or truncated, or is not a tinyhsm backup; nothing was restored',
+  [Reason.NOT_EXPORTABLE]: (a) => `key ${a[0]} does not allow export-under-wrap: it never leaves this device; nothing was exported`,
+  [Reason.KEY_ID_TAKEN]: (a) => `this device has a key with id ${a[0]} already; delete it first or restore on another device; nothing was restored`,
+  [Reason.KEY_REPEATED]: (a) => `key ${a[0]} is named twice in the request; name each key once`,
+  [Reason.OFFICER_KEY_INVALID]: (a) => `officer ${a[0]}'s public key is not an Ed25519 point, so no share could be sealed to it; check the .pub file`,
+  [Reason.NOT_IN_THIS_BUILD]: () =>
+    "this board's firmware build leaves the domain, backup and restore commands out (INFO withoutDomain; docs/boards.md); use a board that carries them",
 };
 
 /** A command by its code: "RESET (0x17)". */

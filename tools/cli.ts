@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import {
   ALG_NAMES,
   Alg,
@@ -35,6 +35,8 @@ import {
 } from '../host/approvals.ts';
 import { newOfficerKey, openOfficerKey, publicJson, readOfficerPublic, writePrivateFile, type OfficerPublic } from '../host/officer-keys.ts';
 import { MAX_NONCE, MIN_NONCE } from '../firmware/protocol/commands/limits.ts';
+import { MAX_BACKUP_KEYS } from '../firmware/protocol/commands/domain.ts';
+import { reshare } from '../host/domain.ts';
 import { HsmClient, HsmError, type KeepaliveEvent, type KeyPolicyOptions, type PinState, type RoleName, type VerifiedAttestation } from '../host/index.ts';
 import { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, originName, policyJson, policyText } from '../host/policy.ts';
 import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubkey-format.ts';
@@ -78,13 +80,27 @@ commands:
                                                       officers are enrolled, M of them must --approve a change
   reset [--approve KEY...] [--force]                  erase every key, PIN and officer: M officers --approve it (no
                                                       PIN); on a device without officers, [SO]
-  approval request (reset | officer-set ... | policy --key ID --capabilities LIST [--exportable] | delete --key ID) --out FILE
+  domain create --out FILE                            [SO] make the domain: its wrap key split M-of-N, one share sealed to
+                                                      each officer (FILE); INFO then shows the domain id
+  domain join-request --domain FILE --out JOIN        on the device that joins: its id and identity key, for the officers
+  domain reshare JOIN --domain FILE --officer-key KEY --identity KEY_HEX
+                                                      an officer checks the joining device's identity key and seals its
+                                                      share to it; then \`approval request domain-join\` on that device
+  backup --keys all|ID,... --approve KEY... --out FILE
+                                                      [SO] keys allowing export-under-wrap, sealed under the domain key
+  restore --in FILE --approve KEY...                  [SO] restore a backup on a device of its domain (marked restored)
+  clone --from DEV --to DEV --approve KEY... [--domain FILE --identity KEY_HEX] [--to-so-pin PIN]
+                                                      [SO of both] the target joins the domain (if not yet in it), then
+                                                      every exportable key it lacks goes across (docs/quorum.md §7)
+  approval request (reset | officer-set ... | policy --key ID --capabilities LIST [--exportable] | delete --key ID
+                    | domain-join --join JOIN | backup --keys ID,... | restore --in FILE) --out FILE
                                                       start a ceremony: the device's challenge and the request,
                                                       for officers to sign one by one (docs/quorum.md §6)
   approval sign FILE (--officer-key KEY | --officer-device DEV --key ID)
                                                       show what FILE asks for and add this officer's approval (a
                                                       key on another tinyhsm signs there, with its user PIN)
-  approval submit FILE                                send the request with its approvals (logs in as it needs)
+  approval submit FILE [--out BACKUP]                 send the request with its approvals (logs in as it needs); a
+                                                      backup's blob goes to BACKUP
   devices                                             find boards on serial ports
 
 [user], [SO]: the role the command logs in with. POLICY (keygen, import): --capabilities LIST (comma-separated:
@@ -148,6 +164,13 @@ const OPTIONS = {
   force: { type: 'boolean' },
   protected: { type: 'boolean' },
   unprotect: { type: 'boolean' },
+  domain: { type: 'string' },
+  identity: { type: 'string' },
+  keys: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'to-so-pin': { type: 'string' },
+  join: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -426,6 +449,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
           rolledBack: i.rolledBack === true,
           threshold: i.threshold ?? null,
           officers: (i.officers || []).map((o) => ({ label: o.label, fingerprint: toHex(o.fingerprint) })),
+          domainId: i.domainId ? toHex(i.domainId) : null,
+          withoutDomain: i.withoutDomain === true,
           flash: {
             pageSize: i.flashPageSize,
             pages: i.flashPages,
@@ -458,6 +483,7 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
                 : 'not protected: this board has no monotonic counter, an old flash image written back would be used'
           }`,
           `officers      ${json.threshold ? `${json.threshold} of ${json.officers.length} must approve reset, officer changes and loosening: ${json.officers.map((o) => o.label).join(', ')}` : 'none (`tinyhsm officer set` enrols them)'}`,
+          `domain        ${json.withoutDomain ? "not in this board's build (no domain, backup or restore here)" : json.domainId ? `${json.domainId} (backup and restore within it, approved by the officers)` : 'none (`tinyhsm domain create`, or join one)'}`,
           `key slots     ${json.slotsUsed} used, ${json.slotsFree} free`,
           `flash         ${json.flash.pages} pages of ${json.flash.pageSize} bytes, ${json.flash.bytesUsed} used, about ${json.flash.bytesFree} free, erases ${Math.min(...json.flash.eraseCounts)}..${Math.max(...json.flash.eraseCounts)} per page${json.flash.volatile ? ' (RAM only: lost at power-off)' : ''}`,
           `max packet    ${json.maxPacket} bytes`,
@@ -681,6 +707,14 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       return resetCommand(opts);
     case 'approval':
       return approvalCommand(positionals, opts);
+    case 'domain':
+      return domainCommand(positionals, opts);
+    case 'backup':
+      return backupCommand(opts);
+    case 'restore':
+      return restoreCommand(opts);
+    case 'clone':
+      return cloneCommand(opts);
     case 'devices': {
       const { discoverDevices } = await import('../host/discovery.ts');
       const found = await discoverDevices();
@@ -767,6 +801,28 @@ function ceremonyRequest(kind: string | undefined, opts: Opts): { command: numbe
     const keyId = needKeyId(opts.key);
     return { command: Command.KEY_DELETE, request: () => ({ keyId }) };
   }
+  if (kind === 'domain-join') {
+    const join = readJson<JoinFile>(opts.join, JOIN_FORMAT, '--join JOIN');
+    return {
+      command: Command.DOMAIN_JOIN,
+      request: (c) =>
+        c.domainJoinRequest(
+          hexField(join.domainId),
+          join.shares.map((s) => hexField(s.sealed)),
+        ),
+    };
+  }
+  if (kind === 'backup') {
+    const keyIds = (opts.keys ?? '').split(',').map((x) => needKeyId(x.trim()));
+    if (keyIds.length > MAX_BACKUP_KEYS) throw new UsageError(`one backup request holds at most ${MAX_BACKUP_KEYS} keys; \`tinyhsm backup\` batches more`);
+    return { command: Command.BACKUP_EXPORT, request: () => ({ keyIds }) };
+  }
+  if (kind === 'restore') {
+    const file = readJson<BackupFile>(opts.in, BACKUP_FORMAT, '--in FILE');
+    if (file.blobs.length !== 1)
+      throw new UsageError(`${opts.in} holds ${file.blobs.length} blobs; a ceremony restores one (\`tinyhsm restore\` does them all)`);
+    return { command: Command.BACKUP_IMPORT, request: () => ({ blob: hexField(file.blobs[0]) }) };
+  }
   if (kind === 'policy') {
     const keyId = needKeyId(opts.key);
     if (opts.capabilities === undefined && !opts.exportable)
@@ -778,7 +834,7 @@ function ceremonyRequest(kind: string | undefined, opts: Opts): { command: numbe
     return { command: Command.KEY_SET_POLICY, request: (c) => c.keySetPolicyRequest(keyId, p) };
   }
   throw new UsageError(
-    'usage: tinyhsm approval request (reset | officer-set --threshold M --officer FILE... | policy --key ID --capabilities LIST | delete --key ID) --out FILE',
+    'usage: tinyhsm approval request (reset | officer-set --threshold M --officer FILE... | policy --key ID --capabilities LIST | delete --key ID | domain-join --join JOIN | backup --keys ID,... | restore --in FILE) --out FILE',
   );
 }
 
@@ -935,6 +991,16 @@ async function approvalCommand(positionals: string[], opts: Opts): Promise<{ jso
       const info = await c.info();
       if (toHex(info.deviceId) !== file.deviceId) throw new UsageError(`this ceremony is for device ${file.deviceId}, not ${toHex(info.deviceId)}`);
       const answer = await c.call(file.code, { ...request.request, ...approvalSetOf(file) });
+      if (file.code === Command.BACKUP_EXPORT && opts.out !== undefined && info.domainId !== undefined) {
+        const keyIds = (request.request as { keyIds: number[] }).keyIds;
+        writeNew(opts.out, {
+          format: BACKUP_FORMAT,
+          domainId: toHex(info.domainId),
+          deviceId: file.deviceId,
+          keyIds,
+          blobs: [toHex(answer.blob as Uint8Array)],
+        });
+      }
       const json = { submitted: file.command, deviceId: file.deviceId, approvals: file.approvals.map((a) => a.label), answer };
       return {
         json: JSON.parse(JSON.stringify(json, (_k, v) => (v instanceof Uint8Array ? toHex(v) : v))),
@@ -944,6 +1010,281 @@ async function approvalCommand(positionals: string[], opts: Opts): Promise<{ jso
     return role ? withLogin(opts, role, file.command, (c) => send(c)) : withClient(opts, send);
   }
   throw new UsageError('usage: tinyhsm approval (request KIND --out FILE | sign FILE --officer-key KEY | submit FILE)');
+}
+
+// ---------------------------------------------------------------- domain, backup, restore, clone (docs/quorum.md §5–§7)
+
+const DOMAIN_FORMAT = 'tinyhsm-domain-v1';
+const JOIN_FORMAT = 'tinyhsm-domain-join-v1';
+const BACKUP_FORMAT = 'tinyhsm-backup-v1';
+
+/** DOMAIN_CREATE's answer as a file: the domain id and each officer's sealed share (nothing in it opens without an officer key). */
+interface DomainFile {
+  format: typeof DOMAIN_FORMAT;
+  domainId: string;
+  deviceId: string;
+  threshold: number;
+  officers: { index: number; label: string; fingerprint: string; share: string }[];
+}
+
+/** A joining device's request: its id and identity key (read in a session it signed), and the shares officers seal to it. */
+interface JoinFile {
+  format: typeof JOIN_FORMAT;
+  domainId: string;
+  deviceId: string;
+  identityKey: string;
+  shares: { officer: number; label: string; sealed: string }[];
+}
+
+/** BACKUP_EXPORT blobs of one domain, in order. */
+interface BackupFile {
+  format: typeof BACKUP_FORMAT;
+  domainId: string;
+  deviceId: string;
+  keyIds: number[];
+  blobs: string[];
+}
+
+/** Hex from one of our own files: a usage error (not a crash) when a hand edit broke it. */
+function hexField(h: string): Uint8Array {
+  const v = typeof h === 'string' ? fromHex(h) : undefined;
+  if (v === undefined) throw new UsageError(`not hex: ${String(h).slice(0, 40)}`);
+  return v;
+}
+
+function readJson<T extends { format: string }>(path: string | undefined, format: string, flag: string): T {
+  if (path === undefined) throw new UsageError(`give the ${format} file with ${flag}`);
+  let v: T;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (!v || v.format !== format) throw new UsageError(`${path} is not a ${format} file`);
+  return v;
+}
+
+function writeNew(path: string, v: object): void {
+  try {
+    writeFileSync(path, JSON.stringify(v, null, 1) + '\n', { flag: 'wx' });
+  } catch (e) {
+    throw new UsageError(`cannot write ${path} (an existing file is never overwritten): ${(e as Error).message}`);
+  }
+}
+
+/** An officer key file opened with its passphrase, and which officer of `officers` it is (by fingerprint). */
+async function officerOf(path: string, officers: { fingerprint: string }[]): Promise<{ index: number; privateKey: KeyObject; label: string }> {
+  const pub = readOfficerPublic(path);
+  const fp = toHex(officerFingerprint(pub.publicKey));
+  const index = officers.findIndex((o) => o.fingerprint === fp);
+  if (index < 0) throw new UsageError(`officer key ${path} (${pub.label}, fingerprint ${fp}) is not one of the domain's officers`);
+  const { privateKey } = openOfficerKey(path, await officerPassphrase(`officer key ${path} (${pub.label})`));
+  return { index, privateKey, label: pub.label };
+}
+
+/** An officer re-seals its share to the joining device after checking the device's identity key against `identity`. */
+async function reshareInto(join: JoinFile, domain: DomainFile, keyPath: string, identity: string): Promise<string> {
+  if (identity.toLowerCase() !== join.identityKey)
+    throw new UsageError(
+      `the join request names identity key ${join.identityKey}, not ${identity}: do not seal your share to it (the host that made the request may not be the device you mean)`,
+    );
+  if (join.domainId !== domain.domainId) throw new UsageError(`the join request is for domain ${join.domainId}; the domain file is ${domain.domainId}`);
+  const o = await officerOf(keyPath, domain.officers);
+  const sealed = reshare(hexField(domain.officers[o.index].share), o.privateKey, hexField(domain.domainId), hexField(join.identityKey));
+  if (sealed === undefined) throw new UsageError(`the share of officer ${o.index} (${o.label}) in the domain file does not open with ${keyPath}`);
+  join.shares = join.shares.filter((s) => s.officer !== o.index).concat([{ officer: o.index, label: o.label, sealed: toHex(sealed) }]);
+  return o.label;
+}
+
+async function joinRequestOf(c: HsmClient, domainId: string): Promise<JoinFile> {
+  const info = await c.info();
+  // the identity key this client pinned (the device signed the session with it), never INFO's unauthenticated copy
+  await c.random(1);
+  const pinned = c.pinnedIdentity;
+  if (!pinned) throw new UsageError('the device has no pinned identity key (see --trust)');
+  if (info.domainId !== undefined) throw new UsageError(`device ${toHex(info.deviceId)} is in domain ${toHex(info.domainId)} already; only a reset leaves it`);
+  return { format: JOIN_FORMAT, domainId, deviceId: toHex(info.deviceId), identityKey: pinned.identityKey, shares: [] };
+}
+
+async function domainCommand(positionals: string[], opts: Opts): Promise<{ json: object; text: string }> {
+  const sub = positionals[0];
+  if (sub === 'create') {
+    if (opts.out === undefined) throw new UsageError('usage: tinyhsm domain create --out FILE (the sealed shares, one per officer)');
+    return withLogin(opts, 'so', 'DOMAIN_CREATE', async (c, info) => {
+      const { threshold, officers } = officersOf(info, 'DOMAIN_CREATE');
+      const dom = await c.domainCreate();
+      const file: DomainFile = {
+        format: DOMAIN_FORMAT,
+        domainId: toHex(dom.domainId),
+        deviceId: toHex(info.deviceId),
+        threshold,
+        officers: officers.map((o, i) => ({ index: i, label: o.label, fingerprint: toHex(o.fingerprint), share: toHex(dom.shares[i]) })),
+      };
+      writeNew(opts.out as string, file);
+      return {
+        json: file,
+        text: [
+          `domain ${file.domainId} created on device ${file.deviceId}; ${threshold} of ${officers.length} officers rebuild its wrap key`,
+          `${opts.out} holds one share per officer, each sealed to that officer's key: keep copies; no share opens without its officer`,
+        ].join('\n'),
+      };
+    });
+  }
+  if (sub === 'join-request') {
+    const domain = readJson<DomainFile>(opts.domain, DOMAIN_FORMAT, '--domain FILE');
+    if (opts.out === undefined) throw new UsageError('usage: tinyhsm domain join-request --domain FILE --out JOIN (on the device that joins)');
+    return withClient(opts, async (c) => {
+      const join = await joinRequestOf(c, domain.domainId);
+      writeNew(opts.out as string, join);
+      return {
+        json: join,
+        text: [
+          `join request ${opts.out}: device ${join.deviceId} asks to join domain ${join.domainId}`,
+          `its identity key ${join.identityKey}`,
+          `next: ${domain.threshold} officers each check that key on the device itself (\`tinyhsm info\` there) and run`,
+          `  tinyhsm domain reshare ${opts.out} --domain FILE --officer-key KEY --identity KEY_HEX`,
+        ].join('\n'),
+      };
+    });
+  }
+  if (sub === 'reshare') {
+    const path = positionals[1];
+    const join = readJson<JoinFile>(path, JOIN_FORMAT, 'the join request as the first argument');
+    const domain = readJson<DomainFile>(opts.domain, DOMAIN_FORMAT, '--domain FILE');
+    if (opts['officer-key'] === undefined || opts.identity === undefined)
+      throw new UsageError(
+        "usage: tinyhsm domain reshare JOIN --domain FILE --officer-key KEY --identity KEY_HEX (the joining device's identity key, read on it)",
+      );
+    const label = await reshareInto(join, domain, opts['officer-key'], opts.identity);
+    writeFileSync(path as string, JSON.stringify(join, null, 1) + '\n');
+    const more = domain.threshold - join.shares.length;
+    return {
+      json: { resealed: label, join },
+      text: [
+        `verified      identity key ${join.identityKey} is the one you gave; your share opened for domain ${join.domainId}`,
+        `sealed        your share to device ${join.deviceId} (${join.shares.length} of ${domain.threshold}: ${join.shares.map((s) => s.label).join(', ')})`,
+        more > 0
+          ? `next          ${more} more officer(s) run \`tinyhsm domain reshare\``
+          : `next          the operator runs \`tinyhsm approval request domain-join --join ${path} --out REQ\` on the device, and its officers sign`,
+      ].join('\n'),
+    };
+  }
+  throw new UsageError(
+    'usage: tinyhsm domain (create --out FILE | join-request --domain FILE --out JOIN | reshare JOIN --domain FILE --officer-key KEY --identity KEY_HEX)',
+  );
+}
+
+/** Key ids from --keys: "all" (every key allowing export-under-wrap) or a comma-separated list. */
+async function exportableIds(c: HsmClient, keys: string | undefined): Promise<number[]> {
+  if (keys === undefined) throw new UsageError('give --keys all or --keys ID,ID,…');
+  const list = await c.listKeys();
+  if (keys === 'all') return list.filter((k) => (k.capabilities & Capability.EXPORT_WRAPPED) !== 0).map((k) => k.keyId);
+  return keys.split(',').map((s) => needKeyId(s.trim()));
+}
+
+function batches(ids: number[]): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < ids.length; i += MAX_BACKUP_KEYS) out.push(ids.slice(i, i + MAX_BACKUP_KEYS));
+  return out;
+}
+
+/** BACKUP_EXPORT in batches of six, each approved by the --approve keys here. */
+async function exportBatches(c: HsmClient, ids: number[], approve: string[]): Promise<string[]> {
+  const blobs: string[] = [];
+  for (const b of batches(ids)) blobs.push(toHex(await c.backupExport(b, await approveInProcess(c, Command.BACKUP_EXPORT, { keyIds: b }, approve))));
+  return blobs;
+}
+
+async function importBlobs(c: HsmClient, blobs: string[], approve: string[]): Promise<number[]> {
+  const ids: number[] = [];
+  for (const h of blobs) {
+    const blob = hexField(h);
+    ids.push(...(await c.backupImport(blob, await approveInProcess(c, Command.BACKUP_IMPORT, { blob }, approve))));
+  }
+  return ids;
+}
+
+async function backupCommand(opts: Opts): Promise<{ json: object; text: string }> {
+  const approve = opts.approve || [];
+  if (opts.out === undefined || approve.length === 0)
+    throw new UsageError('usage: tinyhsm backup --keys all|ID,… --approve KEY... --out FILE (M officers approve each batch of six keys)');
+  return withLogin(opts, 'so', 'BACKUP_EXPORT', async (c, info) => {
+    if (info.domainId === undefined) throw new UsageError(`device ${toHex(info.deviceId)} is in no domain: \`tinyhsm domain create\` first`);
+    const keyIds = await exportableIds(c, opts.keys);
+    if (keyIds.length === 0) throw new UsageError('no key here allows export-under-wrap: nothing to back up');
+    const blobs = await exportBatches(c, keyIds, approve);
+    const file: BackupFile = { format: BACKUP_FORMAT, domainId: toHex(info.domainId), deviceId: toHex(info.deviceId), keyIds, blobs };
+    writeNew(opts.out as string, file);
+    return {
+      json: file,
+      text: `${keyIds.length} key(s) (${keyIds.join(', ')}) backed up in ${blobs.length} blob(s) under domain ${file.domainId}: ${opts.out}`,
+    };
+  });
+}
+
+async function restoreCommand(opts: Opts): Promise<{ json: object; text: string }> {
+  const file = readJson<BackupFile>(opts.in, BACKUP_FORMAT, '--in FILE');
+  const approve = opts.approve || [];
+  if (approve.length === 0) throw new UsageError('usage: tinyhsm restore --in FILE --approve KEY... (M officers approve each blob)');
+  return withLogin(opts, 'so', 'BACKUP_IMPORT', async (c, info) => {
+    if (info.domainId === undefined || toHex(info.domainId) !== file.domainId)
+      throw new UsageError(
+        `the backup is of domain ${file.domainId}; device ${toHex(info.deviceId)} is in ${info.domainId ? toHex(info.domainId) : 'no domain'}`,
+      );
+    const ids = await importBlobs(c, file.blobs, approve);
+    return { json: { restored: ids, domainId: file.domainId }, text: `restored key(s) ${ids.join(', ')}, marked restored, with their policies` };
+  });
+}
+
+/**
+ * clone --from A --to B: B joins A's domain if it is in none (the --approve officers re-seal their shares to B's
+ * identity, checked against --identity, and approve the join on B), then every key of A that allows export-under-wrap
+ * and B lacks goes across in batches, each approved on A and on B. --so-pin is A's SO PIN, --to-so-pin B's.
+ */
+async function cloneCommand(opts: Opts): Promise<{ json: object; text: string }> {
+  const approve = opts.approve || [];
+  if (opts.from === undefined || opts.to === undefined || approve.length === 0)
+    throw new UsageError('usage: tinyhsm clone --from DEV --to DEV --approve KEY... [--domain FILE --identity KEY_HEX] (B not yet in the domain needs both)');
+  const steps: string[] = [];
+  const toOpts: Opts = { ...opts, device: opts.to, 'so-pin': opts['to-so-pin'] ?? process.env.HSM_TO_SO_PIN ?? opts['so-pin'] };
+  const fromInfo = await withClient({ ...opts, device: opts.from }, (c) => c.info());
+  if (fromInfo.domainId === undefined)
+    throw new UsageError(`device ${toHex(fromInfo.deviceId)} (--from) is in no domain: \`tinyhsm domain create\` there first`);
+  const domainId = toHex(fromInfo.domainId);
+  // 1. B joins the domain
+  await withLogin(toOpts, 'so', 'DOMAIN_JOIN', async (c, info) => {
+    if (info.domainId !== undefined) {
+      if (toHex(info.domainId) !== domainId) throw new UsageError(`device ${toHex(info.deviceId)} (--to) is in another domain, ${toHex(info.domainId)}`);
+      steps.push(`1. device ${toHex(info.deviceId)} is in domain ${domainId} already`);
+      return;
+    }
+    const domain = readJson<DomainFile>(opts.domain, DOMAIN_FORMAT, '--domain FILE (the joining device needs the sealed shares)');
+    if (domain.domainId !== domainId) throw new UsageError(`the domain file is of domain ${domain.domainId}; --from is in ${domainId}`);
+    if (opts.identity === undefined) throw new UsageError(`give --identity KEY_HEX: the identity key of device ${toHex(info.deviceId)}, read on it`);
+    const join = await joinRequestOf(c, domainId);
+    const labels: string[] = [];
+    for (const k of approve) labels.push(await reshareInto(join, domain, k, opts.identity));
+    const shares = join.shares.map((s) => hexField(s.sealed));
+    const request = c.domainJoinRequest(hexField(domainId), shares);
+    await c.domainJoin(hexField(domainId), shares, await approveInProcess(c, Command.DOMAIN_JOIN, request, approve));
+    steps.push(
+      `1. device ${join.deviceId} joined domain ${domainId}: ${labels.join(', ')} checked its identity ${join.identityKey} and sealed their shares to it`,
+    );
+  });
+  // 2. what B lacks
+  const have = await withLogin(toOpts, 'so', 'KEY_LIST', (c) => c.listKeys());
+  const keyIds = await withLogin({ ...opts, device: opts.from }, 'so', 'KEY_LIST', async (c) => {
+    const all = await exportableIds(c, 'all');
+    const list = await c.listKeys();
+    const same = (id: number) => have.some((h) => h.keyId === id && toHex(h.publicKey) === toHex(list.find((k) => k.keyId === id)!.publicKey));
+    return all.filter((id) => !same(id));
+  });
+  steps.push(`2. ${keyIds.length} key(s) of ${toHex(fromInfo.deviceId)} allow export-under-wrap and are not on the target: ${keyIds.join(', ') || 'none'}`);
+  // 3. across, batch by batch
+  const blobs = keyIds.length ? await withLogin({ ...opts, device: opts.from }, 'so', 'BACKUP_EXPORT', (c) => exportBatches(c, keyIds, approve)) : [];
+  const restored = blobs.length ? await withLogin(toOpts, 'so', 'BACKUP_IMPORT', (c) => importBlobs(c, blobs, approve)) : [];
+  steps.push(`3. exported in ${blobs.length} blob(s) and restored: ${restored.join(', ') || 'nothing to do'}`);
+  return { json: { domainId, from: toHex(fromInfo.deviceId), restored, steps }, text: steps.join('\n') };
 }
 
 /** One line typed on the terminal, with echo (a confirmation). */

@@ -1,6 +1,7 @@
 // Writes test/vectors/golden-frames.json: example frames for docs/protocol.md, frozen so any change to the bytes is seen.
 // Run from the repository root: npx esbuild tools/gen-golden.ts --bundle --platform=node --format=esm --packages=external | node --input-type=module
 import { writeFileSync } from 'node:fs';
+import { createNobleCrypto } from '../firmware/hal/crypto_noble.ts';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
@@ -8,6 +9,9 @@ import {
   Alg,
   approvalMessage,
   approvalParams,
+  backupKey,
+  domainIdOf,
+  sealShare,
   ATTEST_CONTEXT,
   ATTEST_FORMAT,
   AttestationStatementSchema,
@@ -76,6 +80,35 @@ const RESET_APPROVAL = ed25519.sign(
   approvalMessage(h('000102030405060708090a0b0c0d0e0f'), CHALLENGE, Command.RESET, sha256(approvalParams(COMMANDS[Command.RESET].request, {}))),
   ED_SEED,
 );
+
+// The domain (docs/quorum.md §5–§6 worked example): officer 0 (the RFC 8032 key) alone, threshold 1, so the one share is
+// the wrap key itself; sealed with RFC 7748 §6.1 Alice's private key as the ephemeral. The backup holds the attestation
+// example's Ed25519 key (id 1) with a fixed nonce; a device draws both at random.
+const DEVICE_ID = h('000102030405060708090a0b0c0d0e0f');
+const NOBLE = createNobleCrypto();
+const WRAP = h('404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f');
+const DOMAIN_ID = domainIdOf(NOBLE, WRAP);
+const SEALED_SHARE = sealShare(NOBLE, h('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'), ED_PUB, DOMAIN_ID, 1, WRAP);
+const BACKUP_NONCE = h('b0b1b2b3b4b5b6b7b8b9babb');
+const BACKUP_CLEAR = cborEncode(
+  new Map<number, CborValue>([
+    [1, 1],
+    [2, Alg.ED25519],
+    [3, 'ed'],
+    [4, 1],
+    [5, 0x11],
+    [6, true],
+    [7, false],
+  ]),
+);
+const BACKUP_PLAIN = new Uint8Array([...DEVICE_ID, 1, BACKUP_CLEAR.length, ...BACKUP_CLEAR, ...ED_SEED]);
+const BACKUP_HEADER = new Uint8Array([1, ...DOMAIN_ID, ...BACKUP_NONCE]);
+const BACKUP_BLOB = new Uint8Array([...BACKUP_HEADER, ...NOBLE.aeadSeal(backupKey(NOBLE, WRAP, DOMAIN_ID), BACKUP_NONCE, BACKUP_PLAIN, BACKUP_HEADER)]);
+const approvalOf = (command: number, request: object) =>
+  ed25519.sign(approvalMessage(DEVICE_ID, CHALLENGE, command, sha256(approvalParams(COMMANDS[command].request, request))), ED_SEED);
+const JOIN_REQUEST = { domainId: DOMAIN_ID, shares: [{ sealed: SEALED_SHARE }] };
+const EXPORT_REQUEST = { keyIds: [1] };
+const IMPORT_REQUEST = { blob: BACKUP_BLOB };
 
 type Example = {
   name: string;
@@ -347,6 +380,42 @@ const examples: Example[] = [
     fields: { challenge: CHALLENGE, approvals: [{ officer: 0, signature: RESET_APPROVAL }] },
   },
   { name: 'RESET response', kind: 'response', frameType: FrameType.RESPONSE, seq: 27, code: Command.RESET, fields: {} },
+  { name: 'DOMAIN_CREATE request', kind: 'request', frameType: FrameType.REQUEST, seq: 28, code: Command.DOMAIN_CREATE, fields: {} },
+  {
+    name: 'DOMAIN_CREATE response (one officer)',
+    kind: 'response',
+    frameType: FrameType.RESPONSE,
+    seq: 28,
+    code: Command.DOMAIN_CREATE,
+    fields: { domainId: DOMAIN_ID, shares: [{ sealed: SEALED_SHARE }] },
+  },
+  {
+    name: 'DOMAIN_JOIN request (approved by officer 0)',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 29,
+    code: Command.DOMAIN_JOIN,
+    fields: { ...JOIN_REQUEST, challenge: CHALLENGE, approvals: [{ officer: 0, signature: approvalOf(Command.DOMAIN_JOIN, JOIN_REQUEST) }] },
+  },
+  { name: 'DOMAIN_JOIN response', kind: 'response', frameType: FrameType.RESPONSE, seq: 29, code: Command.DOMAIN_JOIN, fields: { domainId: DOMAIN_ID } },
+  {
+    name: 'BACKUP_EXPORT request (approved by officer 0)',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 30,
+    code: Command.BACKUP_EXPORT,
+    fields: { ...EXPORT_REQUEST, challenge: CHALLENGE, approvals: [{ officer: 0, signature: approvalOf(Command.BACKUP_EXPORT, EXPORT_REQUEST) }] },
+  },
+  { name: 'BACKUP_EXPORT response', kind: 'response', frameType: FrameType.RESPONSE, seq: 30, code: Command.BACKUP_EXPORT, fields: { blob: BACKUP_BLOB } },
+  {
+    name: 'BACKUP_IMPORT request (approved by officer 0)',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 31,
+    code: Command.BACKUP_IMPORT,
+    fields: { ...IMPORT_REQUEST, challenge: CHALLENGE, approvals: [{ officer: 0, signature: approvalOf(Command.BACKUP_IMPORT, IMPORT_REQUEST) }] },
+  },
+  { name: 'BACKUP_IMPORT response', kind: 'response', frameType: FrameType.RESPONSE, seq: 31, code: Command.BACKUP_IMPORT, fields: { keyIds: [1] } },
 ];
 
 // docs/protocol.md "Error details": {1: reason, 2: arg0, 3: arg1}; the device sends no text

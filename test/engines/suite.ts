@@ -1,4 +1,4 @@
-// The one end-to-end suite every real engine runs (docs/boards.md): boot, INFO, session, INIT, LOGIN, KEY_GENERATE, SIGN, KEY_ATTEST, ECDH, power cycle, officer approvals and RESET; heap figures into the engine report.
+// The one end-to-end suite every real engine runs (docs/boards.md): boot, INFO, session, INIT, LOGIN, KEY_GENERATE, SIGN, KEY_ATTEST, ECDH, power cycle, officer approvals, the domain, a backup and RESET; heap figures into the engine report.
 //
 // Each engine's test file calls engineSuite() with its EngineProfile and what that board can honestly do. The
 // device is driven with the project's own HsmClient through real frames; signatures are verified by node:crypto,
@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { Alg, Command } from '../../firmware/protocol/index.ts';
 import { HsmClient, algName } from '../../host/client.ts';
 import { officerPublicKey, signApproval, type ApprovalRequest } from '../../host/approvals.ts';
+import { openShare } from '../../host/domain.ts';
+import { combineShares, domainIdOf } from '../helpers/shamir.ts';
 import { HsmError } from '../../host/errors.ts';
 import { SessionHandshake } from '../../host/session.ts';
 import { publicKeyToSpkiDer } from '../../host/pubkey-format.ts';
@@ -300,6 +302,41 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           await unchanged('replayed approvals');
           expect((await h.publicKey(k.keyId).catch(failWith)).sensitive, 'the replay changed nothing').toBe(true);
 
+          // docs/quorum.md §5–§6: the domain and a backup, where this board's build carries them (INFO withoutDomain)
+          const exportable = await timed(times, 'KEY_GENERATE ed25519 (export-under-wrap)', () =>
+            h.generateKey('ed25519', 'exportable', { capabilities: ['sign', 'export-under-wrap'] }),
+          ).catch(failWith);
+          await h.logout().catch(failWith);
+          await h.login('so', SO_PIN).catch(failWith);
+          if ((await h.info().catch(failWith)).withoutDomain) {
+            expect(await refusedWith(h.domainCreate()), 'DOMAIN_CREATE where the build leaves it out').toBe('INVALID_COMMAND');
+          } else {
+            const dom = await timed(times, 'DOMAIN_CREATE (3 officers)', () => h.domainCreate()).catch(failWith);
+            const shares = dom.shares.map((sealed, i) => openShare(sealed, officers[i].privateKey, dom.domainId));
+            expect(
+              shares.map((x) => x && x.index),
+              'each officer opens its own share (node:crypto)',
+            ).toEqual([1, 2, 3]);
+            const plain = shares as { index: number; share: Uint8Array }[];
+            expect(domainIdOf(combineShares([plain[0], plain[2]])), 'two shares rebuild the domain').toEqual(dom.domainId);
+            expect((await h.info().catch(failWith)).domainId).toEqual(dom.domainId);
+            const both = (r: ApprovalRequest) => ({
+              challenge: r.challenge,
+              approvals: approve(r, [
+                [0, officers[0].privateKey],
+                [1, officers[1].privateKey],
+              ]),
+            });
+            const ids = [exportable.keyId];
+            req = await h.approvalRequest(Command.BACKUP_EXPORT, { keyIds: ids }).catch(failWith);
+            const blob = await timed(times, 'BACKUP_EXPORT (1 key, 2 approvals)', () => h.backupExport(ids, both(req))).catch(failWith);
+            // the blob opens and parses on this device: the one key is still here, so the restore is refused whole
+            req = await h.approvalRequest(Command.BACKUP_IMPORT, { blob }).catch(failWith);
+            expect(await refusedWith(timed(times, 'BACKUP_IMPORT (key id taken)', () => h.backupImport(blob, both(req)))), 'restore over a key').toBe(
+              'INVALID_PARAMETER',
+            );
+          }
+
           // docs/quorum.md §4: officers 0 and 2 approve RESET in a session with no login; the device is factory-new, without officers
           await h.logout().catch(failWith);
           req = await h.approvalRequest(Command.RESET, {}).catch(failWith);
@@ -315,6 +352,7 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           expect(after.initialized, 'factory-new after RESET').toBe(false);
           expect(after.threshold, 'no threshold after RESET').toBeUndefined();
           expect(after.officers, 'no officers after RESET').toBeUndefined();
+          expect(after.domainId, 'no domain after RESET').toBeUndefined();
         },
         stepMs,
       );

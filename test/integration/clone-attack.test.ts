@@ -1,7 +1,7 @@
 // The attack tinyhsm exists for, on two simulators (docs/quorum.md §7): an insider with both PINs and one officer's key cannot clone, back up, reset or loosen; M officers clone device A to device B, and B signs with the cloned keys.
 //
 // The officers' side runs on node:crypto (host/domain.ts), a second implementation of the share format; Shamir's
-// interpolation is written again here, so the domain id check below does not trust the firmware's shamir.ts. Every
+// interpolation is written again in test/helpers/shamir.ts, so the domain id check below does not trust the firmware's shamir.ts. Every
 // response the clients decode and both raw flash images are searched for the wrap key, the shares and the private
 // key bytes.
 import { describe, it, expect } from 'vitest';
@@ -14,6 +14,7 @@ import { officerPublicKey, signApproval, type ApprovalRequest } from '../../host
 import { openShare, reshare } from '../../host/domain.ts';
 import { SIM_SO_PIN, SIM_USER_PIN, inProcessSims, nodePublicKey } from '../helpers/sim.ts';
 import { hsmFailure } from '../helpers/hsm-error.ts';
+import { combineShares, domainIdOf } from '../helpers/shamir.ts';
 
 const sims = inProcessSims();
 const officerKeys = [0, 1, 2].map(() => generateKeyPairSync('ed25519').privateKey);
@@ -26,37 +27,6 @@ const QUORUM: [number, KeyObject][] = [
   [0, officerKeys[0]],
   [2, officerKeys[2]],
 ];
-
-/** GF(2^8) with x^8 + x^4 + x^3 + x + 1, written apart from firmware/core/shamir.ts. */
-function mul(a: number, b: number): number {
-  let p = 0;
-  while (b) {
-    if (b & 1) p ^= a;
-    a = a & 0x80 ? ((a << 1) ^ 0x11b) & 0xff : a << 1;
-    b >>= 1;
-  }
-  return p;
-}
-const inv = (a: number) => {
-  for (let x = 1; x < 256; x++) if (mul(a, x) === 1) return x;
-  throw new Error('no inverse');
-};
-function combine(points: { index: number; share: Uint8Array }[]): Uint8Array {
-  const out = new Uint8Array(32);
-  for (const p of points) {
-    let basis = 1;
-    for (const q of points) if (q !== p) basis = mul(basis, mul(q.index, inv(q.index ^ p.index)));
-    for (let j = 0; j < 32; j++) out[j] ^= mul(p.share[j], basis);
-  }
-  return out;
-}
-const domainIdOf = (wrap: Uint8Array) =>
-  new Uint8Array(
-    createHash('sha256')
-      .update(Buffer.concat([Buffer.from('tinyhsm domain v1'), Buffer.from([0]), wrap]))
-      .digest()
-      .subarray(0, 16),
-  );
 
 /** Every byte string in the decoded responses `c` receives, kept for the scan at the end. */
 function recordResponses(c: HsmClient, into: Uint8Array[]): HsmClient {
@@ -108,9 +78,9 @@ describe('the clone attack on two simulators (docs/quorum.md §7)', () => {
     const plainShares = dom.shares.map((s, i) => openShare(s, officerKeys[i], dom.domainId)!);
     expect(plainShares.map((s) => s.index)).toEqual([1, 2, 3]);
     expect(openShare(dom.shares[1], officerKeys[0], dom.domainId), "officer 0's key does not open officer 1's share").toBeUndefined();
-    const wrap = combine([plainShares[0], plainShares[2]]);
+    const wrap = combineShares([plainShares[0], plainShares[2]]);
     expect(domainIdOf(wrap)).toEqual(dom.domainId);
-    expect(domainIdOf(combine([plainShares[1]])), 'one share alone rebuilds nothing').not.toEqual(dom.domainId);
+    expect(domainIdOf(combineShares([plainShares[1]])), 'one share alone rebuilds nothing').not.toEqual(dom.domainId);
 
     const identityB = (await b.info()).identityPublicKey!;
 

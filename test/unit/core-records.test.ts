@@ -97,7 +97,7 @@ describe('key records', () => {
     expect(decodeKey(ok, 8)).toBeUndefined();
     expect(decodeKey(encodeKey(key({ alg: 9 as never })), 7)).toBeUndefined();
     expect(decodeKey(encodeKey(key({ alg: Alg.ED25519 })), 7)).toBeUndefined(); // 65-byte public key for ed25519
-    expect(decodeKey(encodeKey(key({ origin: 3 as never })), 7)).toBeUndefined();
+    expect(decodeKey(encodeKey(key({ origin: 5 as never })), 7)).toBeUndefined();
     const m = cborxDecoder.decode(ok) as Map<number, unknown>;
     for (const f of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) {
       const without = new Map(m);

@@ -26,9 +26,9 @@ describe('record key table', () => {
     expect(kindOf(0xfffdffff)).toBe(0xfffd);
   });
 
-  it('kinds are unique, and only the identity, keys and role (and retired PIN) records are secret', () => {
+  it('kinds are unique, and only the identity, keys, role and domain (and retired PIN) records are secret', () => {
     expect(new Set(KINDS).size).toBe(KINDS.length);
-    expect(KINDS.filter(isSecretKind).sort()).toEqual([RecordKind.IDENTITY, RecordKind.KEY, RecordKind.PIN, RecordKind.ROLE].sort());
+    expect(KINDS.filter(isSecretKind).sort()).toEqual([RecordKind.IDENTITY, RecordKind.KEY, RecordKind.PIN, RecordKind.ROLE, RecordKind.DOMAIN].sort());
   });
 
   it('keys of kinds 0xfffe and 0xffff belong to the store', () => {

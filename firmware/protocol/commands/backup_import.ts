@@ -21,5 +21,4 @@ export const BackupImportCommand = {
   gate: Gate.SO,
   request: BackupImportRequestSchema,
   response: BackupImportResponseSchema,
-  secret: true,
 } satisfies CommandSpec;

@@ -5,7 +5,6 @@
 //   k = HKDF-SHA-256(ikm = X25519(e, R), salt = E ‖ R, info = "tinyhsm share v1", 32 bytes).
 // k is used once (e is fresh), so the fixed nonce never repeats under one key. The recipient computes X25519(r, E)
 // with r = the first 32 bytes of SHA-512 of its Ed25519 seed. The domain id in the AAD keeps a share to one domain.
-import type { Crypto } from '../../hal/index.ts';
 import { concatBytes, utf8Encode } from '../bytes.ts';
 import type { Schema } from '../schema.ts';
 
@@ -31,11 +30,17 @@ const SHARE_INFO = 'tinyhsm share v1';
 const DOMAIN_LABEL = 'tinyhsm domain v1';
 const BACKUP_INFO = 'tinyhsm backup v1';
 
-/** What the share and backup formats need of the crypto HAL (the device's, or the noble one on a host). */
-export type DomainCrypto = Pick<
-  Crypto,
-  'sha256' | 'x25519' | 'x25519PublicKey' | 'hkdfSha256' | 'aeadSeal' | 'aeadOpen' | 'ed25519PublicToX25519' | 'ed25519SeedToX25519'
->;
+/** What the share and backup formats need of a crypto HAL (firmware/hal Crypto has these; protocol/ imports nothing outside itself). */
+export interface DomainCrypto {
+  sha256(data: Uint8Array): Uint8Array;
+  x25519(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
+  x25519PublicKey(privateKey: Uint8Array): Uint8Array;
+  hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
+  ed25519PublicToX25519(publicKey: Uint8Array): Uint8Array;
+  ed25519SeedToX25519(seed: Uint8Array): Uint8Array;
+}
 
 /** The domain id of a wrap key. */
 export function domainIdOf(c: DomainCrypto, wrapKey: Uint8Array): Uint8Array {
