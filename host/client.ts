@@ -297,7 +297,7 @@ export class HsmClient {
 
   /**
    * DOMAIN_CREATE (SO, officers enrolled, no domain yet): a wrap key made on the device, split M-of-N, one share sealed
-   * to each officer's key (docs/quorum.md §5.1). Resolves with the domain id and the sealed shares in officer order.
+   * to each officer's key (docs/quorum.md §8.1). Resolves with the domain id and the sealed shares in officer order.
    */
   async domainCreate(opts?: CallOptions): Promise<{ domainId: Uint8Array; shares: Uint8Array[] }> {
     const r = await this.call(Command.DOMAIN_CREATE, {}, opts);
@@ -309,17 +309,17 @@ export class HsmClient {
     return { domainId, shares: shares.map((sealed) => ({ sealed })) };
   }
 
-  /** DOMAIN_JOIN (SO, M approvals over domainJoinRequest()): take the domain's wrap key from shares sealed to this device's identity (docs/quorum.md §5.2). */
+  /** DOMAIN_JOIN (SO, M approvals over domainJoinRequest()): take the domain's wrap key from shares sealed to this device's identity (docs/quorum.md §8.2). */
   async domainJoin(domainId: Uint8Array, shares: Uint8Array[], approvals: ApprovalSet, opts?: CallOptions): Promise<void> {
     await this.call(Command.DOMAIN_JOIN, { ...this.domainJoinRequest(domainId, shares), ...approvals }, opts);
   }
 
-  /** BACKUP_EXPORT (SO, M approvals over { keyIds }): up to six keys allowing export-under-wrap, in one blob under the domain key (docs/quorum.md §6.1). */
+  /** BACKUP_EXPORT (SO, M approvals over { keyIds }): up to six keys allowing export-under-wrap, in one blob under the domain key (docs/quorum.md §9.1). */
   async backupExport(keyIds: number[], approvals: ApprovalSet, opts?: CallOptions): Promise<Uint8Array> {
     return (await this.call(Command.BACKUP_EXPORT, { keyIds, ...approvals }, opts)).blob as Uint8Array;
   }
 
-  /** BACKUP_IMPORT (SO, M approvals over { blob }): restore a blob's keys on a device of its domain; resolves with their ids (docs/quorum.md §6.2). */
+  /** BACKUP_IMPORT (SO, M approvals over { blob }): restore a blob's keys on a device of its domain; resolves with their ids (docs/quorum.md §9.2). */
   async backupImport(blob: Uint8Array, approvals: ApprovalSet, opts?: CallOptions): Promise<number[]> {
     return (await this.call(Command.BACKUP_IMPORT, { blob, ...approvals }, opts)).keyIds as number[];
   }

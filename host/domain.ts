@@ -1,4 +1,4 @@
-// An officer's side of the domain (docs/quorum.md §5): open the share a device sealed to the officer's Ed25519 key, and seal it again to a joining device's identity key.
+// An officer's side of the domain (docs/quorum.md §8): open the share a device sealed to the officer's Ed25519 key, and seal it again to a joining device's identity key.
 //
 // Written with node:crypto (X25519, HKDF-SHA-256, ChaCha20-Poly1305, SHA-512) and, for the Edwards-to-Montgomery map
 // of a public key that node:crypto lacks, a few lines of BigInt here (RFC 8032 §5.1.3, RFC 7748 §4.1): a second

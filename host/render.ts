@@ -268,7 +268,7 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.NO_OFFICERS]: (a) =>
     `${commandText(a[0])} needs officers: the domain's shares go to them and its uses need their approval; enrol them first (\`tinyhsm officer set\`)`,
   [Reason.DOMAIN_EXISTS]: () => 'this device is in a domain already; only a reset (approved by M officers) leaves it',
-  [Reason.NO_DOMAIN]: (a) => `${commandText(a[0])} needs the device in a domain: \`tinyhsm domain create\` here, or join one (docs/quorum.md §5)`,
+  [Reason.NO_DOMAIN]: (a) => `${commandText(a[0])} needs the device in a domain: \`tinyhsm domain create\` here, or join one (docs/quorum.md §8)`,
   [Reason.DOMAIN_DAMAGED]: () => "the domain record does not open under this device's master key: the flash is damaged or was altered; a reset clears it",
   [Reason.SHARE_UNREADABLE]: (a) =>
     `share ${a[0]} does not open with this device's identity key for this domain: the officer sealed it to another device or for another domain; nothing was done`,

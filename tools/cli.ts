@@ -91,7 +91,7 @@ commands:
   restore --in FILE --approve KEY...                  [SO] restore a backup on a device of its domain (marked restored)
   clone --from DEV --to DEV --approve KEY... [--domain FILE --identity KEY_HEX] [--to-so-pin PIN]
                                                       [SO of both] the target joins the domain (if not yet in it), then
-                                                      every exportable key it lacks goes across (docs/quorum.md §7)
+                                                      every exportable key it lacks goes across (docs/quorum.md §10)
   approval request (reset | officer-set ... | policy --key ID --capabilities LIST [--exportable] | delete --key ID
                     | domain-join --join JOIN | backup --keys ID,... | restore --in FILE) --out FILE
                                                       start a ceremony: the device's challenge and the request,
@@ -1012,7 +1012,7 @@ async function approvalCommand(positionals: string[], opts: Opts): Promise<{ jso
   throw new UsageError('usage: tinyhsm approval (request KIND --out FILE | sign FILE --officer-key KEY | submit FILE)');
 }
 
-// ---------------------------------------------------------------- domain, backup, restore, clone (docs/quorum.md §5–§7)
+// ---------------------------------------------------------------- domain, backup, restore, clone (docs/quorum.md §8–§10)
 
 const DOMAIN_FORMAT = 'tinyhsm-domain-v1';
 const JOIN_FORMAT = 'tinyhsm-domain-join-v1';

@@ -40,6 +40,6 @@ export interface DeviceContext {
   readonly rollback: RollbackState;
   /** The officers, their threshold and the approval challenge (docs/quorum.md; core/officers.ts). */
   readonly officers: Officers;
-  /** The domain id, and the domain's wrap key sealed under the master key (docs/quorum.md §5; core/domain.ts). */
+  /** The domain id, and the domain's wrap key sealed under the master key (docs/quorum.md §8; core/domain.ts). */
   readonly domain: Domain;
 }

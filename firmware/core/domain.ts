@@ -1,4 +1,4 @@
-// The device's domain (docs/quorum.md §5): its id in RAM for INFO, its wrap key only sealed under the master key in the DOMAIN record, opened for one request and wiped.
+// The device's domain (docs/quorum.md §8): its id in RAM for INFO, its wrap key only sealed under the master key in the DOMAIN record, opened for one request and wiped.
 //
 // The record is {1: domain id, 2: nonce ‖ ChaCha20-Poly1305 of the wrap key under the master key} (auth/key_seal.ts,
 // key id 0, which no key has, bound to the domain id). It changes with the master key in a PIN change's transaction

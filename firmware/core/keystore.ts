@@ -42,7 +42,7 @@ export interface KeyRecord {
   signer?: Ed25519Signer;
 }
 
-/** A key BACKUP_IMPORT restores (docs/quorum.md §6.2): checked by the caller, who keeps and wipes `privateKey`. */
+/** A key BACKUP_IMPORT restores (docs/quorum.md §9.2): checked by the caller, who keeps and wipes `privateKey`. */
 export interface RestoredKey {
   readonly id: number;
   readonly alg: AlgId;

@@ -32,7 +32,7 @@ export function checkOfficerList(crypto: Crypto, ed25519Offered: boolean, thresh
   if (threshold > list.length) return err(Status.INVALID_PARAMETER, Reason.THRESHOLD_OUT_OF_RANGE, [threshold, list.length]);
   for (let i = 0; i < list.length; i++) {
     for (let j = 0; j < i; j++) if (equalBytes(list[i].publicKey, list[j].publicKey)) return err(Status.INVALID_PARAMETER, Reason.OFFICER_KEY_REPEATED, [i, j]);
-    // a share is sealed to the key's X25519 form (docs/quorum.md §5.1): it must be a point on the curve
+    // a share is sealed to the key's X25519 form (docs/quorum.md §8.1): it must be a point on the curve
     try {
       crypto.ed25519PublicToX25519(list[i].publicKey);
     } catch (e) {

@@ -1,4 +1,4 @@
-// Shamir secret sharing over GF(2^8) with the AES polynomial x^8 + x^4 + x^3 + x + 1 (docs/quorum.md §5): split a secret into shares, rebuild it from enough of them.
+// Shamir secret sharing over GF(2^8) with the AES polynomial x^8 + x^4 + x^3 + x + 1 (docs/quorum.md §8): split a secret into shares, rebuild it from enough of them.
 //
 // Byte j of share x is f_j(x), where f_j is a polynomial of degree threshold − 1 with f_j(0) = secret[j] and the
 // other coefficients random. Any `threshold` shares give the secret back by Lagrange interpolation at 0; fewer

@@ -151,7 +151,7 @@ export const ALG_NAMES: { readonly [id: number]: string } = {
 
 /**
  * Where a key came from (KEY_LIST, KEY_PUBLIC, attestation). A key restored from a backup (BACKUP_IMPORT,
- * docs/quorum.md §6) keeps whether it was first generated or imported, as 3 or 4. Add at the end.
+ * docs/quorum.md §9) keeps whether it was first generated or imported, as 3 or 4. Add at the end.
  */
 export const Origin = {
   GENERATED: 1,

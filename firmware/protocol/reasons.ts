@@ -298,7 +298,7 @@ export enum Reason {
   /** POLICY_DENIED. [key id] a protected key, on a device without officers: only RESET removes it. */
   KEY_PROTECTED = 131,
 
-  // ---- the domain, backup and restore (docs/quorum.md §5–§6)
+  // ---- the domain, backup and restore (docs/quorum.md §8–§9)
   /** OPERATION_NOT_PERMITTED. [command] the command needs officers enrolled: the domain's shares go to them and its uses need their approvals. */
   NO_OFFICERS = 132,
   /** OPERATION_NOT_PERMITTED. The device is in a domain already; only RESET leaves it. */

@@ -302,7 +302,7 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           await unchanged('replayed approvals');
           expect((await h.publicKey(k.keyId).catch(failWith)).sensitive, 'the replay changed nothing').toBe(true);
 
-          // docs/quorum.md §5–§6: the domain and a backup, where this board's build carries them (INFO withoutDomain)
+          // docs/quorum.md §8–§9: the domain and a backup, where this board's build carries them (INFO withoutDomain)
           const exportable = await timed(times, 'KEY_GENERATE ed25519 (export-under-wrap)', () =>
             h.generateKey('ed25519', 'exportable', { capabilities: ['sign', 'export-under-wrap'] }),
           ).catch(failWith);

@@ -1,4 +1,4 @@
-// Shamir interpolation at 0 over GF(2^8) (x^8 + x^4 + x^3 + x + 1) and the domain id, written apart from firmware/core/shamir.ts so that tests check the device's shares against a second implementation (docs/quorum.md §5).
+// Shamir interpolation at 0 over GF(2^8) (x^8 + x^4 + x^3 + x + 1) and the domain id, written apart from firmware/core/shamir.ts so that tests check the device's shares against a second implementation (docs/quorum.md §8).
 import { createHash } from 'node:crypto';
 
 function mul(a: number, b: number): number {

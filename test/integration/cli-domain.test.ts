@@ -1,4 +1,4 @@
-// The domain ceremony through the CLI on two pty simulators (docs/quorum.md §5–§7): domain create, join-request, reshare with the identity check, the join through an approval file, backup, restore, and clone of what is left; one officer alone is refused.
+// The domain ceremony through the CLI on two pty simulators (docs/quorum.md §8–§10): domain create, join-request, reshare with the identity check, the join through an approval file, backup, restore, and clone of what is left; one officer alone is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// The attack tinyhsm exists for, on two simulators (docs/quorum.md §7): an insider with both PINs and one officer's key cannot clone, back up, reset or loosen; M officers clone device A to device B, and B signs with the cloned keys.
+// The attack tinyhsm exists for, on two simulators (docs/quorum.md §10): an insider with both PINs and one officer's key cannot clone, back up, reset or loosen; M officers clone device A to device B, and B signs with the cloned keys.
 //
 // The officers' side runs on node:crypto (host/domain.ts), a second implementation of the share format; Shamir's
 // interpolation is written again in test/helpers/shamir.ts, so the domain id check below does not trust the firmware's shamir.ts. Every
@@ -46,7 +46,7 @@ function recordResponses(c: HsmClient, into: Uint8Array[]): HsmClient {
 
 const contains = (hay: Uint8Array, needle: Uint8Array) => Buffer.from(hay).indexOf(Buffer.from(needle)) >= 0;
 
-describe('the clone attack on two simulators (docs/quorum.md §7)', () => {
+describe('the clone attack on two simulators (docs/quorum.md §10)', () => {
   it('one officer with both PINs is refused everything; two officers clone A to B, and B signs', async () => {
     const flashA = SimFlash.memory({ pages: 32 });
     const flashB = SimFlash.memory({ pages: 32 });

@@ -1,6 +1,7 @@
-// The share format and Shamir sharing of docs/quorum.md §5: the device's code (firmware/protocol/commands/domain.ts, core/shamir.ts) against the host's node:crypto one (host/domain.ts) and the tests' own interpolation, both ways.
+// The share format and Shamir sharing of docs/quorum.md §8: the device's code (firmware/protocol/commands/domain.ts, core/shamir.ts) against the host's node:crypto one (host/domain.ts) and the tests' own interpolation, both ways.
 import { describe, it, expect } from 'vitest';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createDecipheriv, createPrivateKey, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
 import { SEALED_SHARE_BYTES, domainIdOf as deviceDomainId, openShare as deviceOpen, sealShare as deviceSeal } from '../../firmware/protocol/commands/domain.ts';
@@ -12,7 +13,7 @@ import { seededRng } from '../helpers/loopback.ts';
 
 const crypto = createNobleCrypto();
 
-describe('domain shares (docs/quorum.md §5)', () => {
+describe('domain shares (docs/quorum.md §8)', () => {
   it("the host's Edwards-to-Montgomery map equals noble's, and refuses what is not a point", () => {
     for (let i = 0; i < 20; i++) {
       const pub = ed25519.getPublicKey(randomBytes(32));
@@ -81,5 +82,30 @@ describe('domain shares (docs/quorum.md §5)', () => {
   it('the domain id is SHA-256("tinyhsm domain v1" ‖ 0 ‖ wrap key)[0..16] on both sides', () => {
     const wrap = new Uint8Array(randomBytes(32));
     expect(deviceDomainId(crypto, wrap)).toEqual(domainIdOf(wrap));
+  });
+});
+
+describe('the worked example of docs/quorum.md §11, opened with node:crypto', () => {
+  it('the golden share opens with the RFC 8032 key to 01 ‖ W, and the golden blob to the documented plaintext', () => {
+    const golden = JSON.parse(readFileSync('test/vectors/golden-frames.json', 'utf8')).frames as { name: string; fields: any }[];
+    const f = (name: string) => golden.find((g) => g.name === name)!.fields;
+    const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
+    const W = hex('404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f');
+    const seed = hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
+    const officer = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+    const domainId = hex(f('DOMAIN_CREATE response (one officer)').domainId.hex);
+    expect(domainId).toEqual(domainIdOf(W));
+    expect(hostOpen(hex(f('DOMAIN_CREATE response (one officer)').shares[0].sealed.hex), officer, domainId)).toEqual({ index: 1, share: W });
+    const blob = hex(f('BACKUP_EXPORT response').blob.hex);
+    const header = blob.subarray(0, 29);
+    expect(Buffer.from(header).toString('hex')).toBe('01' + Buffer.from(domainId).toString('hex') + 'b0b1b2b3b4b5b6b7b8b9babb');
+    const k = Buffer.from(hkdfSync('sha256', W, domainId, Buffer.from('tinyhsm backup v1'), 32));
+    const d = createDecipheriv('chacha20-poly1305', k, header.subarray(17), { authTagLength: 16 });
+    d.setAAD(header, { plaintextLength: blob.length - 45 });
+    d.setAuthTag(blob.subarray(blob.length - 16));
+    const plain = Buffer.concat([d.update(blob.subarray(29, blob.length - 16)), d.final()]);
+    expect(plain.toString('hex')).toBe(
+      '000102030405060708090a0b0c0d0e0f' + '01' + '11' + 'a70101020103626564040105110' + '6f507f4' + Buffer.from(seed).toString('hex'),
+    );
   });
 });

@@ -1,4 +1,4 @@
-// BACKUP_EXPORT: the named keys (each allowing export-under-wrap) with their policies and origins, sealed under a key derived from the domain's wrap key (docs/quorum.md §6.1).
+// BACKUP_EXPORT: the named keys (each allowing export-under-wrap) with their policies and origins, sealed under a key derived from the domain's wrap key (docs/quorum.md §9.1).
 import { Capability, Command, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
@@ -32,7 +32,7 @@ export function backupExport(ctx: DeviceContext, req: BackupExportRequest): Resu
   if (!kc.ok) return kc;
   const wrap = domain.open(kc.value, Command.BACKUP_EXPORT);
   if (!wrap.ok) return wrap;
-  // the plaintext (docs/quorum.md §6.1): source device id ‖ count ‖ per key: length ‖ clear CBOR map ‖ private key;
+  // the plaintext (docs/quorum.md §9.1): source device id ‖ count ‖ per key: length ‖ clear CBOR map ‖ private key;
   // each private key is copied once, into `plain`, which is wiped (a CBOR writer would leave copies in a JS array)
   const clear: Uint8Array[] = [];
   let length = deviceId.length + 1;

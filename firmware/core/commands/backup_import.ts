@@ -1,4 +1,4 @@
-// BACKUP_IMPORT: open a backup blob of this device's domain and restore its keys with their policies, marked restored, all in one store transaction (docs/quorum.md §6.2).
+// BACKUP_IMPORT: open a backup blob of this device's domain and restore its keys with their policies, marked restored, all in one store transaction (docs/quorum.md §9.2).
 import { Command, Origin, Status, type AlgId } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';
@@ -14,7 +14,7 @@ import { offeredMechanism } from '../mechanisms/index.ts';
 import { policyAtCreation } from '../policy.ts';
 import { PRIVATE_KEY_LENGTH } from '../records.ts';
 
-/** A key's clear part in a backup (docs/quorum.md §6.1). */
+/** A key's clear part in a backup (docs/quorum.md §9.1). */
 const BackupKeySchema = [
   { key: 1, name: 'id', type: { t: 'uint', min: 1, max: 0xffff } },
   { key: 2, name: 'alg', type: { t: 'uint', max: 255 } },

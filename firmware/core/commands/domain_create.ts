@@ -1,4 +1,4 @@
-// DOMAIN_CREATE: a fresh wrap key, its Shamir shares (threshold M) each sealed to one officer, the key itself kept only sealed under the master key (docs/quorum.md §5.1).
+// DOMAIN_CREATE: a fresh wrap key, its Shamir shares (threshold M) each sealed to one officer, the key itself kept only sealed under the master key (docs/quorum.md §8.1).
 import { Command, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';

@@ -1,4 +1,4 @@
-// DOMAIN_JOIN: open M shares sealed to this device's identity key, rebuild the wrap key, check it against the domain id, keep it sealed under the master key (docs/quorum.md §5.2).
+// DOMAIN_JOIN: open M shares sealed to this device's identity key, rebuild the wrap key, check it against the domain id, keep it sealed under the master key (docs/quorum.md §8.2).
 import { Alg, Command, Status } from '../../protocol/codes.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
 import { Reason } from '../../protocol/reasons.ts';

@@ -25,7 +25,7 @@ export const RecordKind = {
   ROLE: 0x0012,
   /** index 0: the officers and the threshold, CBOR {1: threshold, 2: [{1: Ed25519 public key, 2: label}, …]} (docs/quorum.md §1). */
   OFFICERS: 0x0013,
-  /** index 0: the domain, CBOR {1: domain id, 2: its wrap key sealed under the master key} (docs/quorum.md §5). */
+  /** index 0: the domain, CBOR {1: domain id, 2: its wrap key sealed under the master key} (docs/quorum.md §8). */
   DOMAIN: 0x0014,
 } as const;
 

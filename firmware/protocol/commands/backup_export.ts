@@ -1,4 +1,4 @@
-// BACKUP_EXPORT: up to six keys whose policy allows export-under-wrap, with their policies and origins, in one blob sealed under the domain key (docs/quorum.md §6).
+// BACKUP_EXPORT: up to six keys whose policy allows export-under-wrap, with their policies and origins, in one blob sealed under the domain key (docs/quorum.md §9).
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { approvalFields } from './approvals.ts';

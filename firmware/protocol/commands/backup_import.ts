@@ -1,4 +1,4 @@
-// BACKUP_IMPORT: restore the keys of a backup blob of this device's domain, with their policies, marked as restored (docs/quorum.md §6).
+// BACKUP_IMPORT: restore the keys of a backup blob of this device's domain, with their policies, marked as restored (docs/quorum.md §9).
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { approvalFields } from './approvals.ts';

@@ -1,4 +1,4 @@
-// The domain's wire formats, shared by device and host (docs/quorum.md §5–§6): the domain id, a share sealed to one Ed25519 key, and the backup blob's header and key.
+// The domain's wire formats, shared by device and host (docs/quorum.md §8–§9): the domain id, a share sealed to one Ed25519 key, and the backup blob's header and key.
 //
 // A sealed share (81 bytes) = E (32) ‖ ChaCha20-Poly1305(k, nonce 0^12, index (1) ‖ share (32), aad = domain id), where
 //   R = the recipient's Ed25519 public key mapped to X25519 (RFC 7748 §4.1), e a fresh X25519 key, E = X25519(e, 9),

@@ -1,4 +1,4 @@
-// DOMAIN_CREATE: make a domain wrap key on the device and split it into one share per officer, each sealed to that officer's key (docs/quorum.md §5).
+// DOMAIN_CREATE: make a domain wrap key on the device and split it into one share per officer, each sealed to that officer's key (docs/quorum.md §8).
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_OFFICERS } from './approvals.ts';

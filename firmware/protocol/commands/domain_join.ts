@@ -1,4 +1,4 @@
-// DOMAIN_JOIN: take a domain's wrap key from M shares sealed to this device's identity key, with M officer approvals (docs/quorum.md §5).
+// DOMAIN_JOIN: take a domain's wrap key from M shares sealed to this device's identity key, with M officer approvals (docs/quorum.md §8).
 import type { MessageOf, Schema } from '../schema.ts';
 import { type CommandSpec, Gate } from './spec.ts';
 import { MAX_OFFICERS, approvalFields } from './approvals.ts';
@@ -6,7 +6,7 @@ import { DOMAIN_ID_BYTES, SealedShareSchema } from './domain.ts';
 
 export const DomainJoinRequestSchema = [
   { key: 1, name: 'domainId', type: { t: 'bytes', min: DOMAIN_ID_BYTES, max: DOMAIN_ID_BYTES } },
-  /** Shares of the domain each re-sealed by its officer to this device's identity key (docs/quorum.md §5.2). */
+  /** Shares of the domain each re-sealed by its officer to this device's identity key (docs/quorum.md §8.2). */
   { key: 2, name: 'shares', type: { t: 'list', max: MAX_OFFICERS, of: SealedShareSchema } },
   ...approvalFields(3),
 ] as const satisfies Schema;
