@@ -69,38 +69,43 @@ type HandlerTable = {
 };
 
 /** Command code → handler: the device's half of each command declared in protocol/commands/index.ts COMMANDS. */
-export const HANDLERS: HandlerTable & { readonly [code: number]: Handler } = {
-  [Command.INFO]: info,
-  [Command.ECHO]: echo,
-  [Command.RANDOM]: random,
-  [Command.KEY_GENERATE]: keyGenerate,
-  [Command.KEY_IMPORT]: keyImport,
-  [Command.KEY_LIST]: keyList,
-  [Command.KEY_PUBLIC]: keyPublic,
-  [Command.KEY_DELETE]: keyDelete,
-  [Command.SIGN]: sign,
-  [Command.ECDH]: ecdh,
-  [Command.SESSION_OPEN]: sessionOpen,
-  // the envelope handler runs the inner body through this dispatcher, in session mode
-  [Command.SESSION_MESSAGE]: (ctx: DeviceContext, req: any) => sessionMessage(ctx, req, dispatchInSession),
-  [Command.SESSION_CLOSE]: sessionClose,
-  [Command.INIT]: init,
-  [Command.LOGIN]: login,
-  [Command.LOGOUT]: logout,
-  [Command.CHANGE_PIN]: changePin,
-  [Command.UNBLOCK]: unblock,
-  [Command.KEY_SET_POLICY]: keySetPolicy,
-  [Command.KEY_ATTEST]: keyAttest,
-  [Command.APPROVAL_CHALLENGE]: approvalChallenge,
-  [Command.OFFICERS_SET]: officersSet,
-  [Command.RESET]: reset,
-  // a board build may leave these out (tools/build.mjs `withoutDomain` defines TINYHSM_WITHOUT_DOMAIN; INFO then says
-  // so): the bundler drops the handlers' code, and the command is refused as not in this build
-  [Command.DOMAIN_CREATE]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : domainCreate,
-  [Command.DOMAIN_JOIN]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : domainJoin,
-  [Command.BACKUP_EXPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupExport,
-  [Command.BACKUP_IMPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupImport,
-};
+// Built inside a function, as protocol/commands/index.ts builds COMMANDS: JerryScript 2.4 (Kaluma) keeps a variable of the
+// bundle's outermost function that no inner function reads in a register and crashes once there are too many of them
+// (docs/boards.md "Kaluma"); each handler imported only for this table would be one.
+export const HANDLERS: HandlerTable & { readonly [code: number]: Handler } = (function () {
+  return {
+    [Command.INFO]: info,
+    [Command.ECHO]: echo,
+    [Command.RANDOM]: random,
+    [Command.KEY_GENERATE]: keyGenerate,
+    [Command.KEY_IMPORT]: keyImport,
+    [Command.KEY_LIST]: keyList,
+    [Command.KEY_PUBLIC]: keyPublic,
+    [Command.KEY_DELETE]: keyDelete,
+    [Command.SIGN]: sign,
+    [Command.ECDH]: ecdh,
+    [Command.SESSION_OPEN]: sessionOpen,
+    // the envelope handler runs the inner body through this dispatcher, in session mode
+    [Command.SESSION_MESSAGE]: (ctx: DeviceContext, req: any) => sessionMessage(ctx, req, dispatchInSession),
+    [Command.SESSION_CLOSE]: sessionClose,
+    [Command.INIT]: init,
+    [Command.LOGIN]: login,
+    [Command.LOGOUT]: logout,
+    [Command.CHANGE_PIN]: changePin,
+    [Command.UNBLOCK]: unblock,
+    [Command.KEY_SET_POLICY]: keySetPolicy,
+    [Command.KEY_ATTEST]: keyAttest,
+    [Command.APPROVAL_CHALLENGE]: approvalChallenge,
+    [Command.OFFICERS_SET]: officersSet,
+    [Command.RESET]: reset,
+    // a board build may leave these out (tools/build.mjs `withoutDomain` defines TINYHSM_WITHOUT_DOMAIN; INFO then says
+    // so): the bundler drops the handlers' code, and the command is refused as not in this build
+    [Command.DOMAIN_CREATE]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : domainCreate,
+    [Command.DOMAIN_JOIN]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : domainJoin,
+    [Command.BACKUP_EXPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupExport,
+    [Command.BACKUP_IMPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupImport,
+  };
+})();
 
 interface Entry {
   handler: Handler;
