@@ -324,6 +324,14 @@ export class HsmClient {
     return (await this.call(Command.BACKUP_IMPORT, { blob, ...approvals }, opts)).keyIds as number[];
   }
 
+  /**
+   * SHARE_RESEAL (user): the officer key `keyId` on this device opens its domain share and seals it again to
+   * `recipient`, a joining device's identity key, inside the device (docs/quorum.md §8.2); its policy and button apply.
+   */
+  async shareReseal(keyId: number, domainId: Uint8Array, sealed: Uint8Array, recipient: Uint8Array, opts?: CallOptions): Promise<Uint8Array> {
+    return (await this.call(Command.SHARE_RESEAL, { keyId, domainId, sealed, recipient }, opts)).sealed as Uint8Array;
+  }
+
   async deleteKey(keyId: number, opts?: CallOptions, approvals?: ApprovalSet): Promise<void> {
     await this.call(Command.KEY_DELETE, { keyId, ...approvals }, opts);
   }

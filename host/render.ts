@@ -280,6 +280,8 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.KEY_ID_TAKEN]: (a) => `this device has a key with id ${a[0]} already; delete it first or restore on another device; nothing was restored`,
   [Reason.KEY_REPEATED]: (a) => `key ${a[0]} is named twice in the request; name each key once`,
   [Reason.OFFICER_KEY_INVALID]: (a) => `officer ${a[0]}'s public key is not an Ed25519 point, so no share could be sealed to it; check the .pub file`,
+  [Reason.NOT_ED25519]: (a) => `key ${a[0]} is ${algText(a[1])}; only an Ed25519 officer key opens a domain share`,
+  [Reason.RECIPIENT_INVALID]: () => "the recipient is not an Ed25519 public key (not a point of the curve); give the joining device's identity key",
   [Reason.NOT_IN_THIS_BUILD]: () =>
     "this board's firmware build leaves the domain, backup and restore commands out (INFO withoutDomain; docs/boards.md); use a board that carries them",
 };

@@ -14,7 +14,7 @@
 // The build FAILS (exit 1) when, in any firmware bundle:
 //   - an input comes from sim/, host/, tools/, test/, or is a *.test.ts file, or a node builtin (node:*) is imported;
 // and in a device bundle (generic, kaluma, espruino):
-//   - the minified size is over its budget (160 KiB; the Kaluma and generic bundles 176 KiB, see KALUMA_BUDGET);
+//   - the minified size is over its budget (160 KiB; generic 176 KiB, the Kaluma bundles 192 KiB: GENERIC_BUDGET, KALUMA_BUDGET);
 //   - @noble/ciphers' AES is included (noble builds ~640 KiB of AES tables on first use; docs/architecture.md §3);
 //   - `Math.random`, `Date.now`, `performance.now` or `new Date` appear outside @noble's own code. Noble references
 //     `Date.now` only to time-slice its async KDF loops (hashes/utils.js asyncLoop), never for randomness, so that one
@@ -37,9 +37,10 @@ export const DEVICE_BUDGET = 160 * 1024;
 /**
  * The Kaluma bundles' own budget. A board image runs them as a static snapshot kept in flash (docs/boards.md "Kaluma"),
  * so their size costs flash, not heap; the heap they need is what binds, and the engine suite measures it against each
- * board's heap budget. This cap stops growth that nobody meant: 176 KiB, 16 KiB above the others.
+ * board's heap budget. This cap stops growth that nobody meant: 192 KiB (176 KiB until the domain commands, which
+ * brought the Pico 2's bundle to its last 72 bytes; the Pico's leaves them out).
  */
-export const KALUMA_BUDGET = 176 * 1024;
+export const KALUMA_BUDGET = 192 * 1024;
 /**
  * The generic (XS) bundle's budget: with the domain, backup and restore it outgrew 160 KiB. XS runs it on a PSRAM-class
  * heap, which the engine suite measures against its 2 MB budget (docs/boards.md "Moddable XS"); this cap, like

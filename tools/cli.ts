@@ -83,9 +83,10 @@ commands:
   domain create --out FILE                            [SO] make the domain: its wrap key split M-of-N, one share sealed to
                                                       each officer (FILE); INFO then shows the domain id
   domain join-request --domain FILE --out JOIN        on the device that joins: its id and identity key, for the officers
-  domain reshare JOIN --domain FILE --officer-key KEY --identity KEY_HEX
+  domain reshare JOIN --domain FILE (--officer-key KEY | --officer-device DEV --key ID) --identity KEY_HEX
                                                       an officer checks the joining device's identity key and seals its
-                                                      share to it; then \`approval request domain-join\` on that device
+                                                      share to it (a key on a tinyhsm re-seals inside it); then
+                                                      \`approval request domain-join\` on that device
   backup --keys all|ID,... --approve KEY... --out FILE
                                                       [SO] keys allowing export-under-wrap, sealed under the domain key
   restore --in FILE --approve KEY...                  [SO] restore a backup on a device of its domain (marked restored)
@@ -1082,18 +1083,39 @@ async function officerOf(path: string, officers: { fingerprint: string }[]): Pro
   return { index, privateKey, label: pub.label };
 }
 
-/** An officer re-seals its share to the joining device after checking the device's identity key against `identity`. */
-async function reshareInto(join: JoinFile, domain: DomainFile, keyPath: string, identity: string): Promise<string> {
+/**
+ * An officer re-seals its share to the joining device after checking the device's identity key against `identity`:
+ * with a key file here (the share is in this process for a moment, then wiped), or with `device` = [DEV, key id] the
+ * officer's key on a tinyhsm, which re-seals inside it (SHARE_RESEAL), so no host sees the share.
+ */
+async function reshareInto(join: JoinFile, domain: DomainFile, keyPath: string | undefined, identity: string, opts: Opts): Promise<string> {
   if (identity.toLowerCase() !== join.identityKey)
     throw new UsageError(
       `the join request names identity key ${join.identityKey}, not ${identity}: do not seal your share to it (the host that made the request may not be the device you mean)`,
     );
   if (join.domainId !== domain.domainId) throw new UsageError(`the join request is for domain ${join.domainId}; the domain file is ${domain.domainId}`);
-  const o = await officerOf(keyPath, domain.officers);
-  const sealed = reshare(hexField(domain.officers[o.index].share), o.privateKey, hexField(domain.domainId), hexField(join.identityKey));
-  if (sealed === undefined) throw new UsageError(`the share of officer ${o.index} (${o.label}) in the domain file does not open with ${keyPath}`);
-  join.shares = join.shares.filter((s) => s.officer !== o.index).concat([{ officer: o.index, label: o.label, sealed: toHex(sealed) }]);
-  return o.label;
+  let index: number;
+  let label: string;
+  let sealed: Uint8Array | undefined;
+  if (keyPath === undefined) {
+    // the officer's key on another tinyhsm (user PIN of that device)
+    const keyId = needKeyId(opts.key);
+    [index, label, sealed] = await withLogin({ ...opts, device: opts['officer-device'] }, 'user', 'SHARE_RESEAL', async (c) => {
+      const k = await c.publicKey(keyId);
+      const fp = toHex(officerFingerprint(k.publicKey));
+      const i = domain.officers.findIndex((o) => o.fingerprint === fp);
+      if (i < 0) throw new UsageError(`key ${keyId} on ${opts['officer-device']} (fingerprint ${fp}) is not one of the domain's officers`);
+      const out = await c.shareReseal(keyId, hexField(domain.domainId), hexField(domain.officers[i].share), hexField(join.identityKey), { signal: interrupt });
+      return [i, domain.officers[i].label, out] as const;
+    });
+  } else {
+    const o = await officerOf(keyPath, domain.officers);
+    [index, label] = [o.index, o.label];
+    sealed = reshare(hexField(domain.officers[o.index].share), o.privateKey, hexField(domain.domainId), hexField(join.identityKey));
+    if (sealed === undefined) throw new UsageError(`the share of officer ${o.index} (${o.label}) in the domain file does not open with ${keyPath}`);
+  }
+  join.shares = join.shares.filter((s) => s.officer !== index).concat([{ officer: index, label, sealed: toHex(sealed as Uint8Array) }]);
+  return label;
 }
 
 async function joinRequestOf(c: HsmClient, domainId: string): Promise<JoinFile> {
@@ -1151,11 +1173,11 @@ async function domainCommand(positionals: string[], opts: Opts): Promise<{ json:
     const path = positionals[1];
     const join = readJson<JoinFile>(path, JOIN_FORMAT, 'the join request as the first argument');
     const domain = readJson<DomainFile>(opts.domain, DOMAIN_FORMAT, '--domain FILE');
-    if (opts['officer-key'] === undefined || opts.identity === undefined)
+    if ((opts['officer-key'] === undefined) === (opts['officer-device'] === undefined) || opts.identity === undefined)
       throw new UsageError(
-        "usage: tinyhsm domain reshare JOIN --domain FILE --officer-key KEY --identity KEY_HEX (the joining device's identity key, read on it)",
+        "usage: tinyhsm domain reshare JOIN --domain FILE (--officer-key KEY | --officer-device DEV --key ID) --identity KEY_HEX (the joining device's identity key, read on it)",
       );
-    const label = await reshareInto(join, domain, opts['officer-key'], opts.identity);
+    const label = await reshareInto(join, domain, opts['officer-key'], opts.identity, opts);
     writeFileSync(path as string, JSON.stringify(join, null, 1) + '\n');
     const more = domain.threshold - join.shares.length;
     return {
@@ -1263,7 +1285,7 @@ async function cloneCommand(opts: Opts): Promise<{ json: object; text: string }>
     if (opts.identity === undefined) throw new UsageError(`give --identity KEY_HEX: the identity key of device ${toHex(info.deviceId)}, read on it`);
     const join = await joinRequestOf(c, domainId);
     const labels: string[] = [];
-    for (const k of approve) labels.push(await reshareInto(join, domain, k, opts.identity));
+    for (const k of approve) labels.push(await reshareInto(join, domain, k, opts.identity, opts));
     const shares = join.shares.map((s) => hexField(s.sealed));
     const request = c.domainJoinRequest(hexField(domainId), shares);
     await c.domainJoin(hexField(domainId), shares, await approveInProcess(c, Command.DOMAIN_JOIN, request, approve));

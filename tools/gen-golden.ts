@@ -109,6 +109,10 @@ const approvalOf = (command: number, request: object) =>
 const JOIN_REQUEST = { domainId: DOMAIN_ID, shares: [{ sealed: SEALED_SHARE }] };
 const EXPORT_REQUEST = { keyIds: [1] };
 const IMPORT_REQUEST = { blob: BACKUP_BLOB };
+// SHARE_RESEAL: the device holding officer 0's key (as key 1) re-seals the share above to RFC 8032 §7.1 TEST 2's public
+// key, with RFC 7748 §6.1 Bob's private key as the ephemeral
+const RECIPIENT = h('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c');
+const RESEALED = sealShare(NOBLE, h('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'), RECIPIENT, DOMAIN_ID, 1, WRAP);
 
 type Example = {
   name: string;
@@ -416,6 +420,15 @@ const examples: Example[] = [
     fields: { ...IMPORT_REQUEST, challenge: CHALLENGE, approvals: [{ officer: 0, signature: approvalOf(Command.BACKUP_IMPORT, IMPORT_REQUEST) }] },
   },
   { name: 'BACKUP_IMPORT response', kind: 'response', frameType: FrameType.RESPONSE, seq: 31, code: Command.BACKUP_IMPORT, fields: { keyIds: [1] } },
+  {
+    name: 'SHARE_RESEAL request',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 32,
+    code: Command.SHARE_RESEAL,
+    fields: { keyId: 1, domainId: DOMAIN_ID, sealed: SEALED_SHARE, recipient: RECIPIENT },
+  },
+  { name: 'SHARE_RESEAL response', kind: 'response', frameType: FrameType.RESPONSE, seq: 32, code: Command.SHARE_RESEAL, fields: { sealed: RESEALED } },
 ];
 
 // docs/protocol.md "Error details": {1: reason, 2: arg0, 3: arg1}; the device sends no text

@@ -45,6 +45,7 @@ import { domainCreate } from './commands/domain_create.ts';
 import { domainJoin } from './commands/domain_join.ts';
 import { backupExport } from './commands/backup_export.ts';
 import { backupImport } from './commands/backup_import.ts';
+import { shareReseal } from './commands/share_reseal.ts';
 
 declare const TINYHSM_WITHOUT_DOMAIN: boolean | undefined;
 
@@ -104,6 +105,8 @@ export const HANDLERS: HandlerTable & { readonly [code: number]: Handler } = (fu
     [Command.DOMAIN_JOIN]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : domainJoin,
     [Command.BACKUP_EXPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupExport,
     [Command.BACKUP_IMPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupImport,
+
+    [Command.SHARE_RESEAL]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : shareReseal,
   };
 })();
 

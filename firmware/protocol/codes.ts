@@ -42,6 +42,7 @@ export const Command = {
   DOMAIN_JOIN: 0x19,
   BACKUP_EXPORT: 0x1a,
   BACKUP_IMPORT: 0x1b,
+  SHARE_RESEAL: 0x1c,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export type CommandName = keyof typeof Command;

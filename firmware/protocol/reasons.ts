@@ -325,6 +325,10 @@ export enum Reason {
   OFFICER_KEY_INVALID = 143,
   /** INVALID_COMMAND. This board's build leaves the command out (INFO withoutDomain; docs/boards.md). */
   NOT_IN_THIS_BUILD = 144,
+  /** OPERATION_NOT_PERMITTED. [key id, algorithm] SHARE_RESEAL needs an officer key: Ed25519. */
+  NOT_ED25519 = 145,
+  /** INVALID_PARAMETER. The recipient of SHARE_RESEAL is not an Ed25519 public key (a point of the curve). */
+  RECIPIENT_INVALID = 146,
 }
 export type ReasonName = keyof typeof Reason;
 

@@ -10,7 +10,7 @@ import { Command } from '../../firmware/protocol/index.ts';
 import { Reason } from '../../firmware/protocol/reasons.ts';
 import { SimFlash } from '../../sim/flash.ts';
 import type { HsmClient } from '../../host/client.ts';
-import { officerPublicKey, signApproval, type ApprovalRequest } from '../../host/approvals.ts';
+import { approvalBytes, officerPublicKey, signApproval, type ApprovalRequest } from '../../host/approvals.ts';
 import { openShare, reshare } from '../../host/domain.ts';
 import { SIM_SO_PIN, SIM_USER_PIN, inProcessSims, nodePublicKey } from '../helpers/sim.ts';
 import { hsmFailure } from '../helpers/hsm-error.ts';
@@ -186,5 +186,44 @@ describe('the clone attack on two simulators (docs/quorum.md §10)', () => {
       seen.some((v) => contains(v, ed.publicKey)),
       'the scan sees the responses',
     ).toBe(true);
+  });
+});
+
+describe('an officer whose key lives on a tinyhsm (docs/quorum.md §8.2)', () => {
+  it('re-seals its share inside that device (SHARE_RESEAL) and signs its approval there; the share never reaches the host', async () => {
+    const [simA, simB, simD] = [await sims.boot({}, false), await sims.boot({}, false), await sims.boot({}, false)];
+    const seen: Uint8Array[] = [];
+    const [a, b, d] = [sims.client(simA), sims.client(simB), recordResponses(sims.client(simD), seen)];
+    // officer 2's key is made on device D and never leaves it
+    await d.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN });
+    await d.login('user', SIM_USER_PIN);
+    const dKey = await d.generateKey('ed25519', 'officer-2', { capabilities: ['sign'] });
+    const list = [officers[0], officers[1], { publicKey: dKey.publicKey, label: 'on-device' }];
+    for (const c of [a, b]) await c.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, officers: { threshold: 2, officers: list } });
+    await a.login('so', SIM_SO_PIN);
+    const dom = await a.domainCreate();
+    const identityB = (await b.info()).identityPublicKey!;
+
+    // the refusals change nothing and say why
+    const x = await d.generateKey('x25519', 'not an officer key', { capabilities: ['derive'] });
+    expect((await hsmFailure(d.shareReseal(x.keyId, dom.domainId, dom.shares[2], identityB))).reason).toBe(Reason.NOT_ED25519);
+    expect((await hsmFailure(d.shareReseal(dKey.keyId, dom.domainId, dom.shares[0], identityB))).reason, "officer 0's share").toBe(Reason.SHARE_UNREADABLE);
+    const notAPoint = new Uint8Array(32).fill(0xff);
+    notAPoint[31] = 0x7f;
+    expect((await hsmFailure(d.shareReseal(dKey.keyId, dom.domainId, dom.shares[2], notAPoint))).reason).toBe(Reason.RECIPIENT_INVALID);
+    const noSign = await d.generateKey('ed25519', 'cannot sign', { capabilities: ['export-under-wrap'] });
+    expect((await hsmFailure(d.shareReseal(noSign.keyId, dom.domainId, dom.shares[2], identityB))).code).toBe('POLICY_DENIED');
+
+    const fromDevice = await d.shareReseal(dKey.keyId, dom.domainId, dom.shares[2], identityB);
+    const fromFile = reshare(dom.shares[0], officerKeys[0], dom.domainId, identityB)!;
+    await b.login('so', SIM_SO_PIN);
+    const req = await b.approvalRequest(Command.DOMAIN_JOIN, b.domainJoinRequest(dom.domainId, [fromFile, fromDevice]));
+    const onDevice = { officer: 2, signature: await d.sign(dKey.keyId, { message: approvalBytes(req) }) };
+    await b.domainJoin(dom.domainId, [fromFile, fromDevice], { challenge: req.challenge, approvals: [signApproval(req, 0, officerKeys[0]), onDevice] });
+    expect((await b.info()).domainId).toEqual(dom.domainId);
+    // nothing D answered holds the wrap key (rebuilt here from the file officers' shares only to know its bytes)
+    const wrapKey = combineShares([openShare(dom.shares[0], officerKeys[0], dom.domainId)!, openShare(dom.shares[1], officerKeys[1], dom.domainId)!]);
+    expect(domainIdOf(wrapKey)).toEqual(dom.domainId);
+    for (const v of seen) expect(contains(v, wrapKey), 'the wrap key in a response of D').toBe(false);
   });
 });

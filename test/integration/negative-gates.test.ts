@@ -51,6 +51,7 @@ const DOC_GATES: { readonly [name: string]: number } = {
   DOMAIN_JOIN: Gate.SO,
   BACKUP_EXPORT: Gate.SO,
   BACKUP_IMPORT: Gate.SO,
+  SHARE_RESEAL: Gate.USER,
 };
 
 const ALL_COMMANDS: [string, number][] = Object.entries(Command).map(([name, code]) => [name, code as number]);
@@ -120,16 +121,29 @@ function paramsOf(name: string, k: Keys): object {
       return { 1: [k.a] };
     case 'BACKUP_IMPORT':
       return { 1: new Uint8Array(64) };
+    case 'SHARE_RESEAL':
+      return {
+        1: k.a,
+        2: new Uint8Array(16),
+        3: new Uint8Array(81),
+        4: new Uint8Array(Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex')),
+      };
     default:
       return {};
   }
 }
 
 /**
- * Commands whose handler needs officers, which these fixtures do not enrol: sent right they pass the gate and the
- * handler refuses them (OPERATION_NOT_PERMITTED, NO_OFFICERS). The clone-attack and domain tests run them to OK.
+ * Commands whose handler needs what these fixtures do not have (officers; a share sealed to one of their keys): sent
+ * right they pass the gate and the handler refuses them with this status. The clone-attack tests run them to OK.
  */
-const NEEDS_OFFICERS = new Set(['DOMAIN_CREATE', 'DOMAIN_JOIN', 'BACKUP_EXPORT', 'BACKUP_IMPORT']);
+const HANDLER_REFUSES: { readonly [name: string]: string } = {
+  DOMAIN_CREATE: 'OPERATION_NOT_PERMITTED',
+  DOMAIN_JOIN: 'OPERATION_NOT_PERMITTED',
+  BACKUP_EXPORT: 'OPERATION_NOT_PERMITTED',
+  BACKUP_IMPORT: 'OPERATION_NOT_PERMITTED',
+  SHARE_RESEAL: 'INVALID_PARAMETER',
+};
 
 // ---------------------------------------------------------------- work counters
 
@@ -460,9 +474,7 @@ describe('replayed and tampered envelopes of every command: refused, not execute
       expect(first.statusName, name + ': the genuine envelope').toBe('OK');
       const inner = replyOfBody(first.frame, s.open(field<number>(first, 1), field<Uint8Array>(first, 2)));
       if (DOC_GATES[name] !== undefined)
-        expect(inner.statusName, name + ' sent right: ' + inner.message).toBe(
-          gate === Gate.OUTER ? 'INVALID_COMMAND' : NEEDS_OFFICERS.has(name) ? 'OPERATION_NOT_PERMITTED' : 'OK',
-        );
+        expect(inner.statusName, name + ' sent right: ' + inner.message).toBe(gate === Gate.OUTER ? 'INVALID_COMMAND' : (HANDLER_REFUSES[name] ?? 'OK'));
       const after = snap(fx);
       const w0 = work(fx);
       const replay = send(fx.t, e);

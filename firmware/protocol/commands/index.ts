@@ -28,6 +28,7 @@ import { DomainCreateCommand } from './domain_create.ts';
 import { DomainJoinCommand } from './domain_join.ts';
 import { BackupExportCommand } from './backup_export.ts';
 import { BackupImportCommand } from './backup_import.ts';
+import { ShareResealCommand } from './share_reseal.ts';
 
 /**
  * Command code → declaration, with each declaration's own schema types (for the typed handler table, core/dispatch.ts).
@@ -64,6 +65,7 @@ function commandTable() {
     [Command.DOMAIN_JOIN]: DomainJoinCommand,
     [Command.BACKUP_EXPORT]: BackupExportCommand,
     [Command.BACKUP_IMPORT]: BackupImportCommand,
+    [Command.SHARE_RESEAL]: ShareResealCommand,
   } as const;
 }
 /** The declarations by code, as types: what each command's request and response are. */
@@ -100,6 +102,7 @@ export * from './domain_create.ts';
 export * from './domain_join.ts';
 export * from './backup_export.ts';
 export * from './backup_import.ts';
+export * from './share_reseal.ts';
 export * from './domain.ts';
 export * from './approvals.ts';
 export * from './policy.ts';

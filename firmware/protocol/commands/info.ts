@@ -61,7 +61,7 @@ export const InfoResponseSchema = [
   { key: 28, name: 'officers', type: { t: 'list', max: MAX_OFFICERS, of: OfficerInfoSchema }, optional: true },
   /** The domain this device is in (docs/quorum.md §8). Absent while it is in none. */
   { key: 29, name: 'domainId', type: { t: 'bytes', min: DOMAIN_ID_BYTES, max: DOMAIN_ID_BYTES }, optional: true },
-  /** Present (true) when this board's build leaves DOMAIN_CREATE, DOMAIN_JOIN, BACKUP_EXPORT and BACKUP_IMPORT out (docs/boards.md). */
+  /** Present (true) when this board's build leaves DOMAIN_CREATE, DOMAIN_JOIN, BACKUP_EXPORT, BACKUP_IMPORT and SHARE_RESEAL out (docs/boards.md). */
   { key: 30, name: 'withoutDomain', type: { t: 'bool' }, optional: true },
 ] as const satisfies Schema;
 export type InfoResponse = MessageOf<typeof InfoResponseSchema>;
