@@ -13,16 +13,19 @@ const PASS = 'correct horse battery staple';
 let dir: string;
 let a: SimProcess;
 let b: SimProcess;
+let d: SimProcess;
 let known: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tinyhsm-cli-domain-'));
   known = freshKnownDevices();
   a = await spawnSim(['--pty', '--flash', join(dir, 'a.img')], { init: false });
   b = await spawnSim(['--pty', '--flash', join(dir, 'b.img')], { init: false });
+  d = await spawnSim(['--pty'], { init: false });
 });
 afterAll(async () => {
   await a.stop();
   await b.stop();
+  await d.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -43,14 +46,18 @@ async function ok(args: string[], device?: SimProcess) {
 describe('tinyhsm domain, backup, restore and clone', () => {
   it('creates a domain on A, joins B through officers who check its identity, backs up, restores and clones', async () => {
     for (const n of ['alice', 'bob', 'carol']) await ok(['officer', 'keygen', '--label', n, '--out', p(n + '.key')]);
-    const officerFlags = ['alice', 'bob', 'carol'].flatMap((n) => ['--officer', p(n + '.key.pub')]);
+    // dave's officer key lives on device D
+    await ok(['init', '--pin', 'dave-pin-7731', '--so-pin', 'dave-so-pin-9'], d);
+    const dk = await ok(['keygen', '--alg', 'ed25519', '--label', 'officer', '--pin', 'dave-pin-7731'], d);
+    await ok(['officer', 'export', '--key', String(dk.id), '--label', 'dave', '--out', p('dave.pub'), '--pin', 'dave-pin-7731'], d);
+    const officerFlags = [...['alice', 'bob', 'carol'].flatMap((n) => ['--officer', p(n + '.key.pub')]), '--officer', p('dave.pub')];
     for (const d of [a, b]) await ok(['init', '--pin', USER, '--so-pin', SO, '--threshold', '2', ...officerFlags], d);
     const k1 = await ok(['keygen', '--alg', 'ed25519', '--label', 'one', '--capabilities', 'sign', '--exportable'], a);
     const k2 = await ok(['keygen', '--alg', 'ecdsa-p256', '--label', 'two', '--capabilities', 'sign', '--exportable'], a);
     await ok(['keygen', '--alg', 'ed25519', '--label', 'stays', '--capabilities', 'sign'], a);
 
     const dom = await ok(['domain', 'create', '--out', p('domain.json')], a);
-    expect(dom.officers.map((o: { label: string }) => o.label)).toEqual(['alice', 'bob', 'carol']);
+    expect(dom.officers.map((o: { label: string }) => o.label)).toEqual(['alice', 'bob', 'carol', 'dave']);
     expect((await ok(['info'], a)).domainId).toBe(dom.domainId);
 
     // B asks to join; an officer given another identity key refuses to seal its share
@@ -68,9 +75,30 @@ describe('tinyhsm domain, backup, restore and clone', () => {
     ]);
     expect(wrong.code).toBe(2);
     expect(JSON.parse(wrong.stderr).error.message).toMatch(/do not seal your share/);
-    for (const n of ['alice', 'carol'])
-      await ok(['domain', 'reshare', p('join.json'), '--domain', p('domain.json'), '--officer-key', p(n + '.key'), '--identity', join.identityKey]);
-    expect(JSON.parse(readFileSync(p('join.json'), 'utf8')).shares.map((s: { label: string }) => s.label)).toEqual(['alice', 'carol']);
+    await ok(['domain', 'reshare', p('join.json'), '--domain', p('domain.json'), '--officer-key', p('alice.key'), '--identity', join.identityKey]);
+    // dave's share is re-sealed inside device D (SHARE_RESEAL), with D's user PIN
+    const viaD = await runCli(
+      [
+        'domain',
+        'reshare',
+        p('join.json'),
+        '--domain',
+        p('domain.json'),
+        '--officer-device',
+        d.device,
+        '--key',
+        String(dk.id),
+        '--pin',
+        'dave-pin-7731',
+        '--identity',
+        join.identityKey,
+        '--trust',
+        '--json',
+      ],
+      env(),
+    );
+    expect(viaD.code, viaD.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(p('join.json'), 'utf8')).shares.map((s: { label: string }) => s.label)).toEqual(['alice', 'dave']);
     await ok(['approval', 'request', 'domain-join', '--join', p('join.json'), '--out', p('join-req.json')], b);
     // one approval is not enough
     await ok(['approval', 'sign', p('join-req.json'), '--officer-key', p('bob.key')]);
