@@ -15,10 +15,9 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { SEALED_SHARE_BYTES, WRAP_KEY_BYTES } from '../firmware/protocol/commands/domain.ts';
+import { X25519_PKCS8, X25519_SPKI } from './session.ts';
 
 const SHARE_INFO = Buffer.from('tinyhsm share v1');
-const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 const NONCE = Buffer.alloc(12);
 
 const P = 2n ** 255n - 19n;

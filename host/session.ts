@@ -27,9 +27,9 @@ export const DIRECTION_CANCEL = 0x03;
 const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 const TAG = 16;
 
-/** DER prefixes that turn raw RFC 7748 / RFC 8032 keys into key objects (RFC 8410). */
-const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+/** DER prefixes that turn raw RFC 7748 / RFC 8032 keys into key objects (RFC 8410); host/domain.ts uses the X25519 ones too. */
+export const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+export const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 
 export type HostSessionRefusal =
