@@ -112,7 +112,12 @@ describe('tinyhsm domain, backup, restore and clone', () => {
     // backup of key one with alice and bob, restored on B
     const backup = await ok(['backup', '--keys', String(k1.id), '--approve', p('alice.key'), '--approve', p('bob.key'), '--out', p('backup.json')], a);
     expect(backup.keyIds).toEqual([k1.id]);
-    const restored = await ok(['restore', '--in', p('backup.json'), '--approve', p('alice.key'), '--approve', p('carol.key')], b);
+    // the same backup as a ceremony file passed between officers; its blob is what `restore` takes
+    await ok(['approval', 'request', 'backup', '--keys', String(k1.id), '--out', p('backup-req.json')], a);
+    for (const n of ['bob', 'carol']) await ok(['approval', 'sign', p('backup-req.json'), '--officer-key', p(n + '.key')]);
+    await ok(['approval', 'submit', p('backup-req.json'), '--out', p('backup-ceremony.json')], a);
+    expect(JSON.parse(readFileSync(p('backup-ceremony.json'), 'utf8')).keyIds).toEqual([k1.id]);
+    const restored = await ok(['restore', '--in', p('backup-ceremony.json'), '--approve', p('alice.key'), '--approve', p('carol.key')], b);
     expect(restored.restored).toEqual([k1.id]);
     // clone brings over what B lacks: key two only (the key without export-under-wrap never leaves)
     const clone = await ok(['clone', '--from', a.device, '--to', b.device, '--approve', p('alice.key'), '--approve', p('bob.key'), '--trust']);
