@@ -28,19 +28,28 @@ const QUORUM: [number, KeyObject][] = [
   [2, officerKeys[2]],
 ];
 
-/** Every byte string in the decoded responses `c` receives, kept for the scan at the end. */
-function recordResponses(c: HsmClient, into: Uint8Array[]): HsmClient {
-  const call = c.call.bind(c);
+/**
+ * Every byte string in the decoded responses `c` receives (through call, callClear and the approval and reset paths),
+ * and after each of them a copy of every flash in `flashes`, kept for the scan at the end: so the scan covers the
+ * flash during the whole run, not only at its end.
+ */
+function recordResponses(c: HsmClient, into: Uint8Array[], flashes: SimFlash[] = []): HsmClient {
   const collect = (v: unknown): void => {
     if (v instanceof Uint8Array) into.push(v);
     else if (Array.isArray(v)) v.forEach(collect);
-    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+    else if (v && typeof v === 'object' && !(v instanceof Map)) Object.values(v).forEach(collect);
+    else if (v instanceof Map) v.forEach(collect);
   };
-  c.call = async (...args: Parameters<HsmClient['call']>) => {
-    const r = await call(...args);
-    collect(r);
-    return r;
-  };
+  const patched = c as unknown as { [k: string]: (...a: unknown[]) => Promise<unknown> };
+  for (const name of ['call', 'callClear', 'run']) {
+    const original = patched[name].bind(c);
+    patched[name] = async (...args: unknown[]) => {
+      const r = await original(...args);
+      collect(name === 'run' ? (r as { message: unknown }).message : r);
+      for (const f of flashes) into.push(f.image());
+      return r;
+    };
+  }
   return c;
 }
 
@@ -53,8 +62,8 @@ describe('the clone attack on two simulators (docs/quorum.md §10)', () => {
     const simA = await sims.boot({ flash: flashA }, false);
     const simB = await sims.boot({ flash: flashB }, false);
     const seen: Uint8Array[] = [];
-    const a = recordResponses(sims.client(simA), seen);
-    const b = recordResponses(sims.client(simB), seen);
+    const a = recordResponses(sims.client(simA), seen, [flashA, flashB]);
+    const b = recordResponses(sims.client(simB), seen, [flashA, flashB]);
     await a.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, officers: { threshold: 2, officers } });
     // the insider set B up: B's only officer is the insider's own key, threshold 1
     await b.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, officers: { threshold: 1, officers: [officers[0]] } });
@@ -185,6 +194,10 @@ describe('the clone attack on two simulators (docs/quorum.md §10)', () => {
     expect(
       seen.some((v) => contains(v, ed.publicKey)),
       'the scan sees the responses',
+    ).toBe(true);
+    expect(
+      seen.some((v) => v.length === flashB.image().length && contains(v, ed.publicKey)),
+      'the scan sees flash copies that hold the key records',
     ).toBe(true);
   });
 });
