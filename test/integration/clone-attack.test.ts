@@ -240,3 +240,33 @@ describe('an officer whose key lives on a tinyhsm (docs/quorum.md §8.2)', () =>
     for (const v of seen) expect(contains(v, wrapKey), 'the wrap key in a response of D').toBe(false);
   });
 });
+
+describe('the domain across PIN changes (docs/quorum.md §8.1)', () => {
+  it('CHANGE_PIN and UNBLOCK seal the wrap key again under the new master key: backups still work, and a restart does not change that', async () => {
+    const flash = SimFlash.memory({ pages: 32 });
+    const sim = await sims.boot({ flash }, false);
+    const c = sims.client(sim);
+    await c.init({ userPin: SIM_USER_PIN, soPin: SIM_SO_PIN, officers: { threshold: 2, officers } });
+    await c.login('user', SIM_USER_PIN);
+    const k = await c.generateKey('ed25519', 'k', { capabilities: ['sign', 'export-under-wrap'] });
+    await c.logout();
+    await c.login('so', SIM_SO_PIN);
+    const dom = await c.domainCreate();
+    const backup = async () => {
+      const req = await c.approvalRequest(Command.BACKUP_EXPORT, { keyIds: [k.keyId] });
+      return c.backupExport([k.keyId], approve(req, QUORUM));
+    };
+    expect((await backup()).subarray(1, 17)).toEqual(dom.domainId);
+    await c.changePin('so', SIM_SO_PIN, 'so-pin-after-change');
+    expect((await backup()).subarray(1, 17), 'after the SO PIN change').toEqual(dom.domainId);
+    await c.unblock('user-pin-after-unblock');
+    expect((await backup()).subarray(1, 17), 'after UNBLOCK').toEqual(dom.domainId);
+    // a power cycle: the device reads the resealed record from flash
+    sim.reboot();
+    await c.login('so', 'so-pin-after-change');
+    expect((await backup()).subarray(1, 17), 'after a power cycle').toEqual(dom.domainId);
+    // the sealed wrap key of before the changes is not left in flash: every DOMAIN record but the live one is wiped
+    const records = Buffer.from(flash.image()).toString('hex').split(Buffer.from(dom.domainId).toString('hex')).length - 1;
+    expect(records, 'copies of the domain id in flash').toBe(1);
+  });
+});
