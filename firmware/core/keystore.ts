@@ -254,7 +254,8 @@ export class KeyStore {
    * Restore keys under their own ids (BACKUP_IMPORT): all sealed under the master key and committed in one
    * transaction, or none. KEY_ID_TAKEN when an id is in use here (nothing is overwritten, so no policy is ever
    * loosened by a restore), KEY_REPEATED when the list names an id twice, STORAGE_FULL without slots or flash room.
-   * The keys are not cached: each opens at its first use. The id counter is left alone: it skips ids in use.
+   * The keys are not cached: each opens at its first use. The id counter moves past the highest restored id in the
+   * same transaction, so a later KEY_GENERATE never hands out a restored key's id, not even after it is deleted.
    */
   restore(keys: RestoredKey[], kc: KeyCrypto): Result<void> {
     if (this.faulted) return err(Status.INTERNAL_ERROR, Reason.FLASH_FAULTED);
@@ -264,6 +265,7 @@ export class KeyStore {
     const entries: Entry[] = [];
     const sizes: { key: number; length: number }[] = [];
     const recs: KeyRecord[] = [];
+    let next = this.nextId;
     for (let i = 0; i < keys.length; i++) {
       const { id, alg, label, origin, policy, publicKey } = keys[i];
       if (this.get(id) !== undefined) return err(Status.INVALID_PARAMETER, Reason.KEY_ID_TAKEN, [id]);
@@ -274,12 +276,19 @@ export class KeyStore {
       entries.push({ key: keyRecordKey(id), value });
       sizes.push({ key: keyRecordKey(id), length: value.length });
       recs.push({ id, alg, label, origin, publicKey, policy, sealed, privateKey: undefined });
+      if (id >= next) next = nextAfter(id);
+    }
+    if (next !== this.nextId) {
+      const counter = encodeCounter(next);
+      entries.push({ key: NEXT_KEY_ID_RECORD, value: counter });
+      sizes.push({ key: NEXT_KEY_ID_RECORD, length: counter.length });
     }
     if (!this.store.canFit(sizes)) return err(Status.STORAGE_FULL, Reason.NO_ROOM_FOR_KEY, [keys[0].alg, this.store.stats().bytesFree]);
     const done = this.commit(entries);
     if (!done.ok) return done;
     for (let i = 0; i < recs.length; i++) this.slots[free[i]] = recs[i];
     this.count += recs.length;
+    this.nextId = next;
     return ok(undefined);
   }
 

@@ -178,6 +178,9 @@ describe('the clone attack on two simulators (docs/quorum.md §10)', () => {
     const digest = createHash('sha256').update(msg).digest();
     const sigP = await b.sign(p256.keyId, { digest: new Uint8Array(digest) });
     expect(nodeVerify('sha256', msg, { key: nodePublicKey('ecdsa-p256', p256.publicKey), dsaEncoding: 'ieee-p1363' }, sigP)).toBe(true);
+    // B's id counter moved past the restored ids: a key made after deleting a restored one never takes its id
+    await b.deleteKey(ed.keyId);
+    expect((await b.generateKey('ed25519', 'made on B')).keyId).toBeGreaterThan(p256.keyId);
     // A device of another domain refuses the blob
     const simC = await sims.boot({}, false);
     const c = sims.client(simC);
