@@ -922,14 +922,14 @@ async function officerCommand(positionals: string[], opts: Opts): Promise<{ json
 
 async function resetCommand(opts: Opts): Promise<{ json: object; text: string }> {
   if (!opts.force) {
-    if (!canAsk()) throw new UsageError('reset erases every key, both PINs and the officers: confirm with --force');
-    const typed = await askLine('this erases every key, both PINs and the officers of the device; type RESET to go on: ');
+    if (!canAsk()) throw new UsageError('reset erases every key, both PINs, the officers and the domain: confirm with --force');
+    const typed = await askLine('this erases every key, both PINs, the officers and the domain of the device; type RESET to go on: ');
     if (typed !== 'RESET') throw new Cancelled('not confirmed; nothing was erased');
   }
   const approve = opts.approve || [];
   const done = async (c: HsmClient, deviceId: Uint8Array) => ({
     json: { reset: true, deviceId: toHex(deviceId) },
-    text: `device ${toHex(deviceId)} is factory-new: keys, PINs and officers erased (its id and identity stay); set PINs with \`tinyhsm init\``,
+    text: `device ${toHex(deviceId)} is factory-new: keys, PINs, officers and domain erased (its id and identity stay); set PINs with \`tinyhsm init\``,
   });
   if (approve.length === 0)
     return withLogin(opts, 'so', 'RESET', async (c, info) => {
