@@ -80,7 +80,7 @@ export class Officers {
   }
 
   /**
-   * The enrolled officers' public keys, for a command that needs officers (the domain's): NO_OFFICERS [command]
+   * The enrolled officers' public keys, for DOMAIN_CREATE (it seals a share to each): NO_OFFICERS [command]
    * while none are enrolled, OFFICERS_UNREADABLE when their record is damaged.
    */
   publicKeys(command: number): Result<Uint8Array[]> {
@@ -112,9 +112,11 @@ export class Officers {
    * strict Ed25519 signature of approvalMessage(device id, current challenge, command, SHA-256 of the parameters).
    * Fewer than M is refused before the challenge is touched, so more approvals can be collected for it; otherwise the
    * challenge is used up here, whatever follows. Every approval must verify: one bad approval refuses the request.
+   * With no officers enrolled nothing is approved (NO_OFFICERS): zero approvals never pass for M of none.
    */
   check(crypto: Crypto, deviceId: Uint8Array, command: number, schema: Schema, req: Approvals): Result<void> {
     if (this.unreadable) return err(Status.APPROVAL_INVALID, Reason.OFFICERS_UNREADABLE);
+    if (this.list.length === 0) return err(Status.OPERATION_NOT_PERMITTED, Reason.NO_OFFICERS, [command]);
     const { challenge, approvals } = req;
     const given = approvals === undefined || challenge === undefined ? 0 : approvals.length;
     if (approvals === undefined || challenge === undefined || given < this.m)

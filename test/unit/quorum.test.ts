@@ -15,6 +15,11 @@ import { keyGenerate } from '../../firmware/core/commands/key_generate.ts';
 import { decodeKey, encodeKeyClear, keyRecordKey } from '../../firmware/core/records.ts';
 import { openKeyRecord } from '../../firmware/core/auth/key_seal.ts';
 import { Store } from '../../firmware/core/store/index.ts';
+import { Officers } from '../../firmware/core/officers.ts';
+import { RamFlash } from '../../firmware/core/ram_flash.ts';
+import { createNobleCrypto } from '../../firmware/hal/crypto_noble.ts';
+import { Status } from '../../firmware/protocol/codes.ts';
+import { seededRng } from '../helpers/loopback.ts';
 import { RecordKind, recordKey } from '../../firmware/core/store/record_keys.ts';
 import { SO_PIN, USER_PIN, WRONG_PIN, inSession, loggedIn, newSession, pin } from '../helpers/auth-cut.ts';
 import type { HostSession } from '../../host/session.ts';
@@ -531,5 +536,12 @@ describe('the approval format (docs/quorum.md §2 worked example)', () => {
     });
     expect(nodeVerify(null, msg, pub, Buffer.from(fields.approvals[0].signature.hex, 'hex'))).toBe(true);
     expect(fields.approvals[0].officer).toBe(0);
+  });
+
+  it('with no officers enrolled, check() approves nothing, not even an empty list over the current challenge', () => {
+    const o = Officers.load(Store.open(new RamFlash()));
+    const challenge = o.newChallenge(seededRng('no officers'));
+    const r = o.check(createNobleCrypto(), new Uint8Array(16), Command.BACKUP_EXPORT, COMMANDS[Command.BACKUP_EXPORT].request, { challenge, approvals: [] });
+    expect(r).toEqual({ ok: false, status: Status.OPERATION_NOT_PERMITTED, reason: Reason.NO_OFFICERS, args: [Command.BACKUP_EXPORT] });
   });
 });

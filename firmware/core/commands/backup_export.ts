@@ -13,8 +13,6 @@ import { PRIVATE_KEY_LENGTH } from '../records.ts';
 export function backupExport(ctx: DeviceContext, req: BackupExportRequest): Result<BackupExportResponse> {
   const { env, officers, domain, keystore, deviceId } = ctx;
   const { keyIds } = req;
-  const enrolled = officers.publicKeys(Command.BACKUP_EXPORT);
-  if (!enrolled.ok) return enrolled;
   if (!domain.present) return err(Status.OPERATION_NOT_PERMITTED, Reason.NO_DOMAIN, [Command.BACKUP_EXPORT]);
   if (keyIds.length === 0) return err(Status.INVALID_PARAMETER, Reason.LENGTH_OUT_OF_RANGE, [1, 0, 1, MAX_BACKUP_KEYS]);
   const recs: KeyRecord[] = [];

@@ -40,8 +40,6 @@ interface BackupKey {
 export function backupImport(ctx: DeviceContext, req: BackupImportRequest): Result<BackupImportResponse> {
   const { env, officers, domain, keystore, deviceId } = ctx;
   const { blob } = req;
-  const enrolled = officers.publicKeys(Command.BACKUP_IMPORT);
-  if (!enrolled.ok) return enrolled;
   if (!domain.present) return err(Status.OPERATION_NOT_PERMITTED, Reason.NO_DOMAIN, [Command.BACKUP_IMPORT]);
   if (blob[0] !== BACKUP_VERSION) return err(Status.INVALID_PARAMETER, Reason.BACKUP_DAMAGED);
   const id = domain.id;

@@ -13,8 +13,6 @@ export function domainJoin(ctx: DeviceContext, req: DomainJoinRequest): Result<D
   const { env, officers, domain, store, identity } = ctx;
   const { domainId, shares } = req;
   if (domain.present) return err(Status.OPERATION_NOT_PERMITTED, Reason.DOMAIN_EXISTS);
-  const enrolled = officers.publicKeys(Command.DOMAIN_JOIN);
-  if (!enrolled.ok) return enrolled;
   if (identity === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_SELFTEST_FAILED, [Alg.ED25519]);
   const approved = officers.check(env.crypto, ctx.deviceId, Command.DOMAIN_JOIN, DomainJoinRequestSchema, req);
   if (!approved.ok) return approved;
