@@ -104,6 +104,24 @@ function forget(r: KeyRecord): void {
   }
 }
 
+/**
+ * A key record for flash: the private key sealed under the master key in `kc`, bound to the record's clear part
+ * (auth/key_seal.ts), and the encoded record. The caller still owns `privateKey`.
+ */
+function sealedRecord(kc: KeyCrypto, meta: KeyMeta, privateKey: Uint8Array): { sealed: Uint8Array; value: Uint8Array } {
+  const sealed = sealKeyRecord(
+    kc.crypto,
+    kc.rng,
+    kc.masterKey,
+    { deviceId: kc.deviceId, keyId: meta.id, alg: meta.alg, bound: encodeKeyClear(meta) },
+    privateKey,
+  );
+  return {
+    sealed,
+    value: encodeKey({ id: meta.id, alg: meta.alg, label: meta.label, origin: meta.origin, publicKey: meta.publicKey, policy: meta.policy, sealed }),
+  };
+}
+
 function nextAfter(id: number): number {
   return id >= MAX_KEY_ID ? 1 : id + 1;
 }
@@ -220,8 +238,7 @@ export class KeyStore {
     const id = this.freeId();
     const after = nextAfter(id);
     const meta: KeyMeta = { id, alg, label, origin, publicKey, policy };
-    const sealed = sealKeyRecord(kc.crypto, kc.rng, kc.masterKey, { deviceId: kc.deviceId, keyId: id, alg, bound: encodeKeyClear(meta) }, privateKey);
-    const value = encodeKey({ id, alg, label, origin, publicKey, policy, sealed });
+    const { sealed, value } = sealedRecord(kc, meta, privateKey);
     const counter = encodeCounter(after);
     const entries = [
       { key: keyRecordKey(id), value },
@@ -271,8 +288,7 @@ export class KeyStore {
       if (this.get(id) !== undefined) return err(Status.INVALID_PARAMETER, Reason.KEY_ID_TAKEN, [id]);
       for (let j = 0; j < i; j++) if (keys[j].id === id) return err(Status.INVALID_PARAMETER, Reason.KEY_REPEATED, [id]);
       const meta: KeyMeta = { id, alg, label, origin, publicKey, policy };
-      const sealed = sealKeyRecord(kc.crypto, kc.rng, kc.masterKey, { deviceId: kc.deviceId, keyId: id, alg, bound: encodeKeyClear(meta) }, keys[i].privateKey);
-      const value = encodeKey({ id, alg, label, origin, publicKey, policy, sealed });
+      const { sealed, value } = sealedRecord(kc, meta, keys[i].privateKey);
       entries.push({ key: keyRecordKey(id), value });
       sizes.push({ key: keyRecordKey(id), length: value.length });
       recs.push({ id, alg, label, origin, publicKey, policy, sealed, privateKey: undefined });
@@ -320,8 +336,7 @@ export class KeyStore {
     const sk = this.privateKeyOf(old, kc);
     if (!sk.ok) return sk;
     const meta: KeyMeta = { id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy };
-    const sealed = sealKeyRecord(kc.crypto, kc.rng, kc.masterKey, { deviceId: kc.deviceId, keyId: id, alg: old.alg, bound: encodeKeyClear(meta) }, sk.value);
-    const value = encodeKey({ id, alg: old.alg, label: old.label, origin: old.origin, publicKey: old.publicKey, policy, sealed });
+    const { sealed, value } = sealedRecord(kc, meta, sk.value);
     if (!this.store.canFit([{ key: keyRecordKey(id), length: value.length }]))
       return err(Status.STORAGE_FULL, Reason.NO_ROOM_TO_REWRITE, [id, this.store.stats().bytesFree]);
     const done = this.commit([{ key: keyRecordKey(id), value }]);
