@@ -132,6 +132,10 @@ describe('the clone attack on two simulators (docs/quorum.md §10)', () => {
     // officers 0 and 2 export A's two exportable keys; the key without export-under-wrap never leaves
     await a.logout();
     await a.login('so', SIM_SO_PIN);
+    // a key named twice, or one that is not there, is refused before any approval is looked at
+    const noApprovals = { challenge: new Uint8Array(16), approvals: [] };
+    expect((await hsmFailure(a.backupExport([ed.keyId, ed.keyId], noApprovals))).reason).toBe(Reason.KEY_REPEATED);
+    expect((await hsmFailure(a.backupExport([999], noApprovals))).reason).toBe(Reason.KEY_NOT_FOUND);
     req = await a.approvalRequest(Command.BACKUP_EXPORT, { keyIds: [stay.keyId] });
     expect((await hsmFailure(a.backupExport([stay.keyId], approve(req, QUORUM)))).reason).toBe(Reason.NOT_EXPORTABLE);
     req = await a.approvalRequest(Command.BACKUP_EXPORT, { keyIds: [ed.keyId, p256.keyId] });
@@ -144,6 +148,9 @@ describe('the clone attack on two simulators (docs/quorum.md §10)', () => {
     req = await b.approvalRequest(Command.DOMAIN_JOIN, b.domainJoinRequest(dom.domainId, shares));
     await b.domainJoin(dom.domainId, shares, approve(req, QUORUM));
     expect((await b.info()).domainId).toEqual(dom.domainId);
+    // joining again, even with the same shares and a quorum, is refused: only a reset leaves a domain
+    req = await b.approvalRequest(Command.DOMAIN_JOIN, b.domainJoinRequest(dom.domainId, shares));
+    expect((await hsmFailure(b.domainJoin(dom.domainId, shares, approve(req, QUORUM)))).reason).toBe(Reason.DOMAIN_EXISTS);
     // a blob altered in one byte, or replayed approvals, are refused
     const bad = blob.slice();
     bad[bad.length - 1] ^= 1;
