@@ -26,6 +26,14 @@ export interface StoredPolicy {
   readonly protected?: boolean;
 }
 
+/** Why `caps` is not a set the algorithm can have (`allowed`, protocol/algorithms.ts), or undefined when it is. */
+function capabilitiesRefused(alg: number, caps: number, allowed: number): Err | undefined {
+  if ((caps & (Capability.ENCRYPT | Capability.DECRYPT)) !== 0) return err(Status.INVALID_PARAMETER, Reason.ENCRYPT_NOT_OFFERED, [alg, allowed]);
+  const extra = caps & ~allowed;
+  if (extra !== 0) return err(Status.INVALID_PARAMETER, Reason.CAPABILITY_NOT_FOR_ALG, [alg, extra, allowed]);
+  return undefined;
+}
+
 /**
  * The policy of a key being created (KEY_GENERATE, KEY_IMPORT): defaults for absent fields, INVALID_PARAMETER for what
  * the algorithm cannot have (the defaults and what each algorithm can have are wire data: protocol/algorithms.ts).
@@ -35,9 +43,8 @@ export function policyAtCreation(alg: number, req: KeyPolicyRequest & { protecte
   if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_NO_POLICY, [alg]);
   const caps = req.capabilities !== undefined ? req.capabilities : DEFAULT_CAPABILITIES[alg];
   if (caps === 0) return err(Status.INVALID_PARAMETER, Reason.NO_CAPABILITIES, [alg, allowed]);
-  if ((caps & (Capability.ENCRYPT | Capability.DECRYPT)) !== 0) return err(Status.INVALID_PARAMETER, Reason.ENCRYPT_NOT_OFFERED, [alg, allowed]);
-  const extra = caps & ~allowed;
-  if (extra !== 0) return err(Status.INVALID_PARAMETER, Reason.CAPABILITY_NOT_FOR_ALG, [alg, extra, allowed]);
+  const refused = capabilitiesRefused(alg, caps, allowed);
+  if (refused) return refused;
   return ok({
     capabilities: caps,
     sensitive: req.sensitive !== undefined ? req.sensitive : true,
@@ -77,9 +84,8 @@ export function loosenedPolicy(alg: number, current: StoredPolicy, req: KeyPolic
   const allowed = ALLOWED_CAPABILITIES[alg];
   if (allowed === undefined) return err(Status.UNSUPPORTED_ALGORITHM, Reason.ALG_NO_POLICY, [alg]);
   const caps = req.capabilities !== undefined ? req.capabilities : current.capabilities;
-  if ((caps & (Capability.ENCRYPT | Capability.DECRYPT)) !== 0) return err(Status.INVALID_PARAMETER, Reason.ENCRYPT_NOT_OFFERED, [alg, allowed]);
-  const extra = caps & ~allowed;
-  if (extra !== 0) return err(Status.INVALID_PARAMETER, Reason.CAPABILITY_NOT_FOR_ALG, [alg, extra, allowed]);
+  const refused = capabilitiesRefused(alg, caps, allowed);
+  if (refused) return refused;
   return ok({
     capabilities: caps,
     sensitive: req.sensitive !== undefined ? req.sensitive : current.sensitive,
