@@ -16,6 +16,7 @@ import {
 } from 'node:crypto';
 import { SEALED_SHARE_BYTES, WRAP_KEY_BYTES } from '../firmware/protocol/commands/domain.ts';
 import { X25519_PKCS8, X25519_SPKI } from './session.ts';
+import { ed25519Seed } from './officer-keys.ts';
 
 const SHARE_INFO = Buffer.from('tinyhsm share v1');
 const NONCE = Buffer.alloc(12);
@@ -56,13 +57,6 @@ export function edwardsToMontgomery(publicKey: Uint8Array): Uint8Array {
 export interface Share {
   index: number;
   share: Uint8Array;
-}
-
-/** The 32-byte seed of an Ed25519 private key (its JWK `d`). Secret: the caller wipes it. */
-export function ed25519Seed(key: KeyObject): Uint8Array {
-  const d = key.export({ format: 'jwk' }).d;
-  if (key.asymmetricKeyType !== 'ed25519' || typeof d !== 'string') throw new Error('not an Ed25519 private key');
-  return new Uint8Array(Buffer.from(d, 'base64url'));
 }
 
 function x25519Public(u: Uint8Array): KeyObject {

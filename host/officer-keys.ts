@@ -44,12 +44,20 @@ function kek(passphrase: string, salt: Buffer, kdf: { N: number; r: number; p: n
   return scryptSync(passphrase.normalize('NFC'), salt, 32, { ...kdf, maxmem: 256 * kdf.N * kdf.r });
 }
 
+/** The 32-byte seed of an Ed25519 private key (the end of its PKCS#8 DER, which is wiped). Secret: the caller wipes it. */
+export function ed25519Seed(key: KeyObject): Uint8Array {
+  if (key.asymmetricKeyType !== 'ed25519' || key.type !== 'private') throw new Error('not an Ed25519 private key');
+  const der = key.export({ format: 'der', type: 'pkcs8' });
+  const seed = new Uint8Array(der.subarray(der.length - 32));
+  der.fill(0);
+  return seed;
+}
+
 /** Make a new officer key; returns the encrypted file's JSON and the public half. The seed is wiped. */
 export function newOfficerKey(label: string, passphrase: string): { file: string; publicFile: string; officer: OfficerPublic } {
   checkLabel(label);
   const { privateKey } = generateKeyPairSync('ed25519');
-  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-  const seed = der.subarray(der.length - 32);
+  const seed = ed25519Seed(privateKey);
   const publicKey = officerPublicKey(privateKey);
   const salt = randomBytes(16);
   const nonce = randomBytes(12);
@@ -71,7 +79,7 @@ export function newOfficerKey(label: string, passphrase: string): { file: string
     return { file: JSON.stringify(f, null, 1) + '\n', publicFile: publicJson({ publicKey, label }), officer: { publicKey, label } };
   } finally {
     key.fill(0);
-    der.fill(0);
+    seed.fill(0);
   }
 }
 
