@@ -13,6 +13,7 @@ import {
   type KeySetPolicyResponse,
   type KeyPublicResponse,
   type Message,
+  type AuditCheckpointResponse,
 } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
 import { verifyAttestation, type VerifiedAttestation } from './attest.ts';
@@ -25,6 +26,14 @@ import { encodeRequest, inClear, wipeIfSecret } from './messages.ts';
 import { loginCredentials, pinBytes, roleId, type Credentials, type PinInput, type RoleName } from './credentials.ts';
 import { openDevice, type DeviceOptions } from './open-device.ts';
 import type { ApprovalRequest, ApprovalSet } from './approvals.ts';
+import { checkpointVerifies, splitEntries, type AuditEntry } from './audit.ts';
+
+/** An AUDIT_CHECKPOINT answer whose signature verified, with what it was checked against. */
+export interface VerifiedCheckpoint extends AuditCheckpointResponse {
+  nonce: Uint8Array;
+  deviceId: Uint8Array;
+  identityKey: Uint8Array;
+}
 
 export type { CallOptions, KeepaliveEvent } from './link.ts';
 export type { PinState } from './session-keeper.ts';
@@ -164,7 +173,7 @@ export class HsmClient {
    */
   async login(role: RoleName | number, pin: PinInput, opts: CallOptions = {}): Promise<void> {
     const r = roleId(role);
-    const bytes = pinBytes(pin, `the ${ROLE_NAMES[r] === 'so' ? 'SO' : 'user'} PIN`);
+    const bytes = pinBytes(pin, `the ${ROLE_NAMES[r] === 'so' ? 'SO' : ROLE_NAMES[r]} PIN`);
     return this.keeper.login(r, bytes, opts);
   }
 
@@ -175,7 +184,7 @@ export class HsmClient {
 
   /** The role this client logs in with ('user', 'so'), or undefined when it holds no PIN. */
   get role(): RoleName | undefined {
-    return this.credentials ? (this.credentials.role === Role.SO ? 'so' : 'user') : undefined;
+    return this.credentials ? (ROLE_NAMES[this.credentials.role] as RoleName) : undefined;
   }
 
   /**
@@ -330,6 +339,48 @@ export class HsmClient {
    */
   async shareReseal(keyId: number, domainId: Uint8Array, sealed: Uint8Array, recipient: Uint8Array, opts?: CallOptions): Promise<Uint8Array> {
     return (await this.call(Command.SHARE_RESEAL, { keyId, domainId, sealed, recipient }, opts)).sealed as Uint8Array;
+  }
+
+  /** AUDIT_READ (any role): up to 16 entries from index `from` (docs/audit.md §4), decoded; `next` and `oldest` say where the log stands. */
+  async auditRead(from: number, opts?: CallOptions & { max?: number }): Promise<{ entries: AuditEntry[]; next: number; oldest: number }> {
+    const r = await this.call(Command.AUDIT_READ, opts && opts.max !== undefined ? { from, max: opts.max } : { from }, opts);
+    return { entries: splitEntries(r.entries as Uint8Array), next: r.next as number, oldest: r.oldest as number };
+  }
+
+  /**
+   * AUDIT_CHECKPOINT (any role) with a fresh nonce, VERIFIED before it is returned (docs/audit.md §5): signed by the
+   * identity key this client pinned, over this device id and this nonce. Throws AUDIT_INVALID otherwise.
+   */
+  async auditCheckpoint(opts?: CallOptions): Promise<VerifiedCheckpoint> {
+    const nonce = new Uint8Array(randomBytes(32));
+    const { message, session } = await this.run(Command.AUDIT_CHECKPOINT, { nonce }, opts ?? {});
+    const pinned = this.pinned;
+    if (!pinned) throw new HsmError('AUDIT_INVALID', 'no identity key is pinned for this device', { command: 'AUDIT_CHECKPOINT' });
+    const m = message as unknown as AuditCheckpointResponse;
+    const identityKey = Buffer.from(pinned.identityKey, 'hex');
+    if (!checkpointVerifies(identityKey, session.deviceId, m.next, m.head, nonce, m.signature))
+      throw new HsmError('AUDIT_INVALID', `the checkpoint is not signed by the pinned identity key ${pinned.identityKey} over this nonce: refused`, {
+        command: 'AUDIT_CHECKPOINT',
+      });
+    return { ...m, nonce, deviceId: session.deviceId, identityKey: new Uint8Array(identityKey) };
+  }
+
+  /** AUDIT_ACK (auditor): every entry up to `through` is collected; resolves with the new mark (docs/audit.md §6). */
+  async auditAck(through: number, opts?: CallOptions): Promise<number> {
+    return (await this.call(Command.AUDIT_ACK, { through }, opts)).acked as number;
+  }
+
+  /** AUDIT_SET (SO): forced audit on or off, locked on until RESET, and/or a new auditor PIN (docs/audit.md §6–§7). */
+  async auditSet(settings: { forced?: boolean; lock?: boolean; auditorPin?: PinInput }, opts?: CallOptions): Promise<void> {
+    const req: { forced?: boolean; lock?: boolean; auditorPin?: Uint8Array } = {};
+    if (settings.forced !== undefined) req.forced = settings.forced;
+    if (settings.lock !== undefined) req.lock = settings.lock;
+    if (settings.auditorPin !== undefined) req.auditorPin = pinBytes(settings.auditorPin, 'the auditor PIN');
+    try {
+      await this.call(Command.AUDIT_SET, req, opts);
+    } finally {
+      if (req.auditorPin) req.auditorPin.fill(0);
+    }
   }
 
   async deleteKey(keyId: number, opts?: CallOptions, approvals?: ApprovalSet): Promise<void> {

@@ -2,8 +2,8 @@
 import { MAX_PIN, MIN_PIN, Role } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
 
-/** 'user' (key use) or 'so' (administration), docs/security.md §1. */
-export type RoleName = 'user' | 'so';
+/** 'user' (key use), 'so' (administration) or 'auditor' (reads and acknowledges the audit log), docs/security.md §1. */
+export type RoleName = 'user' | 'so' | 'auditor';
 
 /** A PIN: a string is sent as its UTF-8 bytes; 6 to 64 bytes. */
 export type PinInput = string | Uint8Array;
@@ -18,7 +18,8 @@ export interface Credentials {
 export function roleId(role: RoleName | number): number {
   if (role === Role.USER || role === 'user') return Role.USER;
   if (role === Role.SO || role === 'so') return Role.SO;
-  throw new HsmError('BAD_ARGUMENT', `unknown role ${JSON.stringify(role)}: use "user" or "so"`);
+  if (role === Role.AUDITOR || role === 'auditor') return Role.AUDITOR;
+  throw new HsmError('BAD_ARGUMENT', `unknown role ${JSON.stringify(role)}: use "user", "so" or "auditor"`);
 }
 
 /** A PIN as a fresh byte array (UTF-8 of a string) the caller owns and wipes; throws BAD_ARGUMENT unless 6–64 bytes. */

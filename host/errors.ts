@@ -28,6 +28,8 @@ export type TransportErrorCode =
   | 'SESSION_REFUSED'
   /** A KEY_ATTEST statement that does not verify against the pinned identity, or answers another nonce, device or key (docs/security.md §8). */
   | 'ATTESTATION_INVALID'
+  /** An audit log that does not verify: a checkpoint not signed by the pinned identity, a broken chain, a gap or a rollback (docs/audit.md). */
+  | 'AUDIT_INVALID'
   /**
    * A command that must not run twice got an outer SESSION_INVALID after it was sent: it may have run (that status is
    * not authenticated), so the host did not send it again (docs/protocol.md §6).
@@ -49,6 +51,8 @@ const TRANSPORT_HINTS: { readonly [K in TransportErrorCode]: string } = {
   KNOWN_DEVICES_FILE: 'fix or move the file named in the message, or point HSM_KNOWN_DEVICES at another one',
   SESSION_REFUSED: 'the device or something on the link answered with bytes that do not authenticate; nothing was trusted; check the link and retry',
   ATTESTATION_INVALID: 'do not rely on this statement: check that you talk to the device you pinned (known-devices file) and that nothing alters the link',
+  AUDIT_INVALID:
+    'do not trust this log: the message names the entry and what is wrong; keep the file as evidence, and check that you talk to the device you pinned (docs/audit.md §9)',
   MAY_HAVE_RUN: 'check on the device whether it ran (the message says how) before you send it again',
 };
 

@@ -32,7 +32,7 @@ export function capabilitiesText(bits: number | undefined): string {
 }
 
 function roleText(r: number | undefined): string {
-  return r === 1 ? 'user' : r === 2 ? 'SO' : `role ${r}`;
+  return r === 1 ? 'user' : r === 2 ? 'SO' : r === 3 ? 'auditor' : r === 4 ? 'user, SO or auditor' : r === 0 ? 'user or SO' : `role ${r}`;
 }
 
 function tries(n: number | undefined): string {
@@ -90,7 +90,9 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.ALREADY_INITIALIZED]: () => 'the device is already initialized; INIT runs only on a factory-new device',
   [Reason.NOT_INITIALIZED]: (a, c) => `${cmd(c)} needs an initialized device: send INIT with a user PIN and an SO PIN first (\`tinyhsm init\`)`,
   [Reason.LOGIN_NEEDED]: (a, c) =>
-    `${cmd(c)} needs a login: send LOGIN with ${a[0] === 1 ? 'the user PIN' : a[0] === 2 ? 'the SO PIN' : 'the user or SO PIN'} in this session first`,
+    `${cmd(c)} needs a login: send LOGIN with ${
+      a[0] === 1 ? 'the user PIN' : a[0] === 2 ? 'the SO PIN' : a[0] === 3 ? 'the auditor PIN' : a[0] === 4 ? 'the user, SO or auditor PIN' : 'the user or SO PIN'
+    } in this session first`,
   [Reason.ROLE_NEEDED]: (a, c) =>
     `${cmd(c)} is for the ${roleText(a[0])} role; this session is logged in as the ${roleText(a[1])} (LOGOUT, then LOGIN as ${roleText(a[0])})`,
   [Reason.PARAMETERS_NOT_MAP]: (a, c) => `${cmd(c, 'the request')} parameters must be a CBOR map`,
@@ -282,6 +284,14 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.OFFICER_KEY_INVALID]: (a) => `officer ${a[0]}'s public key is not an Ed25519 point, so no share could be sealed to it; check the .pub file`,
   [Reason.NOT_ED25519]: (a) => `key ${a[0]} is ${algText(a[1])}; only an Ed25519 officer key opens a domain share`,
   [Reason.RECIPIENT_INVALID]: () => "the recipient is not an Ed25519 public key (not a point of the curve); give the joining device's identity key",
+  [Reason.AUDIT_LOG_FULL]: (a, c) =>
+    `${cmd(c)} was refused: forced audit is on and ${a[0]} of the audit log's ${a[1]} entries are not collected yet; the auditor runs \`tinyhsm audit pull --ack\`, then retry`,
+  [Reason.NO_AUDITOR]: () => 'no auditor PIN is set; the SO sets one first (`tinyhsm audit settings --auditor-pin`)',
+  [Reason.AUDIT_LOCKED]: () => 'forced audit is locked on; only a RESET turns it off',
+  [Reason.ACK_AHEAD]: (a) => `entry ${a[0]} does not exist yet: the newest entry is ${a[1]}; acknowledge only entries you have pulled`,
+  [Reason.AUDIT_NOT_RECORDED]: (a) =>
+    `the audit entry for ${commandText(a[0])} could not be written (the flash store is full), so its result was withheld and nothing changed; delete a key to make room`,
+  [Reason.LOCK_NEEDS_FORCED]: () => 'locking forced audit needs forced audit on: give --forced with --lock',
   [Reason.NOT_IN_THIS_BUILD]: () =>
     "this board's firmware build leaves the domain, backup and restore commands out (INFO withoutDomain; docs/boards.md); use a board that carries them",
 };

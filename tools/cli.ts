@@ -1,6 +1,6 @@
 // The tinyhsm command-line interface: one subcommand per device operation, PINs from flags, environment or a no-echo prompt, `--json` for machines, errors a person can act on.
 import { parseArgs } from 'node:util';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -41,6 +41,7 @@ import { HsmClient, HsmError, type KeepaliveEvent, type KeyPolicyOptions, type P
 import { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, originName, policyJson, policyText } from '../host/policy.ts';
 import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubkey-format.ts';
 import { runSimCommand } from '../sim/main.ts';
+import { checkChain, readAuditFile, verifyAuditLines, type AuditEntry, type AuditGap, type AuditLine, type AuditProblem } from '../host/audit.ts';
 
 const USAGE = `usage: tinyhsm <command> [options]
 
@@ -102,6 +103,15 @@ commands:
                                                       key on another tinyhsm signs there, with its user PIN)
   approval submit FILE [--out BACKUP]                 send the request with its approvals (logs in as it needs); a
                                                       backup's blob goes to BACKUP
+  audit pull --out FILE [--ack]                       [auditor, else user or SO] append the entries FILE lacks
+                                                      (JSON lines), checked against a fresh signed checkpoint;
+                                                      --ack (auditor) then marks them collected (docs/audit.md)
+  audit verify --in FILE [--offline]                  check FILE's chain and checkpoints, then the device's log now
+  audit tail [--count N] [--follow]                   [auditor, else user or SO] the newest entries; --follow waits
+                                                      for more
+  audit settings [--forced on|off] [--lock] [--new-auditor-pin PIN]
+                                                      [SO] forced audit (a full log refuses audited commands), lock
+                                                      it on until reset, set the auditor PIN
   devices                                             find boards on serial ports
 
 [user], [SO]: the role the command logs in with. POLICY (keygen, import): --capabilities LIST (comma-separated:
@@ -115,7 +125,8 @@ Officers (docs/quorum.md): KEY is an officer key file; its passphrase comes from
   asked for on the terminal. --approve signs in this process; \`approval request/sign/submit\` passes one file
   from officer to officer instead, so no key leaves its owner.
 
-PINs: the user PIN from --pin or HSM_PIN, the SO PIN from --so-pin or HSM_SO_PIN; when neither is given and
+PINs: the user PIN from --pin or HSM_PIN, the SO PIN from --so-pin or HSM_SO_PIN, the auditor PIN from
+  --auditor-pin or HSM_AUDITOR_PIN; when none is given and
   standard input is a terminal, the PIN is asked for without echo. PINs are 6 to 64 bytes (UTF-8).
 
 options:
@@ -148,6 +159,7 @@ const OPTIONS = {
   peer: { type: 'string' },
   pin: { type: 'string' },
   'so-pin': { type: 'string' },
+  'auditor-pin': { type: 'string' },
   'new-pin': { type: 'string' },
   so: { type: 'boolean' },
   capabilities: { type: 'string' },
@@ -172,6 +184,13 @@ const OPTIONS = {
   to: { type: 'string' },
   'to-so-pin': { type: 'string' },
   join: { type: 'string' },
+  ack: { type: 'boolean' },
+  offline: { type: 'boolean' },
+  follow: { type: 'boolean' },
+  count: { type: 'string' },
+  forced: { type: 'string' },
+  lock: { type: 'boolean' },
+  'new-auditor-pin': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -317,9 +336,11 @@ async function askNewPin(what: string): Promise<string> {
 const ROLE_TEXT: { [r in RoleName]: { what: string; flag: string; env: string } } = {
   user: { what: 'user PIN', flag: '--pin', env: 'HSM_PIN' },
   so: { what: 'SO PIN', flag: '--so-pin', env: 'HSM_SO_PIN' },
+  auditor: { what: 'auditor PIN', flag: '--auditor-pin', env: 'HSM_AUDITOR_PIN' },
 };
 
 function pinFlag(role: RoleName, opts: Opts): string | undefined {
+  if (role === 'auditor') return fromFlagOrEnv(opts['auditor-pin'], 'HSM_AUDITOR_PIN');
   return role === 'user' ? fromFlagOrEnv(opts.pin, 'HSM_PIN') : fromFlagOrEnv(opts['so-pin'], 'HSM_SO_PIN');
 }
 
@@ -716,6 +737,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       return restoreCommand(opts);
     case 'clone':
       return cloneCommand(opts);
+    case 'audit':
+      return auditCommand(positionals, opts);
     case 'devices': {
       const { discoverDevices } = await import('../host/discovery.ts');
       const found = await discoverDevices();
@@ -1474,10 +1497,213 @@ function explain(e: unknown): { json: object; text: string; code: number } {
     const name = e.statusName || String(e.status);
     const hint = e.hint || (STATUS_HINTS as { [k: string]: string })[name] || undefined;
     // Ctrl-C while the device waited: the request was cancelled on the device (CANCEL), exit as interrupted
-    return { json: { error: { status: name, message: e.message, hint } }, text: e.message, code: e.code === 'ABORTED' ? 130 : 1 };
+    // an audit check that failed still says what it checked (audit pull / verify attach it)
+    const result = (e as { json?: object }).json;
+    return { json: { error: { status: name, message: e.message, hint }, ...(result ? { result } : {}) }, text: e.message, code: e.code === 'ABORTED' ? 130 : 1 };
   }
   const msg = e instanceof Error ? e.message : String(e);
   return { json: { error: { status: 'ERROR', message: msg } }, text: msg, code: 1 };
+}
+
+// ---------------------------------------------------------------- the audit log (docs/audit.md)
+
+/** Log in to read the log: as auditor when an auditor PIN is given, else as `any` does (user or SO). */
+async function withAuditReader<T>(opts: Opts, what: string, fn: (c: HsmClient) => Promise<T>): Promise<T> {
+  return withClient(opts, async (c) => {
+    const info = await c.info();
+    requireInitialized(info, what);
+    const auditorPin = pinFlag('auditor', opts);
+    if (auditorPin !== undefined) await c.login('auditor', auditorPin);
+    else if (opts.ack) await c.login('auditor', (await credentials('auditor', opts, what)).pin);
+    else {
+      const { role, pin } = await credentials('any', opts, what);
+      await c.login(role, pin);
+    }
+    return fn(c);
+  });
+}
+
+/** Every entry from index `from` up to the device's `next`, read 16 at a time. */
+async function readAll(c: HsmClient, from: number): Promise<{ entries: AuditEntry[]; next: number; oldest: number }> {
+  const entries: AuditEntry[] = [];
+  let r = await c.auditRead(from);
+  const oldest = r.oldest;
+  for (;;) {
+    entries.push(...r.entries);
+    const after = entries.length > 0 ? entries[entries.length - 1].index + 1 : r.next;
+    if (r.entries.length === 0 || after >= r.next) return { entries, next: r.next, oldest };
+    r = await c.auditRead(after);
+  }
+}
+
+/** One entry as a line of text. */
+function entryText(e: AuditEntry): string {
+  const what = e.command ? `${e.command}${e.keyId ? ` key ${e.keyId}` : ''}` : '';
+  const who = e.session ? ` session ${e.session}${e.role !== 'none' ? ` (${e.role})` : ''}` : '';
+  return `#${e.index} +${e.time}ms ${e.event}${what ? ' ' + what : ''} ${e.status}${e.reason ? ` (reason ${e.reason})` : ''}${who}`;
+}
+
+function auditFailure(problems: AuditProblem[]): HsmError {
+  return new HsmError('AUDIT_INVALID', problems.map((p) => p.message).join('; '));
+}
+
+/**
+ * `audit pull`: the entries FILE lacks, checked link by link from FILE's last entry (which the device must still hold
+ * unchanged, or be past) to a checkpoint signed just now, then appended with that checkpoint. A device whose log is
+ * behind FILE, or that holds another entry at FILE's last index, was rolled back or replaced: nothing is appended.
+ */
+async function auditPull(opts: Opts): Promise<{ json: object; text: string }> {
+  const out = opts.out;
+  if (!out) throw new UsageError('audit pull needs --out FILE: the JSON lines file the entries are appended to');
+  let lines: AuditLine[];
+  try {
+    lines = readAuditFile(out);
+  } catch (e) {
+    throw new HsmError('AUDIT_INVALID', (e as Error).message);
+  }
+  const file = verifyAuditLines(lines);
+  if (lines.length > 0) {
+    const bad = file.problems.filter((p) => p.kind !== 'gap');
+    if (bad.length > 0) throw auditFailure(bad);
+  }
+  return withAuditReader(opts, 'audit pull', async (c) => {
+    const cp = await c.auditCheckpoint();
+    const who = { deviceId: toHex(cp.deviceId), identityKey: toHex(cp.identityKey) };
+    if (file.header && (file.header.deviceId !== who.deviceId || file.header.identityKey !== who.identityKey))
+      throw new HsmError('AUDIT_INVALID', `${out} is the log of device ${file.header.deviceId}, not of this device ${who.deviceId}`);
+    const tip = file.tip;
+    if (tip && cp.next <= tip.index)
+      throw new HsmError('AUDIT_INVALID', `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of ${out}: its flash was rolled back or replaced`);
+    const got = await readAll(c, tip ? tip.index : 0);
+    const fresh = tip && got.entries.length > 0 && got.entries[0].index === tip.index ? got.entries.slice(1) : got.entries;
+    if (tip && got.entries.length > 0 && got.entries[0].index === tip.index && got.entries[0].digest !== tip.digest)
+      throw new HsmError('AUDIT_INVALID', `the device holds another entry ${tip.index} than ${out}: its log was rolled back or replaced`);
+    const add: AuditLine[] = [];
+    if (lines.length === 0) add.push({ type: 'device', ...who });
+    let from = tip ? tip.index + 1 : 0;
+    let gap: AuditGap | undefined;
+    if (fresh.length > 0 && fresh[0].index > from) {
+      gap = { type: 'gap', from, to: fresh[0].index - 1 };
+      add.push(gap);
+    }
+    // the pulled entries must chain from FILE's tip (or among themselves after a gap) up to the signed head
+    const chain = checkChain(fresh, gap ? undefined : tip);
+    if (chain.problems.length > 0) throw auditFailure(chain.problems);
+    const last = fresh.length > 0 ? fresh[fresh.length - 1] : undefined;
+    const reached = last ? last.index + 1 : from;
+    if (reached === cp.next) {
+      const headHex = toHex(cp.head);
+      const mine = last ? last.digest : tip ? tip.digest : '0'.repeat(64);
+      if (mine !== headHex) throw new HsmError('AUDIT_INVALID', `entry ${cp.next - 1} as read is not the entry the device signed in its checkpoint`);
+    }
+    add.push(...fresh);
+    add.push({ type: 'checkpoint', next: cp.next, head: toHex(cp.head), nonce: toHex(cp.nonce), signature: toHex(cp.signature), time: new Date().toISOString() });
+    appendFileSync(out, add.map((l) => JSON.stringify(l)).join('\n') + '\n', { mode: 0o600 });
+    let acked: number | undefined;
+    if (opts.ack && last) acked = await c.auditAck(last.index);
+    from = fresh.length > 0 ? fresh[0].index : reached;
+    const json = { file: out, pulled: fresh.length, from, to: last ? last.index : undefined, next: cp.next, gap: gap ? { from: gap.from, to: gap.to } : undefined, acked };
+    const text =
+      (fresh.length === 0 ? `${out} is up to date (${cp.next} entries on the device)` : `pulled entries ${from}..${last!.index} into ${out}, checked against the signed checkpoint`) +
+      (gap ? `\nGAP: entries ${gap.from}..${gap.to} were overwritten on the device before they were pulled` : '') +
+      (acked !== undefined ? `\nacknowledged entries up to ${acked - 1}` : '');
+    if (gap) throw Object.assign(new HsmError('AUDIT_INVALID', text), { json });
+    return { json, text };
+  });
+}
+
+/** `audit verify`: FILE on its own, then (unless --offline) against the device's log and a fresh checkpoint. */
+async function auditVerify(opts: Opts): Promise<{ json: object; text: string }> {
+  const path = opts.in;
+  if (!path) throw new UsageError('audit verify needs --in FILE (a file written by `tinyhsm audit pull`)');
+  let lines: AuditLine[];
+  try {
+    lines = readAuditFile(path);
+  } catch (e) {
+    throw new HsmError('AUDIT_INVALID', (e as Error).message);
+  }
+  if (lines.length === 0) throw new UsageError(`${path} is missing or empty`);
+  const file = verifyAuditLines(lines);
+  const problems = [...file.problems];
+  let device: object | undefined;
+  if (!opts.offline && file.header) {
+    const header = file.header;
+    await withAuditReader(opts, 'audit verify', async (c) => {
+      const cp = await c.auditCheckpoint();
+      if (toHex(cp.deviceId) !== header.deviceId || toHex(cp.identityKey) !== header.identityKey) {
+        problems.push({ kind: 'checkpoint', message: `${path} is the log of device ${header.deviceId}, not of this device ${toHex(cp.deviceId)}` });
+        return;
+      }
+      const tip = file.tip;
+      if (tip && cp.next <= tip.index) {
+        problems.push({ kind: 'rollback', index: cp.next, message: `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of the file: its flash was rolled back or replaced` });
+        return;
+      }
+      const got = await readAll(c, tip ? tip.index : 0);
+      if (tip && got.entries.length > 0 && got.entries[0].index === tip.index && got.entries[0].digest !== tip.digest)
+        problems.push({ kind: 'rollback', index: tip.index, message: `the device holds another entry ${tip.index} than the file: its log was rolled back or replaced` });
+      const rest = tip ? got.entries.filter((e) => e.index > tip.index) : got.entries;
+      const chain = checkChain(rest, tip);
+      problems.push(...chain.problems);
+      const end = chain.tip;
+      if (end && end.index === cp.next - 1 && end.digest !== toHex(cp.head))
+        problems.push({ kind: 'edit', index: end.index, message: `entry ${end.index} as read is not the entry the device signed in its checkpoint` });
+      device = { next: cp.next, oldest: got.oldest, notInFile: rest.length, acked: cp.acked, forced: cp.forced, locked: cp.locked };
+    });
+  }
+  const json = { file: path, ok: problems.length === 0, entries: file.entries, tip: file.tip, device, problems };
+  if (problems.length > 0) throw Object.assign(auditFailure(problems), { json });
+  const text = `${path}: ${file.entries} entries, chain and checkpoints verify${device ? `; the device's log continues it (${(device as { notInFile: number }).notInFile} entries not pulled yet)` : ''}`;
+  return { json, text };
+}
+
+async function auditCommand(positionals: string[], opts: Opts): Promise<{ json: object; text: string }> {
+  const sub = positionals[0];
+  if (sub === 'pull') return auditPull(opts);
+  if (sub === 'verify') return auditVerify(opts);
+  if (sub === 'tail') {
+    const count = opts.count === undefined ? 10 : Number(opts.count);
+    if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError('--count must be a whole number from 1 to 1000');
+    return withAuditReader(opts, 'audit tail', async (c) => {
+      const cp = await c.auditCheckpoint();
+      const start = cp.next > count ? cp.next - count : 0;
+      const got = await readAll(c, start);
+      const chain = checkChain(got.entries, undefined);
+      if (chain.problems.length > 0) throw auditFailure(chain.problems);
+      const print = (e: AuditEntry) => process.stdout.write((opts.json ? JSON.stringify(e) : entryText(e)) + '\n');
+      if (!opts.follow) return { json: { entries: got.entries, next: got.next }, text: got.entries.map(entryText).join('\n') || 'the log is empty' };
+      got.entries.forEach(print);
+      let tip = chain.tip;
+      // --follow: poll once a second, each new entry checked against the one before, until Ctrl-C
+      while (!(interrupt && interrupt.aborted)) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const more = await readAll(c, tip ? tip.index + 1 : 0);
+        const next = checkChain(more.entries, tip);
+        if (next.problems.length > 0) throw auditFailure(next.problems);
+        more.entries.forEach(print);
+        tip = next.tip ?? tip;
+      }
+      return { json: { next: tip ? tip.index + 1 : 0 }, text: '' };
+    });
+  }
+  if (sub === 'settings') {
+    const forced = opts.forced === undefined ? undefined : opts.forced === 'on' ? true : opts.forced === 'off' ? false : undefined;
+    if (opts.forced !== undefined && forced === undefined) throw new UsageError('--forced takes on or off');
+    const auditorPin = opts['new-auditor-pin'];
+    return withLogin(opts, 'so', 'audit settings', async (c) => {
+      if (forced !== undefined || opts.lock || auditorPin !== undefined)
+        await c.auditSet({ forced, lock: opts.lock ? true : undefined, auditorPin });
+      const cp = await c.auditCheckpoint();
+      const json = { forced: cp.forced, locked: cp.locked, auditor: cp.auditor, capacity: cp.capacity, next: cp.next, acked: cp.acked, oldest: cp.oldest };
+      const text = [
+        `forced audit  ${cp.forced ? 'on' : 'off'}${cp.locked ? ', locked until reset' : ''}`,
+        `auditor PIN   ${cp.auditor ? 'set' : 'not set'}`,
+        `log           ${cp.next} entries written, ${cp.next - cp.oldest} held (capacity ${cp.capacity}), acknowledged up to ${cp.acked}`,
+      ].join('\n');
+      return { json, text };
+    });
+  }
+  throw new UsageError('audit takes pull, verify, tail or settings');
 }
 
 /** Entry point: returns the process exit code. */

@@ -9,6 +9,7 @@ import type { AuthState } from './auth/state.ts';
 import type { RollbackState } from './rollback.ts';
 import type { Officers } from './officers.ts';
 import type { Domain } from './domain.ts';
+import type { AuditLog } from './audit.ts';
 
 /** Who sent the request a handler runs: its session (0: in the clear) and that session's role (codes.ts Role; 0: none). */
 export interface Caller {
@@ -42,4 +43,6 @@ export interface DeviceContext {
   readonly officers: Officers;
   /** The domain id, and the domain's wrap key sealed under the master key (docs/quorum.md §8; core/domain.ts). */
   readonly domain: Domain;
+  /** The audit log: its ring, head, forced-audit state, and the request being recorded (docs/audit.md; core/audit.ts). */
+  readonly audit: AuditLog;
 }

@@ -21,6 +21,9 @@ import { ok } from '../protocol/result.ts';
 import { bindToCounter } from './rollback.ts';
 import { Officers } from './officers.ts';
 import { Domain } from './domain.ts';
+import { AuditEvent, AuditLog } from './audit.ts';
+import { AUDIT_ENTRY_LENGTH } from '../protocol/commands/limits.ts';
+import { RECORD_OVERHEAD } from './store/format.ts';
 
 export const DEFAULT_SLOTS = 16;
 export const DEFAULT_FIRMWARE_VERSION = '0.1.0';
@@ -38,6 +41,21 @@ export interface DeviceOptions {
    * Default 10000 (the node simulator); board entries pass DEVICE_PIN_ITERATIONS, what a microcontroller affords per LOGIN.
    */
   pinIterations?: number;
+  /**
+   * Most entries the audit log's ring holds (docs/audit.md §8; default 256); a board entry passes what its heap
+   * affords. It is also held to a third of the flash store, and fixed in flash when the log is first written.
+   */
+  auditCapacity?: number;
+}
+
+/** The audit ring's size on the simulator; boards pass their own (platform/<board>/entry.ts). */
+export const DEFAULT_AUDIT_CAPACITY = 256;
+
+/** The ring's capacity on this store: what the board asks for, held to a quarter of the store so keys always keep room. */
+export function auditCapacityFor(stats: { pageSize: number; pages: number }, wanted: number): number {
+  const quarter = Math.floor(((stats.pages - 1) * (stats.pageSize - 32)) / 4 / (RECORD_OVERHEAD + AUDIT_ENTRY_LENGTH));
+  const n = wanted < quarter ? wanted : quarter;
+  return n < 2 ? 2 : n;
 }
 
 /** PIN record iterations on the simulator (Node runs 10000 PBKDF2-SHA256 rounds of noble in tens of ms). */
@@ -128,11 +146,17 @@ export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
   const store = Store.open(flash);
   // before anything is written: a rolled-back flash is refused whole (docs/storage.md §12)
   const rollback = bindToCounter(store, env.monotonic);
+  // docs/audit.md §3: from here on, every commit made while a request runs carries that request's entry
+  const wanted = opts && opts.auditCapacity !== undefined ? opts.auditCapacity : DEFAULT_AUDIT_CAPACITY;
+  if (!(wanted >= 2 && wanted <= 0xffff && Math.floor(wanted) === wanted)) throw new Error('startDevice: auditCapacity must be an integer in 2..65535, got ' + wanted);
+  const audit = AuditLog.load(store, env.crypto, env.clock, auditCapacityFor(store.stats(), wanted));
+  store.bind({ entry: (e) => audit.entryFor(e), committed: () => audit.committed() });
   const name = loadOrMakeIdentity(env, store, offered[Alg.ED25519] === true);
   const keystore = KeyStore.load(slots, store);
   const domain = Domain.load(store);
   // PINs, retry counters and the label (docs/security.md §3–§5); the master key only comes with a LOGIN
-  const auth = AuthState.load({ env, store, deviceId: name.deviceId, keys: underMasterKey(keystore, domain), pinIterations });
+  const auth = AuthState.load({ env, store, deviceId: name.deviceId, keys: underMasterKey(keystore, domain), pinIterations, onTry: () => audit.markTry() });
+  recordBoot(audit, store.repaired, rollback.rolledBack !== undefined);
   const deviceId = name.deviceId;
   const ctx: DeviceContext = {
     env,
@@ -150,6 +174,7 @@ export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
     rollback,
     officers: Officers.load(store),
     domain,
+    audit,
   };
   const device: Device = {
     deviceId,
@@ -166,6 +191,17 @@ export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
     firmwareVersion,
   };
   return { ctx, device };
+}
+
+/**
+ * The boot's entries (docs/audit.md §3): BOOT, then RECOVERED when the store's scan repaired a write a power cut left
+ * unfinished. The first one also writes the log's state record, which fixes its capacity. A flash refused as rolled
+ * back takes no write; a full store refuses them (the log then misses this boot, and the next entry's prev still chains).
+ */
+function recordBoot(audit: AuditLog, repaired: number, frozen: boolean): void {
+  if (frozen) return;
+  audit.append(AuditEvent.BOOT, undefined, 0, 0, audit.needsState() ? [audit.stateEntry(0, false, false)] : []);
+  if (repaired > 0) audit.append(AuditEvent.RECOVERED, undefined, 0, 0);
 }
 
 /** What a PIN change seals again under the new master key, in its one transaction: every key record and the domain's wrap key. */

@@ -13,9 +13,10 @@
 import { Alg, Command, Role, Status, type CommandName, type StatusCode } from '../protocol/codes.ts';
 import { Reason } from '../protocol/reasons.ts';
 import { type CborValue, cborDecode, cborEncode } from '../protocol/cbor.ts';
-import { type Result, err } from '../protocol/result.ts';
+import { type Err, type Result, err } from '../protocol/result.ts';
 import { type MessageOf, decodeMessage, encodeMessage } from '../protocol/schema.ts';
-import { COMMANDS, Gate, type CommandSpec, type CommandTable } from '../protocol/commands/index.ts';
+import { Audit, COMMANDS, Gate, type CommandSpec, type CommandTable } from '../protocol/commands/index.ts';
+import type { AuditRecord } from './audit.ts';
 import type { Caller, DeviceContext } from './context.ts';
 import { info } from './commands/info.ts';
 import { echo } from './commands/echo.ts';
@@ -46,6 +47,10 @@ import { domainJoin } from './commands/domain_join.ts';
 import { backupExport } from './commands/backup_export.ts';
 import { backupImport } from './commands/backup_import.ts';
 import { shareReseal } from './commands/share_reseal.ts';
+import { auditRead } from './commands/audit_read.ts';
+import { auditCheckpoint } from './commands/audit_checkpoint.ts';
+import { auditAck } from './commands/audit_ack.ts';
+import { auditSet } from './commands/audit_set.ts';
 
 declare const TINYHSM_WITHOUT_DOMAIN: boolean | undefined;
 
@@ -107,6 +112,10 @@ export const HANDLERS: HandlerTable & { readonly [code: number]: Handler } = (fu
     [Command.BACKUP_IMPORT]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : backupImport,
 
     [Command.SHARE_RESEAL]: typeof TINYHSM_WITHOUT_DOMAIN !== 'undefined' && TINYHSM_WITHOUT_DOMAIN ? notInBuild : shareReseal,
+    [Command.AUDIT_READ]: auditRead,
+    [Command.AUDIT_CHECKPOINT]: auditCheckpoint,
+    [Command.AUDIT_ACK]: auditAck,
+    [Command.AUDIT_SET]: auditSet,
   };
 })();
 
@@ -173,27 +182,29 @@ export function canOpenSessions(ctx: DeviceContext): boolean {
 }
 
 /** The gate's refusal for this caller, or undefined when the command may run (docs/protocol.md "Access"). */
-function refusal(ctx: DeviceContext, entry: Entry, caller: Caller): Uint8Array | undefined {
+function refusal(ctx: DeviceContext, entry: Entry, caller: Caller): Err | undefined {
   const gate = entry.spec.gate;
   // docs/storage.md §12: an old flash image written back serves INFO and ECHO only
   const rolledBack = ctx.rollback.rolledBack;
-  if (rolledBack !== undefined && gate !== Gate.CLEAR) return errorBody(Status.ROLLBACK_DETECTED, Reason.STORE_ROLLED_BACK, rolledBack);
+  if (rolledBack !== undefined && gate !== Gate.CLEAR) return err(Status.ROLLBACK_DETECTED, Reason.STORE_ROLLED_BACK, rolledBack);
   if (caller.sessionId === 0) {
     if (gate === Gate.CLEAR || gate === Gate.OUTER) return undefined;
     if (gate === Gate.SESSION_IF_CAPABLE && !canOpenSessions(ctx)) return undefined;
-    return errorBody(Status.SESSION_REQUIRED, Reason.SESSION_NEEDED);
+    return err(Status.SESSION_REQUIRED, Reason.SESSION_NEEDED);
   }
-  if (gate === Gate.OUTER) return errorBody(Status.INVALID_COMMAND, Reason.NOT_IN_SESSION);
+  if (gate === Gate.OUTER) return err(Status.INVALID_COMMAND, Reason.NOT_IN_SESSION);
   if (gate === Gate.CLEAR || gate === Gate.SESSION || gate === Gate.SESSION_IF_CAPABLE) return undefined;
   const initialized = ctx.auth.initialized;
-  if (gate === Gate.UNINITIALIZED) return initialized ? errorBody(Status.ALREADY_INITIALIZED, Reason.ALREADY_INITIALIZED) : undefined;
-  if (!initialized) return errorBody(Status.NOT_INITIALIZED, Reason.NOT_INITIALIZED);
+  if (gate === Gate.UNINITIALIZED) return initialized ? err(Status.ALREADY_INITIALIZED, Reason.ALREADY_INITIALIZED) : undefined;
+  if (!initialized) return err(Status.NOT_INITIALIZED, Reason.NOT_INITIALIZED);
   if (gate === Gate.INITIALIZED) return undefined;
   const role = caller.role;
-  // the role the command wants: 0 for either (LOGIN_NEEDED's argument, docs/protocol.md "Error details")
-  const wanted = gate === Gate.USER ? Role.USER : gate === Gate.SO ? Role.SO : 0;
-  if (role === 0) return errorBody(Status.LOGIN_REQUIRED, Reason.LOGIN_NEEDED, [wanted]);
-  if (wanted !== 0 && role !== wanted) return errorBody(Status.WRONG_ROLE, Reason.ROLE_NEEDED, [wanted, role]);
+  // the role the command wants: 0 for user or SO (LOGIN_NEEDED's argument, docs/protocol.md "Error details"); 4 for any
+  // role, the auditor's too (docs/audit.md §7)
+  const wanted = gate === Gate.USER ? Role.USER : gate === Gate.SO ? Role.SO : gate === Gate.AUDITOR ? Role.AUDITOR : gate === Gate.ANY_ROLE ? 4 : 0;
+  if (role === 0) return err(Status.LOGIN_REQUIRED, Reason.LOGIN_NEEDED, [wanted]);
+  // an auditor reads and acknowledges the log, nothing else: LOGGED_IN means user or SO
+  if (wanted === 0 ? role === Role.AUDITOR : wanted !== 4 && role !== wanted) return err(Status.WRONG_ROLE, Reason.ROLE_NEEDED, [wanted, role]);
   return undefined;
 }
 
@@ -205,44 +216,104 @@ function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Answer {
   // the envelope was authenticated just now, so the session is live; its role is what LOGIN set
   const session = sessionId === 0 ? undefined : ctx.sessions.get(sessionId);
   const caller: Caller = { sessionId, role: session !== undefined && session.ended === undefined ? session.role : 0 };
+  const spec = entry.spec;
+  let rec: AuditRecord | undefined;
+  if (spec.audit !== Audit.NOT_RECORDED) {
+    // docs/audit.md §6: with forced audit and no room left, an ordinary command is refused before anything, unrecorded
+    const full = ctx.audit.fullFor(spec.audit === Audit.RESERVE);
+    if (full !== undefined) return errorBody(full.status, full.reason, full.args);
+    rec = {
+      command: code,
+      session: sessionId,
+      role: caller.role,
+      // never the hash of a PIN or a private key: a PIN's could be guessed offline from the log (docs/audit.md §2)
+      requestHash: spec.secret ? new Uint8Array(32) : ctx.env.crypto.sha256(body),
+      keyId: 0,
+      written: false,
+      tryNext: false,
+    };
+  }
   // checked before the parameters are even decoded: nothing of a refused request is looked at
   const refused = refusal(ctx, entry, caller);
-  if (refused !== undefined) return refused;
+  if (refused !== undefined) return settle(ctx, rec, refused);
   let params: CborValue = EMPTY_MAP;
   if (body.length > 1) {
     const d = cborDecode(body.subarray(1));
-    if (!d.ok) return errorBody(d.status, d.reason, d.args);
-    if (!(d.value instanceof Map)) return errorBody(Status.INVALID_CBOR, Reason.PARAMETERS_NOT_MAP);
+    if (!d.ok) return settle(ctx, rec, err(d.status, d.reason, d.args));
+    if (!(d.value instanceof Map)) return settle(ctx, rec, err(Status.INVALID_CBOR, Reason.PARAMETERS_NOT_MAP));
     params = d.value;
   }
-  const req = decodeMessage<object>(entry.spec.request, params);
-  if (!req.ok) return errorBody(req.status, req.reason, req.args);
-  const request = req.value;
-  return finish(ctx, entry, () => entry.handler(ctx, request, caller));
+  const req = decodeMessage<object>(spec.request, params);
+  if (!req.ok) return settle(ctx, rec, req);
+  const request = req.value as { keyId?: unknown; role?: unknown };
+  if (rec !== undefined) {
+    if (typeof request.keyId === 'number') rec.keyId = request.keyId;
+    // LOGIN: the role asked for
+    if (rec.role === 0 && typeof request.role === 'number') rec.role = request.role;
+  }
+  return finish(ctx, entry, rec, () => entry.handler(ctx, request, caller));
 }
 
 /**
  * Run a handler (or the rest of one, after the button) and turn what it gives into wire bytes. A handler that
  * throws yields INTERNAL_ERROR, never the exception text. A waiting request is handed up with a resume that
- * comes back here, so the rest of its work is guarded the same way.
+ * comes back here, so the rest of its work is guarded the same way. While it runs, its audit record is the log's
+ * current one, so each commit it makes carries its entry (docs/audit.md §3).
  */
-function finish(ctx: DeviceContext, entry: Entry, work: () => Outcome<object>): Answer {
+function finish(ctx: DeviceContext, entry: Entry, rec: AuditRecord | undefined, work: () => Outcome<object>): Answer {
   let res: Outcome<object>;
+  const audit = ctx.audit;
+  audit.current = rec;
   try {
     res = work();
   } catch (e) {
     // A flash that throws mid-commit (a failing part; on a power cut nothing is answered anyway) is the one
     // exception with a known remedy: the boot scan restores the state before or after this command.
+    // Nothing more is written then, not even the audit entry: the store object is stale until the reboot.
     if (ctx.keystore.storageFault || ctx.auth.storageFault) return errorBody(Status.INTERNAL_ERROR, Reason.FLASH_WRITE_FAILED);
-    return errorBody(Status.INTERNAL_ERROR, Reason.HANDLER_FAILED);
+    return settle(ctx, rec, err(Status.INTERNAL_ERROR, Reason.HANDLER_FAILED));
+  } finally {
+    audit.current = undefined;
   }
-  if (!waitsForPress(res)) return respond(entry, res);
+  if (!waitsForPress(res)) {
+    if (rec !== undefined && res.ok && rec.keyId === 0) {
+      // KEY_GENERATE, KEY_IMPORT: the id the device gave
+      const made = (res.value as { keyId?: unknown }).keyId;
+      if (typeof made === 'number') rec.keyId = made;
+    }
+    return settle(ctx, rec, res, entry);
+  }
   const waiting = res;
   return {
     presenceFor: waiting.presenceFor,
-    resume: (outcome) => finish(ctx, entry, () => waiting.resume(outcome)) as Uint8Array,
+    resume: (outcome) => finish(ctx, entry, rec, () => waiting.resume(outcome)) as Uint8Array,
     cancels: waiting.cancels,
   };
+}
+
+/**
+ * The wire answer of a request's result, once its outcome is in the audit log (docs/audit.md §3). An answer that
+ * would carry a result (a signature, a key id) is withheld when its entry cannot be written: nothing leaves the device
+ * unrecorded. A refusal goes out either way: it gave nothing.
+ */
+function settle(ctx: DeviceContext, rec: AuditRecord | undefined, res: Result<object>, entry?: Entry): Uint8Array {
+  if (rec !== undefined) {
+    let w: Result<void>;
+    try {
+      // after a flash write threw, the store object is stale until the reboot: write nothing more
+      w =
+        ctx.keystore.storageFault || ctx.auth.storageFault
+          ? err(Status.INTERNAL_ERROR, Reason.FLASH_FAULTED)
+          : ctx.audit.outcome(rec, res.ok ? Status.OK : res.status, res.ok ? 0 : res.reason);
+    } catch (e) {
+      // the flash failed while writing the entry (on a power cut nothing is answered anyway): power-cycle
+      return errorBody(Status.INTERNAL_ERROR, Reason.FLASH_WRITE_FAILED);
+    }
+    if (!w.ok && res.ok)
+      return w.status === Status.STORAGE_FULL ? errorBody(Status.STORAGE_FULL, Reason.AUDIT_NOT_RECORDED, [rec.command]) : errorBody(w.status, w.reason, w.args);
+  }
+  if (!res.ok) return errorBody(res.status, res.reason, res.args);
+  return respond(entry as Entry, res);
 }
 
 /** A handler's result as a response body: OK and the schema-encoded map, or the error. */

@@ -43,6 +43,10 @@ export const Command = {
   BACKUP_EXPORT: 0x1a,
   BACKUP_IMPORT: 0x1b,
   SHARE_RESEAL: 0x1c,
+  AUDIT_READ: 0x1d,
+  AUDIT_CHECKPOINT: 0x1e,
+  AUDIT_ACK: 0x1f,
+  AUDIT_SET: 0x20,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export type CommandName = keyof typeof Command;
@@ -84,6 +88,7 @@ export const Status = {
   ROLLBACK_DETECTED: 0x20,
   APPROVAL_REQUIRED: 0x21,
   APPROVAL_INVALID: 0x22,
+  AUDIT_FULL: 0x23,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 export type StatusName = keyof typeof Status;
@@ -131,6 +136,8 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
     'this command needs the signed approval of a quorum of officers (`tinyhsm info` shows how many of whom); run it again with their approvals (docs/quorum.md)',
   APPROVAL_INVALID:
     'an officer approval was refused (the message says which and why) and nothing was done; ask for a new challenge and have the officers sign again (docs/quorum.md)',
+  AUDIT_FULL:
+    'forced audit is on and the audit log is full of entries nobody has collected: the auditor runs `tinyhsm audit pull --ack` (docs/audit.md), then retry',
 };
 
 /** Key algorithms (wire ids). Add at the end. */
@@ -162,10 +169,11 @@ export const Origin = {
 } as const;
 export type Origin = (typeof Origin)[keyof typeof Origin];
 
-/** Login roles (LOGIN, CHANGE_PIN). Add at the end; the auditor role comes with the audit log. */
+/** Login roles (LOGIN, CHANGE_PIN). Add at the end. The auditor reads and acknowledges the audit log only (docs/audit.md §5). */
 export const Role = {
   USER: 1,
   SO: 2,
+  AUDITOR: 3,
 } as const;
 export type RoleId = (typeof Role)[keyof typeof Role];
 
@@ -173,6 +181,7 @@ export type RoleId = (typeof Role)[keyof typeof Role];
 export const ROLE_NAMES: { readonly [id: number]: string } = {
   1: 'user',
   2: 'so',
+  3: 'auditor',
 };
 
 /**

@@ -329,6 +329,20 @@ export enum Reason {
   NOT_ED25519 = 145,
   /** INVALID_PARAMETER. The recipient of SHARE_RESEAL is not an Ed25519 public key (a point of the curve). */
   RECIPIENT_INVALID = 146,
+
+  // ---- the audit log (docs/audit.md)
+  /** AUDIT_FULL. [entries not yet acknowledged, capacity] forced audit is on and the log has no room left for this command. */
+  AUDIT_LOG_FULL = 147,
+  /** OPERATION_NOT_PERMITTED. No auditor PIN is set: the SO sets one first (AUDIT_SET). */
+  NO_AUDITOR = 148,
+  /** OPERATION_NOT_PERMITTED. Forced audit is locked on; only RESET turns it off. */
+  AUDIT_LOCKED = 149,
+  /** INVALID_PARAMETER. [index acknowledged, index of the newest entry] an entry that does not exist yet cannot be acknowledged. */
+  ACK_AHEAD = 150,
+  /** STORAGE_FULL. [command] the audit entry for this request could not be written, so its result is withheld and nothing changed. */
+  AUDIT_NOT_RECORDED = 151,
+  /** INVALID_PARAMETER. Locking forced audit needs forced audit on in the same request or already. */
+  LOCK_NEEDS_FORCED = 152,
 }
 export type ReasonName = keyof typeof Reason;
 

@@ -303,6 +303,7 @@ export function testDeviceOptions(opts: DeviceOptions): DeviceOptions {
     sessionLimits: opts.sessionLimits,
     presenceTimeoutMs: opts.presenceTimeoutMs,
     pinIterations: opts.pinIterations === undefined ? TEST_PIN_ITERATIONS : opts.pinIterations,
+    auditCapacity: opts.auditCapacity,
   };
 }
 
@@ -422,12 +423,13 @@ export function startTestDevice(opts: TestDeviceOptions = {}): TestDevice {
   const ready = (command: number): void => {
     if (inClear(command) || device.identityPublicKey === undefined) return;
     const gate = COMMANDS[command] !== undefined ? COMMANDS[command].gate : undefined;
-    if (!autoAuth || !(gate === Gate.USER || gate === Gate.SO || gate === Gate.LOGGED_IN)) {
+    // ANY_ROLE (the audit log's reads) as LOGGED_IN; an AUDITOR command's test logs in as auditor itself
+    if (!autoAuth || !(gate === Gate.USER || gate === Gate.SO || gate === Gate.LOGGED_IN || gate === Gate.ANY_ROLE)) {
       ensureSession();
       return;
     }
     const current = live(session) ? (roleOf.get(session) as number) : 0;
-    if (gate === Gate.LOGGED_IN && current !== 0) return;
+    if ((gate === Gate.LOGGED_IN || gate === Gate.ANY_ROLE) && current !== 0) return;
     const want = gate === Gate.SO ? Role.SO : Role.USER;
     if (current === want) return;
     const known = byRole[want];

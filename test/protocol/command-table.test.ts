@@ -26,7 +26,7 @@ const camel = (name: string) =>
     .join('');
 
 /** Request fields that carry a PIN or a private key (docs/security.md §4, §5): a command with one is `secret`. */
-const SECRET_FIELD = /^(pin|userPin|soPin|oldPin|newPin|newUserPin|privateKey)$/;
+const SECRET_FIELD = /^(pin|userPin|soPin|oldPin|newPin|newUserPin|privateKey|auditorPin)$/;
 
 describe('COMMANDS', () => {
   it('has exactly the codes of codes.ts Command, each the declaration its own file exports as <Name>Command', () => {

@@ -29,7 +29,7 @@ const { crypto, boot, image, initializedImage, sweep, sweepPinChange } = authCut
  */
 function compactingLoginImage(): { img: Uint8Array; pageSize: number } {
   const pageSize = 512;
-  const flash = NorFlash.fromBytes(initializedImage(undefined, pageSize, 4), { pageSize });
+  const flash = NorFlash.fromBytes(initializedImage(undefined, pageSize, 6), { pageSize });
   for (let i = 0; i < 3; i++) {
     const t = boot(flash); // a restart per try: never 3 in a row
     expect(login(t, Role.USER, WRONG_PIN).statusName).toBe('PIN_INCORRECT');

@@ -22,6 +22,7 @@ import {
   type TestDeviceOptions,
 } from '../helpers/loopback.ts';
 import { NorFlash, leftover } from '../helpers/nor-flash.ts';
+import { storeState } from '../helpers/audit.ts';
 import { countingCrypto, inSession, newSession, pin } from '../helpers/auth-cut.ts';
 
 const USER_PIN = 'user-pin-Kq7w';
@@ -100,7 +101,7 @@ describe('INIT', () => {
     const t = rawDevice({ flash });
     expect(t.callClear(Command.INIT, { 1: pin(USER_PIN), 2: pin(SO_PIN) }).statusName).toBe('SESSION_REQUIRED');
     const s = newSession(t);
-    const writes = flash.wordWrites;
+    const writes = storeState(flash);
     for (const [u, so] of [
       ['12345', SO_PIN],
       [USER_PIN, '12345'],
@@ -110,14 +111,14 @@ describe('INIT', () => {
       expect(r.statusName).toBe('INVALID_PARAMETER');
       expect(r.message).toMatch(/key [12]: expected 6\.\.64 bytes/); // the userPin (1) or soPin (2) field
     }
-    expect(flash.wordWrites).toBe(writes);
+    expect(storeState(flash)).toBe(writes);
     expect(field(info(t), 17)).toBe(false);
     // 6 and 64 bytes are the bounds, and a PIN is bytes: 'ééé' is a 6-byte PIN, but too easy to guess from a flash
     // dump (6 bytes of one class: 36 bits of the estimate, docs/security.md §4.1); 'éé-Aa1' (8 bytes, every class) is not
     const weak = init(t, s, undefined, 'ééé', 'y'.repeat(64));
     expect(weak.statusName).toBe('INVALID_PARAMETER');
     expect(weak.message).toMatch(/key 1\)?: this PIN is too easy to guess .*about 36 bits; at least 48/);
-    expect(flash.wordWrites).toBe(writes);
+    expect(storeState(flash)).toBe(writes);
     expect(init(t, s, undefined, 'éé-Aa1', 'y'.repeat(64)).status).toBe(Status.OK);
     expect(login(t, s, Role.USER, 'éé-Aa1').status).toBe(Status.OK);
   });
@@ -183,7 +184,7 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
     expect(login(t, s, Role.USER, USER_PIN).status).toBe(Status.OK);
     expect(inSession(t, b, Command.KEY_LIST).statusName).toBe('LOGIN_REQUIRED');
     expect(inSession(t, s, Command.KEY_LIST).status).toBe(Status.OK);
-    const writes = flash.wordWrites;
+    const writes = storeState(flash);
     for (const [role, p] of [
       [Role.USER, USER_PIN],
       [Role.SO, SO_PIN],
@@ -193,7 +194,7 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
       expect(r.statusName).toBe('ALREADY_LOGGED_IN');
       expect(r.message).toMatch(/LOGOUT first/);
     }
-    expect(flash.wordWrites).toBe(writes);
+    expect(storeState(flash)).toBe(writes);
     expect([userTries(t), soTries(t)]).toEqual([8, 8]);
     // LOGOUT drops the role and keeps the session; then it may log in as SO
     expect(inSession(t, s, Command.LOGOUT).status).toBe(Status.OK);
@@ -207,12 +208,12 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
   it('a PIN shorter than 6 bytes is refused by the schema: no try spent, nothing written, no PBKDF2 run', () => {
     const crypto = countingCrypto();
     const { t, flash, s } = initialized({ crypto });
-    const writes = flash.wordWrites;
+    const writes = storeState(flash);
     const runs = crypto.runs;
     const r = login(t, s, Role.USER, '12345');
     expect(r.statusName).toBe('INVALID_PARAMETER');
     expect(r.message).toMatch(/key 2: expected 6\.\.64 bytes, got 5/); // LOGIN's pin field
-    expect(flash.wordWrites).toBe(writes);
+    expect(storeState(flash)).toBe(writes);
     expect(crypto.runs).toBe(runs);
     expect(userTries(t)).toBe(8);
   });
@@ -270,7 +271,7 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
     expect(third.statusName).toBe('PIN_INCORRECT');
     expect(third.message).toMatch(/^the user PIN is wrong; 6 tries left; that was 3 wrong PINs in a row: no more tries until the device is power-cycled$/);
     expect(field(info(t), 21)).toBe(true);
-    const writes = flash.wordWrites;
+    const writes = storeState(flash);
     const runs = crypto.runs;
     for (const [role, p] of [
       [Role.USER, USER_PIN],
@@ -283,7 +284,7 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
     const c = inSession(t, before, Command.CHANGE_PIN, { 1: Role.USER, 2: pin(USER_PIN), 3: pin('new-user-pin') });
     expect(c.statusName).toBe('PIN_LOCKED_UNTIL_POWER_CYCLE');
     expect(inSession(t, before, Command.KEY_LIST).status).toBe(Status.OK);
-    expect(flash.wordWrites).toBe(writes);
+    expect(storeState(flash)).toBe(writes);
     expect(crypto.runs).toBe(runs);
     expect([userTries(t), soTries(t)]).toEqual([6, 7]);
     // a power cycle (reboot on the same flash) clears the RAM count, and only that
@@ -332,11 +333,11 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
     expect(messages[7]).toMatch(/^PIN_BLOCKED: the user PIN is wrong and is now blocked after 8 wrong tries; the SO can set a new user PIN with UNBLOCK/);
     t = reboot(flash);
     expect(userTries(t)).toBe(0);
-    const writes = flash.wordWrites;
+    const writes = storeState(flash);
     const blocked = login(t, newSession(t), Role.USER, USER_PIN);
     expect(blocked.statusName).toBe('PIN_BLOCKED');
     expect(blocked.message).toMatch(/blocked after 8 wrong tries.*UNBLOCK/);
-    expect(flash.wordWrites).toBe(writes); // a blocked PIN spends and compares nothing
+    expect(storeState(flash)).toBe(writes); // a blocked PIN spends and compares nothing
     // the SO sets a new user PIN
     const so = newSession(t);
     expect(login(t, so, Role.SO, SO_PIN).status).toBe(Status.OK);
@@ -382,7 +383,7 @@ describe('LOGIN and its retry counter (docs/security.md §4)', () => {
 describe('the gate by role (docs/security.md §2)', () => {
   it('no login → LOGIN_REQUIRED; user commands refused to the SO and SO commands to the user with WRONG_ROLE; nothing runs', () => {
     const { t, flash, s } = initialized();
-    const writes = flash.wordWrites;
+    const writes = storeState(flash);
     for (const [code, params, who] of [
       [Command.KEY_GENERATE, { 1: Alg.ED25519 }, /the user PIN/],
       [Command.KEY_IMPORT, { 1: Alg.X25519, 3: new Uint8Array(32).fill(3) }, /the SO PIN/],
@@ -394,7 +395,7 @@ describe('the gate by role (docs/security.md §2)', () => {
       expect(r.statusName).toBe('LOGIN_REQUIRED');
       expect(r.message).toMatch(who);
     }
-    expect(flash.wordWrites).toBe(writes);
+    expect(storeState(flash)).toBe(writes);
     const u = newSession(t);
     expect(login(t, u, Role.USER, USER_PIN).status).toBe(Status.OK);
     const so = newSession(t);
@@ -427,11 +428,11 @@ describe('CHANGE_PIN', () => {
   it('changes only the PIN of the role the session holds; the old PIN is a try; the new one works after a reboot, the old one does not', () => {
     const { t, flash, s } = initialized();
     expect(login(t, s, Role.USER, USER_PIN).status).toBe(Status.OK);
-    const writes = flash.wordWrites;
+    const writes = storeState(flash);
     const wr = inSession(t, s, Command.CHANGE_PIN, { 1: Role.SO, 2: pin(SO_PIN), 3: pin('new-so-pin') });
     expect(wr.statusName).toBe('WRONG_ROLE');
     expect(wr.message).toMatch(/logged in as the user.*LOGOUT and LOGIN as SO/);
-    expect(flash.wordWrites).toBe(writes);
+    expect(storeState(flash)).toBe(writes);
     const bad = inSession(t, s, Command.CHANGE_PIN, { 1: Role.USER, 2: pin(WRONG), 3: pin('new-user-pin') });
     expect(bad.statusName).toBe('PIN_INCORRECT');
     expect(bad.message).toBe('the user PIN is wrong; 7 tries left');
@@ -453,7 +454,7 @@ describe('CHANGE_PIN', () => {
   it('a new PIN below the floor (docs/security.md §4.1) is refused by CHANGE_PIN and UNBLOCK before anything else: no try spent, nothing written', () => {
     const { t, flash, s } = initialized();
     expect(login(t, s, Role.USER, USER_PIN).status).toBe(Status.OK);
-    const writes = flash.wordWrites;
+    const writes = storeState(flash);
     for (const weak of ['123456', '12345678901', 'abcdefgh', 'ééé']) {
       // even with a wrong old PIN: the new one is judged first, so no try is spent
       const r = inSession(t, s, Command.CHANGE_PIN, { 1: Role.USER, 2: pin(WRONG), 3: pin(weak) });
@@ -461,16 +462,16 @@ describe('CHANGE_PIN', () => {
       expect(r.message).toMatch(/key 3\)?: this PIN is too easy to guess .*at least 48 needed/);
     }
     expect(userTries(t)).toBe(8);
-    expect(flash.wordWrites).toBe(writes);
+    expect(storeState(flash)).toBe(writes);
     // 15 digits, or 8 characters of every class, clear it
     expect(inSession(t, s, Command.CHANGE_PIN, { 1: Role.USER, 2: pin(USER_PIN), 3: pin('123456789012345') }).status).toBe(Status.OK);
     const so = newSession(t);
     expect(login(t, so, Role.SO, SO_PIN).status).toBe(Status.OK);
-    const w = flash.wordWrites;
+    const w = storeState(flash);
     const u = inSession(t, so, Command.UNBLOCK, { 1: pin('654321') });
     expect(u.statusName).toBe('INVALID_PARAMETER');
     expect(u.message).toMatch(/this PIN is too easy to guess .*about 19 bits/);
-    expect(flash.wordWrites).toBe(w);
+    expect(storeState(flash)).toBe(w);
     expect(inSession(t, so, Command.UNBLOCK, { 1: pin('Aa1-Bb2+') }).status).toBe(Status.OK);
     expect(login(t, newSession(t), Role.USER, 'Aa1-Bb2+').status).toBe(Status.OK);
     // INFO states the floor (key 24), in the clear

@@ -1,5 +1,6 @@
 // Every command through real frames: results checked with node:crypto, and the negative side of each command.
 import { msgOf } from '../helpers/message.ts';
+import { auditNext, storeState } from '../helpers/audit.ts';
 import { describe, it, expect } from 'vitest';
 import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, verify as nodeVerify } from 'node:crypto';
 import { Alg, Capability, Command, FrameType, Origin, Status } from '../../firmware/protocol/codes.ts';
@@ -133,10 +134,13 @@ describe('full flash', () => {
     expect(field<number>(info, 8)).toBeGreaterThan(0); // slots were free
     const before = t.call(Command.KEY_LIST);
     t.ready(Command.KEY_IMPORT); // the SO session's LOGIN writes its retry counter: before the snapshot
-    const image = flash.snapshot();
+    const image = storeState(flash);
+    const logged = auditNext(flash);
     expectError(t.call(Command.KEY_IMPORT, { 1: Alg.ECDSA_P256, 3: new Uint8Array(32).fill(5) }), Status.STORAGE_FULL, /flash/);
     expect(hex(t.call(Command.KEY_LIST).frame.body)).toBe(hex(before.frame.body));
-    expect(Buffer.from(flash.snapshot()).equals(Buffer.from(image))).toBe(true);
+    // nothing but the audit log changed: the refusal and the KEY_LIST are recorded (docs/audit.md §3)
+    expect(storeState(flash)).toBe(image);
+    expect(auditNext(flash)).toBe(logged + 2);
     okValue(t.call(Command.KEY_DELETE, { 1: made[0] }), Command.KEY_DELETE);
     expect(generate(t, Alg.ECDSA_P256).keyId).toBe(made[made.length - 1] + 1); // the refused tries used no id
   });

@@ -148,8 +148,10 @@ describe('dispatch', () => {
     const again = decode(dispatchInSession(c, new Uint8Array([Command.KEY_GENERATE, 0xa1, 0x01, Alg.ED25519]), sid));
     expect(again.status).toBe(Status.INTERNAL_ERROR);
     expect(render(again, 'KEY_GENERATE')).toMatch(/power-cycle/);
-    // reads still work from RAM
-    expect(decode(dispatchInSession(c, new Uint8Array([Command.KEY_LIST]), sid)).status).toBe(Status.OK);
+    // a read's answer is withheld too: its audit entry cannot be written (docs/audit.md §3), and nothing leaves unrecorded
+    const read = decode(dispatchInSession(c, new Uint8Array([Command.KEY_LIST]), sid));
+    expect(read.status).toBe(Status.INTERNAL_ERROR);
+    expect(render(read, 'KEY_LIST')).toMatch(/power-cycle/);
   });
 
   it('an error body is status + {1: reason, 2: arg0, …} with no text (docs/protocol.md §2.1)', () => {

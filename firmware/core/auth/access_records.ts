@@ -6,6 +6,9 @@
 //                                                 8: publicTag(32), 9: envelope(80)}
 //   recordKey(COUNTERS, 1)   user tries left   CBOR uint 0..8
 //   recordKey(COUNTERS, 2)   SO tries left     CBOR uint 0..8
+//   recordKey(ROLE, 3)       auditor record    CBOR {1: role (3), 2: iterations, 3: salt(16), 4: verifier(32)}: no master
+//                                              key, no secrets under the PIN (docs/audit.md §7)
+//   recordKey(COUNTERS, 4)   auditor tries     CBOR uint 0..8 (index 3 is the rollback binding, docs/storage.md §12)
 //   recordKey(SETTINGS, 0)   settings          CBOR {1: label (text, ≤ 32 bytes of UTF-8)}; absent without a label
 // No PIN is stored: only the salted PBKDF2/HKDF verifier, the role's secrets wrapped under the PIN's kek, and the
 // master key sealed to the role's public key (pin.ts).
@@ -30,7 +33,7 @@ export function pinRecordKey(role: number): number {
 }
 
 export function triesRecordKey(role: number): number {
-  return recordKey(RecordKind.COUNTERS, role);
+  return recordKey(RecordKind.COUNTERS, role === Role.AUDITOR ? 4 : role);
 }
 
 export const SETTINGS_RECORD = recordKey(RecordKind.SETTINGS, 0);
@@ -88,6 +91,37 @@ export function decodePinRecord(v: Uint8Array, role: number): PinRecord | undefi
   const d = decodeMap<Omit<PinRecord, 'role'> & { role: number }>(v, PinRecordSchema);
   if (d === undefined || d.role !== role) return undefined;
   return { ...d, role: pinRoleName(role) };
+}
+
+// ------------------------------------------------------------------ the auditor's record
+
+/** The auditor's PIN verifier: it opens nothing, it only lets a session read and acknowledge the audit log. */
+export interface AuditorRecord {
+  readonly iterations: number;
+  readonly salt: Uint8Array;
+  readonly verifier: Uint8Array;
+}
+
+const AuditorRecordSchema: Schema = [
+  { key: 1, name: 'role', type: { t: 'uint', min: Role.AUDITOR, max: Role.AUDITOR } },
+  PinRecordSchema[1],
+  PinRecordSchema[2],
+  PinRecordSchema[3],
+];
+
+export function encodeAuditorRecord(r: AuditorRecord): Uint8Array {
+  return cborEncode(
+    mapOf([
+      [1, Role.AUDITOR],
+      [2, r.iterations],
+      [3, r.salt],
+      [4, r.verifier],
+    ]),
+  );
+}
+
+export function decodeAuditorRecord(v: Uint8Array): AuditorRecord | undefined {
+  return decodeMap<AuditorRecord>(v, AuditorRecordSchema);
 }
 
 // ------------------------------------------------------------------ tries left

@@ -21,14 +21,27 @@ import { MAX_PIN, MIN_PIN } from '../../protocol/commands/limits.ts';
 import type { Entry, Store } from '../store/index.ts';
 import type { SessionTable } from '../session/index.ts';
 import type { KeyCrypto } from '../keystore.ts';
-import { createRole, generateMasterKey, publicKeyVouched, sealMaster, unlockWithPin, type PinRecord, type Unlocked } from './pin.ts';
+import {
+  PIN_SALT_LENGTH,
+  createRole,
+  derivePinSecrets,
+  generateMasterKey,
+  publicKeyVouched,
+  sealMaster,
+  unlockWithPin,
+  type PinRecord,
+  type Unlocked,
+} from './pin.ts';
 import { PIN_MIN_BITS, pinStrengthBits } from './pin_strength.ts';
 import {
   MAX_TRIES,
   MAX_WRONG_IN_A_ROW,
   SETTINGS_RECORD,
+  decodeAuditorRecord,
   decodePinRecord,
   decodeSettings,
+  encodeAuditorRecord,
+  type AuditorRecord,
   decodeTries,
   encodePinRecord,
   encodeSettings,
@@ -52,6 +65,8 @@ export interface AuthOptions {
   keys: KeyLock;
   /** PBKDF2-SHA256 iterations for PIN records made on this device (INIT, CHANGE_PIN, UNBLOCK); chosen per target. */
   pinIterations: number;
+  /** Called before a PIN try is spent in flash, so the audit log records that commit as a try (docs/audit.md §3). */
+  onTry?: () => void;
 }
 
 /**
@@ -82,9 +97,13 @@ export class AuthState {
   private init_ = false;
   /** Indexed by codes.ts Role (1 user, 2 SO); index 0 unused. */
   private readonly records: (PinRecord | undefined)[] = [undefined, undefined, undefined];
-  private readonly tries: number[] = [0, 0, 0];
+  /** The auditor's verifier (docs/audit.md §7); undefined until the SO sets an auditor PIN. */
+  private auditor: AuditorRecord | undefined = undefined;
+  /** Indexed by codes.ts Role (1 user, 2 SO, 3 auditor); index 0 unused. */
+  private readonly tries: number[] = [0, 0, 0, 0];
   /** Why a role's stored state cannot be used (reasons.ts PinDamage; 0 when it can). */
-  private readonly damage: number[] = [0, 0, 0];
+  private readonly damage: number[] = [0, 0, 0, 0];
+  private readonly onTry: (() => void) | undefined;
   /** Wrong PINs in a row since power-on, any role (docs/security.md §4 step 1). RAM only, by design. */
   private wrongInARow = 0;
   private master: Uint8Array | undefined = undefined;
@@ -99,6 +118,7 @@ export class AuthState {
     this.deviceId = o.deviceId;
     this.keys = o.keys;
     this.iterations = o.pinIterations;
+    this.onTry = o.onTry;
   }
 
   /** Read the access state from the store at boot. Never throws on any record content. */
@@ -123,6 +143,16 @@ export class AuthState {
       a.damage[1] = 0;
       a.damage[2] = 0;
     }
+    // the auditor's record is optional (the SO sets it): absent is not damage, a record that does not decode is
+    const av = store.get(pinRecordKey(Role.AUDITOR));
+    const atv = store.get(triesRecordKey(Role.AUDITOR));
+    if (av !== undefined) {
+      a.auditor = decodeAuditorRecord(av);
+      const left = atv === undefined ? undefined : decodeTries(atv);
+      a.tries[Role.AUDITOR] = left === undefined ? 0 : left;
+      if (a.auditor === undefined) a.damage[Role.AUDITOR] = PinDamage.RECORD_DAMAGED;
+      else if (left === undefined) a.damage[Role.AUDITOR] = atv === undefined ? PinDamage.COUNTER_MISSING : PinDamage.COUNTER_DAMAGED;
+    }
     const sv = store.get(SETTINGS_RECORD);
     const settings = sv === undefined ? undefined : decodeSettings(sv);
     if (settings !== undefined) a.labelText = settings.label;
@@ -138,6 +168,11 @@ export class AuthState {
 
   get label(): string | undefined {
     return this.labelText;
+  }
+
+  /** Whether an auditor PIN is set (docs/audit.md §7). */
+  get auditorSet(): boolean {
+    return this.auditor !== undefined || this.damage[Role.AUDITOR] !== 0;
   }
 
   /** Wrong tries left before the role's PIN blocks (0 when blocked or its stored state is damaged). */
@@ -157,7 +192,7 @@ export class AuthState {
   /** Why some of the stored access state is unusable this boot (for the boot report: PIN_STATE_DAMAGED per role), or undefined. */
   get problem(): ErrorDetail[] | undefined {
     const p: ErrorDetail[] = [];
-    for (let role = Role.USER as number; role <= Role.SO; role++)
+    for (let role = Role.USER as number; role <= Role.AUDITOR; role++)
       if (this.damage[role] !== 0) p.push({ reason: Reason.PIN_STATE_DAMAGED, args: [role, this.damage[role]] });
     return p.length > 0 ? p : undefined;
   }
@@ -229,14 +264,12 @@ export class AuthState {
   // ---- PIN tries ----------------------------------------------------------------------------------------
 
   /**
-   * One PIN try for `role` (docs/security.md §4 steps 1–4): lockout, blocked, commit tries − 1, derive and compare.
-   * On a right PIN the in-a-row count is cleared and the opened master and link keys returned (the caller wipes or
-   * keeps them); the counter stays spent: the caller commits it back to MAX_TRIES (step 5), alone or with its own change.
+   * Spend one PIN try of `role` (docs/security.md §4 steps 1–3): lockout, blocked, commit tries − 1. Only after this
+   * returns undefined may the PIN be compared.
    */
-  private tryPin(role: number, pin: Uint8Array): Result<Unlocked> {
+  private spend(role: number, stored: boolean): Err | undefined {
     if (this.wrongInARow >= MAX_WRONG_IN_A_ROW) return err(Status.PIN_LOCKED_UNTIL_POWER_CYCLE, Reason.PIN_LOCKOUT, [MAX_WRONG_IN_A_ROW]);
-    const rec = this.records[role];
-    if (this.damage[role] !== 0 || rec === undefined) return err(Status.PIN_BLOCKED, Reason.PIN_STATE_DAMAGED, [role, this.damage[role]]);
+    if (this.damage[role] !== 0 || !stored) return err(Status.PIN_BLOCKED, Reason.PIN_STATE_DAMAGED, [role, this.damage[role]]);
     const left = this.tries[role];
     if (left <= 0) return err(Status.PIN_BLOCKED, Reason.PIN_IS_BLOCKED, [role, MAX_TRIES]);
     const bad = this.unwritable();
@@ -244,6 +277,7 @@ export class AuthState {
     // step 3: the try is spent in flash before the PIN is looked at
     const spent = left - 1;
     let c: Result<void>;
+    if (this.onTry !== undefined) this.onTry();
     try {
       c = this.store.commit([{ key: triesRecordKey(role), value: encodeTries(spent) }]);
     } catch (e) {
@@ -254,8 +288,29 @@ export class AuthState {
     }
     if (!c.ok) return c; // the PIN was not tried: its retry counter could not be written
     this.tries[role] = spent;
+    return undefined;
+  }
+
+  /** A wrong PIN (step 4): one more in a row; the answer says whether it blocked the role or locked PIN tries until a power cycle. */
+  private wrong(role: number): Err {
+    const spent = this.tries[role];
+    this.wrongInARow++;
+    if (spent === 0) return err(Status.PIN_BLOCKED, Reason.PIN_NOW_BLOCKED, [role, MAX_TRIES]);
+    // the third argument, present only then, says this try locked PIN tries until a power cycle
+    return err(Status.PIN_INCORRECT, Reason.PIN_WRONG, this.wrongInARow >= MAX_WRONG_IN_A_ROW ? [role, spent, 1] : [role, spent]);
+  }
+
+  /**
+   * One PIN try for `role` (docs/security.md §4 steps 1–4): spend, then derive and compare.
+   * On a right PIN the in-a-row count is cleared and the opened master and link keys returned (the caller wipes or
+   * keeps them); the counter stays spent: the caller commits it back to MAX_TRIES (step 5), alone or with its own change.
+   */
+  private tryPin(role: number, pin: Uint8Array): Result<Unlocked> {
+    const rec = this.records[role];
+    const refused = this.spend(role, rec !== undefined);
+    if (refused) return refused;
     // step 4
-    const u = unlockWithPin(this.env.crypto, rec, pin, this.deviceId);
+    const u = unlockWithPin(this.env.crypto, rec as PinRecord, pin, this.deviceId);
     if (u.ok) {
       this.wrongInARow = 0;
       return u;
@@ -265,14 +320,53 @@ export class AuthState {
       this.damage[role] = PinDamage.RECORD_ALTERED;
       return err(Status.PIN_BLOCKED, Reason.PIN_STATE_DAMAGED, [role, PinDamage.RECORD_ALTERED]);
     }
-    this.wrongInARow++;
-    if (spent === 0) return err(Status.PIN_BLOCKED, Reason.PIN_NOW_BLOCKED, [role, MAX_TRIES]);
-    // the third argument, present only then, says this try locked PIN tries until a power cycle
-    return err(Status.PIN_INCORRECT, Reason.PIN_WRONG, this.wrongInARow >= MAX_WRONG_IN_A_ROW ? [role, spent, 1] : [role, spent]);
+    return this.wrong(role);
+  }
+
+  /** The auditor's LOGIN (docs/audit.md §7): the same order as tryPin, against a verifier that opens no key. */
+  private loginAuditor(pin: Uint8Array): Result<void> {
+    const rec = this.auditor;
+    if (rec === undefined && this.damage[Role.AUDITOR] === 0) return err(Status.OPERATION_NOT_PERMITTED, Reason.NO_AUDITOR);
+    const refused = this.spend(Role.AUDITOR, rec !== undefined);
+    if (refused) return refused;
+    const r = rec as AuditorRecord;
+    const d = derivePinSecrets(this.env.crypto, pin, r.salt, r.iterations);
+    const right = equalBytes(d.verifier, r.verifier);
+    wipe(d.verifier, d.kek);
+    if (!right) return this.wrong(Role.AUDITOR);
+    this.wrongInARow = 0;
+    this.restoreTries(Role.AUDITOR);
+    return ok(undefined);
+  }
+
+  /**
+   * AUDIT_SET's auditor PIN (docs/audit.md §7): a new salt and verifier, and the auditor's tries at MAX_TRIES, in one
+   * transaction. The SO's gate is the dispatcher's; the new PIN meets the same floor as every PIN.
+   */
+  setAuditorPin(pin: Uint8Array): Result<void> {
+    const weak = weakPin(3, pin);
+    if (weak) return weak;
+    const bad = this.unwritable();
+    if (bad) return bad;
+    const salt = new Uint8Array(PIN_SALT_LENGTH);
+    this.env.rng.fill(salt);
+    const d = derivePinSecrets(this.env.crypto, pin, salt, this.iterations);
+    wipe(d.kek);
+    const rec: AuditorRecord = { iterations: this.iterations, salt, verifier: d.verifier };
+    const c = this.commit([
+      { key: pinRecordKey(Role.AUDITOR), value: encodeAuditorRecord(rec) },
+      { key: triesRecordKey(Role.AUDITOR), value: encodeTries(MAX_TRIES) },
+    ]);
+    if (!c.ok) return c;
+    this.auditor = rec;
+    this.tries[Role.AUDITOR] = MAX_TRIES;
+    this.damage[Role.AUDITOR] = 0;
+    return ok(undefined);
   }
 
   /** LOGIN's PIN check (docs/security.md §4). On success the master key is held in RAM; the caller gives its session the role. */
   login(role: number, pin: Uint8Array): Result<void> {
+    if (role === Role.AUDITOR) return this.loginAuditor(pin);
     const t = this.tryPin(role, pin);
     if (!t.ok) return t;
     let fresh: Unlocked | undefined = t.value;
@@ -420,6 +514,8 @@ export class AuthState {
       { key: pinRecordKey(Role.SO), value: null },
       { key: triesRecordKey(Role.USER), value: null },
       { key: triesRecordKey(Role.SO), value: null },
+      { key: pinRecordKey(Role.AUDITOR), value: null },
+      { key: triesRecordKey(Role.AUDITOR), value: null },
       { key: SETTINGS_RECORD, value: null },
     ];
   }
@@ -428,11 +524,12 @@ export class AuthState {
   forget(): void {
     this.lock();
     this.init_ = false;
-    for (let role = Role.USER as number; role <= Role.SO; role++) {
+    for (let role = Role.USER as number; role <= Role.AUDITOR; role++) {
       this.records[role] = undefined;
       this.tries[role] = 0;
       this.damage[role] = 0;
     }
+    this.auditor = undefined;
     this.labelText = undefined;
   }
 

@@ -1,5 +1,6 @@
 // The device's session table (docs/session.md §6): a few slots, ids 1..255, idle expiry from the caller's clock, and when full the oldest session that has not logged in makes room.
 import { Reason } from '../../protocol/reasons.ts';
+import { Role } from '../../protocol/codes.ts';
 import type { Crypto, Rng } from '../../hal/index.ts';
 import {
   DEFAULT_SESSION_LIMITS,
@@ -178,12 +179,15 @@ export class SessionTable {
     }
   }
 
-  /** Live sessions at `now` that are logged in (role ≠ 0): while there are none, the master key must not be in RAM (docs/security.md §5). */
+  /**
+   * Live sessions at `now` logged in as user or SO: while there are none, the master key must not be in RAM
+   * (docs/security.md §5). An auditor's session does not count: its PIN opens no key (docs/audit.md §7).
+   */
   loggedIn(now: number): number {
     let n = 0;
     for (let i = 0; i < this.slots.length; i++) {
       const s = this.slots[i];
-      if (s && s.role !== 0 && !sessionUnusable(s, now)) n++;
+      if (s && (s.role === Role.USER || s.role === Role.SO) && !sessionUnusable(s, now)) n++;
     }
     return n;
   }

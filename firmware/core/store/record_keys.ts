@@ -27,6 +27,10 @@ export const RecordKind = {
   OFFICERS: 0x0013,
   /** index 0: the domain, CBOR {1: domain id, 2: its wrap key sealed under the master key} (docs/quorum.md §8). */
   DOMAIN: 0x0014,
+  /** index = ring slot (entry index mod capacity): one audit entry, 80 bytes (docs/audit.md §2). Not secret: the log holds no key bytes. */
+  AUDIT: 0x0015,
+  /** index 0: the audit log's state, CBOR {1: capacity, 2: acknowledged, 3: forced, 4: locked} (docs/audit.md §3). */
+  AUDIT_STATE: 0x0016,
 } as const;
 
 /**

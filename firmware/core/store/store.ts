@@ -63,11 +63,12 @@ const LEN_RANGE = 0x10000;
 const ERASES_MAX = 0xfffffffe;
 
 /**
- * What binds every transaction to something outside the flash (core/rollback.ts, docs/storage.md §12): `entry` is
- * added to each transaction, `committed` runs once it is committed (it may throw, as a flash write may).
+ * What rides on every transaction: the binding to a counter outside the flash (core/rollback.ts, docs/storage.md
+ * §12) and the audit log's entry (core/audit.ts). `entry` gives the record to add to the transaction of `entries`
+ * (or undefined for none), `committed` runs once it is committed (it may throw, as a flash write may).
  */
 export interface CommitBinding {
-  entry(): Entry;
+  entry(entries: Entry[]): Entry | undefined;
   committed(): void;
 }
 
@@ -109,7 +110,12 @@ export class Store {
   private nextCap = 0;
   /** key → packed location of its current value. Values stay in flash; RAM holds only this map. */
   private readonly index = new Map<number, number>();
-  private binding: CommitBinding | undefined = undefined;
+  private readonly bindings: CommitBinding[] = [];
+  /** Records still to come that every growing transaction must leave room for (hold()): how many, and each one's size. */
+  private heldCount = 0;
+  private heldSize = 0;
+  /** What boot repaired: pages erased that a cut-short compaction or erase left, records a cut-short write left, wipes finished. */
+  private repairs = 0;
   /** Set when the flash holds an older state than the counter (rollback.ts): commits are refused with these arguments. */
   private frozen: number[] | undefined = undefined;
 
@@ -178,8 +184,33 @@ export class Store {
     return out;
   }
 
+  /** How many repairs the boot scan made (docs/storage.md §7): more than 0 after a power cut in the middle of a write. */
+  get repaired(): number {
+    return this.repairs;
+  }
+
+  /**
+   * Hold room for `count` more records of `length`-byte values (the audit ring until it is full, docs/audit.md §8): a
+   * transaction that grows the live data is refused with STORAGE_FULL unless they still fit after it.
+   */
+  hold(count: number, length: number): void {
+    this.heldCount = count > 0 ? count : 0;
+    this.heldSize = recordSize(length);
+  }
+
+  /** The held records' bytes, with a record's worth of slack for each page they may open (records never straddle pages). */
+  private heldBytes(): number {
+    const n = this.heldCount * this.heldSize;
+    return n + (Math.ceil(n / this.area) + 1) * this.heldSize;
+  }
+
+  /** Bytes free for records before the reserve, whatever is held. */
+  private freeBytes(): number {
+    return (this.pageCount - 1) * this.area - this.liveTotal - RESERVE_BYTES;
+  }
+
   stats(): StoreStats {
-    const free = (this.pageCount - 1) * this.area - this.liveTotal - RESERVE_BYTES;
+    const free = this.freeBytes();
     return {
       pageSize: this.ps,
       pages: this.pageCount,
@@ -197,10 +228,10 @@ export class Store {
       keys.push(entries[i].key);
       lengths.push(entries[i].length);
     }
-    if (this.binding !== undefined) {
-      const b = this.binding.entry();
-      keys.push(b.key);
-      lengths.push((b.value as Uint8Array).length);
+    const extra = this.bound([]);
+    for (let i = 0; i < extra.length; i++) {
+      keys.push(extra[i].key);
+      lengths.push((extra[i].value as Uint8Array).length);
     }
     return this.frozen === undefined && this.plan(keys, lengths).ok;
   }
@@ -208,12 +239,23 @@ export class Store {
   // ---- writing ------------------------------------------------------------------------------------------
 
   /**
-   * Bind every later transaction (docs/storage.md §12): with `b`, each commit carries b.entry() and calls
-   * b.committed() after it landed; with `frozen` instead, every commit is refused with ROLLBACK_DETECTED.
+   * Bind every later transaction (docs/storage.md §12, docs/audit.md §3): with `b`, each commit carries b.entry()
+   * and calls b.committed() after it landed, after the bindings given before; with `frozen`, every commit is refused
+   * with ROLLBACK_DETECTED.
    */
   bind(b: CommitBinding | undefined, frozen?: number[]): void {
-    this.binding = b;
-    this.frozen = frozen;
+    if (b !== undefined) this.bindings.push(b);
+    if (frozen !== undefined) this.frozen = frozen;
+  }
+
+  /** The records the bindings add to a transaction of `entries`. */
+  private bound(entries: Entry[]): Entry[] {
+    const out: Entry[] = [];
+    for (let i = 0; i < this.bindings.length; i++) {
+      const e = this.bindings[i].entry(entries);
+      if (e !== undefined) out.push(e);
+    }
+    return out;
   }
 
   /**
@@ -227,8 +269,7 @@ export class Store {
   commit(entries: Entry[]): Result<void> {
     if (!Array.isArray(entries)) return err(Status.INVALID_PARAMETER, Reason.STORE_BAD_ENTRY, []);
     if (this.frozen !== undefined) return err(Status.ROLLBACK_DETECTED, Reason.STORE_ROLLED_BACK, this.frozen);
-    const binding = this.binding;
-    if (binding !== undefined) entries = entries.concat([binding.entry()]);
+    entries = entries.concat(this.bound(entries));
     const keys: number[] = [];
     const lengths: number[] = [];
     for (let i = 0; i < entries.length; i++) {
@@ -270,7 +311,7 @@ export class Store {
       this.apply(e.key, e.value === null ? -1 : locs[i], wipes);
     }
     for (let i = 0; i < wipes.length; i += 2) this.wipe(wipes[i], wipes[i + 1]);
-    if (binding !== undefined) binding.committed();
+    for (let i = 0; i < this.bindings.length; i++) this.bindings[i].committed();
     return ok(undefined);
   }
 
@@ -314,6 +355,9 @@ export class Store {
     }
     if (plan.marker) plan.sizes.push(RECORD_OVERHEAD);
     plan.check = growth > 0 ? plan.sizes.concat([RESERVE_BYTES]) : plan.sizes;
+    // the held records (the audit ring still to grow) must still fit after a growing change, with a record's worth
+    // of slack per page, since records never straddle pages (docs/storage.md §8)
+    if (growth > 0 && this.heldCount > 0 && this.freeBytes() - growth < this.heldBytes()) return this.full(plan.sizes);
     const c = this.simulate(plan.check);
     if (c < 0) return this.full(plan.sizes);
     if (this.nextTxn > TXN_MAX || this.maxSeq + 4 * this.pageCount + 4 > SEQ_MAX) return err(Status.STORAGE_FULL, Reason.STORE_SEQUENCE_EXHAUSTED);
@@ -632,7 +676,10 @@ export class Store {
       else if (st === PageState.ERASED) {
         this.flash.write(p, 0, encodeFormatHalf(this.ps, this.erases[p]));
         this.formatted[p] = true;
-      } else this.eraseAndFormat(p);
+      } else {
+        this.repairs++;
+        this.eraseAndFormat(p);
+      }
     }
     if (this.log.length === 0) {
       // Factory-new or unrecognisable: every page is FREE now; open the least-worn one as the first log page.
@@ -673,14 +720,22 @@ export class Store {
       const end = forEachRecord(b, this.ps, (r: RecordView) => {
         const loc = (p * this.ps + r.offset) * LEN_RANGE + r.length;
         if (r.wiped) {
-          if (!r.zeroed) wipes.push(loc, wipeTarget(r.wipeWord, WIPED_UNCOMMITTED)); // a wipe cut short: finish it
+          if (!r.zeroed) {
+            this.repairs++;
+            wipes.push(loc, wipeTarget(r.wipeWord, WIPED_UNCOMMITTED)); // a wipe cut short: finish it
+          }
           return;
         }
         const isCommitted = r.complete && ((r.flags & Flag.COPY) !== 0 || sortedHas(committed, r.txn));
         if (!isCommitted) {
-          // Torn, or part of a transaction that never committed: garbage, and a secret's bytes must not linger.
-          // (Tombstones hold no secret and may carry a COMMIT: they are never wiped.)
-          if (isSecretKind(kindOf(r.key)) && (r.flags & Flag.DELETE) === 0) wipes.push(loc, WIPED_UNCOMMITTED);
+          // Torn, or part of a transaction that never committed: garbage, and a secret's bytes must not linger. Every
+          // such record is wiped, not only secrets, so the next boot sees it dead and counts no repair again (the audit
+          // log records one RECOVERED event per cut, docs/audit.md §3). Tombstones hold no secret and may carry a
+          // COMMIT: they are never wiped.
+          if ((r.flags & Flag.DELETE) === 0) {
+            this.repairs++;
+            wipes.push(loc, WIPED_UNCOMMITTED);
+          }
           return;
         }
         if (!isUserKey(r.key)) return; // commit markers

@@ -17,4 +17,4 @@ if (missing.length > 0) throw new Error('tinyhsm: this Espruino lacks ' + missin
 
 const rng = createEspruinoRng(g.E);
 setGlobalRandomSource((buf) => rng.fill(buf));
-startDevice(createEspruinoEnv(g, rng, createNoBigIntCrypto()), { pinIterations: DEVICE_PIN_ITERATIONS });
+startDevice(createEspruinoEnv(g, rng, createNoBigIntCrypto()), { pinIterations: DEVICE_PIN_ITERATIONS, auditCapacity: 32 });

@@ -13,4 +13,4 @@ import { envFromBoard } from '../common/board.ts';
 
 // docs/architecture.md §3: device profile, small base-point tables.
 useDeviceProfile();
-startDevice(envFromBoard(board, 'generic', createNobleCrypto()), { pinIterations: DEVICE_PIN_ITERATIONS });
+startDevice(envFromBoard(board, 'generic', createNobleCrypto()), { pinIterations: DEVICE_PIN_ITERATIONS, auditCapacity: 128 });

@@ -31,6 +31,8 @@ export interface KalumaCurves {
   absent: string;
   /** The curves' device profile (small base-point tables), run before the self-tests. */
   deviceProfile?: () => void;
+  /** The audit ring's capacity on this board (docs/audit.md §8): what its heap affords for the store's index. */
+  auditCapacity: number;
 }
 
 /** Boot once Kaluma's own start-up has finished, then never return (see adapter.ts "Link"). */
@@ -44,7 +46,7 @@ export function bootKaluma(curves: KalumaCurves): void {
     // allocate a number per word operation (pbkdf2_sha256_halves.ts); the argument checks stay symmetric.ts's
     const crypto = nobleCryptoWith(curves.ec, curves.absent, checkedPbkdf2(pbkdf2Sha256Halves));
     const { env, link } = createKalumaEnv(kaluma, rng, crypto, { buttonPin: BUTTON_PIN, flash });
-    startDevice(env, { pinIterations: DEVICE_PIN_ITERATIONS });
+    startDevice(env, { pinIterations: DEVICE_PIN_ITERATIONS, auditCapacity: curves.auditCapacity });
     link.run();
   }, 0);
 }

@@ -16,4 +16,4 @@ const NO_P256 = 'not in this bundle: JerryScript 2.4 computes P-256 wrong (docs/
 const CURVES = { secp256k1 };
 
 // hedged ECDSA (RFC 6979 §3.6), as on every other target (crypto_noble.ts)
-bootKaluma({ ec: weierstrassBackend(CURVES, true, NO_P256), absent: NO_P256, deviceProfile: () => useWeierstrassDeviceProfile(CURVES) });
+bootKaluma({ ec: weierstrassBackend(CURVES, true, NO_P256), absent: NO_P256, deviceProfile: () => useWeierstrassDeviceProfile(CURVES), auditCapacity: 128 });

@@ -7,4 +7,4 @@ import { bootKaluma } from './boot.ts';
 
 const NO_WEIERSTRASS = 'not in the Pico bundle: no heap for it in 180 KB (docs/boards.md Kaluma)';
 
-bootKaluma({ absent: NO_WEIERSTRASS });
+bootKaluma({ absent: NO_WEIERSTRASS, auditCapacity: 64 });

@@ -29,6 +29,10 @@ import { DomainJoinCommand } from './domain_join.ts';
 import { BackupExportCommand } from './backup_export.ts';
 import { BackupImportCommand } from './backup_import.ts';
 import { ShareResealCommand } from './share_reseal.ts';
+import { AuditReadCommand } from './audit_read.ts';
+import { AuditCheckpointCommand } from './audit_checkpoint.ts';
+import { AuditAckCommand } from './audit_ack.ts';
+import { AuditSetCommand } from './audit_set.ts';
 
 /**
  * Command code → declaration, with each declaration's own schema types (for the typed handler table, core/dispatch.ts).
@@ -66,6 +70,10 @@ function commandTable() {
     [Command.BACKUP_EXPORT]: BackupExportCommand,
     [Command.BACKUP_IMPORT]: BackupImportCommand,
     [Command.SHARE_RESEAL]: ShareResealCommand,
+    [Command.AUDIT_READ]: AuditReadCommand,
+    [Command.AUDIT_CHECKPOINT]: AuditCheckpointCommand,
+    [Command.AUDIT_ACK]: AuditAckCommand,
+    [Command.AUDIT_SET]: AuditSetCommand,
   } as const;
 }
 /** The declarations by code, as types: what each command's request and response are. */
@@ -103,6 +111,10 @@ export * from './domain_join.ts';
 export * from './backup_export.ts';
 export * from './backup_import.ts';
 export * from './share_reseal.ts';
+export * from './audit_read.ts';
+export * from './audit_checkpoint.ts';
+export * from './audit_ack.ts';
+export * from './audit_set.ts';
 export * from './domain.ts';
 export * from './approvals.ts';
 export * from './policy.ts';

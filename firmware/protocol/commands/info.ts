@@ -1,7 +1,7 @@
 // INFO: what the device is and can do; allowed without a session (docs/protocol.md §6).
 import type { MessageOf, Schema } from '../schema.ts';
 import { DOMAIN_ID_BYTES } from './domain.ts';
-import { type CommandSpec, Gate } from './spec.ts';
+import { Audit, type CommandSpec, Gate } from './spec.ts';
 import { MAX_LABEL, MAX_LIST, MAX_PAGES } from './limits.ts';
 import { FINGERPRINT_BYTES, MAX_OFFICERS, MAX_OFFICER_LABEL } from './approvals.ts';
 
@@ -67,4 +67,4 @@ export const InfoResponseSchema = [
 export type InfoResponse = MessageOf<typeof InfoResponseSchema>;
 
 /** INFO's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const InfoCommand = { gate: Gate.CLEAR, request: InfoRequestSchema, response: InfoResponseSchema, resend: true } satisfies CommandSpec;
+export const InfoCommand = { gate: Gate.CLEAR, request: InfoRequestSchema, response: InfoResponseSchema, resend: true, audit: Audit.NOT_RECORDED } satisfies CommandSpec;

@@ -28,3 +28,7 @@ export const MIN_NONCE = 16;
 export const MAX_NONCE = 64;
 /** Largest encoded attestation statement (its fields are bounded: ids, a 65-byte key, a 64-byte nonce). */
 export const MAX_STATEMENT = 512;
+/** An audit entry (docs/audit.md §2): fixed 80 bytes, the unit its chain hashes. */
+export const AUDIT_ENTRY_LENGTH = 80;
+/** Most entries one AUDIT_READ answer carries: 16 × 80 = 1280 bytes, well inside a 2048-byte packet with its envelope. */
+export const MAX_AUDIT_READ = 16;

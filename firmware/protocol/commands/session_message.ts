@@ -1,6 +1,6 @@
 // SESSION_MESSAGE: one ChaCha20-Poly1305 envelope carrying an inner request (command byte + CBOR map) or response.
 import type { MessageOf, Schema } from '../schema.ts';
-import { type CommandSpec, Gate } from './spec.ts';
+import { Audit, type CommandSpec, Gate } from './spec.ts';
 import { MAX_ENVELOPE } from './limits.ts';
 
 export const SessionMessageRequestSchema = [
@@ -18,4 +18,4 @@ export const SessionMessageResponseSchema = [
 export type SessionMessageResponse = MessageOf<typeof SessionMessageResponseSchema>;
 
 /** SESSION_MESSAGE's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const SessionMessageCommand = { gate: Gate.OUTER, request: SessionMessageRequestSchema, response: SessionMessageResponseSchema } satisfies CommandSpec;
+export const SessionMessageCommand = { gate: Gate.OUTER, request: SessionMessageRequestSchema, response: SessionMessageResponseSchema, audit: Audit.NOT_RECORDED } satisfies CommandSpec;

@@ -1,6 +1,6 @@
 // SESSION_OPEN: X25519 key agreement bound to the device's Ed25519 identity (docs/session.md §2; docs/protocol.md §6).
 import type { MessageOf, Schema } from '../schema.ts';
-import { type CommandSpec, Gate } from './spec.ts';
+import { Audit, type CommandSpec, Gate } from './spec.ts';
 
 export const SessionOpenRequestSchema = [{ key: 1, name: 'hostEphemeral', type: { t: 'bytes', min: 32, max: 32 } }] as const satisfies Schema;
 export type SessionOpenRequest = MessageOf<typeof SessionOpenRequestSchema>;
@@ -16,4 +16,4 @@ export const SessionOpenResponseSchema = [
 export type SessionOpenResponse = MessageOf<typeof SessionOpenResponseSchema>;
 
 /** SESSION_OPEN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const SessionOpenCommand = { gate: Gate.OUTER, request: SessionOpenRequestSchema, response: SessionOpenResponseSchema } satisfies CommandSpec;
+export const SessionOpenCommand = { gate: Gate.OUTER, request: SessionOpenRequestSchema, response: SessionOpenResponseSchema, audit: Audit.NOT_RECORDED } satisfies CommandSpec;

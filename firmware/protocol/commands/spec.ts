@@ -28,6 +28,21 @@ export enum Gate {
    * alone, never by what is in flash (docs/protocol.md §6 "Gating rule", docs/security.md §2).
    */
   SESSION_IF_CAPABLE = 9,
+  /** In a session logged in as any role, auditor included (AUDIT_READ, AUDIT_CHECKPOINT). */
+  ANY_ROLE = 10,
+  /** In a session logged in as auditor (AUDIT_ACK). */
+  AUDITOR = 11,
+}
+
+/**
+ * How the audit log treats a command (docs/audit.md §3). A TypeScript enum: esbuild inlines the numbers.
+ * Unset: every run is recorded, and forced audit refuses it when the log has no room left.
+ */
+export enum Audit {
+  /** Not recorded: it reads public facts or the log itself, or is the envelope whose inner command is recorded. */
+  NOT_RECORDED = 1,
+  /** Recorded, and still run when forced audit has no room left (using the log's reserve): what the auditor needs to collect the log. */
+  RESERVE = 2,
 }
 
 /** One command's declaration, read by the device's dispatcher, the host driver and the test helpers alike. */
@@ -44,6 +59,8 @@ export interface CommandSpec {
   readonly resend?: true;
   /** The request carries a PIN or a private key: a host wipes its encoded plaintext once it is sent (docs/protocol.md §6). */
   readonly secret?: true;
+  /** The audit log's treatment (Audit above); unset: recorded, refused by forced audit when the log is full. */
+  readonly audit?: Audit;
 }
 
 /** A gate a host meets without a session: the command goes in the clear (docs/protocol.md §6). */
@@ -53,5 +70,5 @@ export function sentInClear(spec: CommandSpec): boolean {
 
 /** A gate that asks the session for a role (LOGIN_REQUIRED / WRONG_ROLE otherwise). */
 export function needsRole(spec: CommandSpec): boolean {
-  return spec.gate === Gate.LOGGED_IN || spec.gate === Gate.USER || spec.gate === Gate.SO;
+  return spec.gate === Gate.LOGGED_IN || spec.gate === Gate.USER || spec.gate === Gate.SO || spec.gate === Gate.ANY_ROLE || spec.gate === Gate.AUDITOR;
 }
