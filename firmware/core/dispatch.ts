@@ -217,6 +217,11 @@ function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Answer {
   const session = sessionId === 0 ? undefined : ctx.sessions.get(sessionId);
   const caller: Caller = { sessionId, role: session !== undefined && session.ended === undefined ? session.role : 0 };
   const spec = entry.spec;
+  // checked before the parameters are even decoded: nothing of a refused request is looked at
+  const refused = refusal(ctx, entry, caller);
+  // docs/audit.md §3.1: a request refused in the clear is not recorded. It is unauthenticated and did nothing; recording
+  // it would let anything on the USB wear the flash and flush the ring.
+  if (refused !== undefined && sessionId === 0) return errorBody(refused.status, refused.reason, refused.args);
   let rec: AuditRecord | undefined;
   if (spec.audit !== Audit.NOT_RECORDED) {
     // docs/audit.md §6: with forced audit and no room left, an ordinary command is refused before anything, unrecorded
@@ -233,8 +238,6 @@ function run(ctx: DeviceContext, body: Uint8Array, sessionId: number): Answer {
       tryNext: false,
     };
   }
-  // checked before the parameters are even decoded: nothing of a refused request is looked at
-  const refused = refusal(ctx, entry, caller);
   if (refused !== undefined) return settle(ctx, rec, refused);
   let params: CborValue = EMPTY_MAP;
   if (body.length > 1) {

@@ -5,7 +5,7 @@
 // "Changes nothing" is checked on the raw flash image (every byte, and the word-write and erase counters), on INFO
 // (every field), on KEY_LIST, and on the work done: no PIN derived, no private-key operation, no random drawn, and
 // for a refusal in the clear not even an AEAD run.
-import { COMMANDS, Gate } from '../../firmware/protocol/commands/index.ts';
+import { Audit, COMMANDS, Gate } from '../../firmware/protocol/commands/index.ts';
 import { describe, it, expect } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import type { Crypto } from '../../firmware/hal/index.ts';
@@ -14,11 +14,14 @@ import { cborEncode } from '../../firmware/protocol/cbor.ts';
 import { SessionHandshake, type HostSession } from '../../host/session.ts';
 import { field, hex, nobleCrypto, replyOfBody, requestBodyOf, startTestDevice, type Reply, type TestDevice } from '../helpers/loopback.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
+import { auditEntries, storeState } from '../helpers/audit.ts';
+import { decodeEntry, type AuditEntry } from '../../host/audit.ts';
 
 const pin = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 const USER_PIN = 'neg-user-pin-1';
 const SO_PIN = 'neg-so-pin-22';
 const NEW_PIN = 'neg-new-pin-333';
+const AUDITOR_PIN = 'neg-audit-pin-44';
 const PAGE = 2048;
 const SEED = 'negative gates';
 
@@ -52,6 +55,10 @@ const DOC_GATES: { readonly [name: string]: number } = {
   BACKUP_EXPORT: Gate.SO,
   BACKUP_IMPORT: Gate.SO,
   SHARE_RESEAL: Gate.USER,
+  AUDIT_READ: Gate.ANY_ROLE,
+  AUDIT_CHECKPOINT: Gate.ANY_ROLE,
+  AUDIT_ACK: Gate.AUDITOR,
+  AUDIT_SET: Gate.SO,
 };
 
 const ALL_COMMANDS: [string, number][] = Object.entries(Command).map(([name, code]) => [name, code as number]);
@@ -121,6 +128,14 @@ function paramsOf(name: string, k: Keys): object {
       return { 1: [k.a] };
     case 'BACKUP_IMPORT':
       return { 1: new Uint8Array(64) };
+    case 'AUDIT_READ':
+      return { 1: 0 };
+    case 'AUDIT_CHECKPOINT':
+      return { 1: new Uint8Array(16).fill(3) };
+    case 'AUDIT_ACK':
+      return { 1: 0 };
+    case 'AUDIT_SET':
+      return { 1: false };
     case 'SHARE_RESEAL':
       return {
         1: k.a,
@@ -189,6 +204,8 @@ interface Fx {
   /** Sessions logged in as user and as SO, and one not logged in (absent on a factory-new device). */
   u?: HostSession;
   so?: HostSession;
+  /** A session logged in as auditor (docs/audit.md §7). */
+  a?: HostSession;
   none: HostSession;
   /** The session snap() lists keys in (default: the SO session); never the one holding a sealed, unsent envelope. */
   lister?: HostSession;
@@ -227,6 +244,9 @@ function image(): { img: Uint8Array; keys: Keys } {
   const u = openSession(t);
   must('INIT', inSession(t, u, Command.INIT, { 1: pin(USER_PIN), 2: pin(SO_PIN), 3: 'neg' }));
   must('LOGIN', inSession(t, u, Command.LOGIN, { 1: Role.USER, 2: pin(USER_PIN) }));
+  const so = openSession(t);
+  must('LOGIN SO', inSession(t, so, Command.LOGIN, { 1: Role.SO, 2: pin(SO_PIN) }));
+  must('AUDIT_SET', inSession(t, so, Command.AUDIT_SET, { 3: pin(AUDITOR_PIN) }));
   const gen = (p: object) => field<number>(must('KEY_GENERATE', inSession(t, u, Command.KEY_GENERATE, p)), 1);
   const keys = {
     a: gen({ 1: Alg.ED25519, 2: 'A' }),
@@ -245,8 +265,10 @@ function initializedFixture(): Fx {
   must('LOGIN user', inSession(t, u, Command.LOGIN, { 1: Role.USER, 2: pin(USER_PIN) }));
   const so = openSession(t);
   must('LOGIN SO', inSession(t, so, Command.LOGIN, { 1: Role.SO, 2: pin(SO_PIN) }));
+  const a = openSession(t);
+  must('LOGIN auditor', inSession(t, a, Command.LOGIN, { 1: Role.AUDITOR, 2: pin(AUDITOR_PIN) }));
   const none = openSession(t);
-  return { t, flash, crypto, keys, u, so, none };
+  return { t, flash, crypto, keys, u, so, a, none };
 }
 
 /** A factory-new device (its identity is in flash already) with one session. */
@@ -259,24 +281,33 @@ function factoryNewFixture(): Fx {
 // ---------------------------------------------------------------- "nothing changed"
 
 interface Snapshot {
+  /** Every store record but the audit log's (a refusal in a session is recorded: docs/audit.md §3.1). */
   flash: string;
-  words: number;
-  erases: number;
+  /** The audit log's entries, before snap's own KEY_LIST (which is recorded too). */
+  audit: AuditEntry[];
+  listed: boolean;
   info: string;
   keys: string;
+}
+
+/** INFO without its flash usage fields (13 bytes used, 14 bytes free, 15 erase counts): the audit log moves them. */
+function infoBody(r: Reply): string {
+  const m = new Map(r.map);
+  for (const k of [13, 14, 15]) m.delete(k);
+  return hex(cborEncode(m));
 }
 
 /** The device's observable state. KEY_LIST goes through fx.lister, by default the SO session (a user LOGOUT must not stop it). */
 function snap(fx: Fx): Snapshot {
   const lister = fx.lister || fx.so;
-  const flash = hex(fx.flash.snapshot());
-  const words = fx.flash.wordWrites;
-  const erases = fx.flash.erases;
-  const info = hex(must('INFO', fx.t.callClear(Command.INFO)).frame.body);
+  const flash = storeState(fx.flash);
+  const audit = auditEntries(fx.flash).map(decodeEntry);
+  const info = infoBody(must('INFO', fx.t.callClear(Command.INFO)));
   // after a RESET the device is factory-new: no role, no key list; the flash and INFO still say everything
   const initialized = fx.t.callClear(Command.INFO).map.get(17) === true;
-  const keys = lister && initialized ? hex(cborEncode(must('KEY_LIST', inSession(fx.t, lister, Command.KEY_LIST)).map)) : '';
-  return { flash, words, erases, info, keys };
+  const listed = lister !== undefined && initialized;
+  const keys = listed ? hex(cborEncode(must('KEY_LIST', inSession(fx.t, lister, Command.KEY_LIST)).map)) : '';
+  return { flash, audit, listed, info, keys };
 }
 
 function work(fx: Fx): Work {
@@ -295,10 +326,19 @@ function since(fx: Fx, w0: Work): Work {
   };
 }
 
-function expectUnchanged(what: string, before: Snapshot, after: Snapshot): void {
-  expect(after.words, what + ': flash words written').toBe(before.words);
-  expect(after.erases, what + ': flash erases').toBe(before.erases);
-  expect(after.flash === before.flash, what + ': the flash image is byte for byte the same').toBe(true);
+/**
+ * Nothing changed but the audit log, which holds exactly one new REQUEST entry per status in `recorded` besides snap's
+ * own KEY_LIST: a refusal inside a session is recorded with its status; a refusal in the clear, or of an envelope, is not.
+ */
+function expectUnchanged(what: string, before: Snapshot, after: Snapshot, recorded: string[] = []): void {
+  expect(after.flash === before.flash, what + ': every store record but the audit log is byte for byte the same').toBe(true);
+  const fresh = after.audit.filter((e) => before.audit.length === 0 || e.index > before.audit[before.audit.length - 1].index);
+  const mine = fresh.filter((e) => !(e.command === 'KEY_LIST' && e.status === 'OK'));
+  expect(fresh.length - mine.length, what + ': snap listed keys once').toBe(before.listed ? 1 : 0);
+  expect(
+    mine.map((e) => [e.event, e.status]),
+    what + ': audit entries',
+  ).toEqual(recorded.map((status) => ['request', status]));
   expect(after.info, what + ': INFO').toBe(before.info);
   expect(after.keys, what + ': KEY_LIST').toBe(before.keys);
 }
@@ -322,7 +362,9 @@ function expectRefused(fx: Fx, what: string, status: string, request: () => Repl
     aeadSeal: inSessionRequest ? 1 : 0,
     rng: 0,
   });
-  expectUnchanged(what, before, snap(fx));
+  const code = (Command as { [k: string]: number })[what.split(' ')[0]];
+  const recorded = inSessionRequest && !(code !== undefined && COMMANDS[code].audit === Audit.NOT_RECORDED);
+  expectUnchanged(what, before, snap(fx), recorded ? [status] : []);
   return r;
 }
 
@@ -335,7 +377,7 @@ function sealedInner(fx: Fx, s: HostSession, code: number, params: unknown): Rep
 
 // ---------------------------------------------------------------- what each context answers
 
-type Context = 'clear' | 'factory-new' | 'no-login' | 'user' | 'so';
+type Context = 'clear' | 'factory-new' | 'no-login' | 'user' | 'so' | 'auditor';
 
 /**
  * The status docs/security.md §2 gives `name` in `ctx`, or 'runs' when the gate lets it through. The fixtures' device
@@ -350,6 +392,10 @@ function expected(name: string, gate: number, ctx: Context): string {
   if (gate === Gate.UNINITIALIZED) return 'ALREADY_INITIALIZED';
   if (gate === Gate.INITIALIZED) return name === 'LOGIN' && ctx !== 'no-login' ? 'ALREADY_LOGGED_IN' : 'runs';
   if (ctx === 'no-login') return 'LOGIN_REQUIRED';
+  if (gate === Gate.ANY_ROLE) return 'runs';
+  // the auditor reads and acknowledges the log, nothing else (docs/audit.md §7)
+  if (ctx === 'auditor') return gate === Gate.AUDITOR ? 'runs' : 'WRONG_ROLE';
+  if (gate === Gate.AUDITOR) return 'WRONG_ROLE';
   if (gate === Gate.USER && ctx === 'so') return 'WRONG_ROLE';
   if (gate === Gate.SO && ctx === 'user') return 'WRONG_ROLE';
   return 'runs';
@@ -372,6 +418,7 @@ describe('every command in every context its gate refuses: the exact status, and
     { ctx: 'no-login', title: 'in a session without login', fixture: initializedFixture, session: (fx) => fx.none },
     { ctx: 'user', title: 'in a session logged in as user', fixture: initializedFixture, session: (fx) => fx.u },
     { ctx: 'so', title: 'in a session logged in as SO', fixture: initializedFixture, session: (fx) => fx.so },
+    { ctx: 'auditor', title: 'in a session logged in as auditor', fixture: initializedFixture, session: (fx) => fx.a },
   ];
   for (const c of contexts) {
     describe(c.title, () => {
@@ -396,7 +443,9 @@ describe('every command in every context its gate refuses: the exact status, and
           const params = paramsOf(name, f.keys);
           const r = expectRefused(f, name, status, () => (s ? sealedInner(f, s, code, params) : f.t.callClear(code, params)), s !== undefined);
           if (status === 'SESSION_REQUIRED') expect(r.message).toMatch(/secure session/);
-          if (status === 'WRONG_ROLE') expect(r.message).toMatch(c.ctx === 'user' ? /SO role/ : /user role/);
+          const g = gateOf(name, code);
+          if (status === 'WRONG_ROLE')
+            expect(r.message).toMatch(g === Gate.AUDITOR ? /auditor role/ : g === Gate.SO ? /SO role/ : g === Gate.USER ? /user role/ : /user or SO role/);
         });
     });
   }
@@ -428,7 +477,8 @@ describe('every command in every context its gate refuses: the exact status, and
  */
 function rightSession(fx: Fx, gate: number, name: string): HostSession {
   if (name === 'RESET') return fx.so as HostSession;
-  if (gate === Gate.USER || gate === Gate.LOGGED_IN || gate === Gate.CLEAR || gate === Gate.OUTER) return fx.u as HostSession;
+  if (gate === Gate.USER || gate === Gate.LOGGED_IN || gate === Gate.CLEAR || gate === Gate.OUTER || gate === Gate.ANY_ROLE) return fx.u as HostSession;
+  if (gate === Gate.AUDITOR) return fx.a as HostSession;
   if (gate === Gate.SO) return fx.so as HostSession;
   return fx.none;
 }
@@ -570,7 +620,7 @@ describe('keys whose policy forbids the use (docs/security.md §6)', () => {
         const im = sealedInner(fx, so, Command.KEY_IMPORT, { 1: alg, 2: 'enc', 3: new Uint8Array(32).fill(0x11), 4: cap });
         expect(im.statusName, 'KEY_IMPORT ' + what).toBe('INVALID_PARAMETER');
         expect(im.message).toMatch(/encrypt or decrypt/);
-        expectUnchanged(what, before, snap(fx));
+        expectUnchanged(what, before, snap(fx), ['INVALID_PARAMETER', 'INVALID_PARAMETER']);
       }
   });
 });
