@@ -286,12 +286,12 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.RECIPIENT_INVALID]: () => "the recipient is not an Ed25519 public key (not a point of the curve); give the joining device's identity key",
   [Reason.AUDIT_LOG_FULL]: (a, c) =>
     `${cmd(c)} was refused: forced audit is on and ${a[0]} of the audit log's ${a[1]} entries are not collected yet; the auditor runs \`tinyhsm audit pull --ack\`, then retry`,
-  [Reason.NO_AUDITOR]: () => 'no auditor PIN is set; the SO sets one first (`tinyhsm audit settings --auditor-pin`)',
+  [Reason.NO_AUDITOR]: () => 'no auditor PIN is set; the SO sets one first (`tinyhsm audit settings --new-auditor-pin PIN`)',
   [Reason.AUDIT_LOCKED]: () => 'forced audit is locked on; only a RESET turns it off',
   [Reason.ACK_AHEAD]: (a) => `entry ${a[0]} does not exist yet: the newest entry is ${a[1]}; acknowledge only entries you have pulled`,
   [Reason.AUDIT_NOT_RECORDED]: (a) =>
     `the audit entry for ${commandText(a[0])} could not be written (the flash store is full), so its result was withheld and nothing changed; delete a key to make room`,
-  [Reason.LOCK_NEEDS_FORCED]: () => 'locking forced audit needs forced audit on: give --forced with --lock',
+  [Reason.LOCK_NEEDS_FORCED]: () => 'locking forced audit needs forced audit on: give --forced on with --lock',
   [Reason.NOT_IN_THIS_BUILD]: () =>
     "this board's firmware build leaves the domain, backup and restore commands out (INFO withoutDomain; docs/boards.md); use a board that carries them",
 };

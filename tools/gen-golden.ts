@@ -114,6 +114,30 @@ const IMPORT_REQUEST = { blob: BACKUP_BLOB };
 const RECIPIENT = h('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c');
 const RESEALED = sealShare(NOBLE, h('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'), RECIPIENT, DOMAIN_ID, 1, WRAP);
 
+// The audit log (docs/audit.md §10 worked example): the attestation example's device with two entries, its BOOT
+// (index 0, at 12 ms) and a SIGN with key 1 of the empty message (index 1, at 3000 ms, session 1, user), whose request
+// hash is SHA-256 of that SIGN request's body; the RFC 8032 key acting as the identity signs the checkpoint.
+function auditEntry(index: number, time: number, event: number, command: number, keyId: number, session: number, role: number, requestHash: Uint8Array, prev: Uint8Array): Uint8Array {
+  const b = new Uint8Array(80);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, index);
+  v.setUint32(4, time);
+  b[8] = event;
+  b[9] = command;
+  v.setUint16(12, keyId);
+  b[14] = session;
+  b[15] = role;
+  b.set(requestHash, 16);
+  b.set(prev, 48);
+  return b;
+}
+const AUDIT_0 = auditEntry(0, 12, 3, 0, 0, 0, 0, new Uint8Array(32), new Uint8Array(32));
+const SIGN_BODY = new Uint8Array([Command.SIGN, ...cborEncode(encodeMessage(COMMANDS[Command.SIGN].request, { keyId: 1, message: new Uint8Array(0) }) as CborMap)]);
+const AUDIT_1 = auditEntry(1, 3000, 1, Command.SIGN, 1, 1, Role.USER, sha256(SIGN_BODY), sha256(AUDIT_0));
+const AUDIT_HEAD = sha256(AUDIT_1);
+const AUDIT_STATEMENT = new Uint8Array([...utf8Encode('tinyhsm/audit/v1'), 0, ...DEVICE_ID, 0, 0, 0, 2, ...AUDIT_HEAD, ...NONCE]);
+const AUDIT_SIG = ed25519.sign(AUDIT_STATEMENT, ED_SEED);
+
 type Example = {
   name: string;
   frameType: number;
@@ -429,6 +453,28 @@ const examples: Example[] = [
     fields: { keyId: 1, domainId: DOMAIN_ID, sealed: SEALED_SHARE, recipient: RECIPIENT },
   },
   { name: 'SHARE_RESEAL response', kind: 'response', frameType: FrameType.RESPONSE, seq: 32, code: Command.SHARE_RESEAL, fields: { sealed: RESEALED } },
+  { name: 'AUDIT_READ request', kind: 'request', frameType: FrameType.REQUEST, seq: 33, code: Command.AUDIT_READ, fields: { from: 0 } },
+  {
+    name: 'AUDIT_READ response',
+    kind: 'response',
+    frameType: FrameType.RESPONSE,
+    seq: 33,
+    code: Command.AUDIT_READ,
+    fields: { entries: new Uint8Array([...AUDIT_0, ...AUDIT_1]), next: 2, oldest: 0 },
+  },
+  { name: 'AUDIT_CHECKPOINT request', kind: 'request', frameType: FrameType.REQUEST, seq: 34, code: Command.AUDIT_CHECKPOINT, fields: { nonce: NONCE } },
+  {
+    name: 'AUDIT_CHECKPOINT response',
+    kind: 'response',
+    frameType: FrameType.RESPONSE,
+    seq: 34,
+    code: Command.AUDIT_CHECKPOINT,
+    fields: { next: 2, head: AUDIT_HEAD, signature: AUDIT_SIG, oldest: 0, acked: 0, capacity: 256, forced: false, locked: false, auditor: true },
+  },
+  { name: 'AUDIT_ACK request', kind: 'request', frameType: FrameType.REQUEST, seq: 35, code: Command.AUDIT_ACK, fields: { through: 1 } },
+  { name: 'AUDIT_ACK response', kind: 'response', frameType: FrameType.RESPONSE, seq: 35, code: Command.AUDIT_ACK, fields: { acked: 2 } },
+  { name: 'AUDIT_SET request', kind: 'request', frameType: FrameType.REQUEST, seq: 36, code: Command.AUDIT_SET, fields: { forced: true } },
+  { name: 'AUDIT_SET response', kind: 'response', frameType: FrameType.RESPONSE, seq: 36, code: Command.AUDIT_SET, fields: {} },
 ];
 
 // docs/protocol.md "Error details": {1: reason, 2: arg0, 3: arg1}; the device sends no text
