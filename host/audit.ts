@@ -109,7 +109,14 @@ export function checkpointStatement(deviceId: Uint8Array, next: number, head: Ui
 }
 
 /** Whether `signature` is the identity key's over the checkpoint (node:crypto, not the device's code). */
-export function checkpointVerifies(identityKey: Uint8Array, deviceId: Uint8Array, next: number, head: Uint8Array, nonce: Uint8Array, signature: Uint8Array): boolean {
+export function checkpointVerifies(
+  identityKey: Uint8Array,
+  deviceId: Uint8Array,
+  next: number,
+  head: Uint8Array,
+  nonce: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   if (identityKey.length !== 32 || signature.length !== 64) return false;
   const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI, identityKey]), format: 'der', type: 'spki' });
   return nodeVerify(null, checkpointStatement(deviceId, next, head, nonce), key, signature);
@@ -142,7 +149,11 @@ export function checkChain(entries: AuditEntry[], tip: ChainTip | undefined): { 
     // a field changed in the JSON but not in the bytes is an edit too: the bytes are what the chain signs
     for (const k of ['index', 'time', 'event', 'command', 'status', 'reason', 'keyId', 'session', 'role', 'requestHash', 'prev'] as const)
       if (JSON.stringify(d[k]) !== JSON.stringify(e[k])) {
-        problems.push({ kind: 'edit', index: d.index, message: `entry ${d.index}: its ${k} says ${JSON.stringify(e[k])} but its bytes say ${JSON.stringify(d[k])}: the line was altered` });
+        problems.push({
+          kind: 'edit',
+          index: d.index,
+          message: `entry ${d.index}: its ${k} says ${JSON.stringify(e[k])} but its bytes say ${JSON.stringify(d[k])}: the line was altered`,
+        });
         break;
       }
     if (t !== undefined) {
@@ -151,9 +162,17 @@ export function checkChain(entries: AuditEntry[], tip: ChainTip | undefined): { 
         continue;
       }
       if (d.index > t.index + 1)
-        problems.push({ kind: 'gap', index: t.index + 1, message: `entries ${t.index + 1}..${d.index - 1} are missing: dropped from the file, or overwritten on the device before they were pulled` });
+        problems.push({
+          kind: 'gap',
+          index: t.index + 1,
+          message: `entries ${t.index + 1}..${d.index - 1} are missing: dropped from the file, or overwritten on the device before they were pulled`,
+        });
       else if (d.prev !== t.digest)
-        problems.push({ kind: 'edit', index: d.index, message: `entry ${d.index} does not chain to entry ${t.index}: one of them was altered, or an entry between them replaced` });
+        problems.push({
+          kind: 'edit',
+          index: d.index,
+          message: `entry ${d.index} does not chain to entry ${t.index}: one of them was altered, or an entry between them replaced`,
+        });
     } else if (d.index === 0 && d.prev !== ZERO32) problems.push({ kind: 'edit', index: 0, message: 'entry 0 names a previous entry: it was altered' });
     t = { index: d.index, digest: d.digest };
   }
@@ -166,9 +185,21 @@ export function checkCheckpoint(
   who: { deviceId: string; identityKey: string },
   digestAt: (index: number) => string | undefined,
 ): AuditProblem[] {
-  const ok = checkpointVerifies(Buffer.from(who.identityKey, 'hex'), Buffer.from(who.deviceId, 'hex'), cp.next, Buffer.from(cp.head, 'hex'), Buffer.from(cp.nonce, 'hex'), Buffer.from(cp.signature, 'hex'));
+  const ok = checkpointVerifies(
+    Buffer.from(who.identityKey, 'hex'),
+    Buffer.from(who.deviceId, 'hex'),
+    cp.next,
+    Buffer.from(cp.head, 'hex'),
+    Buffer.from(cp.nonce, 'hex'),
+    Buffer.from(cp.signature, 'hex'),
+  );
   if (!ok)
-    return [{ kind: 'checkpoint', message: `the checkpoint at ${cp.next} is not signed by identity ${who.identityKey} of device ${who.deviceId}: forged, or another device's` }];
+    return [
+      {
+        kind: 'checkpoint',
+        message: `the checkpoint at ${cp.next} is not signed by identity ${who.identityKey} of device ${who.deviceId}: forged, or another device's`,
+      },
+    ];
   if (cp.next === 0) return [];
   const mine = digestAt(cp.next - 1);
   if (mine !== undefined && mine !== cp.head)
@@ -196,9 +227,17 @@ export function readAuditFile(path: string): AuditLine[] {
  * Verify a whole pulled file offline: the header, the chain of its entries (gaps the pull recorded are named as
  * gaps), and every checkpoint in it against the header's identity key. Returns the problems and the tip.
  */
-export function verifyAuditLines(lines: AuditLine[]): { header: AuditHeader | undefined; problems: AuditProblem[]; tip: ChainTip | undefined; entries: number; digests: Map<number, string> } {
+export function verifyAuditLines(lines: AuditLine[]): {
+  header: AuditHeader | undefined;
+  problems: AuditProblem[];
+  tip: ChainTip | undefined;
+  entries: number;
+  digests: Map<number, string>;
+} {
   const header = lines[0] && lines[0].type === 'device' ? lines[0] : undefined;
-  const problems: AuditProblem[] = header ? [] : [{ kind: 'format', message: 'the file does not start with its device line: it was altered or is not a tinyhsm audit log' }];
+  const problems: AuditProblem[] = header
+    ? []
+    : [{ kind: 'format', message: 'the file does not start with its device line: it was altered or is not a tinyhsm audit log' }];
   let tip: ChainTip | undefined;
   let entries = 0;
   const digests = new Map<number, string>();

@@ -91,7 +91,15 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.NOT_INITIALIZED]: (a, c) => `${cmd(c)} needs an initialized device: send INIT with a user PIN and an SO PIN first (\`tinyhsm init\`)`,
   [Reason.LOGIN_NEEDED]: (a, c) =>
     `${cmd(c)} needs a login: send LOGIN with ${
-      a[0] === 1 ? 'the user PIN' : a[0] === 2 ? 'the SO PIN' : a[0] === 3 ? 'the auditor PIN' : a[0] === 4 ? 'the user, SO or auditor PIN' : 'the user or SO PIN'
+      a[0] === 1
+        ? 'the user PIN'
+        : a[0] === 2
+          ? 'the SO PIN'
+          : a[0] === 3
+            ? 'the auditor PIN'
+            : a[0] === 4
+              ? 'the user, SO or auditor PIN'
+              : 'the user or SO PIN'
     } in this session first`,
   [Reason.ROLE_NEEDED]: (a, c) =>
     `${cmd(c)} is for the ${roleText(a[0])} role; this session is logged in as the ${roleText(a[1])} (LOGOUT, then LOGIN as ${roleText(a[0])})`,

@@ -1499,7 +1499,11 @@ function explain(e: unknown): { json: object; text: string; code: number } {
     // Ctrl-C while the device waited: the request was cancelled on the device (CANCEL), exit as interrupted
     // an audit check that failed still says what it checked (audit pull / verify attach it)
     const result = (e as { json?: object }).json;
-    return { json: { error: { status: name, message: e.message, hint }, ...(result ? { result } : {}) }, text: e.message, code: e.code === 'ABORTED' ? 130 : 1 };
+    return {
+      json: { error: { status: name, message: e.message, hint }, ...(result ? { result } : {}) },
+      text: e.message,
+      code: e.code === 'ABORTED' ? 130 : 1,
+    };
   }
   const msg = e instanceof Error ? e.message : String(e);
   return { json: { error: { status: 'ERROR', message: msg } }, text: msg, code: 1 };
@@ -1573,7 +1577,10 @@ async function auditPull(opts: Opts): Promise<{ json: object; text: string }> {
       throw new HsmError('AUDIT_INVALID', `${out} is the log of device ${file.header.deviceId}, not of this device ${who.deviceId}`);
     const tip = file.tip;
     if (tip && cp.next <= tip.index)
-      throw new HsmError('AUDIT_INVALID', `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of ${out}: its flash was rolled back or replaced`);
+      throw new HsmError(
+        'AUDIT_INVALID',
+        `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of ${out}: its flash was rolled back or replaced`,
+      );
     const got = await readAll(c, tip ? tip.index : 0);
     const fresh = tip && got.entries.length > 0 && got.entries[0].index === tip.index ? got.entries.slice(1) : got.entries;
     if (tip && got.entries.length > 0 && got.entries[0].index === tip.index && got.entries[0].digest !== tip.digest)
@@ -1597,14 +1604,31 @@ async function auditPull(opts: Opts): Promise<{ json: object; text: string }> {
       if (mine !== headHex) throw new HsmError('AUDIT_INVALID', `entry ${cp.next - 1} as read is not the entry the device signed in its checkpoint`);
     }
     add.push(...fresh);
-    add.push({ type: 'checkpoint', next: cp.next, head: toHex(cp.head), nonce: toHex(cp.nonce), signature: toHex(cp.signature), time: new Date().toISOString() });
+    add.push({
+      type: 'checkpoint',
+      next: cp.next,
+      head: toHex(cp.head),
+      nonce: toHex(cp.nonce),
+      signature: toHex(cp.signature),
+      time: new Date().toISOString(),
+    });
     appendFileSync(out, add.map((l) => JSON.stringify(l)).join('\n') + '\n', { mode: 0o600 });
     let acked: number | undefined;
     if (opts.ack && last) acked = await c.auditAck(last.index);
     from = fresh.length > 0 ? fresh[0].index : reached;
-    const json = { file: out, pulled: fresh.length, from, to: last ? last.index : undefined, next: cp.next, gap: gap ? { from: gap.from, to: gap.to } : undefined, acked };
+    const json = {
+      file: out,
+      pulled: fresh.length,
+      from,
+      to: last ? last.index : undefined,
+      next: cp.next,
+      gap: gap ? { from: gap.from, to: gap.to } : undefined,
+      acked,
+    };
     const text =
-      (fresh.length === 0 ? `${out} is up to date (${cp.next} entries on the device)` : `pulled entries ${from}..${last!.index} into ${out}, checked against the signed checkpoint`) +
+      (fresh.length === 0
+        ? `${out} is up to date (${cp.next} entries on the device)`
+        : `pulled entries ${from}..${last!.index} into ${out}, checked against the signed checkpoint`) +
       (gap ? `\nGAP: entries ${gap.from}..${gap.to} were overwritten on the device before they were pulled` : '') +
       (acked !== undefined ? `\nacknowledged entries up to ${acked - 1}` : '');
     if (gap) throw Object.assign(new HsmError('AUDIT_INVALID', text), { json });
@@ -1636,12 +1660,20 @@ async function auditVerify(opts: Opts): Promise<{ json: object; text: string }> 
       }
       const tip = file.tip;
       if (tip && cp.next <= tip.index) {
-        problems.push({ kind: 'rollback', index: cp.next, message: `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of the file: its flash was rolled back or replaced` });
+        problems.push({
+          kind: 'rollback',
+          index: cp.next,
+          message: `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of the file: its flash was rolled back or replaced`,
+        });
         return;
       }
       const got = await readAll(c, tip ? tip.index : 0);
       if (tip && got.entries.length > 0 && got.entries[0].index === tip.index && got.entries[0].digest !== tip.digest)
-        problems.push({ kind: 'rollback', index: tip.index, message: `the device holds another entry ${tip.index} than the file: its log was rolled back or replaced` });
+        problems.push({
+          kind: 'rollback',
+          index: tip.index,
+          message: `the device holds another entry ${tip.index} than the file: its log was rolled back or replaced`,
+        });
       const rest = tip ? got.entries.filter((e) => e.index > tip.index) : got.entries;
       const chain = checkChain(rest, tip);
       problems.push(...chain.problems);
@@ -1691,8 +1723,7 @@ async function auditCommand(positionals: string[], opts: Opts): Promise<{ json: 
     if (opts.forced !== undefined && forced === undefined) throw new UsageError('--forced takes on or off');
     const auditorPin = opts['new-auditor-pin'];
     return withLogin(opts, 'so', 'audit settings', async (c) => {
-      if (forced !== undefined || opts.lock || auditorPin !== undefined)
-        await c.auditSet({ forced, lock: opts.lock ? true : undefined, auditorPin });
+      if (forced !== undefined || opts.lock || auditorPin !== undefined) await c.auditSet({ forced, lock: opts.lock ? true : undefined, auditorPin });
       const cp = await c.auditCheckpoint();
       const json = { forced: cp.forced, locked: cp.locked, auditor: cp.auditor, capacity: cp.capacity, next: cp.next, acked: cp.acked, oldest: cp.oldest };
       const text = [

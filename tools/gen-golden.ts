@@ -117,7 +117,17 @@ const RESEALED = sealShare(NOBLE, h('5dab087e624a8a4b79e17f8b83800ee66f3bb129261
 // The audit log (docs/audit.md §10 worked example): the attestation example's device with two entries, its BOOT
 // (index 0, at 12 ms) and a SIGN with key 1 of the empty message (index 1, at 3000 ms, session 1, user), whose request
 // hash is SHA-256 of that SIGN request's body; the RFC 8032 key acting as the identity signs the checkpoint.
-function auditEntry(index: number, time: number, event: number, command: number, keyId: number, session: number, role: number, requestHash: Uint8Array, prev: Uint8Array): Uint8Array {
+function auditEntry(
+  index: number,
+  time: number,
+  event: number,
+  command: number,
+  keyId: number,
+  session: number,
+  role: number,
+  requestHash: Uint8Array,
+  prev: Uint8Array,
+): Uint8Array {
   const b = new Uint8Array(80);
   const v = new DataView(b.buffer);
   v.setUint32(0, index);
@@ -132,7 +142,10 @@ function auditEntry(index: number, time: number, event: number, command: number,
   return b;
 }
 const AUDIT_0 = auditEntry(0, 12, 3, 0, 0, 0, 0, new Uint8Array(32), new Uint8Array(32));
-const SIGN_BODY = new Uint8Array([Command.SIGN, ...cborEncode(encodeMessage(COMMANDS[Command.SIGN].request, { keyId: 1, message: new Uint8Array(0) }) as CborMap)]);
+const SIGN_BODY = new Uint8Array([
+  Command.SIGN,
+  ...cborEncode(encodeMessage(COMMANDS[Command.SIGN].request, { keyId: 1, message: new Uint8Array(0) }) as CborMap),
+]);
 const AUDIT_1 = auditEntry(1, 3000, 1, Command.SIGN, 1, 1, Role.USER, sha256(SIGN_BODY), sha256(AUDIT_0));
 const AUDIT_HEAD = sha256(AUDIT_1);
 const AUDIT_STATEMENT = new Uint8Array([...utf8Encode('tinyhsm/audit/v1'), 0, ...DEVICE_ID, 0, 0, 0, 2, ...AUDIT_HEAD, ...NONCE]);

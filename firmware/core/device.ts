@@ -148,7 +148,8 @@ export function createContext(env: Env, opts?: DeviceOptions): BootedContext {
   const rollback = bindToCounter(store, env.monotonic);
   // docs/audit.md §3: from here on, every commit made while a request runs carries that request's entry
   const wanted = opts && opts.auditCapacity !== undefined ? opts.auditCapacity : DEFAULT_AUDIT_CAPACITY;
-  if (!(wanted >= 2 && wanted <= 0xffff && Math.floor(wanted) === wanted)) throw new Error('startDevice: auditCapacity must be an integer in 2..65535, got ' + wanted);
+  if (!(wanted >= 2 && wanted <= 0xffff && Math.floor(wanted) === wanted))
+    throw new Error('startDevice: auditCapacity must be an integer in 2..65535, got ' + wanted);
   const audit = AuditLog.load(store, env.crypto, env.clock, auditCapacityFor(store.stats(), wanted));
   store.bind({ entry: (e) => audit.entryFor(e), committed: () => audit.committed() });
   const name = loadOrMakeIdentity(env, store, offered[Alg.ED25519] === true);

@@ -313,7 +313,9 @@ function settle(ctx: DeviceContext, rec: AuditRecord | undefined, res: Result<ob
       return errorBody(Status.INTERNAL_ERROR, Reason.FLASH_WRITE_FAILED);
     }
     if (!w.ok && res.ok)
-      return w.status === Status.STORAGE_FULL ? errorBody(Status.STORAGE_FULL, Reason.AUDIT_NOT_RECORDED, [rec.command]) : errorBody(w.status, w.reason, w.args);
+      return w.status === Status.STORAGE_FULL
+        ? errorBody(Status.STORAGE_FULL, Reason.AUDIT_NOT_RECORDED, [rec.command])
+        : errorBody(w.status, w.reason, w.args);
   }
   if (!res.ok) return errorBody(res.status, res.reason, res.args);
   return respond(entry as Entry, res);

@@ -43,5 +43,3 @@ export function auditNext(flash: Imaged): number {
   const e = auditEntries(flash);
   return e.length === 0 ? 0 : readBe(e[e.length - 1], 0, 4) + 1;
 }
-
-

@@ -120,14 +120,7 @@ interface Held {
  * head that does not), reorder (an index not above the one before), rollback (next not above an index held, or
  * another entry at an index held), checkpoint (the signature does not verify: not this device's, or replayed).
  */
-function verifyPull(args: {
-  entries: Uint8Array[];
-  cp: Checkpoint;
-  nonce: Uint8Array;
-  identityKey: Uint8Array;
-  deviceId: Uint8Array;
-  held?: Held;
-}): Problem[] {
+function verifyPull(args: { entries: Uint8Array[]; cp: Checkpoint; nonce: Uint8Array; identityKey: Uint8Array; deviceId: Uint8Array; held?: Held }): Problem[] {
   const { cp, held } = args;
   const problems: Problem[] = [];
   // step 1
@@ -165,7 +158,8 @@ function verifyPull(args: {
     }
   }
   // entries beyond what the signed head covers
-  for (const e of entries) if (e.index >= cp.next) problems.push({ kind: 'edit', index: e.index, detail: 'entry ' + e.index + ' is beyond the signed next ' + cp.next });
+  for (const e of entries)
+    if (e.index >= cp.next) problems.push({ kind: 'edit', index: e.index, detail: 'entry ' + e.index + ' is beyond the signed next ' + cp.next });
   // links, in index order: entry i's prev is the digest of entry i − 1; entry 0's prev is zero
   for (const [i, e] of [...byIndex.entries()].sort((a, b) => a[0] - b[0])) {
     if (i >= cp.next) continue;
@@ -177,7 +171,11 @@ function verifyPull(args: {
     const beforeDigest = before !== undefined ? before.digest : held !== undefined && i - 1 === held.index ? held.digest : undefined;
     if (beforeDigest === undefined) continue; // not checkable: a gap (named above) or before where we stand
     if (!e.prev.equals(beforeDigest))
-      problems.push({ kind: held !== undefined && i - 1 === held.index && before === undefined ? 'rollback' : 'edit', index: i - 1, detail: 'entry ' + i + "'s prev is not the digest of entry " + (i - 1) });
+      problems.push({
+        kind: held !== undefined && i - 1 === held.index && before === undefined ? 'rollback' : 'edit',
+        index: i - 1,
+        detail: 'entry ' + i + "'s prev is not the digest of entry " + (i - 1),
+      });
   }
   // step 4: the digest of entry next − 1 is the signed head (next = 0: the head is zero)
   if (cp.next === 0) {
@@ -297,7 +295,10 @@ describe('an audit verifier written from docs/audit.md alone agrees with the dev
     expect(sign, 'a SIGN entry').toBeDefined();
     expect([sign.status, sign.reason, sign.keyId, sign.role]).toEqual([Status.OK, 0, keyId, Role.USER]);
     expect(sign.session).toBeGreaterThan(0);
-    expect(sign.requestHash.equals(sha256(requestBodyOf(Command.SIGN, { 1: keyId, 2: message }))), "SIGN's requestHash is SHA-256(0x09 ‖ CBOR {1: keyId, 2: message})").toBe(true);
+    expect(
+      sign.requestHash.equals(sha256(requestBodyOf(Command.SIGN, { 1: keyId, 2: message }))),
+      "SIGN's requestHash is SHA-256(0x09 ‖ CBOR {1: keyId, 2: message})",
+    ).toBe(true);
     // exactly one SIGN entry (§3.2: one REQUEST, no commit)
     expect(es.filter((e) => e.command === Command.SIGN).length).toBe(1);
     // the wrong PIN: PIN_TRY (event 2, status 0), then REQUEST (event 1) PIN_INCORRECT 0x18, role asked for = user
@@ -346,7 +347,10 @@ describe('an audit verifier written from docs/audit.md alone agrees with the dev
         if (off >= 4) {
           // not the index: the chain (or the head) no longer commits to these bytes
           expect(kinds(ps), where).toEqual(['edit']);
-          expect(ps.map((x) => x.index), where).toContain(i);
+          expect(
+            ps.map((x) => x.index),
+            where,
+          ).toContain(i);
           // a prev edited also breaks the link into it (the entry before is named too); nothing else is
           const allowed = off >= 48 && i > 0 ? [i - 1, i] : [i];
           for (const x of ps) expect(allowed, where).toContain(x.index);
@@ -387,7 +391,13 @@ describe('an audit verifier written from docs/audit.md alone agrees with the dev
     const { t, s, pull: p, cp } = scenario();
     const id = identity(t);
     const ok = (over: Partial<{ nonce: Uint8Array; deviceId: Uint8Array; identityKey: Uint8Array; cp: Checkpoint }>) =>
-      verifyPull({ entries: p.entries, cp: over.cp || cp, nonce: over.nonce || cp.nonce, identityKey: over.identityKey || id.identityKey, deviceId: over.deviceId || id.deviceId });
+      verifyPull({
+        entries: p.entries,
+        cp: over.cp || cp,
+        nonce: over.nonce || cp.nonce,
+        identityKey: over.identityKey || id.identityKey,
+        deviceId: over.deviceId || id.deviceId,
+      });
     expect(ok({})).toEqual([]);
     // a wrong nonce (a replayed answer)
     const otherNonce = Buffer.from(cp.nonce);

@@ -147,7 +147,16 @@ describe('the audit log', () => {
     expect(inSession(t, so, Command.LOGIN, { 1: Role.AUDITOR, 2: pin(AUDITOR_PIN) }).statusName).toBe('OK');
     const a = so;
     for (const c of [Command.KEY_LIST, Command.SIGN, Command.KEY_PUBLIC, Command.CHANGE_PIN, Command.AUDIT_SET]) {
-      const r = inSession(t, a, c, c === Command.SIGN || c === Command.KEY_PUBLIC ? { 1: 1, 2: new Uint8Array(1) } : c === Command.CHANGE_PIN ? { 1: pin(AUDITOR_PIN), 2: pin('Zz9-new-pin-x') } : {});
+      const r = inSession(
+        t,
+        a,
+        c,
+        c === Command.SIGN || c === Command.KEY_PUBLIC
+          ? { 1: 1, 2: new Uint8Array(1) }
+          : c === Command.CHANGE_PIN
+            ? { 1: pin(AUDITOR_PIN), 2: pin('Zz9-new-pin-x') }
+            : {},
+      );
       expect([c, r.statusName]).toEqual([c, 'WRONG_ROLE']);
     }
     const entries = readAll(t, a);

@@ -18,7 +18,9 @@ export function reset(ctx: DeviceContext, req: ResetRequest, caller: Caller): Re
     if (!approved.ok) return approved;
   } else if (role !== Role.SO) return err(role === 0 ? Status.LOGIN_REQUIRED : Status.WRONG_ROLE, Reason.RESET_NEEDS_SO, [role]);
   // the log itself stays: it records this RESET, and what came before it
-  const entries = auth.eraseEntries().concat(keystore.eraseEntries(), [officers.eraseEntry(), domain.eraseEntry(), audit.stateEntry(audit.acked, false, false)]);
+  const entries = auth
+    .eraseEntries()
+    .concat(keystore.eraseEntries(), [officers.eraseEntry(), domain.eraseEntry(), audit.stateEntry(audit.acked, false, false)]);
   const done = store.commit(entries);
   if (!done.ok) return done;
   audit.applyState(audit.acked, false, false);

@@ -10,4 +10,10 @@ export const EchoResponseSchema = EchoRequestSchema;
 export type EchoResponse = MessageOf<typeof EchoResponseSchema>;
 
 /** ECHO's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const EchoCommand = { gate: Gate.CLEAR, request: EchoRequestSchema, response: EchoResponseSchema, resend: true, audit: Audit.NOT_RECORDED } satisfies CommandSpec;
+export const EchoCommand = {
+  gate: Gate.CLEAR,
+  request: EchoRequestSchema,
+  response: EchoResponseSchema,
+  resend: true,
+  audit: Audit.NOT_RECORDED,
+} satisfies CommandSpec;

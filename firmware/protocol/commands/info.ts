@@ -67,4 +67,10 @@ export const InfoResponseSchema = [
 export type InfoResponse = MessageOf<typeof InfoResponseSchema>;
 
 /** INFO's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const InfoCommand = { gate: Gate.CLEAR, request: InfoRequestSchema, response: InfoResponseSchema, resend: true, audit: Audit.NOT_RECORDED } satisfies CommandSpec;
+export const InfoCommand = {
+  gate: Gate.CLEAR,
+  request: InfoRequestSchema,
+  response: InfoResponseSchema,
+  resend: true,
+  audit: Audit.NOT_RECORDED,
+} satisfies CommandSpec;

@@ -14,4 +14,10 @@ export const LoginResponseSchema = [] as const satisfies Schema;
 export type LoginResponse = MessageOf<typeof LoginResponseSchema>;
 
 /** LOGIN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const LoginCommand = { gate: Gate.INITIALIZED, request: LoginRequestSchema, response: LoginResponseSchema, secret: true, audit: Audit.RESERVE } satisfies CommandSpec;
+export const LoginCommand = {
+  gate: Gate.INITIALIZED,
+  request: LoginRequestSchema,
+  response: LoginResponseSchema,
+  secret: true,
+  audit: Audit.RESERVE,
+} satisfies CommandSpec;

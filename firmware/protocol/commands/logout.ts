@@ -8,4 +8,10 @@ export const LogoutResponseSchema = [] as const satisfies Schema;
 export type LogoutResponse = MessageOf<typeof LogoutResponseSchema>;
 
 /** LOGOUT's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const LogoutCommand = { gate: Gate.SESSION, request: LogoutRequestSchema, response: LogoutResponseSchema, resend: true, audit: Audit.RESERVE } satisfies CommandSpec;
+export const LogoutCommand = {
+  gate: Gate.SESSION,
+  request: LogoutRequestSchema,
+  response: LogoutResponseSchema,
+  resend: true,
+  audit: Audit.RESERVE,
+} satisfies CommandSpec;

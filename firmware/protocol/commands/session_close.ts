@@ -8,4 +8,9 @@ export const SessionCloseResponseSchema = [] as const satisfies Schema;
 export type SessionCloseResponse = MessageOf<typeof SessionCloseResponseSchema>;
 
 /** SESSION_CLOSE's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const SessionCloseCommand = { gate: Gate.SESSION, request: SessionCloseRequestSchema, response: SessionCloseResponseSchema, audit: Audit.RESERVE } satisfies CommandSpec;
+export const SessionCloseCommand = {
+  gate: Gate.SESSION,
+  request: SessionCloseRequestSchema,
+  response: SessionCloseResponseSchema,
+  audit: Audit.RESERVE,
+} satisfies CommandSpec;

@@ -18,4 +18,9 @@ export const SessionMessageResponseSchema = [
 export type SessionMessageResponse = MessageOf<typeof SessionMessageResponseSchema>;
 
 /** SESSION_MESSAGE's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const SessionMessageCommand = { gate: Gate.OUTER, request: SessionMessageRequestSchema, response: SessionMessageResponseSchema, audit: Audit.NOT_RECORDED } satisfies CommandSpec;
+export const SessionMessageCommand = {
+  gate: Gate.OUTER,
+  request: SessionMessageRequestSchema,
+  response: SessionMessageResponseSchema,
+  audit: Audit.NOT_RECORDED,
+} satisfies CommandSpec;

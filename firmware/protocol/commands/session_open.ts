@@ -16,4 +16,9 @@ export const SessionOpenResponseSchema = [
 export type SessionOpenResponse = MessageOf<typeof SessionOpenResponseSchema>;
 
 /** SESSION_OPEN's declaration: who may run it (docs/security.md §2), its flags and its schemas. */
-export const SessionOpenCommand = { gate: Gate.OUTER, request: SessionOpenRequestSchema, response: SessionOpenResponseSchema, audit: Audit.NOT_RECORDED } satisfies CommandSpec;
+export const SessionOpenCommand = {
+  gate: Gate.OUTER,
+  request: SessionOpenRequestSchema,
+  response: SessionOpenResponseSchema,
+  audit: Audit.NOT_RECORDED,
+} satisfies CommandSpec;
