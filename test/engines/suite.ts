@@ -17,6 +17,7 @@ import { combineShares, domainIdOf } from '../helpers/shamir.ts';
 import { HsmError } from '../../host/errors.ts';
 import { SessionHandshake } from '../../host/session.ts';
 import { publicKeyToSpkiDer } from '../../host/pubkey-format.ts';
+import { checkChain, type AuditEntry } from '../../host/audit.ts';
 import type { EngineDevice, EngineProfile, EngineStats } from './engine.ts';
 
 /** Where every engine run appends one JSON line of figures (read by the CI log and docs/boards.md). */
@@ -51,6 +52,7 @@ export interface EngineExpectations {
 
 const USER_PIN = 'engine-user-pin';
 const SO_PIN = 'engine-so-pin-1';
+const AUDITOR_PIN = 'engine-audit-pin-2';
 
 function spki(alg: number, pub: Uint8Array) {
   return createPublicKey({ key: Buffer.from(publicKeyToSpkiDer(alg, pub)), format: 'der', type: 'spki' });
@@ -95,6 +97,8 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
     let dev: EngineDevice | undefined;
     let hsm: HsmClient | undefined;
     let signKey: { keyId: number; publicKey: Uint8Array; alg: number } | undefined;
+    /** What the audit step found: the ring's capacity on this board (docs/audit.md §8). */
+    let auditCapacity: number | undefined;
 
     const powerOn = async (phase: string): Promise<HsmClient> => {
       dev = await timed(times, `boot${phase}`, () => profile.powerOn({ flashFile }));
@@ -126,10 +130,12 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
     afterAll(async () => {
       await powerOff();
       const peak = runs.reduce((m, r) => Math.max(m, r.peak), 0);
-      const line = { engine: profile.name, flow: exp.flow, peak, budget: exp.peakBudget, unit: runs[0]?.unit, runs, msPerCommand: times };
+      const line = { engine: profile.name, flow: exp.flow, peak, budget: exp.peakBudget, unit: runs[0]?.unit, auditCapacity, runs, msPerCommand: times };
       mkdirSync(join(ENGINE_REPORT, '..'), { recursive: true });
       appendFileSync(ENGINE_REPORT, JSON.stringify(line) + '\n');
-      console.log(`[engine] ${profile.name}: peak ${peak} ${line.unit ?? ''} (budget ${exp.peakBudget}); ms per command ${JSON.stringify(times)}`);
+      console.log(
+        `[engine] ${profile.name}: peak ${peak} ${line.unit ?? ''} (budget ${exp.peakBudget}); audit capacity ${auditCapacity}; ms per command ${JSON.stringify(times)}`,
+      );
       rmSync(dir, { recursive: true, force: true });
     }, timeoutMs);
 
@@ -163,6 +169,9 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           // 1024 bytes of a working RNG take many distinct values (a stuck or zero source would not)
           expect(new Set(b).size).toBeGreaterThan(200);
           expect(await refusedWith(h.callClear(Command.KEY_LIST, {})), 'KEY_LIST in the clear').toBe('SESSION_REQUIRED');
+          // docs/audit.md §3.1, §8: RANDOM run in the clear is recorded; past the ring's capacity (32 on this board, held to
+          // a quarter of its store) the peak is measured with the log full
+          for (let i = 0; i < 36; i++) await timed(times, 'RANDOM 16 (filling the audit ring)', () => h.callClear(Command.RANDOM, { length: 16 })).catch(failWith);
         },
         stepMs,
       );
@@ -220,6 +229,56 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           const msg = new TextEncoder().encode('after the power cycle');
           const sig = await timed(times, 'SIGN (after power cycle)', () => h.sign(k.keyId, { message: msg })).catch(failWith);
           expect(nodeVerifies(k.alg, k.publicKey, msg, sig)).toBe(true);
+        },
+        stepMs,
+      );
+
+      // docs/audit.md: the ring filled past its capacity (so the peak above is with a full log), read back and checked with
+      // node:crypto against a checkpoint signed in the engine; then forced audit refuses SIGN until the auditor acknowledges
+      it(
+        'the audit log: the full ring verifies against a signed checkpoint; forced audit refuses SIGN until the auditor acknowledges',
+        async () => {
+          expect(signKey, 'an earlier step made a key').toBeDefined();
+          const k = signKey as { keyId: number; publicKey: Uint8Array; alg: number };
+          const h = hsm as HsmClient;
+          const first = await timed(times, 'AUDIT_CHECKPOINT', () => h.auditCheckpoint()).catch(failWith);
+          const cap = first.capacity;
+          auditCapacity = cap;
+          expect(cap, 'a ring of some use').toBeGreaterThanOrEqual(16);
+          for (let n = first.next; n < cap + 2; n++) await timed(times, 'KEY_LIST (filling the ring)', () => h.listKeys()).catch(failWith);
+          const readAll = async (from: number): Promise<AuditEntry[]> => {
+            const out: AuditEntry[] = [];
+            for (;;) {
+              const r = await timed(times, 'AUDIT_READ (16 entries)', () => h.auditRead(from)).catch(failWith);
+              out.push(...r.entries);
+              if (r.entries.length === 0 || out[out.length - 1].index + 1 >= r.next) return out;
+              from = out[out.length - 1].index + 1;
+            }
+          };
+          const cp = await h.auditCheckpoint().catch(failWith);
+          const held = await readAll(0);
+          expect(held.length, 'the ring holds its capacity').toBe(cap);
+          expect(held[0].index, 'the oldest overwritten').toBe(cp.next - cap);
+          const chain = checkChain(held, undefined);
+          expect(chain.problems).toEqual([]);
+          expect(chain.tip?.digest, 'the head the engine signed').toBe(Buffer.from(cp.head).toString('hex'));
+          // forced audit: the ring is full of entries nobody acknowledged
+          await h.login('so', SO_PIN).catch(failWith);
+          await timed(times, 'AUDIT_SET (auditor PIN, forced)', () => h.auditSet({ forced: true, auditorPin: AUDITOR_PIN })).catch(failWith);
+          await h.login('user', USER_PIN).catch(failWith);
+          const msg = new TextEncoder().encode('audited');
+          expect(await refusedWith(timed(times, 'SIGN refused (AUDIT_FULL)', () => h.sign(k.keyId, { message: msg }))), 'SIGN with the log full').toBe('AUDIT_FULL');
+          await timed(times, 'LOGIN auditor', () => h.login('auditor', AUDITOR_PIN)).catch(failWith);
+          const now = await readAll(0);
+          expect(checkChain(now, undefined).problems).toEqual([]);
+          await timed(times, 'AUDIT_ACK', () => h.auditAck(now[now.length - 1].index)).catch(failWith);
+          await h.login('user', USER_PIN).catch(failWith);
+          const sig = await h.sign(k.keyId, { message: msg }).catch(failWith);
+          expect(nodeVerifies(k.alg, k.publicKey, msg, sig), 'SIGN works again once acknowledged').toBe(true);
+          // the steps after this one run without forced audit
+          await h.login('so', SO_PIN).catch(failWith);
+          await h.auditSet({ forced: false }).catch(failWith);
+          await h.login('user', USER_PIN).catch(failWith);
         },
         stepMs,
       );
