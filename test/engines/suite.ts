@@ -171,7 +171,8 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           expect(await refusedWith(h.callClear(Command.KEY_LIST, {})), 'KEY_LIST in the clear').toBe('SESSION_REQUIRED');
           // docs/audit.md §3.1, §8: RANDOM run in the clear is recorded; past the ring's capacity (32 on this board, held to
           // a quarter of its store) the peak is measured with the log full
-          for (let i = 0; i < 36; i++) await timed(times, 'RANDOM 16 (filling the audit ring)', () => h.callClear(Command.RANDOM, { length: 16 })).catch(failWith);
+          for (let i = 0; i < 36; i++)
+            await timed(times, 'RANDOM 16 (filling the audit ring)', () => h.callClear(Command.RANDOM, { length: 16 })).catch(failWith);
         },
         stepMs,
       );
@@ -267,7 +268,9 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
           await timed(times, 'AUDIT_SET (auditor PIN, forced)', () => h.auditSet({ forced: true, auditorPin: AUDITOR_PIN })).catch(failWith);
           await h.login('user', USER_PIN).catch(failWith);
           const msg = new TextEncoder().encode('audited');
-          expect(await refusedWith(timed(times, 'SIGN refused (AUDIT_FULL)', () => h.sign(k.keyId, { message: msg }))), 'SIGN with the log full').toBe('AUDIT_FULL');
+          expect(await refusedWith(timed(times, 'SIGN refused (AUDIT_FULL)', () => h.sign(k.keyId, { message: msg }))), 'SIGN with the log full').toBe(
+            'AUDIT_FULL',
+          );
           await timed(times, 'LOGIN auditor', () => h.login('auditor', AUDITOR_PIN)).catch(failWith);
           const now = await readAll(0);
           expect(checkChain(now, undefined).problems).toEqual([]);
