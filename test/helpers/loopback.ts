@@ -623,10 +623,12 @@ const same = (a: ListedKey[], b: ListedKey[]) => JSON.stringify(a) === JSON.stri
  */
 export function sweepCommand(c: CommandSweep): SweepReport {
   const flash = NorFlash.fromBytes(c.image, { pageSize: c.pageSize });
+  // the key set before, read on a copy: its KEY_LIST is an audit entry (docs/audit.md §3), and the uncut run must write
+  // exactly what each cut run writes
+  const keysBefore = listKeys(startTestDevice({ flash: NorFlash.fromBytes(c.image, { pageSize: c.pageSize }), seed: c.seed }));
   const t0 = startTestDevice({ flash, seed: c.seed });
   const id0 = hex(t0.device.deviceId);
   const ident0 = hex(t0.device.identityPublicKey);
-  const keysBefore = listKeys(t0);
   // the session and LOGIN the command needs come first: their flash writes (the retry counter) are not the command's
   t0.ready(c.command);
   const w0 = flash.wordWrites;

@@ -43,7 +43,7 @@ describe('tinyhsm sim: the user PIN lockout survives stops, power cuts and resta
     // --power-cut-after counts from the start, boot included, and a boot after a cut may repair the torn record first.
     // Counted on a copy of the flash file by the same bundle in this process, before every run.
     const probeFile = join(dir, 'probe.img');
-    const probe = async (): Promise<{ boot: number; login: number }> => {
+    const probe = async (): Promise<{ boot: number; login: number; all: number }> => {
       copyFileSync(flash, probeFile);
       // the same board: its monotonic counter comes with the copy (docs/storage.md §12), or the probe's own would be ahead
       copyFileSync(flash + '.counter', probeFile + '.counter');
@@ -53,7 +53,13 @@ describe('tinyhsm sim: the user PIN lockout survives stops, power cuts and resta
         const boot = p.sim.wordWrites;
         const e = await hsmFailure(p.client.login('user', WRONG));
         expect(['PIN_INCORRECT', 'PIN_BLOCKED']).toContain(e.statusName);
-        return { boot, login: p.sim.wordWrites - boot };
+        const all = p.sim.wordWrites - boot;
+        // the LOGIN's last words are its outcome's audit entry, written after the try is spent (docs/audit.md §3.2): as many
+        // as one more recorded request writes (RANDOM, its entry alone). Cuts there spend the try, which
+        // test/integration/powercut-audit.test.ts covers; this sweep cuts the words of the spend itself.
+        const r0 = p.sim.wordWrites;
+        await p.client.random(8);
+        return { boot, login: all - (p.sim.wordWrites - r0), all };
       } finally {
         await p.close();
         p.sim.close();
@@ -74,7 +80,7 @@ describe('tinyhsm sim: the user PIN lockout survives stops, power cuts and resta
       expect(step, 'the PIN blocks within a bounded number of runs (each spends a try or cuts a word not cut yet)').toBeLessThanOrEqual(
         FULL ? 8 * 3 * words : words + 9,
       );
-      const w = FULL || cutAt.size < words ? await probe() : { boot: 0, login: 0 };
+      const w = FULL || cutAt.size < words ? await probe() : { boot: 0, login: 0, all: 0 };
       let whole = true;
       let cut: number | undefined;
       if (FULL) {
@@ -91,7 +97,7 @@ describe('tinyhsm sim: the user PIN lockout survives stops, power cuts and resta
       }
       // a whole try spends the counter to last - 1: when that is 0 the next LOGIN writes nothing and cannot be cut
       if (cut !== undefined && whole && last - 1 === 0) cut = undefined;
-      const cutWord = cut === undefined ? undefined : w.boot + (whole ? w.login : 0) + cut;
+      const cutWord = cut === undefined ? undefined : w.boot + (whole ? w.all : 0) + cut;
       sim = await spawnSim(['--pty', '--flash', flash, ...(cutWord === undefined ? [] : ['--power-cut-after', String(cutWord)])], { init: false });
       c = await open(sim);
       const info = await c.info();

@@ -8,6 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import { Command, Role, Status } from '../../firmware/protocol/codes.ts';
 import { field, sweepStride, type Reply, type TestDevice } from '../helpers/loopback.ts';
+import { auditNext, storeState } from '../helpers/audit.ts';
 import { NorFlash } from '../helpers/nor-flash.ts';
 import { CUT_PAGE, NEW_PIN, SO_PIN, USER_PIN, WRONG_PIN, authCutRig, inSession, loggedIn, login, pin, tries, triesAfterCut } from '../helpers/auth-cut.ts';
 
@@ -140,7 +141,8 @@ describe('eight wrong user PINs with power cuts inside tries, between them, and 
         expect(tries(t, Role.SO)).toBeLessThanOrEqual(soBefore);
         continue;
       }
-      const w0 = flash.wordWrites;
+      const s0 = storeState(flash);
+      const n0 = auditNext(flash);
       const runs = crypto.runs;
       let answer: Reply | undefined;
       if (kind === 'inside') {
@@ -159,7 +161,9 @@ describe('eight wrong user PINs with power cuts inside tries, between them, and 
         if (inARow >= 3) {
           // locked until a power cycle: nothing is written, nothing compared, nothing spent
           expect(answer.statusName, 'step ' + step).toBe('PIN_LOCKED_UNTIL_POWER_CYCLE');
-          expect(flash.wordWrites, 'step ' + step).toBe(w0);
+          // only the refusal's audit entry is written (docs/audit.md §3.1)
+          expect(storeState(flash), 'step ' + step).toBe(s0);
+          expect(auditNext(flash), 'step ' + step).toBe(n0 + 1);
           expect(crypto.runs).toBe(runs);
           expect(field(info(t), 21)).toBe(true);
           seen.locked++;

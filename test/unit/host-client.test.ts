@@ -368,10 +368,13 @@ describe('HsmClient over a scripted link', () => {
   it('refuses what it cannot send before touching the link', async () => {
     const link = new ScriptedLink();
     const c = new HsmClient(link);
-    // PINs are 6 to 64 bytes of UTF-8; roles are user or so; capabilities have names
+    // PINs are 6 to 64 bytes of UTF-8; roles are user, so or auditor; capabilities have names
     await expect(c.login('user', '12345')).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('6 to 64 bytes') });
     await expect(c.login('user', 'x'.repeat(65))).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
-    await expect(c.login('admin' as 'so', '123456')).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('"user" or "so"') });
+    await expect(c.login('admin' as 'so', '123456')).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+      message: expect.stringContaining('"user", "so" or "auditor"'),
+    });
     await expect(c.init({ userPin: '123456', soPin: 'abc' })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('the SO PIN') });
     await expect(c.generateKey('ed25519', 'x', { capabilities: ['sign', 'fly'] })).rejects.toMatchObject({
       code: 'BAD_ARGUMENT',
