@@ -41,7 +41,17 @@ import { HsmClient, HsmError, type KeepaliveEvent, type KeyPolicyOptions, type P
 import { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, originName, policyJson, policyText } from '../host/policy.ts';
 import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubkey-format.ts';
 import { runSimCommand } from '../sim/main.ts';
-import { checkChain, readAuditFile, verifyAuditLines, type AuditEntry, type AuditGap, type AuditLine, type AuditProblem } from '../host/audit.ts';
+import {
+  checkChain,
+  readAuditFile,
+  verifyAuditLines,
+  type AuditEntry,
+  type AuditGap,
+  type AuditHeader,
+  type AuditLine,
+  type AuditProblem,
+  type ChainTip,
+} from '../host/audit.ts';
 
 const USAGE = `usage: tinyhsm <command> [options]
 
@@ -1551,58 +1561,78 @@ function auditFailure(problems: AuditProblem[]): HsmError {
   return new HsmError('AUDIT_INVALID', problems.map((p) => p.message).join('; '));
 }
 
+/** A pulled file's lines (empty when it does not exist yet); a line that is not JSON is AUDIT_INVALID. */
+function readLog(path: string): AuditLine[] {
+  try {
+    return readAuditFile(path);
+  } catch (e) {
+    throw new HsmError('AUDIT_INVALID', (e as Error).message);
+  }
+}
+
+/**
+ * The device's log against a file that ends at `tip` (docs/audit.md §5): a checkpoint verified against the pinned
+ * identity, the entries after the tip, and what makes the device's log older than the file (a rollback): a `next`
+ * not past the tip, or another entry at the tip's index. The pulled entries chain from the tip (or among themselves
+ * after a gap, which is reported), and the last one must be the head the device signed.
+ */
+async function againstDevice(c: HsmClient, header: AuditHeader | undefined, tip: ChainTip | undefined) {
+  const cp = await c.auditCheckpoint();
+  const who = { deviceId: toHex(cp.deviceId), identityKey: toHex(cp.identityKey) };
+  const problems: AuditProblem[] = [];
+  let fresh: AuditEntry[] = [];
+  let gap: AuditGap | undefined;
+  let oldest = cp.oldest;
+  if (header && (header.deviceId !== who.deviceId || header.identityKey !== who.identityKey))
+    problems.push({ kind: 'checkpoint', message: `the file is the log of device ${header.deviceId}, not of this device ${who.deviceId}` });
+  else if (tip && cp.next <= tip.index)
+    problems.push({
+      kind: 'rollback',
+      index: cp.next,
+      message: `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of the file: its flash was rolled back or replaced`,
+    });
+  else {
+    const got = await readAll(c, tip ? tip.index : 0);
+    oldest = got.oldest;
+    const held = tip && got.entries.length > 0 && got.entries[0].index === tip.index ? got.entries[0] : undefined;
+    if (held && tip && held.digest !== tip.digest)
+      problems.push({
+        kind: 'rollback',
+        index: tip.index,
+        message: `the device holds another entry ${tip.index} than the file: its log was rolled back or replaced`,
+      });
+    fresh = tip ? got.entries.filter((e) => e.index > tip.index) : got.entries;
+    const from = tip ? tip.index + 1 : 0;
+    if (fresh.length > 0 && fresh[0].index > from) gap = { type: 'gap', from, to: fresh[0].index - 1 };
+    const chain = checkChain(fresh, gap ? undefined : tip);
+    problems.push(...chain.problems);
+    const end = chain.tip ?? tip;
+    if (end && end.index === cp.next - 1 && end.digest !== toHex(cp.head))
+      problems.push({ kind: 'edit', index: end.index, message: `entry ${end.index} as read is not the entry the device signed in its checkpoint` });
+  }
+  return { cp, who, fresh, gap, oldest, problems };
+}
+
 /**
  * `audit pull`: the entries FILE lacks, checked link by link from FILE's last entry (which the device must still hold
- * unchanged, or be past) to a checkpoint signed just now, then appended with that checkpoint. A device whose log is
- * behind FILE, or that holds another entry at FILE's last index, was rolled back or replaced: nothing is appended.
+ * unchanged, or be past) to a checkpoint signed just now, then appended with that checkpoint. A rollback or a broken
+ * link appends nothing; a gap (entries overwritten before they were pulled) is written into FILE and exits 1.
  */
 async function auditPull(opts: Opts): Promise<{ json: object; text: string }> {
   const out = opts.out;
   if (!out) throw new UsageError('audit pull needs --out FILE: the JSON lines file the entries are appended to');
-  let lines: AuditLine[];
-  try {
-    lines = readAuditFile(out);
-  } catch (e) {
-    throw new HsmError('AUDIT_INVALID', (e as Error).message);
-  }
+  const lines = readLog(out);
   const file = verifyAuditLines(lines);
   if (lines.length > 0) {
     const bad = file.problems.filter((p) => p.kind !== 'gap');
     if (bad.length > 0) throw auditFailure(bad);
   }
   return withAuditReader(opts, 'audit pull', async (c) => {
-    const cp = await c.auditCheckpoint();
-    const who = { deviceId: toHex(cp.deviceId), identityKey: toHex(cp.identityKey) };
-    if (file.header && (file.header.deviceId !== who.deviceId || file.header.identityKey !== who.identityKey))
-      throw new HsmError('AUDIT_INVALID', `${out} is the log of device ${file.header.deviceId}, not of this device ${who.deviceId}`);
-    const tip = file.tip;
-    if (tip && cp.next <= tip.index)
-      throw new HsmError(
-        'AUDIT_INVALID',
-        `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of ${out}: its flash was rolled back or replaced`,
-      );
-    const got = await readAll(c, tip ? tip.index : 0);
-    const fresh = tip && got.entries.length > 0 && got.entries[0].index === tip.index ? got.entries.slice(1) : got.entries;
-    if (tip && got.entries.length > 0 && got.entries[0].index === tip.index && got.entries[0].digest !== tip.digest)
-      throw new HsmError('AUDIT_INVALID', `the device holds another entry ${tip.index} than ${out}: its log was rolled back or replaced`);
+    const { cp, who, fresh, gap, problems } = await againstDevice(c, file.header, file.tip);
+    if (problems.length > 0) throw auditFailure(problems);
     const add: AuditLine[] = [];
     if (lines.length === 0) add.push({ type: 'device', ...who });
-    let from = tip ? tip.index + 1 : 0;
-    let gap: AuditGap | undefined;
-    if (fresh.length > 0 && fresh[0].index > from) {
-      gap = { type: 'gap', from, to: fresh[0].index - 1 };
-      add.push(gap);
-    }
-    // the pulled entries must chain from FILE's tip (or among themselves after a gap) up to the signed head
-    const chain = checkChain(fresh, gap ? undefined : tip);
-    if (chain.problems.length > 0) throw auditFailure(chain.problems);
-    const last = fresh.length > 0 ? fresh[fresh.length - 1] : undefined;
-    const reached = last ? last.index + 1 : from;
-    if (reached === cp.next) {
-      const headHex = toHex(cp.head);
-      const mine = last ? last.digest : tip ? tip.digest : '0'.repeat(64);
-      if (mine !== headHex) throw new HsmError('AUDIT_INVALID', `entry ${cp.next - 1} as read is not the entry the device signed in its checkpoint`);
-    }
+    if (gap) add.push(gap);
     add.push(...fresh);
     add.push({
       type: 'checkpoint',
@@ -1613,9 +1643,9 @@ async function auditPull(opts: Opts): Promise<{ json: object; text: string }> {
       time: new Date().toISOString(),
     });
     appendFileSync(out, add.map((l) => JSON.stringify(l)).join('\n') + '\n', { mode: 0o600 });
-    let acked: number | undefined;
-    if (opts.ack && last) acked = await c.auditAck(last.index);
-    from = fresh.length > 0 ? fresh[0].index : reached;
+    const last = fresh.length > 0 ? fresh[fresh.length - 1] : undefined;
+    const acked = opts.ack && last ? await c.auditAck(last.index) : undefined;
+    const from = fresh.length > 0 ? fresh[0].index : cp.next;
     const json = {
       file: out,
       pulled: fresh.length,
@@ -1626,9 +1656,9 @@ async function auditPull(opts: Opts): Promise<{ json: object; text: string }> {
       acked,
     };
     const text =
-      (fresh.length === 0
-        ? `${out} is up to date (${cp.next} entries on the device)`
-        : `pulled entries ${from}..${last!.index} into ${out}, checked against the signed checkpoint`) +
+      (last
+        ? `pulled entries ${from}..${last.index} into ${out}, checked against the signed checkpoint`
+        : `${out} is up to date (${cp.next} entries on the device)`) +
       (gap ? `\nGAP: entries ${gap.from}..${gap.to} were overwritten on the device before they were pulled` : '') +
       (acked !== undefined ? `\nacknowledged entries up to ${acked - 1}` : '');
     if (gap) throw Object.assign(new HsmError('AUDIT_INVALID', text), { json });
@@ -1640,52 +1670,24 @@ async function auditPull(opts: Opts): Promise<{ json: object; text: string }> {
 async function auditVerify(opts: Opts): Promise<{ json: object; text: string }> {
   const path = opts.in;
   if (!path) throw new UsageError('audit verify needs --in FILE (a file written by `tinyhsm audit pull`)');
-  let lines: AuditLine[];
-  try {
-    lines = readAuditFile(path);
-  } catch (e) {
-    throw new HsmError('AUDIT_INVALID', (e as Error).message);
-  }
+  const lines = readLog(path);
   if (lines.length === 0) throw new UsageError(`${path} is missing or empty`);
   const file = verifyAuditLines(lines);
   const problems = [...file.problems];
-  let device: object | undefined;
+  let device: { next: number; oldest: number; notInFile: number; acked: number; forced: boolean; locked: boolean } | undefined;
   if (!opts.offline && file.header) {
     const header = file.header;
     await withAuditReader(opts, 'audit verify', async (c) => {
-      const cp = await c.auditCheckpoint();
-      if (toHex(cp.deviceId) !== header.deviceId || toHex(cp.identityKey) !== header.identityKey) {
-        problems.push({ kind: 'checkpoint', message: `${path} is the log of device ${header.deviceId}, not of this device ${toHex(cp.deviceId)}` });
-        return;
-      }
-      const tip = file.tip;
-      if (tip && cp.next <= tip.index) {
-        problems.push({
-          kind: 'rollback',
-          index: cp.next,
-          message: `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of the file: its flash was rolled back or replaced`,
-        });
-        return;
-      }
-      const got = await readAll(c, tip ? tip.index : 0);
-      if (tip && got.entries.length > 0 && got.entries[0].index === tip.index && got.entries[0].digest !== tip.digest)
-        problems.push({
-          kind: 'rollback',
-          index: tip.index,
-          message: `the device holds another entry ${tip.index} than the file: its log was rolled back or replaced`,
-        });
-      const rest = tip ? got.entries.filter((e) => e.index > tip.index) : got.entries;
-      const chain = checkChain(rest, tip);
-      problems.push(...chain.problems);
-      const end = chain.tip;
-      if (end && end.index === cp.next - 1 && end.digest !== toHex(cp.head))
-        problems.push({ kind: 'edit', index: end.index, message: `entry ${end.index} as read is not the entry the device signed in its checkpoint` });
-      device = { next: cp.next, oldest: got.oldest, notInFile: rest.length, acked: cp.acked, forced: cp.forced, locked: cp.locked };
+      const d = await againstDevice(c, header, file.tip);
+      problems.push(...d.problems);
+      if (d.gap)
+        problems.push({ kind: 'gap', index: d.gap.from, message: `entries ${d.gap.from}..${d.gap.to} were overwritten on the device before they were pulled` });
+      device = { next: d.cp.next, oldest: d.oldest, notInFile: d.fresh.length, acked: d.cp.acked, forced: d.cp.forced, locked: d.cp.locked };
     });
   }
   const json = { file: path, ok: problems.length === 0, entries: file.entries, tip: file.tip, device, problems };
   if (problems.length > 0) throw Object.assign(auditFailure(problems), { json });
-  const text = `${path}: ${file.entries} entries, chain and checkpoints verify${device ? `; the device's log continues it (${(device as { notInFile: number }).notInFile} entries not pulled yet)` : ''}`;
+  const text = `${path}: ${file.entries} entries, chain and checkpoints verify${device ? `; the device's log continues it (${device.notInFile} entries not pulled yet)` : ''}`;
   return { json, text };
 }
 
