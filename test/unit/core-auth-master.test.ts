@@ -83,6 +83,26 @@ describe('the master key lives in RAM only while a session is logged in', () => 
     expect(Buffer.from(r.ctx.auth.masterKey()!).equals(Buffer.from(copy))).toBe(true);
   });
 
+  it('an auditor session neither opens it nor keeps it: the user logs out, the auditor stays, the key is wiped (docs/audit.md §7)', () => {
+    const r = rig();
+    const u = initAndLogin(r);
+    const so = open(r.ctx);
+    expect(run(r.ctx, so, Command.LOGIN, { 1: Role.SO, 2: pin(SO_PIN) }).status).toBe(Status.OK);
+    expect(run(r.ctx, so, Command.AUDIT_SET, { 3: pin('auditor-pin-Xq9') }).status).toBe(Status.OK);
+    expect(run(r.ctx, so, Command.LOGOUT).status).toBe(Status.OK);
+    const m = r.ctx.auth.masterKey()!;
+    const a = open(r.ctx);
+    expect(run(r.ctx, a, Command.LOGIN, { 1: Role.AUDITOR, 2: pin('auditor-pin-Xq9') }).status).toBe(Status.OK);
+    expect(run(r.ctx, u, Command.LOGOUT).status).toBe(Status.OK);
+    expect(r.ctx.sessions.get(a)!.role).toBe(Role.AUDITOR);
+    expect(r.ctx.auth.masterKey()).toBeUndefined();
+    expect(isZero(m)).toBe(true);
+    // and an auditor's LOGIN alone never unwraps it
+    expect(run(r.ctx, a, Command.LOGOUT).status).toBe(Status.OK);
+    expect(run(r.ctx, a, Command.LOGIN, { 1: Role.AUDITOR, 2: pin('auditor-pin-Xq9') }).status).toBe(Status.OK);
+    expect(r.ctx.auth.masterKey()).toBeUndefined();
+  });
+
   it('LOGOUT of one of two logged-in sessions keeps it; SESSION_CLOSE of the last one wipes it and the keystore cache', () => {
     const r = rig();
     const a = initAndLogin(r);
