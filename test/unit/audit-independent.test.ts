@@ -4,6 +4,7 @@
 // only; nothing of host/ or firmware/core/ parses or checks anything here. The device is only driven through the
 // test helpers (transport), and the verifier must agree with it byte for byte.
 import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { createHash, createPublicKey, randomBytes, verify as edVerify } from 'node:crypto';
 import { Alg, Command, Role, Status } from '../../firmware/protocol/codes.ts';
 import { TEST_USER_PIN_TEXT, field, requestBodyOf, startTestDevice, type Reply, type TestDevice } from '../helpers/loopback.ts';
@@ -264,6 +265,32 @@ function scenario() {
 }
 
 // ───────────────────────────── the tests ─────────────────────────────
+
+describe('the worked example of docs/audit.md §10 (golden frames seq 33–34)', () => {
+  it('verifies with this verifier: two entries, their chain, the head and the checkpoint signed by the RFC 8032 §7.1 TEST 1 key', () => {
+    const golden = JSON.parse(readFileSync('test/vectors/golden-frames.json', 'utf8')) as {
+      frames: { name: string; fields: Record<string, { hex?: string } | number> }[];
+    };
+    const f = (name: string) => golden.frames.find((g) => g.name === name)!.fields;
+    const hexOf = (v: { hex?: string } | number) => Buffer.from((v as { hex: string }).hex, 'hex');
+    const read = f('AUDIT_READ response');
+    const cp = f('AUDIT_CHECKPOINT response');
+    const nonce = hexOf(f('AUDIT_CHECKPOINT request').nonce);
+    const entries = splitEntries(hexOf(read.entries));
+    expect(entries.map((e) => decodeEntry(e).index)).toEqual([0, 1]);
+    // the identity is RFC 8032 §7.1 TEST 1's public key; the device id the attestation example's
+    const identityKey = Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex');
+    const deviceId = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+    const checkpoint = { next: cp.next as number, head: hexOf(cp.head), signature: hexOf(cp.signature) };
+    expect(verifyPull({ entries, cp: checkpoint, nonce, identityKey, deviceId })).toEqual([]);
+    // the SIGN entry's request hash is SHA-256 of 09 a2 01 01 02 40 (SIGN {1: 1, 2: h''}), as §10 says
+    expect(decodeEntry(entries[1]).requestHash.toString('hex')).toBe(createHash('sha256').update(Buffer.from('09a201010240', 'hex')).digest('hex'));
+    // and one flipped bit anywhere is named
+    const bad = Buffer.from(entries[0]);
+    bad[20] ^= 1;
+    expect(verifyPull({ entries: [bad, entries[1]], cp: checkpoint, nonce, identityKey, deviceId }).map((p) => p.kind)).toContain('edit');
+  });
+});
 
 describe('an audit verifier written from docs/audit.md alone agrees with the device', () => {
   it('a KEY_GENERATE, SIGN, wrong-PIN LOGIN and KEY_DELETE log: every link, the signed head and the §2 fields check out', () => {
