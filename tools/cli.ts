@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { appendFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import {
   Capability,
   Command,
   Gate,
+  PROTOCOL_VERSION,
   STATUS_HINTS,
   algId,
   fromHex,
@@ -140,6 +141,8 @@ PINs: the user PIN from --pin or HSM_PIN, the SO PIN from --so-pin or HSM_SO_PIN
   standard input is a terminal, the PIN is asked for without echo. PINs are 6 to 64 bytes (UTF-8).
 
 options:
+  --help          this text; \`tinyhsm COMMAND --help\` gives one command's forms
+  --version       the version of this tinyhsm and of its protocol
   --device PATH   a serial port or pty path, a unix socket path, or "sim" (in-process); default $HSM_DEVICE, else discovery
   --trust         pin a device this host has not seen yet (trust on first use); never accepts a changed identity
   --json          print exactly one JSON object on stdout (bytes as hex)
@@ -147,6 +150,85 @@ options:
 Every command but info opens a secure session that the device signs with its identity key; the key is pinned
 in $HSM_KNOWN_DEVICES, else $XDG_CONFIG_HOME/tinyhsm/known-devices.json, else ~/.config/tinyhsm/known-devices.json.
 algorithms: ${Object.values(ALG_NAMES).join(', ')}`;
+
+// ---------------------------------------------------------------- help, version, "did you mean"
+
+/** USAGE's "commands:" block: from that heading to the first blank line. */
+function commandLines(): string[] {
+  const lines = USAGE.split('\n');
+  const from = lines.indexOf('commands:') + 1;
+  const to = lines.indexOf('', from);
+  return lines.slice(from, to < 0 ? lines.length : to);
+}
+
+/** The commands USAGE lists (its lines `  name …` at column 2), in its order: the one list `--help` and suggestions read. */
+function commandNames(): string[] {
+  const out: string[] = [];
+  for (const line of commandLines()) {
+    const m = /^ {2}([a-z][a-z-]*)\b/.exec(line);
+    if (m && !out.includes(m[1])) out.push(m[1]);
+  }
+  return out;
+}
+
+/** `tinyhsm CMD --help`: the USAGE lines of CMD (each form and its continuation lines) and the common options. */
+function commandHelp(cmd: string): string | undefined {
+  const lines = commandLines();
+  const mine: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!new RegExp(`^ {2}${cmd}\\b`).test(lines[i])) continue;
+    mine.push(lines[i]);
+    // a form's continuation: lines indented past the command column, until the next command or a blank line
+    for (let j = i + 1; j < lines.length && /^ {3,}\S/.test(lines[j]); j++) mine.push(lines[j]);
+  }
+  if (mine.length === 0) return undefined;
+  const opts = USAGE.slice(USAGE.indexOf('options:'));
+  return `usage: tinyhsm ${cmd} [options]\n\n${mine.join('\n')}\n\n${opts}`;
+}
+
+/** Edit distance with a swap of two neighbours counting as one edit ("sing" is one from "sign"), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    d.push([i]);
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        d[0].push(j);
+        continue;
+      }
+      let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2][j - 2] + 1);
+      d[i].push(v);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** An unknown command: short, with the nearest command when one is close (exit 2). */
+function unknownCommand(cmd: string): UsageError {
+  const near = commandNames()
+    .map((n) => [n, distance(cmd, n)] as const)
+    .filter(([n, d]) => d <= 2 || n.startsWith(cmd))
+    .sort((x, y) => x[1] - y[1]);
+  const hint = near.length > 0 ? ` Did you mean \`tinyhsm ${near[0][0]}\`?` : '';
+  return new UsageError(`unknown command "${cmd}".${hint} \`tinyhsm --help\` lists the commands.`);
+}
+
+/** This package's version: the package.json named tinyhsm above this file (dist/cli.js, or a test build of it). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'tinyhsm' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
 
 /** A usage mistake: exit code 2 with a message that says what to type instead. */
 class UsageError extends Error {}
@@ -202,6 +284,7 @@ const OPTIONS = {
   lock: { type: 'boolean' },
   'new-auditor-pin': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 type Opts = {
@@ -758,7 +841,7 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     case 'demo':
       return demo(opts);
     default:
-      throw new UsageError(`unknown command "${cmd}"\n\n${USAGE}`);
+      throw unknownCommand(cmd);
   }
 }
 
@@ -1751,7 +1834,23 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const opts = parsed.values as Opts;
+  if (cmd === '--version' || cmd === 'version' || opts.version) {
+    const version = packageVersion();
+    process.stdout.write((opts.json ? JSON.stringify({ version, protocol: PROTOCOL_VERSION }) : `tinyhsm ${version} (protocol ${PROTOCOL_VERSION})`) + '\n');
+    return 0;
+  }
+  // `tinyhsm CMD --help` and `tinyhsm help CMD`: that command's forms; otherwise the whole usage
+  const about = cmd === 'help' ? parsed.positionals[0] : cmd && !cmd.startsWith('-') ? cmd : undefined;
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h' || opts.help) {
+    if (about !== undefined) {
+      const one = commandHelp(about);
+      if (one === undefined) {
+        process.stderr.write(`tinyhsm: ${unknownCommand(about).message}\n`);
+        return 2;
+      }
+      process.stdout.write(one + '\n');
+      return 0;
+    }
     process.stdout.write(USAGE + '\n');
     return cmd ? 0 : 2;
   }
