@@ -5,10 +5,10 @@
 // the identity key this host pinned. A problem is named: a gap, an edit, a reorder, a rollback, a forged checkpoint.
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { Command, Status, nameOf, toHex } from '../firmware/protocol/index.ts';
+import { Alg, Command, Status, nameOf, toHex } from '../firmware/protocol/index.ts';
+import { publicKeyToSpkiDer } from './pubkey-format.ts';
 
 export const ENTRY_LENGTH = 80;
-const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 const ZERO32 = '0'.repeat(64);
 
 /** Event names by code (docs/audit.md §2). */
@@ -118,7 +118,7 @@ export function checkpointVerifies(
   signature: Uint8Array,
 ): boolean {
   if (identityKey.length !== 32 || signature.length !== 64) return false;
-  const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI, identityKey]), format: 'der', type: 'spki' });
+  const key = createPublicKey({ key: Buffer.from(publicKeyToSpkiDer(Alg.ED25519, identityKey)), format: 'der', type: 'spki' });
   return nodeVerify(null, checkpointStatement(deviceId, next, head, nonce), key, signature);
 }
 

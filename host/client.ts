@@ -347,6 +347,19 @@ export class HsmClient {
     return { entries: splitEntries(r.entries as Uint8Array), next: r.next as number, oldest: r.oldest as number };
   }
 
+  /** Every entry from index `from` (or the oldest held) up to the device's `next`, read 16 at a time with AUDIT_READ. */
+  async auditReadAll(from: number, opts?: CallOptions): Promise<{ entries: AuditEntry[]; next: number; oldest: number }> {
+    const entries: AuditEntry[] = [];
+    let r = await this.auditRead(from, opts);
+    const oldest = r.oldest;
+    for (;;) {
+      entries.push(...r.entries);
+      const after = entries.length > 0 ? entries[entries.length - 1].index + 1 : r.next;
+      if (r.entries.length === 0 || after >= r.next) return { entries, next: r.next, oldest };
+      r = await this.auditRead(after, opts);
+    }
+  }
+
   /**
    * AUDIT_CHECKPOINT (any role) with a fresh nonce, VERIFIED before it is returned (docs/audit.md §5): signed by the
    * identity key this client pinned, over this device id and this nonce. Throws AUDIT_INVALID otherwise.

@@ -1620,19 +1620,6 @@ async function withAuditReader<T>(opts: Opts, what: string, fn: (c: HsmClient) =
   });
 }
 
-/** Every entry from index `from` up to the device's `next`, read 16 at a time. */
-async function readAll(c: HsmClient, from: number): Promise<{ entries: AuditEntry[]; next: number; oldest: number }> {
-  const entries: AuditEntry[] = [];
-  let r = await c.auditRead(from);
-  const oldest = r.oldest;
-  for (;;) {
-    entries.push(...r.entries);
-    const after = entries.length > 0 ? entries[entries.length - 1].index + 1 : r.next;
-    if (r.entries.length === 0 || after >= r.next) return { entries, next: r.next, oldest };
-    r = await c.auditRead(after);
-  }
-}
-
 /** One entry as a line of text. */
 function entryText(e: AuditEntry): string {
   const what = e.command ? `${e.command}${e.keyId ? ` key ${e.keyId}` : ''}` : '';
@@ -1675,7 +1662,7 @@ async function againstDevice(c: HsmClient, header: AuditHeader | undefined, tip:
       message: `the device's log ends at entry ${cp.next - 1}, before entry ${tip.index} of the file: its flash was rolled back or replaced`,
     });
   else {
-    const got = await readAll(c, tip ? tip.index : 0);
+    const got = await c.auditReadAll(tip ? tip.index : 0);
     oldest = got.oldest;
     const held = tip && got.entries.length > 0 && got.entries[0].index === tip.index ? got.entries[0] : undefined;
     if (held && tip && held.digest !== tip.digest)
@@ -1784,7 +1771,7 @@ async function auditCommand(positionals: string[], opts: Opts): Promise<{ json: 
     return withAuditReader(opts, 'audit tail', async (c) => {
       const cp = await c.auditCheckpoint();
       const start = cp.next > count ? cp.next - count : 0;
-      const got = await readAll(c, start);
+      const got = await c.auditReadAll(start);
       const chain = checkChain(got.entries, undefined);
       if (chain.problems.length > 0) throw auditFailure(chain.problems);
       const print = (e: AuditEntry) => process.stdout.write((opts.json ? JSON.stringify(e) : entryText(e)) + '\n');
@@ -1794,7 +1781,7 @@ async function auditCommand(positionals: string[], opts: Opts): Promise<{ json: 
       // --follow: poll once a second, each new entry checked against the one before, until Ctrl-C
       while (!(interrupt && interrupt.aborted)) {
         await new Promise((r) => setTimeout(r, 1000));
-        const more = await readAll(c, tip ? tip.index + 1 : 0);
+        const more = await c.auditReadAll(tip ? tip.index + 1 : 0);
         const next = checkChain(more.entries, tip);
         if (next.problems.length > 0) throw auditFailure(next.problems);
         more.entries.forEach(print);
