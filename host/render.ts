@@ -300,8 +300,22 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.AUDIT_NOT_RECORDED]: (a) =>
     `the audit entry for ${commandText(a[0])} could not be written (the flash store is full), so its result was withheld and nothing changed; delete a key to make room`,
   [Reason.LOCK_NEEDS_FORCED]: () => 'locking forced audit needs forced audit on: give --forced on with --lock',
-  [Reason.NOT_IN_THIS_BUILD]: () =>
-    "this board's firmware build leaves the domain, backup and restore commands out (INFO withoutDomain; docs/boards.md); use a board that carries them",
+  [Reason.DIGEST_WRONG_LENGTH]: (a) =>
+    `the digest is ${a[0]} bytes; this key signs a ${a[1]}-byte one (${a[1] === 64 ? 'Ed25519ph: SHA-512 of the message' : 'ECDSA: SHA-256 of the message'})`,
+  [Reason.PREHASH_NEEDS_DIGEST]: () => 'prehashed (Ed25519ph) signs a digest: send the 64-byte SHA-512 of the message as digest (key 3), not the message',
+  [Reason.CONTEXT_NEEDS_PREHASH]: () => 'a context (key 5) is only for prehashed (Ed25519ph) signatures; drop it or set prehashed',
+  [Reason.PREHASH_ED25519_ONLY]: (a) => `key ${a[0]} is ${algText(a[1])}: prehashed (Ed25519ph) is for Ed25519 keys; ECDSA signs the digest as it is`,
+  [Reason.STREAM_ED25519_ONLY]: (a) =>
+    `key ${a[0]} is ${algText(a[1])}: only Ed25519 streams a message; for ECDSA hash the message on the host and send its SHA-256 to SIGN (HsmClient.sign does)`,
+  [Reason.NO_SIGN_STREAM]: () =>
+    'no streamed signature is open in this session: send SIGN_BEGIN first (a stream ends with its signature, an error, a new SIGN_BEGIN, a logout or the session)',
+  [Reason.STREAM_POSITION]: (a) => `that chunk is not the next one: the device expects pass ${a[0]} at offset ${a[1]}; nothing changed`,
+  [Reason.STREAM_PAST_END]: (a) => `that chunk runs past the ${a[0]} bytes SIGN_BEGIN announced; nothing changed`,
+  [Reason.STREAM_MISMATCH]: (a) =>
+    `pass ${a[0]} did not stream the message whose SHA-256 SIGN_BEGIN gave (did the file change?): the stream is ended and no signature was made; sign again`,
+  [Reason.STREAM_KEY_CHANGED]: (a) => `key ${a[0]} was deleted or its policy changed while its message streamed: the stream is ended and no signature was made`,
+  [Reason.NOT_IN_THIS_BUILD]: (_a, c) =>
+    `this board's firmware build leaves ${c.command ?? 'this command'} out (docs/boards.md "What each board leaves out": the domain, backup and restore on the Pico and Espruino, INFO withoutDomain; the streamed SIGN on Espruino); use a board that carries it`,
 };
 
 /** A command by its code: "RESET (0x17)". */

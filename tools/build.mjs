@@ -106,8 +106,9 @@ export const FIRMWARE_TARGETS = [
     target: 'es2020',
     // Espruino has no BigInt: esbuild rewrites any BigInt literal as a BigInt("…") call, which checkNoBigInt then rejects.
     supported: { bigint: false },
-    // no Ed25519 here, so no officers and no domain; their code would only cost JsVars
+    // no Ed25519 here, so no officers, no domain and no streamed SIGN; their code would only cost JsVars
     withoutDomain: true,
+    withoutStream: true,
     downlevel: 'es5',
     device: true,
     minify: true,
@@ -555,7 +556,7 @@ export function firmwareBuildOptions(spec, entry, root = ROOT) {
     target: spec.target,
     supported: spec.supported,
     // a board's profile may leave the domain commands out (core/dispatch.ts; docs/boards.md "What each board leaves out")
-    define: { TINYHSM_WITHOUT_DOMAIN: spec.withoutDomain ? 'true' : 'false' },
+    define: { TINYHSM_WITHOUT_DOMAIN: spec.withoutDomain ? 'true' : 'false', TINYHSM_WITHOUT_STREAM: spec.withoutStream ? 'true' : 'false' },
     minify: false,
     logLevel: 'silent',
     legalComments: 'inline',

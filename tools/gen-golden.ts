@@ -2,8 +2,8 @@
 // Run from the repository root: npx esbuild tools/gen-golden.ts --bundle --platform=node --format=esm --packages=external | node --input-type=module
 import { writeFileSync } from 'node:fs';
 import { createNobleCrypto } from '../firmware/hal/crypto_noble.ts';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { ed25519, ed25519ph } from '@noble/curves/ed25519.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import {
   Reason,
   Alg,
@@ -39,6 +39,8 @@ const h = (s: string) => fromHex(s) as Uint8Array;
 const ED_PUB = h('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
 const ED_SEED = h('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
 const ED_SIG = h('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b');
+/** The message of the streamed and Ed25519ph examples (RFC 8032 §7.3 signs the same three bytes). */
+const ABC = utf8Encode('abc');
 const BOB_PUB = h('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
 const SHARED = h('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
 
@@ -488,6 +490,56 @@ const examples: Example[] = [
   { name: 'AUDIT_ACK response', kind: 'response', frameType: FrameType.RESPONSE, seq: 35, code: Command.AUDIT_ACK, fields: { acked: 2 } },
   { name: 'AUDIT_SET request', kind: 'request', frameType: FrameType.REQUEST, seq: 36, code: Command.AUDIT_SET, fields: { forced: true } },
   { name: 'AUDIT_SET response', kind: 'response', frameType: FrameType.RESPONSE, seq: 36, code: Command.AUDIT_SET, fields: {} },
+  {
+    name: 'SIGN request (Ed25519ph of "abc")',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 37,
+    code: Command.SIGN,
+    fields: { keyId: 1, digest: sha512(ABC), prehashed: true },
+  },
+  {
+    name: 'SIGN response (Ed25519ph)',
+    kind: 'response',
+    frameType: FrameType.RESPONSE,
+    seq: 37,
+    code: Command.SIGN,
+    fields: { signature: ed25519ph.sign(ABC, ED_SEED) },
+  },
+  {
+    name: 'SIGN_BEGIN request (stream "abc")',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 38,
+    code: Command.SIGN_BEGIN,
+    fields: { keyId: 1, length: 3, sha256: sha256(ABC) },
+  },
+  { name: 'SIGN_BEGIN response', kind: 'response', frameType: FrameType.RESPONSE, seq: 38, code: Command.SIGN_BEGIN, fields: {} },
+  {
+    name: 'SIGN_UPDATE request (pass 1)',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 39,
+    code: Command.SIGN_UPDATE,
+    fields: { pass: 1, offset: 0, data: ABC },
+  },
+  { name: 'SIGN_UPDATE response (pass 1)', kind: 'response', frameType: FrameType.RESPONSE, seq: 39, code: Command.SIGN_UPDATE, fields: {} },
+  {
+    name: 'SIGN_UPDATE request (pass 2)',
+    kind: 'request',
+    frameType: FrameType.REQUEST,
+    seq: 40,
+    code: Command.SIGN_UPDATE,
+    fields: { pass: 2, offset: 0, data: ABC },
+  },
+  {
+    name: 'SIGN_UPDATE response (pass 2: the signature)',
+    kind: 'response',
+    frameType: FrameType.RESPONSE,
+    seq: 40,
+    code: Command.SIGN_UPDATE,
+    fields: { signature: ed25519.sign(ABC, ED_SEED) },
+  },
 ];
 
 // docs/protocol.md "Error details": {1: reason, 2: arg0, 3: arg1}; the device sends no text

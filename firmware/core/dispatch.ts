@@ -51,8 +51,11 @@ import { auditRead } from './commands/audit_read.ts';
 import { auditCheckpoint } from './commands/audit_checkpoint.ts';
 import { auditAck } from './commands/audit_ack.ts';
 import { auditSet } from './commands/audit_set.ts';
+import { signBegin } from './commands/sign_begin.ts';
+import { signUpdate } from './commands/sign_update.ts';
 
 declare const TINYHSM_WITHOUT_DOMAIN: boolean | undefined;
+declare const TINYHSM_WITHOUT_STREAM: boolean | undefined;
 
 /** The handler of a command this board's build leaves out (docs/boards.md "What each board leaves out"). */
 function notInBuild(): Result<never> {
@@ -116,6 +119,9 @@ export const HANDLERS: HandlerTable & { readonly [code: number]: Handler } = (fu
     [Command.AUDIT_CHECKPOINT]: auditCheckpoint,
     [Command.AUDIT_ACK]: auditAck,
     [Command.AUDIT_SET]: auditSet,
+    // a board without Ed25519 leaves the streamed SIGN's handlers out (tools/build.mjs `withoutStream`): NOT_IN_THIS_BUILD
+    [Command.SIGN_BEGIN]: typeof TINYHSM_WITHOUT_STREAM !== 'undefined' && TINYHSM_WITHOUT_STREAM ? notInBuild : signBegin,
+    [Command.SIGN_UPDATE]: typeof TINYHSM_WITHOUT_STREAM !== 'undefined' && TINYHSM_WITHOUT_STREAM ? notInBuild : signUpdate,
   };
 })();
 

@@ -9,7 +9,7 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { symmetricCrypto } from './symmetric.ts';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesToNumberLE, concatBytes } from '@noble/curves/utils.js';
-import type { Crypto, EcCurve, Ed25519Signer } from './index.ts';
+import type { Crypto, EcCurve, Ed25519Signer, Ed25519TwoPass } from './index.ts';
 
 /** ECDSA and P-256 ECDH, as crypto_noble.ts implements them over noble's Weierstrass curves. */
 export interface WeierstrassBackend {
@@ -38,6 +38,7 @@ export function nobleCryptoWith(ec: WeierstrassBackend | undefined, absent: stri
   return {
     name: 'noble',
     sha256: symmetricCrypto.sha256,
+    sha256Stream: symmetricCrypto.sha256Stream,
     ed25519PublicKey: (seed) => ed25519.getPublicKey(seed),
     ed25519Sign: (message, seed) => ed25519.sign(message, seed),
     ed25519Expand,
@@ -76,9 +77,10 @@ export function useEdwardsDeviceProfile(): void {
 }
 
 /**
- * RFC 8032 §5.1.5 expansion done once, §5.1.6 signing per call: r = H(prefix ‖ M) mod L, R = r·B,
- * k = H(R ‖ A ‖ M) mod L, S = r + k·s mod L — the steps of noble's own sign(), minus recomputing A each time.
- * The self-test and the RFC 8032 / Wycheproof tests check it against published signatures.
+ * RFC 8032 §5.1.5 expansion done once, §5.1.6 signing per call: r = H(dom ‖ prefix ‖ M) mod L, R = r·B,
+ * k = H(dom ‖ R ‖ A ‖ M) mod L, S = r + k·s mod L — the steps of noble's own sign(), minus recomputing A each time,
+ * with RFC 8032 §5.1's dom2 prefix for Ed25519ph. The self-test and the RFC 8032 / Wycheproof tests check it against
+ * published signatures.
  */
 function ed25519Expand(seed: Uint8Array): Ed25519Signer {
   const ext = ed25519.utils.getExtendedPublicKey(seed);
@@ -89,19 +91,66 @@ function ed25519Expand(seed: Uint8Array): Ed25519Signer {
   ext.head.fill(0);
   ext.prefix.fill(0);
   const modL = (h: Uint8Array) => Fn.create(bytesToNumberLE(h));
+  const none = new Uint8Array(0);
   return {
     publicKey,
-    sign(message) {
+    sign(message, dom) {
       if (scalar === undefined) throw new Error('ed25519 signer was wiped');
+      const d = dom || none;
       const m = message.slice(); // the nonce and the challenge must hash the same bytes
-      const r = modL(sha512(concatBytes(prefix, m)));
+      const r = modL(sha512(concatBytes(d, prefix, m)));
       const R = ed25519.Point.BASE.multiply(r).toBytes();
-      const k = modL(sha512(concatBytes(R, publicKey, m)));
+      const k = modL(sha512(concatBytes(d, R, publicKey, m)));
       return concatBytes(R, Fn.toBytes(Fn.create(r + k * scalar)));
+    },
+    twoPass() {
+      if (scalar === undefined) throw new Error('ed25519 signer was wiped');
+      return twoPass(prefix.slice(), scalar, publicKey);
     },
     wipe() {
       prefix.fill(0);
       scalar = undefined;
     },
+  };
+}
+
+/** Ed25519TwoPass over noble's incremental SHA-512 (hal/index.ts says what the caller must check). */
+function twoPass(prefix: Uint8Array, s: bigint, publicKey: Uint8Array): Ed25519TwoPass {
+  const Fn = ed25519.Point.Fn;
+  let scalar: bigint | undefined = s;
+  let h = sha512.create().update(prefix);
+  let r: bigint | undefined;
+  let R: Uint8Array | undefined;
+  const wipe = () => {
+    prefix.fill(0);
+    scalar = undefined;
+    r = undefined;
+  };
+  return {
+    nonce(chunk) {
+      if (R !== undefined) throw new Error('ed25519 two-pass: nonce after commit');
+      h.update(chunk);
+    },
+    commit() {
+      if (scalar === undefined || R !== undefined) throw new Error('ed25519 two-pass: commit out of order');
+      const digest = h.digest();
+      r = Fn.create(bytesToNumberLE(digest));
+      digest.fill(0);
+      prefix.fill(0);
+      R = ed25519.Point.BASE.multiply(r).toBytes();
+      h = sha512.create().update(R).update(publicKey);
+    },
+    challenge(chunk) {
+      if (R === undefined) throw new Error('ed25519 two-pass: challenge before commit');
+      h.update(chunk);
+    },
+    finish() {
+      if (scalar === undefined || r === undefined || R === undefined) throw new Error('ed25519 two-pass: finish out of order');
+      const k = Fn.create(bytesToNumberLE(h.digest()));
+      const sig = concatBytes(R, Fn.toBytes(Fn.create(r + k * scalar)));
+      wipe();
+      return sig;
+    },
+    wipe,
   };
 }

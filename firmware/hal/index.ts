@@ -68,10 +68,36 @@ export type EcCurve = 'p256' | 'secp256k1';
  */
 export interface Ed25519Signer {
   readonly publicKey: Uint8Array;
-  /** RFC 8032 §5.1.6 PureEdDSA; byte for byte what ed25519Sign(message, seed) gives. */
-  sign(message: Uint8Array): Uint8Array;
+  /**
+   * RFC 8032 §5.1.6 over `message`, with `dom` (RFC 8032 §2 dom2(x, y)) hashed first into both r and k: absent, PureEdDSA,
+   * byte for byte what ed25519Sign(message, seed) gives; dom2(1, context) with message = SHA-512(M), Ed25519ph (§5.1).
+   */
+  sign(message: Uint8Array, dom?: Uint8Array): Uint8Array;
+  /** PureEdDSA over a message that arrives in pieces, read twice (docs/protocol.md §4.1): the same signature as sign(). */
+  twoPass(): Ed25519TwoPass;
   /** Zero the prefix and drop the scalar; sign() throws afterwards. */
   wipe(): void;
+}
+
+/**
+ * RFC 8032 §5.1.6 in two passes over a message M that is never whole in memory: pass 1 hashes r = H(prefix ‖ M),
+ * commit() makes R = r·B, pass 2 hashes k = H(R ‖ A ‖ M), finish() gives R ‖ S. It holds its own copy of the prefix
+ * and scalar, wiped by finish() and wipe(). It does not know whether both passes read the same M: the caller must
+ * check that before it lets the signature out (core/commands/sign_update.ts), or two different messages under one
+ * r would give the private key away.
+ */
+export interface Ed25519TwoPass {
+  nonce(chunk: Uint8Array): void;
+  commit(): void;
+  challenge(chunk: Uint8Array): void;
+  finish(): Uint8Array;
+  wipe(): void;
+}
+
+/** A hash fed in pieces (noble's Hash shape): update() any number of times, then digest() once. */
+export interface StreamHash {
+  update(data: Uint8Array): unknown;
+  digest(): Uint8Array;
 }
 
 /**
@@ -81,6 +107,8 @@ export interface Ed25519Signer {
 export interface Crypto {
   readonly name: string;
   sha256(data: Uint8Array): Uint8Array;
+  /** SHA-256 fed in pieces (the streamed SIGN's check, docs/protocol.md §4.1). */
+  sha256Stream(): StreamHash;
   /** RFC 8032: public key from the 32-byte seed. */
   ed25519PublicKey(seed: Uint8Array): Uint8Array;
   ed25519Sign(message: Uint8Array, seed: Uint8Array): Uint8Array;

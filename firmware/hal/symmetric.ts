@@ -8,7 +8,7 @@ import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
 import { chachaPolyOpen, chachaPolySeal } from './chacha20poly1305.ts';
 import type { Crypto } from './index.ts';
 
-export type SymmetricCrypto = Pick<Crypto, 'sha256' | 'hmacSha256' | 'hkdfSha256' | 'aeadSeal' | 'aeadOpen'>;
+export type SymmetricCrypto = Pick<Crypto, 'sha256' | 'sha256Stream' | 'hmacSha256' | 'hkdfSha256' | 'aeadSeal' | 'aeadOpen'>;
 
 function isPositiveInt(n: number): boolean {
   return typeof n === 'number' && n >= 1 && Math.floor(n) === n && n <= 0xffffffff;
@@ -36,6 +36,7 @@ export const noblePbkdf2Sha256: Crypto['pbkdf2Sha256'] = /* @__PURE__ */ checked
 
 export const symmetricCrypto: SymmetricCrypto = {
   sha256: (data) => sha256(data),
+  sha256Stream: () => sha256.create(),
   hmacSha256: (key, data) => hmac(sha256, key, data),
   hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
   // BigInt-free RFC 8439 composition over noble's ChaCha20 and Poly1305 (see chacha20poly1305.ts for why)

@@ -47,6 +47,8 @@ export const Command = {
   AUDIT_CHECKPOINT: 0x1e,
   AUDIT_ACK: 0x1f,
   AUDIT_SET: 0x20,
+  SIGN_BEGIN: 0x21,
+  SIGN_UPDATE: 0x22,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export type CommandName = keyof typeof Command;

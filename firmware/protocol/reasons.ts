@@ -343,6 +343,28 @@ export enum Reason {
   AUDIT_NOT_RECORDED = 151,
   /** INVALID_PARAMETER. Locking forced audit needs forced audit on in the same request or already. */
   LOCK_NEEDS_FORCED = 152,
+
+  // ---- SIGN's digests, and the streamed SIGN (SIGN_BEGIN, SIGN_UPDATE: docs/protocol.md §4.1)
+  /** INVALID_PARAMETER. [length given, length wanted] the digest has the wrong length: ECDSA takes SHA-256 (32), Ed25519ph SHA-512 (64). */
+  DIGEST_WRONG_LENGTH = 153,
+  /** INVALID_PARAMETER. prehashed (Ed25519ph) signs a digest: send digest (the 64-byte SHA-512 of the message), not message. */
+  PREHASH_NEEDS_DIGEST = 154,
+  /** INVALID_PARAMETER. context (key 5) is only for prehashed (Ed25519ph). */
+  CONTEXT_NEEDS_PREHASH = 155,
+  /** OPERATION_NOT_PERMITTED. [key id, algorithm id] prehashed (Ed25519ph) is for Ed25519 keys; ECDSA signs a digest as it is. */
+  PREHASH_ED25519_ONLY = 156,
+  /** OPERATION_NOT_PERMITTED. [key id, algorithm id] only Ed25519 streams; for ECDSA the host hashes the message and sends its SHA-256 to SIGN. */
+  STREAM_ED25519_ONLY = 157,
+  /** OPERATION_NOT_PERMITTED. No streamed signature is open in this session: SIGN_BEGIN first (a stream ends with its signature, an error, a new SIGN_BEGIN, a logout or its session). */
+  NO_SIGN_STREAM = 158,
+  /** INVALID_PARAMETER. [pass expected, offset expected] the chunk is not the next one; nothing changed. */
+  STREAM_POSITION = 159,
+  /** INVALID_PARAMETER. [length] the chunk runs past the length given to SIGN_BEGIN; nothing changed. */
+  STREAM_PAST_END = 160,
+  /** INVALID_PARAMETER. [pass] the bytes streamed are not the message whose SHA-256 SIGN_BEGIN gave: the stream is ended, no signature. */
+  STREAM_MISMATCH = 161,
+  /** KEY_NOT_FOUND. [key id] the key was deleted or its policy changed while the stream was open: the stream is ended, no signature. */
+  STREAM_KEY_CHANGED = 162,
 }
 export type ReasonName = keyof typeof Reason;
 

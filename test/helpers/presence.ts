@@ -84,7 +84,7 @@ export function countingCrypto(inner: Crypto = nobleCrypto()): CryptoCounter {
   if (expand !== undefined)
     (crypto as { ed25519Expand?: (seed: Uint8Array) => Ed25519Signer }).ed25519Expand = (seed) => {
       const s = expand(seed);
-      return { publicKey: s.publicKey, sign: (m) => (n++, s.sign(m)), wipe: () => s.wipe() };
+      return { publicKey: s.publicKey, sign: (m, d) => (n++, s.sign(m, d)), twoPass: () => (n++, s.twoPass()), wipe: () => s.wipe() };
     };
   return { crypto, uses: () => n };
 }

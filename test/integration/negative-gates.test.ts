@@ -7,7 +7,7 @@
 // for a refusal in the clear not even an AEAD run.
 import { Audit, COMMANDS, Gate } from '../../firmware/protocol/commands/index.ts';
 import { describe, it, expect } from 'vitest';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import type { Crypto } from '../../firmware/hal/index.ts';
 import { Alg, Capability, Command, Role, Status } from '../../firmware/protocol/codes.ts';
 import { cborEncode } from '../../firmware/protocol/cbor.ts';
@@ -59,6 +59,8 @@ const DOC_GATES: { readonly [name: string]: number } = {
   AUDIT_CHECKPOINT: Gate.ANY_ROLE,
   AUDIT_ACK: Gate.AUDITOR,
   AUDIT_SET: Gate.SO,
+  SIGN_BEGIN: Gate.USER,
+  SIGN_UPDATE: Gate.USER,
 };
 
 const ALL_COMMANDS: [string, number][] = Object.entries(Command).map(([name, code]) => [name, code as number]);
@@ -136,6 +138,10 @@ function paramsOf(name: string, k: Keys): object {
       return { 1: 0 };
     case 'AUDIT_SET':
       return { 1: false };
+    case 'SIGN_BEGIN':
+      return { 1: k.a, 2: 3, 3: new Uint8Array(createHash('sha256').update('abc').digest()) };
+    case 'SIGN_UPDATE':
+      return { 1: 1, 2: 0, 3: new Uint8Array(Buffer.from('abc')) };
     case 'SHARE_RESEAL':
       return {
         1: k.a,
@@ -158,6 +164,8 @@ const HANDLER_REFUSES: { readonly [name: string]: string } = {
   BACKUP_EXPORT: 'OPERATION_NOT_PERMITTED',
   BACKUP_IMPORT: 'OPERATION_NOT_PERMITTED',
   SHARE_RESEAL: 'INVALID_PARAMETER',
+  // no SIGN_BEGIN came first in that session
+  SIGN_UPDATE: 'OPERATION_NOT_PERMITTED',
 };
 
 // ---------------------------------------------------------------- work counters

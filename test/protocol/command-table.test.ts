@@ -80,7 +80,7 @@ describe('COMMANDS', () => {
 describe('message types', () => {
   // type-level: `npm run typecheck` fails when a derived type drifts from these (schema.ts MessageOf)
   it('are derived from the schemas: required fields as they are, optional ones with ?, lists and nested policies', () => {
-    expectTypeOf<SignRequest>().toEqualTypeOf<{ keyId: number; message?: Uint8Array; digest?: Uint8Array }>();
+    expectTypeOf<SignRequest>().toEqualTypeOf<{ keyId: number; message?: Uint8Array; digest?: Uint8Array; prehashed?: boolean; context?: Uint8Array }>();
     expectTypeOf<KeySetPolicyRequest>().toEqualTypeOf<{
       keyId: number;
       capabilities?: number;

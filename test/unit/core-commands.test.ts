@@ -348,7 +348,7 @@ describe('request validation (every command)', () => {
     [Command.KEY_IMPORT, { 1: Alg.ED25519, 3: new Uint8Array(32), 8: true }], // keys 4–6 are the policy, 7 protected (docs/protocol.md §4)
     [Command.KEY_PUBLIC, { 1: 1, 2: 1 }],
     [Command.KEY_DELETE, { 1: 1, 100: 1 }],
-    [Command.SIGN, { 1: 1, 2: new Uint8Array(1), 4: 1 }],
+    [Command.SIGN, { 1: 1, 2: new Uint8Array(1), 6: 1 }], // 4 prehashed, 5 context
     [Command.ECDH, { 1: 1, 2: new Uint8Array(32), 3: 1 }],
   ])('command %i with an extra parameter → UNKNOWN_PARAMETER', (cmd, params) => {
     expectError(t.call(cmd, params), Status.UNKNOWN_PARAMETER, /unknown parameter key/);

@@ -213,10 +213,10 @@ describe('SIGN and ECDH before their handlers (docs/protocol.md §7 "Order of ch
           [1, 0],
           [2, msg],
           [3, digest],
-          [4, 1],
+          [6, 1],
         ]),
       ),
-    ).toEqual(['UNKNOWN_PARAMETER', Reason.UNKNOWN_FIELD, [4]]);
+    ).toEqual(['UNKNOWN_PARAMETER', Reason.UNKNOWN_FIELD, [6]]);
     expect(
       run(
         req(Command.SIGN, [
@@ -234,7 +234,7 @@ describe('SIGN and ECDH before their handlers (docs/protocol.md §7 "Order of ch
           [3, new Uint8Array(31)],
         ]),
       ),
-    ).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [3, 31, 32, 32]]);
+    ).toEqual(['INVALID_PARAMETER', Reason.LENGTH_OUT_OF_RANGE, [3, 31, 32, 64]]);
     // the handler: message and digest before the key lookup
     expect(
       run(

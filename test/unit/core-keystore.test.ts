@@ -96,7 +96,7 @@ describe('KeyStore', () => {
     const r = s.get(1)!;
     const cached = r.privateKey!;
     let wiped = 0;
-    r.signer = { publicKey: k(101), sign: () => new Uint8Array(64), wipe: () => void wiped++ };
+    r.signer = { publicKey: k(101), sign: () => new Uint8Array(64), twoPass: () => expect.unreachable(), wipe: () => void wiped++ };
     s.lock();
     expect(cached.every((b) => b === 0)).toBe(true);
     expect(wiped).toBe(1);

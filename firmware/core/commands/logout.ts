@@ -2,6 +2,7 @@
 import { type Result, ok } from '../../protocol/result.ts';
 import type { LogoutRequest, LogoutResponse } from '../../protocol/commands/logout.ts';
 import type { Caller, DeviceContext } from '../context.ts';
+import { dropSessionRole } from '../session/session.ts';
 
 /**
  * Drop the role of session `sessionId` (LOGOUT, and SESSION_CLOSE just before its session ends), then wipe the
@@ -9,7 +10,7 @@ import type { Caller, DeviceContext } from '../context.ts';
  */
 export function dropRole(ctx: DeviceContext, sessionId: number): void {
   const s = sessionId === 0 ? undefined : ctx.sessions.get(sessionId);
-  if (s !== undefined) s.role = 0;
+  if (s !== undefined) dropSessionRole(s);
   ctx.auth.release(ctx.sessions, ctx.env.clock.now());
 }
 

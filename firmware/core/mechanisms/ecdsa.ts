@@ -58,6 +58,7 @@ function ecdsa(kat: EcdsaKat, ecdh?: Ecdh): Mechanism {
       return c.ecdsaPublicKey(curve, sk);
     },
     sha256: true,
+    digestLength: 32,
     sign(c, key, sk, message, digest) {
       // FIPS 186-5: the hash is SHA-256, computed here unless the host sent the digest
       const d = digest !== undefined ? digest : c.sha256(message as Uint8Array);

@@ -5,7 +5,7 @@
 // capabilities) is wire data in protocol/algorithms.ts. Mechanisms reach curves only through the Crypto HAL, so a
 // board bundle that leaves a curve's code out (hal/crypto_noble_base.ts) keeps every mechanism: that algorithm then
 // fails its self-test and is not offered (docs/architecture.md §3).
-import type { Crypto, Env } from '../../hal/index.ts';
+import type { Crypto, Ed25519TwoPass, Env } from '../../hal/index.ts';
 import { Status } from '../../protocol/codes.ts';
 import { Reason } from '../../protocol/reasons.ts';
 import { type Result, ok, err } from '../../protocol/result.ts';
@@ -33,9 +33,26 @@ export interface Mechanism {
    * SIGN with the opened private key (after the policy and the button). Exactly one of message and digest is given.
    * Absent: the algorithm cannot sign (OPERATION_NOT_PERMITTED, CANNOT_SIGN).
    */
-  sign?(c: Crypto, key: KeyRecord, privateKey: Uint8Array, message: Uint8Array | undefined, digest: Uint8Array | undefined): Result<{ signature: Uint8Array }>;
-  /** It signs the message itself and takes no digest (PureEdDSA, RFC 8032 §5.1.6): SIGN with a digest is OPERATION_NOT_PERMITTED. */
+  sign?(
+    c: Crypto,
+    key: KeyRecord,
+    privateKey: Uint8Array,
+    message: Uint8Array | undefined,
+    digest: Uint8Array | undefined,
+    context: Uint8Array | undefined,
+  ): Result<{ signature: Uint8Array }>;
+  /**
+   * It signs the message itself (PureEdDSA, RFC 8032 §5.1.6): SIGN takes a digest only as `prehashed` (Ed25519ph,
+   * §5.1, where `sign` gets the digest and the context), and SIGN_BEGIN streams a message of any length.
+   */
   readonly pure?: boolean;
+  /**
+   * A signer for a message streamed in two passes (SIGN_BEGIN, docs/protocol.md §4.1), with the opened private key.
+   * Absent: the algorithm does not stream (OPERATION_NOT_PERMITTED, STREAM_ED25519_ONLY): ECDSA's host hashes instead.
+   */
+  stream?(c: Crypto, key: KeyRecord, privateKey: Uint8Array): Result<Ed25519TwoPass>;
+  /** The length of the digest SIGN takes: SHA-256's 32 for ECDSA, SHA-512's 64 for Ed25519ph. */
+  readonly digestLength?: number;
   /** Absent: the algorithm cannot do ECDH (OPERATION_NOT_PERMITTED, CANNOT_ECDH). */
   readonly ecdh?: Ecdh;
   /** It hashes with SHA-256: not offered unless SHA-256 passes its own known-answer test. */

@@ -108,6 +108,19 @@ export interface SessionState {
   ended: SessionRefusal | undefined;
   /** codes.ts Role this session logged in as (LOGIN), 0 when not logged in; back to 0 when the session ends. */
   role: number;
+  /**
+   * Work that spans requests and belongs to this session's login (a streamed SIGN, docs/protocol.md §4.1): wiped when
+   * the session loses its role or ends (dropRole), so it never outlives the login that authorized it.
+   */
+  work: { wipe(): void } | undefined;
+}
+
+/** Take the session's role away, and with it the work its login authorized (LOGOUT, RESET, the session's end). */
+export function dropSessionRole(state: SessionState): void {
+  state.role = 0;
+  const w = state.work;
+  state.work = undefined;
+  if (w !== undefined) w.wipe();
 }
 
 function isAllZero(b: Uint8Array): boolean {
@@ -175,6 +188,7 @@ export function openSession(
       lastActivity: now,
       ended: undefined,
       role: 0,
+      work: undefined,
     };
     return { ok: true, value: { reply: { sessionId, deviceEphemeral, signature }, state } };
   } finally {
@@ -234,7 +248,7 @@ export function sealResponse(state: SessionState, counter: number, plaintext: Ui
 /** End a session: wipe both keys and remember why ('closed' for SESSION_CLOSE). Idempotent. */
 export function endSession(state: SessionState, why: SessionRefusal): void {
   wipe(state.keyIn, state.keyOut);
-  state.role = 0;
+  dropSessionRole(state);
   if (state.ended === undefined) state.ended = why;
 }
 

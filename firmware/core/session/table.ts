@@ -5,6 +5,7 @@ import type { Crypto, Rng } from '../../hal/index.ts';
 import {
   DEFAULT_SESSION_LIMITS,
   closeSession,
+  dropSessionRole,
   endSession,
   openEnvelope,
   openSession,
@@ -175,7 +176,7 @@ export class SessionTable {
   dropRoles(): void {
     for (let i = 0; i < this.slots.length; i++) {
       const s = this.slots[i];
-      if (s) s.role = 0;
+      if (s) dropSessionRole(s);
     }
   }
 

@@ -22,6 +22,7 @@ export function createNoBigIntCrypto(): Crypto {
   return {
     name: 'noble-hashes (no BigInt)',
     sha256: symmetricCrypto.sha256,
+    sha256Stream: symmetricCrypto.sha256Stream,
     ed25519PublicKey: unavailable,
     ed25519Sign: unavailable,
     ed25519Verify: unavailable,

@@ -33,6 +33,8 @@ import { AuditReadCommand } from './audit_read.ts';
 import { AuditCheckpointCommand } from './audit_checkpoint.ts';
 import { AuditAckCommand } from './audit_ack.ts';
 import { AuditSetCommand } from './audit_set.ts';
+import { SignBeginCommand } from './sign_begin.ts';
+import { SignUpdateCommand } from './sign_update.ts';
 
 /**
  * Command code → declaration, with each declaration's own schema types (for the typed handler table, core/dispatch.ts).
@@ -74,6 +76,8 @@ function commandTable() {
     [Command.AUDIT_CHECKPOINT]: AuditCheckpointCommand,
     [Command.AUDIT_ACK]: AuditAckCommand,
     [Command.AUDIT_SET]: AuditSetCommand,
+    [Command.SIGN_BEGIN]: SignBeginCommand,
+    [Command.SIGN_UPDATE]: SignUpdateCommand,
   } as const;
 }
 /** The declarations by code, as types: what each command's request and response are. */
@@ -115,6 +119,8 @@ export * from './audit_read.ts';
 export * from './audit_checkpoint.ts';
 export * from './audit_ack.ts';
 export * from './audit_set.ts';
+export * from './sign_begin.ts';
+export * from './sign_update.ts';
 export * from './domain.ts';
 export * from './approvals.ts';
 export * from './policy.ts';

@@ -2,6 +2,8 @@
 
 /** Largest data a request may carry (ECHO data, SIGN message): fits a 2048-byte packet with headers and CBOR. */
 export const MAX_DATA = 1984;
+/** Longest message a streamed SIGN takes (SIGN_BEGIN): 2^32 - 1 bytes, so every offset is an exact uint on every engine. */
+export const MAX_STREAM = 0xffffffff;
 /** Labels are short names for people, measured in UTF-8 bytes. */
 export const MAX_LABEL = 32;
 /** RANDOM returns at most this many bytes per request. */
