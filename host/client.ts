@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   ALG_NAMES,
+  Alg,
   Command,
   sentInClear,
   ROLE_NAMES,
@@ -27,6 +28,8 @@ import { loginCredentials, pinBytes, roleId, type Credentials, type PinInput, ty
 import { openDevice, type DeviceOptions } from './open-device.ts';
 import type { ApprovalRequest, ApprovalSet } from './approvals.ts';
 import { checkpointVerifies, splitEntries, type AuditEntry } from './audit.ts';
+import { bytesSource, hashSource, pieces, readAll, type MessageSource } from './message-source.ts';
+import { MAX_DATA, MAX_STREAM } from '../firmware/protocol/commands/limits.ts';
 
 /** An AUDIT_CHECKPOINT answer whose signature verified, with what it was checked against. */
 export interface VerifiedCheckpoint extends AuditCheckpointResponse {
@@ -78,7 +81,19 @@ export interface KeyPair {
   publicKey: Uint8Array;
 }
 
-export type SignInput = { message: Uint8Array; digest?: undefined } | { digest: Uint8Array; message?: undefined };
+/**
+ * What SIGN signs: a message (bytes, or a MessageSource of any length: host/message-source.ts), or a digest the caller
+ * made (ECDSA: SHA-256, 32 bytes; Ed25519 with `prehashed`: SHA-512, 64 bytes). `prehashed` signs Ed25519ph
+ * (RFC 8032 §5.1) with an optional `context` (≤ 255 bytes); given a message, the host hashes it with SHA-512.
+ */
+export type SignInput =
+  | { message: Uint8Array | MessageSource; digest?: undefined; prehashed?: boolean; context?: Uint8Array }
+  | { digest: Uint8Array; message?: undefined; prehashed?: boolean; context?: Uint8Array };
+
+export interface SignOptions extends CallOptions {
+  /** Progress of a long message: bytes read so far (by the host's hash and the device's passes) out of `total`. */
+  onProgress?: (done: number, total: number) => void;
+}
 
 /** An algorithm's host-facing name ('ed25519', …) from its wire id; the number as text if unknown. */
 export function algName(id: number): string {
@@ -97,6 +112,8 @@ export class HsmClient {
   readonly transport: HostTransport;
   private readonly link: Link;
   private readonly keeper: SessionKeeper;
+  /** Key id → algorithm, for sign() to choose how a long message goes (algOf). */
+  private readonly algs = new Map<number, number>();
 
   constructor(transport: HostTransport, opts: ClientOptions = {}) {
     this.transport = transport;
@@ -400,10 +417,54 @@ export class HsmClient {
     await this.call(Command.KEY_DELETE, { keyId, ...approvals }, opts);
   }
 
-  /** Ed25519: over the whole message. ECDSA: over SHA-256(message), or over a 32-byte digest; raw r‖s, low-S. */
-  async sign(keyId: number, input: SignInput, opts?: CallOptions): Promise<Uint8Array> {
-    const r = await this.call(Command.SIGN, { keyId, message: input.message, digest: input.digest }, opts);
-    return r.signature as Uint8Array;
+  /**
+   * Ed25519: over the whole message (PureEdDSA), of any length: one that does not fit a SIGN is streamed through the
+   * device twice (SIGN_BEGIN, SIGN_UPDATE: docs/protocol.md §4.1), so neither side holds it whole. ECDSA: over
+   * SHA-256(message), which the host computes when the message does not fit a SIGN, or over a given 32-byte digest;
+   * raw r‖s, low-S. `prehashed`: Ed25519ph over SHA-512(message). The signature is 64 bytes.
+   */
+  async sign(keyId: number, input: SignInput, opts: SignOptions = {}): Promise<Uint8Array> {
+    const { message, digest, prehashed, context } = input;
+    const one = async (req: object) => (await this.call(Command.SIGN, { keyId, ...req }, opts)).signature as Uint8Array;
+    if (message === undefined) return one({ digest, prehashed, context });
+    if (message instanceof Uint8Array && message.length <= MAX_DATA && !prehashed) return one({ message });
+    const src = message instanceof Uint8Array ? bytesSource(message) : message;
+    if (src.length > MAX_STREAM) throw new HsmError('BAD_ARGUMENT', `the message is ${src.length} bytes; a signature covers at most ${MAX_STREAM}`);
+    let done = 0;
+    const total = prehashed ? src.length : 3 * src.length;
+    const progress = (n: number) => {
+      done += n;
+      if (opts.onProgress) opts.onProgress(done, total);
+    };
+    if (prehashed) return one({ digest: await hashSource(src, 'sha512', progress), prehashed, context });
+    if ((await this.algOf(keyId, opts)) !== Alg.ED25519) {
+      // ECDSA signs SHA-256(message) (FIPS 186-5): the host hashes what does not fit, and the device signs the digest
+      return one({ digest: await hashSource(src, 'sha256', src.length > MAX_DATA ? progress : undefined) });
+    }
+    if (src.length <= MAX_DATA) return one({ message: await readAll(src) });
+    // docs/protocol.md §4.1: both passes must hash to this, or the device gives no signature
+    const sha256 = await hashSource(src, 'sha256', progress);
+    await this.call(Command.SIGN_BEGIN, { keyId, length: src.length, sha256 }, opts);
+    for (const pass of [1, 2]) {
+      let offset = 0;
+      for await (const data of pieces(src, MAX_DATA)) {
+        const r = await this.call(Command.SIGN_UPDATE, { pass, offset, data }, opts);
+        offset += data.length;
+        progress(data.length);
+        if (r.signature instanceof Uint8Array) return r.signature;
+      }
+    }
+    throw new HsmError('BAD_RESPONSE', 'the device took the whole streamed message twice and gave no signature');
+  }
+
+  /** A key's algorithm id, asked once per key id (ids are never reused: docs/protocol.md §4). */
+  private async algOf(keyId: number, opts: CallOptions): Promise<number> {
+    let alg = this.algs.get(keyId);
+    if (alg === undefined) {
+      alg = (await this.publicKey(keyId, opts)).alg;
+      this.algs.set(keyId, alg);
+    }
+    return alg;
   }
 
   /** Shared secret between a device key (x25519 or ecdsa-p256) and a peer public key. */

@@ -1,6 +1,11 @@
 // The host driver's public API: HsmClient, its errors, transports and discovery (docs/architecture.md §7).
 export { HsmClient, algName, resolveAlg } from './client.ts';
-export type { ClientOptions, OpenOptions, KeyPair, SignInput, KeyPolicyOptions, KeyOptions, AttestOptions } from './client.ts';
+export type { ClientOptions, OpenOptions, KeyPair, SignInput, SignOptions, KeyPolicyOptions, KeyOptions, AttestOptions } from './client.ts';
+export { bytesSource, fileSource } from './message-source.ts';
+export { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from './pubkey-format.ts';
+export { SIGNATURE_FORMATS, encodeSignature, rawSignatureToDer } from './signature-format.ts';
+export type { SignatureFormat } from './signature-format.ts';
+export type { MessageSource } from './message-source.ts';
 export type { CallOptions, KeepaliveEvent } from './link.ts';
 export type { PinState } from './session-keeper.ts';
 export { openTransport } from './open-device.ts';

@@ -1,4 +1,4 @@
-// The one end-to-end suite every real engine runs (docs/boards.md): boot, INFO, session, INIT, LOGIN, KEY_GENERATE, SIGN, KEY_ATTEST, ECDH, power cycle, officer approvals, the domain, a backup and RESET; heap figures into the engine report.
+// The one end-to-end suite every real engine runs (docs/boards.md): boot, INFO, session, INIT, LOGIN, KEY_GENERATE, SIGN (one-shot and streamed), KEY_ATTEST, ECDH, power cycle, officer approvals, the domain, a backup and RESET; heap figures into the engine report.
 //
 // Each engine's test file calls engineSuite() with its EngineProfile and what that board can honestly do. The
 // device is driven with the project's own HsmClient through real frames; signatures are verified by node:crypto,
@@ -200,6 +200,13 @@ export function engineSuite(profile: EngineProfile, exp: EngineExpectations): vo
             if (signKey === undefined) signKey = { ...key, alg };
           }
           expect(signKey, 'at least one signing algorithm').toBeDefined();
+          if (exp.offers.includes(Alg.ED25519)) {
+            // docs/protocol.md §4.1: a message longer than one SIGN streams through this engine's SHA-512 twice
+            const ed = await h.generateKey(Alg.ED25519, 'engine-stream').catch(failWith);
+            const long = new Uint8Array(5000).map((_, i) => (i * 7 + 3) & 0xff);
+            const sig = await timed(times, 'SIGN ed25519 streamed (5,000 bytes, 3 chunks per pass)', () => h.sign(ed.keyId, { message: long })).catch(failWith);
+            expect(nodeVerifies(Alg.ED25519, ed.publicKey, long, sig), 'the streamed Ed25519 signature verifies with node:crypto').toBe(true);
+          }
           const k = signKey as { keyId: number; publicKey: Uint8Array };
           // keyAttest verifies the statement against the identity pinned at the handshake, the nonce and the key
           const att = await timed(times, 'KEY_ATTEST', () => h.keyAttest(k.keyId, { publicKey: k.publicKey })).catch(failWith);
