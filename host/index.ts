@@ -1,4 +1,4 @@
-// The host driver's public API: HsmClient, its errors, transports and discovery (docs/architecture.md §7).
+// The host driver's public API: HsmClient, its errors, transports and discovery (docs/architecture.md §7); the WebCrypto provider, X.509 and JWT on device keys (docs/x509.md).
 export { HsmClient, algName, resolveAlg } from './client.ts';
 export type { ClientOptions, OpenOptions, KeyPair, SignInput, SignOptions, KeyPolicyOptions, KeyOptions, AttestOptions } from './client.ts';
 export { bytesSource, fileSource } from './message-source.ts';
@@ -30,3 +30,8 @@ export { discoverDevices, listCandidatePorts, probePort } from './discovery.ts';
 export type { DiscoveredDevice, DiscoveryOptions } from './discovery.ts';
 export { ALG_NAMES, Alg, Command, Status, STATUS_HINTS, Reason, Origin, Role, Capability, KeepaliveReason } from '../firmware/protocol/index.ts';
 export type { InfoResponse, KeyListEntry, KeyPolicy, KeyPublicResponse, AttestationStatement } from '../firmware/protocol/index.ts';
+export { HsmCrypto, HsmSubtle, WEBCRYPTO_ALGORITHM, deviceKeyId, notSupported } from './webcrypto.ts';
+export { caInit, caSign, csr, csrSignatureValid, randomSerial, fingerprint256, CA_DAYS, LEAF_DAYS } from './x509.ts';
+export type { CaInitOptions, CaSignOptions, CsrOptions } from './x509.ts';
+export { signJwt, JWS_ALGORITHM } from './jwt.ts';
+export type { SignJwtOptions, JwsAlgorithm } from './jwt.ts';

@@ -8,7 +8,8 @@ import ts from 'typescript';
 import { tsFiles } from '../helpers/files.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOST_PACKAGES = ['serialport', '@serialport/bindings-cpp'];
+// the serial link; and, loaded on first use, the WebCrypto provider's base and the X.509 library (host/webcrypto.ts, host/x509.ts)
+const HOST_PACKAGES = ['serialport', '@serialport/bindings-cpp', 'webcrypto-core', '@peculiar/x509'];
 
 interface Import {
   line: number;
@@ -80,7 +81,7 @@ function simFindings(file: string, text: string): string[] {
 }
 
 describe('host/ and sim/ imports', () => {
-  it('host/ loads at run time only itself, firmware/protocol, Node (not node:vm) and the serial packages; the simulator only when a "sim" device is opened', () => {
+  it('host/ loads at run time only itself, firmware/protocol, Node (not node:vm), the serial and X.509 packages; the simulator only when a "sim" device is opened', () => {
     const files = tsFiles(join(ROOT, 'host'));
     expect(files.length).toBeGreaterThan(10);
     expect(files.flatMap((f) => hostFindings(f, readFileSync(f, 'utf8')))).toEqual([]);
