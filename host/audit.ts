@@ -210,14 +210,19 @@ export function checkCheckpoint(
 /** Read a pulled file (JSON lines). Throws an Error naming the line that does not parse. */
 export function readAuditFile(path: string): AuditLine[] {
   if (!existsSync(path)) return [];
+  return parseAuditLines(readFileSync(path, 'utf8'), path);
+}
+
+/** The lines of a pulled file's text (`name` for messages: its path, or "standard input"). */
+export function parseAuditLines(text: string, name: string): AuditLine[] {
   const out: AuditLine[] = [];
-  const lines = readFileSync(path, 'utf8').split('\n');
+  const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
     try {
       out.push(JSON.parse(lines[i]) as AuditLine);
     } catch {
-      throw new Error(`${path}:${i + 1} is not JSON: the file was damaged`);
+      throw new Error(`${name}:${i + 1} is not JSON: the file was damaged`);
     }
   }
   return out;

@@ -1,4 +1,4 @@
-// The host driver's public API: HsmClient, its errors, transports and discovery (docs/architecture.md §7); the WebCrypto provider, X.509 and JWT on device keys (docs/x509.md).
+// The host driver's public API: HsmClient, its errors, transports and discovery (docs/architecture.md §7); the WebCrypto provider, X.509 and JWT on device keys (docs/x509.md); the ssh-agent and SSH certificates (docs/ssh.md).
 export { HsmClient, algName, resolveAlg } from './client.ts';
 export type { ClientOptions, OpenOptions, KeyPair, SignInput, SignOptions, KeyPolicyOptions, KeyOptions, AttestOptions } from './client.ts';
 export { bytesSource, fileSource } from './message-source.ts';
@@ -14,7 +14,7 @@ export type { RoleName, PinInput } from './credentials.ts';
 export { verifyAttestation, decodeAttestation, attestationSignedBytes } from './attest.ts';
 export type { AttestationExpectation, VerifiedAttestation } from './attest.ts';
 export { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, policyJson, policyText, originName } from './policy.ts';
-export { KnownDevices, TrustError, defaultKnownDevicesPath } from './known-devices.ts';
+export { KnownDevices, TrustError, defaultKnownDevicesPath, identityFingerprint } from './known-devices.ts';
 export type { KnownDevice } from './known-devices.ts';
 export { SessionError } from './session.ts';
 export { HsmError } from './errors.ts';
@@ -35,3 +35,7 @@ export { caInit, caSign, csr, csrSignatureValid, randomSerial, fingerprint256, C
 export type { CaInitOptions, CaSignOptions, CsrOptions } from './x509.ts';
 export { signJwt, JWS_ALGORITHM } from './jwt.ts';
 export type { SignJwtOptions, JwsAlgorithm } from './jwt.ts';
+export { SshAgent, AGENT_EXTENSIONS } from './ssh-agent.ts';
+export type { SshAgentOptions } from './ssh-agent.ts';
+export { issueCertificate, parseCertificate, parseValidity, signSsh, CertType } from './ssh.ts';
+export type { CertificateFields, ParsedCertificate } from './ssh.ts';

@@ -4,7 +4,7 @@
 // the file is refused unless the caller passes `trust` (the CLI's --trust); a device whose identity key differs from
 // the pinned one is always refused, --trust or not, because that is exactly what an impersonator would look like.
 // Writes are atomic (a temporary file in the same directory, fsync, rename) and the file is private (0600).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, chmodSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -62,6 +62,16 @@ function normHex(v: Uint8Array | string, bytes: number, what: string): string {
   return h;
 }
 
+/**
+ * A short name for an identity key, to compare by eye or read out: the first 8 bytes of its SHA-256 in hex, as officers'
+ * fingerprints are made (host/approvals.ts). Compare the whole key (`tinyhsm info`) before pinning; this only tells
+ * entries apart.
+ */
+export function identityFingerprint(identityKey: Uint8Array | string): string {
+  const key = typeof identityKey === 'string' ? Buffer.from(normHex(identityKey, 32, 'an identity key'), 'hex') : identityKey;
+  return createHash('sha256').update(key).digest().subarray(0, 8).toString('hex');
+}
+
 export interface CheckOptions {
   /** Pin a device that is not known yet (the CLI's --trust). Never overrides a changed identity. */
   trust?: boolean;
@@ -104,7 +114,7 @@ export class KnownDevices {
         'IDENTITY_CHANGED',
         `the identity key of device ${id} changed since ${pinned.firstSeen} (pinned ${pinned.identityKey}, now ${key}); ` +
           'this can mean the device was reset or replaced, or that something is impersonating it. ' +
-          `If you reset it yourself, remove its entry ("${id}") from ${this.path} and run again with --trust to pin the new key.`,
+          `If you reset it yourself, remove its entry ("${id}") from ${this.path} (\`tinyhsm trust remove ${id}\`) and run again with --trust to pin the new key.`,
       );
     }
     if (!opts.trust)

@@ -16,6 +16,7 @@ import {
   fingerprint,
   parseSessionBind,
   signSsh,
+  sshComment,
   verifySshSignature,
 } from './ssh.ts';
 
@@ -344,7 +345,7 @@ export class SshAgent {
             alg: k.alg,
             publicKey: k.publicKey,
             blob: devicePublicKeyBlob(k.alg, k.publicKey),
-            comment: k.label || `tinyhsm key ${k.keyId}`,
+            comment: sshComment(k.keyId, k.label),
             touch: k.touch === true,
           }));
       })().finally(() => {

@@ -216,6 +216,11 @@ export function devicePublicKeyBlob(alg: number, publicKey: Uint8Array): Uint8Ar
 }
 
 /** The SSH key type name of a device algorithm, or undefined (only Ed25519 and P-256 have one here). */
+/** The comment of a device key's OpenSSH line, the same in `ssh-add -L` and `tinyhsm pubkey --format ssh`: its label, else "tinyhsm key N". */
+export function sshComment(keyId: number, label: string | undefined): string {
+  return label || `tinyhsm key ${keyId}`;
+}
+
 export function sshKeyType(alg: number): string | undefined {
   if (alg === Alg.ED25519) return 'ssh-ed25519';
   if (alg === Alg.ECDSA_P256) return 'ecdsa-sha2-nistp256';

@@ -8,6 +8,7 @@ import { parseSeed } from './rng.ts';
 import { servePty, serveSocket, type Exposure } from './expose.ts';
 import { locatePtyLauncher } from './locate.ts';
 import { MAX_FLASH_PAGES, MIN_FLASH_PAGES } from './flash.ts';
+import { argsErrorText } from './args.ts';
 
 export const SIM_USAGE = `usage: tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--armor] [--max-packet N] [--bundle FILE]
                   [--flash FILE [--flash-pages N] [--power-cut-after N]]
@@ -31,7 +32,11 @@ Runs the firmware bundle (dist/tinyhsm-node.js) as a simulated token until Ctrl-
 Standard input: a line \`press\` presses the device's button (for keys with touch, docs/security.md §7).
 The device takes only a press that begins after the request that needs it, so type it once the client
 says it waits for the button. To run it as a background job of an interactive shell, add \`< /dev/null\`
-(a background job that reads the terminal is stopped by the shell).`;
+(a background job that reads the terminal is stopped by the shell).
+
+Exit status: 0 when stopped by SIGINT/SIGTERM (its normal end), 1 when it cannot run (a flash FILE or socket path it
+cannot use, no python3 for --pty), 2 for a usage mistake, 3 after --power-cut-after. With --json an error is one
+{"error": {"status", "message"}} object on standard error.`;
 
 /** Exit status after a power cut (--power-cut-after): not 0, which a stop by signal gives, nor 1/2 (errors). */
 export const POWER_CUT_EXIT = 3;
@@ -98,8 +103,15 @@ function whenParentExits(orphaned: () => void): () => void {
 const PTY_MASTER_FD = 3;
 const PTY_SLAVE_FD = 4;
 
-function fail(message: string, code = 2): number {
-  process.stderr.write(`tinyhsm sim: ${message}\n`);
+/** Set from the command line: errors as one JSON object on stderr, as `tinyhsm --json` prints them (README "Using the CLI"). */
+let jsonErrors = false;
+
+/**
+ * Stop with an error. Exit codes as the CLI's (README "Using the CLI"): 2 a usage mistake, 1 what failed (a file, the
+ * socket, python3); a power cut is POWER_CUT_EXIT and a stop by signal 0, the simulator's normal end.
+ */
+function fail(message: string, code = 2, status = code === 2 ? 'USAGE' : 'ERROR'): number {
+  process.stderr.write(jsonErrors ? JSON.stringify({ error: { status, message } }) + '\n' : `tinyhsm sim: ${message}\n`);
   process.exitCode = code;
   return code;
 }
@@ -164,11 +176,13 @@ function launchPtyChild(): Promise<number> {
  * command line to repeat (`node dist/cli.js sim --pty`, `node bin/tinyhsm.js sim --pty`).
  */
 export async function runSimCommand(argv: string[]): Promise<number> {
+  jsonErrors = argv.includes('--json');
   let values;
   try {
     values = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
   } catch (e) {
-    return fail(`${(e as Error).message}\n\n${SIM_USAGE}`);
+    const known = Object.keys(OPTIONS).filter((o) => o !== 'pty-child');
+    return fail(argsErrorText(e, known, 'tinyhsm sim --help'));
   }
   if (values.help) {
     process.stdout.write(SIM_USAGE + '\n');
@@ -261,9 +275,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
       cut.kind === 'write'
         ? `power cut after word write ${cut.wordWrite} (page ${cut.page}, offset ${cut.offset} landed torn)`
         : `power cut during erase ${cut.erase} (page ${cut.page} left partly erased)`;
-    process.stderr.write(`tinyhsm sim: ${what}; ${flashPath} keeps what was written: start the simulator again on it to power the device back on\n`);
-    process.exitCode = POWER_CUT_EXIT;
-    return POWER_CUT_EXIT;
+    return fail(`${what}; ${flashPath} keeps what was written: start the simulator again on it to power the device back on`, POWER_CUT_EXIT, 'POWER_CUT');
   }
   process.exitCode = 0;
   return 0;

@@ -1,8 +1,21 @@
 // The tinyhsm command-line interface: one subcommand per device operation, PINs from flags, environment or a no-echo prompt, `--json` for machines, errors a person can act on.
 import { parseArgs } from 'node:util';
-import { appendFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -41,9 +54,18 @@ import { reshare } from '../host/domain.ts';
 import { HsmClient, HsmError, type KeepaliveEvent, type KeyPolicyOptions, type PinState, type RoleName, type VerifiedAttestation } from '../host/index.ts';
 import { CAPABILITY_LIST, DEFAULT_CAPABILITIES, capabilityBits, capabilityNames, originName, policyJson, policyText } from '../host/policy.ts';
 import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubkey-format.ts';
+import { SIGNATURE_FORMATS, encodeSignature, rawSignatureToDer, type SignatureFormat } from '../host/signature-format.ts';
+import { fileSource, type MessageSource } from '../host/message-source.ts';
 import { runSimCommand } from '../sim/main.ts';
+import { sshAgentCommand, sshCaCommand, type SshCliHelpers } from './cli-ssh.ts';
+import { sshComment } from '../host/ssh.ts';
+import { caCommand, jwtCommand } from './cli-x509.ts';
+import { argsErrorText, nearest } from '../sim/args.ts';
+import { KnownDevices, TrustError, identityFingerprint, type KnownDevice } from '../host/known-devices.ts';
+import { readPeerKey, type PeerKey } from '../host/peer-key.ts';
 import {
   checkChain,
+  parseAuditLines,
   readAuditFile,
   verifyAuditLines,
   type AuditEntry,
@@ -72,14 +94,21 @@ commands:
                                                       seen by other users (ps) and kept in shell history
   list                                                [user or SO] list keys with their policy
   pubkey --key ID [--format hex|pem|ssh]              [user or SO] print a public key
-  sign --key ID (--data HEX | --in FILE) [--digest]   [user] sign (Ed25519: the message; ECDSA: its SHA-256, or --digest)
-  ecdh --key ID --peer HEX                            [user] shared secret with a peer public key
+  sign --key ID (--data HEX | --in FILE|-) [--digest] [--prehashed [--context HEX]] [--format hex|raw|der|base64]
+                                                      [user] sign a message of any size (Ed25519: streamed through the
+                                                      device; ECDSA: its SHA-256, hashed here for a long one), or with
+                                                      --digest the SHA-256 (ECDSA) / SHA-512 (--prehashed) in the input;
+                                                      --prehashed signs Ed25519ph; raw and der are bytes (der: ECDSA only)
+  ecdh --key ID (--peer HEX | --peer-file FILE)       [user] shared secret with a peer public key: HEX as the
+                                                      device takes it, or FILE in PEM or DER (SPKI) or hex (-:
+                                                      standard input), checked against the key's curve first
   attest --key ID [--nonce HEX]                       [user or SO] a statement about the key signed by the device, verified
   policy --key ID [--remove-capabilities LIST] [--capabilities LIST] [--touch] [--sensitive]
                                                       [user to tighten] show a key's policy, or tighten it; with
                                                       --approve KEY... (M officers) --capabilities and --exportable
                                                       may also loosen it
-  delete --key ID [--approve KEY...]                  [user] delete a key (a protected one: M officers --approve)
+  delete --key ID [--approve KEY...] [--force]        [user] delete a key (a protected one: M officers --approve);
+                                                      on a terminal it asks you to type the key id, else --force
   change-pin [--so] [--pin OLD | --so-pin OLD] [--new-pin NEW]
                                                       [user or SO] replace the user PIN (with --so: the SO PIN)
   unblock --so-pin SO [--new-pin NEW]                 [SO] the SO sets a new user PIN after it blocked
@@ -123,7 +152,35 @@ commands:
   audit settings [--forced on|off] [--lock] [--new-auditor-pin PIN]
                                                       [SO] forced audit (a full log refuses audited commands), lock
                                                       it on until reset, set the auditor PIN
+  ssh-agent [-a SOCKET] [--idle MIN] [--foreground]   [user] an SSH agent on the device's Ed25519 and P-256
+                                                      signing keys: eval "$(tinyhsm ssh-agent)"; ssh-add -x locks,
+                                                      ssh-add -X unlocks with the user PIN; logs the device out
+                                                      after MIN minutes without a signature (default 15);
+                                                      --foreground serves in this process (docs/ssh.md)
+  ssh-ca sign --key ID --pub FILE -I KEY_ID -n PRINCIPALS -V VALIDITY [--host] [--serial N] [--out FILE]
+                                                      [user] an OpenSSH certificate for the key in FILE signed by
+                                                      key ID (FILE-cert.pub unless --out); VALIDITY as ssh-keygen
+                                                      -V: +1h, +52w, always, or -5m:+1h attached (-V=-5m:+1h);
+                                                      the CA line for sshd: \`pubkey --key ID --format ssh\`
+  ca init --key ID --subject DN [--days N] [--path-len N] [--out FILE]
+                                                      [user] a self-signed X.509 CA certificate for key ID (PEM;
+                                                      DN as RFC 4514 text, "CN=Example CA, O=Example"; docs/x509.md)
+  ca sign --key ID --ca FILE (--csr FILE | --pub FILE --subject DN) [--subject DN] [--dns NAME...] [--ip ADDR...]
+          [--days N] [--server] [--client] [--out FILE]
+                                                      [user] a leaf certificate signed by CA key ID for a CSR (its
+                                                      signature must verify) or a PUBLIC KEY PEM; --server/--client:
+                                                      extKeyUsage serverAuth/clientAuth
+  ca csr --key ID --subject DN [--dns NAME...] [--ip ADDR...] [--out FILE]
+                                                      [user] a PKCS#10 request for key ID, signed by it
+  jwt sign --key ID (--payload JSON | --payload-file FILE) [--kid K] [--exp SECONDS]
+                                                      [user] a JWT signed by key ID: ES256 (P-256), ES256K
+                                                      (secp256k1) or EdDSA (Ed25519), as the key's algorithm
   devices                                             find boards on serial ports
+  trust list                                          the devices this host pinned (known-devices file): id,
+                                                      identity key fingerprint, label, when
+  trust remove DEVICE_ID [--force]                    forget a pinned device (gone, or its identity key changed:
+                                                      flash erased, board replaced), so --trust can pin it again;
+                                                      DEVICE_ID: the id or its first 8+ hex digits
 
 [user], [SO]: the role the command logs in with. POLICY (keygen, import): --capabilities LIST (comma-separated:
   ${CAPABILITY_LIST.join(', ')}; default: the algorithm's main use), --exportable (add
@@ -145,7 +202,16 @@ options:
   --version       the version of this tinyhsm and of its protocol
   --device PATH   a serial port or pty path, a unix socket path, or "sim" (in-process); default $HSM_DEVICE, else discovery
   --trust         pin a device this host has not seen yet (trust on first use); never accepts a changed identity
-  --json          print exactly one JSON object on stdout (bytes as hex)
+  --json          print exactly one JSON object on stdout (bytes as hex); a failure: one {"error": …} on stderr
+  --out FILE      info, list, pubkey, sign, ecdh, attest, random, policy, trust list: the output goes to FILE (ecdh
+                  and random: mode 0600), not stdout; with --json stdout gets {"out": FILE}. backup, officer, domain,
+                  approval and audit pull keep their own --out FILE (a file they make)
+  --in -          restore, audit verify, approval request restore: read FILE from standard input (as sign --in -,
+                  --peer-file - and --private-file - do)
+  --force         delete, reset, trust remove: do it without asking (needed where standard input is not a terminal)
+
+exit codes: 0 done; 1 the operation failed (the device refused, a check failed, a file could not be read or
+  written); 2 a usage mistake (a flag, command or argument; the operation was not attempted); 130 cancelled (Ctrl-C)
 
 Every command but info opens a secure session that the device signs with its identity key; the key is pinned
 in $HSM_KNOWN_DEVICES, else $XDG_CONFIG_HOME/tinyhsm/known-devices.json, else ~/.config/tinyhsm/known-devices.json.
@@ -183,34 +249,45 @@ function commandHelp(cmd: string): string | undefined {
   }
   if (mine.length === 0) return undefined;
   const opts = USAGE.slice(USAGE.indexOf('options:'));
-  return `usage: tinyhsm ${cmd} [options]\n\n${mine.join('\n')}\n\n${opts}`;
+  const examples = EXAMPLES[cmd] ? `examples:\n${EXAMPLES[cmd].map((e) => `  ${e}`).join('\n')}\n\n` : '';
+  return `usage: tinyhsm ${cmd} [options]\n\n${mine.join('\n')}\n\n${examples}${opts}`;
 }
 
-/** Edit distance with a swap of two neighbours counting as one edit ("sing" is one from "sign"), for "did you mean". */
-function distance(a: string, b: string): number {
-  const d: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    d.push([i]);
-    for (let j = 1; j <= b.length; j++) {
-      if (i === 0) {
-        d[0].push(j);
-        continue;
-      }
-      let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2][j - 2] + 1);
-      d[i].push(v);
-    }
-  }
-  return d[a.length][b.length];
-}
+/**
+ * The examples `tinyhsm CMD --help` shows under the command's forms: one table, keyed by command, of the lines people
+ * type most (README "Using the CLI" walks through the same steps). A command without an entry shows its forms alone.
+ */
+const EXAMPLES: { readonly [cmd: string]: readonly string[] } = {
+  info: ['tinyhsm info --device /dev/ttyACM0', 'tinyhsm info --json'],
+  init: ['tinyhsm init --trust  # asks for each new PIN twice', 'tinyhsm init --label ci --threshold 2 --officer alice.key.pub --officer bob.key.pub'],
+  keygen: ['tinyhsm keygen --alg ed25519 --label ci-signing', 'tinyhsm keygen --alg ecdsa-p256 --touch --json', 'tinyhsm keygen --alg x25519'],
+  list: ['tinyhsm list', 'tinyhsm list --json --out keys.json'],
+  pubkey: ['tinyhsm pubkey --key 1 --format pem --out key.pem', 'tinyhsm pubkey --key 1 --format ssh'],
+  sign: [
+    'tinyhsm sign --key 1 --in release.tar.gz --format base64 --out release.sig',
+    'tinyhsm sign --key 2 --in msg --format der --out msg.sig && openssl dgst -sha256 -verify key.pem -signature msg.sig msg',
+    'tar c dir | tinyhsm sign --key 1 --in - --json',
+  ],
+  ecdh: ['tinyhsm ecdh --key 3 --peer-file peer.pem --out shared.hex', 'openssl pkey -in peer.key -pubout | tinyhsm ecdh --key 3 --peer-file -'],
+  delete: ['tinyhsm delete --key 4  # asks you to type 4', 'tinyhsm delete --key 4 --force --json'],
+  reset: ['tinyhsm reset  # asks you to type reset, then the SO PIN', 'tinyhsm reset --approve alice.key --approve bob.key --force'],
+  random: ['tinyhsm random 32', 'tinyhsm random 32 --out seed.hex'],
+  trust: ['tinyhsm trust list', 'tinyhsm trust remove 5f2a91c4 --force'],
+  audit: ['tinyhsm audit pull --out audit.jsonl --ack', 'tinyhsm audit verify --in audit.jsonl', 'tinyhsm audit tail --follow'],
+  ca: [
+    'tinyhsm ca init --key 1 --subject "CN=Example Root CA, O=Example" --out ca.pem',
+    'tinyhsm ca sign --key 1 --ca ca.pem --csr srv.csr --dns www.example.com --server --days 90 --out srv.pem',
+    'tinyhsm ca csr --key 2 --subject "CN=device-17" --dns device-17.example --out device.csr',
+  ],
+  jwt: ['tinyhsm jwt sign --key 1 --payload \'{"sub":"deploy-bot","aud":"registry"}\' --kid ci --exp 600'],
+  'ssh-agent': ['tinyhsm ssh-agent --idle 30 > agent.env  # then: . ./agent.env; ssh-add -L', 'tinyhsm ssh-agent --foreground -a /tmp/hsm-agent.sock'],
+  'ssh-ca': ['tinyhsm ssh-ca sign --key 1 --pub id_ed25519.pub -I alice@example -n alice -V +8h'],
+};
 
 /** An unknown command: short, with the nearest command when one is close (exit 2). */
 function unknownCommand(cmd: string): UsageError {
-  const near = commandNames()
-    .map((n) => [n, distance(cmd, n)] as const)
-    .filter(([n, d]) => d <= 2 || n.startsWith(cmd))
-    .sort((x, y) => x[1] - y[1]);
-  const hint = near.length > 0 ? ` Did you mean \`tinyhsm ${near[0][0]}\`?` : '';
+  const near = nearest(cmd, commandNames());
+  const hint = near !== undefined ? ` Did you mean \`tinyhsm ${near}\`?` : '';
   return new UsageError(`unknown command "${cmd}".${hint} \`tinyhsm --help\` lists the commands.`);
 }
 
@@ -234,6 +311,19 @@ function packageVersion(): string {
 class UsageError extends Error {}
 /** The person pressed Ctrl-C (or Ctrl-D) at a PIN prompt: exit code 130, nothing sent. */
 class Cancelled extends Error {}
+/**
+ * The operation failed on this side of the link (README "Using the CLI", exit codes): a file that cannot be read or
+ * written ('IO'), a check that did not pass ('VERIFICATION_FAILED'), an entry that is not there ('NOT_FOUND'). Exit
+ * code 1, as for what the device refuses; `status` names it in the --json error.
+ */
+class Failure extends Error {
+  constructor(
+    readonly status: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 const OPTIONS = {
   device: { type: 'string' },
@@ -248,7 +338,10 @@ const OPTIONS = {
   data: { type: 'string' },
   in: { type: 'string' },
   digest: { type: 'boolean' },
+  prehashed: { type: 'boolean' },
+  context: { type: 'string' },
   peer: { type: 'string' },
+  'peer-file': { type: 'string' },
   pin: { type: 'string' },
   'so-pin': { type: 'string' },
   'auditor-pin': { type: 'string' },
@@ -283,6 +376,28 @@ const OPTIONS = {
   forced: { type: 'string' },
   lock: { type: 'boolean' },
   'new-auditor-pin': { type: 'string' },
+  socket: { type: 'string', short: 'a' },
+  idle: { type: 'string' },
+  foreground: { type: 'boolean' },
+  pub: { type: 'string' },
+  'cert-id': { type: 'string', short: 'I' },
+  principals: { type: 'string', short: 'n' },
+  validity: { type: 'string', short: 'V' },
+  host: { type: 'boolean' },
+  serial: { type: 'string' },
+  subject: { type: 'string' },
+  days: { type: 'string' },
+  'path-len': { type: 'string' },
+  ca: { type: 'string' },
+  csr: { type: 'string' },
+  dns: { type: 'string', multiple: true },
+  ip: { type: 'string', multiple: true },
+  server: { type: 'boolean' },
+  client: { type: 'boolean' },
+  payload: { type: 'string' },
+  'payload-file': { type: 'string' },
+  kid: { type: 'string' },
+  exp: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -309,12 +424,7 @@ function needPrivateKey(opts: { private?: string; 'private-file'?: string }): Ui
     return needHex(opts.private, 'private');
   }
   if (opts.private !== undefined) throw new UsageError('give the key once: --private-file FILE or --private HEX, not both');
-  let raw: Buffer;
-  try {
-    raw = readFileSync(file === '-' ? 0 : file);
-  } catch (e) {
-    throw new UsageError(`--private-file: cannot read ${file === '-' ? 'standard input' : file}: ${(e as Error).message}`);
-  }
+  const raw = readInput(file, '--private-file');
   try {
     const text = raw.toString('latin1').replace(/\s+/g, '').replace(/^0x/, '');
     const b = fromHex(text);
@@ -324,6 +434,42 @@ function needPrivateKey(opts: { private?: string; 'private-file'?: string }): Ui
   } finally {
     raw.fill(0);
   }
+}
+
+/** --peer-file FILE (or - for standard input): a peer public key in PEM, DER or hex (host/peer-key.ts). */
+function peerFromFile(path: string): PeerKey {
+  const raw = readInput(path, '--peer-file');
+  try {
+    return readPeerKey(raw, path === '-' ? 'standard input' : path);
+  } catch (e) {
+    throw new UsageError(`--peer-file: ${(e as Error).message}`);
+  }
+}
+
+/** A key's kind as a person names it, for messages about curves. */
+function curveText(k: PeerKey): string {
+  if (k.alg === Alg.X25519) return 'an X25519 key';
+  if (k.alg === Alg.ECDSA_P256) return 'a P-256 key';
+  if (k.alg === Alg.ECDSA_SECP256K1) return 'a secp256k1 key';
+  if (k.other !== undefined) return `a key of type ${k.other}`;
+  return `a ${k.publicKey.length}-byte EC point`;
+}
+
+/**
+ * ECDH needs the peer key on the device key's curve (firmware/protocol/commands/ecdh.ts): an X25519 key takes a 32-byte
+ * X25519 key, a P-256 key a SEC1 point. A mismatch is a usage error before ECDH is sent; a key that does no ECDH at
+ * all is left to the device, whose refusal says so.
+ */
+function checkPeerCurve(keyId: number, deviceAlg: number, peer: PeerKey, where: string): void {
+  let fits: boolean;
+  if (deviceAlg === Alg.X25519) fits = peer.alg === Alg.X25519;
+  else if (deviceAlg === Alg.ECDSA_P256)
+    fits = peer.alg === Alg.ECDSA_P256 || (peer.alg === undefined && peer.other === undefined && peer.publicKey.length !== 32);
+  else return;
+  if (!fits)
+    throw new UsageError(
+      `key ${keyId} is ${algName(deviceAlg)}, so ECDH with it needs ${deviceAlg === Alg.X25519 ? 'an X25519' : 'a P-256'} public key; ${where} holds ${curveText(peer)}`,
+    );
 }
 
 function needKeyId(value: string | undefined): number {
@@ -364,6 +510,99 @@ function creationPolicy(opts: Opts, alg: number): KeyPolicyOptions {
   if (opts.protected) p.protected = true;
   if (opts['remove-capabilities'] !== undefined) throw new UsageError('--remove-capabilities is for `tinyhsm policy`; at creation give --capabilities LIST');
   return p;
+}
+
+// ---------------------------------------------------------------- files in and out (README "Using the CLI": --out FILE, --in -)
+
+/** Which flag read standard input: it can be read once, so a second `-` is a usage error rather than an empty input. */
+let stdinReader: string | undefined;
+
+/** The bytes of FILE, or of standard input for `-`. A file that cannot be read is an I/O failure (exit 1). */
+function readInput(path: string, flag: string): Buffer {
+  if (path === '-') {
+    if (stdinReader !== undefined) throw new UsageError(`${flag} - and ${stdinReader} - both read standard input: give one of them a file`);
+    stdinReader = flag;
+  }
+  try {
+    return readFileSync(path === '-' ? 0 : path);
+  } catch (e) {
+    throw new Failure('IO', `${flag}: cannot read ${path === '-' ? 'standard input' : path}: ${(e as Error).message}`);
+  }
+}
+
+/** The commands whose output is data, which `--out FILE` sends to FILE instead of stdout (others' --out names a file they make). */
+const DATA_OUTPUT = new Set(['info', 'list', 'pubkey', 'sign', 'ecdh', 'attest', 'random', 'policy', 'trust list']);
+/** Of those, the ones whose output is secret or may be used as a secret: FILE is made readable by its owner alone (0600). */
+const SECRET_OUTPUT = new Set(['ecdh', 'random']);
+
+/** The data command line's `--out FILE`, if it has one (`-` is stdout). */
+function dataOut(cmd: string, positionals: string[], opts: Opts): { path: string; secret: boolean } | undefined {
+  const name = cmd === 'trust' ? `trust ${positionals[0]}` : cmd;
+  if (opts.out === undefined || opts.out === '-' || !DATA_OUTPUT.has(name)) return undefined;
+  return { path: opts.out, secret: SECRET_OUTPUT.has(name) };
+}
+
+/** Before anything is sent: FILE's directory exists and FILE is not a directory, so the answer is not lost for want of a place. */
+function checkOutput(path: string): void {
+  let dir;
+  try {
+    dir = statSync(dirname(path));
+  } catch (e) {
+    throw new Failure('IO', `--out ${path}: cannot write there: ${(e as Error).message}`);
+  }
+  if (!dir.isDirectory()) throw new Failure('IO', `--out ${path}: ${dirname(path)} is not a directory`);
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return; // a new file
+  }
+  if (st.isDirectory()) throw new Failure('IO', `--out ${path} is a directory: name a file`);
+}
+
+/**
+ * Write a command's output to FILE: a new file beside it, then renamed over it, so FILE is never half written and a
+ * secret's FILE is 0600 even where an older FILE was readable by others. A device or a pipe (/dev/stdout) is written
+ * to as it is, never replaced.
+ */
+function writeOutput(path: string, data: string | Uint8Array, secret: boolean): void {
+  let target = path;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) {
+      writeFileSync(path, data);
+      return;
+    }
+    target = realpathSync(path); // a symbolic link keeps pointing at the file it named
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Failure('IO', `cannot write ${path}: ${(e as Error).message}`);
+  }
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, data, { mode: secret ? 0o600 : 0o666, flag: 'wx' });
+    if (secret) chmodSync(tmp, 0o600);
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new Failure('IO', `cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Where nobody can be asked (standard input is not a terminal), a destructive command needs --force: refused before anything is sent. */
+function needForceUnlessAsked(opts: Opts, what: string): void {
+  if (!opts.force && !canAsk()) throw new UsageError(`${what}: add --force to go ahead (standard input is not a terminal, so it cannot be asked)`);
+}
+
+/**
+ * The go-ahead for a destructive command (README "Using the CLI", --force): --force, or on a terminal the person types
+ * `expected`; without a terminal and without --force it is refused (exit 2) before anything happens. Anything else
+ * typed, or Ctrl-C / Ctrl-D, cancels (exit 130).
+ */
+async function confirm(opts: Opts, what: string, expected: string, nothing: string): Promise<void> {
+  if (opts.force) return;
+  needForceUnlessAsked(opts, what);
+  const typed = await askLine(`${what}. Type ${expected} to go on: `, nothing);
+  if (typed !== expected) throw new Cancelled(`not confirmed; ${nothing}`);
 }
 
 // ---------------------------------------------------------------- PINs
@@ -530,8 +769,13 @@ function attestationJson(a: VerifiedAttestation, identityKey: string) {
   };
 }
 
+/** What the ssh-agent and ssh-ca commands (tools/cli-ssh.ts) take from this file. */
+function sshHelpers(): SshCliHelpers<Opts> {
+  return { credentials, withLogin, usage: (m) => new UsageError(m), failure: (status, m) => new Failure(status, m), interrupt };
+}
+
 /** Run one subcommand; returns the JSON object to print and the human text. */
-async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ json: object; text: string }> {
+async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ json: object; text: string; bytes?: Uint8Array }> {
   switch (cmd) {
     case 'info':
       return withClient(opts, async (c) => {
@@ -680,32 +924,30 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       const format = opts.format || 'hex';
       if (!['hex', 'pem', 'ssh'].includes(format)) throw new UsageError(`--format must be hex, pem or ssh, got "${format}"`);
       return withLogin(opts, 'any', 'KEY_PUBLIC', async (c) => {
-        const { alg, publicKey } = await c.publicKey(keyId);
+        const { alg, publicKey, label } = await c.publicKey(keyId);
         const json: { [k: string]: string | number } = { id: keyId, alg: algName(alg), publicKey: toHex(publicKey) };
         let text = json.publicKey as string;
         try {
           if (format === 'pem') text = json.pem = publicKeyToPem(alg, publicKey).trimEnd();
-          if (format === 'ssh') text = json.ssh = publicKeyToSsh(alg, publicKey, `tinyhsm-key-${keyId}`);
+          // the comment ssh-add -L gives the key through `tinyhsm ssh-agent`, so the two lines are the same
+          if (format === 'ssh') text = json.ssh = publicKeyToSsh(alg, publicKey, sshComment(keyId, label));
         } catch (e) {
           throw new UsageError((e as Error).message);
         }
         return { json, text };
       });
     }
-    case 'sign': {
-      const keyId = needKeyId(opts.key);
-      if ((opts.data === undefined) === (opts.in === undefined)) throw new UsageError('give exactly one of --data HEX and --in FILE');
-      const data = opts.data !== undefined ? needHex(opts.data, 'data') : new Uint8Array(readFileSync(opts.in as string));
-      return withLogin(opts, 'user', 'SIGN', async (c) => {
-        const signature = await c.sign(keyId, opts.digest ? { digest: data } : { message: data }, { signal: interrupt });
-        return { json: { id: keyId, signature: toHex(signature) }, text: toHex(signature) };
-      });
-    }
+    case 'sign':
+      return signCommand(opts);
     case 'ecdh': {
       const keyId = needKeyId(opts.key);
-      const peer = needHex(opts.peer, 'peer');
+      const file = opts['peer-file'];
+      if ((opts.peer === undefined) === (file === undefined))
+        throw new UsageError('give the peer public key once: --peer HEX, or --peer-file FILE (PEM, DER or hex; - reads standard input)');
+      const peer = file === undefined ? needHex(opts.peer, 'peer') : peerFromFile(file);
       return withLogin(opts, 'user', 'ECDH', async (c) => {
-        const s = await c.ecdh(keyId, peer, { signal: interrupt });
+        if (!(peer instanceof Uint8Array)) checkPeerCurve(keyId, (await c.publicKey(keyId)).alg, peer, file === '-' ? 'standard input' : (file as string));
+        const s = await c.ecdh(keyId, peer instanceof Uint8Array ? peer : peer.publicKey, { signal: interrupt });
         return { json: { id: keyId, sharedSecret: toHex(s) }, text: toHex(s) };
       });
     }
@@ -773,7 +1015,14 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     case 'delete': {
       const keyId = needKeyId(opts.key);
       const approve = opts.approve || [];
+      needForceUnlessAsked(opts, `delete wipes key ${keyId} for good`);
       return withLogin(opts, 'user', 'KEY_DELETE', async (c) => {
+        if (!opts.force) {
+          // on a terminal: name the key, so the one typed is the one meant
+          const k = await c.publicKey(keyId);
+          const what = `${algName(k.alg)}${k.label ? ` ${JSON.stringify(k.label)}` : ''}`;
+          await confirm(opts, `this deletes key ${keyId} (${what}) and wipes its private bytes for good`, String(keyId), 'nothing was deleted');
+        }
         await c.deleteKey(keyId, undefined, approve.length ? await approveInProcess(c, Command.KEY_DELETE, { keyId }, approve) : undefined);
         return { json: { deleted: keyId }, text: `deleted key ${keyId}` };
       });
@@ -832,6 +1081,16 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       return cloneCommand(opts);
     case 'audit':
       return auditCommand(positionals, opts);
+    case 'trust':
+      return trustCommand(positionals, opts);
+    case 'ssh-agent':
+      return sshAgentCommand(positionals, opts, sshHelpers());
+    case 'ssh-ca':
+      return sshCaCommand(positionals, opts, sshHelpers());
+    case 'ca':
+      return caCommand(positionals, opts, { withLogin, usage: (m) => new UsageError(m), failure: (status, m) => new Failure(status, m) });
+    case 'jwt':
+      return jwtCommand(positionals, opts, { withLogin, usage: (m) => new UsageError(m), failure: (status, m) => new Failure(status, m) });
     case 'devices': {
       const { discoverDevices } = await import('../host/discovery.ts');
       const found = await discoverDevices();
@@ -842,6 +1101,101 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       return demo(opts);
     default:
       throw unknownCommand(cmd);
+  }
+}
+
+// ---------------------------------------------------------------- sign: any size, any format (docs/protocol.md §4.1)
+
+/** A message at least this long shows a progress bar (on a terminal). */
+const PROGRESS_FROM = 1 << 20;
+
+/**
+ * A progress bar on standard error for a long message, when standard error is a terminal and the output is not
+ * --json: how much of the message the host's hash and the device's passes have read. Redrawn at most every 100 ms.
+ */
+function progressBar(length: number, opts: Opts): ((done: number, total: number) => void) | undefined {
+  if (length < PROGRESS_FROM || opts.json || !process.stderr.isTTY) return undefined;
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total && now - last < 100) return;
+    last = now;
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    process.stderr.write(
+      `\rsigning ${String(Math.floor((done / total) * 100)).padStart(3)}% [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${mb(done)}/${mb(total)} MB read`,
+    );
+    if (done >= total) process.stderr.write('\n');
+  };
+}
+
+/**
+ * Standard input copied to a new file only this user can read (a signature may read its message three times, and
+ * standard input can be read once), in constant memory. Returns the file; the caller removes its directory.
+ */
+async function spoolStdin(): Promise<string> {
+  if (stdinReader !== undefined) throw new UsageError(`--in - and ${stdinReader} - both read standard input: give one of them a file`);
+  stdinReader = '--in';
+  const dir = mkdtempSync(join(tmpdir(), 'tinyhsm-sign-'));
+  const path = join(dir, 'message');
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    for await (const chunk of process.stdin) writeSync(fd, chunk as Buffer);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Failure('IO', `--in: cannot read standard input: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+async function signCommand(opts: Opts): Promise<{ json: object; text: string; bytes?: Uint8Array }> {
+  const keyId = needKeyId(opts.key);
+  if ((opts.data === undefined) === (opts.in === undefined)) throw new UsageError('give exactly one of --data HEX and --in FILE (--in - reads standard input)');
+  const format = (opts.format ?? 'hex') as SignatureFormat;
+  if (!SIGNATURE_FORMATS.includes(format)) throw new UsageError(`--format ${opts.format}: a signature is written as ${SIGNATURE_FORMATS.join(', ')}`);
+  if (opts.context !== undefined && !opts.prehashed) throw new UsageError('--context is for --prehashed (Ed25519ph, RFC 8032 §5.1)');
+  const context = opts.context !== undefined ? needHex(opts.context, 'context') : undefined;
+  if (context !== undefined && context.length > 255) throw new UsageError(`--context is ${context.length} bytes; Ed25519ph takes at most 255`);
+  const out = dataOut('sign', [], opts);
+  // binary on a terminal is unreadable and can upset it: ask for a file or a pipe instead
+  if ((format === 'raw' || format === 'der') && !opts.json && !out && process.stdout.isTTY)
+    throw new UsageError(`--format ${format} writes bytes: give --out FILE or send standard output to a file or a pipe`);
+  let spool: string | undefined;
+  try {
+    let message: Uint8Array | MessageSource;
+    if (opts.data !== undefined) message = needHex(opts.data, 'data');
+    else if (opts.in === '-') message = fileSource((spool = await spoolStdin()));
+    else
+      try {
+        message = fileSource(opts.in as string);
+      } catch (e) {
+        throw new Failure('IO', `--in: cannot read ${opts.in}: ${(e as Error).message}`);
+      }
+    // --digest: the input is the digest itself, small by definition
+    const digest = opts.digest ? (message instanceof Uint8Array ? message : readInput(spool ?? (opts.in as string), '--in')) : undefined;
+    if (digest !== undefined && digest.length !== 32 && digest.length !== 64)
+      throw new UsageError(`--digest: the input is ${digest.length} bytes; a digest is 32 (SHA-256, ECDSA) or 64 (SHA-512, --prehashed)`);
+    return await withLogin(opts, 'user', 'SIGN', async (c) => {
+      const { alg } = await c.publicKey(keyId, { signal: interrupt });
+      if (format === 'der' && alg !== Alg.ECDSA_P256 && alg !== Alg.ECDSA_SECP256K1)
+        throw new UsageError(`--format der is for ECDSA keys; key ${keyId} is ${algName(alg)}, whose signature is its 64 raw bytes (use raw, hex or base64)`);
+      const length = digest !== undefined ? digest.length : message.length;
+      const input =
+        digest !== undefined ? { digest: new Uint8Array(digest), prehashed: opts.prehashed, context } : { message, prehashed: opts.prehashed, context };
+      const signature = await c.sign(keyId, input, { signal: interrupt, onProgress: progressBar(length, opts) });
+      const encoded = encodeSignature(alg, signature, format);
+      const shown = typeof encoded === 'string' ? encoded : toHex(encoded);
+      return {
+        json: { id: keyId, alg: algName(alg), format, signature: shown, ...(opts.prehashed ? { prehashed: true } : {}) },
+        text: shown,
+        bytes: typeof encoded === 'string' ? undefined : encoded,
+      };
+    });
+  } finally {
+    if (spool !== undefined) rmSync(dirname(spool), { recursive: true, force: true });
   }
 }
 
@@ -898,11 +1252,17 @@ function requestSummary(f: RequestFile, req: ApprovalRequest): string {
 
 function readCeremony(path: string | undefined): { file: RequestFile; request: ApprovalRequest; path: string } {
   if (path === undefined) throw new UsageError('give the ceremony file: tinyhsm approval sign|submit FILE');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Failure('IO', `cannot read ${path}: ${(e as Error).message}`);
+  }
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
+    v = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+    throw new UsageError(`${path} is not a ceremony file: ${(e as Error).message}`);
   }
   return { ...readRequestFile(v, path), path };
 }
@@ -974,7 +1334,7 @@ async function officerCommand(positionals: string[], opts: Opts): Promise<{ json
       writePrivateFile(opts.out, k.file);
       writePrivateFile(opts.out + '.pub', k.publicFile);
     } catch (e) {
-      throw new UsageError(`cannot write ${opts.out} or ${opts.out}.pub (an existing file is never overwritten): ${(e as Error).message}`);
+      throw new Failure('IO', `cannot write ${opts.out} or ${opts.out}.pub (an existing file is never overwritten): ${(e as Error).message}`);
     }
     const json = {
       label: opts.label,
@@ -1000,7 +1360,7 @@ async function officerCommand(positionals: string[], opts: Opts): Promise<{ json
       try {
         writeFileSync(opts.out as string, text, { flag: 'wx' });
       } catch (e) {
-        throw new UsageError(`cannot write ${opts.out} (an existing file is never overwritten): ${(e as Error).message}`);
+        throw new Failure('IO', `cannot write ${opts.out} (an existing file is never overwritten): ${(e as Error).message}`);
       }
       const json = { label: opts.label, publicKey: toHex(k.publicKey), fingerprint: toHex(officerFingerprint(k.publicKey)), publicFile: opts.out };
       return { json, text: `officer ${JSON.stringify(opts.label)}: key ${keyId} of this device, public half in ${opts.out}\nfingerprint ${json.fingerprint}` };
@@ -1037,11 +1397,7 @@ async function officerCommand(positionals: string[], opts: Opts): Promise<{ json
 }
 
 async function resetCommand(opts: Opts): Promise<{ json: object; text: string }> {
-  if (!opts.force) {
-    if (!canAsk()) throw new UsageError('reset erases every key, both PINs, the officers and the domain: confirm with --force');
-    const typed = await askLine('this erases every key, both PINs, the officers and the domain of the device; type RESET to go on: ');
-    if (typed !== 'RESET') throw new Cancelled('not confirmed; nothing was erased');
-  }
+  await confirm(opts, 'reset erases every key, both PINs, the officers and the domain of the device', 'reset', 'nothing was erased');
   const approve = opts.approve || [];
   const done = async (c: HsmClient, deviceId: Uint8Array) => ({
     json: { reset: true, deviceId: toHex(deviceId) },
@@ -1059,6 +1415,78 @@ async function resetCommand(opts: Opts): Promise<{ json: object; text: string }>
   });
 }
 
+// ---------------------------------------------------------------- the known-devices file (docs/session.md §9)
+
+/** The pinned devices, by id; a file that cannot be read, or that others could write, fails with the file's own message. */
+function pinnedDevices(kd: KnownDevices): { [deviceIdHex: string]: KnownDevice } {
+  try {
+    return kd.list();
+  } catch (e) {
+    if (e instanceof TrustError) throw new Failure('KNOWN_DEVICES_FILE', e.message);
+    throw e;
+  }
+}
+
+/**
+ * `trust list` and `trust remove DEVICE_ID [--force]`: the known-devices file read and edited without a device. Removing
+ * a device's entry is what lets a device whose identity key changed (its flash erased, the board replaced) be pinned
+ * again with --trust, which never replaces a pinned key by itself (docs/session.md §9).
+ */
+async function trustCommand(positionals: string[], opts: Opts): Promise<{ json: object; text: string }> {
+  const kd = new KnownDevices();
+  const sub = positionals[0];
+  if (sub === 'list') {
+    const devices = Object.entries(pinnedDevices(kd))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([id, d]) => ({
+        deviceId: id,
+        identityKey: d.identityKey,
+        fingerprint: identityFingerprint(d.identityKey),
+        label: d.label ?? null,
+        pinned: d.firstSeen,
+      }));
+    const text = devices.length
+      ? [
+          `${'device id'.padEnd(33)}${'fingerprint'.padEnd(17)}${'pinned since'.padEnd(25)}label`,
+          ...devices.map((d) => `${d.deviceId} ${d.fingerprint} ${d.pinned.padEnd(24)} ${d.label !== null ? JSON.stringify(d.label) : '-'}`),
+          `(${kd.path})`,
+        ].join('\n')
+      : `no device is pinned in ${kd.path} (a command with --trust pins one)`;
+    return { json: { file: kd.path, devices }, text };
+  }
+  if (sub === 'remove') {
+    const given = positionals[1];
+    if (given === undefined || positionals.length > 2)
+      throw new UsageError('usage: tinyhsm trust remove DEVICE_ID [--force] (the id `tinyhsm trust list` shows, or its first 8 or more hex digits)');
+    const want = given.toLowerCase();
+    if (!/^[0-9a-f]{8,32}$/.test(want)) throw new UsageError(`DEVICE_ID is a device id (32 hex digits) or its first 8 or more, got "${given}"`);
+    needForceUnlessAsked(opts, `trust remove forgets device ${given}`);
+    const all = pinnedDevices(kd);
+    const hits = Object.keys(all).filter((id) => id.startsWith(want));
+    if (hits.length === 0) throw new Failure('NOT_FOUND', `no device ${given} in ${kd.path}; \`tinyhsm trust list\` shows the pinned ones`);
+    if (hits.length > 1) throw new UsageError(`${given} begins ${hits.length} device ids (${hits.join(', ')}): give more digits`);
+    const id = hits[0];
+    const entry = all[id];
+    await confirm(
+      opts,
+      `this forgets device ${id}${entry.label ? ` (${JSON.stringify(entry.label)})` : ''}, pinned since ${entry.firstSeen} with the identity key of fingerprint ${identityFingerprint(entry.identityKey)}; the next command to it needs --trust`,
+      id.slice(0, 8),
+      'nothing was removed',
+    );
+    try {
+      kd.forget(id);
+    } catch (e) {
+      if (e instanceof TrustError) throw new Failure('KNOWN_DEVICES_FILE', e.message);
+      throw e;
+    }
+    return {
+      json: { removed: id, identityKey: entry.identityKey, file: kd.path },
+      text: `removed device ${id} from ${kd.path}: a command with --trust pins it again (compare its identity key with \`tinyhsm info\` first)`,
+    };
+  }
+  throw new UsageError('usage: tinyhsm trust (list | remove DEVICE_ID [--force])');
+}
+
 async function approvalCommand(positionals: string[], opts: Opts): Promise<{ json: object; text: string }> {
   const sub = positionals[0];
   if (sub === 'request') {
@@ -1072,7 +1500,7 @@ async function approvalCommand(positionals: string[], opts: Opts): Promise<{ jso
       try {
         writeFileSync(opts.out as string, JSON.stringify(file, null, 1) + '\n', { flag: 'wx' });
       } catch (e) {
-        throw new UsageError(`cannot write ${opts.out} (an existing file is never overwritten): ${(e as Error).message}`);
+        throw new Failure('IO', `cannot write ${opts.out} (an existing file is never overwritten): ${(e as Error).message}`);
       }
       return { json: file, text: `ceremony file ${opts.out}: a new challenge replaces any earlier one on the device\n${requestSummary(file, req)}` };
     });
@@ -1171,13 +1599,16 @@ function hexField(h: string): Uint8Array {
 
 function readJson<T extends { format: string }>(path: string | undefined, format: string, flag: string): T {
   if (path === undefined) throw new UsageError(`give the ${format} file with ${flag}`);
+  // `-` is standard input (README "--in -"); a file that cannot be read fails (exit 1), one that is not this JSON is a usage error
+  const name = path === '-' ? 'standard input' : path;
   let v: T;
   try {
-    v = JSON.parse(readFileSync(path, 'utf8')) as T;
+    v = JSON.parse(readInput(path, flag.split(' ')[0]).toString('utf8')) as T;
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+    if (e instanceof Failure || e instanceof UsageError) throw e;
+    throw new UsageError(`${name} is not a ${format} file: ${(e as Error).message}`);
   }
-  if (!v || v.format !== format) throw new UsageError(`${path} is not a ${format} file`);
+  if (!v || v.format !== format) throw new UsageError(`${name} is not a ${format} file`);
   return v;
 }
 
@@ -1185,7 +1616,7 @@ function writeNew(path: string, v: object): void {
   try {
     writeFileSync(path, JSON.stringify(v, null, 1) + '\n', { flag: 'wx' });
   } catch (e) {
-    throw new UsageError(`cannot write ${path} (an existing file is never overwritten): ${(e as Error).message}`);
+    throw new Failure('IO', `cannot write ${path} (an existing file is never overwritten): ${(e as Error).message}`);
   }
 }
 
@@ -1206,7 +1637,8 @@ async function officerOf(path: string, officers: { fingerprint: string }[]): Pro
  */
 async function reshareInto(join: JoinFile, domain: DomainFile, keyPath: string | undefined, identity: string, opts: Opts): Promise<string> {
   if (identity.toLowerCase() !== join.identityKey)
-    throw new UsageError(
+    throw new Failure(
+      'VERIFICATION_FAILED',
       `the join request names identity key ${join.identityKey}, not ${identity}: do not seal your share to it (the host that made the request may not be the device you mean)`,
     );
   if (join.domainId !== domain.domainId) throw new UsageError(`the join request is for domain ${join.domainId}; the domain file is ${domain.domainId}`);
@@ -1228,7 +1660,8 @@ async function reshareInto(join: JoinFile, domain: DomainFile, keyPath: string |
     const o = await officerOf(keyPath, domain.officers);
     [index, label] = [o.index, o.label];
     sealed = reshare(hexField(domain.officers[o.index].share), o.privateKey, hexField(domain.domainId), hexField(join.identityKey));
-    if (sealed === undefined) throw new UsageError(`the share of officer ${o.index} (${o.label}) in the domain file does not open with ${keyPath}`);
+    if (sealed === undefined)
+      throw new Failure('VERIFICATION_FAILED', `the share of officer ${o.index} (${o.label}) in the domain file does not open with ${keyPath}`);
   }
   join.shares = join.shares.filter((s) => s.officer !== index).concat([{ officer: index, label, sealed: toHex(sealed as Uint8Array) }]);
   return label;
@@ -1287,6 +1720,7 @@ async function domainCommand(positionals: string[], opts: Opts): Promise<{ json:
   }
   if (sub === 'reshare') {
     const path = positionals[1];
+    if (path === '-') throw new UsageError('domain reshare adds your share to JOIN in place: give the file, not standard input');
     const join = readJson<JoinFile>(path, JOIN_FORMAT, 'the join request as the first argument');
     const domain = readJson<DomainFile>(opts.domain, DOMAIN_FORMAT, '--domain FILE');
     if ((opts['officer-key'] === undefined) === (opts['officer-device'] === undefined) || opts.identity === undefined)
@@ -1425,17 +1859,22 @@ async function cloneCommand(opts: Opts): Promise<{ json: object; text: string }>
   return { json: { domainId, from: toHex(fromInfo.deviceId), restored, steps }, text: steps.join('\n') };
 }
 
-/** One line typed on the terminal, with echo (a confirmation). */
-function askLine(prompt: string): Promise<string> {
+/** One line typed on the terminal, with echo (a confirmation); Ctrl-C or Ctrl-D cancels, saying `nothing` happened. */
+function askLine(prompt: string, nothing: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   return new Promise((resolve, reject) => {
+    let answered = false;
     rl.question(prompt, (a) => {
+      answered = true;
       rl.close();
       resolve(a.trim());
     });
-    rl.once('SIGINT', () => {
-      rl.close();
-      reject(new Cancelled('cancelled; nothing was erased'));
+    rl.once('SIGINT', () => rl.close());
+    rl.once('close', () => {
+      if (!answered) {
+        process.stderr.write('\n');
+        reject(new Cancelled(`cancelled; ${nothing}`));
+      }
     });
   });
 }
@@ -1474,18 +1913,6 @@ function opensslVerify(alg: number, publicKey: Uint8Array, message: Uint8Array, 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Raw r‖s to the DER ECDSA-Sig-Value OpenSSL reads (RFC 3279 §2.2.3). */
-function rawSignatureToDer(sig: Uint8Array): Uint8Array {
-  const int = (b: Uint8Array) => {
-    let i = 0;
-    while (i < b.length - 1 && b[i] === 0) i++;
-    const v = b[i] & 0x80 ? Buffer.concat([Buffer.of(0), b.subarray(i)]) : Buffer.from(b.subarray(i));
-    return Buffer.concat([Buffer.of(0x02, v.length), v]);
-  };
-  const body = Buffer.concat([int(sig.subarray(0, 32)), int(sig.subarray(32))]);
-  return Buffer.concat([Buffer.of(0x30, body.length), body]);
 }
 
 /** The PINs the demo gives the throwaway simulator it starts (never a real device). */
@@ -1583,9 +2010,17 @@ async function demo(opts: Opts): Promise<{ json: object; text: string }> {
   return { json: { device, refused, results }, text: lines.join('\n') };
 }
 
+/** Print one error (stderr: a JSON object with --json, else `tinyhsm CMD: message`) and return its exit code. */
+function reportError(cmd: string | undefined, e: unknown, json: boolean): number {
+  const r = explain(e);
+  process.stderr.write(json ? JSON.stringify(r.json) + '\n' : `tinyhsm${cmd !== undefined ? ` ${cmd}` : ''}: ${r.text}\n`);
+  return r.code;
+}
+
 function explain(e: unknown): { json: object; text: string; code: number } {
   if (e instanceof UsageError) return { json: { error: { status: 'USAGE', message: e.message } }, text: e.message, code: 2 };
   if (e instanceof Cancelled) return { json: { error: { status: 'CANCELLED', message: e.message } }, text: e.message, code: 130 };
+  if (e instanceof Failure) return { json: { error: { status: e.status, message: e.message } }, text: e.message, code: 1 };
   if (e instanceof HsmError) {
     const name = e.statusName || String(e.status);
     const hint = e.hint || (STATUS_HINTS as { [k: string]: string })[name] || undefined;
@@ -1739,9 +2174,20 @@ async function auditPull(opts: Opts): Promise<{ json: object; text: string }> {
 /** `audit verify`: FILE on its own, then (unless --offline) against the device's log and a fresh checkpoint. */
 async function auditVerify(opts: Opts): Promise<{ json: object; text: string }> {
   const path = opts.in;
-  if (!path) throw new UsageError('audit verify needs --in FILE (a file written by `tinyhsm audit pull`)');
-  const lines = readLog(path);
-  if (lines.length === 0) throw new UsageError(`${path} is missing or empty`);
+  if (!path) throw new UsageError('audit verify needs --in FILE (a file written by `tinyhsm audit pull`; - reads standard input)');
+  let lines: AuditLine[];
+  if (path === '-') {
+    const text = readInput(path, '--in').toString('utf8');
+    try {
+      lines = parseAuditLines(text, 'standard input');
+    } catch (e) {
+      throw new HsmError('AUDIT_INVALID', (e as Error).message);
+    }
+  } else {
+    readInput(path, '--in'); // a file that is not there, or not readable, fails as I/O (exit 1)
+    lines = readLog(path);
+  }
+  if (lines.length === 0) throw new UsageError(`${path === '-' ? 'standard input' : path} is empty: nothing to verify`);
   const file = verifyAuditLines(lines);
   const problems = [...file.problems];
   let device: { next: number; oldest: number; notInFile: number; acked: number; forced: boolean; locked: boolean } | undefined;
@@ -1811,56 +2257,90 @@ async function auditCommand(positionals: string[], opts: Opts): Promise<{ json: 
 
 /** Entry point: returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const cmd = argv[0];
+  let cmd: string | undefined = argv[0];
   if (cmd === 'sim') return (await runSimCommand(argv.slice(1))) ?? 0;
+  // with --json every failure is one JSON object on stderr, a command line that does not parse included
+  const jsonErrors = argv.includes('--json');
+  // flags may come before the command (`tinyhsm --device sim list`): then the command is the first positional
+  const flagsFirst = cmd !== undefined && cmd.startsWith('-');
   let parsed;
   try {
-    parsed = parseArgs({ args: argv.slice(1), options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: flagsFirst ? argv : argv.slice(1), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    process.stderr.write(`tinyhsm: ${(e as Error).message}\n\n${USAGE}\n`);
-    return 2;
+    // a mistyped command is named as such, not as a flag it does not know
+    if (cmd !== undefined && !flagsFirst && cmd !== 'help' && cmd !== 'version' && !commandNames().includes(cmd))
+      return reportError(cmd, unknownCommand(cmd), jsonErrors);
+    const help = flagsFirst ? 'tinyhsm --help' : `tinyhsm ${cmd} --help`;
+    return reportError(flagsFirst ? undefined : cmd, new UsageError(argsErrorText(e, Object.keys(OPTIONS), help)), jsonErrors);
   }
+  if (flagsFirst) cmd = parsed.positionals.shift();
   const opts = parsed.values as Opts;
-  if (cmd === '--version' || cmd === 'version' || opts.version) {
+  if (cmd === 'version' || opts.version) {
     const version = packageVersion();
     process.stdout.write((opts.json ? JSON.stringify({ version, protocol: PROTOCOL_VERSION }) : `tinyhsm ${version} (protocol ${PROTOCOL_VERSION})`) + '\n');
     return 0;
   }
   // `tinyhsm CMD --help` and `tinyhsm help CMD`: that command's forms; otherwise the whole usage
-  const about = cmd === 'help' ? parsed.positionals[0] : cmd && !cmd.startsWith('-') ? cmd : undefined;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h' || opts.help) {
+  const about = cmd === 'help' ? parsed.positionals[0] : cmd;
+  if (cmd === undefined || cmd === 'help' || opts.help) {
     if (about !== undefined) {
       const one = commandHelp(about);
-      if (one === undefined) {
-        process.stderr.write(`tinyhsm: ${unknownCommand(about).message}\n`);
-        return 2;
-      }
+      if (one === undefined) return reportError(undefined, unknownCommand(about), jsonErrors);
       process.stdout.write(one + '\n');
       return 0;
     }
+    // no command at all: the whole usage on a terminal, one JSON error for a program
+    if (cmd === undefined && !opts.help && jsonErrors)
+      return reportError(undefined, new UsageError('no command given; `tinyhsm --help` lists the commands'), true);
     process.stdout.write(USAGE + '\n');
-    return cmd ? 0 : 2;
+    return cmd === undefined && !opts.help ? 2 : 0;
   }
+  const command: string = cmd;
+  // one report per run: the answer, or one error (a late Ctrl-C or a stray exception must not add a second one)
+  let reported = false;
+  const fail = (e: unknown): number => {
+    if (reported) return explain(e).code;
+    reported = true;
+    return reportError(command, e, opts.json === true);
+  };
   // Ctrl-C while the device waits for its button: cancel the request (CANCEL frame) and end cleanly
   const ac = new AbortController();
+  const leave = () => {
+    fail(new Cancelled('interrupted (Ctrl-C)'));
+    process.exit(130);
+  };
   const onInterrupt = () => {
     ac.abort(new Error('interrupted (Ctrl-C)'));
     // a request that is not waiting for the button (or a device that does not answer the CANCEL) must not keep the
     // person waiting: leave soon, at once on a second Ctrl-C (the client's exit hook still closes the session)
-    setTimeout(() => process.exit(130), 3000).unref();
-    process.once('SIGINT', () => process.exit(130));
+    setTimeout(leave, 3000).unref();
+    process.once('SIGINT', leave);
+  };
+  // an exception outside the command's promise (a link's stray error event): still one error, exit 1, no stack trace
+  const onStray = (e: unknown) => {
+    fail(e instanceof Error ? e : new Error(String(e)));
+    process.exit(1);
   };
   interrupt = ac.signal;
   process.once('SIGINT', onInterrupt);
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
   try {
-    const { json, text } = await run(cmd, parsed.positionals, opts);
-    process.stdout.write((opts.json ? JSON.stringify(json) : text) + '\n');
+    const out = dataOut(command, parsed.positionals, opts);
+    if (out) checkOutput(out.path);
+    const { json, text, bytes } = await run(command, parsed.positionals, opts);
+    // binary output (sign --format raw) goes out as it is, without a newline
+    const answer = opts.json ? JSON.stringify(json) + '\n' : bytes !== undefined ? bytes : text + '\n';
+    if (out) writeOutput(out.path, answer, out.secret);
+    reported = true;
+    if (!out) process.stdout.write(answer);
+    else if (opts.json) process.stdout.write(JSON.stringify({ out: out.path }) + '\n');
     return 0;
   } catch (e) {
-    const { json, text, code } = explain(e);
-    process.stderr.write(opts.json ? JSON.stringify(json) + '\n' : `tinyhsm ${cmd}: ${text}\n`);
-    return code;
+    return fail(e);
   } finally {
+    process.removeListener('uncaughtException', onStray);
+    process.removeListener('unhandledRejection', onStray);
     process.removeListener('SIGINT', onInterrupt);
     interrupt = undefined;
   }

@@ -57,7 +57,7 @@ describe('tinyhsm audit', () => {
     await ok(['sign', '--key', String(k.id), '--data', '616263']);
     const wrong = await cli(['list', '--pin', 'not-the-pin-9']);
     expect(wrong.code).toBe(1);
-    await ok(['delete', '--key', String(k.id)]);
+    await ok(['delete', '--key', String(k.id), '--force']);
     // no auditor yet: reading works as user, acknowledging needs the auditor
     expect((await refused(['audit', 'pull', '--out', p('x.jsonl'), '--ack'], auditor)).error.message).toMatch(/no auditor PIN is set/);
     await ok(['audit', 'settings', '--new-auditor-pin', AUDITOR]);

@@ -204,15 +204,15 @@ describe('tinyhsm CLI: initialization, login, roles, policy and attestation', ()
       '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb\n',
     );
     expect(k2.publicKey).toBe('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c');
-    // usage mistakes: both forms, neither, a file that is not hex: exit code 2, nothing sent
-    for (const [args, re] of [
-      [['--private', seed, '--private-file', keyFile], /not both/],
-      [[], /--private-file FILE .* or --private HEX is required/],
-      [['--private-file', join(dir, 'missing.hex')], /cannot read/],
-      [['--private-file', '-'], /must hold the key in hex/],
+    // usage mistakes: both forms, neither, a file that is not hex: exit code 2; a file that cannot be read: 1 (I/O); nothing sent
+    for (const [args, re, code] of [
+      [['--private', seed, '--private-file', keyFile], /not both/, 2],
+      [[], /--private-file FILE .* or --private HEX is required/, 2],
+      [['--private-file', join(dir, 'missing.hex')], /cannot read/, 1],
+      [['--private-file', '-'], /must hold the key in hex/, 2],
     ] as const) {
       const r = await cli.run(['import', '--alg', 'ed25519', ...args], { HSM_SO_PIN: SO }, 'not hex');
-      expect(r.code, r.stderr).toBe(2);
+      expect(r.code, r.stderr).toBe(code);
       expect(r.stderr).toMatch(re);
     }
     const sig = await cli.json(['sign', '--key', String(k.id), '--data', ''], { HSM_PIN: USER });

@@ -103,9 +103,9 @@ describe('tinyhsm officer, approval and reset', () => {
     const pk = await ok(['keygen', '--alg', 'ed25519', '--protected', '--pin', USER]);
     const listedKeys = (await ok(['list', '--pin', USER])).keys as { id: number; protected: boolean }[];
     expect(listedKeys.find((x) => x.id === pk.id)!.protected).toBe(true);
-    expect((await refused(['delete', '--key', String(pk.id), '--pin', USER])).status).toBe('APPROVAL_REQUIRED');
-    expect((await refused(['delete', '--key', String(pk.id), '--pin', USER, '--approve', key('bob')])).status).toBe('APPROVAL_REQUIRED');
-    expect((await ok(['delete', '--key', String(pk.id), '--pin', USER, '--approve', key('alice'), '--approve', key('bob')])).deleted).toBe(pk.id);
+    expect((await refused(['delete', '--key', String(pk.id), '--force', '--pin', USER])).status).toBe('APPROVAL_REQUIRED');
+    expect((await refused(['delete', '--key', String(pk.id), '--force', '--pin', USER, '--approve', key('bob')])).status).toBe('APPROVAL_REQUIRED');
+    expect((await ok(['delete', '--key', String(pk.id), '--force', '--pin', USER, '--approve', key('alice'), '--approve', key('bob')])).deleted).toBe(pk.id);
 
     // and through a ceremony file, which logs in as the command's gate asks (the user, for KEY_DELETE)
     const pk2 = await ok(['keygen', '--alg', 'ed25519', '--protected', '--pin', USER]);

@@ -213,7 +213,7 @@ describe('tinyhsm CLI over a pty', () => {
     const fp = spawnSync('ssh-keygen', ['-l', '-f', sshFile], { encoding: 'utf8' });
     if (fp.error === undefined) expect(fp.status, fp.stderr).toBe(0);
     expect(cliJson(['random', '32']).random).toMatch(/^[0-9a-f]{64}$/);
-    expect(cliJson(['delete', '--key', String(k.id)])).toEqual({ deleted: k.id });
+    expect(cliJson(['delete', '--key', String(k.id), '--force'])).toEqual({ deleted: k.id });
     expect((cliJson(['list']).keys as { id: number }[]).map((x) => x.id)).not.toContain(k.id);
   });
 
