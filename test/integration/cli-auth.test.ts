@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HsmClient, verifyAttestation } from '../../host/index.ts';
 import { cliCommand, freshKnownDevices, nodeBundle, runCli, spawnSim, verifyWithNode, type SimProcess } from '../helpers/sim.ts';
+import { onTerminal } from '../helpers/terminal.ts';
 import { hsmFailure } from '../helpers/hsm-error.ts';
 
 const USER = 'user-pin-4821';
@@ -349,15 +350,8 @@ describe('tinyhsm CLI: initialization, login, roles, policy and attestation', ()
   });
 
   it('on a terminal the PIN is asked for without echo', async () => {
-    const cmd = await cliCommand();
-    const r = spawnSync('python3', ['-c', PTY_DRIVER, process.execPath, ...cmd, 'list', '--device', sim.device], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, TINYHSM_BUNDLE: await nodeBundle(), HSM_KNOWN_DEVICES: known, HSM_PIN: '', HSM_SO_PIN: '', ANSWERS: JSON.stringify([USER]) },
-    });
-    if (r.error) return; // no python3: the pty simulator would not have started either
-    expect(r.status, r.stderr).toBe(0);
-    const got = JSON.parse(r.stdout) as { out: string; code: number; prompts: number };
+    const env = { HSM_KNOWN_DEVICES: known, HSM_PIN: '', HSM_SO_PIN: '' };
+    const got = await onTerminal(env, ['list', '--device', sim.device], [USER], 'PIN: ');
     expect(got.prompts).toBe(1);
     expect(got.out).toContain('user PIN: ');
     expect(got.out).not.toContain(USER); // not echoed
@@ -371,24 +365,15 @@ describe('tinyhsm CLI: init on a terminal', () => {
     const known = freshKnownDevices();
     const sim = await spawnSim(['--pty'], { init: false });
     try {
-      const cmd = await cliCommand();
-      const env = { ...process.env, TINYHSM_BUNDLE: await nodeBundle(), HSM_KNOWN_DEVICES: known, HSM_PIN: '', HSM_SO_PIN: '' };
-      const onPty = (answers: string[]) => {
-        const r = spawnSync('python3', ['-c', PTY_DRIVER, process.execPath, ...cmd, 'init', '--trust', '--device', sim.device], {
-          encoding: 'utf8',
-          timeout: 60_000,
-          env: { ...env, ANSWERS: JSON.stringify(answers) },
-        });
-        expect(r.status, r.stderr).toBe(0);
-        return JSON.parse(r.stdout) as { out: string; code: number; prompts: number };
-      };
-      const differ = onPty([USER, 'typo-' + USER]);
+      const env = { HSM_KNOWN_DEVICES: known, HSM_PIN: '', HSM_SO_PIN: '' };
+      const onPty = (answers: string[]) => onTerminal(env, ['init', '--trust', '--device', sim.device], answers, 'PIN: ');
+      const differ = await onPty([USER, 'typo-' + USER]);
       expect(differ.code).toBe(2);
       expect(differ.out).toContain('differ');
       expect(differ.out).not.toContain(USER);
       const cli = tool(() => sim, known);
       expect((await cli.json(['info'])).initialized).toBe(false);
-      const ok = onPty([USER, USER, SO, SO]);
+      const ok = await onPty([USER, USER, SO, SO]);
       expect(ok.prompts).toBe(4);
       expect(ok.out).toMatch(/new user PIN: [\s\S]*repeat the new user PIN: [\s\S]*new SO PIN: [\s\S]*repeat the new SO PIN: /);
       expect(ok.out).not.toContain(USER);
@@ -461,35 +446,3 @@ function createPublicKeyBytes(): Uint8Array {
   const pub = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x as string;
   return new Uint8Array(Buffer.from(pub, 'base64url'));
 }
-
-/**
- * Runs argv on a new pseudo-terminal (so the CLI's standard input IS a terminal), answers each "PIN: " prompt with the
- * next entry of $ANSWERS followed by Enter, and prints {"out": everything the terminal showed, "code", "prompts"}.
- * With echo on (the terminal's default) a typed PIN would appear in "out"; the CLI must have turned it off.
- */
-const PTY_DRIVER = `
-import json, os, pty, select, sys, time
-answers = json.loads(os.environ.get('ANSWERS', '[]'))
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b''
-prompts = 0
-deadline = time.time() + 50
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 0.2)
-    if not r:
-        continue
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    if out.count(b'PIN: ') > prompts and prompts < len(answers):
-        os.write(fd, answers[prompts].encode() + b'\\r')
-        prompts += 1
-_, status = os.waitpid(pid, 0)
-print(json.dumps({'out': out.decode('utf-8', 'replace'), 'code': os.waitstatus_to_exitcode(status), 'prompts': prompts}))
-`;
