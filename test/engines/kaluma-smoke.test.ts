@@ -1,4 +1,4 @@
-// The link's 0x03 behaviour in both Kaluma twin forms: data in the image, a stop that hands the link to the REPL in the upload (the whole flow is test/engines/kaluma.test.ts).
+// The link's 0x03 behaviour in both Kaluma twin forms: data in the image, a stop that hands the link to the REPL in the upload (the whole flow is test/engines/kaluma-pico2.test.ts and kaluma-pico.test.ts).
 import { afterAll, describe, it, expect } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
