@@ -255,7 +255,10 @@ export class HsmClient {
 
   /** One key: algorithm, public key, label, origin and policy. */
   async publicKey(keyId: number, opts?: CallOptions): Promise<KeyPublicResponse> {
-    return (await this.call(Command.KEY_PUBLIC, { keyId }, opts)) as unknown as KeyPublicResponse;
+    const r = (await this.call(Command.KEY_PUBLIC, { keyId }, opts)) as unknown as KeyPublicResponse;
+    // sign() chooses by algorithm: a caller that read the key first spares it asking again
+    this.algs.set(keyId, r.alg);
+    return r;
   }
 
   /**
@@ -459,12 +462,8 @@ export class HsmClient {
 
   /** A key's algorithm id, asked once per key id (ids are never reused: docs/protocol.md §4). */
   private async algOf(keyId: number, opts: CallOptions): Promise<number> {
-    let alg = this.algs.get(keyId);
-    if (alg === undefined) {
-      alg = (await this.publicKey(keyId, opts)).alg;
-      this.algs.set(keyId, alg);
-    }
-    return alg;
+    const known = this.algs.get(keyId);
+    return known !== undefined ? known : (await this.publicKey(keyId, opts)).alg;
   }
 
   /** Shared secret between a device key (x25519 or ecdsa-p256) and a peer public key. */

@@ -58,6 +58,28 @@ describe('streamed Ed25519 (SIGN_BEGIN, SIGN_UPDATE)', () => {
     expect(verifyWithNode('ed25519', publicKey, msg, sig)).toBe(true);
     expect(seen.at(-1)).toBe(1);
     expect(await c.sign(keyId, { message: bytesSource(msg) })).toEqual(sig);
+    // a key whose public key the caller read first is not asked for again: one KEY_PUBLIC, then the stream
+    const { keyId: other } = await c.generateKey('ed25519', 'read-first');
+    const from = (await c.auditCheckpoint()).next;
+    await c.publicKey(other);
+    await c.sign(other, { message: msg });
+    expect((await c.auditReadAll(from)).entries.map((e) => e.command)).toEqual(['KEY_PUBLIC', 'SIGN_BEGIN']);
+  });
+
+  it('a touch key: SIGN_BEGIN waits for the button; cancelled, no stream is open; one press signs the whole stream', async () => {
+    const sim = await sims.boot();
+    const c = sims.client(sim, { login: SIM_LOGIN });
+    const { keyId, publicKey } = await c.generateKey('ed25519', 'touch', { touch: true });
+    const m = randomBytes(MAX_DATA * 2 + 5);
+    const ac = new AbortController();
+    const begin = { keyId, length: m.length, sha256: sha256(m) };
+    const aborted = await hsmFailure(c.call(Command.SIGN_BEGIN, begin, { signal: ac.signal, onKeepalive: () => ac.abort() }));
+    expect(aborted.statusName).toBe('ABORTED');
+    expect((await hsmFailure(c.call(Command.SIGN_UPDATE, { pass: 1, offset: 0, data: m.subarray(0, 10) }))).reason).toBe(Reason.NO_SIGN_STREAM);
+    let presses = 0;
+    const sig = await c.sign(keyId, { message: m }, { onKeepalive: (e) => e.presence && presses++ === 0 && sim.pressButton() });
+    expect(presses).toBeGreaterThan(0);
+    expect(verifyWithNode('ed25519', publicKey, m, sig)).toBe(true);
   });
 
   it('a second pass of other bytes gives no signature (STREAM_MISMATCH [2]) and ends the stream: one nonce never signs two messages', async () => {
