@@ -1,10 +1,11 @@
 // The real OpenSSH programs for the ssh tests (docs/ssh.md): finding them, a throwaway sshd on 127.0.0.1, ssh options that read nothing of the user's, a raw agent-protocol client, and the skip-or-fail rule for machines without them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { userInfo } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { agentFrame } from '../../host/ssh.ts';
+import { spawnSim, type SimProcess } from './sim.ts';
 
 /** sshd(8) must be started by its absolute path; Debian puts it here. */
 export const SSHD = '/usr/sbin/sshd';
@@ -284,4 +285,18 @@ export async function agentRequest(path: string, body: Uint8Array): Promise<Buff
   } finally {
     c.close();
   }
+}
+
+/**
+ * What every ssh test file starts from: a temporary directory sshd's sessions can read (0755, same user), a simulator
+ * on a socket in it, initialized with the test PINs, and an sshd starting there. `sshd` is awaited by the caller once
+ * its own setup is done; a failure to start is reported there, not as an unhandled rejection.
+ */
+export async function sshWorkspace(prefix: string): Promise<{ dir: string; sim: SimProcess; sshd: Promise<Sshd> }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  const sim = await spawnSim(['--socket', join(dir, 'sim.sock')]);
+  const sshd = startSshd(dir);
+  sshd.catch(() => {});
+  return { dir, sim, sshd };
 }

@@ -1,8 +1,7 @@
 // `tinyhsm ssh-agent` against the real OpenSSH programs (docs/ssh.md): ssh-add lists and test-signs, ssh logs in to a throwaway sshd (also through ssh -A), ssh-keygen -Y signs, and the agent refuses what it must (locked, unknown key, malformed, a bad session-bind, a busy button).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign as nodeSign, randomBytes, createHash, type KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +10,8 @@ import { InProcessTransport } from '../../host/transports/inprocess.ts';
 import { SshAgent } from '../../host/ssh-agent.ts';
 import { AgentMessage, SshReader, SshWriter, devicePublicKeyBlob, verifySshSignature } from '../../host/ssh.ts';
 import { Alg } from '../../firmware/protocol/index.ts';
-import { SIM_PIN_ENV, SIM_USER_PIN, cliCommand, nodeBundle, runCli, spawnSim, startInProcess, type SimProcess } from '../helpers/sim.ts';
-import { AgentConnection, agentRequest, opensshSkip, run, sshOptions, startSshd, type Sshd } from '../helpers/openssh.ts';
+import { SIM_PIN_ENV, SIM_USER_PIN, cliCommand, nodeBundle, runCli, startInProcess, type SimProcess } from '../helpers/sim.ts';
+import { AgentConnection, agentRequest, opensshSkip, run, sshOptions, sshWorkspace, type Sshd } from '../helpers/openssh.ts';
 
 const { skip, reason } = opensshSkip();
 
@@ -116,11 +115,8 @@ describe.skipIf(skip)(skip ? `ssh-agent with OpenSSH: skipped, ${reason}` : 'ssh
   beforeAll(async () => {
     // only in CI do the tests get here without the programs: fail, saying what is missing
     if (reason) throw new Error(reason);
-    dir = mkdtempSync(join(tmpdir(), 'tinyhsm-ssh-agent-'));
-    chmodSync(dir, 0o755); // sshd's session (same user) reads files here
-    sim = await spawnSim(['--socket', join(dir, 'sim.sock')]);
-    const sshdReady = startSshd(dir);
-    sshdReady.catch(() => {}); // awaited below; a failure is reported there, not as an unhandled rejection
+    let sshdReady: Promise<Sshd>;
+    ({ dir, sim, sshd: sshdReady } = await sshWorkspace('tinyhsm-ssh-agent-'));
     // the keys: two that sign (one of each curve), one without a label, one that needs a press, and two the agent must not list
     const c = await HsmClient.open(sim.device, { knownDevices: null, closeOnExit: false });
     try {

@@ -1,12 +1,11 @@
 // `tinyhsm ssh-ca sign` against the real OpenSSH programs (docs/ssh.md "Certificates"): ssh-keygen -L reads what a device key signed, and sshd lets a certificate in only within its validity and for its principals.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HsmClient } from '../../host/client.ts';
 import { parseCertificate, parsePublicKeyLine, verifySshSignature, DEFAULT_USER_EXTENSIONS } from '../../host/ssh.ts';
-import { SIM_PIN_ENV, SIM_USER_PIN, runCli, spawnSim, type SimProcess } from '../helpers/sim.ts';
-import { USER, opensshSkip, run, sshOptions, startSshd, type Sshd } from '../helpers/openssh.ts';
+import { SIM_PIN_ENV, SIM_USER_PIN, runCli, type SimProcess } from '../helpers/sim.ts';
+import { USER, opensshSkip, run, sshOptions, sshWorkspace, type Sshd } from '../helpers/openssh.ts';
 
 const { skip, reason } = opensshSkip();
 
@@ -28,11 +27,8 @@ describe.skipIf(skip)(skip ? `ssh-ca with OpenSSH: skipped, ${reason}` : 'ssh-ca
   beforeAll(async () => {
     // only in CI do the tests get here without the programs: fail, saying what is missing
     if (reason) throw new Error(reason);
-    dir = mkdtempSync(join(tmpdir(), 'tinyhsm-ssh-ca-'));
-    chmodSync(dir, 0o755);
-    sim = await spawnSim(['--socket', join(dir, 'sim.sock')]);
-    const sshdReady = startSshd(dir);
-    sshdReady.catch(() => {}); // awaited below; a failure is reported there, not as an unhandled rejection
+    let sshdReady: Promise<Sshd>;
+    ({ dir, sim, sshd: sshdReady } = await sshWorkspace('tinyhsm-ssh-ca-'));
     const c = await HsmClient.open(sim.device, { knownDevices: null, closeOnExit: false });
     try {
       await c.login('user', SIM_USER_PIN);
