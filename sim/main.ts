@@ -1,4 +1,4 @@
-// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE [--power-cut-after N]]`: a simulated token served until SIGINT/SIGTERM or a power cut (docs/architecture.md §6–§7); a line `press` on stdin presses its button (docs/security.md §7).
+// `tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--fast] [--flash FILE [--power-cut-after N]]`: a simulated token served until SIGINT/SIGTERM or a power cut (docs/architecture.md §6–§7); a line `press` on stdin presses its button (docs/security.md §7).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve as resolvePath } from 'node:path';
@@ -10,7 +10,7 @@ import { locatePtyLauncher } from './locate.ts';
 import { MAX_FLASH_PAGES, MIN_FLASH_PAGES } from './flash.ts';
 import { argsErrorText } from './args.ts';
 
-export const SIM_USAGE = `usage: tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--armor] [--max-packet N] [--bundle FILE]
+export const SIM_USAGE = `usage: tinyhsm sim [--pty | --socket PATH] [--json] [--seed HEX] [--fast] [--armor] [--max-packet N] [--bundle FILE]
                   [--flash FILE [--flash-pages N] [--power-cut-after N]]
 
 Runs the firmware bundle (dist/tinyhsm-node.js) as a simulated token until Ctrl-C or SIGTERM.
@@ -18,6 +18,9 @@ Runs the firmware bundle (dist/tinyhsm-node.js) as a simulated token until Ctrl-
   --socket PATH    serve on a unix socket instead (owner-only; one client at a time)
   --json           print exactly one JSON line first: {"pty":"/dev/pts/N"} or {"socket":"PATH"}
   --seed HEX       deterministic RNG (tests only: the keys are reproducible; also seeds torn writes)
+  --fast           crypto on node:crypto (OpenSSL) instead of the device's own noble code: several times faster
+                   signing for CI, but not the code a board runs (INFO says platform node-sim-fast); the
+                   power-on self-tests still run on it. In-process, HsmClient.open('sim', { simFast: true })
   --armor          speak the text armor Kaluma uses instead of binary frames
   --max-packet N   largest packet the device accepts (2048..65535)
   --bundle FILE    firmware bundle to run (default dist/tinyhsm-node.js)
@@ -46,6 +49,7 @@ const OPTIONS = {
   socket: { type: 'string' },
   json: { type: 'boolean' },
   seed: { type: 'string' },
+  fast: { type: 'boolean' },
   armor: { type: 'boolean' },
   'max-packet': { type: 'string' },
   bundle: { type: 'string' },
@@ -230,6 +234,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
       flash: flashPath,
       flashPages,
       powerCutAfterWords: powerCutAfter,
+      fast: values.fast === true,
     });
   } catch (e) {
     stopNow('failed');
@@ -250,7 +255,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
   else {
     const what = exposure.kind === 'pty' ? 'a raw pseudo-terminal' : 'a unix socket';
     process.stdout.write(
-      `tinyhsm simulator serving on ${exposure.address} (${what}${values.seed !== undefined ? ', seeded RNG: test keys only' : ''})\n` +
+      `tinyhsm simulator serving on ${exposure.address} (${what}${values.seed !== undefined ? ', seeded RNG: test keys only' : ''}${values.fast ? ', fast: node:crypto, not the device code' : ''})\n` +
         (flashPath !== undefined
           ? `  flash: ${flashPath} (${sim.flash ? sim.flash.pageCount : 0} pages of 4096 bytes)\n`
           : `  no --flash: the device forgets its keys when it stops\n`) +

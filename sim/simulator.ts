@@ -8,6 +8,8 @@ import { LinkFaults, type Direction } from './link.ts';
 import { locateNodeBundle } from './locate.ts';
 import { FlashBugError, PowerCutError, PowerCutFlash, SimFlash, type PowerCutInfo } from './flash.ts';
 import { fileCounter, memoryCounter, type SimCounter } from './counter.ts';
+import { createFastCrypto } from './fast-crypto.ts';
+import type { Crypto } from '../firmware/hal/index.ts';
 
 export type { Direction } from './link.ts';
 export type { PowerCutInfo } from './flash.ts';
@@ -42,6 +44,12 @@ export interface SimulatorOptions {
    * else in memory; false: a board without one (INFO rollbackProtection false).
    */
   monotonic?: boolean;
+  /**
+   * Crypto on node:crypto instead of the bundle's noble (sim/fast-crypto.ts; docs/architecture.md §7): faster, but not
+   * the device's code path, so INFO says 'node-sim-fast'. A function receives the fast HAL and returns the one to
+   * install (tests break it on purpose to see the power-on self-tests catch it).
+   */
+  fast?: boolean | ((fast: Crypto) => Crypto);
 }
 
 /** Something the device did that a real board would show as a crash: an exception out of its receive handler or a timer. */
@@ -490,6 +498,11 @@ export class Simulator {
     const ctx = vm.createContext(sandbox, { name: 'tinyhsm-device', codeGeneration: { strings: false, wasm: false } });
     this.ctx = ctx;
     this.ctxUint8Array = vm.runInContext('Uint8Array', ctx) as Uint8ArrayConstructor;
+    const fast = this.opts.fast;
+    if (fast) {
+      const c = createFastCrypto({ bytes: this.ctxUint8Array, error: vm.runInContext('Error', ctx) as ErrorConstructor, random: this.rng });
+      board.crypto = typeof fast === 'function' ? fast(c) : c;
+    }
     this.bootedAt = performance.now();
     this.boots++;
     try {

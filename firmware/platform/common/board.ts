@@ -44,6 +44,11 @@ export interface BoardGlobals {
    * flash image written back is not detected, and INFO says rollbackProtection false.
    */
   monotonic?: { read(): number; advance(value: number): void };
+  /**
+   * A Crypto HAL the host supplies instead of the bundle's noble (the node bundle only: `tinyhsm sim --fast`, on
+   * node:crypto; docs/architecture.md §7). The power-on self-tests run on it all the same.
+   */
+  crypto?: Crypto;
 }
 
 function isCount(n: unknown): boolean {
