@@ -314,6 +314,12 @@ export const RENDER: { readonly [reason: number]: Render } = {
   [Reason.STREAM_MISMATCH]: (a) =>
     `pass ${a[0]} did not stream the message whose SHA-256 SIGN_BEGIN gave (did the file change?): the stream is ended and no signature was made; sign again`,
   [Reason.STREAM_KEY_CHANGED]: (a) => `key ${a[0]} was deleted or its policy changed while its message streamed: the stream is ended and no signature was made`,
+  [Reason.DEVICE_GONE]: (a) =>
+    a[0] === 1
+      ? "the connector's device went away (unplugged, or its simulator stopped) while it had this request: it may have run; check before you repeat a change"
+      : "the connector's device went away before this request reached it: it did not run; retry once the device is back",
+  [Reason.DEVICE_ABSENT]: (a) => `the connector has had no device for ${a[0]} ms: this request did not run`,
+  [Reason.QUEUE_CANCELLED]: () => "cancelled while it waited in the connector's queue: it never reached the device",
   [Reason.NOT_IN_THIS_BUILD]: (_a, c) =>
     `this board's firmware build leaves ${c.command ?? 'this command'} out (docs/boards.md "What each board leaves out": the domain, backup and restore on the Pico and Espruino, INFO withoutDomain; the streamed SIGN on Espruino); use a board that carries it`,
 };

@@ -325,6 +325,9 @@ export class SessionKeeper {
             { command: name, cause: e },
           );
         }
+        // the connector's device went away (docs/connector.md §5): its sessions went with it, so the next call opens a
+        // new one instead of meeting SESSION_INVALID, which would make a command that must not run twice MAY_HAVE_RUN
+        if (e instanceof HsmError && e.code === 'DEVICE_UNAVAILABLE') this.dropSession(s);
         throw e;
       }
     }

@@ -91,6 +91,7 @@ export const Status = {
   APPROVAL_REQUIRED: 0x21,
   APPROVAL_INVALID: 0x22,
   AUDIT_FULL: 0x23,
+  DEVICE_UNAVAILABLE: 0x24,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 export type StatusName = keyof typeof Status;
@@ -140,6 +141,8 @@ export const STATUS_HINTS: { readonly [K in StatusName]: string } = {
     'an officer approval was refused (the message says which and why) and nothing was done; ask for a new challenge and have the officers sign again (docs/quorum.md)',
   AUDIT_FULL:
     'forced audit is on and the audit log is full of entries nobody has collected: the auditor runs `tinyhsm audit pull --ack` (docs/audit.md), then retry',
+  DEVICE_UNAVAILABLE:
+    'the connector (`tinyhsm connector`) has no device right now: plug the board back in or restart its simulator; the connector reopens it by itself, then retry (docs/connector.md)',
 };
 
 /** Key algorithms (wire ids). Add at the end. */

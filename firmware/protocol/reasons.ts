@@ -365,6 +365,14 @@ export enum Reason {
   STREAM_MISMATCH = 161,
   /** KEY_NOT_FOUND. [key id] the key was deleted or its policy changed while the stream was open: the stream is ended, no signature. */
   STREAM_KEY_CHANGED = 162,
+
+  // ---- the connector's own answers (host/connector/; docs/connector.md §5): never sent by a device
+  /** DEVICE_UNAVAILABLE (ERROR frame). [1: the request was at the device and may have run, 0: it never reached the device] the device's link closed. */
+  DEVICE_GONE = 163,
+  /** DEVICE_UNAVAILABLE (ERROR frame). [ms waited] the connector had no device for that long; nothing ran. */
+  DEVICE_ABSENT = 164,
+  /** CANCELLED (ERROR frame). The request was cancelled while it waited in the connector's queue; it never reached the device. */
+  QUEUE_CANCELLED = 165,
 }
 export type ReasonName = keyof typeof Reason;
 
