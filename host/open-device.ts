@@ -1,4 +1,4 @@
-// Which transport a device string names (docs/architecture.md §7): "sim", "unix:PATH", "armor:PATH", a socket or serial path, $HSM_DEVICE, or the first port discovery finds.
+// Which transport a device string names (docs/architecture.md §7): "sim", "unix:PATH", "armor:PATH", "connector:PATH", a socket or serial path, $HSM_DEVICE, or the first port discovery finds.
 import { stat } from 'node:fs/promises';
 import { HsmError } from './errors.ts';
 import type { HostTransport } from './transports/types.ts';
@@ -6,6 +6,7 @@ import { SerialTransport } from './transports/serial.ts';
 import { SocketTransport } from './transports/socket.ts';
 import { InProcessTransport } from './transports/inprocess.ts';
 import { discoverDevices } from './discovery.ts';
+import { openConnector } from './connector/client-transport.ts';
 
 /** How to open the transport (OpenOptions adds the client's options). */
 export interface DeviceOptions {
@@ -16,6 +17,8 @@ export interface DeviceOptions {
   seed?: string;
   bundlePath?: string;
   simMaxPacket?: number;
+  /** In-process simulator: crypto on node:crypto instead of the device's noble (`tinyhsm sim --fast`; INFO says 'node-sim-fast'). */
+  simFast?: boolean;
 }
 
 /** The transport `device` names, else $HSM_DEVICE, else the one discovery finds (see HsmClient.open). */
@@ -35,7 +38,14 @@ export async function openTransport(spec: string | undefined, opts: DeviceOption
     return SerialTransport.open(found[0].path, { baudRate: opts.baudRate, mode: found[0].linkMode });
   }
   if (spec === 'sim')
-    return await InProcessTransport.start({ seed: opts.seed, linkMode: opts.linkMode, bundlePath: opts.bundlePath, maxPacket: opts.simMaxPacket });
+    return await InProcessTransport.start({
+      seed: opts.seed,
+      linkMode: opts.linkMode,
+      bundlePath: opts.bundlePath,
+      maxPacket: opts.simMaxPacket,
+      fast: opts.simFast,
+    });
+  if (spec.startsWith('connector:')) return openConnector(spec.slice(10));
   if (spec.startsWith('unix:')) return SocketTransport.open(spec.slice(5), { mode: opts.linkMode });
   if (spec.startsWith('armor:')) return SerialTransport.open(spec.slice(6), { baudRate: opts.baudRate, mode: 'armor' });
   let st;

@@ -57,7 +57,9 @@ import { publicKeyToPem, publicKeyToSpkiDer, publicKeyToSsh } from '../host/pubk
 import { SIGNATURE_FORMATS, encodeSignature, rawSignatureToDer, type SignatureFormat } from '../host/signature-format.ts';
 import { fileSource, type MessageSource } from '../host/message-source.ts';
 import { runSimCommand } from '../sim/main.ts';
+import { runConnectorCommand } from './cli-connector.ts';
 import { sshAgentCommand, sshCaCommand, type SshCliHelpers } from './cli-ssh.ts';
+import { pkcs11Command } from './cli-pkcs11.ts';
 import { sshComment } from '../host/ssh.ts';
 import { caCommand, jwtCommand } from './cli-x509.ts';
 import { argsErrorText, nearest } from '../sim/args.ts';
@@ -79,9 +81,12 @@ import {
 const USAGE = `usage: tinyhsm <command> [options]
 
 commands:
-  sim [--pty | --socket PATH] [--json] [--seed HEX] [--flash FILE] [--power-cut-after N]
+  sim [--pty | --socket PATH] [--json] [--seed HEX] [--fast] [--flash FILE] [--power-cut-after N]
                                                       run a simulated token (keys persist in FILE; a line "press" on
                                                       its standard input presses its button)
+  connector --socket PATH --device DEV [--tcp 127.0.0.1:PORT] [--group NAME]
+                                                      share one device among many programs (FIFO, sessions end
+                                                      to end); clients use --device connector:PATH (docs/connector.md)
   demo                                                start a simulator on a pty: init, keygen, sign, verify with OpenSSL, attest
   info                                                firmware, device id, initialized, PIN tries, algorithms, slots
   init --pin USER --so-pin SO [--label L] [--threshold M --officer FILE...]
@@ -162,6 +167,10 @@ commands:
                                                       key ID (FILE-cert.pub unless --out); VALIDITY as ssh-keygen
                                                       -V: +1h, +52w, always, or -5m:+1h attached (-V=-5m:+1h);
                                                       the CA line for sshd: \`pubkey --key ID --format ssh\`
+  pkcs11 --socket PATH [--ecdsa-only] [--cache FILE]  serve the device to PKCS#11 programs through p11-kit-client.so,
+                                                      in the foreground; prints P11_KIT_SERVER_ADDRESS=… for their
+                                                      environment; each connection gets its own device link and
+                                                      logs in with C_Login (docs/pkcs11.md)
   ca init --key ID --subject DN [--days N] [--path-len N] [--out FILE]
                                                       [user] a self-signed X.509 CA certificate for key ID (PEM;
                                                       DN as RFC 4514 text, "CN=Example CA, O=Example"; docs/x509.md)
@@ -280,8 +289,17 @@ const EXAMPLES: { readonly [cmd: string]: readonly string[] } = {
     'tinyhsm ca csr --key 2 --subject "CN=device-17" --dns device-17.example --out device.csr',
   ],
   jwt: ['tinyhsm jwt sign --key 1 --payload \'{"sub":"deploy-bot","aud":"registry"}\' --kid ci --exp 600'],
+  connector: [
+    'tinyhsm connector --socket /tmp/hsm.sock --device /dev/ttyACM0 &   # then: HSM_DEVICE=connector:/tmp/hsm.sock tinyhsm list',
+    'tinyhsm connector --socket /run/tinyhsm/hsm.sock --device armor:/dev/ttyACM0 --group tinyhsm --tcp 127.0.0.1:12345',
+  ],
   'ssh-agent': ['tinyhsm ssh-agent --idle 30 > agent.env  # then: . ./agent.env; ssh-add -L', 'tinyhsm ssh-agent --foreground -a /tmp/hsm-agent.sock'],
   'ssh-ca': ['tinyhsm ssh-ca sign --key 1 --pub id_ed25519.pub -I alice@example -n alice -V +8h'],
+  pkcs11: [
+    'tinyhsm pkcs11 --device /dev/ttyACM0 --socket $XDG_RUNTIME_DIR/tinyhsm.p11 > p11.env &  # then: . ./p11.env',
+    'pkcs11-tool --module /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so --login -O',
+    'ssh-keygen -D /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so',
+  ],
 };
 
 /** An unknown command: short, with the nearest command when one is close (exit 2). */
@@ -381,6 +399,8 @@ const OPTIONS = {
   foreground: { type: 'boolean' },
   pub: { type: 'string' },
   'cert-id': { type: 'string', short: 'I' },
+  cache: { type: 'string' },
+  'ecdsa-only': { type: 'boolean' },
   principals: { type: 'string', short: 'n' },
   validity: { type: 'string', short: 'V' },
   host: { type: 'boolean' },
@@ -1087,6 +1107,8 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
       return sshAgentCommand(positionals, opts, sshHelpers());
     case 'ssh-ca':
       return sshCaCommand(positionals, opts, sshHelpers());
+    case 'pkcs11':
+      return pkcs11Command(positionals, opts, { usage: (m) => new UsageError(m), interrupt });
     case 'ca':
       return caCommand(positionals, opts, { withLogin, usage: (m) => new UsageError(m), failure: (status, m) => new Failure(status, m) });
     case 'jwt':
@@ -2259,6 +2281,7 @@ async function auditCommand(positionals: string[], opts: Opts): Promise<{ json: 
 export async function main(argv: string[]): Promise<number> {
   let cmd: string | undefined = argv[0];
   if (cmd === 'sim') return (await runSimCommand(argv.slice(1))) ?? 0;
+  if (cmd === 'connector') return await runConnectorCommand(argv.slice(1));
   // with --json every failure is one JSON object on stderr, a command line that does not parse included
   const jsonErrors = argv.includes('--json');
   // flags may come before the command (`tinyhsm --device sim list`): then the command is the first positional
