@@ -1,10 +1,10 @@
 // An SSH agent on a tinyhsm (docs/ssh.md): a Unix-socket server speaking the agent protocol (draft-miller-ssh-agent, PROTOCOL.agent) that lists the device's signing keys and signs with them; everything else is refused.
-import { lstatSync, chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { Alg, Capability } from '../firmware/protocol/index.ts';
 import { HsmError } from './errors.ts';
 import { pinBytes } from './credentials.ts';
+import { clearStaleSocket, listenUnix, removeSocket } from './unix-socket.ts';
 import type { HsmClient } from './client.ts';
 import {
   AgentMessage,
@@ -186,33 +186,10 @@ export class SshAgent {
    * sign. A stale socket left by a killed agent is replaced; a live one or any other file is refused.
    */
   async listen(path: string): Promise<void> {
-    let st;
-    try {
-      st = lstatSync(path);
-    } catch {
-      st = undefined;
-    }
-    if (st) {
-      if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-      if (await socketAlive(path)) throw new Error(`an agent already serves ${path}; stop it or choose another socket path (-a)`);
-      unlinkSync(path);
-    }
+    await clearStaleSocket(path, 'an agent? stop it or choose another socket path (-a)');
     const server = net.createServer((socket) => this.accept(socket));
     server.maxConnections = this.maxConnections;
-    // created 0600 from the start (umask), not chmod-ed after a window in which others could connect
-    const old = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } finally {
-      process.umask(old);
-    }
-    chmodSync(path, 0o600);
+    await listenUnix(server, path, 0o600);
     server.on('error', (e) => this.log(`socket error: ${errorText(e)}`));
     this.server = server;
     this.socketPath = path;
@@ -227,13 +204,7 @@ export class SshAgent {
     for (const c of this.conns) c.socket.destroy();
     this.conns.clear();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    if (this.socketPath) {
-      try {
-        if (lstatSync(this.socketPath).isSocket()) unlinkSync(this.socketPath);
-      } catch {
-        // already gone
-      }
-    }
+    if (this.socketPath) removeSocket(this.socketPath);
     this.wipe();
   }
 
@@ -632,15 +603,4 @@ export class SshAgent {
     );
     return SUCCESS;
   }
-}
-
-/** Whether something accepts connections on the Unix socket at `path`. */
-function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(path, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

@@ -1,5 +1,6 @@
 // Serves a Connector on a unix socket (mode 0660, optionally given to a group) and, if asked, a loopback TCP port (docs/connector.md §8).
-import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync } from 'node:fs';
+import { clearStaleSocket, listenUnix, removeSocket } from '../unix-socket.ts';
 import net from 'node:net';
 import type { Connector } from './connector.ts';
 
@@ -51,34 +52,6 @@ export function groupId(name: string): number | string {
   return `no group "${name}" in /etc/group`;
 }
 
-/** Whether something answers on a unix socket path. */
-function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createConnection({ path });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-/**
- * Remove a stale socket at `path` (one left by a connector or simulator that was killed). Throws when `path` is
- * anything else (a regular file, a directory) or a socket something still serves.
- */
-async function clearStaleSocket(path: string): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  if (await socketAlive(path)) throw new Error(`something is already serving ${path} (another connector?); stop it or choose another --socket path`);
-  unlinkSync(path);
-}
-
 function attachSocket(connector: Connector, sock: net.Socket): void {
   sock.on('error', () => {
     // a client that vanished: 'close' follows
@@ -108,26 +81,14 @@ function listenOn(server: net.Server, args: net.ListenOptions): Promise<void> {
 
 /** Listen for clients of `connector`; resolves once the socket has its final mode (0660) and group. */
 export async function listenConnector(connector: Connector, opts: ListenOptions): Promise<Listening> {
-  await clearStaleSocket(opts.socket);
+  await clearStaleSocket(opts.socket, 'another connector? stop it or choose another --socket path');
   const unix = net.createServer((s) => attachSocket(connector, s));
-  // created owner-only whatever the umask (the bind happens inside listen()), then opened to the group below: the
-  // socket is never wider than 0660, not even for a moment
-  const umask = process.umask(0o177);
-  let bound: Promise<void>;
-  try {
-    bound = listenOn(unix, { path: opts.socket });
-  } finally {
-    process.umask(umask);
-  }
-  await bound;
+  // owner-only until the group below is set, then 0660: never wider, not even for a moment
+  await listenUnix(unix, opts.socket, 0o600);
   const servers: net.Server[] = [unix];
   const closeAll = async () => {
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    try {
-      unlinkSync(opts.socket);
-    } catch {
-      // already gone
-    }
+    removeSocket(opts.socket);
   };
   try {
     if (opts.gid !== undefined) chownSync(opts.socket, -1, opts.gid);

@@ -1,8 +1,9 @@
 // The PKCS#11 server: a Unix socket speaking p11-kit's RPC protocol (version 0), one PKCS#11 application per connection, each with its own device link (docs/pkcs11.md §1, §3, §5).
-import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import type { ClientOptions } from '../client.ts';
+import { clearStaleSocket, listenUnix, removeSocket } from '../unix-socket.ts';
 import type { HostTransport } from '../transports/types.ts';
 import { CKR, ckrName } from './constants.ts';
 import { Pkcs11Module } from './module.ts';
@@ -20,17 +21,6 @@ export interface Pkcs11ServerOptions {
   maxConnections?: number;
   /** One line per event; never a PIN or key bytes. */
   log?: (line: string) => void;
-}
-
-/** Whether something accepts connections on the Unix socket at `path`. */
-function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(path, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /**
@@ -71,33 +61,10 @@ export class Pkcs11Server {
   async listen(path: string): Promise<void> {
     const bad = checkSocketDirectory(path);
     if (bad) throw new Error(`refusing to serve on ${path}: ${bad}`);
-    let st;
-    try {
-      st = lstatSync(path);
-    } catch {
-      st = undefined;
-    }
-    if (st) {
-      if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-      if (await socketAlive(path)) throw new Error(`a server already listens on ${path}; stop it or choose another --socket`);
-      unlinkSync(path);
-    }
+    await clearStaleSocket(path, 'another pkcs11 server? stop it or choose another --socket');
     const server = net.createServer((socket) => this.serve(socket));
     server.maxConnections = this.opts.maxConnections || 16;
-    // created 0600 from the start, not chmod-ed after a window in which others could connect
-    const old = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } finally {
-      process.umask(old);
-    }
-    chmodSync(path, 0o600);
+    await listenUnix(server, path, 0o600);
     server.on('error', (e) => this.log(`socket error: ${e.message}`));
     this.server = server;
     this.socketPath = path;
@@ -178,12 +145,6 @@ export class Pkcs11Server {
     for (const s of this.conns) s.destroy();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     for (const m of this.modules) await m.close();
-    if (this.socketPath) {
-      try {
-        if (lstatSync(this.socketPath).isSocket()) unlinkSync(this.socketPath);
-      } catch {
-        // already gone
-      }
-    }
+    if (this.socketPath) removeSocket(this.socketPath);
   }
 }
