@@ -51,6 +51,8 @@ export class Pkcs11Server {
   private closed = false;
   private readonly log: (line: string) => void;
   readonly cache: PublicCache | undefined;
+  /** The protocol version each connection offered, in order (p11-kit-client 0.24 offers 0; docs/pkcs11.md §3). */
+  readonly versionsOffered: number[] = [];
 
   constructor(private readonly opts: Pkcs11ServerOptions) {
     this.log = opts.log || (() => {});
@@ -111,6 +113,7 @@ export class Pkcs11Server {
         // p11-kit's version byte (rpc-transport.c rpc_transport_authenticate): we speak version 0 and say so
         negotiated = true;
         const offered = data[0];
+        this.versionsOffered.push(offered);
         const answer = negotiateVersion(offered);
         if (offered !== answer) log(`the client offered protocol version ${offered}; answering ${answer}`);
         socket.write(Uint8Array.of(answer));
