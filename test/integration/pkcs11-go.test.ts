@@ -1,6 +1,7 @@
 // Go's crypto11 (the library Teleport's PKCS#11 keystore uses) through p11-kit-client.so against `tinyhsm pkcs11` (docs/pkcs11.md §2): test/go/crypto11 configures by token label and PIN, makes a P-256 key pair with an id and a label, finds it, signs a digest; ecdsa.VerifyASN1 and node:crypto both accept the signature.
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P11_CLIENT, p11Workspace, type P11Workspace } from '../helpers/pkcs11.ts';
 import { run } from '../helpers/openssh.ts';
@@ -25,6 +26,8 @@ describe('crypto11 via p11-kit-client.so', () => {
         GO111MODULE: 'off',
         GOPATH: '/usr/share/gocode',
         GOFLAGS: '',
+        // its own build cache, so the test does not depend on $HOME (go refuses to build without one); kept between runs
+        GOCACHE: process.env.GOCACHE || join(tmpdir(), 'tinyhsm-go-build'),
         P11_MODULE: P11_CLIENT,
         P11_TOKEN_LABEL: SIM_LABEL,
         P11_PIN: SIM_USER_PIN,
