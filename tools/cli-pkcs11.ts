@@ -4,6 +4,7 @@ import { openTransport } from '../host/open-device.ts';
 import { discoverDevices } from '../host/discovery.ts';
 import { Connector } from '../host/connector/connector.ts';
 import { HsmError } from '../host/errors.ts';
+import { DAEMON_CHILD, detachSelf, quietAfterReady } from './daemon.ts';
 import { defaultCachePath } from '../host/pkcs11/cache.ts';
 import { Pkcs11Server, checkSocketDirectory } from '../host/pkcs11/server.ts';
 
@@ -15,6 +16,7 @@ export interface Pkcs11Opts {
   socket?: string;
   cache?: string;
   'ecdsa-only'?: boolean;
+  foreground?: boolean;
 }
 
 export interface Pkcs11CliHelpers {
@@ -40,7 +42,23 @@ export async function pkcs11Command(positionals: string[], opts: Pkcs11Opts, h: 
   const device = opts.device !== undefined && opts.device !== '' ? opts.device : process.env.HSM_DEVICE || undefined;
   if (device === 'sim')
     throw h.usage('--device sim would give every connection its own empty simulator; run `tinyhsm sim --socket PATH` and pass --device unix:PATH');
-  const log = (line: string) => process.stderr.write(`tinyhsm pkcs11: ${line}\n`);
+  const child = process.env[DAEMON_CHILD] === '1';
+  if (!opts.foreground && !child) {
+    // as `p11-kit server`: start detached, print what `eval` takes, return (docs/pkcs11.md §1)
+    const args = ['pkcs11', '--foreground', '--socket', socket];
+    if (device !== undefined) args.push('--device', device);
+    if (opts.trust) args.push('--trust');
+    if (opts.cache !== undefined) args.push('--cache', resolvePath(opts.cache));
+    if (opts['ecdsa-only']) args.push('--ecdsa-only');
+    if (opts.json) args.push('--json');
+    const out = await detachSelf({ args, ready: (line) => opts.json === true || line.startsWith('P11_KIT_SERVER_PID=') });
+    process.stdout.write(out.join('\n') + '\n');
+    process.exit(0);
+  }
+  let logging = true;
+  const log = (line: string) => {
+    if (logging) process.stderr.write(`tinyhsm pkcs11: ${line}\n`);
+  };
   // Each connection has its own link: one PKCS#11 application, one device session, no shared login (docs/pkcs11.md §5).
   // A device that is not a connector already is shared through one in this process (docs/connector.md), so two
   // applications at once each get a link instead of the second finding the port in use.
@@ -83,6 +101,11 @@ export async function pkcs11Command(positionals: string[], opts: Pkcs11Opts, h: 
   log(
     `serving ${device ?? 'the first device discovery finds'} on ${socket}${opts['ecdsa-only'] ? ' (ECDSA keys only)' : ''}; public-object cache ${server.cache?.path}`,
   );
+  if (child) {
+    // the `tinyhsm pkcs11` that started this process stops reading now: nothing more goes to its pipes
+    logging = false;
+    quietAfterReady();
+  }
   const why = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGHUP', () => resolve('SIGHUP'));

@@ -1,5 +1,4 @@
 // `tinyhsm ssh-agent` and `tinyhsm ssh-ca sign`: the SSH agent on the device's keys and OpenSSH certificates signed by a device key (docs/ssh.md); tools/cli.ts dispatches to them.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { Alg, Capability, type InfoResponse } from '../firmware/protocol/index.ts';
 import { HsmClient, HsmError, type RoleName } from '../host/index.ts';
 import { SshAgent } from '../host/ssh-agent.ts';
+import { DAEMON_CHILD, detachSelf, quietAfterReady } from './daemon.ts';
 import {
   CertType,
   DEFAULT_USER_EXTENSIONS,
@@ -51,9 +51,6 @@ export interface SshCliHelpers<O extends SshOpts> {
 }
 
 type Result = { json: object; text: string };
-
-/** Set in the environment of the agent process a daemonizing `tinyhsm ssh-agent` starts: read the PIN from stdin. */
-const DAEMON_CHILD = 'TINYHSM_SSH_AGENT_CHILD';
 
 // ---------------------------------------------------------------- ssh-agent
 
@@ -115,39 +112,9 @@ async function daemonize<O extends SshOpts>(opts: O, h: SshCliHelpers<O>): Promi
   if (opts.socket !== undefined) args.push('-a', resolvePath(opts.socket));
   if (opts.idle !== undefined) args.push('--idle', opts.idle);
   if (opts.json) args.push('--json');
-  const env: NodeJS.ProcessEnv = { ...process.env, [DAEMON_CHILD]: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.HSM_PIN; // the PIN goes over the pipe: a process's environment stays readable for its whole life
-  const proc = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env });
-  proc.stdin!.on('error', () => {});
-  proc.stdin!.end(pin + '\n');
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const out: string[] = [];
-  const rl = createInterface({ input: proc.stdout! });
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 60_000);
-    rl.on('line', (line) => {
-      out.push(line);
-      if (opts.json || line.startsWith('echo Agent pid')) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-  rl.close();
-  proc.stdout!.destroy();
-  proc.stderr!.destroy();
-  if (!ready) {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-    // the agent process explained itself on its stderr, in this command's format already: pass it on as it is
-    process.stderr.write(err || 'tinyhsm ssh-agent: the agent process did not start\n');
-    process.exit(proc.exitCode || 1);
-  }
-  proc.unref();
+  const out = await detachSelf({ args, env, input: pin + '\n', ready: (line) => opts.json === true || line.startsWith('echo Agent pid') });
   return opts.json ? { json: JSON.parse(out[0]), text: '' } : { json: {}, text: out.join('\n') };
 }
 
@@ -191,8 +158,7 @@ async function serveAgent<O extends SshOpts>(opts: O, pin: string, idleMin: numb
   if (child) {
     // the parent that reads these lines exits now: nothing more may go to its pipes
     logging = false;
-    process.stdout.on('error', () => {});
-    process.stderr.on('error', () => {});
+    quietAfterReady();
   }
   // serve until SIGTERM, SIGHUP or Ctrl-C (tools/cli.ts main turns SIGINT into `interrupt`)
   const why = await new Promise<string>((resolve) => {

@@ -167,10 +167,11 @@ commands:
                                                       key ID (FILE-cert.pub unless --out); VALIDITY as ssh-keygen
                                                       -V: +1h, +52w, always, or -5m:+1h attached (-V=-5m:+1h);
                                                       the CA line for sshd: \`pubkey --key ID --format ssh\`
-  pkcs11 --socket PATH [--ecdsa-only] [--cache FILE]  serve the device to PKCS#11 programs through p11-kit-client.so,
-                                                      in the foreground; prints P11_KIT_SERVER_ADDRESS=… for their
-                                                      environment; each connection gets its own device link and
-                                                      logs in with C_Login (docs/pkcs11.md)
+  pkcs11 --socket PATH [--ecdsa-only] [--cache FILE] [--foreground]
+                                                      serve the device to PKCS#11 programs through p11-kit-client.so;
+                                                      detaches and prints P11_KIT_SERVER_ADDRESS=… for eval, as
+                                                      \`p11-kit server\` does; each connection gets its own device
+                                                      session and logs in with C_Login (docs/pkcs11.md)
   ca init --key ID --subject DN [--days N] [--path-len N] [--out FILE]
                                                       [user] a self-signed X.509 CA certificate for key ID (PEM;
                                                       DN as RFC 4514 text, "CN=Example CA, O=Example"; docs/x509.md)
@@ -296,7 +297,7 @@ const EXAMPLES: { readonly [cmd: string]: readonly string[] } = {
   'ssh-agent': ['tinyhsm ssh-agent --idle 30 > agent.env  # then: . ./agent.env; ssh-add -L', 'tinyhsm ssh-agent --foreground -a /tmp/hsm-agent.sock'],
   'ssh-ca': ['tinyhsm ssh-ca sign --key 1 --pub id_ed25519.pub -I alice@example -n alice -V +8h'],
   pkcs11: [
-    'tinyhsm pkcs11 --device /dev/ttyACM0 --socket $XDG_RUNTIME_DIR/tinyhsm.p11 > p11.env &  # then: . ./p11.env',
+    'eval "$(tinyhsm pkcs11 --device /dev/ttyACM0 --socket $XDG_RUNTIME_DIR/tinyhsm.p11)"  # kill $P11_KIT_SERVER_PID stops it',
     'pkcs11-tool --module /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so --login -O',
     'ssh-keygen -D /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so',
   ],

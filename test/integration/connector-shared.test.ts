@@ -91,7 +91,7 @@ describe.skipIf(skip)('one device, one connector, many programs at once', () => 
     agentSocket = join(dir, 'agent.sock');
     agent = (await daemon(['ssh-agent', '--foreground', '-a', agentSocket, '--device', device], 3, SIM_PIN_ENV)).child;
     const p11Socket = join(dir, 'p11.sock');
-    p11 = (await daemon(['pkcs11', '--socket', p11Socket, '--device', device, '--cache', join(dir, 'p11-cache.json')], 2)).child;
+    p11 = (await daemon(['pkcs11', '--foreground', '--socket', p11Socket, '--device', device, '--cache', join(dir, 'p11-cache.json')], 2)).child;
     p11Env = { ...process.env, P11_KIT_SERVER_ADDRESS: `unix:path=${p11Socket}` };
   }, 90_000);
 

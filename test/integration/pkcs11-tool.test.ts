@@ -155,7 +155,7 @@ describe('tinyhsm pkcs11 (the CLI)', () => {
       const socket = file(`cli-${signal}.sock`);
       const child = spawn(
         process.execPath,
-        [...(await cliCommand()), 'pkcs11', '--socket', socket, '--device', w.sim.device, '--cache', file('cli-cache.json')],
+        [...(await cliCommand()), 'pkcs11', '--foreground', '--socket', socket, '--device', w.sim.device, '--cache', file('cli-cache.json')],
         {
           stdio: ['ignore', 'pipe', 'pipe'],
           env: { ...process.env, TINYHSM_BUNDLE: await nodeBundle() },
@@ -188,6 +188,33 @@ describe('tinyhsm pkcs11 (the CLI)', () => {
       expect(existsSync(socket)).toBe(false);
       expect(err).toContain(`${signal}: stopping`);
     });
+
+  it('without --foreground it detaches as `p11-kit server` does: the lines for eval, then it serves until killed', async () => {
+    const socket = file('cli-detached.sock');
+    const r = await run(
+      process.execPath,
+      [...(await cliCommand()), 'pkcs11', '--socket', socket, '--device', w.sim.device, '--cache', file('cli-cache.json')],
+      {
+        env: { ...process.env, TINYHSM_BUNDLE: await nodeBundle() },
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const m = /^P11_KIT_SERVER_ADDRESS=unix:path=(.+); export P11_KIT_SERVER_ADDRESS;\nP11_KIT_SERVER_PID=(\d+); export P11_KIT_SERVER_PID;\n$/.exec(r.stdout);
+    expect(m, r.stdout).not.toBe(null);
+    expect(m![1]).toBe(socket);
+    const pid = Number(m![2]);
+    try {
+      const listed = await run('pkcs11-tool', ['--module', P11_CLIENT, ...LOGIN, '-O', '--type', 'pubkey'], {
+        env: { ...process.env, P11_KIT_SERVER_ADDRESS: `unix:path=${socket}` },
+      });
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain('label:      ed-key');
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+    for (let i = 0; i < 100 && existsSync(socket); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(existsSync(socket)).toBe(false);
+  });
 
   it('refuses a socket in a directory others can write', async () => {
     const r = await run(process.execPath, [...(await cliCommand()), 'pkcs11', '--socket', '/tmp/tinyhsm-p11-test.sock', '--device', w.sim.device]);
