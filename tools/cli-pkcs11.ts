@@ -4,7 +4,7 @@ import { openTransport } from '../host/open-device.ts';
 import { discoverDevices } from '../host/discovery.ts';
 import { Connector } from '../host/connector/connector.ts';
 import { HsmError } from '../host/errors.ts';
-import { DAEMON_CHILD, detachSelf, quietAfterReady } from './daemon.ts';
+import { DAEMON_CHILD, detachSelf, quietAfterReady, untilStopped } from './daemon.ts';
 import { defaultCachePath } from '../host/pkcs11/cache.ts';
 import { Pkcs11Server, checkSocketDirectory } from '../host/pkcs11/server.ts';
 
@@ -106,11 +106,7 @@ export async function pkcs11Command(positionals: string[], opts: Pkcs11Opts, h: 
     logging = false;
     quietAfterReady();
   }
-  const why = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGHUP', () => resolve('SIGHUP'));
-    if (h.interrupt) h.interrupt.addEventListener('abort', () => resolve('SIGINT'), { once: true });
-  });
+  const why = await untilStopped(h.interrupt);
   log(`${why}: stopping; removing ${socket}`);
   await server.close();
   if (connector) await connector.close();

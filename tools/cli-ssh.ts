@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { Alg, Capability, type InfoResponse } from '../firmware/protocol/index.ts';
 import { HsmClient, HsmError, type RoleName } from '../host/index.ts';
 import { SshAgent } from '../host/ssh-agent.ts';
-import { DAEMON_CHILD, detachSelf, quietAfterReady } from './daemon.ts';
+import { DAEMON_CHILD, detachSelf, quietAfterReady, untilStopped } from './daemon.ts';
 import {
   CertType,
   DEFAULT_USER_EXTENSIONS,
@@ -160,12 +160,7 @@ async function serveAgent<O extends SshOpts>(opts: O, pin: string, idleMin: numb
     logging = false;
     quietAfterReady();
   }
-  // serve until SIGTERM, SIGHUP or Ctrl-C (tools/cli.ts main turns SIGINT into `interrupt`)
-  const why = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGHUP', () => resolve('SIGHUP'));
-    if (h.interrupt) h.interrupt.addEventListener('abort', () => resolve('SIGINT'), { once: true });
-  });
+  const why = await untilStopped(h.interrupt);
   log(`${why}: stopping; removing ${socket}`);
   await agent.close();
   await client.close();

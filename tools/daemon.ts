@@ -63,3 +63,12 @@ export function quietAfterReady(): void {
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
 }
+
+/** Resolves with what stopped a serving command: SIGTERM, SIGHUP, or Ctrl-C (tools/cli.ts main turns SIGINT into `interrupt`). */
+export function untilStopped(interrupt: AbortSignal | undefined): Promise<'SIGTERM' | 'SIGHUP' | 'SIGINT'> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGHUP', () => resolve('SIGHUP'));
+    if (interrupt) interrupt.addEventListener('abort', () => resolve('SIGINT'), { once: true });
+  });
+}

@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { HsmError } from '../errors.ts';
 import type { HostTransport } from '../transports/types.ts';
+import { SocketTransport } from '../transports/socket.ts';
 
 const START_HINT = 'start one with `tinyhsm connector --socket PATH --device DEV`, or check the path in --device / HSM_DEVICE';
 
@@ -10,53 +11,6 @@ export function connectorAddress(rest: string): { path: string } | { host: strin
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d+\.\d+\.\d+\.\d+|localhost)):(\d{1,5})$/.exec(rest);
   if (m) return { host: m[1] !== undefined ? m[1] : m[2], port: Number(m[3]) };
   return { path: rest };
-}
-
-class ConnectorTransport implements HostTransport {
-  readonly mode = 'binary' as const;
-  private receiver: (b: Uint8Array) => void = () => {};
-  private closeCb: ((reason?: Error) => void) | undefined;
-  private closing = false;
-
-  constructor(
-    private readonly sock: net.Socket,
-    readonly description: string,
-  ) {
-    sock.on('data', (b: Buffer) => this.receiver(b));
-    sock.on('error', () => {
-      // followed by 'close'
-    });
-    sock.on('close', () => {
-      if (!this.closing && this.closeCb) this.closeCb(new Error(`the connector at ${this.description} closed the connection`));
-    });
-  }
-
-  write(bytes: Uint8Array): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.sock.destroyed) return reject(new HsmError('CLOSED', `the connector at ${this.description} is closed`));
-      this.sock.write(bytes, (err) =>
-        err ? reject(new HsmError('IO', `write to the connector at ${this.description} failed: ${err.message}`, { cause: err })) : resolve(),
-      );
-    });
-  }
-
-  onData(cb: (b: Uint8Array) => void): void {
-    this.receiver = cb;
-  }
-
-  onClose(cb: (reason?: Error) => void): void {
-    this.closeCb = cb;
-  }
-
-  async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    if (this.sock.destroyed) return;
-    await new Promise<void>((resolve) => {
-      this.sock.once('close', () => resolve());
-      this.sock.destroy();
-    });
-  }
 }
 
 /** Open `connector:REST` (REST without the prefix); a NO_DEVICE error that names the connector when nothing serves it. */
@@ -69,7 +23,7 @@ export function openConnector(rest: string): Promise<HostTransport> {
     const sock = 'path' in addr ? net.createConnection({ path: addr.path }) : net.createConnection({ host: addr.host, port: addr.port });
     sock.once('connect', () => {
       sock.removeAllListeners('error');
-      resolve(new ConnectorTransport(sock, where));
+      resolve(new SocketTransport(sock, where, 'binary', `the connector at ${where}`));
     });
     sock.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED')

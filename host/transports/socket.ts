@@ -9,10 +9,15 @@ export class SocketTransport implements HostTransport {
   private closeCb: ((reason?: Error) => void) | undefined;
   private closing = false;
 
-  private constructor(
+  /**
+   * A connected socket as a link. `peer` names what serves it in messages ("the simulator at PATH", "the connector at
+   * PATH"); `description` is the address.
+   */
+  constructor(
     private readonly sock: net.Socket,
     path: string,
     readonly mode: 'binary' | 'armor',
+    private readonly peer = `the simulator at ${path}`,
   ) {
     this.description = path;
     sock.on('data', (b: Buffer) => this.receiver(b));
@@ -20,7 +25,7 @@ export class SocketTransport implements HostTransport {
       // followed by 'close'
     });
     sock.on('close', () => {
-      if (!this.closing && this.closeCb) this.closeCb(new Error(`${path}: the simulator closed the connection`));
+      if (!this.closing && this.closeCb) this.closeCb(new Error(`${this.peer} closed the connection`));
     });
   }
 
@@ -41,8 +46,8 @@ export class SocketTransport implements HostTransport {
 
   write(bytes: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.sock.destroyed) return reject(new HsmError('CLOSED', `${this.description} is closed`));
-      this.sock.write(bytes, (err) => (err ? reject(new HsmError('IO', `write to ${this.description} failed: ${err.message}`, { cause: err })) : resolve()));
+      if (this.sock.destroyed) return reject(new HsmError('CLOSED', `the link to ${this.peer} is closed`));
+      this.sock.write(bytes, (err) => (err ? reject(new HsmError('IO', `write to ${this.peer} failed: ${err.message}`, { cause: err })) : resolve()));
     });
   }
 
