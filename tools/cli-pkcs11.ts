@@ -4,7 +4,7 @@ import { openTransport } from '../host/open-device.ts';
 import { discoverDevices } from '../host/discovery.ts';
 import { Connector } from '../host/connector/connector.ts';
 import { HsmError } from '../host/errors.ts';
-import { DAEMON_CHILD, detachSelf, quietAfterReady, untilStopped } from './daemon.ts';
+import { DAEMON_CHILD, StopRefused, detachSelf, quietAfterReady, shellWord, stopDaemon, untilStopped } from './daemon.ts';
 import { defaultCachePath } from '../host/pkcs11/cache.ts';
 import { Pkcs11Server, checkSocketDirectory } from '../host/pkcs11/server.ts';
 
@@ -17,17 +17,15 @@ export interface Pkcs11Opts {
   cache?: string;
   'ecdsa-only'?: boolean;
   foreground?: boolean;
+  kill?: boolean;
 }
 
 export interface Pkcs11CliHelpers {
   usage(message: string): Error;
+  /** An operation that failed (exit 1); `status` names it. */
+  failure(status: string, message: string): Error;
   /** Aborted by Ctrl-C (tools/cli.ts main). */
   interrupt: AbortSignal | undefined;
-}
-
-/** A value for a POSIX shell: as is when it is plain, else single-quoted. */
-function shellWord(s: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
@@ -36,6 +34,17 @@ function shellWord(s: string): string {
  */
 export async function pkcs11Command(positionals: string[], opts: Pkcs11Opts, h: Pkcs11CliHelpers): Promise<never> {
   if (positionals.length > 0) throw h.usage(`pkcs11 takes no arguments (got "${positionals[0]}")`);
+  if (opts.kill) {
+    // as `p11-kit server -k`: stop the server P11_KIT_SERVER_PID names, print what `eval` takes to forget it
+    try {
+      await stopDaemon('pkcs11', 'P11_KIT_SERVER_PID');
+    } catch (e) {
+      if (e instanceof StopRefused) throw e.usage ? h.usage(e.message) : h.failure('PKCS11', e.message);
+      throw e;
+    }
+    process.stdout.write('unset P11_KIT_SERVER_ADDRESS;\nunset P11_KIT_SERVER_PID;\n');
+    process.exit(0);
+  }
   if (opts.socket === undefined || opts.socket === '')
     throw h.usage('--socket PATH is required (a path in a directory only you can write, e.g. $XDG_RUNTIME_DIR/tinyhsm.p11)');
   const socket = resolvePath(opts.socket);

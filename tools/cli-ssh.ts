@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { Alg, Capability, type InfoResponse } from '../firmware/protocol/index.ts';
 import { HsmClient, HsmError, type RoleName } from '../host/index.ts';
 import { SshAgent } from '../host/ssh-agent.ts';
-import { DAEMON_CHILD, detachSelf, quietAfterReady, untilStopped } from './daemon.ts';
+import { DAEMON_CHILD, StopRefused, detachSelf, quietAfterReady, shellWord, stopDaemon, untilStopped } from './daemon.ts';
 import {
   CertType,
   DEFAULT_USER_EXTENSIONS,
@@ -29,6 +29,7 @@ export interface SshOpts {
   socket?: string;
   idle?: string;
   foreground?: boolean;
+  kill?: boolean;
   key?: string;
   pub?: string;
   'cert-id'?: string;
@@ -62,11 +63,6 @@ function idleMinutes(v: string | undefined, usage: (m: string) => Error): number
   return n;
 }
 
-/** A value for a POSIX shell: as is when it is plain, else single-quoted. */
-function shellWord(s: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The lines `eval` takes, as ssh-agent(1) prints them for a Bourne shell. */
 function agentLines(socket: string, pid: number): string {
   return [`SSH_AUTH_SOCK=${shellWord(socket)}; export SSH_AUTH_SOCK;`, `SSH_AGENT_PID=${pid}; export SSH_AGENT_PID;`, `echo Agent pid ${pid};`].join('\n');
@@ -90,18 +86,31 @@ function pinFromStdin(): Promise<string> {
 }
 
 /**
- * `tinyhsm ssh-agent [-a SOCKET] [--idle MIN] [--foreground]`. Without --foreground it starts itself again as a
+ * `tinyhsm ssh-agent [-a SOCKET] [--idle MIN] [--foreground]`, or `-k` to stop it. Without --foreground it starts itself again as a
  * detached process with --foreground (the PIN goes over a pipe, never in arguments or the environment), prints that
  * process's lines and returns, so `eval "$(tinyhsm ssh-agent)"` works as with ssh-agent(1).
  */
 export async function sshAgentCommand<O extends SshOpts>(positionals: string[], opts: O, h: SshCliHelpers<O>): Promise<Result> {
   if (positionals.length > 0) throw h.usage(`ssh-agent takes no arguments (got "${positionals[0]}"); run it with eval "$(tinyhsm ssh-agent)"`);
+  if (opts.kill) return killAgent(opts, h);
   const idle = idleMinutes(opts.idle, h.usage);
   if (opts.socket === '') throw h.usage('-a needs a socket path');
   const child = process.env[DAEMON_CHILD] === '1';
   if (!opts.foreground && !child) return daemonize(opts, h);
   const pin = child ? await pinFromStdin() : (await h.credentials('user', opts, 'ssh-agent')).pin;
   return serveAgent(opts, pin, idle, child, h);
+}
+
+/** `tinyhsm ssh-agent -k`: stop the agent SSH_AGENT_PID names and print what `eval` takes to forget it, as `ssh-agent -k` does. */
+async function killAgent<O extends SshOpts>(opts: O, h: SshCliHelpers<O>): Promise<Result> {
+  let pid: number;
+  try {
+    pid = await stopDaemon('ssh-agent', 'SSH_AGENT_PID');
+  } catch (e) {
+    if (e instanceof StopRefused) throw e.usage ? h.usage(e.message) : h.failure('AGENT', e.message);
+    throw e;
+  }
+  return { json: { stopped: pid }, text: ['unset SSH_AUTH_SOCK;', 'unset SSH_AGENT_PID;', `echo Agent pid ${pid} killed;`].join('\n') };
 }
 
 async function daemonize<O extends SshOpts>(opts: O, h: SshCliHelpers<O>): Promise<Result> {

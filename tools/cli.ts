@@ -162,6 +162,7 @@ commands:
                                                       ssh-add -X unlocks with the user PIN; logs the device out
                                                       after MIN minutes without a signature (default 15);
                                                       --foreground serves in this process (docs/ssh.md)
+  ssh-agent -k                                        stop the agent SSH_AGENT_PID names: eval "$(tinyhsm ssh-agent -k)"
   ssh-ca sign --key ID --pub FILE -I KEY_ID -n PRINCIPALS -V VALIDITY [--host] [--serial N] [--out FILE]
                                                       [user] an OpenSSH certificate for the key in FILE signed by
                                                       key ID (FILE-cert.pub unless --out); VALIDITY as ssh-keygen
@@ -172,6 +173,7 @@ commands:
                                                       detaches and prints P11_KIT_SERVER_ADDRESS=… for eval, as
                                                       \`p11-kit server\` does; each connection gets its own device
                                                       session and logs in with C_Login (docs/pkcs11.md)
+  pkcs11 -k                                           stop the server P11_KIT_SERVER_PID names, as p11-kit server -k
   ca init --key ID --subject DN [--days N] [--path-len N] [--out FILE]
                                                       [user] a self-signed X.509 CA certificate for key ID (PEM;
                                                       DN as RFC 4514 text, "CN=Example CA, O=Example"; docs/x509.md)
@@ -294,10 +296,14 @@ const EXAMPLES: { readonly [cmd: string]: readonly string[] } = {
     'tinyhsm connector --socket /tmp/hsm.sock --device /dev/ttyACM0 &   # then: HSM_DEVICE=connector:/tmp/hsm.sock tinyhsm list',
     'tinyhsm connector --socket /run/tinyhsm/hsm.sock --device armor:/dev/ttyACM0 --group tinyhsm --tcp 127.0.0.1:12345',
   ],
-  'ssh-agent': ['tinyhsm ssh-agent --idle 30 > agent.env  # then: . ./agent.env; ssh-add -L', 'tinyhsm ssh-agent --foreground -a /tmp/hsm-agent.sock'],
+  'ssh-agent': [
+    'tinyhsm ssh-agent --idle 30 > agent.env  # then: . ./agent.env; ssh-add -L',
+    'tinyhsm ssh-agent --foreground -a /tmp/hsm-agent.sock',
+    'eval "$(tinyhsm ssh-agent -k)"',
+  ],
   'ssh-ca': ['tinyhsm ssh-ca sign --key 1 --pub id_ed25519.pub -I alice@example -n alice -V +8h'],
   pkcs11: [
-    'eval "$(tinyhsm pkcs11 --device /dev/ttyACM0 --socket $XDG_RUNTIME_DIR/tinyhsm.p11)"  # kill $P11_KIT_SERVER_PID stops it',
+    'eval "$(tinyhsm pkcs11 --device /dev/ttyACM0 --socket $XDG_RUNTIME_DIR/tinyhsm.p11)"  # eval "$(tinyhsm pkcs11 -k)" stops it',
     'pkcs11-tool --module /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so --login -O',
     'ssh-keygen -D /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so',
   ],
@@ -398,6 +404,7 @@ const OPTIONS = {
   socket: { type: 'string', short: 'a' },
   idle: { type: 'string' },
   foreground: { type: 'boolean' },
+  kill: { type: 'boolean', short: 'k' },
   pub: { type: 'string' },
   'cert-id': { type: 'string', short: 'I' },
   cache: { type: 'string' },
@@ -1109,7 +1116,7 @@ async function run(cmd: string, positionals: string[], opts: Opts): Promise<{ js
     case 'ssh-ca':
       return sshCaCommand(positionals, opts, sshHelpers());
     case 'pkcs11':
-      return pkcs11Command(positionals, opts, { usage: (m) => new UsageError(m), interrupt });
+      return pkcs11Command(positionals, opts, { usage: (m) => new UsageError(m), failure: (status, m) => new Failure(status, m), interrupt });
     case 'ca':
       return caCommand(positionals, opts, { withLogin, usage: (m) => new UsageError(m), failure: (status, m) => new Failure(status, m) });
     case 'jwt':

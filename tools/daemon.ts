@@ -1,5 +1,6 @@
-// Starting a long-running command (ssh-agent, pkcs11) detached, as ssh-agent(1) and `p11-kit server` do: the CLI runs itself again with --foreground in a new session, passes on the lines it prints for `eval`, and returns.
+// Starting a long-running command (ssh-agent, pkcs11) detached, as ssh-agent(1) and `p11-kit server` do: the CLI runs itself again with --foreground in a new session, passes on the lines it prints for `eval`, and returns; `-k` stops it again.
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 /** Set in the environment of the re-executed process, so it knows its stdout is read only until it is ready. */
@@ -71,4 +72,60 @@ export function untilStopped(interrupt: AbortSignal | undefined): Promise<'SIGTE
     process.once('SIGHUP', () => resolve('SIGHUP'));
     if (interrupt) interrupt.addEventListener('abort', () => resolve('SIGINT'), { once: true });
   });
+}
+
+/** A value for a POSIX shell: as is when it is plain, else single-quoted. */
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Why `-k` could not stop a daemon: `usage` when there was nothing to stop (exit 2), else a failure (exit 1). */
+export class StopRefused extends Error {
+  constructor(
+    message: string,
+    readonly usage: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * `-k`, as `ssh-agent -k` and `p11-kit server -k`: stop the detached `command` whose pid the variable `pidVar` holds.
+ * Where /proc exists it must show that pid running this CLI's `command --foreground` (what detachSelf starts), so a
+ * stale variable never stops an unrelated process that was given the pid since. Sends SIGTERM, then waits up to 5 s
+ * for the process to end, so its socket is gone when this returns. Resolves with the pid.
+ */
+export async function stopDaemon(command: string, pidVar: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const raw = env[pidVar];
+  if (raw === undefined || raw === '') throw new StopRefused(`${pidVar} is not set: this shell started no ${command} to stop`, true);
+  if (!/^[1-9]\d{0,9}$/.test(raw)) throw new StopRefused(`${pidVar}="${raw}" is not a process id`, true);
+  const pid = Number(raw);
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  if (!alive()) throw new StopRefused(`no process ${pid} (${pidVar}): the ${command} has already stopped`, false);
+  if (existsSync('/proc/self/cmdline')) {
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    } catch {
+      throw new StopRefused(`process ${pid} (${pidVar}) cannot be inspected, so it is not stopped`, false);
+    }
+    const at = args.indexOf(command);
+    if (at < 0 || args[at + 1] !== '--foreground')
+      throw new StopRefused(`process ${pid} (${pidVar}) is not a tinyhsm ${command}; the variable is stale, so nothing was stopped`, false);
+  }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (e) {
+    throw new StopRefused(`process ${pid} cannot be stopped: ${(e as NodeJS.ErrnoException).code}`, false);
+  }
+  for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 25));
+  if (alive()) throw new StopRefused(`process ${pid} got SIGTERM and has not stopped after 5 s`, false);
+  return pid;
 }

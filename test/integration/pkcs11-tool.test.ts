@@ -209,11 +209,37 @@ describe('tinyhsm pkcs11 (the CLI)', () => {
       });
       expect(listed.code, listed.stderr).toBe(0);
       expect(listed.stdout).toContain('label:      ed-key');
+      // -k as `p11-kit server -k`: stops the server the variable names, and has waited for its socket to go
+      const k = await run(process.execPath, [...(await cliCommand()), 'pkcs11', '-k'], { env: { ...process.env, P11_KIT_SERVER_PID: String(pid) } });
+      expect(k.code, k.stderr).toBe(0);
+      expect(k.stdout).toBe('unset P11_KIT_SERVER_ADDRESS;\nunset P11_KIT_SERVER_PID;\n');
+      expect(existsSync(socket)).toBe(false);
     } finally {
-      process.kill(pid, 'SIGTERM');
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // stopped by -k
+      }
     }
-    for (let i = 0; i < 100 && existsSync(socket); i++) await new Promise((res) => setTimeout(res, 50));
-    expect(existsSync(socket)).toBe(false);
+  });
+
+  it('-k refuses without P11_KIT_SERVER_PID, and leaves alone a process that is not a tinyhsm pkcs11 server', async () => {
+    const cli = [...(await cliCommand()), 'pkcs11', '-k'];
+    const env = { ...process.env };
+    delete env.P11_KIT_SERVER_PID;
+    const none = await run(process.execPath, cli, { env });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('P11_KIT_SERVER_PID is not set');
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const stale = await run(process.execPath, cli, { env: { ...env, P11_KIT_SERVER_PID: String(other.pid) } });
+      expect(stale.code).toBe(1);
+      expect(stale.stderr).toContain(`process ${other.pid} (P11_KIT_SERVER_PID) is not a tinyhsm pkcs11`);
+      expect(other.exitCode).toBe(null);
+      expect(other.signalCode).toBe(null);
+    } finally {
+      other.kill();
+    }
   });
 
   it('refuses a socket in a directory others can write', async () => {

@@ -465,9 +465,14 @@ describe.skipIf(skip)(skip ? `ssh-agent with OpenSSH: skipped, ${reason}` : 'ssh
     const l = await run('ssh-add', ['-L'], { env: { ...process.env, SSH_AUTH_SOCK: path } });
     expect(l.code, l.stderr).toBe(0);
     expect(l.stdout.trim().split('\n')).toHaveLength(4);
-    process.kill(Number(pid), 'SIGTERM');
-    for (let i = 0; existsSync(path) && i < 200; i++) await new Promise((res) => setTimeout(res, 25));
+    // -k as ssh-agent(1): stops the agent SSH_AGENT_PID names, and has waited for its socket to go
+    const k = await runCli(['ssh-agent', '-k'], { SSH_AGENT_PID: pid });
+    expect(k.code, k.stderr).toBe(0);
+    expect(k.stdout).toBe(`unset SSH_AUTH_SOCK;\nunset SSH_AGENT_PID;\necho Agent pid ${pid} killed;\n`);
     expect(existsSync(path)).toBe(false);
+    const again = await runCli(['ssh-agent', '-k'], { SSH_AGENT_PID: pid });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`no process ${pid} (SSH_AGENT_PID): the ssh-agent has already stopped`);
 
     // --json: one object, and -a puts the socket where it is told
     const at = join(dir, 'json-agent.sock');
