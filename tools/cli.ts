@@ -299,7 +299,7 @@ const EXAMPLES: { readonly [cmd: string]: readonly string[] } = {
   'ssh-agent': [
     'tinyhsm ssh-agent --idle 30 > agent.env  # then: . ./agent.env; ssh-add -L',
     'tinyhsm ssh-agent --foreground -a /tmp/hsm-agent.sock',
-    'eval "$(tinyhsm ssh-agent -k)"',
+    'tinyhsm ssh-agent -k  # stops the agent $SSH_AGENT_PID names; eval its output to unset the variables',
   ],
   'ssh-ca': ['tinyhsm ssh-ca sign --key 1 --pub id_ed25519.pub -I alice@example -n alice -V +8h'],
   pkcs11: [
