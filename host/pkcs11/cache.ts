@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { DeviceKey } from './objects.ts';
+import { MAX_ORIGINAL, type DeviceKey } from './objects.ts';
 
 /** $TINYHSM_PKCS11_CACHE, else $XDG_STATE_HOME/tinyhsm/pkcs11-public.json, else ~/.local/state/tinyhsm/pkcs11-public.json. */
 export function defaultCachePath(): string {
@@ -20,6 +20,9 @@ interface CachedKey {
   sensitive: boolean;
   neverExtractable: boolean;
   local: boolean;
+  /** A digest-form key's original CKA_LABEL and CKA_ID in hex, recorded by the server that made it (docs/pkcs11.md §4.1); absent in older files. */
+  p11Label?: string;
+  p11Id?: string;
 }
 
 interface CacheFile {
@@ -28,6 +31,10 @@ interface CacheFile {
 }
 
 const MAX_CACHE_FILE = 1 << 20;
+
+/** An optional original: absent, or hex of at most MAX_ORIGINAL bytes. */
+const isOriginal = (h: unknown) => h === undefined || (typeof h === 'string' && h.length <= 2 * MAX_ORIGINAL && /^([0-9a-f]{2})*$/.test(h));
+const hexOf = (b: Uint8Array | undefined) => (b && b.length <= MAX_ORIGINAL ? Buffer.from(b).toString('hex') : undefined);
 
 function isCachedKey(k: unknown): k is CachedKey {
   const o = k as CachedKey;
@@ -44,7 +51,9 @@ function isCachedKey(k: unknown): k is CachedKey {
     Number.isInteger(o.capabilities) &&
     typeof o.sensitive === 'boolean' &&
     typeof o.neverExtractable === 'boolean' &&
-    typeof o.local === 'boolean'
+    typeof o.local === 'boolean' &&
+    isOriginal(o.p11Label) &&
+    isOriginal(o.p11Id)
   );
 }
 
@@ -77,10 +86,15 @@ export class PublicCache {
   keys(deviceId: string): DeviceKey[] {
     const entry = this.read().devices[deviceId];
     if (!entry || !Array.isArray(entry.keys)) return [];
-    return entry.keys.filter(isCachedKey).map((k) => ({ ...k, publicKey: new Uint8Array(Buffer.from(k.publicKey, 'hex')) }));
+    return entry.keys.filter(isCachedKey).map(({ p11Label, p11Id, ...k }) => {
+      const key: DeviceKey = { ...k, publicKey: new Uint8Array(Buffer.from(k.publicKey, 'hex')) };
+      if (p11Label !== undefined) key.p11Label = new Uint8Array(Buffer.from(p11Label, 'hex'));
+      if (p11Id !== undefined) key.p11Id = new Uint8Array(Buffer.from(p11Id, 'hex'));
+      return key;
+    });
   }
 
-  /** Replace a device's keys (public data only: ids, labels, public keys, policy flags). */
+  /** Replace a device's keys (public data only: ids, labels, public keys, policy flags, and a digest-form key's original CKA_LABEL and CKA_ID). */
   store(deviceId: string, keys: readonly DeviceKey[]): void {
     const f = this.read();
     f.devices[deviceId] = {
@@ -94,6 +108,8 @@ export class PublicCache {
         sensitive: k.sensitive,
         neverExtractable: k.neverExtractable,
         local: k.local,
+        p11Label: hexOf(k.p11Label),
+        p11Id: hexOf(k.p11Id),
       })),
     };
     const tmp = `${this.path}.${process.pid}.${Date.now()}.tmp`;

@@ -1,11 +1,24 @@
 // One PKCS#11 application behind one p11-kit RPC connection: its own device link and HsmClient, its sessions, login state, searches and signing operations (docs/pkcs11.md §5).
 import { createHash, type Hash } from 'node:crypto';
 import { Alg, type InfoResponse } from '../../firmware/protocol/index.ts';
+import { MAX_LABEL } from '../../firmware/protocol/commands/limits.ts';
 import { HsmClient, type ClientOptions } from '../client.ts';
 import type { HostTransport } from '../transports/types.ts';
 import { CKA, CKF, CKM, CKR, CKS, CKU, RPC_HANDSHAKE, UNAVAILABLE, ckrName } from './constants.ts';
 import { ckrOf } from './errors.ts';
-import { handleKey, matches, objectOf, planKeygen, shownAlg, type DeviceKey, type ObjectView } from './objects.ts';
+import {
+  MAX_ORIGINAL,
+  carryOriginals,
+  digestForm,
+  handleKey,
+  matches,
+  objectOf,
+  planKeygen,
+  shownAlg,
+  type DeviceKey,
+  type KeyOriginals,
+  type ObjectView,
+} from './objects.ts';
 import { encodeError, encodeResponse, valueLength, type AttributeAnswer, type OutArg, type RpcArg, type RpcAttribute, type RpcRequest } from './rpc.ts';
 import type { PublicCache } from './cache.ts';
 
@@ -111,6 +124,8 @@ export class Pkcs11Module {
   private nextSession = 1;
   /** The device's keys at the last KEY_LIST (while logged in). */
   private keys: DeviceKey[] = [];
+  /** Digest-form keys this application made, with the original CKA_LABEL and CKA_ID (docs/pkcs11.md §4.1), kept beside the cache. */
+  private made: (Pick<DeviceKey, 'keyId' | 'publicKey'> & KeyOriginals)[] = [];
 
   constructor(private readonly opts: ModuleOptions) {}
 
@@ -275,6 +290,7 @@ export class Pkcs11Module {
     this.sessions.clear();
     this.loggedIn = false;
     this.keys = [];
+    this.made = [];
     if (c) await c.close().catch((e: Error) => this.opts.log(`closing the device link: ${e.message}`));
   }
 
@@ -367,7 +383,12 @@ export class Pkcs11Module {
       copy.fill(0);
     }
     this.loggedIn = true;
-    await this.refreshKeys(true);
+    const keys = await this.refreshKeys(true);
+    const standIns = keys.filter((k) => digestForm(k.label) && !k.p11Label).map((k) => k.keyId);
+    if (standIns.length > 0)
+      this.opts.log(
+        `key${standIns.length > 1 ? 's' : ''} ${standIns.join(', ')}: CKA_LABEL and CKA_ID are stored as digests and the public-object cache holds no originals for them, so their original values cannot be read back (stand-ins are); searches by the originals still work (docs/pkcs11.md §4.1)`,
+      );
     return this.ok(req);
   }
 
@@ -385,10 +406,20 @@ export class Pkcs11Module {
 
   // ---------------------------------------------------------------- objects
 
-  /** KEY_LIST while logged in (and, when `store`, the cache written): the keys shown as objects. */
+  /**
+   * KEY_LIST while logged in (and, when `store`, the cache written): the keys shown as objects, digest-form ones with
+   * the originals this application or the cache kept for the same key id and public key (docs/pkcs11.md §4.1).
+   */
   private async refreshKeys(store: boolean): Promise<DeviceKey[]> {
     const list = await this.client!.listKeys();
-    this.keys = list.filter((k) => shownAlg(k.alg, this.opts.ecdsaOnly === true));
+    let keys = carryOriginals(
+      list.filter((k) => shownAlg(k.alg, this.opts.ecdsaOnly === true)),
+      this.made,
+    );
+    // the cache file is read only when a digest-form key still lacks its originals
+    if (this.opts.cache && this.info && keys.some((k) => digestForm(k.label) && !k.p11Label))
+      keys = carryOriginals(keys, this.opts.cache.keys(Buffer.from(this.info.deviceId).toString('hex')));
+    this.keys = keys;
     if (store && this.opts.cache && this.info) this.opts.cache.store(Buffer.from(this.info.deviceId).toString('hex'), this.keys);
     return this.keys;
   }
@@ -579,13 +610,31 @@ export class Pkcs11Module {
     const plan = planKeygen(mech.type, pub, priv, this.offered());
     if (!plan.ok) return this.refuse(req, plan.rv, plan.why);
     let keyId: number;
+    let publicKey: Uint8Array;
     try {
-      ({ keyId } = await this.client!.generateKey(plan.alg, plan.label, { capabilities: plan.capabilities, sensitive: plan.sensitive }));
+      ({ keyId, publicKey } = await this.client!.generateKey(plan.alg, plan.label, { capabilities: plan.capabilities, sensitive: plan.sensitive }));
     } catch (e) {
       return this.refuse(req, ckrOf(e), `KEY_GENERATE failed: ${(e as Error).message}`);
     }
+    const o = plan.originals;
+    // a digest-form key (docs/pkcs11.md §4.1): this application and the cache keep the originals (up to MAX_ORIGINAL bytes each)
+    const keep: KeyOriginals = {};
+    if (o && o.label.length <= MAX_ORIGINAL) keep.p11Label = o.label;
+    if (o && o.id !== undefined && o.id.length <= MAX_ORIGINAL) keep.p11Id = o.id;
+    if (o) this.made.push({ keyId, publicKey, ...keep });
     await this.refreshKeys(true);
     this.opts.log(`generated key ${keyId} (${plan.capabilities.join(', ')})`);
+    if (o) {
+      const sizes = `CKA_LABEL (${o.label.length} bytes)${o.id === undefined ? '' : ` and CKA_ID (${o.id.length} bytes)`}`;
+      const long = [!keep.p11Label && 'CKA_LABEL', o.id !== undefined && !keep.p11Id && 'CKA_ID'].filter(Boolean);
+      const where = this.opts.cache
+        ? `the originals are kept in the public-object cache ${this.opts.cache.path}`
+        : 'this server has no public-object cache, so only this application keeps the originals';
+      const over = long.length > 0 ? ` (except ${long.join(' and ')}, over ${MAX_ORIGINAL} bytes: not kept)` : '';
+      this.opts.log(
+        `key ${keyId}: ${sizes} do not fit the device label's ${MAX_LABEL} bytes, so the label holds their digests (docs/pkcs11.md §4.1); ${where}${over}. Without them (another host, the cache deleted) the original values cannot be read back (stand-ins are), but searches by the originals still work`,
+      );
+    }
     return this.ok(req, [u(keyId * 2), u(keyId * 2 + 1)]);
   }
 

@@ -1,17 +1,20 @@
 // The PKCS#11 object model over device keys: CKA_LABEL and CKA_ID stored in the device label, each key as a public and a private object with truthful attributes, template matching and C_GenerateKeyPair templates (docs/pkcs11.md §4).
+import { createHash } from 'node:crypto';
 import { Alg, Capability, type KeyListEntry } from '../../firmware/protocol/index.ts';
 import { MAX_LABEL } from '../../firmware/protocol/commands/limits.ts';
 import { publicKeyToSpkiDer } from '../pubkey-format.ts';
 import { CKA, CKK, CKM, CKO, CKR, UNAVAILABLE, valueKind } from './constants.ts';
 import type { AttrValue, RpcAttribute } from './rpc.ts';
 
-/** What the server knows of a device key: KEY_LIST's entry (or the cache's copy of it). */
-export type DeviceKey = Pick<KeyListEntry, 'keyId' | 'alg' | 'label' | 'publicKey' | 'capabilities' | 'sensitive' | 'neverExtractable' | 'local'>;
+/** What the server knows of a device key: KEY_LIST's entry (or the cache's copy of it), and for a digest-form label the originals this server or its cache kept (§4.1). */
+export type DeviceKey = Pick<KeyListEntry, 'keyId' | 'alg' | 'label' | 'publicKey' | 'capabilities' | 'sensitive' | 'neverExtractable' | 'local'> &
+  KeyOriginals;
 
 /** Separates CKA_LABEL from base64url(CKA_ID) in a device label (docs/pkcs11.md §4.1): U+001F, INFORMATION SEPARATOR ONE. */
 export const ID_SEPARATOR = '\u001f';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
 
 /** Object handles: even for the public object of a key, odd for its private one; key ids are never reused, so neither are handles. */
 export function publicHandle(keyId: number): number {
@@ -32,11 +35,48 @@ export function shownAlg(alg: number, ecdsaOnly: boolean): boolean {
 
 // ---------------------------------------------------------------- CKA_LABEL and CKA_ID in the device label
 
+/** The longest CKA_LABEL or CKA_ID whose original bytes the public-object cache records for a digest-form key (docs/pkcs11.md §4.1). */
+export const MAX_ORIGINAL = 1024;
+
 /**
- * The device label for a CKA_LABEL and an optional CKA_ID: the label alone, or label ‖ U+001F ‖ base64url(id) without
- * padding. Refused (with the reason) when the label is not UTF-8, holds U+001F, or the whole is over MAX_LABEL bytes.
+ * D(tag, x) of the digest form (docs/pkcs11.md §4.1): base64url without padding of the first 9 bytes of
+ * SHA-256("tinyhsm-p11 " ‖ tag ‖ 0x00 ‖ x), 12 characters.
  */
-export function encodeDeviceLabel(label: Uint8Array | undefined, id: Uint8Array | undefined): { ok: true; text: string } | { ok: false; why: string } {
+export function p11Digest(tag: 'label' | 'id', x: Uint8Array): string {
+  return createHash('sha256').update(`tinyhsm-p11 ${tag}\0`, 'latin1').update(x).digest().subarray(0, 9).toString('base64url');
+}
+
+/** The digests a digest-form device label holds: CKA_LABEL's, and CKA_ID's when one was given. */
+export interface LabelDigests {
+  label: string;
+  id?: string;
+}
+
+/**
+ * The digest form, recognised strictly: U+001F, 12 base64url characters, U+001F, then 12 more or nothing (every
+ * 12-character base64url text is canonical: 9 bytes are 72 bits). Anything else is a plain label.
+ */
+export function digestForm(text: string): LabelDigests | undefined {
+  const m = /^\u001f([A-Za-z0-9_-]{12})\u001f([A-Za-z0-9_-]{12})?$/.exec(text);
+  if (!m) return undefined;
+  return m[2] === undefined ? { label: m[1] } : { label: m[1], id: m[2] };
+}
+
+/** CKA_LABEL and CKA_ID as a template gave them, kept beside a digest-form key (the public-object cache, docs/pkcs11.md §4.2). */
+export interface Originals {
+  label: Uint8Array;
+  id?: Uint8Array;
+}
+
+export type EncodedLabel = { ok: true; text: string; originals?: Originals } | { ok: false; why: string };
+
+/**
+ * The device label for a CKA_LABEL and an optional CKA_ID: the plain form (the label alone, or label ‖ U+001F ‖
+ * base64url(id) without padding) when it fits in MAX_LABEL bytes, else the digest form U+001F ‖ D("label", label) ‖
+ * U+001F ‖ D("id", id) (nothing after the second U+001F without an id), with the originals the caller should keep.
+ * Refused (with the reason) when the label is not UTF-8 or holds U+001F.
+ */
+export function encodeDeviceLabel(label: Uint8Array | undefined, id: Uint8Array | undefined): EncodedLabel {
   let text: string;
   try {
     text = label ? utf8.decode(label) : '';
@@ -45,17 +85,42 @@ export function encodeDeviceLabel(label: Uint8Array | undefined, id: Uint8Array 
   }
   if (text.includes(ID_SEPARATOR)) return { ok: false, why: 'CKA_LABEL holds U+001F, which separates the label from CKA_ID on the device' };
   const full = id === undefined ? text : text + ID_SEPARATOR + Buffer.from(id).toString('base64url');
-  const n = Buffer.byteLength(full, 'utf8');
-  if (n > MAX_LABEL)
-    return {
-      ok: false,
-      why: `CKA_LABEL (${Buffer.byteLength(text)} bytes)${id === undefined ? '' : ` and CKA_ID (${id.length} bytes, ${n - Buffer.byteLength(text) - 1} in base64url)`} take ${n} bytes of the device label; it holds at most ${MAX_LABEL} (docs/pkcs11.md §4.1)`,
-    };
-  return { ok: true, text: full };
+  if (Buffer.byteLength(full, 'utf8') <= MAX_LABEL) return { ok: true, text: full };
+  const l = label ? new Uint8Array(label) : new Uint8Array(0);
+  const digest = ID_SEPARATOR + p11Digest('label', l) + ID_SEPARATOR + (id === undefined ? '' : p11Digest('id', id));
+  return { ok: true, text: digest, originals: id === undefined ? { label: l } : { label: l, id: new Uint8Array(id) } };
 }
 
-/** CKA_LABEL and CKA_ID of a device key: from its label, else the label whole and the key id as 2 bytes big-endian. */
-export function decodeDeviceLabel(text: string, keyId: number): { label: Uint8Array; id: Uint8Array } {
+/** What a digest-form key may carry besides its device label: the originals the cache recorded (hex-decoded). */
+export interface KeyOriginals {
+  p11Label?: Uint8Array;
+  p11Id?: Uint8Array;
+}
+
+/** The originals that still belong to a digest-form label: each kept only while its digest matches the label's. */
+export function matchingOriginals(text: string, o: KeyOriginals): KeyOriginals {
+  const d = digestForm(text);
+  const out: KeyOriginals = {};
+  if (!d) return out;
+  if (o.p11Label && p11Digest('label', o.p11Label) === d.label) out.p11Label = o.p11Label;
+  if (o.p11Id && d.id !== undefined && p11Digest('id', o.p11Id) === d.id) out.p11Id = o.p11Id;
+  return out;
+}
+
+/**
+ * CKA_LABEL and CKA_ID of a device key. Plain form: from its label, else the label whole and the key id as 2 bytes
+ * big-endian. Digest form: the originals when given (and their digests match), else stand-ins: the label's UTF-8
+ * bytes as stored, and the 9 digest bytes of the id part (the 2-byte key id without one); `digests` says which form.
+ */
+export function decodeDeviceLabel(text: string, keyId: number, originals: KeyOriginals = {}): { label: Uint8Array; id: Uint8Array; digests?: LabelDigests } {
+  const keyIdBytes = Uint8Array.of(keyId >> 8, keyId & 0xff);
+  const d = digestForm(text);
+  if (d) {
+    const o = matchingOriginals(text, originals);
+    const label = o.p11Label ? new Uint8Array(o.p11Label) : new Uint8Array(Buffer.from(text, 'utf8'));
+    const id = o.p11Id ? new Uint8Array(o.p11Id) : d.id !== undefined ? new Uint8Array(Buffer.from(d.id, 'base64url')) : keyIdBytes;
+    return { label, id, digests: d };
+  }
   const at = text.indexOf(ID_SEPARATOR);
   if (at >= 0) {
     const enc = text.slice(at + 1);
@@ -64,7 +129,25 @@ export function decodeDeviceLabel(text: string, keyId: number): { label: Uint8Ar
       if (id.toString('base64url') === enc) return { label: new Uint8Array(Buffer.from(text.slice(0, at), 'utf8')), id: new Uint8Array(id) };
     }
   }
-  return { label: new Uint8Array(Buffer.from(text, 'utf8')), id: Uint8Array.of(keyId >> 8, keyId & 0xff) };
+  return { label: new Uint8Array(Buffer.from(text, 'utf8')), id: keyIdBytes };
+}
+
+/**
+ * Carry the originals of `known` keys (the cache's, or this server's own) over to `fresh` ones from KEY_LIST: only to
+ * the same key id with the same public key, and only those whose digests still match the device label.
+ */
+export function carryOriginals(fresh: readonly DeviceKey[], known: readonly (Pick<DeviceKey, 'keyId' | 'publicKey'> & KeyOriginals)[]): DeviceKey[] {
+  return fresh.map((k) => {
+    if (!digestForm(k.label)) return k;
+    const out: DeviceKey = { ...k };
+    for (const c of known) {
+      if (c.keyId !== k.keyId || !eq(c.publicKey, k.publicKey)) continue;
+      const o = matchingOriginals(k.label, c);
+      if (o.p11Label && !out.p11Label) out.p11Label = o.p11Label;
+      if (o.p11Id && !out.p11Id) out.p11Id = o.p11Id;
+    }
+    return out;
+  });
 }
 
 // ---------------------------------------------------------------- curves
@@ -76,8 +159,6 @@ const ED25519_PARAMS = Uint8Array.of(0x06, 0x03, 0x2b, 0x65, 0x70);
 /** Other spellings of Ed25519 that programs send: PrintableString "edwards25519" (PKCS#11 3.0) and OpenSC's older OID 1.3.6.1.4.1.11591.15.1. */
 const ED25519_NAME = Uint8Array.from([0x13, 0x0c, ...Buffer.from('edwards25519', 'latin1')]);
 const ED25519_GNU_OID = Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01);
-
-const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
 
 export function ecParams(alg: number): Uint8Array {
   return alg === Alg.ED25519 ? ED25519_PARAMS : alg === Alg.ECDSA_SECP256K1 ? SECP256K1_PARAMS : P256_PARAMS;
@@ -103,6 +184,8 @@ export interface ObjectView {
   handle: number;
   attrs: Map<number, AttrValue>;
   sensitive: Set<number>;
+  /** A digest-form key's digests: a template's CKA_LABEL or CKA_ID also matches by them (§4.1). */
+  digests?: LabelDigests;
 }
 
 const bool = (b: boolean): AttrValue => b;
@@ -110,7 +193,7 @@ const ulong = (n: number | bigint): AttrValue => BigInt(n);
 
 export function objectOf(key: DeviceKey, isPrivate: boolean): ObjectView {
   const ed = key.alg === Alg.ED25519;
-  const { label, id } = decodeDeviceLabel(key.label, key.keyId);
+  const { label, id, digests } = decodeDeviceLabel(key.label, key.keyId, key);
   const sign = (key.capabilities & Capability.SIGN) !== 0;
   const derive = (key.capabilities & Capability.DERIVE) !== 0;
   const a = new Map<number, AttrValue>();
@@ -154,7 +237,8 @@ export function objectOf(key: DeviceKey, isPrivate: boolean): ObjectView {
     a.set(CKA.VERIFY, bool(sign));
     a.set(CKA.VERIFY_RECOVER, bool(false));
   }
-  return { handle: isPrivate ? privateHandle(key.keyId) : publicHandle(key.keyId), attrs: a, sensitive };
+  const handle = isPrivate ? privateHandle(key.keyId) : publicHandle(key.keyId);
+  return digests ? { handle, attrs: a, sensitive, digests } : { handle, attrs: a, sensitive };
 }
 
 function sameValue(type: number, want: RpcAttribute['value'], have: AttrValue): boolean {
@@ -165,11 +249,24 @@ function sameValue(type: number, want: RpcAttribute['value'], have: AttrValue): 
   return want instanceof Uint8Array && have instanceof Uint8Array && eq(want, have);
 }
 
-/** C_FindObjectsInit: an object matches when it has every attribute of the template with the same value (sensitive ones never match). */
+/** A digest-form key's CKA_LABEL or CKA_ID matched by its digest (an empty id part matches by equality only). */
+function digestMatch(obj: ObjectView, type: number, want: RpcAttribute['value']): boolean {
+  const d = obj.digests;
+  if (!d || !(want instanceof Uint8Array)) return false;
+  if (type === CKA.LABEL) return p11Digest('label', want) === d.label;
+  if (type === CKA.ID) return d.id !== undefined && p11Digest('id', want) === d.id;
+  return false;
+}
+
+/**
+ * C_FindObjectsInit: an object matches when it has every attribute of the template with the same value (sensitive
+ * ones never match); a digest-form key's CKA_LABEL and CKA_ID match their value or, by digest, the originals (§4.1).
+ */
 export function matches(obj: ObjectView, template: RpcAttribute[]): boolean {
   for (const t of template) {
     const have = obj.attrs.get(t.type);
-    if (have === undefined || obj.sensitive.has(t.type) || !sameValue(t.type, t.value, have)) return false;
+    if (have === undefined || obj.sensitive.has(t.type)) return false;
+    if (!sameValue(t.type, t.value, have) && !digestMatch(obj, t.type, t.value)) return false;
   }
   return true;
 }
@@ -177,7 +274,8 @@ export function matches(obj: ObjectView, template: RpcAttribute[]): boolean {
 // ---------------------------------------------------------------- C_GenerateKeyPair
 
 /** What a key-pair template asks the device for, or the CK_RV that refuses it and why. */
-export type KeygenPlan = { ok: true; alg: number; label: string; capabilities: string[]; sensitive: boolean } | { ok: false; rv: number; why: string };
+export type KeygenPlan =
+  { ok: true; alg: number; label: string; capabilities: string[]; sensitive: boolean; originals?: Originals } | { ok: false; rv: number; why: string };
 
 /** Attributes the device sets itself: a template may not give them. */
 const READ_ONLY = new Set<number>([
@@ -318,5 +416,6 @@ export function planKeygen(mechanism: number, pub: RpcAttribute[], priv: RpcAttr
   if (derive) capabilities.push('derive');
   if (flag(priv, CKA.EXTRACTABLE) === true) capabilities.push('export-under-wrap');
   const sensitive = flag(priv, CKA.SENSITIVE) ?? true;
-  return { ok: true, alg, label: text.text, capabilities, sensitive };
+  const plan: KeygenPlan = { ok: true, alg, label: text.text, capabilities, sensitive };
+  return text.originals ? { ...plan, originals: text.originals } : plan;
 }

@@ -1,6 +1,6 @@
 // The PKCS#11 server over its socket with a TypeScript p11-kit client (docs/pkcs11.md §3–§6): version negotiation, connection-ending and recoverable malformed messages, the PKCS#11 rules (sessions, login, operations, buffers, attributes), CKM_EDDSA (which p11-kit-client.so cannot carry) verified by node:crypto, and login state kept per connection.
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519ph } from '@noble/curves/ed25519.js';
@@ -238,14 +238,14 @@ describe('login, keys, signatures', () => {
           {
             t: 'aA',
             v: [
-              { type: CKA.LABEL, value: Buffer.from('l'.repeat(30)) },
+              { type: CKA.LABEL, value: Buffer.from('l'.repeat(30) + '\u001f') },
               { type: CKA.ID, value: new Uint8Array(8) },
             ],
           },
         )
       ).rv,
     ).toBe(CKR.ATTRIBUTE_VALUE_INVALID);
-    expect(logs.some((l) => l.includes('it holds at most 32'))).toBe(true);
+    expect(logs.some((l) => l.includes('CKA_LABEL holds U+001F'))).toBe(true);
     expect((await find(c, s, [])).length).toBe(before);
   });
 
@@ -333,5 +333,65 @@ describe('login, keys, signatures', () => {
     expect(await find(c, s, [{ type: CKA.CLASS, value: BigInt(CKO.PRIVATE_KEY) }])).toEqual([]);
     expect((await c.call('C_Finalize')).rv).toBe(CKR.OK);
     expect((await c.call('C_GetInfo')).rv).toBe(CKR.CRYPTOKI_NOT_INITIALIZED);
+  });
+});
+
+describe("Teleport's CKA_LABEL and CKA_ID: the digest form through the server (docs/pkcs11.md §4.1)", () => {
+  const hostUuid = Buffer.from('9b2d5e1c-7a40-4c2e-9f43-1f0c2b7d8e11');
+  const id = Uint8Array.from(Buffer.from('3f1c8a9e52d04b7fa1e6c0d9b4a27e15', 'hex'));
+  const params = Uint8Array.of(0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07);
+  const priv = { type: CKA.CLASS, value: BigInt(CKO.PRIVATE_KEY) };
+  const pubClass = { type: CKA.CLASS, value: BigInt(CKO.PUBLIC_KEY) };
+  const byOriginals = [
+    { type: CKA.ID, value: id },
+    { type: CKA.LABEL, value: new Uint8Array(hostUuid) },
+  ];
+
+  it('the maker reads the originals back; after the cache is deleted another application reads stand-ins, and both find and sign', async () => {
+    const c = await connect();
+    const s = await ready(c, true);
+    const kp = await keyPair(
+      c,
+      s,
+      CKM.EC_KEY_PAIR_GEN,
+      { t: 'aA', v: [{ type: CKA.EC_PARAMS, value: params }, ...byOriginals] },
+      { t: 'aA', v: [{ type: CKA.SIGN, value: true }, ...byOriginals] },
+    );
+    expect(kp.rv).toBe(CKR.OK);
+    expect(logs.some((l) => new RegExp(`key ${kp.pub / 2}: CKA_LABEL \\(36 bytes\\) and CKA_ID \\(16 bytes\\) do not fit`).test(l))).toBe(true);
+    expect((await attr(c, s, kp.priv, CKA.LABEL)).value).toEqual(new Uint8Array(hostUuid));
+    expect((await attr(c, s, kp.priv, CKA.ID)).value).toEqual(id);
+    expect(await find(c, s, [priv, ...byOriginals])).toEqual([kp.priv]);
+    expect(await find(c, s, [{ type: CKA.LABEL, value: new Uint8Array(hostUuid) }])).toEqual([kp.pub, kp.priv]);
+    // the cache holds the originals, so another application reads them back too
+    const c2 = await connect();
+    const s2 = await ready(c2, true);
+    expect((await attr(c2, s2, kp.pub, CKA.ID)).value).toEqual(id);
+    c2.close();
+
+    rmSync(join(dir, 'cache.json'));
+    const d = await connect();
+    const t = await ready(d, true);
+    expect(logs.some((l) => l.includes(`key ${kp.pub / 2}: CKA_LABEL and CKA_ID are stored as digests and the public-object cache holds no originals`))).toBe(
+      true,
+    );
+    const label = (await attr(d, t, kp.priv, CKA.LABEL)).value as Uint8Array;
+    const standId = (await attr(d, t, kp.priv, CKA.ID)).value as Uint8Array;
+    expect(label).toHaveLength(26);
+    expect(label[0]).toBe(0x1f);
+    expect(standId).toHaveLength(9);
+    expect(await find(d, t, [priv, ...byOriginals])).toEqual([kp.priv]);
+    // crypto11's makeKeyPair: the values read from the private key find the public key
+    expect(await find(d, t, [pubClass, { type: CKA.ID, value: standId }, { type: CKA.LABEL, value: label }])).toEqual([kp.pub]);
+    expect(await find(d, t, [{ type: CKA.LABEL, value: new Uint8Array(Buffer.from('another host')) }])).toEqual([]);
+    const point = ((await attr(d, t, kp.pub, CKA.EC_POINT)).value as Uint8Array).subarray(2);
+    const msg = Buffer.from('signed with a digest-form key');
+    const sig = await sign(d, t, kp.priv, CKM.ECDSA_SHA256, msg);
+    expect(nodeVerify('sha256', msg, { key: createPublicKey(publicKeyToPem(Alg.ECDSA_P256, point)), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+    // the maker still has them in its own memory; the cache written at the last login has none
+    expect((await attr(c, s, kp.priv, CKA.LABEL)).value).toEqual(new Uint8Array(hostUuid));
+    const cached = JSON.parse(readFileSync(join(dir, 'cache.json'), 'utf8')) as { devices: { [id: string]: { keys: { keyId: number; p11Label?: string }[] } } };
+    const entry = Object.values(cached.devices)[0].keys.find((k) => k.keyId === kp.pub / 2);
+    expect(entry && entry.p11Label).toBeUndefined();
   });
 });

@@ -282,13 +282,15 @@ describe('CKA_LABEL and CKA_ID in the device label (docs/pkcs11.md §4.1)', () =
     expect(decodeDeviceLabel('a\u001f!!', 3).label).toEqual(new Uint8Array(Buffer.from('a\u001f!!')));
   });
 
-  it('refuses what does not fit in 32 bytes, naming the limit; refuses non-UTF-8 labels and labels holding U+001F', () => {
+  it('refuses non-UTF-8 labels and labels holding U+001F, whatever the length; what does not fit takes the digest form (test/unit/p11-labels.test.ts)', () => {
     const r = encodeDeviceLabel(Buffer.from('teleport'), new Uint8Array(20));
-    expect(r.ok).toBe(false);
-    expect(!r.ok && r.why).toMatch(/CKA_LABEL \(8 bytes\) and CKA_ID \(20 bytes, 27 in base64url\) take 36 bytes of the device label; it holds at most 32/);
-    expect(encodeDeviceLabel(Buffer.from('x'.repeat(10)), new Uint8Array(15)).ok).toBe(true);
+    expect(r.ok && r.text).toMatch(/^\u001f[A-Za-z0-9_-]{12}\u001f[A-Za-z0-9_-]{12}$/);
+    expect(encodeDeviceLabel(Buffer.from('x'.repeat(10)), new Uint8Array(15))).toEqual({ ok: true, text: 'x'.repeat(10) + '\u001f' + 'A'.repeat(20) });
     expect(encodeDeviceLabel(Uint8Array.of(0xff), undefined).ok).toBe(false);
     expect(encodeDeviceLabel(Buffer.from('a\u001fb'), undefined).ok).toBe(false);
+    const long = encodeDeviceLabel(Buffer.from('a\u001f' + 'b'.repeat(40)), new Uint8Array(16));
+    expect(!long.ok && long.why).toMatch(/holds U\+001F/);
+    expect(encodeDeviceLabel(Uint8Array.from([...Buffer.from('x'.repeat(40)), 0xc3]), undefined)).toEqual({ ok: false, why: 'CKA_LABEL is not UTF-8 text' });
   });
 });
 
@@ -346,10 +348,10 @@ describe('objects and key-pair templates (docs/pkcs11.md §4)', () => {
       /CKA_LABEL differs/,
     ],
     [
-      'a label and id over 32 bytes',
+      'a long label holding U+001F',
       CKR.ATTRIBUTE_VALUE_INVALID,
-      [CKM.EC_KEY_PAIR_GEN, [p256], [t(CKA.LABEL, Buffer.from('x'.repeat(20))), t(CKA.ID, new Uint8Array(16))], offered],
-      /holds at most 32/,
+      [CKM.EC_KEY_PAIR_GEN, [p256], [t(CKA.LABEL, Buffer.from('x'.repeat(20) + '\u001f' + 'y'.repeat(20))), t(CKA.ID, new Uint8Array(16))], offered],
+      /holds U\+001F/,
     ],
     ['Ed25519 hidden (--ecdsa-only)', CKR.MECHANISM_INVALID, [CKM.EC_EDWARDS_KEY_PAIR_GEN, [], [], [Alg.ECDSA_P256]], /does not offer/],
     ['an unknown attribute', CKR.ATTRIBUTE_TYPE_INVALID, [CKM.EC_KEY_PAIR_GEN, [p256, t(0x120, Uint8Array.of(1))], [], offered], /0x120 is not supported/],
