@@ -223,8 +223,8 @@ export async function sshCaCommand<O extends SshOpts>(positionals: string[], opt
   if (principals.some((p) => p === '')) throw h.usage('-n: an empty principal (use comma-separated names, no empty ones)');
   let validity;
   try {
-    // a START that begins with "-" must be attached to its flag (parseArgs): -V-5m:+1h, --validity=-5m:+1h; -V=-5m:+1h
-    // reaches here with its "=", which no validity begins with
+    // tools/cli.ts attachDashValues joins `-V -5m:+1h` to its flag; -V=-5m:+1h reaches here with its "=", which no
+    // validity begins with
     validity = parseValidity(opts.validity.replace(/^=/, ''));
   } catch (e) {
     throw h.usage(`-V: ${(e as Error).message}`);

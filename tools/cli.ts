@@ -166,7 +166,7 @@ commands:
   ssh-ca sign --key ID --pub FILE -I KEY_ID -n PRINCIPALS -V VALIDITY [--host] [--serial N] [--out FILE]
                                                       [user] an OpenSSH certificate for the key in FILE signed by
                                                       key ID (FILE-cert.pub unless --out); VALIDITY as ssh-keygen
-                                                      -V: +1h, +52w, always, or -5m:+1h attached (-V=-5m:+1h);
+                                                      -V: +1h, +52w, always, -5m:+1h or 20250101:20260101;
                                                       the CA line for sshd: \`pubkey --key ID --format ssh\`
   pkcs11 --socket PATH [--ecdsa-only] [--cache FILE] [--foreground]
                                                       serve the device to PKCS#11 programs through p11-kit-client.so;
@@ -2285,6 +2285,32 @@ async function auditCommand(positionals: string[], opts: Opts): Promise<{ json: 
   throw new UsageError('audit takes pull, verify, tail or settings');
 }
 
+/**
+ * A value that begins with "-" and a digit (`-V -5m:+1h`, as ssh-keygen takes it) joined to its option
+ * (`--validity=-5m:+1h`): parseArgs would read it as a cluster of short flags. Only after an option that takes a value,
+ * and never after `--`.
+ */
+export function attachDashValues(args: string[]): string[] {
+  const out: string[] = [];
+  const byShort = new Map<string, string>();
+  for (const [name, o] of Object.entries(OPTIONS) as [string, { type: string; short?: string }][]) if (o.short) byShort.set(o.short, name);
+  for (let i = 0; i < args.length; i++) {
+    const t = args[i];
+    if (t === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = t.startsWith('--') ? t.slice(2) : /^-[A-Za-z]$/.test(t) ? byShort.get(t[1]) : undefined;
+    const o = name !== undefined ? (OPTIONS as Record<string, { type: string }>)[name] : undefined;
+    if (o !== undefined && o.type === 'string' && i + 1 < args.length && /^-\d/.test(args[i + 1])) {
+      out.push(`--${name}=${args[++i]}`);
+      continue;
+    }
+    out.push(t);
+  }
+  return out;
+}
+
 /** Entry point: returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   let cmd: string | undefined = argv[0];
@@ -2296,7 +2322,7 @@ export async function main(argv: string[]): Promise<number> {
   const flagsFirst = cmd !== undefined && cmd.startsWith('-');
   let parsed;
   try {
-    parsed = parseArgs({ args: flagsFirst ? argv : argv.slice(1), options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: attachDashValues(flagsFirst ? argv : argv.slice(1)), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     // a mistyped command is named as such, not as a flag it does not know
     if (cmd !== undefined && !flagsFirst && cmd !== 'help' && cmd !== 'version' && !commandNames().includes(cmd))
